@@ -1,0 +1,41 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The library targets carry no unsafe flags, so CharRNN can be used as a dependency.
+// Fast builds pass the CPU on the command line (see scripts/build.sh).
+let package = Package(
+    name: "charrnn",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "CharRNN", targets: ["CharRNN"]),
+        .executable(name: "charrnn", targets: ["charrnn"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev", "pkg-config"])]
+        ),
+        .target(name: "CCharRNNKernels"),
+        .target(
+            name: "CharRNN",
+            dependencies: [
+                "CCharRNNKernels",
+                .target(name: "COpenBLAS", condition: .when(platforms: [.linux])),
+            ],
+            linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS]))]
+        ),
+        .executableTarget(
+            name: "charrnn",
+            dependencies: [
+                "CharRNN",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "CharRNNTests", dependencies: ["CharRNN"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "charrnnTests", dependencies: ["CharRNN"]),
+    ]
+)

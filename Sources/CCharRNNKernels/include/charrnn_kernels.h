@@ -1,0 +1,67 @@
+#ifndef CHARRNN_KERNELS_H
+#define CHARRNN_KERNELS_H
+// Elementwise kernels for charrnn. Loops are written so the compiler vectorises them:
+// no calls into libm inside the loops, only the polynomial exp below.
+// Shapes are in the comments; all matrices are row-major, batch rows of width H or G*H.
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+// y[i] = exp(x[i]), sigmoid, tanh over n floats (x and y may alias).
+void crn_exp(const float *x, float *y, size_t n);
+void crn_sigmoid(const float *x, float *y, size_t n);
+void crn_tanh(const float *x, float *y, size_t n);
+
+// LSTM, PyTorch gate order i, f, g, o.
+// forward: gates[B,4H] holds x W_ih^T + h W_hh^T (no bias); adds bias[4H], activates in place,
+//          c = f*c_prev + i*g, h = o*tanh(c).
+void crn_lstm_forward(int B, int H, float *gates, const float *bias, const float *c_prev,
+                      float *c, float *h);
+// backward: dh = dh_out + dh_rec (dh_rec may be NULL); dc[B,H] carries dc from step t+1 in and
+//           dc for step t-1 out; writes pre-activation gradients dgates[B,4H].
+void crn_lstm_backward(int B, int H, const float *gates, const float *c_prev, const float *c,
+                       const float *dh_out, const float *dh_rec, float *dc, float *dgates);
+
+// GRU, PyTorch gate order r, z, n.
+// forward: xp[B,3H] = x W_ih^T + b_ih, hp[B,3H] = h W_hh^T + b_hh (kept for backward);
+//          act[B,3H] receives r, z, n; h = (1-z)*n + z*h_prev.
+void crn_gru_forward(int B, int H, const float *xp, const float *hp, const float *h_prev,
+                     float *act, float *h);
+// backward: dxp[B,3H] and dhp[B,3H] are the gradients of xp and hp; dh_prev[B,H] = dh*z
+//           (the part of dh_{t-1} that does not go through W_hh).
+void crn_gru_backward(int B, int H, const float *act, const float *hp, const float *h_prev,
+                      const float *dh_out, const float *dh_rec, float *dxp, float *dhp,
+                      float *dh_prev);
+
+// Vanilla RNN: pre[B,H] = x W_ih^T + h W_hh^T; h = act(pre + bias); relu != 0 selects ReLU.
+void crn_rnn_forward(int B, int H, const float *pre, const float *bias, float *h, int relu);
+void crn_rnn_backward(int B, int H, const float *h, const float *dh_out, const float *dh_rec,
+                      float *dpre, int relu);
+
+// Softmax cross-entropy over N rows of V logits. Returns the summed loss (nats) in double.
+// With grad != 0 the logits are overwritten by scale * (softmax - onehot(target)).
+double crn_softmax_xent(int N, int V, float *logits, const int32_t *targets, float scale, int grad);
+
+// probs[V] = softmax(logits / temperature).
+void crn_softmax_temperature(int V, const float *logits, float inv_temperature, float *probs);
+
+// y[i] = x[i] * m[i]
+void crn_mul(const float *x, const float *m, float *y, size_t n);
+// y[i] += x[i]
+void crn_add(const float *x, float *y, size_t n);
+// sum of squares, in double
+double crn_sumsq(const float *x, size_t n);
+
+// Ctrl-C: after crn_install_interrupt_handler, the first SIGINT/SIGTERM sets a flag instead of
+// killing the process, so training can save a checkpoint; a second one exits at once.
+void crn_install_interrupt_handler(void);
+int crn_interrupted(void);
+void crn_clear_interrupt(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,133 @@
+import Foundation
+
+/// What a checkpoint says about itself, stored as JSON under the safetensors metadata key "charrnn".
+public struct CheckpointInfo: Codable, Sendable, Equatable {
+    public static let currentVersion = 1
+
+    public var formatVersion: Int
+    public var config: ModelConfig
+    /// The vocabulary, one Unicode scalar per entry, in id order.
+    public var vocabulary: [String]
+    /// The character fed first when sampling starts with no prime.
+    public var startCharacter: String
+    public var training: TrainingSummary?
+
+    enum CodingKeys: String, CodingKey {
+        case formatVersion = "format_version", config, vocabulary
+        case startCharacter = "start_character", training
+    }
+}
+
+public struct TrainingSummary: Codable, Sendable, Equatable {
+    public var step: Int
+    public var epoch: Double
+    public var trainLoss: Double
+    public var validationLoss: Double?
+    public var corpus: String
+
+    public init(step: Int, epoch: Double, trainLoss: Double, validationLoss: Double?, corpus: String) {
+        self.step = step; self.epoch = epoch; self.trainLoss = trainLoss
+        self.validationLoss = validationLoss; self.corpus = corpus
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case step, epoch, corpus
+        case trainLoss = "train_loss", validationLoss = "validation_loss"
+    }
+}
+
+extension ModelConfig {
+    enum CodingKeys: String, CodingKey {
+        case cell, layers, hidden, embed, dropout
+        case vocabSize = "vocab_size"
+    }
+}
+
+/// A trained model as one safetensors file, loadable by `safetensors.torch.load_file` into
+/// Embedding -> nn.LSTM/GRU/RNN -> Linear (see ParameterLayout for the names).
+public struct Checkpoint {
+    public let model: CharRNNModel
+    public let vocabulary: Vocabulary
+    public var info: CheckpointInfo
+
+    public init(model: CharRNNModel, vocabulary: Vocabulary, startCharacter: Unicode.Scalar, training: TrainingSummary?) {
+        self.model = model
+        self.vocabulary = vocabulary
+        info = CheckpointInfo(formatVersion: CheckpointInfo.currentVersion, config: model.config,
+                              vocabulary: vocabulary.scalars.map { String($0) },
+                              startCharacter: String(startCharacter), training: training)
+    }
+
+    public var startCharacter: Unicode.Scalar { info.startCharacter.unicodeScalars.first! }
+
+    public func encode() -> [UInt8] {
+        let p = model.parameters.pointer
+        let tensors = model.layout.slots.map { s in
+            SafeTensors.Tensor(name: s.name, shape: s.shape, values: Array(UnsafeBufferPointer(start: p + s.offset, count: s.count)))
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let json = String(decoding: (try? encoder.encode(info)) ?? Data(), as: UTF8.self)
+        return SafeTensors.encode(tensors, metadata: ["charrnn": json, "format": "pt"])
+    }
+
+    public func save(to path: String) throws { try AtomicFile.write(encode(), to: path) }
+
+    /// Loads a checkpoint file, or the best (else latest) checkpoint in a training folder.
+    public static func load(_ path: String) throws -> Checkpoint {
+        var file = path
+        var st = stat()
+        if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
+            let best = path + "/best.safetensors", latest = path + "/latest.safetensors"
+            if AtomicFile.exists(best) { file = best } else if AtomicFile.exists(latest) { file = latest } else {
+                throw CharRNNError.badCheckpoint(path, "the folder has no best.safetensors or latest.safetensors")
+            }
+        }
+        let bytes = try TextFile.readBytes(file)
+        return try decode(bytes, path: file)
+    }
+
+    public static func decode(_ bytes: [UInt8], path: String) throws -> Checkpoint {
+        func bad(_ why: String) -> CharRNNError { .badCheckpoint(path, why) }
+        let st = try SafeTensors.decode(bytes, path: path)
+        guard let json = st.metadata["charrnn"] else {
+            throw bad("it has no charrnn metadata (a safetensors file from elsewhere?)")
+        }
+        guard let obj = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
+            throw bad("its charrnn metadata is not valid JSON")
+        }
+        guard let version = obj["format_version"] as? Int else { throw bad("its metadata has no format_version") }
+        guard version == CheckpointInfo.currentVersion else {
+            throw CharRNNError.unsupportedVersion(path, found: version, supported: CheckpointInfo.currentVersion)
+        }
+        let info: CheckpointInfo
+        do { info = try JSONDecoder().decode(CheckpointInfo.self, from: Data(json.utf8)) } catch {
+            throw bad("its charrnn metadata is incomplete")
+        }
+        do { try info.config.validate() } catch { throw bad("its model configuration is invalid: \(error)") }
+        let scalars = info.vocabulary.compactMap { s -> Unicode.Scalar? in
+            s.unicodeScalars.count == 1 ? s.unicodeScalars.first : nil
+        }
+        guard scalars.count == info.vocabulary.count, scalars.count == info.config.vocabSize,
+              Set(scalars).count == scalars.count else {
+            throw bad("its vocabulary does not match vocab_size \(info.config.vocabSize)")
+        }
+        guard info.startCharacter.unicodeScalars.count == 1 else { throw bad("its start character is invalid") }
+        let vocabulary = Vocabulary(scalars: scalars)
+        guard vocabulary.scalars == scalars else { throw bad("its vocabulary is not in code-point order") }
+        let model = CharRNNModel(config: info.config)
+        let p = model.parameters.pointer
+        for slot in model.layout.slots {
+            guard let t = st.tensors[slot.name] else { throw bad("tensor '\(slot.name)' is missing") }
+            guard t.shape == slot.shape else {
+                throw bad("tensor '\(slot.name)' has shape \(t.shape), expected \(slot.shape)")
+            }
+            guard t.values.allSatisfy({ $0.isFinite }) else { throw bad("tensor '\(slot.name)' holds NaN or infinity") }
+            t.values.withUnsafeBufferPointer { (p + slot.offset).update(from: $0.baseAddress!, count: slot.count) }
+        }
+        var cp = Checkpoint(model: model, vocabulary: vocabulary, startCharacter: info.startCharacter.unicodeScalars.first!,
+                            training: info.training)
+        cp.info = info
+        return cp
+    }
+}

@@ -1,0 +1,64 @@
+import CCharRNNKernels
+
+/// nn.GRU's layer: r = σ(W_ir x + b_ir + W_hr h + b_hr), z likewise,
+/// n = tanh(W_in x + b_in + r * (W_hn h + b_hn)), h' = (1 - z) * n + z * h.
+/// The recurrent product is kept apart from the input one because r multiplies only its n block.
+/// Kept for backward: r, z, n T*B*3H; h W_hh^T + b_hh T*B*3H; hiddens (T+1)*B*H.
+final class GRULayer: RecurrentLayer {
+    private let inputPre = FloatBuffer(count: 0)   // x W_ih^T + b_ih
+    private let hiddenPre = FloatBuffer(count: 0)  // h W_hh^T + b_hh
+    private let activations = FloatBuffer(count: 0)
+    private let dInputPre = FloatBuffer(count: 0)
+    private let dHiddenPre = FloatBuffer(count: 0)
+    private let dhDirect = FloatBuffer(count: 0)
+
+    init(inputSize: Int, hidden: Int, layout: ParameterLayout, layer: Int) {
+        super.init(inputSize: inputSize, hidden: hidden, gates: 3, layout: layout, layer: layer)
+    }
+
+    override func reserveCell(rows: Int, B: Int) {
+        let n = rows * 3 * hidden
+        for b in [inputPre, hiddenPre, activations, dInputPre, dHiddenPre] { b.reserve(n) }
+        dhDirect.reserve(B * hidden)
+    }
+
+    override func forward(_ input: LayerInput, T: Int, B: Int, params: UnsafePointer<Float>,
+                          state: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+        reserve(T: T, B: B)
+        let H = hidden, G = 3 * hidden, bh = B * H, rows = T * B
+        let hs = hiddens.pointer, xp = inputPre.pointer, hp = hiddenPre.pointer, act = activations.pointer
+        hs.update(from: state, count: bh)
+        projectInput(input, rows: rows, params: params, out: xp)
+        for r in 0..<rows { crn_add(params + bIh, xp + r * G, G) }
+        for t in 0..<T {
+            let hpt = hp + t * B * G
+            for b in 0..<B { (hpt + b * G).update(from: params + bHh, count: G) }
+            BLAS.gemm(transB: true, m: B, n: G, k: H, a: hs + t * bh, lda: H, b: params + wHh, ldb: H,
+                      beta: 1, c: hpt, ldc: G)
+            crn_gru_forward(Int32(B), Int32(H), xp + t * B * G, hpt, hs + t * bh, act + t * B * G, hs + (t + 1) * bh)
+        }
+        state.update(from: hs + T * bh, count: bh)
+        return hs + bh
+    }
+
+    override func backward(_ input: LayerInput, T: Int, B: Int, params: UnsafePointer<Float>,
+                           grads: UnsafeMutablePointer<Float>, dOutput: UnsafePointer<Float>,
+                           needInputGradient: Bool) -> UnsafeMutablePointer<Float>? {
+        let H = hidden, G = 3 * hidden, bh = B * H, rows = T * B
+        let hs = hiddens.pointer, hp = hiddenPre.pointer, act = activations.pointer
+        let dxp = dInputPre.pointer, dhp = dHiddenPre.pointer, dhRec = dhRecurrent.pointer
+        for t in stride(from: T - 1, through: 0, by: -1) {
+            let off = t * B * G
+            crn_gru_backward(Int32(B), Int32(H), act + off, hp + off, hs + t * bh, dOutput + t * bh,
+                             t == T - 1 ? nil : UnsafePointer(dhRec), dxp + off, dhp + off, dhDirect.pointer)
+            if t > 0 {
+                dhRec.update(from: dhDirect.pointer, count: bh)
+                BLAS.gemm(m: B, n: H, k: G, a: dhp + off, lda: G, b: params + wHh, ldb: H, beta: 1, c: dhRec, ldc: H)
+            }
+        }
+        accumulateInputWeightGradients(input, rows: rows, dPre: dxp, grads: grads)
+        accumulateRecurrentWeightGradients(rows: rows, dPre: dhp, grads: grads)
+        columnSums(dhp, rows: rows, cols: G, into: grads + bHh)
+        return needInputGradient ? inputGradient(rows: rows, dPre: dxp, params: params) : nil
+    }
+}

@@ -1,0 +1,66 @@
+import CCharRNNKernels
+
+/// nn.LSTM's layer: gates i, f, g, o; c = f*c + i*g; h = o*tanh(c).
+/// Kept for backward: gates after activation T*B*4H, cells (T+1)*B*H, hiddens (T+1)*B*H;
+/// workspace for backward: dGates T*B*4H, dInput T*B*I.
+final class LSTMLayer: RecurrentLayer {
+    private let gateValues = FloatBuffer(count: 0)
+    private let cells = FloatBuffer(count: 0)
+    private let dGates = FloatBuffer(count: 0)
+    private let dCell = FloatBuffer(count: 0)
+    private let bias = FloatBuffer(count: 0)
+
+    init(inputSize: Int, hidden: Int, layout: ParameterLayout, layer: Int) {
+        super.init(inputSize: inputSize, hidden: hidden, gates: 4, layout: layout, layer: layer)
+        bias.reserve(4 * hidden)
+    }
+
+    override var stateCount: Int { 2 }
+
+    override func reserveCell(rows: Int, B: Int) {
+        gateValues.reserve(rows * 4 * hidden)
+        dGates.reserve(rows * 4 * hidden)
+        cells.reserve((rows + B) * hidden)
+        dCell.reserve(B * hidden)
+    }
+
+    override func forward(_ input: LayerInput, T: Int, B: Int, params: UnsafePointer<Float>,
+                          state: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+        reserve(T: T, B: B)
+        let H = hidden, G = 4 * hidden, bh = B * H
+        let hs = hiddens.pointer, cs = cells.pointer, g = gateValues.pointer
+        hs.update(from: state, count: bh)
+        cs.update(from: state + bh, count: bh)
+        fillCombinedBias(params, into: bias.pointer)
+        projectInput(input, rows: T * B, params: params, out: g)
+        for t in 0..<T {
+            let gt = g + t * B * G
+            BLAS.gemm(transB: true, m: B, n: G, k: H, a: hs + t * bh, lda: H, b: params + wHh, ldb: H,
+                      beta: 1, c: gt, ldc: G)
+            crn_lstm_forward(Int32(B), Int32(H), gt, bias.pointer, cs + t * bh, cs + (t + 1) * bh, hs + (t + 1) * bh)
+        }
+        state.update(from: hs + T * bh, count: bh)
+        (state + bh).update(from: cs + T * bh, count: bh)
+        return hs + bh
+    }
+
+    override func backward(_ input: LayerInput, T: Int, B: Int, params: UnsafePointer<Float>,
+                           grads: UnsafeMutablePointer<Float>, dOutput: UnsafePointer<Float>,
+                           needInputGradient: Bool) -> UnsafeMutablePointer<Float>? {
+        let H = hidden, G = 4 * hidden, bh = B * H, rows = T * B
+        let cs = cells.pointer, g = gateValues.pointer, dg = dGates.pointer, dhRec = dhRecurrent.pointer
+        dCell.zero()
+        for t in stride(from: T - 1, through: 0, by: -1) {
+            let dgt = dg + t * B * G
+            crn_lstm_backward(Int32(B), Int32(H), g + t * B * G, cs + t * bh, cs + (t + 1) * bh,
+                              dOutput + t * bh, t == T - 1 ? nil : UnsafePointer(dhRec), dCell.pointer, dgt)
+            if t > 0 {
+                BLAS.gemm(m: B, n: H, k: G, a: dgt, lda: G, b: params + wHh, ldb: H, c: dhRec, ldc: H)
+            }
+        }
+        accumulateInputWeightGradients(input, rows: rows, dPre: dg, grads: grads)
+        accumulateRecurrentWeightGradients(rows: rows, dPre: dg, grads: grads)
+        columnSums(dg, rows: rows, cols: G, into: grads + bHh)
+        return needInputGradient ? inputGradient(rows: rows, dPre: dg, params: params) : nil
+    }
+}

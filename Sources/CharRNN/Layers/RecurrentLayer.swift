@@ -1,0 +1,135 @@
+import CCharRNNKernels
+
+/// What a recurrent layer reads: dense rows [T*B, I], or token ids [T*B] standing for one-hot rows
+/// (layer 0 when the model has no embedding, as in min-char-rnn and d2l).
+public enum LayerInput {
+    case dense(UnsafePointer<Float>)
+    case oneHot(UnsafePointer<Int32>)
+}
+
+/// The parts every cell shares: the fused weights W_ih [G*H, I], W_hh [G*H, H] and biases b_ih, b_hh [G*H]
+/// at fixed offsets in the flat buffers; the input projection for all T steps as one product; the weight
+/// gradients for all T steps as one product each.
+///
+/// Activations kept for backward, per layer: hidden states (T+1)*B*H plus the cell's own (see subclasses).
+public class RecurrentLayer {
+    public let inputSize: Int
+    public let hidden: Int
+    public let gates: Int
+    let wIh: Int, wHh: Int, bIh: Int, bHh: Int
+    /// Row capacity (T*B) the workspaces are sized for.
+    private(set) var capacity = 0
+    /// h_{-1}, h_0 ... h_{T-1}: slot 0 is the initial state, slots 1...T are the layer's outputs.
+    let hiddens = FloatBuffer(count: 0)
+    /// Gradient with respect to this layer's input, [T*B, I].
+    let dInput = FloatBuffer(count: 0)
+    let ones = FloatBuffer(count: 0)
+    let dhRecurrent = FloatBuffer(count: 0)
+
+    init(inputSize: Int, hidden: Int, gates: Int, layout: ParameterLayout, layer l: Int) {
+        self.inputSize = inputSize
+        self.hidden = hidden
+        self.gates = gates
+        wIh = layout.offset("rnn.weight_ih_l\(l)")
+        wHh = layout.offset("rnn.weight_hh_l\(l)")
+        bIh = layout.offset("rnn.bias_ih_l\(l)")
+        bHh = layout.offset("rnn.bias_hh_l\(l)")
+    }
+
+    var stateCount: Int { 1 }
+
+    /// Sizes the workspaces for T steps of B rows.
+    func reserve(T: Int, B: Int) {
+        capacity = max(capacity, T * B)
+        hiddens.reserve((capacity + B) * hidden)
+        dInput.reserve(capacity * inputSize)
+        if ones.count < capacity {
+            ones.reserve(capacity)
+            ones.pointer.update(repeating: 1, count: capacity)
+        }
+        dhRecurrent.reserve(B * hidden)
+        reserveCell(rows: capacity, B: B)
+    }
+
+    func reserveCell(rows: Int, B: Int) {}
+
+    /// Runs T steps. `state` holds stateCount blocks of [B, H] (h, then c for LSTM): read as the initial
+    /// state, overwritten with the final one. Returns the outputs h_0...h_{T-1}, [T*B, H].
+    func forward(_ input: LayerInput, T: Int, B: Int, params: UnsafePointer<Float>,
+                 state: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+        fatalError("subclass")
+    }
+
+    /// Backward through the T steps of the last forward. dOutput [T*B, H] is the loss gradient with
+    /// respect to the outputs; it accumulates into grads and, when asked, returns dInput [T*B, I].
+    func backward(_ input: LayerInput, T: Int, B: Int, params: UnsafePointer<Float>,
+                  grads: UnsafeMutablePointer<Float>, dOutput: UnsafePointer<Float>,
+                  needInputGradient: Bool) -> UnsafeMutablePointer<Float>? {
+        fatalError("subclass")
+    }
+
+    // MARK: shared products
+
+    /// out[rows, G*H] = input W_ih^T (beta 0).
+    func projectInput(_ input: LayerInput, rows: Int, params: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
+        let gh = gates * hidden
+        switch input {
+        case .dense(let x):
+            BLAS.gemm(transB: true, m: rows, n: gh, k: inputSize, a: x, lda: inputSize,
+                      b: params + wIh, ldb: inputSize, c: out, ldc: gh)
+        case .oneHot(let ids):
+            // A one-hot row picks column id of W_ih [G*H, V].
+            let w = params + wIh
+            for r in 0..<rows {
+                let id = Int(ids[r])
+                let o = out + r * gh
+                for j in 0..<gh { o[j] = w[j * inputSize + id] }
+            }
+        }
+    }
+
+    /// grad W_ih += dPre^T input, grad b_ih += column sums of dPre; dPre is [rows, G*H].
+    func accumulateInputWeightGradients(_ input: LayerInput, rows: Int, dPre: UnsafePointer<Float>,
+                                        grads: UnsafeMutablePointer<Float>) {
+        let gh = gates * hidden
+        switch input {
+        case .dense(let x):
+            BLAS.gemm(transA: true, m: gh, n: inputSize, k: rows, a: dPre, lda: gh, b: x, ldb: inputSize,
+                      beta: 1, c: grads + wIh, ldc: inputSize)
+        case .oneHot(let ids):
+            let g = grads + wIh
+            for r in 0..<rows {
+                let id = Int(ids[r])
+                let d = dPre + r * gh
+                for j in 0..<gh { g[j * inputSize + id] += d[j] }
+            }
+        }
+        columnSums(dPre, rows: rows, cols: gh, into: grads + bIh)
+    }
+
+    /// grad W_hh += dPre^T [h_{-1} ... h_{T-2}]; dPre is [rows, G*H].
+    func accumulateRecurrentWeightGradients(rows: Int, dPre: UnsafePointer<Float>, grads: UnsafeMutablePointer<Float>) {
+        let gh = gates * hidden
+        BLAS.gemm(transA: true, m: gh, n: hidden, k: rows, a: dPre, lda: gh, b: hiddens.pointer, ldb: hidden,
+                  beta: 1, c: grads + wHh, ldc: hidden)
+    }
+
+    /// dInput = dPre W_ih, [rows, I].
+    func inputGradient(rows: Int, dPre: UnsafePointer<Float>, params: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
+        let gh = gates * hidden
+        BLAS.gemm(m: rows, n: inputSize, k: gh, a: dPre, lda: gh, b: params + wIh, ldb: inputSize,
+                  c: dInput.pointer, ldc: inputSize)
+        return dInput.pointer
+    }
+
+    /// out[cols] += sum over rows of m[rows, cols].
+    func columnSums(_ m: UnsafePointer<Float>, rows: Int, cols: Int, into out: UnsafeMutablePointer<Float>) {
+        BLAS.gemv(trans: true, rows: rows, cols: cols, a: m, lda: cols, x: ones.pointer, beta: 1, y: out)
+    }
+
+    /// b_ih + b_hh, for cells where both biases are added before the nonlinearity.
+    func fillCombinedBias(_ params: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        let gh = gates * hidden
+        for j in 0..<gh { out[j] = params[bIh + j] + params[bHh + j] }
+    }
+}

@@ -1,0 +1,54 @@
+import CCharRNNKernels
+
+/// nn.RNN's layer: h' = act(W_ih x + b_ih + W_hh h + b_hh), act tanh or ReLU.
+/// Kept for backward: hiddens (T+1)*B*H (the derivative is read off the output); pre-activations reuse one buffer.
+final class SimpleRNNLayer: RecurrentLayer {
+    private let relu: Bool
+    private let pre = FloatBuffer(count: 0)
+    private let bias = FloatBuffer(count: 0)
+
+    init(inputSize: Int, hidden: Int, relu: Bool, layout: ParameterLayout, layer: Int) {
+        self.relu = relu
+        super.init(inputSize: inputSize, hidden: hidden, gates: 1, layout: layout, layer: layer)
+        bias.reserve(hidden)
+    }
+
+    override func reserveCell(rows: Int, B: Int) { pre.reserve(rows * hidden) }
+
+    override func forward(_ input: LayerInput, T: Int, B: Int, params: UnsafePointer<Float>,
+                          state: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+        reserve(T: T, B: B)
+        let H = hidden, bh = B * H
+        let hs = hiddens.pointer, p = pre.pointer
+        hs.update(from: state, count: bh)
+        fillCombinedBias(params, into: bias.pointer)
+        projectInput(input, rows: T * B, params: params, out: p)
+        for t in 0..<T {
+            let pt = p + t * bh
+            BLAS.gemm(transB: true, m: B, n: H, k: H, a: hs + t * bh, lda: H, b: params + wHh, ldb: H,
+                      beta: 1, c: pt, ldc: H)
+            crn_rnn_forward(Int32(B), Int32(H), pt, bias.pointer, hs + (t + 1) * bh, relu ? 1 : 0)
+        }
+        state.update(from: hs + T * bh, count: bh)
+        return hs + bh
+    }
+
+    override func backward(_ input: LayerInput, T: Int, B: Int, params: UnsafePointer<Float>,
+                           grads: UnsafeMutablePointer<Float>, dOutput: UnsafePointer<Float>,
+                           needInputGradient: Bool) -> UnsafeMutablePointer<Float>? {
+        let H = hidden, bh = B * H, rows = T * B
+        let hs = hiddens.pointer, dp = pre.pointer, dhRec = dhRecurrent.pointer
+        for t in stride(from: T - 1, through: 0, by: -1) {
+            let dpt = dp + t * bh
+            crn_rnn_backward(Int32(B), Int32(H), hs + (t + 1) * bh, dOutput + t * bh,
+                             t == T - 1 ? nil : UnsafePointer(dhRec), dpt, relu ? 1 : 0)
+            if t > 0 {
+                BLAS.gemm(m: B, n: H, k: H, a: dpt, lda: H, b: params + wHh, ldb: H, c: dhRec, ldc: H)
+            }
+        }
+        accumulateInputWeightGradients(input, rows: rows, dPre: dp, grads: grads)
+        accumulateRecurrentWeightGradients(rows: rows, dPre: dp, grads: grads)
+        columnSums(dp, rows: rows, cols: H, into: grads + bHh)
+        return needInputGradient ? inputGradient(rows: rows, dPre: dp, params: params) : nil
+    }
+}

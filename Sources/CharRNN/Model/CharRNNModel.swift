@@ -1,0 +1,174 @@
+import CCharRNNKernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Embedding(V, E) -> L recurrent layers -> dropout -> Linear(H, V), over a whole sequence at once.
+/// One flat parameter buffer and one gradient buffer of the same layout (`layout`), so clipping,
+/// optimizers and checkpoints each work over a single array.
+///
+/// Inputs are time-major: row t*B + b is stream b at step t.
+/// Activation memory for T steps of B streams (floats): per layer (T+1)*B*H hidden states plus the
+/// cell's own (LSTM: 4*T*B*H gates + (T+1)*B*H cells; GRU: 6*T*B*H; RNN: T*B*H), with dropout another
+/// 2*T*B*H per layer, plus T*B*E for the embedding and T*B*V logits; backward reuses workspaces of
+/// the same sizes.
+public final class CharRNNModel {
+    public let config: ModelConfig
+    public let layout: ParameterLayout
+    public let parameters: FloatBuffer
+    public let gradients: FloatBuffer
+    let layers: [RecurrentLayer]
+
+    private let embedded = FloatBuffer(count: 0)
+    private let masks: [FloatBuffer]
+    private let dropped: [FloatBuffer]
+    public let logits = FloatBuffer(count: 0)
+    private let dTop = FloatBuffer(count: 0)
+    private let ones = FloatBuffer(count: 0)
+    private var top: UnsafeMutablePointer<Float>?
+    private var layerInputs: [LayerInput] = []
+    private var lastShape = (T: 0, B: 0, training: false)
+
+    public init(config: ModelConfig) {
+        self.config = config
+        layout = ParameterLayout(config)
+        parameters = FloatBuffer(count: layout.count)
+        gradients = FloatBuffer(count: layout.count)
+        var layers: [RecurrentLayer] = []
+        for l in 0..<config.layers {
+            let i = config.inputSize(layer: l)
+            switch config.cell {
+            case .lstm: layers.append(LSTMLayer(inputSize: i, hidden: config.hidden, layout: layout, layer: l))
+            case .gru: layers.append(GRULayer(inputSize: i, hidden: config.hidden, layout: layout, layer: l))
+            case .rnnTanh, .rnnRelu:
+                layers.append(SimpleRNNLayer(inputSize: i, hidden: config.hidden, relu: config.cell == .rnnRelu,
+                                             layout: layout, layer: l))
+            }
+        }
+        self.layers = layers
+        masks = (0..<config.layers).map { _ in FloatBuffer(count: 0) }
+        dropped = (0..<config.layers).map { _ in FloatBuffer(count: 0) }
+    }
+
+    public var parameterCount: Int { layout.count }
+
+    /// PyTorch's initialisation: recurrent weights and biases U(-1/sqrt(H), 1/sqrt(H)); embedding N(0, 1);
+    /// decoder U(-1/sqrt(H), 1/sqrt(H)). The LSTM forget-gate input bias starts at 1 (torch-rnn's choice).
+    public func initializeParameters(rng: inout RandomGenerator) {
+        let p = parameters.pointer
+        for slot in layout.slots {
+            let k: Float = 1 / Float(config.hidden).squareRoot()
+            if slot.name == "embedding.weight" {
+                for j in 0..<slot.count { p[slot.offset + j] = Float(Self.normal(&rng)) }
+            } else {
+                for j in 0..<slot.count { p[slot.offset + j] = (rng.nextFloat() * 2 - 1) * k }
+            }
+            if config.cell == .lstm && slot.name.hasPrefix("rnn.bias_ih_l") {
+                for j in config.hidden..<(2 * config.hidden) { p[slot.offset + j] = 1 }
+            }
+        }
+    }
+
+    static func normal(_ rng: inout RandomGenerator) -> Double {
+        let u1 = max(rng.nextDouble(), 1e-300), u2 = rng.nextDouble()
+        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+    }
+
+    public func hiddenState(batch: Int) -> HiddenState { HiddenState(config: config, batch: batch) }
+
+    // MARK: forward
+
+    /// Runs the model over T steps of B streams and leaves the logits [T*B, V] in `logits`.
+    /// With training on, dropout masks are drawn from `rng`. The state advances to the last step.
+    @discardableResult
+    public func forward(_ inputs: UnsafePointer<Int32>, T: Int, B: Int, state: HiddenState, training: Bool,
+                        rng: inout RandomGenerator) -> UnsafeMutablePointer<Float> {
+        precondition(state.batch == B, "hidden state batch does not match")
+        let rows = T * B, H = config.hidden, V = config.vocabSize, E = config.embed
+        let p = parameters.pointer
+        logits.reserve(rows * V)
+        var input: LayerInput
+        if E > 0 {
+            embedded.reserve(rows * E)
+            let table = p + layout.offset("embedding.weight")
+            for r in 0..<rows { (embedded.pointer + r * E).update(from: table + Int(inputs[r]) * E, count: E) }
+            input = .dense(embedded.pointer)
+        } else {
+            input = .oneHot(inputs)
+        }
+        layerInputs.removeAll(keepingCapacity: true)
+        let dropping = training && config.dropout > 0
+        let keepScale = Float(1 / (1 - config.dropout)), p0 = Float(config.dropout)
+        var out: UnsafeMutablePointer<Float>! = nil
+        for (l, layer) in layers.enumerated() {
+            layerInputs.append(input)
+            out = layer.forward(input, T: T, B: B, params: p, state: state.blocks[l].pointer)
+            if dropping {
+                let n = rows * H
+                masks[l].reserve(n)
+                dropped[l].reserve(n)
+                let m = masks[l].pointer
+                for j in 0..<n { m[j] = rng.nextFloat() < p0 ? 0 : keepScale }
+                crn_mul(out, m, dropped[l].pointer, n)
+                out = dropped[l].pointer
+            }
+            input = .dense(out)
+        }
+        top = out
+        let dec = layout.offset("decoder.weight"), bias = layout.offset("decoder.bias")
+        for r in 0..<rows { (logits.pointer + r * V).update(from: p + bias, count: V) }
+        BLAS.gemm(transB: true, m: rows, n: V, k: H, a: out, lda: H, b: p + dec, ldb: H, beta: 1,
+                  c: logits.pointer, ldc: V)
+        lastShape = (T, B, dropping)
+        return logits.pointer
+    }
+
+    /// Summed cross-entropy (nats) of the targets under the logits of the last forward; no gradient.
+    public func lossOfLastForward(targets: UnsafePointer<Int32>) -> Double {
+        crn_softmax_xent(Int32(lastShape.T * lastShape.B), Int32(config.vocabSize), logits.pointer, targets, 0, 0)
+    }
+
+    // MARK: training step
+
+    /// Forward, mean cross-entropy and backward: gradients of the mean loss over T*B characters land in
+    /// `gradients` (overwritten). Returns the mean loss in nats.
+    public func lossAndGradients(_ inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, T: Int, B: Int,
+                                 state: HiddenState, rng: inout RandomGenerator, training: Bool = true) -> Double {
+        forward(inputs, T: T, B: B, state: state, training: training, rng: &rng)
+        let rows = T * B, V = config.vocabSize
+        let total = crn_softmax_xent(Int32(rows), Int32(V), logits.pointer, targets, 1 / Float(rows), 1)
+        backwardFromLogitGradients(inputs, T: T, B: B)
+        return total / Double(rows)
+    }
+
+    /// Backward from dL/dlogits held in `logits` (as left by the loss kernel); overwrites `gradients`.
+    public func backwardFromLogitGradients(_ inputs: UnsafePointer<Int32>, T: Int, B: Int) {
+        let rows = T * B, V = config.vocabSize, H = config.hidden, E = config.embed
+        let p = parameters.pointer, g = gradients.pointer
+        gradients.zero()
+        if ones.count < rows {
+            ones.reserve(rows)
+            ones.pointer.update(repeating: 1, count: rows)
+        }
+        dTop.reserve(rows * H)
+        let dec = layout.offset("decoder.weight"), bias = layout.offset("decoder.bias")
+        let dl = logits.pointer
+        BLAS.gemm(transA: true, m: V, n: H, k: rows, a: dl, lda: V, b: top!, ldb: H, beta: 1, c: g + dec, ldc: H)
+        BLAS.gemv(trans: true, rows: rows, cols: V, a: dl, lda: V, x: ones.pointer, beta: 1, y: g + bias)
+        BLAS.gemm(m: rows, n: H, k: V, a: dl, lda: V, b: p + dec, ldb: H, c: dTop.pointer, ldc: H)
+        var dOut = dTop.pointer
+        for l in stride(from: layers.count - 1, through: 0, by: -1) {
+            if lastShape.training { crn_mul(dOut, masks[l].pointer, dOut, rows * H) }
+            let needInput = l > 0 || E > 0
+            let dIn = layers[l].backward(layerInputs[l], T: T, B: B, params: p, grads: g, dOutput: dOut,
+                                         needInputGradient: needInput)
+            if let dIn { dOut = dIn }
+        }
+        if E > 0 {
+            let table = g + layout.offset("embedding.weight")
+            for r in 0..<rows { crn_add(dOut + r * E, table + Int(inputs[r]) * E, E) }
+        }
+    }
+}

@@ -1,0 +1,40 @@
+/// One named tensor inside the flat parameter buffer.
+public struct TensorSlot: Sendable, Equatable {
+    public let name: String
+    public let shape: [Int]
+    public let offset: Int
+    public var count: Int { shape.reduce(1, *) }
+}
+
+/// Where each tensor lives in the one flat parameter buffer (and the gradient buffer beside it).
+/// Names, shapes and order are PyTorch's state_dict for Embedding -> nn.LSTM/GRU/RNN -> Linear,
+/// so a checkpoint loads into that module unchanged.
+public struct ParameterLayout: Sendable {
+    public let slots: [TensorSlot]
+    public let count: Int
+
+    public init(_ c: ModelConfig) {
+        var slots: [TensorSlot] = []
+        var offset = 0
+        func add(_ name: String, _ shape: [Int]) {
+            slots.append(TensorSlot(name: name, shape: shape, offset: offset))
+            offset += shape.reduce(1, *)
+        }
+        if c.embed > 0 { add("embedding.weight", [c.vocabSize, c.embed]) }
+        let gh = c.cell.gateCount * c.hidden
+        for l in 0..<c.layers {
+            add("rnn.weight_ih_l\(l)", [gh, c.inputSize(layer: l)])
+            add("rnn.weight_hh_l\(l)", [gh, c.hidden])
+            add("rnn.bias_ih_l\(l)", [gh])
+            add("rnn.bias_hh_l\(l)", [gh])
+        }
+        add("decoder.weight", [c.vocabSize, c.hidden])
+        add("decoder.bias", [c.vocabSize])
+        self.slots = slots
+        self.count = offset
+    }
+
+    public subscript(name: String) -> TensorSlot? { slots.first { $0.name == name } }
+
+    func offset(_ name: String) -> Int { self[name]!.offset }
+}

@@ -1,0 +1,107 @@
+import CCharRNNKernels
+
+/// How the next character is chosen from the model's distribution.
+public struct SamplingOptions: Sendable, Equatable {
+    public var temperature: Float = 1
+    /// Keep only the k most likely characters (nil: all).
+    public var topK: Int? = nil
+    /// Always take the most likely character.
+    public var greedy = false
+    /// Generation ends when this character is produced (it is not emitted).
+    public var stop: Unicode.Scalar? = nil
+
+    public init(temperature: Float = 1, topK: Int? = nil, greedy: Bool = false, stop: Unicode.Scalar? = nil) {
+        self.temperature = temperature; self.topK = topK; self.greedy = greedy; self.stop = stop
+    }
+
+    public func validate() throws {
+        guard temperature > 0, temperature.isFinite else {
+            throw CharRNNError.invalidOption("--temperature must be above 0 (got \(temperature))")
+        }
+        if let k = topK, k < 1 { throw CharRNNError.invalidOption("--top-k must be at least 1 (got \(k))") }
+    }
+}
+
+/// Generates text one character at a time from a trained model, batch 1, with no allocation per step.
+public final class Sampler {
+    public let model: CharRNNModel
+    public let vocabulary: Vocabulary
+    public let startCharacter: Unicode.Scalar
+    private let state: HiddenState
+    private let probabilities: FloatBuffer
+    private var order: [Int32]
+    private var noDropout = RandomGenerator(seed: 0)
+
+    public convenience init(checkpoint: Checkpoint) {
+        self.init(model: checkpoint.model, vocabulary: checkpoint.vocabulary, startCharacter: checkpoint.startCharacter)
+    }
+
+    public init(model: CharRNNModel, vocabulary: Vocabulary, startCharacter: Unicode.Scalar) {
+        self.model = model
+        self.vocabulary = vocabulary
+        self.startCharacter = startCharacter
+        state = model.hiddenState(batch: 1)
+        probabilities = FloatBuffer(count: vocabulary.count)
+        order = (0..<Int32(vocabulary.count)).map { $0 }
+    }
+
+    /// Feeds the prime text (or the start character when it is empty) from the zero state, then draws up
+    /// to `length` characters, calling `emit` with each; `emit` returns false to stop early.
+    /// Returns the generated text (without the prime).
+    @discardableResult
+    public func generate(prime: String, length: Int, options: SamplingOptions, rng: inout RandomGenerator,
+                         emit: (Unicode.Scalar) -> Bool = { _ in true }) throws -> String {
+        try options.validate()
+        var context = try vocabulary.encode(prime, what: "the prime text")
+        if context.isEmpty { context = [vocabulary.id(of: startCharacter) ?? 0] }
+        state.reset()
+        // All but the last prime character in one pass: one input product for the whole prime.
+        if context.count > 1 {
+            context.withUnsafeBufferPointer { p in
+                _ = model.forward(p.baseAddress!, T: context.count - 1, B: 1, state: state, training: false, rng: &noDropout)
+            }
+        }
+        var token = context[context.count - 1]
+        var out = String.UnicodeScalarView()
+        for _ in 0..<length {
+            let logits = withUnsafePointer(to: &token) {
+                model.forward($0, T: 1, B: 1, state: state, training: false, rng: &noDropout)
+            }
+            token = choose(logits: logits, options: options, rng: &rng)
+            let ch = vocabulary.decode(token)
+            if let stop = options.stop, ch == stop { break }
+            out.append(ch)
+            if !emit(ch) { break }
+        }
+        return String(out)
+    }
+
+    /// Picks the next id from logits [V].
+    func choose(logits: UnsafePointer<Float>, options: SamplingOptions, rng: inout RandomGenerator) -> Int32 {
+        let V = vocabulary.count
+        if options.greedy {
+            var best = 0
+            for j in 1..<V where logits[j] > logits[best] { best = j }
+            return Int32(best)
+        }
+        let p = probabilities.pointer
+        crn_softmax_temperature(Int32(V), logits, 1 / options.temperature, p)
+        if let k = options.topK, k < V {
+            // Zero all but the k largest, then draw from the rest in proportion.
+            order.withUnsafeMutableBufferPointer { o in
+                o.sort { p[Int($0)] > p[Int($1)] }
+                for j in k..<V { p[Int(o[j])] = 0 }
+            }
+        }
+        var total: Float = 0
+        for j in 0..<V { total += p[j] }
+        let u = Float(rng.nextDouble()) * total
+        var acc: Float = 0
+        for j in 0..<V {
+            acc += p[j]
+            if u < acc { return Int32(j) }
+        }
+        for j in stride(from: V - 1, through: 0, by: -1) where p[j] > 0 { return Int32(j) }
+        return Int32(V - 1)
+    }
+}

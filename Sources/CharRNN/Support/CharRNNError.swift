@@ -1,0 +1,56 @@
+/// Every failure a user can cause. The description is one line, fit to print after "charrnn: error: ".
+public enum CharRNNError: Error, CustomStringConvertible, Equatable {
+    case fileNotFound(String)
+    case unreadable(String, String)
+    case emptyFile(String)
+    case binaryFile(String)
+    case invalidUTF8(String, offset: Int)
+    case corpusTooShort(String, have: Int, need: Int)
+    case unknownCharacters(what: String, chars: [String])
+    case badCheckpoint(String, String)
+    case unsupportedVersion(String, found: Int, supported: Int)
+    case invalidOption(String)
+    case trainingDiverged(String)
+    case writeFailed(String, String)
+
+    public var description: String {
+        switch self {
+        case .fileNotFound(let p): return "\(p): no such file"
+        case .unreadable(let p, let why): return "\(p): cannot read: \(why)"
+        case .emptyFile(let p): return "\(p): the file is empty"
+        case .binaryFile(let p): return "\(p): looks like a binary file (it contains NUL bytes), not text"
+        case .invalidUTF8(let p, let offset): return "\(p): not valid UTF-8 (first bad byte at offset \(offset))"
+        case .corpusTooShort(let p, let have, let need):
+            return "\(p): too short: \(have) characters, but one batch needs at least \(need)"
+        case .unknownCharacters(let what, let chars):
+            let shown = chars.prefix(10).map { Self.quote($0) }.joined(separator: ", ")
+            let more = chars.count > 10 ? " and \(chars.count - 10) more" : ""
+            return "\(what) has characters the model never saw: \(shown)\(more)"
+        case .badCheckpoint(let p, let why): return "\(p): not a usable charrnn checkpoint: \(why)"
+        case .unsupportedVersion(let p, let found, let supported):
+            return "\(p): checkpoint format version \(found) is not supported (this charrnn reads version \(supported))"
+        case .invalidOption(let why): return why
+        case .trainingDiverged(let why): return why
+        case .writeFailed(let p, let why): return "\(p): cannot write: \(why)"
+        }
+    }
+
+    /// A character shown so that whitespace and control characters are visible.
+    static func quote(_ s: String) -> String {
+        var out = "'"
+        for u in s.unicodeScalars {
+            switch u {
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if u.value < 0x20 || u.value == 0x7F {
+                    out += "U+" + String(u.value, radix: 16, uppercase: true)
+                } else {
+                    out.unicodeScalars.append(u)
+                }
+            }
+        }
+        return out + "'"
+    }
+}

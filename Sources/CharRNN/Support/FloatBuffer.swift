@@ -1,0 +1,37 @@
+/// A heap array of Float32 with a stable address, for BLAS and the C kernels.
+/// Workspaces grow with `reserve` and are never shrunk, so a training loop allocates nothing per step.
+public final class FloatBuffer {
+    public private(set) var pointer: UnsafeMutablePointer<Float>
+    public private(set) var count: Int
+
+    public init(count: Int) {
+        self.count = count
+        pointer = .allocate(capacity: max(count, 1))
+        pointer.initialize(repeating: 0, count: max(count, 1))
+    }
+
+    public convenience init(_ values: [Float]) {
+        self.init(count: values.count)
+        values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: values.count) }
+    }
+
+    deinit { pointer.deallocate() }
+
+    /// Makes room for at least `n` floats; contents are undefined after growing.
+    public func reserve(_ n: Int) {
+        guard n > count else { return }
+        pointer.deallocate()
+        pointer = .allocate(capacity: n)
+        pointer.initialize(repeating: 0, count: n)
+        count = n
+    }
+
+    public func zero() { pointer.update(repeating: 0, count: count) }
+
+    public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+
+    public subscript(i: Int) -> Float {
+        get { pointer[i] }
+        set { pointer[i] = newValue }
+    }
+}

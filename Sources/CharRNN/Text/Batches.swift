@@ -1,0 +1,72 @@
+/// How training windows are drawn from the text.
+public enum BatchingMode: String, Codable, Sendable, CaseIterable {
+    /// The text split into B contiguous streams; batch k continues batch k-1, so the hidden state is
+    /// carried across batches (detached), and reset at each epoch's start.
+    case sequential
+    /// B windows at random offsets each step; the hidden state starts from zero every batch.
+    case random
+}
+
+/// Produces time-major batches (row t*B + b) of inputs and next-character targets.
+public struct BatchSource: Sendable {
+    public let mode: BatchingMode
+    public let ids: [Int32]
+    public let batch: Int
+    public let steps: Int
+    /// Sequential: characters per stream. Random: unused.
+    public let streamLength: Int
+    public let batchesPerEpoch: Int
+    /// Index of the next batch within the epoch (sequential), or batches drawn this epoch (random).
+    public var position = 0
+    public var epoch = 0
+
+    public init(ids: [Int32], batch: Int, steps: Int, mode: BatchingMode, name: String) throws {
+        let need = batch * steps + 1
+        guard ids.count >= need else {
+            throw CharRNNError.corpusTooShort(name, have: ids.count, need: need)
+        }
+        self.mode = mode
+        self.ids = ids
+        self.batch = batch
+        self.steps = steps
+        streamLength = (ids.count - 1) / batch
+        batchesPerEpoch = mode == .sequential ? streamLength / steps : max(1, (ids.count - 1) / (batch * steps))
+    }
+
+    /// Fills inputs and targets ([steps * batch] each); returns true when the hidden state must start from zero.
+    public mutating func next(inputs: inout [Int32], targets: inout [Int32], rng: inout RandomGenerator) -> Bool {
+        let B = batch, T = steps
+        var reset = false
+        switch mode {
+        case .sequential:
+            reset = position == 0
+            ids.withUnsafeBufferPointer { src in
+                for b in 0..<B {
+                    let start = b * streamLength + position * T
+                    for t in 0..<T {
+                        inputs[t * B + b] = src[start + t]
+                        targets[t * B + b] = src[start + t + 1]
+                    }
+                }
+            }
+        case .random:
+            reset = true
+            let span = ids.count - T
+            ids.withUnsafeBufferPointer { src in
+                for b in 0..<B {
+                    let start = rng.nextInt(below: span)
+                    for t in 0..<T {
+                        inputs[t * B + b] = src[start + t]
+                        targets[t * B + b] = src[start + t + 1]
+                    }
+                }
+            }
+        }
+        position += 1
+        if position >= batchesPerEpoch { position = 0; epoch += 1 }
+        return reset
+    }
+
+    /// Fractional epochs done.
+    public var progress: Double { Double(epoch) + Double(position) / Double(batchesPerEpoch) }
+}

@@ -1,0 +1,46 @@
+/// Average cross-entropy, perplexity and bits per character of a model over a text.
+public struct LossReport: Sendable, Equatable {
+    public var nats: Double
+    public var characters: Int
+    public var perplexity: Double { exp(nats) }
+    public var bitsPerCharacter: Double { nats / log(2.0) }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public enum Evaluation {
+    /// Cross-entropy of predicting ids[i+1] from ids[0...i], the text split into `streams` contiguous
+    /// streams whose hidden state is carried from start to end (streams = 1: through the whole text).
+    /// Each stream is processed `chunk` steps at a time, so the input projection is one product per chunk.
+    public static func loss(of model: CharRNNModel, ids: [Int32], streams requested: Int, chunk: Int) -> LossReport {
+        guard ids.count >= 2 else { return LossReport(nats: .nan, characters: 0) }
+        let streams = max(1, min(requested, (ids.count - 1) / max(1, min(chunk, ids.count - 1))))
+        let S = (ids.count - 1) / streams
+        let state = model.hiddenState(batch: streams)
+        var rng = RandomGenerator(seed: 0)
+        var inputs = [Int32](repeating: 0, count: chunk * streams)
+        var targets = inputs
+        var total = 0.0
+        var pos = 0
+        while pos < S {
+            let T = min(chunk, S - pos)
+            for b in 0..<streams {
+                for t in 0..<T {
+                    inputs[t * streams + b] = ids[b * S + pos + t]
+                    targets[t * streams + b] = ids[b * S + pos + t + 1]
+                }
+            }
+            inputs.withUnsafeBufferPointer { x in
+                _ = model.forward(x.baseAddress!, T: T, B: streams, state: state, training: false, rng: &rng)
+            }
+            total += targets.withUnsafeBufferPointer { model.lossOfLastForward(targets: $0.baseAddress!) }
+            pos += T
+        }
+        let n = S * streams
+        return LossReport(nats: total / Double(n), characters: n)
+    }
+}

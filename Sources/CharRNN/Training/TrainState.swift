@@ -1,0 +1,69 @@
+import Foundation
+
+/// Everything a resumed run needs to continue exactly: saved as one safetensors file (parameters,
+/// optimizer moments, carried hidden state) whose metadata holds this JSON. One file, written
+/// atomically, so the parameters and the optimizer state can never disagree.
+public struct TrainState: Codable, Sendable {
+    public static let currentVersion = 1
+    public var formatVersion = TrainState.currentVersion
+    public var options: TrainingOptions
+    public var step: Int
+    public var epoch: Int
+    public var position: Int
+    public var learningRate: Double
+    /// The training RNG's four words, as decimal strings (JSON numbers lose 64-bit precision).
+    public var rng: [String]
+    public var smoothLoss: Double?
+    public var firstLoss: Double?
+    public var windowLossSum: Double
+    public var windowSteps: Int
+    public var bestValidationLoss: Double?
+    public var lastValidationLoss: Double?
+    public var history: [LossRecord]
+    public var corpusFingerprint: String
+    public var optimizerStep: Int
+    public var trainingSeconds: Double
+    public var vocabulary: [String]
+    public var startCharacter: String
+
+    static let metadataKey = "charrnn_train_state"
+
+    func encode(model: CharRNNModel, optimizer: Optimizer, hidden: HiddenState) -> [UInt8] {
+        let p = model.parameters.pointer
+        var tensors = model.layout.slots.map { s in
+            SafeTensors.Tensor(name: "model." + s.name, shape: s.shape,
+                               values: Array(UnsafeBufferPointer(start: p + s.offset, count: s.count)))
+        }
+        for (name, values) in optimizer.stateTensors {
+            tensors.append(.init(name: name, shape: [values.count], values: values))
+        }
+        let h = hidden.flattened
+        tensors.append(.init(name: "hidden_state", shape: [h.count], values: h))
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys]
+        let json = String(decoding: (try? enc.encode(self)) ?? Data(), as: UTF8.self)
+        return SafeTensors.encode(tensors, metadata: [Self.metadataKey: json])
+    }
+
+    struct Loaded {
+        var state: TrainState
+        var tensors: [String: SafeTensors.Tensor]
+    }
+
+    static func load(_ path: String) throws -> Loaded {
+        func bad(_ why: String) -> CharRNNError { .badCheckpoint(path, why) }
+        let file = try SafeTensors.decode(try TextFile.readBytes(path), path: path)
+        guard let json = file.metadata[metadataKey] else { throw bad("it is not a charrnn training state") }
+        guard let obj = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+              let version = obj["formatVersion"] as? Int else { throw bad("its training state is not valid JSON") }
+        guard version == currentVersion else {
+            throw CharRNNError.unsupportedVersion(path, found: version, supported: currentVersion)
+        }
+        do {
+            let state = try JSONDecoder().decode(TrainState.self, from: Data(json.utf8))
+            return Loaded(state: state, tensors: file.tensors)
+        } catch {
+            throw bad("its training state is incomplete")
+        }
+    }
+}

@@ -1,0 +1,300 @@
+import CCharRNNKernels
+
+public struct TrainingProgress: Sendable {
+    public var step: Int
+    public var maxSteps: Int?
+    public var epoch: Double
+    public var smoothedLoss: Double
+    public var lastValidationLoss: Double?
+    public var learningRate: Double
+    public var charactersPerSecond: Double
+    /// Seconds left, when a step, epoch or time limit says when the run ends.
+    public var etaSeconds: Double?
+}
+
+public enum TrainingEvent {
+    case started(parameters: Int, vocabulary: Int, trainCharacters: Int, validationCharacters: Int, resumedAt: Int?)
+    case progress(TrainingProgress)
+    case evaluated(step: Int, validation: LossReport?, sample: String, improved: Bool)
+}
+
+public enum TrainingOutcome: Sendable { case finished, interrupted }
+
+public struct TrainingResult: Sendable {
+    public var outcome: TrainingOutcome
+    public var step: Int
+    public var smoothedLoss: Double
+    public var validation: LossReport?
+    public var bestValidationLoss: Double?
+    public var charactersPerSecond: Double
+    public var directory: String
+}
+
+/// Truncated backpropagation through time over minibatches, with validation, checkpoints and an
+/// exact resume. Files in the output folder: latest.safetensors, best.safetensors (lowest validation
+/// loss), train-state.safetensors (for --resume), loss.csv and loss.svg.
+public final class Trainer {
+    public private(set) var options: TrainingOptions
+    public let corpus: Corpus
+    public let model: CharRNNModel
+    let optimizer: Optimizer
+    var batches: BatchSource
+    let hidden: HiddenState
+    var rng: RandomGenerator
+    let startCharacter: Unicode.Scalar
+    var state: TrainState
+    private var inputs: [Int32]
+    private var targets: [Int32]
+
+    public var directory: String { options.outputDirectory }
+    public var latestPath: String { directory + "/latest.safetensors" }
+    public var bestPath: String { directory + "/best.safetensors" }
+    public var statePath: String { directory + "/train-state.safetensors" }
+    public var step: Int { state.step }
+
+    /// A fresh run.
+    public convenience init(options: TrainingOptions) throws {
+        try options.validate()
+        let text = try TextFile.read(options.textPath)
+        let corpus = try Corpus(text: text, validationFraction: options.validationFraction)
+        try self.init(options: options, corpus: corpus, start: text.unicodeScalars.first!, resume: nil)
+    }
+
+    /// Continues the run saved in `directory`. `override` may change how long it runs and how often it
+    /// reports; options that change the trajectory are kept as saved.
+    public convenience init(resumeFrom directory: String, override: (inout TrainingOptions) -> Void = { _ in }) throws {
+        let path = directory + "/train-state.safetensors"
+        guard AtomicFile.exists(path) else {
+            throw CharRNNError.badCheckpoint(directory, "no train-state.safetensors to resume from")
+        }
+        let loaded = try TrainState.load(path)
+        var options = loaded.state.options
+        options.outputDirectory = directory
+        let saved = options
+        override(&options)
+        options.cell = saved.cell; options.layers = saved.layers; options.hidden = saved.hidden
+        options.embed = saved.embed; options.seqLength = saved.seqLength; options.batchSize = saved.batchSize
+        try options.validate()
+        let scalars = loaded.state.vocabulary.compactMap { $0.unicodeScalars.first }
+        let vocab = Vocabulary(scalars: scalars)
+        let text = try TextFile.read(options.textPath)
+        let corpus = try Corpus(text: text, vocabulary: vocab, validationFraction: options.validationFraction)
+        guard String(corpus.fingerprint) == loaded.state.corpusFingerprint else {
+            throw CharRNNError.invalidOption("\(options.textPath) is not the text this run was trained on; resume with the same file")
+        }
+        try self.init(options: options, corpus: corpus, start: loaded.state.startCharacter.unicodeScalars.first!,
+                      resume: loaded)
+    }
+
+    init(options: TrainingOptions, corpus: Corpus, start: Unicode.Scalar, resume: TrainState.Loaded?) throws {
+        self.options = options
+        self.corpus = corpus
+        startCharacter = start
+        let config = options.modelConfig(vocabSize: corpus.vocabulary.count)
+        try config.validate()
+        model = CharRNNModel(config: config)
+        optimizer = Optimizer(kind: options.optimizer, count: model.parameterCount)
+        batches = try BatchSource(ids: corpus.train, batch: options.batchSize, steps: options.seqLength,
+                                  mode: options.batching, name: options.textPath + " (training part)")
+        hidden = model.hiddenState(batch: options.batchSize)
+        inputs = [Int32](repeating: 0, count: options.batchSize * options.seqLength)
+        targets = inputs
+        rng = RandomGenerator(seed: options.seed)
+        state = TrainState(options: options, step: 0, epoch: 0, position: 0, learningRate: options.learningRate,
+                           rng: [], smoothLoss: nil, firstLoss: nil, windowLossSum: 0, windowSteps: 0,
+                           bestValidationLoss: nil, lastValidationLoss: nil, history: [],
+                           corpusFingerprint: String(corpus.fingerprint), optimizerStep: 0, trainingSeconds: 0,
+                           vocabulary: corpus.vocabulary.scalars.map { String($0) }, startCharacter: String(start))
+        if let resume {
+            try restore(resume)
+        } else {
+            model.initializeParameters(rng: &rng)
+        }
+    }
+
+    private func restore(_ loaded: TrainState.Loaded) throws {
+        let path = statePath
+        func bad(_ why: String) -> CharRNNError { .badCheckpoint(path, why) }
+        var s = loaded.state
+        s.options = options
+        let p = model.parameters.pointer
+        for slot in model.layout.slots {
+            guard let t = loaded.tensors["model." + slot.name], t.shape == slot.shape else {
+                throw bad("tensor model.\(slot.name) is missing or has the wrong shape")
+            }
+            t.values.withUnsafeBufferPointer { (p + slot.offset).update(from: $0.baseAddress!, count: slot.count) }
+        }
+        guard let m = loaded.tensors["optimizer.m"], m.values.count == model.parameterCount else {
+            throw bad("the optimizer state is missing or has the wrong size")
+        }
+        let v = loaded.tensors["optimizer.v"]
+        if options.optimizer == .adam && v?.values.count != model.parameterCount {
+            throw bad("the Adam second moment is missing or has the wrong size")
+        }
+        optimizer.restore(step: s.optimizerStep, m: m.values, v: v?.values)
+        guard let h = loaded.tensors["hidden_state"], h.values.count == hidden.valueCount else {
+            throw bad("the carried hidden state is missing or has the wrong size")
+        }
+        hidden.load(h.values)
+        let words = s.rng.compactMap { UInt64($0) }
+        guard words.count == 4 else { throw bad("the random generator state is malformed") }
+        rng = RandomGenerator(words: words)
+        guard s.position >= 0, s.position < batches.batchesPerEpoch else { throw bad("the data position is out of range") }
+        batches.position = s.position
+        batches.epoch = s.epoch
+        state = s
+    }
+
+    // MARK: the loop
+
+    public func run(report: (TrainingEvent) -> Void = { _ in }) throws -> TrainingResult {
+        try AtomicFile.makeDirectory(directory)
+        BLAS.setThreads(options.threads)
+        report(.started(parameters: model.parameterCount, vocabulary: corpus.vocabulary.count,
+                        trainCharacters: corpus.train.count, validationCharacters: corpus.validation.count,
+                        resumedAt: state.step > 0 ? state.step : nil))
+        let charsPerStep = Double(options.batchSize * options.seqLength)
+        let maxEpochs = options.maxEpochs ?? ((options.maxSteps == nil && options.maxTime == nil) ? 50 : nil)
+        var rateWindowStart = monotonicSeconds(), rateWindowSteps = 0, rate = 0.0
+        var runSteps = 0, runSeconds = 0.0
+        var lastSavedStep: Int? = AtomicFile.exists(statePath) ? state.step : nil
+        crn_install_interrupt_handler()
+
+        func done() -> Bool {
+            if let s = options.maxSteps, state.step >= s { return true }
+            if let e = maxEpochs, batches.progress >= e { return true }
+            if let t = options.maxTime, state.trainingSeconds >= t { return true }
+            return false
+        }
+
+        while !done() {
+            if crn_interrupted() != 0 {
+                try saveCheckpoint(validation: nil)
+                crn_clear_interrupt()
+                return result(.interrupted, rate: runSeconds > 0 ? Double(runSteps) * charsPerStep / runSeconds : 0)
+            }
+            let t0 = monotonicSeconds()
+            let reset = batches.next(inputs: &inputs, targets: &targets, rng: &rng)
+            if reset { hidden.reset() }
+            let loss = inputs.withUnsafeBufferPointer { x in
+                targets.withUnsafeBufferPointer { y in
+                    model.lossAndGradients(x.baseAddress!, targets: y.baseAddress!, T: options.seqLength,
+                                           B: options.batchSize, state: hidden, rng: &rng)
+                }
+            }
+            let norm: Double
+            if let c = options.clipNorm {
+                norm = GradientClipping.clipGlobalNorm(model.gradients, maxNorm: Float(c))
+            } else {
+                norm = GradientClipping.norm(model.gradients)
+            }
+            if !loss.isFinite || !norm.isFinite || loss > 3 * (state.firstLoss ?? .infinity) {
+                let what = loss.isFinite ? (norm.isFinite ? "exploded to \(fmt(loss, 3)) (3 times the first loss)" : "has a non-finite gradient") : "is \(loss)"
+                let kept = lastSavedStep.map { "the last good checkpoint (step \($0)) is kept in \(directory)" }
+                    ?? "no checkpoint was written"
+                throw CharRNNError.trainingDiverged(
+                    "training diverged at step \(state.step + 1): the loss \(what); stopped, \(kept); try a lower --learning-rate")
+            }
+            if let c = options.clipValue { GradientClipping.clipValue(model.gradients, value: Float(c)) }
+            optimizer.update(parameters: model.parameters, gradients: model.gradients, learningRate: Float(state.learningRate))
+            state.step += 1
+            if state.firstLoss == nil { state.firstLoss = loss }
+            state.smoothLoss = state.smoothLoss.map { 0.98 * $0 + 0.02 * loss } ?? loss
+            state.windowLossSum += loss
+            state.windowSteps += 1
+            if state.step % options.lrDecayEvery == 0 { state.learningRate *= options.lrDecay }
+            let dt = monotonicSeconds() - t0
+            state.trainingSeconds += dt
+            runSeconds += dt
+            runSteps += 1
+            rateWindowSteps += 1
+
+            let now = monotonicSeconds()
+            if now - rateWindowStart >= 1 || rateWindowSteps >= 50 {
+                rate = Double(rateWindowSteps) * charsPerStep / (now - rateWindowStart)
+                rateWindowStart = now
+                rateWindowSteps = 0
+            }
+            let evaluateNow = state.step % options.evalEvery == 0 || done()
+            var validation: LossReport? = nil
+            if evaluateNow { validation = validate() }
+            if state.step % options.logEvery == 0 || evaluateNow {
+                state.history.append(LossRecord(step: state.step, epoch: batches.progress,
+                                                trainLoss: state.windowLossSum / Double(max(1, state.windowSteps)),
+                                                validationLoss: validation?.nats, learningRate: state.learningRate))
+                state.windowLossSum = 0
+                state.windowSteps = 0
+            }
+            report(.progress(progress(rate: rate > 0 ? rate : Double(runSteps) * charsPerStep / max(runSeconds, 1e-9),
+                                      maxEpochs: maxEpochs)))
+            if evaluateNow {
+                // Validation and the sample use their own state and random numbers, so the training
+                // trajectory is the same whether or not they run.
+                let improved = try saveCheckpoint(validation: validation)
+                lastSavedStep = state.step
+                var sampleRNG = RandomGenerator(seed: options.seed &+ UInt64(state.step))
+                let sampler = Sampler(model: model, vocabulary: corpus.vocabulary, startCharacter: startCharacter)
+                let sample = (try? sampler.generate(prime: "", length: options.sampleLength,
+                                                    options: SamplingOptions(temperature: 0.8), rng: &sampleRNG)) ?? ""
+                report(.evaluated(step: state.step, validation: validation, sample: sample, improved: improved))
+            }
+        }
+        return result(.finished, rate: runSeconds > 0 ? Double(runSteps) * charsPerStep / runSeconds : 0)
+    }
+
+    private func result(_ outcome: TrainingOutcome, rate: Double) -> TrainingResult {
+        TrainingResult(outcome: outcome, step: state.step, smoothedLoss: state.smoothLoss ?? .nan,
+                       validation: state.lastValidationLoss.map { LossReport(nats: $0, characters: corpus.validation.count) },
+                       bestValidationLoss: state.bestValidationLoss, charactersPerSecond: rate, directory: directory)
+    }
+
+    private func progress(rate: Double, maxEpochs: Double?) -> TrainingProgress {
+        var eta: Double? = nil
+        let secondsPerStep = Double(options.batchSize * options.seqLength) / max(rate, 1e-9)
+        if let s = options.maxSteps { eta = Double(max(0, s - state.step)) * secondsPerStep }
+        if let e = maxEpochs {
+            let left = (e - batches.progress) * Double(batches.batchesPerEpoch) * secondsPerStep
+            eta = min(eta ?? left, left)
+        }
+        if let t = options.maxTime { eta = min(eta ?? .infinity, max(0, t - state.trainingSeconds)) }
+        return TrainingProgress(step: state.step, maxSteps: options.maxSteps, epoch: batches.progress,
+                                smoothedLoss: state.smoothLoss ?? .nan, lastValidationLoss: state.lastValidationLoss,
+                                learningRate: state.learningRate, charactersPerSecond: rate, etaSeconds: eta)
+    }
+
+    /// Loss on the validation part, streams as wide as the training batch, state carried through.
+    public func validate() -> LossReport? {
+        guard corpus.validation.count >= 2 else { return nil }
+        let report = Evaluation.loss(of: model, ids: corpus.validation, streams: options.batchSize, chunk: options.seqLength)
+        state.lastValidationLoss = report.nats
+        return report
+    }
+
+    /// Writes the training state, then latest (and best when validation improved), then the loss
+    /// history. Returns whether best was written.
+    @discardableResult
+    func saveCheckpoint(validation: LossReport?) throws -> Bool {
+        try AtomicFile.makeDirectory(directory)
+        var improved = false
+        if let v = validation?.nats, v.isFinite, v < (state.bestValidationLoss ?? .infinity) {
+            state.bestValidationLoss = v
+            improved = true
+        }
+        state.epoch = batches.epoch
+        state.position = batches.position
+        state.rng = rng.words.map { String($0) }
+        state.optimizerStep = optimizer.step
+        try AtomicFile.write(state.encode(model: model, optimizer: optimizer, hidden: hidden), to: statePath)
+        let summary = TrainingSummary(step: state.step, epoch: batches.progress, trainLoss: state.smoothLoss ?? .nan,
+                                      validationLoss: state.lastValidationLoss, corpus: options.textPath)
+        let cp = Checkpoint(model: model, vocabulary: corpus.vocabulary, startCharacter: startCharacter, training: summary)
+        let bytes = cp.encode()
+        try AtomicFile.write(bytes, to: latestPath)
+        if improved { try AtomicFile.write(bytes, to: bestPath) }
+        try AtomicFile.write(LossHistory.csv(state.history), to: directory + "/loss.csv")
+        let c = model.config
+        let title = "\(c.cell.rawValue) \(c.layers)x\(c.hidden) on \(options.textPath.split(separator: "/").last.map(String.init) ?? "")"
+        try AtomicFile.write(LossHistory.svg(state.history, title: title), to: directory + "/loss.svg")
+        return improved
+    }
+}

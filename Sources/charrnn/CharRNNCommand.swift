@@ -1,0 +1,36 @@
+import ArgumentParser
+import CharRNN
+
+@main
+struct CharRNNCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "charrnn",
+        abstract: "Train, sample and evaluate character-level RNN, LSTM and GRU language models.",
+        discussion: """
+        Train a model on any UTF-8 text file, generate text in its style, and measure how well a model \
+        predicts held-out text. Checkpoints are safetensors files that PyTorch loads unchanged.
+
+        Example:
+          charrnn train input.txt --output runs/shakespeare --max-time 300
+          charrnn sample --checkpoint runs/shakespeare --prime "ROMEO:" --length 300 --temperature 0.8
+          charrnn eval --checkpoint runs/shakespeare held-out.txt
+        """,
+        subcommands: [Train.self, Sample.self, Eval.self]
+    )
+
+    /// Every error is one line on stderr and a non-zero exit: 1 for a failure, 64 for a usage error.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as CharRNNError {
+            Terminal.fail(error.description, code: 1)
+        } catch let error as ExitCode {
+            Terminal.exit(error.rawValue)
+        } catch {
+            if exitCode(for: error) == .success { exit(withError: error) }  // --help, --version
+            let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+            Terminal.fail(message + " (see 'charrnn help')", code: 64)
+        }
+    }
+}

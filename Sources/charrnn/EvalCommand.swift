@@ -1,0 +1,44 @@
+import ArgumentParser
+import CharRNN
+
+struct Eval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure how well a model predicts a text: cross-entropy, perplexity, bits per character.",
+        discussion: "The hidden state is carried through the whole file, as when the model reads it in one go."
+    )
+
+    @Option(name: [.short, .long], help: "A checkpoint file, or a training folder.")
+    var checkpoint: String
+    @Argument(help: "The text to evaluate (UTF-8).")
+    var file: String
+    @Flag(help: "Drop characters the model never saw instead of failing.")
+    var skipUnknown = false
+    @Option(help: "Characters fed per forward pass (does not change the result).")
+    var chunk = 256
+    @Option(help: "Threads for matrix products.")
+    var threads = 2
+
+    func run() throws {
+        guard chunk >= 1 else { throw CharRNNError.invalidOption("--chunk must be at least 1 (got \(chunk))") }
+        guard threads >= 1 else { throw CharRNNError.invalidOption("--threads must be at least 1 (got \(threads))") }
+        let cp = try Checkpoint.load(checkpoint)
+        let text = try TextFile.read(file)
+        BLAS.setThreads(threads)
+        var ids: [Int32]
+        var skipped = 0
+        if skipUnknown {
+            (ids, skipped) = cp.vocabulary.encodeSkippingUnknown(text)
+        } else {
+            ids = try cp.vocabulary.encode(text, what: file)
+        }
+        guard ids.count >= 2 else {
+            throw CharRNNError.invalidOption("\(file): needs at least 2 known characters to evaluate")
+        }
+        let r = Evaluation.loss(of: cp.model, ids: ids, streams: 1, chunk: chunk)
+        Terminal.write("file: \(file)\n")
+        Terminal.write("characters predicted: \(r.characters)\(skipped > 0 ? " (\(skipped) unknown skipped)" : "")\n")
+        Terminal.write("cross-entropy: \(fmt(r.nats, 4)) nats/char\n")
+        Terminal.write("perplexity: \(fmt(r.perplexity, 3))\n")
+        Terminal.write("bits per character: \(fmt(r.bitsPerCharacter, 4))\n")
+    }
+}

@@ -1,0 +1,172 @@
+import ArgumentParser
+import CharRNN
+
+struct Train: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train a character-level language model on a UTF-8 text file.",
+        discussion: """
+        Writes to the output folder: latest.safetensors, best.safetensors (lowest validation loss), \
+        train-state.safetensors (for --resume), loss.csv and loss.svg. Ctrl-C saves a checkpoint and stops; \
+        'charrnn train --resume DIR' continues exactly where a run stopped.
+        """
+    )
+
+    @Argument(help: "The training text (UTF-8). Optional with --resume.")
+    var text: String?
+
+    @Option(name: [.short, .long], help: "Folder for checkpoints and the loss history (default: runs/<text name>).")
+    var output: String?
+
+    @Option(help: "Continue the run saved in this folder. Only the stopping, reporting and thread options may change.")
+    var resume: String?
+
+    @Option(help: "Recurrent cell: lstm, gru, rnn (tanh) or rnn-relu.")
+    var cell: CellKind = .lstm
+    @Option(help: "Number of recurrent layers.")
+    var layers = 2
+    @Option(help: "Hidden size of each layer.")
+    var hidden = 128
+    @Option(help: "Embedding size; 0 feeds one-hot vectors instead.")
+    var embed = 64
+    @Option(help: "Dropout probability after each recurrent layer, during training.")
+    var dropout = 0.0
+    @Option(help: "Steps of truncated backpropagation through time.")
+    var seqLength = 50
+    @Option(help: "Sequences per minibatch.")
+    var batchSize = 50
+    @Option(help: "sequential: B contiguous streams, hidden state carried across batches; random: random windows, state reset.")
+    var batching: BatchingMode = .sequential
+    @Option(help: "sgd, adam, rmsprop or adagrad (PyTorch's update rules).")
+    var optimizer: OptimizerKind = .adam
+    @Option(help: "Learning rate.")
+    var learningRate = 2e-3
+    @Option(help: "Multiply the learning rate by this every --lr-decay-every steps.")
+    var lrDecay = 1.0
+    @Option(help: "Steps between learning-rate decays.")
+    var lrDecayEvery = 1000
+    @Option(help: "Clip gradients to this global L2 norm (0 turns it off).")
+    var clipNorm = 5.0
+    @Option(help: "Clip each gradient to [-v, v].")
+    var clipValue: Double?
+    @Option(help: "Fraction of the text (its end) held out for validation.")
+    var valFraction = 0.1
+    @Option(help: "Stop after this many steps.")
+    var maxSteps: Int?
+    @Option(help: "Stop after this many epochs (default 50 when no other limit is given).")
+    var maxEpochs: Double?
+    @Option(help: "Stop after this many seconds of training.")
+    var maxTime: Double?
+    @Option(help: "Random seed (initialisation, batches, dropout).")
+    var seed: UInt64 = 1
+    @Option(help: "Threads for matrix products.")
+    var threads = 2
+    @Option(help: "Validate, print a sample and save checkpoints every N steps.")
+    var evalEvery = 1000
+    @Option(help: "Add a row to loss.csv every N steps.")
+    var logEvery = 10
+    @Option(help: "Print a progress line every N steps when output is not a terminal.")
+    var printEvery = 100
+    @Option(help: "Length of the sample printed at each validation (0: none).")
+    var sampleLength = 200
+
+    func run() throws {
+        let trainer: Trainer
+        if let dir = resume {
+            let given = Set(CommandLine.arguments)
+            func has(_ flag: String) -> Bool { given.contains(flag) || given.contains { $0.hasPrefix(flag + "=") } }
+            trainer = try Trainer(resumeFrom: dir) { o in
+                if let t = text { o.textPath = t }
+                if has("--max-steps") { o.maxSteps = maxSteps }
+                if has("--max-epochs") { o.maxEpochs = maxEpochs }
+                if has("--max-time") { o.maxTime = maxTime }
+                if has("--threads") { o.threads = threads }
+                if has("--eval-every") { o.evalEvery = evalEvery }
+                if has("--log-every") { o.logEvery = logEvery }
+                if has("--sample-length") { o.sampleLength = sampleLength }
+            }
+        } else {
+            guard let text else { throw ValidationError("Missing the training text (or --resume DIR).") }
+            var o = TrainingOptions(textPath: text, outputDirectory: output ?? "runs/" + stem(text))
+            o.cell = cell; o.layers = layers; o.hidden = hidden; o.embed = embed; o.dropout = dropout
+            o.seqLength = seqLength; o.batchSize = batchSize; o.batching = batching
+            o.optimizer = optimizer; o.learningRate = learningRate; o.lrDecay = lrDecay; o.lrDecayEvery = lrDecayEvery
+            guard clipNorm >= 0 else { throw CharRNNError.invalidOption("--clip-norm must be 0 (off) or more (got \(clipNorm))") }
+            o.clipNorm = clipNorm > 0 ? clipNorm : nil
+            o.clipValue = clipValue
+            o.validationFraction = valFraction
+            o.maxSteps = maxSteps; o.maxEpochs = maxEpochs; o.maxTime = maxTime
+            o.seed = seed; o.threads = threads; o.evalEvery = evalEvery; o.logEvery = logEvery
+            o.sampleLength = sampleLength
+            guard printEvery >= 1 else { throw CharRNNError.invalidOption("--print-every must be at least 1 (got \(printEvery))") }
+            trainer = try Trainer(options: o)
+        }
+        let reporter = ProgressReporter(printEvery: printEvery)
+        let result = try trainer.run { reporter.handle($0) }
+        reporter.finish()
+        switch result.outcome {
+        case .interrupted:
+            Terminal.error("interrupted at step \(result.step); checkpoint saved in \(result.directory) (resume with: charrnn train --resume \(result.directory))")
+            throw ExitCode(130)
+        case .finished:
+            var line = "done: step \(result.step), train loss \(fmt(result.smoothedLoss, 4))"
+            if let v = result.validation { line += ", val loss \(fmt(v.nats, 4)) (perplexity \(fmt(v.perplexity, 2)), \(fmt(v.bitsPerCharacter, 3)) bits/char)" }
+            line += ", \(Int(result.charactersPerSecond)) chars/s; checkpoints in \(result.directory)"
+            Terminal.writeFlushed(line + "\n")
+        }
+    }
+
+    private func stem(_ path: String) -> String {
+        let name = path.split(separator: "/").last.map(String.init) ?? "model"
+        return name.split(separator: ".").first.map(String.init) ?? name
+    }
+}
+
+/// Prints training progress: one line updated in place on a terminal, plain lines otherwise.
+final class ProgressReporter {
+    let printEvery: Int
+    let live = Terminal.stdoutIsTerminal
+    var lastDraw = 0.0
+    var lineOpen = false
+
+    init(printEvery: Int) { self.printEvery = printEvery }
+
+    func handle(_ event: TrainingEvent) {
+        switch event {
+        case .started(let params, let vocab, let train, let val, let resumedAt):
+            let what = resumedAt.map { "resuming at step \($0): " } ?? ""
+            Terminal.writeFlushed("\(what)\(params) parameters, vocabulary \(vocab), \(train) training and \(val) validation characters\n")
+        case .progress(let p):
+            var s = "step \(p.step)\(p.maxSteps.map { "/\($0)" } ?? "") | epoch \(fmt(p.epoch, 2)) | loss \(fmt(p.smoothedLoss, 4))"
+            if let v = p.lastValidationLoss { s += " | val \(fmt(v, 4))" }
+            s += " | \(Int(p.charactersPerSecond)) chars/s"
+            if let eta = p.etaSeconds { s += " | ETA \(Terminal.duration(eta))" }
+            if live {
+                let now = monotonicSeconds()
+                if now - lastDraw >= 0.1 {
+                    Terminal.writeFlushed("\r\u{1B}[K" + s)
+                    lastDraw = now
+                    lineOpen = true
+                }
+            } else if p.step % printEvery == 0 {
+                Terminal.writeFlushed(s + "\n")
+            }
+        case .evaluated(let step, let validation, let sample, let improved):
+            closeLine()
+            var s = "step \(step): "
+            if let v = validation {
+                s += "val loss \(fmt(v.nats, 4)), perplexity \(fmt(v.perplexity, 2)), \(fmt(v.bitsPerCharacter, 3)) bits/char"
+                s += improved ? " (best so far)" : ""
+            } else {
+                s += "checkpoint saved (no validation part)"
+            }
+            Terminal.writeFlushed(s + "\n")
+            if !sample.isEmpty { Terminal.writeFlushed("--- sample ---\n\(sample)\n--------------\n") }
+        }
+    }
+
+    func closeLine() {
+        if lineOpen { Terminal.writeFlushed("\n"); lineOpen = false }
+    }
+
+    func finish() { closeLine() }
+}
