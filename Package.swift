@@ -35,7 +35,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .testTarget(name: "CharRNNTests", dependencies: ["CharRNN"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "charrnnTests", dependencies: ["CharRNN"]),
+        .testTarget(name: "CharRNNTests", dependencies: ["CharRNN", "CCharRNNKernels"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "charrnnTests", dependencies: ["charrnn", "CharRNN"]),
     ]
 )

@@ -1,0 +1,103 @@
+import CharRNN
+import XCTest
+
+/// Analytic gradients of every cell against central finite differences, over several timesteps,
+/// from a non-zero initial state, one and two layers, with dropout off and with a fixed dropout mask
+/// (the same seed before every forward gives the same mask).
+final class GradientCheckTests: XCTestCase {
+    func check(_ cell: CellKind, layers: Int, embed: Int, dropout: Double,
+               file: StaticString = #filePath, line: UInt = #line) {
+        let V = 7, H = 5, T = 4, B = 3
+        let config = ModelConfig(cell: cell, layers: layers, hidden: H, embed: embed, vocabSize: V, dropout: dropout)
+        let model = randomModel(config, seed: 11, scale: 1.5)
+        let inputs = randomIds(T * B, vocab: V, seed: 12), targets = randomIds(T * B, vocab: V, seed: 13)
+        let state = model.hiddenState(batch: B)
+        var srng = RandomGenerator(seed: 14)
+        let h0 = (0..<state.valueCount).map { _ in srng.nextFloat() - 0.5 }
+
+        state.load(h0)
+        var rng = RandomGenerator(seed: 99)
+        _ = inputs.withUnsafeBufferPointer { x in
+            targets.withUnsafeBufferPointer { y in
+                model.lossAndGradients(x.baseAddress!, targets: y.baseAddress!, T: T, B: B, state: state, rng: &rng)
+            }
+        }
+        let analytic = model.gradients.array
+
+        func loss() -> Double {
+            state.load(h0)
+            var rng = RandomGenerator(seed: 99)
+            return model.meanLoss(inputs, targets, T: T, B: B, state: state, rng: &rng, training: true)
+        }
+        // ReLU has a kink at 0: a smaller step keeps the differences on one side of it.
+        let eps: Float = cell == .rnnRelu ? 1e-3 : 1e-2
+        var diff2 = 0.0, sum2 = 0.0, worst = 0.0, worstName = ""
+        for slot in model.layout.slots {
+            for j in 0..<slot.count {
+                let i = slot.offset + j
+                let saved = model.parameters[i]
+                model.parameters[i] = saved + eps
+                let up = loss()
+                model.parameters[i] = saved - eps
+                let down = loss()
+                model.parameters[i] = saved
+                let numeric = (up - down) / Double(2 * eps)
+                let a = Double(analytic[i])
+                diff2 += (a - numeric) * (a - numeric)
+                sum2 += (a + numeric) * (a + numeric)
+                let err = abs(a - numeric) / (abs(a) + abs(numeric) + 1e-3)
+                if err > worst { worst = err; worstName = "\(slot.name)[\(j)] analytic \(a) numeric \(numeric)" }
+            }
+        }
+        let relative = (diff2 / max(sum2, 1e-30)).squareRoot()
+        XCTAssertLessThan(relative, 2e-3, "\(cell) L\(layers) E\(embed) dropout \(dropout): overall", file: file, line: line)
+        XCTAssertLessThan(worst, 5e-2, "\(cell) L\(layers) E\(embed) dropout \(dropout): worst \(worstName)", file: file, line: line)
+    }
+
+    func testLSTM() {
+        check(.lstm, layers: 1, embed: 4, dropout: 0)
+        check(.lstm, layers: 2, embed: 4, dropout: 0)
+        check(.lstm, layers: 2, embed: 0, dropout: 0)
+        check(.lstm, layers: 2, embed: 4, dropout: 0.3)
+    }
+
+    func testGRU() {
+        check(.gru, layers: 1, embed: 4, dropout: 0)
+        check(.gru, layers: 2, embed: 4, dropout: 0)
+        check(.gru, layers: 1, embed: 0, dropout: 0)
+        check(.gru, layers: 2, embed: 4, dropout: 0.3)
+    }
+
+    func testTanhRNN() {
+        check(.rnnTanh, layers: 1, embed: 4, dropout: 0)
+        check(.rnnTanh, layers: 2, embed: 0, dropout: 0)
+        check(.rnnTanh, layers: 2, embed: 4, dropout: 0.3)
+    }
+
+    func testReluRNN() {
+        check(.rnnRelu, layers: 1, embed: 4, dropout: 0)
+        check(.rnnRelu, layers: 2, embed: 4, dropout: 0)
+        check(.rnnRelu, layers: 2, embed: 0, dropout: 0.3)
+    }
+
+    /// The check itself must fail when a gradient is wrong.
+    func testCheckDetectsAWrongGradient() {
+        let config = ModelConfig(cell: .lstm, layers: 1, hidden: 3, embed: 2, vocabSize: 4)
+        let model = randomModel(config, seed: 1)
+        let x = randomIds(6, vocab: 4, seed: 2), y = randomIds(6, vocab: 4, seed: 3)
+        let state = model.hiddenState(batch: 2)
+        var rng = RandomGenerator(seed: 0)
+        _ = x.withUnsafeBufferPointer { xp in
+            y.withUnsafeBufferPointer { model.lossAndGradients(xp.baseAddress!, targets: $0.baseAddress!, T: 3, B: 2, state: state, rng: &rng) }
+        }
+        let i = model.layout["rnn.weight_hh_l0"]!.offset
+        let analytic = Double(model.gradients[i])
+        let saved = model.parameters[i]
+        func loss() -> Double { state.reset(); return model.meanLoss(x, y, T: 3, B: 2, state: state, rng: &rng, training: false) }
+        model.parameters[i] = saved + 1e-2; let up = loss()
+        model.parameters[i] = saved - 1e-2; let down = loss()
+        let numeric = (up - down) / 2e-2
+        XCTAssertEqual(analytic, numeric, accuracy: 1e-3)
+        XCTAssertGreaterThan(abs(analytic * 1.5 - numeric), 1e-4, "a 50% error must be visible")
+    }
+}

@@ -1,0 +1,77 @@
+import CharRNN
+import XCTest
+
+/// Logits, loss, gradients and optimizer steps against PyTorch (fixtures from Tests/parity/make_fixtures.py).
+final class PyTorchParityTests: XCTestCase {
+    let cases = ["lstm_2x7_e6", "gru_2x7_e6", "rnn_tanh_1x9_onehot", "rnn_relu_2x8_e5", "lstm_1x6_onehot"]
+
+    struct Fixture {
+        let checkpoint: Checkpoint
+        let tensors: [String: SafeTensors.Tensor]
+        let T: Int, B: Int
+        let inputs: [Int32], targets: [Int32]
+    }
+
+    func load(_ name: String) throws -> Fixture {
+        let path = fixturesDirectory() + "/\(name).safetensors"
+        let cp = try Checkpoint.load(path)
+        let file = try SafeTensors.decode(try TextFile.readBytes(path), path: path)
+        let x = file.tensors["fixture.inputs"]!
+        return Fixture(checkpoint: cp, tensors: file.tensors, T: x.shape[0], B: x.shape[1],
+                       inputs: x.values.map { Int32($0) }, targets: file.tensors["fixture.targets"]!.values.map { Int32($0) })
+    }
+
+    func testLogitsLossAndGradients() throws {
+        for name in cases {
+            let f = try load(name)
+            let model = f.checkpoint.model
+            let state = model.hiddenState(batch: f.B)
+            var rng = RandomGenerator(seed: 0)
+            f.inputs.withUnsafeBufferPointer { x in
+                _ = model.forward(x.baseAddress!, T: f.T, B: f.B, state: state, training: false, rng: &rng)
+            }
+            assertClose(model.logits.array.prefix(f.T * f.B * model.config.vocabSize).map { $0 },
+                        f.tensors["fixture.logits"]!.values, rtol: 1e-4, atol: 1e-5, "\(name) logits")
+            state.reset()
+            let loss = f.inputs.withUnsafeBufferPointer { x in
+                f.targets.withUnsafeBufferPointer { y in
+                    model.lossAndGradients(x.baseAddress!, targets: y.baseAddress!, T: f.T, B: f.B, state: state, rng: &rng)
+                }
+            }
+            XCTAssertEqual(loss, Double(f.tensors["fixture.loss"]!.values[0]), accuracy: 1e-4 * loss, "\(name) loss")
+            for slot in model.layout.slots {
+                assertClose(model.gradient(slot.name), f.tensors["grad." + slot.name]!.values,
+                            rtol: 1e-4, atol: 1e-6, "\(name) grad \(slot.name)")
+            }
+        }
+    }
+
+    func testOptimizersMatchTorchOptim() throws {
+        for name in cases {
+            let f = try load(name)
+            let model = f.checkpoint.model
+            let initial = model.parameters.array
+            let settings: [(OptimizerKind, Float, Float)] = [(.sgd, 0.1, 0.9), (.adam, 0.01, 0), (.rmsprop, 0.01, 0), (.adagrad, 0.1, 0)]
+            for (kind, lr, momentum) in settings {
+                for i in 0..<initial.count { model.parameters[i] = initial[i] }
+                let opt = Optimizer(kind: kind, count: model.parameterCount)
+                opt.momentum = momentum
+                for _ in 0..<3 {
+                    let state = model.hiddenState(batch: f.B)
+                    var rng = RandomGenerator(seed: 0)
+                    _ = f.inputs.withUnsafeBufferPointer { x in
+                        f.targets.withUnsafeBufferPointer { y in
+                            model.lossAndGradients(x.baseAddress!, targets: y.baseAddress!, T: f.T, B: f.B, state: state, rng: &rng)
+                        }
+                    }
+                    GradientClipping.clipGlobalNorm(model.gradients, maxNorm: 0.5)
+                    opt.update(parameters: model.parameters, gradients: model.gradients, learningRate: lr)
+                }
+                for slot in model.layout.slots {
+                    assertClose(model.slot(slot.name), f.tensors["after.\(kind.rawValue).\(slot.name)"]!.values,
+                                rtol: 2e-4, atol: 2e-5, "\(name) \(kind) \(slot.name)")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import CharRNN
+import Foundation
+import XCTest
+
+/// A model with random parameters (scaled up so the nonlinearities are not in their linear range).
+func randomModel(_ config: ModelConfig, seed: UInt64, scale: Float = 2) -> CharRNNModel {
+    let m = CharRNNModel(config: config)
+    var rng = RandomGenerator(seed: seed)
+    m.initializeParameters(rng: &rng)
+    for i in 0..<m.parameterCount { m.parameters[i] *= scale }
+    return m
+}
+
+func randomIds(_ n: Int, vocab: Int, seed: UInt64) -> [Int32] {
+    var rng = RandomGenerator(seed: seed)
+    return (0..<n).map { _ in Int32(rng.nextInt(below: vocab)) }
+}
+
+func fixturesDirectory() -> String {
+    Bundle.module.resourceURL!.appendingPathComponent("Fixtures").path
+}
+
+/// Path of a shared corpus, or nil (tests that need one skip when ../shared is absent).
+func sharedCorpus(_ name: String) -> String? {
+    var dir = URL(fileURLWithPath: #filePath)
+    for _ in 0..<3 { dir.deleteLastPathComponent() }
+    let path = dir.deletingLastPathComponent().appendingPathComponent("shared/corpora/\(name)").path
+    return FileManager.default.fileExists(atPath: path) ? path : nil
+}
+
+func temporaryDirectory() -> String {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("charrnn-tests-\(UUID().uuidString)")
+    try? FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    return dir.path
+}
+
+/// Asserts that every element of `actual` is within rtol * |expected| + atol of `expected`.
+func assertClose(_ actual: [Float], _ expected: [Float], rtol: Float, atol: Float, _ what: String,
+                 file: StaticString = #filePath, line: UInt = #line) {
+    XCTAssertEqual(actual.count, expected.count, "\(what): count", file: file, line: line)
+    var worst: Float = 0, at = 0
+    for i in 0..<min(actual.count, expected.count) {
+        let excess = abs(actual[i] - expected[i]) - (rtol * abs(expected[i]) + atol)
+        if excess > worst { worst = excess; at = i }
+    }
+    if worst > 0 {
+        XCTFail("\(what): element \(at) is \(actual[at]), expected \(expected[at])", file: file, line: line)
+    }
+}
+
+extension CharRNNModel {
+    /// Mean loss over a batch without touching gradients.
+    func meanLoss(_ inputs: [Int32], _ targets: [Int32], T: Int, B: Int, state: HiddenState, rng: inout RandomGenerator,
+                  training: Bool) -> Double {
+        inputs.withUnsafeBufferPointer { x in
+            _ = forward(x.baseAddress!, T: T, B: B, state: state, training: training, rng: &rng)
+        }
+        return targets.withUnsafeBufferPointer { lossOfLastForward(targets: $0.baseAddress!) } / Double(T * B)
+    }
+
+    func slot(_ name: String) -> [Float] {
+        let s = layout[name]!
+        return Array(UnsafeBufferPointer(start: parameters.pointer + s.offset, count: s.count))
+    }
+
+    func gradient(_ name: String) -> [Float] {
+        let s = layout[name]!
+        return Array(UnsafeBufferPointer(start: gradients.pointer + s.offset, count: s.count))
+    }
+}

@@ -1,0 +1,225 @@
+import CharRNN
+import Foundation
+import XCTest
+
+/// End-to-end runs of the built charrnn binary.
+final class CLITests: XCTestCase {
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+        var signaled: Bool
+    }
+
+    static var binary: URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("charrnn")
+    }
+
+    @discardableResult
+    func charrnn(_ args: [String], stdin: String? = nil) throws -> Run {
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = args
+        let out = Pipe(), err = Pipe(), inp = Pipe()
+        p.standardOutput = out
+        p.standardError = err
+        p.standardInput = inp
+        try p.run()
+        if let stdin { inp.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try inp.fileHandleForWriting.close()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+                   stderr: String(decoding: e, as: UTF8.self), signaled: p.terminationReason == .uncaughtSignal)
+    }
+
+    var dir = ""
+    var text = ""
+
+    override func setUpWithError() throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("charrnn-cli-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        var s = ""
+        var rng = RandomGenerator(seed: 3)
+        let lines = ["to be or not to be", "that is the question", "whether tis nobler", "in the mind to suffer"]
+        for _ in 0..<300 { s += lines[rng.nextInt(below: lines.count)] + "\n" }
+        text = dir + "/poem.txt"
+        try s.write(toFile: text, atomically: true, encoding: .utf8)
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(atPath: dir) }
+
+    let small = ["--hidden", "32", "--embed", "16", "--seq-length", "16", "--batch-size", "8", "--threads", "1",
+                 "--learning-rate", "0.01", "--sample-length", "30"]
+
+    func train(_ out: String, steps: Int, extra: [String] = []) throws -> Run {
+        try charrnn(["train", text, "-o", out, "--max-steps", "\(steps)", "--eval-every", "20"] + small + extra)
+    }
+
+    func csvLosses(_ out: String) throws -> [Double] {
+        try String(contentsOfFile: out + "/loss.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+            .map { Double($0.split(separator: ",", omittingEmptySubsequences: false)[2])! }
+    }
+
+    /// One line on stderr, starting with "charrnn: error:", and a non-zero exit.
+    func assertCleanError(_ r: Run, _ fragment: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertNotEqual(r.status, 0, "exit status", file: file, line: line)
+        XCTAssertFalse(r.signaled, "must not crash", file: file, line: line)
+        let lines = r.stderr.split(separator: "\n")
+        XCTAssertEqual(lines.count, 1, "one line: \(r.stderr)", file: file, line: line)
+        XCTAssertTrue(r.stderr.hasPrefix("charrnn: error: "), r.stderr, file: file, line: line)
+        XCTAssertTrue(r.stderr.contains(fragment), "'\(fragment)' in: \(r.stderr)", file: file, line: line)
+    }
+
+    func testHelpIsTheManual() throws {
+        let r = try charrnn(["--help"])
+        XCTAssertEqual(r.status, 0)
+        for sub in ["train", "sample", "eval"] { XCTAssertTrue(r.stdout.contains(sub)) }
+        let t = try charrnn(["train", "--help"])
+        XCTAssertTrue(t.stdout.contains("--learning-rate"))
+        XCTAssertTrue(t.stdout.contains("--batching"))
+    }
+
+    func testTrainSampleEval() throws {
+        let out = dir + "/run"
+        let r = try train(out, steps: 100)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("done: step 100"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("--- sample ---"))
+        let losses = try csvLosses(out)
+        XCTAssertLessThan(losses.last!, losses.first! * 0.6, "\(losses)")
+        for f in ["latest.safetensors", "best.safetensors", "train-state.safetensors", "loss.csv", "loss.svg"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/" + f), f)
+        }
+        XCTAssertTrue(try String(contentsOfFile: out + "/loss.svg", encoding: .utf8).contains("<polyline"))
+
+        let a = try charrnn(["sample", "-c", out, "--prime", "to be", "--length", "80", "--seed", "5", "--temperature", "0.7"])
+        let b = try charrnn(["sample", "-c", out, "--prime", "to be", "--length", "80", "--seed", "5", "--temperature", "0.7"])
+        let c = try charrnn(["sample", "-c", out, "--prime", "to be", "--length", "80", "--seed", "6", "--temperature", "0.7"])
+        XCTAssertEqual(a.status, 0, a.stderr)
+        XCTAssertEqual(a.stdout, b.stdout)
+        XCTAssertNotEqual(a.stdout, c.stdout)
+        XCTAssertTrue(a.stdout.hasPrefix("to be"))
+
+        let lines = try charrnn(["sample", "-c", out, "--count", "4", "--stop", "\\n", "--length", "100", "--seed", "1"])
+        XCTAssertEqual(lines.stdout.split(separator: "\n", omittingEmptySubsequences: false).count, 5, lines.stdout)
+
+        let e = try charrnn(["eval", "-c", out, text])
+        XCTAssertEqual(e.status, 0, e.stderr)
+        XCTAssertTrue(e.stdout.contains("cross-entropy:"))
+        XCTAssertTrue(e.stdout.contains("perplexity:"))
+        XCTAssertTrue(e.stdout.contains("bits per character:"))
+        let nats = Double(e.stdout.split(separator: "\n").first { $0.hasPrefix("cross-entropy") }!
+            .split(separator: " ")[1])!
+        XCTAssertLessThan(nats, 1.5)
+
+        let unknown = dir + "/other.txt"
+        try "to be? Zebra!".write(toFile: unknown, atomically: true, encoding: .utf8)
+        assertCleanError(try charrnn(["eval", "-c", out, unknown]), "never saw")
+        let skipped = try charrnn(["eval", "-c", out, unknown, "--skip-unknown"])
+        XCTAssertEqual(skipped.status, 0)
+        XCTAssertTrue(skipped.stdout.contains("unknown skipped"))
+
+        let inter = try charrnn(["sample", "-c", out, "--interactive", "--length", "20", "--seed", "2", "--stop", "\\n"],
+                                stdin: "to be\n:temp 0.5\nthat is\n:bogus\n")
+        XCTAssertEqual(inter.status, 0, inter.stderr)
+        XCTAssertEqual(inter.stdout.filter { $0 == "\n" }.count, 2, "one completion per prime line: \(inter.stdout)")
+        XCTAssertTrue(inter.stderr.contains("unknown command"))
+    }
+
+    func testResumeAfterSIGKILLGivesTheSameLosses() throws {
+        let full = dir + "/full", killed = dir + "/killed"
+        let steps = ["--max-steps", "400", "--eval-every", "25", "--hidden", "64", "--embed", "16",
+                     "--seq-length", "32", "--batch-size", "16", "--threads", "1", "--sample-length", "0", "--dropout", "0.1"]
+        XCTAssertEqual(try charrnn(["train", text, "-o", full] + steps).status, 0)
+
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = ["train", text, "-o", killed] + steps
+        p.standardOutput = FileHandle.nullDevice
+        try p.run()
+        let state = killed + "/train-state.safetensors"
+        let deadline = Date().addingTimeInterval(60)
+        while !FileManager.default.fileExists(atPath: state) && Date() < deadline { usleep(2000) }
+        usleep(30_000)
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationReason, .uncaughtSignal, "the run must be killed mid-way")
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: killed).filter { $0.contains(".tmp-") }
+        _ = leftovers  // a temporary file may remain after SIGKILL; the real files are whole
+
+        let r = try charrnn(["train", "--resume", killed])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("resuming at step"), r.stdout)
+        XCTAssertEqual(try String(contentsOfFile: full + "/loss.csv", encoding: .utf8),
+                       try String(contentsOfFile: killed + "/loss.csv", encoding: .utf8))
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: full + "/latest.safetensors")),
+                       try Data(contentsOf: URL(fileURLWithPath: killed + "/latest.safetensors")))
+    }
+
+    func testCtrlCSavesAndStops() throws {
+        let out = dir + "/int"
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = ["train", text, "-o", out, "--max-steps", "100000", "--eval-every", "100000"] + small
+        let err = Pipe()
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = err
+        try p.run()
+        usleep(1_500_000)
+        kill(p.processIdentifier, SIGINT)
+        let e = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 130)
+        XCTAssertTrue(e.contains("interrupted at step"), e)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/latest.safetensors"))
+        let r = try charrnn(["train", "--resume", out, "--max-steps", "5"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+    }
+
+    func testEveryUserErrorIsOneLine() throws {
+        let out = dir + "/run"
+        XCTAssertEqual(try train(out, steps: 20).status, 0)
+        let empty = dir + "/empty.txt", bad = dir + "/bad.txt", bin = dir + "/bin.txt", short = dir + "/short.txt"
+        _ = FileManager.default.createFile(atPath: empty, contents: Data())
+        _ = FileManager.default.createFile(atPath: bad, contents: Data([0x61, 0x62, 0xC3, 0x28]))
+        _ = FileManager.default.createFile(atPath: bin, contents: Data([0x7F, 0x45, 0x4C, 0x46, 0, 1, 2]))
+        try "abc".write(toFile: short, atomically: true, encoding: .utf8)
+        assertCleanError(try charrnn(["train", dir + "/missing.txt"]), "no such file")
+        assertCleanError(try charrnn(["train", empty]), "empty")
+        assertCleanError(try charrnn(["train", bad]), "not valid UTF-8")
+        assertCleanError(try charrnn(["train", bin]), "binary")
+        assertCleanError(try charrnn(["train", short, "-o", dir + "/s"]), "too short")
+        assertCleanError(try charrnn(["train", text, "--hidden=-3"]), "--hidden")
+        assertCleanError(try charrnn(["train", text, "--layers", "0"]), "--layers")
+        assertCleanError(try charrnn(["train", text, "--learning-rate", "0"]), "--learning-rate")
+        assertCleanError(try charrnn(["train", text, "--dropout", "1"]), "--dropout")
+        assertCleanError(try charrnn(["train", text, "--cell", "transformer"]), "transformer")
+        assertCleanError(try charrnn(["train", "--resume", dir + "/nothing"]), "resume")
+        assertCleanError(try charrnn(["sample", "-c", out, "--temperature", "0"]), "--temperature")
+        assertCleanError(try charrnn(["sample", "-c", out, "--temperature=-1"]), "--temperature")
+        assertCleanError(try charrnn(["sample", "-c", out, "--top-k", "0"]), "--top-k")
+        assertCleanError(try charrnn(["sample", "-c", out, "--length=-5"]), "--length")
+        assertCleanError(try charrnn(["sample", "-c", out, "--prime", "QXé"]), "'Q', 'X', 'é'")
+        assertCleanError(try charrnn(["sample", "-c", dir + "/nope.safetensors"]), "no such file")
+        assertCleanError(try charrnn(["sample", "-c", text]), "not a usable charrnn checkpoint")
+        assertCleanError(try charrnn(["sample"]), "--checkpoint")
+
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: out + "/latest.safetensors"))
+        let truncated = dir + "/trunc.safetensors"
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: truncated))
+        assertCleanError(try charrnn(["sample", "-c", truncated]), "truncated")
+        let foreign = dir + "/foreign.safetensors"
+        try Data(SafeTensors.encode([.init(name: "w", shape: [1], values: [1])], metadata: [:])).write(to: URL(fileURLWithPath: foreign))
+        assertCleanError(try charrnn(["eval", "-c", foreign, text]), "no charrnn metadata")
+        let cp = try Checkpoint.load(out)
+        var info = cp.info
+        info.formatVersion = 99
+        let json = String(decoding: try JSONEncoder().encode(info), as: UTF8.self)
+        let file = try SafeTensors.decode(Array(bytes), path: "x")
+        let tensors = cp.model.layout.slots.map { file.tensors[$0.name]! }
+        let future = dir + "/future.safetensors"
+        try Data(SafeTensors.encode(tensors, metadata: ["charrnn": json])).write(to: URL(fileURLWithPath: future))
+        assertCleanError(try charrnn(["sample", "-c", future]), "version 99 is not supported")
+    }
+}

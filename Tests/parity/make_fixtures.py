@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Writes the PyTorch reference fixtures that CharRNNTests/PyTorchParityTests.swift checks against.
+
+Run by hand (needs `pip install torch safetensors`), from the repository root:
+    python3 Tests/parity/make_fixtures.py
+
+Each fixture is one safetensors file in Tests/CharRNNTests/Fixtures/: a charrnn checkpoint (the model's
+state_dict under PyTorch's names, config and vocabulary in the "charrnn" metadata) plus
+  fixture.inputs / fixture.targets   [T, B] token ids (as float32), time-major
+  fixture.logits                     [T, B, V] logits from the zero state
+  fixture.loss                       [1] mean cross-entropy
+  grad.<name>                        gradient of the mean loss for each parameter
+  after.<optimizer>.<name>           parameters after 3 steps of that optimizer on the same batch,
+                                     with clip_grad_norm_(max_norm=0.5) before each step
+"""
+import json
+import os
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from safetensors.torch import save_file
+
+OUT = os.path.join(os.path.dirname(__file__), "..", "CharRNNTests", "Fixtures")
+T, B = 5, 3
+VOCAB = list("\nabcdefg é語")  # 11 scalars, sorted below
+
+
+class Model(nn.Module):
+    def __init__(self, cell, layers, hidden, embed, vocab):
+        super().__init__()
+        self.embed = embed
+        self.vocab = vocab
+        if embed > 0:
+            self.embedding = nn.Embedding(vocab, embed)
+        size = embed if embed > 0 else vocab
+        if cell == "lstm":
+            self.rnn = nn.LSTM(size, hidden, num_layers=layers)
+        elif cell == "gru":
+            self.rnn = nn.GRU(size, hidden, num_layers=layers)
+        else:
+            self.rnn = nn.RNN(size, hidden, num_layers=layers, nonlinearity=cell.split("_")[1])
+        self.decoder = nn.Linear(hidden, vocab)
+
+    def forward(self, x):
+        e = self.embedding(x) if self.embed > 0 else F.one_hot(x, self.vocab).float()
+        y, _ = self.rnn(e)
+        return self.decoder(y)
+
+
+def case(name, cell, layers, hidden, embed, seed):
+    torch.manual_seed(seed)
+    vocab = sorted(set(VOCAB), key=ord)
+    V = len(vocab)
+    model = Model(cell, layers, hidden, embed, V)
+    with torch.no_grad():  # wider weights than the default, so the nonlinearities are exercised
+        for p in model.parameters():
+            p.mul_(2.0)
+    x = torch.randint(0, V, (T, B))
+    y = torch.randint(0, V, (T, B))
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    logits = model(x)
+    loss = F.cross_entropy(logits.reshape(-1, V), y.reshape(-1))
+    model.zero_grad()
+    loss.backward()
+    tensors = {k: v.contiguous() for k, v in state.items()}
+    tensors["fixture.inputs"] = x.float().contiguous()
+    tensors["fixture.targets"] = y.float().contiguous()
+    tensors["fixture.logits"] = logits.detach().contiguous()
+    tensors["fixture.loss"] = loss.detach().reshape(1)
+    for k, p in model.named_parameters():
+        tensors["grad." + k] = p.grad.detach().clone().contiguous()
+
+    makers = {
+        "sgd": lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9),
+        "adam": lambda ps: torch.optim.Adam(ps, lr=0.01),
+        "rmsprop": lambda ps: torch.optim.RMSprop(ps, lr=0.01),
+        "adagrad": lambda ps: torch.optim.Adagrad(ps, lr=0.1),
+    }
+    for opt_name, make in makers.items():
+        model.load_state_dict(state)
+        opt = make(model.parameters())
+        for _ in range(3):
+            opt.zero_grad()
+            out = model(x)
+            l = F.cross_entropy(out.reshape(-1, V), y.reshape(-1))
+            l.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+            opt.step()
+        for k, p in model.named_parameters():
+            tensors[f"after.{opt_name}.{k}"] = p.detach().clone().contiguous()
+
+    meta = {
+        "format_version": 1,
+        "config": {"cell": cell, "layers": layers, "hidden": hidden, "embed": embed, "vocab_size": V, "dropout": 0.0},
+        "vocabulary": vocab,
+        "start_character": "\n",
+    }
+    save_file(tensors, os.path.join(OUT, f"{name}.safetensors"),
+              metadata={"charrnn": json.dumps(meta), "format": "pt"})
+    print(name, "loss", float(loss))
+
+
+if __name__ == "__main__":
+    os.makedirs(OUT, exist_ok=True)
+    case("lstm_2x7_e6", "lstm", 2, 7, 6, 1)
+    case("gru_2x7_e6", "gru", 2, 7, 6, 2)
+    case("rnn_tanh_1x9_onehot", "rnn_tanh", 1, 9, 0, 3)
+    case("rnn_relu_2x8_e5", "rnn_relu", 2, 8, 5, 4)
+    case("lstm_1x6_onehot", "lstm", 1, 6, 0, 5)
