@@ -32,32 +32,70 @@ static inline float fast_tanh(float x) {
     return 1.0f - 2.0f / (e + 1.0f);
 }
 
+// Eight floats at a time with clang's vector extension: vectorised whatever the compiler concludes about
+// aliasing, and lowered to AVX on x86-64 with -march, to SSE pairs without it, to NEON on Arm.
+// A row's tail (n < 8) is loaded into zero padding and goes through the same arithmetic.
+typedef float v8f __attribute__((ext_vector_type(8)));
+typedef int32_t v8i __attribute__((ext_vector_type(8)));
+
+static inline v8f ld(const float *p, int n) {
+    v8f v = 0.0f;
+    if (n == 8) memcpy(&v, p, 32); else memcpy(&v, p, (size_t)n * 4);
+    return v;
+}
+static inline void st(float *p, v8f v, int n) {
+    if (n == 8) memcpy(p, &v, 32); else memcpy(p, &v, (size_t)n * 4);
+}
+static inline v8f splat(float x) { return (v8f)x; }
+
+static inline v8f vexp(v8f x) {
+    x = __builtin_elementwise_max(x, splat(-87.0f));
+    x = __builtin_elementwise_min(x, splat(88.0f));
+    const v8f magic = splat(12582912.0f);
+    v8f n = (x * 1.44269504088896341f + magic) - magic;
+    v8f r = x - n * 0.693359375f;
+    r = r + n * 2.12194440e-4f;
+    v8f p = splat(1.9875691500e-4f);
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    v8i e = (__builtin_convertvector(n, v8i) + 127) << 23;
+    return p * (v8f)e;
+}
+static inline v8f vsigmoid(v8f x) { return 1.0f / (1.0f + vexp(-x)); }
+static inline v8f vtanh(v8f x) { return 1.0f - 2.0f / (vexp(2.0f * x) + 1.0f); }
+
+#define FOR8(j, H) for (int j = 0, n_ = (H) < 8 ? (H) : 8; j < (H); j += 8, n_ = ((H) - j) < 8 ? ((H) - j) : 8)
+#define W n_
+
 void crn_exp(const float *x, float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = fast_exp(x[i]);
+    for (size_t i = 0; i < n; i += 8) { int w = n - i < 8 ? (int)(n - i) : 8; st(y + i, vexp(ld(x + i, w)), w); }
 }
 void crn_sigmoid(const float *x, float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = fast_sigmoid(x[i]);
+    for (size_t i = 0; i < n; i += 8) { int w = n - i < 8 ? (int)(n - i) : 8; st(y + i, vsigmoid(ld(x + i, w)), w); }
 }
 void crn_tanh(const float *x, float *y, size_t n) {
-    for (size_t i = 0; i < n; i++) y[i] = fast_tanh(x[i]);
+    for (size_t i = 0; i < n; i += 8) { int w = n - i < 8 ? (int)(n - i) : 8; st(y + i, vtanh(ld(x + i, w)), w); }
 }
 
 void crn_lstm_forward(int B, int H, float *gates, const float *bias, const float *c_prev,
                       float *c, float *h) {
     for (int b = 0; b < B; b++) {
         float *gi = gates + (size_t)b * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;
-        const float *bi = bias, *bf = bias + H, *bg = bias + 2 * H, *bo = bias + 3 * H;
         const float *cp = c_prev + (size_t)b * H;
         float *cb = c + (size_t)b * H, *hb = h + (size_t)b * H;
-        for (int j = 0; j < H; j++) {
-            float i = fast_sigmoid(gi[j] + bi[j]);
-            float f = fast_sigmoid(gf[j] + bf[j]);
-            float g = fast_tanh(gg[j] + bg[j]);
-            float o = fast_sigmoid(go[j] + bo[j]);
-            float cn = f * cp[j] + i * g;
-            gi[j] = i; gf[j] = f; gg[j] = g; go[j] = o;
-            cb[j] = cn;
-            hb[j] = o * fast_tanh(cn);
+        FOR8(j, H) {
+            v8f i = vsigmoid(ld(gi + j, W) + ld(bias + j, W));
+            v8f f = vsigmoid(ld(gf + j, W) + ld(bias + H + j, W));
+            v8f g = vtanh(ld(gg + j, W) + ld(bias + 2 * H + j, W));
+            v8f o = vsigmoid(ld(go + j, W) + ld(bias + 3 * H + j, W));
+            v8f cn = f * ld(cp + j, W) + i * g;
+            st(gi + j, i, W); st(gf + j, f, W); st(gg + j, g, W); st(go + j, o, W);
+            st(cb + j, cn, W);
+            st(hb + j, o * vtanh(cn), W);
         }
     }
 }
@@ -71,30 +109,17 @@ void crn_lstm_backward(int B, int H, const float *gates, const float *c_prev, co
         const float *dhr = dh_rec ? dh_rec + (size_t)b * H : NULL;
         float *dcb = dc + (size_t)b * H;
         float *di = dgates + (size_t)b * 4 * H, *df = di + H, *dg = df + H, *dob = dg + H;
-        if (dhr) {
-            for (int j = 0; j < H; j++) {
-                float dh = dho[j] + dhr[j];
-                float tc = fast_tanh(cb[j]);
-                float i = gi[j], f = gf[j], g = gg[j], o = go[j];
-                float dcj = dcb[j] + dh * o * (1.0f - tc * tc);
-                di[j] = dcj * g * i * (1.0f - i);
-                df[j] = dcj * cp[j] * f * (1.0f - f);
-                dg[j] = dcj * i * (1.0f - g * g);
-                dob[j] = dh * tc * o * (1.0f - o);
-                dcb[j] = dcj * f;
-            }
-        } else {
-            for (int j = 0; j < H; j++) {
-                float dh = dho[j];
-                float tc = fast_tanh(cb[j]);
-                float i = gi[j], f = gf[j], g = gg[j], o = go[j];
-                float dcj = dcb[j] + dh * o * (1.0f - tc * tc);
-                di[j] = dcj * g * i * (1.0f - i);
-                df[j] = dcj * cp[j] * f * (1.0f - f);
-                dg[j] = dcj * i * (1.0f - g * g);
-                dob[j] = dh * tc * o * (1.0f - o);
-                dcb[j] = dcj * f;
-            }
+        FOR8(j, H) {
+            v8f dh = ld(dho + j, W);
+            if (dhr) dh += ld(dhr + j, W);
+            v8f tc = vtanh(ld(cb + j, W));
+            v8f i = ld(gi + j, W), f = ld(gf + j, W), g = ld(gg + j, W), o = ld(go + j, W);
+            v8f dcj = ld(dcb + j, W) + dh * o * (1.0f - tc * tc);
+            st(di + j, dcj * g * i * (1.0f - i), W);
+            st(df + j, dcj * ld(cp + j, W) * f * (1.0f - f), W);
+            st(dg + j, dcj * i * (1.0f - g * g), W);
+            st(dob + j, dh * tc * o * (1.0f - o), W);
+            st(dcb + j, dcj * f, W);
         }
     }
 }
@@ -107,12 +132,12 @@ void crn_gru_forward(int B, int H, const float *xp, const float *hp, const float
         const float *hpv = h_prev + (size_t)b * H;
         float *ar = act + (size_t)b * 3 * H, *az = ar + H, *an = az + H;
         float *hb = h + (size_t)b * H;
-        for (int j = 0; j < H; j++) {
-            float r = fast_sigmoid(xr[j] + hr[j]);
-            float z = fast_sigmoid(xz[j] + hz[j]);
-            float n = fast_tanh(xn[j] + r * hn[j]);
-            ar[j] = r; az[j] = z; an[j] = n;
-            hb[j] = (1.0f - z) * n + z * hpv[j];
+        FOR8(j, H) {
+            v8f r = vsigmoid(ld(xr + j, W) + ld(hr + j, W));
+            v8f z = vsigmoid(ld(xz + j, W) + ld(hz + j, W));
+            v8f n = vtanh(ld(xn + j, W) + r * ld(hn + j, W));
+            st(ar + j, r, W); st(az + j, z, W); st(an + j, n, W);
+            st(hb + j, (1.0f - z) * n + z * ld(hpv + j, W), W);
         }
     }
 }
@@ -129,15 +154,16 @@ void crn_gru_backward(int B, int H, const float *act, const float *hp, const flo
         float *dxr = dxp + (size_t)b * 3 * H, *dxz = dxr + H, *dxn = dxz + H;
         float *dhr_ = dhp + (size_t)b * 3 * H, *dhz = dhr_ + H, *dhn = dhz + H;
         float *dhpv = dh_prev + (size_t)b * H;
-        for (int j = 0; j < H; j++) {
-            float dh = dho[j] + (dhr ? dhr[j] : 0.0f);
-            float r = ar[j], z = az[j], n = an[j];
-            float dpn = dh * (1.0f - z) * (1.0f - n * n);
-            float dpz = dh * (hpv[j] - n) * z * (1.0f - z);
-            float dpr = dpn * hn[j] * r * (1.0f - r);
-            dxr[j] = dpr; dxz[j] = dpz; dxn[j] = dpn;
-            dhr_[j] = dpr; dhz[j] = dpz; dhn[j] = dpn * r;
-            dhpv[j] = dh * z;
+        FOR8(j, H) {
+            v8f dh = ld(dho + j, W);
+            if (dhr) dh += ld(dhr + j, W);
+            v8f r = ld(ar + j, W), z = ld(az + j, W), n = ld(an + j, W);
+            v8f dpn = dh * (1.0f - z) * (1.0f - n * n);
+            v8f dpz = dh * (ld(hpv + j, W) - n) * z * (1.0f - z);
+            v8f dpr = dpn * ld(hn + j, W) * r * (1.0f - r);
+            st(dxr + j, dpr, W); st(dxz + j, dpz, W); st(dxn + j, dpn, W);
+            st(dhr_ + j, dpr, W); st(dhz + j, dpz, W); st(dhn + j, dpn * r, W);
+            st(dhpv + j, dh * z, W);
         }
     }
 }
@@ -146,10 +172,9 @@ void crn_rnn_forward(int B, int H, const float *pre, const float *bias, float *h
     for (int b = 0; b < B; b++) {
         const float *p = pre + (size_t)b * H;
         float *hb = h + (size_t)b * H;
-        if (relu) {
-            for (int j = 0; j < H; j++) { float v = p[j] + bias[j]; hb[j] = v > 0.0f ? v : 0.0f; }
-        } else {
-            for (int j = 0; j < H; j++) hb[j] = fast_tanh(p[j] + bias[j]);
+        FOR8(j, H) {
+            v8f v = ld(p + j, W) + ld(bias + j, W);
+            st(hb + j, relu ? __builtin_elementwise_max(v, splat(0.0f)) : vtanh(v), W);
         }
     }
 }

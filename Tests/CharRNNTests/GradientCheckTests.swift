@@ -80,6 +80,15 @@ final class GradientCheckTests: XCTestCase {
         check(.rnnRelu, layers: 2, embed: 0, dropout: 0.3)
     }
 
+    /// The same checks with the batch and the products split over two threads.
+    func testSplitOverTwoThreads() {
+        BLAS.setThreads(2)
+        defer { BLAS.setThreads(1) }
+        check(.lstm, layers: 2, embed: 4, dropout: 0.3)
+        check(.gru, layers: 2, embed: 0, dropout: 0)
+        check(.rnnTanh, layers: 2, embed: 4, dropout: 0)
+    }
+
     /// The check itself must fail when a gradient is wrong.
     func testCheckDetectsAWrongGradient() {
         let config = ModelConfig(cell: .lstm, layers: 1, hidden: 3, embed: 2, vocabSize: 4)

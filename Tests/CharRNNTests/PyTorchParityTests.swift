@@ -21,7 +21,24 @@ final class PyTorchParityTests: XCTestCase {
                        inputs: x.values.map { Int32($0) }, targets: file.tensors["fixture.targets"]!.values.map { Int32($0) })
     }
 
+    override func tearDown() { BLAS.setThreads(1) }
+
+    /// Run with one thread and with the work split over two (batch parts, split products).
     func testLogitsLossAndGradients() throws {
+        for threads in [1, 2] {
+            BLAS.setThreads(threads)
+            try logitsLossAndGradients()
+        }
+    }
+
+    func testOptimizersMatchTorchOptim() throws {
+        for threads in [1, 2] {
+            BLAS.setThreads(threads)
+            try optimizersMatchTorchOptim()
+        }
+    }
+
+    func logitsLossAndGradients() throws {
         for name in cases {
             let f = try load(name)
             let model = f.checkpoint.model
@@ -46,7 +63,7 @@ final class PyTorchParityTests: XCTestCase {
         }
     }
 
-    func testOptimizersMatchTorchOptim() throws {
+    func optimizersMatchTorchOptim() throws {
         for name in cases {
             let f = try load(name)
             let model = f.checkpoint.model

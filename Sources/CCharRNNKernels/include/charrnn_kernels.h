@@ -5,6 +5,7 @@
 // Shapes are in the comments; all matrices are row-major, batch rows of width H or G*H.
 #include <stddef.h>
 #include <stdint.h>
+#include "charrnn_pool.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -36,10 +36,55 @@ public enum BLAS {
                     a, Int32(lda), x, 1, beta, y, 1)
     }
 
-    /// Threads BLAS may use for one product (OpenBLAS; Accelerate decides for itself).
-    public static func setThreads(_ n: Int) {
+    /// Threads for charrnn's products: each product is split over the worker pool by `pgemm`.
+    public static func setThreads(_ n: Int) { Parallel.setThreads(n) }
+
+    /// Threads OpenBLAS may use inside one call (Accelerate decides for itself).
+    static func setLibraryThreads(_ n: Int) {
         #if !canImport(Accelerate)
         openblas_set_num_threads(Int32(max(1, n)))
         #endif
+    }
+
+    /// out[cols] += sum over rows of m[rows, cols] (ones: at least `rows` ones), split by columns.
+    public static func columnSums(_ m: UnsafePointer<Float>, rows: Int, cols: Int, ones: UnsafePointer<Float>,
+                                  into out: UnsafeMutablePointer<Float>) {
+        let parts = rows * cols < 1 << 15 ? 1 : Parallel.threads
+        Parallel.run(parts) { p in
+            let r = Parallel.range(part: p, of: parts, total: cols)
+            gemv(trans: true, rows: rows, cols: r.count, a: m + r.lowerBound, lda: cols, x: ones, beta: 1,
+                 y: out + r.lowerBound)
+        }
+    }
+
+    /// gemm split over the worker pool: by rows of C when there are enough, else by columns.
+    /// Each part is an ordinary single-threaded product, so results do not depend on timing.
+    public static func pgemm(
+        transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
+        alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        let parts = Parallel.threads
+        if parts <= 1 || m * n * k < 1 << 16 {
+            gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                 beta: beta, c: c, ldc: ldc)
+            return
+        }
+        if m >= 8 * parts {
+            Parallel.run(parts) { p in
+                let r = Parallel.range(part: p, of: parts, total: m)
+                // Rows r of op(A): row offset into A, or column offset when A is stored transposed.
+                let ap = transA ? a + r.lowerBound : a + r.lowerBound * lda
+                gemm(transA: transA, transB: transB, m: r.count, n: n, k: k, alpha: alpha, a: ap, lda: lda,
+                     b: b, ldb: ldb, beta: beta, c: c + r.lowerBound * ldc, ldc: ldc)
+            }
+        } else {
+            Parallel.run(parts) { p in
+                let r = Parallel.range(part: p, of: parts, total: n)
+                let bp = transB ? b + r.lowerBound * ldb : b + r.lowerBound
+                gemm(transA: transA, transB: transB, m: m, n: r.count, k: k, alpha: alpha, a: a, lda: lda,
+                     b: bp, ldb: ldb, beta: beta, c: c + r.lowerBound, ldc: ldc)
+            }
+        }
     }
 }

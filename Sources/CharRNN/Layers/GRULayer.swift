@@ -29,13 +29,19 @@ final class GRULayer: RecurrentLayer {
         let hs = hiddens.pointer, xp = inputPre.pointer, hp = hiddenPre.pointer, act = activations.pointer
         hs.update(from: state, count: bh)
         projectInput(input, rows: rows, params: params, out: xp)
-        for r in 0..<rows { crn_add(params + bIh, xp + r * G, G) }
-        for t in 0..<T {
-            let hpt = hp + t * B * G
-            for b in 0..<B { (hpt + b * G).update(from: params + bHh, count: G) }
-            BLAS.gemm(transB: true, m: B, n: G, k: H, a: hs + t * bh, lda: H, b: params + wHh, ldb: H,
-                      beta: 1, c: hpt, ldc: G)
-            crn_gru_forward(Int32(B), Int32(H), xp + t * B * G, hpt, hs + t * bh, act + t * B * G, hs + (t + 1) * bh)
+        let bI = params + bIh, bH = params + bHh, w = params + wHh
+        splitBatch(B) { b0, nb in
+            let row = b0 * H
+            for t in 0..<T {
+                let off = t * B * G + b0 * G
+                for b in 0..<nb {
+                    crn_add(bI, xp + off + b * G, G)
+                    (hp + off + b * G).update(from: bH, count: G)
+                }
+                BLAS.gemm(transB: true, m: nb, n: G, k: H, a: hs + t * bh + row, lda: H, b: w, ldb: H,
+                          beta: 1, c: hp + off, ldc: G)
+                crn_gru_forward(Int32(nb), Int32(H), xp + off, hp + off, hs + t * bh + row, act + off, hs + (t + 1) * bh + row)
+            }
         }
         state.update(from: hs + T * bh, count: bh)
         return hs + bh
@@ -47,13 +53,17 @@ final class GRULayer: RecurrentLayer {
         let H = hidden, G = 3 * hidden, bh = B * H, rows = T * B
         let hs = hiddens.pointer, hp = hiddenPre.pointer, act = activations.pointer
         let dxp = dInputPre.pointer, dhp = dHiddenPre.pointer, dhRec = dhRecurrent.pointer
-        for t in stride(from: T - 1, through: 0, by: -1) {
-            let off = t * B * G
-            crn_gru_backward(Int32(B), Int32(H), act + off, hp + off, hs + t * bh, dOutput + t * bh,
-                             t == T - 1 ? nil : UnsafePointer(dhRec), dxp + off, dhp + off, dhDirect.pointer)
-            if t > 0 {
-                dhRec.update(from: dhDirect.pointer, count: bh)
-                BLAS.gemm(m: B, n: H, k: G, a: dhp + off, lda: G, b: params + wHh, ldb: H, beta: 1, c: dhRec, ldc: H)
+        let direct = dhDirect.pointer, w = params + wHh
+        splitBatch(B) { b0, nb in
+            let row = b0 * H
+            for t in stride(from: T - 1, through: 0, by: -1) {
+                let off = t * B * G + b0 * G
+                crn_gru_backward(Int32(nb), Int32(H), act + off, hp + off, hs + t * bh + row, dOutput + t * bh + row,
+                                 t == T - 1 ? nil : UnsafePointer(dhRec + row), dxp + off, dhp + off, direct + row)
+                if t > 0 {
+                    (dhRec + row).update(from: direct + row, count: nb * H)
+                    BLAS.gemm(m: nb, n: H, k: G, a: dhp + off, lda: G, b: w, ldb: H, beta: 1, c: dhRec + row, ldc: H)
+                }
             }
         }
         accumulateInputWeightGradients(input, rows: rows, dPre: dxp, grads: grads)

@@ -33,11 +33,15 @@ final class LSTMLayer: RecurrentLayer {
         cs.update(from: state + bh, count: bh)
         fillCombinedBias(params, into: bias.pointer)
         projectInput(input, rows: T * B, params: params, out: g)
-        for t in 0..<T {
-            let gt = g + t * B * G
-            BLAS.gemm(transB: true, m: B, n: G, k: H, a: hs + t * bh, lda: H, b: params + wHh, ldb: H,
-                      beta: 1, c: gt, ldc: G)
-            crn_lstm_forward(Int32(B), Int32(H), gt, bias.pointer, cs + t * bh, cs + (t + 1) * bh, hs + (t + 1) * bh)
+        let bias = self.bias.pointer, w = params + wHh
+        splitBatch(B) { b0, nb in
+            for t in 0..<T {
+                let gt = g + t * B * G + b0 * G, row = b0 * H
+                BLAS.gemm(transB: true, m: nb, n: G, k: H, a: hs + t * bh + row, lda: H, b: w, ldb: H,
+                          beta: 1, c: gt, ldc: G)
+                crn_lstm_forward(Int32(nb), Int32(H), gt, bias, cs + t * bh + row, cs + (t + 1) * bh + row,
+                                 hs + (t + 1) * bh + row)
+            }
         }
         state.update(from: hs + T * bh, count: bh)
         (state + bh).update(from: cs + T * bh, count: bh)
@@ -50,12 +54,16 @@ final class LSTMLayer: RecurrentLayer {
         let H = hidden, G = 4 * hidden, bh = B * H, rows = T * B
         let cs = cells.pointer, g = gateValues.pointer, dg = dGates.pointer, dhRec = dhRecurrent.pointer
         dCell.zero()
-        for t in stride(from: T - 1, through: 0, by: -1) {
-            let dgt = dg + t * B * G
-            crn_lstm_backward(Int32(B), Int32(H), g + t * B * G, cs + t * bh, cs + (t + 1) * bh,
-                              dOutput + t * bh, t == T - 1 ? nil : UnsafePointer(dhRec), dCell.pointer, dgt)
-            if t > 0 {
-                BLAS.gemm(m: B, n: H, k: G, a: dgt, lda: G, b: params + wHh, ldb: H, c: dhRec, ldc: H)
+        let dc = dCell.pointer, w = params + wHh
+        splitBatch(B) { b0, nb in
+            let row = b0 * H
+            for t in stride(from: T - 1, through: 0, by: -1) {
+                let dgt = dg + t * B * G + b0 * G
+                crn_lstm_backward(Int32(nb), Int32(H), g + t * B * G + b0 * G, cs + t * bh + row, cs + (t + 1) * bh + row,
+                                  dOutput + t * bh + row, t == T - 1 ? nil : UnsafePointer(dhRec + row), dc + row, dgt)
+                if t > 0 {
+                    BLAS.gemm(m: nb, n: H, k: G, a: dgt, lda: G, b: w, ldb: H, c: dhRec + row, ldc: H)
+                }
             }
         }
         accumulateInputWeightGradients(input, rows: rows, dPre: dg, grads: grads)

@@ -75,15 +75,18 @@ public class RecurrentLayer {
         let gh = gates * hidden
         switch input {
         case .dense(let x):
-            BLAS.gemm(transB: true, m: rows, n: gh, k: inputSize, a: x, lda: inputSize,
-                      b: params + wIh, ldb: inputSize, c: out, ldc: gh)
+            BLAS.pgemm(transB: true, m: rows, n: gh, k: inputSize, a: x, lda: inputSize,
+                       b: params + wIh, ldb: inputSize, c: out, ldc: gh)
         case .oneHot(let ids):
             // A one-hot row picks column id of W_ih [G*H, V].
-            let w = params + wIh
-            for r in 0..<rows {
-                let id = Int(ids[r])
-                let o = out + r * gh
-                for j in 0..<gh { o[j] = w[j * inputSize + id] }
+            let w = params + wIh, v = inputSize
+            let parts = Parallel.threads
+            Parallel.run(parts) { p in
+                for r in Parallel.range(part: p, of: parts, total: rows) {
+                    let id = Int(ids[r])
+                    let o = out + r * gh
+                    for j in 0..<gh { o[j] = w[j * v + id] }
+                }
             }
         }
     }
@@ -94,14 +97,19 @@ public class RecurrentLayer {
         let gh = gates * hidden
         switch input {
         case .dense(let x):
-            BLAS.gemm(transA: true, m: gh, n: inputSize, k: rows, a: dPre, lda: gh, b: x, ldb: inputSize,
-                      beta: 1, c: grads + wIh, ldc: inputSize)
+            BLAS.pgemm(transA: true, m: gh, n: inputSize, k: rows, a: dPre, lda: gh, b: x, ldb: inputSize,
+                       beta: 1, c: grads + wIh, ldc: inputSize)
         case .oneHot(let ids):
-            let g = grads + wIh
-            for r in 0..<rows {
-                let id = Int(ids[r])
-                let d = dPre + r * gh
-                for j in 0..<gh { g[j * inputSize + id] += d[j] }
+            // Parts own disjoint rows of W_ih's gradient, so no two write the same element.
+            let g = grads + wIh, v = inputSize
+            let parts = Parallel.threads
+            Parallel.run(parts) { p in
+                let js = Parallel.range(part: p, of: parts, total: gh)
+                for r in 0..<rows {
+                    let id = Int(ids[r])
+                    let d = dPre + r * gh
+                    for j in js { g[j * v + id] += d[j] }
+                }
             }
         }
         columnSums(dPre, rows: rows, cols: gh, into: grads + bIh)
@@ -110,21 +118,31 @@ public class RecurrentLayer {
     /// grad W_hh += dPre^T [h_{-1} ... h_{T-2}]; dPre is [rows, G*H].
     func accumulateRecurrentWeightGradients(rows: Int, dPre: UnsafePointer<Float>, grads: UnsafeMutablePointer<Float>) {
         let gh = gates * hidden
-        BLAS.gemm(transA: true, m: gh, n: hidden, k: rows, a: dPre, lda: gh, b: hiddens.pointer, ldb: hidden,
-                  beta: 1, c: grads + wHh, ldc: hidden)
+        BLAS.pgemm(transA: true, m: gh, n: hidden, k: rows, a: dPre, lda: gh, b: hiddens.pointer, ldb: hidden,
+                   beta: 1, c: grads + wHh, ldc: hidden)
     }
 
     /// dInput = dPre W_ih, [rows, I].
     func inputGradient(rows: Int, dPre: UnsafePointer<Float>, params: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
         let gh = gates * hidden
-        BLAS.gemm(m: rows, n: inputSize, k: gh, a: dPre, lda: gh, b: params + wIh, ldb: inputSize,
-                  c: dInput.pointer, ldc: inputSize)
+        BLAS.pgemm(m: rows, n: inputSize, k: gh, a: dPre, lda: gh, b: params + wIh, ldb: inputSize,
+                   c: dInput.pointer, ldc: inputSize)
         return dInput.pointer
     }
 
     /// out[cols] += sum over rows of m[rows, cols].
     func columnSums(_ m: UnsafePointer<Float>, rows: Int, cols: Int, into out: UnsafeMutablePointer<Float>) {
-        BLAS.gemv(trans: true, rows: rows, cols: cols, a: m, lda: cols, x: ones.pointer, beta: 1, y: out)
+        BLAS.columnSums(m, rows: rows, cols: cols, ones: ones.pointer, into: out)
+    }
+
+    /// Runs body(first row, row count) for the batch cut into parts, one per thread. Batch rows are
+    /// independent through all T steps of the recurrence, so the parts need no synchronisation.
+    func splitBatch(_ B: Int, _ body: (Int, Int) -> Void) {
+        let parts = min(Parallel.threads, B)
+        Parallel.run(parts) { p in
+            let r = Parallel.range(part: p, of: parts, total: B)
+            body(r.lowerBound, r.count)
+        }
     }
 
     /// b_ih + b_hh, for cells where both biases are added before the nonlinearity.

@@ -23,11 +23,15 @@ final class SimpleRNNLayer: RecurrentLayer {
         hs.update(from: state, count: bh)
         fillCombinedBias(params, into: bias.pointer)
         projectInput(input, rows: T * B, params: params, out: p)
-        for t in 0..<T {
-            let pt = p + t * bh
-            BLAS.gemm(transB: true, m: B, n: H, k: H, a: hs + t * bh, lda: H, b: params + wHh, ldb: H,
-                      beta: 1, c: pt, ldc: H)
-            crn_rnn_forward(Int32(B), Int32(H), pt, bias.pointer, hs + (t + 1) * bh, relu ? 1 : 0)
+        let bias = self.bias.pointer, w = params + wHh, relu: Int32 = self.relu ? 1 : 0
+        splitBatch(B) { b0, nb in
+            let row = b0 * H
+            for t in 0..<T {
+                let pt = p + t * bh + row
+                BLAS.gemm(transB: true, m: nb, n: H, k: H, a: hs + t * bh + row, lda: H, b: w, ldb: H,
+                          beta: 1, c: pt, ldc: H)
+                crn_rnn_forward(Int32(nb), Int32(H), pt, bias, hs + (t + 1) * bh + row, relu)
+            }
         }
         state.update(from: hs + T * bh, count: bh)
         return hs + bh
@@ -38,12 +42,16 @@ final class SimpleRNNLayer: RecurrentLayer {
                            needInputGradient: Bool) -> UnsafeMutablePointer<Float>? {
         let H = hidden, bh = B * H, rows = T * B
         let hs = hiddens.pointer, dp = pre.pointer, dhRec = dhRecurrent.pointer
-        for t in stride(from: T - 1, through: 0, by: -1) {
-            let dpt = dp + t * bh
-            crn_rnn_backward(Int32(B), Int32(H), hs + (t + 1) * bh, dOutput + t * bh,
-                             t == T - 1 ? nil : UnsafePointer(dhRec), dpt, relu ? 1 : 0)
-            if t > 0 {
-                BLAS.gemm(m: B, n: H, k: H, a: dpt, lda: H, b: params + wHh, ldb: H, c: dhRec, ldc: H)
+        let w = params + wHh, relu: Int32 = self.relu ? 1 : 0
+        splitBatch(B) { b0, nb in
+            let row = b0 * H
+            for t in stride(from: T - 1, through: 0, by: -1) {
+                let dpt = dp + t * bh + row
+                crn_rnn_backward(Int32(nb), Int32(H), hs + (t + 1) * bh + row, dOutput + t * bh + row,
+                                 t == T - 1 ? nil : UnsafePointer(dhRec + row), dpt, relu)
+                if t > 0 {
+                    BLAS.gemm(m: nb, n: H, k: H, a: dpt, lda: H, b: w, ldb: H, c: dhRec + row, ldc: H)
+                }
             }
         }
         accumulateInputWeightGradients(input, rows: rows, dPre: dp, grads: grads)

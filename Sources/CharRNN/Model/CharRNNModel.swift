@@ -93,7 +93,8 @@ public final class CharRNNModel {
         if E > 0 {
             embedded.reserve(rows * E)
             let table = p + layout.offset("embedding.weight")
-            for r in 0..<rows { (embedded.pointer + r * E).update(from: table + Int(inputs[r]) * E, count: E) }
+            let out = embedded.pointer
+            Parallel.forRows(rows) { r in (out + r * E).update(from: table + Int(inputs[r]) * E, count: E) }
             input = .dense(embedded.pointer)
         } else {
             input = .oneHot(inputs)
@@ -118,16 +119,33 @@ public final class CharRNNModel {
         }
         top = out
         let dec = layout.offset("decoder.weight"), bias = layout.offset("decoder.bias")
-        for r in 0..<rows { (logits.pointer + r * V).update(from: p + bias, count: V) }
-        BLAS.gemm(transB: true, m: rows, n: V, k: H, a: out, lda: H, b: p + dec, ldb: H, beta: 1,
-                  c: logits.pointer, ldc: V)
+        let lg = logits.pointer
+        Parallel.forRows(rows) { r in (lg + r * V).update(from: p + bias, count: V) }
+        BLAS.pgemm(transB: true, m: rows, n: V, k: H, a: out, lda: H, b: p + dec, ldb: H, beta: 1, c: lg, ldc: V)
         lastShape = (T, B, dropping)
         return logits.pointer
     }
 
     /// Summed cross-entropy (nats) of the targets under the logits of the last forward; no gradient.
     public func lossOfLastForward(targets: UnsafePointer<Int32>) -> Double {
-        crn_softmax_xent(Int32(lastShape.T * lastShape.B), Int32(config.vocabSize), logits.pointer, targets, 0, 0)
+        softmaxCrossEntropy(rows: lastShape.T * lastShape.B, targets: targets, scale: 0, gradient: false)
+    }
+
+    /// Summed cross-entropy of `rows` rows of logits, split by rows; partial sums are added in part
+    /// order, so the total does not depend on timing. With gradient, logits become scale * dL/dlogits.
+    func softmaxCrossEntropy(rows: Int, targets: UnsafePointer<Int32>, scale: Float, gradient: Bool) -> Double {
+        let V = config.vocabSize, lg = logits.pointer
+        let parts = rows * V < 1 << 14 ? 1 : Parallel.threads
+        var partial = [Double](repeating: 0, count: parts)
+        partial.withUnsafeMutableBufferPointer { sums in
+            let sp = sums.baseAddress!
+            Parallel.run(parts) { p in
+                let r = Parallel.range(part: p, of: parts, total: rows)
+                sp[p] = crn_softmax_xent(Int32(r.count), Int32(V), lg + r.lowerBound * V, targets + r.lowerBound,
+                                         scale, gradient ? 1 : 0)
+            }
+        }
+        return partial.reduce(0, +)
     }
 
     // MARK: training step
@@ -137,8 +155,8 @@ public final class CharRNNModel {
     public func lossAndGradients(_ inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, T: Int, B: Int,
                                  state: HiddenState, rng: inout RandomGenerator, training: Bool = true) -> Double {
         forward(inputs, T: T, B: B, state: state, training: training, rng: &rng)
-        let rows = T * B, V = config.vocabSize
-        let total = crn_softmax_xent(Int32(rows), Int32(V), logits.pointer, targets, 1 / Float(rows), 1)
+        let rows = T * B
+        let total = softmaxCrossEntropy(rows: rows, targets: targets, scale: 1 / Float(rows), gradient: true)
         backwardFromLogitGradients(inputs, T: T, B: B)
         return total / Double(rows)
     }
@@ -147,7 +165,7 @@ public final class CharRNNModel {
     public func backwardFromLogitGradients(_ inputs: UnsafePointer<Int32>, T: Int, B: Int) {
         let rows = T * B, V = config.vocabSize, H = config.hidden, E = config.embed
         let p = parameters.pointer, g = gradients.pointer
-        gradients.zero()
+        Parallel.zero(gradients)
         if ones.count < rows {
             ones.reserve(rows)
             ones.pointer.update(repeating: 1, count: rows)
@@ -155,9 +173,9 @@ public final class CharRNNModel {
         dTop.reserve(rows * H)
         let dec = layout.offset("decoder.weight"), bias = layout.offset("decoder.bias")
         let dl = logits.pointer
-        BLAS.gemm(transA: true, m: V, n: H, k: rows, a: dl, lda: V, b: top!, ldb: H, beta: 1, c: g + dec, ldc: H)
-        BLAS.gemv(trans: true, rows: rows, cols: V, a: dl, lda: V, x: ones.pointer, beta: 1, y: g + bias)
-        BLAS.gemm(m: rows, n: H, k: V, a: dl, lda: V, b: p + dec, ldb: H, c: dTop.pointer, ldc: H)
+        BLAS.pgemm(transA: true, m: V, n: H, k: rows, a: dl, lda: V, b: top!, ldb: H, beta: 1, c: g + dec, ldc: H)
+        BLAS.columnSums(dl, rows: rows, cols: V, ones: ones.pointer, into: g + bias)
+        BLAS.pgemm(m: rows, n: H, k: V, a: dl, lda: V, b: p + dec, ldb: H, c: dTop.pointer, ldc: H)
         var dOut = dTop.pointer
         for l in stride(from: layers.count - 1, through: 0, by: -1) {
             if lastShape.training { crn_mul(dOut, masks[l].pointer, dOut, rows * H) }
@@ -167,8 +185,15 @@ public final class CharRNNModel {
             if let dIn { dOut = dIn }
         }
         if E > 0 {
-            let table = g + layout.offset("embedding.weight")
-            for r in 0..<rows { crn_add(dOut + r * E, table + Int(inputs[r]) * E, E) }
+            // Rows with the same id add into the same table row: parts own disjoint columns instead.
+            let table = g + layout.offset("embedding.weight"), d = dOut
+            let parts = Parallel.threads
+            Parallel.run(parts) { p in
+                let cols = Parallel.range(part: p, of: parts, total: E)
+                for r in 0..<rows {
+                    crn_add(d + r * E + cols.lowerBound, table + Int(inputs[r]) * E + cols.lowerBound, cols.count)
+                }
+            }
         }
     }
 }

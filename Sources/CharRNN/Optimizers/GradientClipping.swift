@@ -5,11 +5,11 @@ public enum GradientClipping {
     /// L2 norm exceeds maxNorm. Returns the norm before clipping.
     @discardableResult
     public static func clipGlobalNorm(_ g: FloatBuffer, maxNorm: Float) -> Double {
-        let norm = crn_sumsq(g.pointer, g.count).squareRoot()
+        let norm = Self.norm(g)
         let coef = Double(maxNorm) / (norm + 1e-6)
         if coef < 1 {
             let c = Float(coef), p = g.pointer
-            for i in 0..<g.count { p[i] *= c }
+            Parallel.forRanges(g.count) { r in for i in r { p[i] *= c } }
         }
         return norm
     }
@@ -20,5 +20,17 @@ public enum GradientClipping {
         for i in 0..<g.count { p[i] = min(max(p[i], -value), value) }
     }
 
-    public static func norm(_ g: FloatBuffer) -> Double { crn_sumsq(g.pointer, g.count).squareRoot() }
+    /// The global L2 norm; partial sums are added in a fixed order, so it does not depend on timing.
+    public static func norm(_ g: FloatBuffer) -> Double {
+        let parts = g.count < 1 << 15 ? 1 : Parallel.threads, p = g.pointer
+        var partial = [Double](repeating: 0, count: parts)
+        partial.withUnsafeMutableBufferPointer { sums in
+            let sp = sums.baseAddress!
+            Parallel.run(parts) { k in
+                let r = Parallel.range(part: k, of: parts, total: g.count)
+                sp[k] = crn_sumsq(p + r.lowerBound, r.count)
+            }
+        }
+        return partial.reduce(0, +).squareRoot()
+    }
 }

@@ -50,24 +50,30 @@ public final class Optimizer {
 
     public func update(parameters: FloatBuffer, gradients: FloatBuffer, learningRate lr: Float) {
         step += 1
-        let p = parameters.pointer, g = gradients.pointer, m = self.m.pointer, n = count
+        Parallel.forRanges(count) { range in
+            self.update(range, parameters.pointer, gradients.pointer, lr)
+        }
+    }
+
+    private func update(_ range: Range<Int>, _ p: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ lr: Float) {
+        let m = self.m.pointer
         switch kind {
         case .sgd:
             if momentum == 0 {
-                for i in 0..<n { p[i] -= lr * g[i] }
+                for i in range { p[i] -= lr * g[i] }
             } else {
                 let mu = momentum
                 if step == 1 {
-                    for i in 0..<n { m[i] = g[i]; p[i] -= lr * m[i] }
+                    for i in range { m[i] = g[i]; p[i] -= lr * m[i] }
                 } else {
-                    for i in 0..<n { m[i] = mu * m[i] + g[i]; p[i] -= lr * m[i] }
+                    for i in range { m[i] = mu * m[i] + g[i]; p[i] -= lr * m[i] }
                 }
             }
         case .adam:
             let v = self.v.pointer, b1 = beta1, b2 = beta2, eps = epsilon
             let bc1 = 1 - powf(b1, Float(step)), bc2 = 1 - powf(b2, Float(step))
             let stepSize = lr / bc1, bc2Root = bc2.squareRoot()
-            for i in 0..<n {
+            for i in range {
                 let gi = g[i]
                 m[i] = b1 * m[i] + (1 - b1) * gi
                 v[i] = b2 * v[i] + (1 - b2) * gi * gi
@@ -75,14 +81,14 @@ public final class Optimizer {
             }
         case .rmsprop:
             let a = alpha, eps = epsilon
-            for i in 0..<n {
+            for i in range {
                 let gi = g[i]
                 m[i] = a * m[i] + (1 - a) * gi * gi
                 p[i] -= lr * gi / (m[i].squareRoot() + eps)
             }
         case .adagrad:
             let eps = epsilon
-            for i in 0..<n {
+            for i in range {
                 let gi = g[i]
                 m[i] += gi * gi
                 p[i] -= lr * gi / (m[i].squareRoot() + eps)

@@ -77,7 +77,7 @@ public final class Sampler {
     }
 
     /// Picks the next id from logits [V].
-    func choose(logits: UnsafePointer<Float>, options: SamplingOptions, rng: inout RandomGenerator) -> Int32 {
+    public func choose(logits: UnsafePointer<Float>, options: SamplingOptions, rng: inout RandomGenerator) -> Int32 {
         let V = vocabulary.count
         if options.greedy {
             var best = 0

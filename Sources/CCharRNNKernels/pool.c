@@ -1,0 +1,100 @@
+#include "charrnn_pool.h"
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define MAX_WORKERS 63
+#define SPINS 20000
+
+#if defined(__x86_64__) || defined(__i386__)
+#define relax() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define relax() __asm__ __volatile__("yield")
+#else
+#define relax() ((void)0)
+#endif
+
+// The job in flight. `ticket` packs the job's generation (high 32 bits) and the next task index
+// (low 32 bits), so a worker still finishing an old job can never take a task of a newer one.
+static struct {
+    pthread_mutex_t mutex;
+    pthread_cond_t wake;
+    pthread_t workers[MAX_WORKERS];
+    int nworkers;
+    _Atomic uint64_t ticket;
+    _Atomic uint32_t generation;
+    _Atomic int remaining;
+    crn_task_fn fn;
+    void *context;
+    int count;
+} pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER };
+
+static void work(uint32_t gen) {
+    for (;;) {
+        uint64_t t = atomic_load_explicit(&pool.ticket, memory_order_acquire);
+        if ((uint32_t)(t >> 32) != gen || (int)(uint32_t)t >= pool.count) return;
+        if (!atomic_compare_exchange_weak_explicit(&pool.ticket, &t, t + 1, memory_order_acq_rel,
+                                                   memory_order_acquire)) continue;
+        pool.fn(pool.context, (int)(uint32_t)t);
+        atomic_fetch_sub_explicit(&pool.remaining, 1, memory_order_release);
+    }
+}
+
+static void *worker_main(void *arg) {
+    (void)arg;
+    uint32_t seen = atomic_load(&pool.generation);
+    for (;;) {
+        int spins = 0;
+        uint32_t gen;
+        while ((gen = atomic_load_explicit(&pool.generation, memory_order_acquire)) == seen) {
+            if (++spins < SPINS) { relax(); continue; }
+            pthread_mutex_lock(&pool.mutex);
+            while ((gen = atomic_load(&pool.generation)) == seen) pthread_cond_wait(&pool.wake, &pool.mutex);
+            pthread_mutex_unlock(&pool.mutex);
+            break;
+        }
+        seen = gen;
+        work(gen);
+    }
+    return 0;
+}
+
+static int active_threads = 1;
+
+void crn_pool_set_threads(int threads) {
+    int want = threads - 1;
+    if (want < 0) want = 0;
+    if (want > MAX_WORKERS) want = MAX_WORKERS;
+    // Workers are only ever added. Callers split work into crn_pool_threads() parts; a worker left
+    // over from a larger setting may still take parts, which changes nothing but who computes them.
+    pthread_mutex_lock(&pool.mutex);
+    while (pool.nworkers < want) {
+        if (pthread_create(&pool.workers[pool.nworkers], 0, worker_main, 0) != 0) break;
+        pthread_detach(pool.workers[pool.nworkers]);
+        pool.nworkers++;
+    }
+    pthread_mutex_unlock(&pool.mutex);
+    active_threads = (want < pool.nworkers ? want : pool.nworkers) + 1;
+}
+
+int crn_pool_threads(void) { return active_threads; }
+
+void crn_pool_run(int count, crn_task_fn fn, void *context) {
+    if (count <= 0) return;
+    if (active_threads <= 1 || count == 1) {
+        for (int i = 0; i < count; i++) fn(context, i);
+        return;
+    }
+    pool.fn = fn;
+    pool.context = context;
+    pool.count = count;
+    atomic_store_explicit(&pool.remaining, count, memory_order_relaxed);
+    uint32_t gen = atomic_load(&pool.generation) + 1;
+    atomic_store_explicit(&pool.ticket, (uint64_t)gen << 32, memory_order_release);
+    pthread_mutex_lock(&pool.mutex);
+    atomic_store_explicit(&pool.generation, gen, memory_order_release);
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.mutex);
+    work(gen);
+    while (atomic_load_explicit(&pool.remaining, memory_order_acquire) > 0) relax();
+}

@@ -1,0 +1,155 @@
+import CCharRNNKernels
+
+/// One benchmark configuration: a model shape and a workload (training steps or sampling).
+public struct BenchmarkConfig: Sendable, Equatable {
+    public enum Kind: String, Sendable { case train, sample }
+    public var kind: Kind
+    public var cell: CellKind
+    public var layers: Int
+    public var hidden: Int
+    public var embed = 64
+    public var vocab = 65
+    public var batch: Int
+    public var seq: Int
+    public var threads: Int
+
+    public init(_ kind: Kind, _ cell: CellKind, layers: Int, hidden: Int, batch: Int, seq: Int = 1, threads: Int) {
+        self.kind = kind; self.cell = cell; self.layers = layers; self.hidden = hidden
+        self.batch = batch; self.seq = seq; self.threads = threads
+    }
+
+    public var name: String {
+        let c = cell == .rnnTanh ? "RNN" : cell == .rnnRelu ? "RNN-relu" : cell.rawValue.uppercased()
+        switch kind {
+        case .train: return "train \(c) \(layers)x\(hidden) E\(embed) b\(batch) s\(seq)"
+        case .sample: return "sample \(c) \(layers)x\(hidden) b\(batch)"
+        }
+    }
+
+    public var model: ModelConfig {
+        ModelConfig(cell: cell, layers: layers, hidden: hidden, embed: embed, vocabSize: vocab)
+    }
+
+    /// The table: char-rnn's defaults up to a 3x512 LSTM, a GRU, a one-sample RNN, and sampling.
+    public static func standard(threads: Int) -> [BenchmarkConfig] {
+        [
+            .init(.train, .lstm, layers: 2, hidden: 128, batch: 50, seq: 50, threads: threads),
+            .init(.train, .lstm, layers: 2, hidden: 256, batch: 64, seq: 100, threads: threads),
+            .init(.train, .lstm, layers: 2, hidden: 512, batch: 50, seq: 50, threads: threads),
+            .init(.train, .lstm, layers: 3, hidden: 512, batch: 64, seq: 128, threads: threads),
+            .init(.train, .gru, layers: 2, hidden: 256, batch: 64, seq: 100, threads: threads),
+            .init(.train, .rnnTanh, layers: 1, hidden: 100, batch: 1, seq: 200, threads: threads),
+            .init(.sample, .lstm, layers: 2, hidden: 512, batch: 1, threads: threads),
+            .init(.sample, .lstm, layers: 2, hidden: 128, batch: 1, threads: threads),
+            .init(.sample, .lstm, layers: 2, hidden: 512, batch: 32, threads: threads),
+        ]
+    }
+}
+
+public struct BenchmarkResult: Sendable {
+    public var config: BenchmarkConfig
+    public var charactersPerSecond: Double
+    public var millisecondsPerStep: Double
+    public var gflops: Double
+    public var peakRSSBytes: Int
+    public var finalLoss: Double?
+    /// Floats of activations a training step must keep (see CharRNNModel's header), in bytes.
+    public var activationBytes: Int
+}
+
+public enum Benchmark {
+    /// Trains (Adam, clip 5, sequential batches of random ids, state carried) or samples (temperature 0.8)
+    /// after a few untimed warm-up steps, for at least `seconds` and `minSteps` steps.
+    public static func run(_ c: BenchmarkConfig, seconds: Double = 3, minSteps: Int = 5, text: [Int32]? = nil) -> BenchmarkResult {
+        BLAS.setThreads(c.threads)
+        var config = c.model
+        if let text { config.vocabSize = Int(text.max()!) + 1 }
+        let model = CharRNNModel(config: config)
+        var rng = RandomGenerator(seed: 1)
+        model.initializeParameters(rng: &rng)
+        let state = model.hiddenState(batch: c.batch)
+        let V = config.vocabSize
+        switch c.kind {
+        case .train:
+            let T = c.seq, B = c.batch
+            let ids = text ?? (0..<(B * T * 40 + 1)).map { _ in Int32(rng.nextInt(below: V)) }
+            var batches = try! BatchSource(ids: ids, batch: B, steps: T, mode: .sequential, name: "bench")
+            let opt = Optimizer(kind: .adam, count: model.parameterCount)
+            var x = [Int32](repeating: 0, count: B * T), y = x
+            var loss = 0.0
+            func step() {
+                if batches.next(inputs: &x, targets: &y, rng: &rng) { state.reset() }
+                loss = x.withUnsafeBufferPointer { xp in
+                    y.withUnsafeBufferPointer { model.lossAndGradients(xp.baseAddress!, targets: $0.baseAddress!, T: T, B: B, state: state, rng: &rng) }
+                }
+                GradientClipping.clipGlobalNorm(model.gradients, maxNorm: 5)
+                opt.update(parameters: model.parameters, gradients: model.gradients, learningRate: 2e-3)
+            }
+            for _ in 0..<3 { step() }
+            let (n, dt) = timed(seconds: seconds, minSteps: minSteps, step)
+            let cps = Double(n * B * T) / dt
+            return BenchmarkResult(config: c, charactersPerSecond: cps, millisecondsPerStep: 1000 * dt / Double(n),
+                                   gflops: cps * Double(3 * config.forwardFlopsPerCharacter) / 1e9,
+                                   peakRSSBytes: peakResidentBytes(), finalLoss: loss,
+                                   activationBytes: 4 * activationFloats(config, T: T, B: B))
+        case .sample:
+            let B = c.batch
+            let sampler = Sampler(model: model, vocabulary: Vocabulary(scalars: (0..<V).map { Unicode.Scalar(UInt8(32 + $0 % 90)) }),
+                                  startCharacter: " ")
+            var tokens = [Int32](repeating: 0, count: B)
+            let options = SamplingOptions(temperature: 0.8)
+            var noDropout = RandomGenerator(seed: 0)
+            func step() {
+                let logits = tokens.withUnsafeBufferPointer {
+                    model.forward($0.baseAddress!, T: 1, B: B, state: state, training: false, rng: &noDropout)
+                }
+                for b in 0..<B { tokens[b] = sampler.choose(logits: logits + b * V, options: options, rng: &rng) }
+            }
+            for _ in 0..<20 { step() }
+            let (n, dt) = timed(seconds: seconds, minSteps: max(minSteps, 50), step)
+            let cps = Double(n * B) / dt
+            return BenchmarkResult(config: c, charactersPerSecond: cps, millisecondsPerStep: 1000 * dt / Double(n),
+                                   gflops: cps * Double(config.forwardFlopsPerCharacter) / 1e9,
+                                   peakRSSBytes: peakResidentBytes(), finalLoss: nil, activationBytes: 0)
+        }
+    }
+
+    private static func timed(seconds: Double, minSteps: Int, _ step: () -> Void) -> (Int, Double) {
+        let start = monotonicSeconds()
+        var n = 0
+        while true {
+            step()
+            n += 1
+            let dt = monotonicSeconds() - start
+            if n >= minSteps && dt >= seconds { return (n, dt) }
+        }
+    }
+
+    /// GFLOP/s of a 2048 x 2048 float32 product: the machine's BLAS ceiling with this many threads.
+    public static func blasCeiling(threads: Int, seconds: Double = 1) -> Double {
+        BLAS.setThreads(threads)
+        let n = 2048
+        let a = FloatBuffer(count: n * n), b = FloatBuffer(count: n * n), c = FloatBuffer(count: n * n)
+        var rng = RandomGenerator(seed: 3)
+        for i in 0..<(n * n) { a[i] = rng.nextFloat(); b[i] = rng.nextFloat() }
+        func product() {
+            BLAS.gemm(m: n, n: n, k: n, a: a.pointer, lda: n, b: b.pointer, ldb: n, c: c.pointer, ldc: n)
+        }
+        product()
+        let (count, dt) = timed(seconds: seconds, minSteps: 3, product)
+        return Double(count) * 2 * Double(n * n * n) / dt / 1e9
+    }
+
+    /// Activations a training step keeps for backward (floats), as in CharRNNModel's header:
+    /// per layer (T+1)*B*H hidden states plus the cell's own, T*B*E embedded inputs and T*B*V logits.
+    public static func activationFloats(_ c: ModelConfig, T: Int, B: Int) -> Int {
+        let H = c.hidden, TB = T * B
+        let cell: Int
+        switch c.cell {
+        case .lstm: cell = 4 * TB * H + (T + 1) * B * H
+        case .gru: cell = 6 * TB * H
+        case .rnnTanh, .rnnRelu: cell = TB * H
+        }
+        return c.layers * ((T + 1) * B * H + cell) + TB * c.embed + TB * c.vocabSize
+    }
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import CharRNN
+import Foundation
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Measure training and sampling speed on the standard configurations and print a table.",
+        discussion: """
+        Each configuration runs in its own process (so peak memory is its own) after untimed warm-up steps. \
+        FLOPs are counted as the PyTorch reference does: per layer per character 2*G*H*(I+H) forward plus \
+        2*H*V for the output, training = 3x forward. The BLAS ceiling is a 2048x2048 float32 product.
+        """
+    )
+
+    @Option(help: "Threads for matrix products.")
+    var threads = 2
+    @Option(help: "Seconds to time each configuration.")
+    var seconds = 3.0
+    @Option(help: "Run only configuration N of the table (1-based), printing one JSON line.")
+    var only: Int?
+    @Option(help: "Train on this text's ids instead of random ids (V = its vocabulary).")
+    var text: String?
+    @Option(help: "Which rows: all, train or sample.")
+    var rows = "all"
+
+    func run() throws {
+        guard threads >= 1 else { throw CharRNNError.invalidOption("--threads must be at least 1 (got \(threads))") }
+        guard seconds > 0 else { throw CharRNNError.invalidOption("--seconds must be above 0 (got \(seconds))") }
+        let configs = BenchmarkConfig.standard(threads: threads)
+        var ids: [Int32]? = nil
+        if let text {
+            let t = try TextFile.read(text)
+            ids = try Vocabulary(scalarsOf: t.unicodeScalars).encode(t, what: text)
+        }
+        if let only {
+            guard only >= 1 && only <= configs.count else {
+                throw CharRNNError.invalidOption("--only must be between 1 and \(configs.count)")
+            }
+            let r = Benchmark.run(configs[only - 1], seconds: seconds, text: ids)
+            Terminal.write(json(r) + "\n")
+            return
+        }
+        guard ["all", "train", "sample"].contains(rows) else {
+            throw CharRNNError.invalidOption("--rows must be all, train or sample (got \(rows))")
+        }
+        let ceiling = Benchmark.blasCeiling(threads: threads)
+        Terminal.write("BLAS ceiling (2048x2048 sgemm, \(threads) thread\(threads == 1 ? "" : "s")): \(fmt(ceiling, 1)) GFLOP/s\n\n")
+        Terminal.write(pad("config", 34) + pad("thr", 4) + lpad("chars/s", 10) + lpad("ms/step", 9) + lpad("RSS MB", 8)
+                       + lpad("act MB", 8) + lpad("GFLOP/s", 9) + lpad("% BLAS", 8) + "\n")
+        for (i, c) in configs.enumerated() where rows == "all" || c.kind.rawValue == rows {
+            let line = try child(index: i + 1)
+            guard let data = line.data(using: .utf8),
+                  let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                Terminal.write(pad(c.name, 34) + "failed: \(line)\n")
+                continue
+            }
+            let num = { (k: String) in (obj[k] as? NSNumber)?.doubleValue ?? .nan }
+            let act = num("activation_mb")
+            Terminal.write(pad(c.name, 34) + pad("\(threads)", 4) + lpad("\(Int(num("chars_per_sec")))", 10)
+                           + lpad(fmt(num("ms_per_step"), 2), 9) + lpad(fmt(num("peak_rss_mb"), 0), 8)
+                           + lpad(act > 0 ? fmt(act, 0) : "-", 8) + lpad(fmt(num("achieved_gflops"), 1), 9)
+                           + lpad(fmt(100 * num("achieved_gflops") / ceiling, 1), 8) + "\n")
+        }
+    }
+
+    private func child(index: Int) throws -> String {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0].contains("/")
+                              ? CommandLine.arguments[0] : "/proc/self/exe").resolvingSymlinksInPath()
+        if !CommandLine.arguments[0].contains("/") {
+            p.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        }
+        var args = ["bench", "--only", "\(index)", "--threads", "\(threads)", "--seconds", "\(seconds)"]
+        if let text { args += ["--text", text] }
+        p.arguments = args
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return String(decoding: data, as: UTF8.self).trimmingCharacters()
+            .split(separator: "\n").last.map(String.init) ?? ""
+    }
+
+    private func json(_ r: BenchmarkResult) -> String {
+        let c = r.config
+        var fields: [String] = [
+            "\"bench\":\"\(c.kind.rawValue)\"", "\"config\":\"\(c.name)\"", "\"cell\":\"\(c.cell.rawValue)\"",
+            "\"layers\":\(c.layers)", "\"hidden\":\(c.hidden)", "\"embed\":\(c.embed)", "\"batch\":\(c.batch)",
+            "\"seq\":\(c.seq)", "\"threads\":\(c.threads)",
+            "\"chars_per_sec\":\(fmt(r.charactersPerSecond, 1))", "\"ms_per_step\":\(fmt(r.millisecondsPerStep, 4))",
+            "\"achieved_gflops\":\(fmt(r.gflops, 3))", "\"peak_rss_mb\":\(fmt(Double(r.peakRSSBytes) / 1_048_576, 1))",
+            "\"activation_mb\":\(fmt(Double(r.activationBytes) / 1_048_576, 1))",
+        ]
+        if let l = r.finalLoss { fields.append("\"final_loss\":\(fmt(l, 5))") }
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+
+    private func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
+    private func lpad(_ s: String, _ n: Int) -> String { s.count >= n ? " " + s : String(repeating: " ", count: n - s.count) + s }
+}
