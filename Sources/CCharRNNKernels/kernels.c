@@ -81,23 +81,32 @@ void crn_tanh(const float *x, float *y, size_t n) {
     for (size_t i = 0; i < n; i += 8) { int w = n - i < 8 ? (int)(n - i) : 8; st(y + i, vtanh(ld(x + i, w)), w); }
 }
 
+// Units [0, n) of one row whose gate blocks are H apart.
+static inline void lstm_forward_units(int n, int H, float *gi, const float *bias, const float *cp,
+                                      float *cb, float *hb) {
+    float *gf = gi + H, *gg = gf + H, *go = gg + H;
+    FOR8(j, n) {
+        v8f i = vsigmoid(ld(gi + j, W) + ld(bias + j, W));
+        v8f f = vsigmoid(ld(gf + j, W) + ld(bias + H + j, W));
+        v8f g = vtanh(ld(gg + j, W) + ld(bias + 2 * H + j, W));
+        v8f o = vsigmoid(ld(go + j, W) + ld(bias + 3 * H + j, W));
+        v8f cn = f * ld(cp + j, W) + i * g;
+        st(gi + j, i, W); st(gf + j, f, W); st(gg + j, g, W); st(go + j, o, W);
+        st(cb + j, cn, W);
+        st(hb + j, o * vtanh(cn), W);
+    }
+}
+
 void crn_lstm_forward(int B, int H, float *gates, const float *bias, const float *c_prev,
                       float *c, float *h) {
-    for (int b = 0; b < B; b++) {
-        float *gi = gates + (size_t)b * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;
-        const float *cp = c_prev + (size_t)b * H;
-        float *cb = c + (size_t)b * H, *hb = h + (size_t)b * H;
-        FOR8(j, H) {
-            v8f i = vsigmoid(ld(gi + j, W) + ld(bias + j, W));
-            v8f f = vsigmoid(ld(gf + j, W) + ld(bias + H + j, W));
-            v8f g = vtanh(ld(gg + j, W) + ld(bias + 2 * H + j, W));
-            v8f o = vsigmoid(ld(go + j, W) + ld(bias + 3 * H + j, W));
-            v8f cn = f * ld(cp + j, W) + i * g;
-            st(gi + j, i, W); st(gf + j, f, W); st(gg + j, g, W); st(go + j, o, W);
-            st(cb + j, cn, W);
-            st(hb + j, o * vtanh(cn), W);
-        }
-    }
+    for (int b = 0; b < B; b++)
+        lstm_forward_units(H, H, gates + (size_t)b * 4 * H, bias, c_prev + (size_t)b * H,
+                           c + (size_t)b * H, h + (size_t)b * H);
+}
+
+void crn_lstm_forward_slice(int H, int j0, int n, float *gates, const float *bias, const float *c_prev,
+                            float *c, float *h) {
+    lstm_forward_units(n, H, gates + j0, bias + j0, c_prev + j0, c + j0, h + j0);
 }
 
 void crn_lstm_backward(int B, int H, const float *gates, const float *c_prev, const float *c,

@@ -40,7 +40,7 @@ public enum BLAS {
     public static func setThreads(_ n: Int) { Parallel.setThreads(n) }
 
     /// Threads OpenBLAS may use inside one call (Accelerate decides for itself).
-    static func setLibraryThreads(_ n: Int) {
+    public static func setLibraryThreads(_ n: Int) {
         #if !canImport(Accelerate)
         openblas_set_num_threads(Int32(max(1, n)))
         #endif

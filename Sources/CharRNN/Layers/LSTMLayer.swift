@@ -32,8 +32,14 @@ final class LSTMLayer: RecurrentLayer {
         hs.update(from: state, count: bh)
         cs.update(from: state + bh, count: bh)
         fillCombinedBias(params, into: bias.pointer)
-        projectInput(input, rows: T * B, params: params, out: g)
         let bias = self.bias.pointer, w = params + wHh
+        if T == 1 && B == 1 && Parallel.threads > 1 && hidden * (inputSize + hidden) >= 1 << 17, case .dense(let x) = input {
+            stepSplitByUnits(x, params: params, bias: bias, gates: g, cPrev: cs, c: cs + bh, hPrev: hs, h: hs + bh)
+            state.update(from: hs + bh, count: bh)
+            (state + bh).update(from: cs + bh, count: bh)
+            return hs + bh
+        }
+        projectInput(input, rows: T * B, params: params, out: g)
         splitBatch(B) { b0, nb in
             for t in 0..<T {
                 let gt = g + t * B * G + b0 * G, row = b0 * H
@@ -46,6 +52,22 @@ final class LSTMLayer: RecurrentLayer {
         state.update(from: hs + T * bh, count: bh)
         (state + bh).update(from: cs + T * bh, count: bh)
         return hs + bh
+    }
+
+    /// One step of one stream (sampling): the gate pre-activations are cut into one contiguous block
+    /// of rows per thread (input and recurrent products), then the cell update runs on the caller.
+    private func stepSplitByUnits(_ x: UnsafePointer<Float>, params: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                                  gates: UnsafeMutablePointer<Float>, cPrev: UnsafePointer<Float>,
+                                  c: UnsafeMutablePointer<Float>, hPrev: UnsafePointer<Float>,
+                                  h: UnsafeMutablePointer<Float>) {
+        let H = hidden, I = inputSize, parts = Parallel.threads
+        let wi = params + wIh, wh = params + wHh
+        Parallel.run(parts) { p in
+            let r = Parallel.range(part: p, of: parts, total: 4 * H)
+            BLAS.gemv(trans: false, rows: r.count, cols: I, a: wi + r.lowerBound * I, lda: I, x: x, beta: 0, y: gates + r.lowerBound)
+            BLAS.gemv(trans: false, rows: r.count, cols: H, a: wh + r.lowerBound * H, lda: H, x: hPrev, beta: 1, y: gates + r.lowerBound)
+        }
+        crn_lstm_forward(1, Int32(H), gates, bias, cPrev, c, h)
     }
 
     override func backward(_ input: LayerInput, T: Int, B: Int, params: UnsafePointer<Float>,
