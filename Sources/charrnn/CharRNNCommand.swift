@@ -15,7 +15,7 @@ struct CharRNNCommand: ParsableCommand {
           charrnn sample --checkpoint runs/shakespeare --prime "ROMEO:" --length 300 --temperature 0.8
           charrnn eval --checkpoint runs/shakespeare held-out.txt
         """,
-        subcommands: [Train.self, Sample.self, Eval.self, Bench.self]
+        subcommands: [Train.self, Sample.self, Eval.self, Classify.self, Bench.self]
     )
 
     /// Every error is one line on stderr and a non-zero exit: 1 for a failure, 64 for a usage error.

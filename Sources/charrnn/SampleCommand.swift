@@ -15,8 +15,8 @@ struct Sample: ParsableCommand {
     var checkpoint: String
     @Option(help: "Text to start from; the model reads it first and continues it.")
     var prime = ""
-    @Option(help: "Characters to generate per sample.")
-    var length = 500
+    @Option(help: "Characters to generate per sample (default 500; 40 for a names model).")
+    var length: Int?
     @Option(help: "Softmax temperature: below 1 is more conservative, above 1 more surprising.")
     var temperature: Float = 1
     @Option(help: "Sample only from the k most likely characters.")
@@ -29,32 +29,57 @@ struct Sample: ParsableCommand {
     var stop: String?
     @Option(help: "Number of independent samples.")
     var count = 1
+    @Option(help: "For a model trained on a folder of categories: generate in this category.")
+    var category: String?
+    @Flag(help: "Every sample differs from the others (names).")
+    var unique = false
+    @Flag(help: "No sample occurs in the training data (names); implies --unique.")
+    var novel = false
     @Flag(help: "Read primes line by line from standard input.")
     var interactive = false
     @Option(help: "Threads for matrix products.")
     var threads = 1
 
     func run() throws {
-        guard length >= 0 else { throw CharRNNError.invalidOption("--length must be 0 or more (got \(length))") }
+        if let length, length < 0 { throw CharRNNError.invalidOption("--length must be 0 or more (got \(length))") }
         guard count >= 1 else { throw CharRNNError.invalidOption("--count must be at least 1 (got \(count))") }
         guard threads >= 1 else { throw CharRNNError.invalidOption("--threads must be at least 1 (got \(threads))") }
         var options = SamplingOptions(temperature: temperature, topK: topK, greedy: greedy)
         if let stop { options.stop = try parseCharacter(stop, option: "--stop") }
         try options.validate()
         let cp = try Checkpoint.load(checkpoint)
+        let namesModel = cp.info.names ?? false
+        if namesModel && stop == nil { options.stop = "\n" }
+        let length = self.length ?? (namesModel ? 40 : 500)
+        var categoryIndex: Int32? = nil
+        if let category {
+            guard let names = cp.info.categoryNames else {
+                throw CharRNNError.invalidOption("this model was not trained with categories; drop --category")
+            }
+            guard let i = names.firstIndex(of: category) else {
+                throw CharRNNError.invalidOption("unknown category '\(category)'; the model knows: \(names.joined(separator: ", "))")
+            }
+            categoryIndex = Int32(i)
+        } else if let names = cp.info.categoryNames {
+            throw CharRNNError.invalidOption("this model generates by category: give --category (one of \(names.joined(separator: ", ")))")
+        }
         BLAS.setThreads(threads)
         let sampler = Sampler(checkpoint: cp)
         var rng = RandomGenerator(seed: seed ?? UInt64(monotonicSeconds() * 1e6))
         if interactive {
-            try runInteractive(sampler, options: options, rng: &rng)
+            try runInteractive(sampler, options: options, length: length, category: categoryIndex, rng: &rng)
             return
         }
         _ = try cp.vocabulary.encode(prime, what: "the prime text")
+        if unique || novel {
+            try distinctSamples(sampler, cp, options: options, length: length, category: categoryIndex, rng: &rng)
+            return
+        }
         for i in 0..<count {
             if i > 0 && options.stop == nil { Terminal.writeFlushed("\n") }
             Terminal.writeFlushed(prime)
             var last: Unicode.Scalar? = prime.unicodeScalars.last
-            try sampler.generate(prime: prime, length: length, options: options, rng: &rng) { ch in
+            try sampler.generate(prime: prime, length: length, options: options, rng: &rng, category: categoryIndex) { ch in
                 Terminal.writeFlushed(String(ch))
                 last = ch
                 return true
@@ -63,9 +88,40 @@ struct Sample: ParsableCommand {
         }
     }
 
-    private func runInteractive(_ sampler: Sampler, options start: SamplingOptions, rng: inout RandomGenerator) throws {
+    /// `count` samples that differ from each other (and, with --novel, from every training item),
+    /// each printed on its own line as soon as it is found.
+    private func distinctSamples(_ sampler: Sampler, _ cp: Checkpoint, options: SamplingOptions, length: Int,
+                                 category: Int32?, rng: inout RandomGenerator) throws {
+        var known = Set<String>()
+        if novel {
+            guard let path = cp.info.training?.corpus else {
+                throw CharRNNError.invalidOption("--novel needs the training data, and this checkpoint does not name it")
+            }
+            var options = TrainingOptions(textPath: path, outputDirectory: "")
+            options.names = true
+            options.validationFraction = 0
+            do { known = try TrainingData.load(options).items } catch {
+                throw CharRNNError.invalidOption("--novel needs the training data at \(path): \(error)")
+            }
+        }
+        var seen = Set<String>(), found = 0, attempts = 0
+        while found < count && attempts < 200 * count {
+            attempts += 1
+            let s = prime + (try sampler.generate(prime: prime, length: length, options: options, rng: &rng, category: category))
+            if s.isEmpty || seen.contains(s) || known.contains(s) { continue }
+            seen.insert(s)
+            found += 1
+            Terminal.writeFlushed(s + "\n")
+        }
+        if found < count {
+            throw CharRNNError.invalidOption("found only \(found) distinct\(novel ? " new" : "") samples in \(attempts) tries; raise --temperature or lower --count")
+        }
+    }
+
+    private func runInteractive(_ sampler: Sampler, options start: SamplingOptions, length: Int, category: Int32?,
+                                rng: inout RandomGenerator) throws {
         var options = start
-        var length = self.length
+        var length = length
         let prompt = Terminal.stdinIsTerminal
         while true {
             if prompt { Terminal.writeFlushed("> ") }
@@ -78,7 +134,7 @@ struct Sample: ParsableCommand {
             }
             do {
                 var last: Unicode.Scalar? = nil
-                try sampler.generate(prime: line, length: length, options: options, rng: &rng) { ch in
+                try sampler.generate(prime: line, length: length, options: options, rng: &rng, category: category) { ch in
                     Terminal.writeFlushed(String(ch))
                     last = ch
                     return true

@@ -11,8 +11,11 @@ struct Train: ParsableCommand {
         """
     )
 
-    @Argument(help: "The training text (UTF-8). Optional with --resume.")
+    @Argument(help: "The training text (UTF-8), or a folder of one file per category (names by category). Optional with --resume.")
     var text: String?
+
+    @Flag(help: "Names mode: each line is one item (a name); sampling stops at the end of a name.")
+    var names = false
 
     @Option(name: [.short, .long], help: "Folder for checkpoints and the loss history (default: runs/<text name>).")
     var output: String?
@@ -97,6 +100,7 @@ struct Train: ParsableCommand {
             o.maxSteps = maxSteps; o.maxEpochs = maxEpochs; o.maxTime = maxTime
             o.seed = seed; o.threads = threads; o.evalEvery = evalEvery; o.logEvery = logEvery
             o.sampleLength = sampleLength
+            o.names = names
             guard printEvery >= 1 else { throw CharRNNError.invalidOption("--print-every must be at least 1 (got \(printEvery))") }
             trainer = try Trainer(options: o)
         }

@@ -2,8 +2,8 @@ import CharRNN
 import Foundation
 import XCTest
 
-/// End-to-end runs of the built charrnn binary.
-final class CLITests: XCTestCase {
+/// Helpers for end-to-end runs of the built charrnn binary.
+class CLITestCase: XCTestCase {
     struct Run {
         var status: Int32
         var stdout: String
@@ -70,7 +70,10 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stderr.hasPrefix("charrnn: error: "), r.stderr, file: file, line: line)
         XCTAssertTrue(r.stderr.contains(fragment), "'\(fragment)' in: \(r.stderr)", file: file, line: line)
     }
+}
 
+/// End-to-end runs of the built charrnn binary.
+final class CLITests: CLITestCase {
     func testHelpIsTheManual() throws {
         let r = try charrnn(["--help"])
         XCTAssertEqual(r.status, 0)

@@ -11,10 +11,15 @@ public struct CheckpointInfo: Codable, Sendable, Equatable {
     /// The character fed first when sampling starts with no prime.
     public var startCharacter: String
     public var training: TrainingSummary?
+    /// Names mode: trained on one item per line; sampling starts after and stops at a newline.
+    public var names: Bool?
+    /// Category names for a conditional model (config.categories of them), in input order.
+    public var categoryNames: [String]?
 
     enum CodingKeys: String, CodingKey {
         case formatVersion = "format_version", config, vocabulary
-        case startCharacter = "start_character", training
+        case startCharacter = "start_character", training, names
+        case categoryNames = "categories"
     }
 }
 
@@ -38,7 +43,7 @@ public struct TrainingSummary: Codable, Sendable, Equatable {
 
 extension ModelConfig {
     enum CodingKeys: String, CodingKey {
-        case cell, layers, hidden, embed, dropout
+        case cell, layers, hidden, embed, dropout, categories
         case vocabSize = "vocab_size"
     }
 }
@@ -100,6 +105,9 @@ public struct Checkpoint {
         guard version == CheckpointInfo.currentVersion else {
             throw CharRNNError.unsupportedVersion(path, found: version, supported: CheckpointInfo.currentVersion)
         }
+        if obj["kind"] as? String == "classifier" {
+            throw bad("it is a classifier, not a language model (use it with 'charrnn classify')")
+        }
         let info: CheckpointInfo
         do { info = try JSONDecoder().decode(CheckpointInfo.self, from: Data(json.utf8)) } catch {
             throw bad("its charrnn metadata is incomplete")
@@ -113,6 +121,9 @@ public struct Checkpoint {
             throw bad("its vocabulary does not match vocab_size \(info.config.vocabSize)")
         }
         guard info.startCharacter.unicodeScalars.count == 1 else { throw bad("its start character is invalid") }
+        guard (info.categoryNames?.count ?? 0) == info.config.categories else {
+            throw bad("it names \(info.categoryNames?.count ?? 0) categories but its model has \(info.config.categories)")
+        }
         let vocabulary = Vocabulary(scalars: scalars)
         guard vocabulary.scalars == scalars else { throw bad("its vocabulary is not in code-point order") }
         let model = CharRNNModel(config: info.config)

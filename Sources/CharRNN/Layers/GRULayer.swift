@@ -12,8 +12,8 @@ final class GRULayer: RecurrentLayer {
     private let dHiddenPre = FloatBuffer(count: 0)
     private let dhDirect = FloatBuffer(count: 0)
 
-    init(inputSize: Int, hidden: Int, layout: ParameterLayout, layer: Int) {
-        super.init(inputSize: inputSize, hidden: hidden, gates: 3, layout: layout, layer: layer)
+    init(inputSize: Int, hidden: Int, layout: ParameterLayout, layer: Int, suffix: String) {
+        super.init(inputSize: inputSize, hidden: hidden, gates: 3, layout: layout, layer: layer, suffix: suffix)
     }
 
     override func reserveCell(rows: Int, B: Int) {

@@ -10,8 +10,8 @@ final class LSTMLayer: RecurrentLayer {
     private let dCell = FloatBuffer(count: 0)
     private let bias = FloatBuffer(count: 0)
 
-    init(inputSize: Int, hidden: Int, layout: ParameterLayout, layer: Int) {
-        super.init(inputSize: inputSize, hidden: hidden, gates: 4, layout: layout, layer: layer)
+    init(inputSize: Int, hidden: Int, layout: ParameterLayout, layer: Int, suffix: String) {
+        super.init(inputSize: inputSize, hidden: hidden, gates: 4, layout: layout, layer: layer, suffix: suffix)
         bias.reserve(4 * hidden)
     }
 

@@ -26,14 +26,27 @@ public class RecurrentLayer {
     let ones = FloatBuffer(count: 0)
     let dhRecurrent = FloatBuffer(count: 0)
 
-    init(inputSize: Int, hidden: Int, gates: Int, layout: ParameterLayout, layer l: Int) {
+    /// `suffix` is PyTorch's "_reverse" for the backward direction of a bidirectional stack.
+    init(inputSize: Int, hidden: Int, gates: Int, layout: ParameterLayout, layer l: Int, suffix: String) {
         self.inputSize = inputSize
         self.hidden = hidden
         self.gates = gates
-        wIh = layout.offset("rnn.weight_ih_l\(l)")
-        wHh = layout.offset("rnn.weight_hh_l\(l)")
-        bIh = layout.offset("rnn.bias_ih_l\(l)")
-        bHh = layout.offset("rnn.bias_hh_l\(l)")
+        wIh = layout.offset("rnn.weight_ih_l\(l)\(suffix)")
+        wHh = layout.offset("rnn.weight_hh_l\(l)\(suffix)")
+        bIh = layout.offset("rnn.bias_ih_l\(l)\(suffix)")
+        bHh = layout.offset("rnn.bias_hh_l\(l)\(suffix)")
+    }
+
+    /// The layer for `cell` reading its weights from `layout`.
+    static func make(_ cell: CellKind, inputSize: Int, hidden: Int, layout: ParameterLayout, layer: Int,
+                     suffix: String = "") -> RecurrentLayer {
+        switch cell {
+        case .lstm: return LSTMLayer(inputSize: inputSize, hidden: hidden, layout: layout, layer: layer, suffix: suffix)
+        case .gru: return GRULayer(inputSize: inputSize, hidden: hidden, layout: layout, layer: layer, suffix: suffix)
+        case .rnnTanh, .rnnRelu:
+            return SimpleRNNLayer(inputSize: inputSize, hidden: hidden, relu: cell == .rnnRelu, layout: layout,
+                                  layer: layer, suffix: suffix)
+        }
     }
 
     var stateCount: Int { 1 }

@@ -7,9 +7,9 @@ final class SimpleRNNLayer: RecurrentLayer {
     private let pre = FloatBuffer(count: 0)
     private let bias = FloatBuffer(count: 0)
 
-    init(inputSize: Int, hidden: Int, relu: Bool, layout: ParameterLayout, layer: Int) {
+    init(inputSize: Int, hidden: Int, relu: Bool, layout: ParameterLayout, layer: Int, suffix: String) {
         self.relu = relu
-        super.init(inputSize: inputSize, hidden: hidden, gates: 1, layout: layout, layer: layer)
+        super.init(inputSize: inputSize, hidden: hidden, gates: 1, layout: layout, layer: layer, suffix: suffix)
         bias.reserve(hidden)
     }
 

@@ -22,6 +22,7 @@ public final class CharRNNModel {
     let layers: [RecurrentLayer]
 
     private let embedded = FloatBuffer(count: 0)
+    private let categoryIds = IdBuffer()
     private let masks: [FloatBuffer]
     private let dropped: [FloatBuffer]
     public let logits = FloatBuffer(count: 0)
@@ -38,14 +39,8 @@ public final class CharRNNModel {
         gradients = FloatBuffer(count: layout.count)
         var layers: [RecurrentLayer] = []
         for l in 0..<config.layers {
-            let i = config.inputSize(layer: l)
-            switch config.cell {
-            case .lstm: layers.append(LSTMLayer(inputSize: i, hidden: config.hidden, layout: layout, layer: l))
-            case .gru: layers.append(GRULayer(inputSize: i, hidden: config.hidden, layout: layout, layer: l))
-            case .rnnTanh, .rnnRelu:
-                layers.append(SimpleRNNLayer(inputSize: i, hidden: config.hidden, relu: config.cell == .rnnRelu,
-                                             layout: layout, layer: l))
-            }
+            layers.append(RecurrentLayer.make(config.cell, inputSize: config.inputSize(layer: l), hidden: config.hidden,
+                                              layout: layout, layer: l))
         }
         self.layers = layers
         masks = (0..<config.layers).map { _ in FloatBuffer(count: 0) }
@@ -84,13 +79,28 @@ public final class CharRNNModel {
     /// With training on, dropout masks are drawn from `rng`. The state advances to the last step.
     @discardableResult
     public func forward(_ inputs: UnsafePointer<Int32>, T: Int, B: Int, state: HiddenState, training: Bool,
-                        rng: inout RandomGenerator) -> UnsafeMutablePointer<Float> {
+                        rng: inout RandomGenerator, categories: [Int32]? = nil) -> UnsafeMutablePointer<Float> {
         precondition(state.batch == B, "hidden state batch does not match")
         let rows = T * B, H = config.hidden, V = config.vocabSize, E = config.embed
         let p = parameters.pointer
         logits.reserve(rows * V)
         var input: LayerInput
-        if E > 0 {
+        let C = config.categories
+        if C > 0 {
+            // [character (embedded or one-hot) | category one-hot] per row; the category is stream b's.
+            precondition(categories?.count == B, "a conditional model needs one category per stream")
+            categoryIds.set(categories!)
+            let I = config.inputSize(layer: 0), base = I - C, cats = categoryIds.pointer
+            embedded.reserve(rows * I)
+            let out = embedded.pointer, table = E > 0 ? p + layout.offset("embedding.weight") : p
+            Parallel.forRows(rows) { r in
+                let row = out + r * I
+                row.update(repeating: 0, count: I)
+                if E > 0 { row.update(from: table + Int(inputs[r]) * E, count: E) } else { row[Int(inputs[r])] = 1 }
+                row[base + Int(cats[r % B])] = 1
+            }
+            input = .dense(embedded.pointer)
+        } else if E > 0 {
             embedded.reserve(rows * E)
             let table = p + layout.offset("embedding.weight")
             let out = embedded.pointer
@@ -153,8 +163,9 @@ public final class CharRNNModel {
     /// Forward, mean cross-entropy and backward: gradients of the mean loss over T*B characters land in
     /// `gradients` (overwritten). Returns the mean loss in nats.
     public func lossAndGradients(_ inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, T: Int, B: Int,
-                                 state: HiddenState, rng: inout RandomGenerator, training: Bool = true) -> Double {
-        forward(inputs, T: T, B: B, state: state, training: training, rng: &rng)
+                                 state: HiddenState, rng: inout RandomGenerator, training: Bool = true,
+                                 categories: [Int32]? = nil) -> Double {
+        forward(inputs, T: T, B: B, state: state, training: training, rng: &rng, categories: categories)
         let rows = T * B
         let total = softmaxCrossEntropy(rows: rows, targets: targets, scale: 1 / Float(rows), gradient: true)
         backwardFromLogitGradients(inputs, T: T, B: B)
@@ -186,12 +197,12 @@ public final class CharRNNModel {
         }
         if E > 0 {
             // Rows with the same id add into the same table row: parts own disjoint columns instead.
-            let table = g + layout.offset("embedding.weight"), d = dOut
+            let table = g + layout.offset("embedding.weight"), d = dOut, I = config.inputSize(layer: 0)
             let parts = Parallel.threads
             Parallel.run(parts) { p in
                 let cols = Parallel.range(part: p, of: parts, total: E)
                 for r in 0..<rows {
-                    crn_add(d + r * E + cols.lowerBound, table + Int(inputs[r]) * E + cols.lowerBound, cols.count)
+                    crn_add(d + r * I + cols.lowerBound, table + Int(inputs[r]) * E + cols.lowerBound, cols.count)
                 }
             }
         }

@@ -34,6 +34,18 @@ public struct ParameterLayout: Sendable {
         self.count = offset
     }
 
+    /// A layout of the given tensors, in order.
+    public init(slots named: [(String, [Int])]) {
+        var slots: [TensorSlot] = []
+        var offset = 0
+        for (name, shape) in named {
+            slots.append(TensorSlot(name: name, shape: shape, offset: offset))
+            offset += shape.reduce(1, *)
+        }
+        self.slots = slots
+        self.count = offset
+    }
+
     public subscript(name: String) -> TensorSlot? { slots.first { $0.name == name } }
 
     func offset(_ name: String) -> Int { self[name]!.offset }

@@ -31,9 +31,12 @@ public final class Sampler {
     private let probabilities: FloatBuffer
     private var order: [Int32]
     private var noDropout = RandomGenerator(seed: 0)
+    /// Names mode: every sample starts after the start symbol, also when a prime is given.
+    public var namesMode = false
 
     public convenience init(checkpoint: Checkpoint) {
         self.init(model: checkpoint.model, vocabulary: checkpoint.vocabulary, startCharacter: checkpoint.startCharacter)
+        namesMode = checkpoint.info.names ?? false
     }
 
     public init(model: CharRNNModel, vocabulary: Vocabulary, startCharacter: Unicode.Scalar) {
@@ -50,22 +53,32 @@ public final class Sampler {
     /// Returns the generated text (without the prime).
     @discardableResult
     public func generate(prime: String, length: Int, options: SamplingOptions, rng: inout RandomGenerator,
-                         emit: (Unicode.Scalar) -> Bool = { _ in true }) throws -> String {
+                         category: Int32? = nil, emit: (Unicode.Scalar) -> Bool = { _ in true }) throws -> String {
         try options.validate()
+        let C = model.config.categories
+        if C > 0 {
+            guard let c = category else { throw CharRNNError.invalidOption("this model generates by category: give --category") }
+            guard c >= 0 && Int(c) < C else { throw CharRNNError.invalidOption("category index \(c) is out of range") }
+        } else if category != nil {
+            throw CharRNNError.invalidOption("this model was not trained with categories")
+        }
+        let categories = category.map { [$0] }
         var context = try vocabulary.encode(prime, what: "the prime text")
-        if context.isEmpty { context = [vocabulary.id(of: startCharacter) ?? 0] }
+        let start = vocabulary.id(of: startCharacter) ?? 0
+        if context.isEmpty || namesMode { context.insert(start, at: 0) }
         state.reset()
         // All but the last prime character in one pass: one input product for the whole prime.
         if context.count > 1 {
             context.withUnsafeBufferPointer { p in
-                _ = model.forward(p.baseAddress!, T: context.count - 1, B: 1, state: state, training: false, rng: &noDropout)
+                _ = model.forward(p.baseAddress!, T: context.count - 1, B: 1, state: state, training: false,
+                                  rng: &noDropout, categories: categories)
             }
         }
         var token = context[context.count - 1]
         var out = String.UnicodeScalarView()
         for _ in 0..<length {
             let logits = withUnsafePointer(to: &token) {
-                model.forward($0, T: 1, B: 1, state: state, training: false, rng: &noDropout)
+                model.forward($0, T: 1, B: 1, state: state, training: false, rng: &noDropout, categories: categories)
             }
             token = choose(logits: logits, options: options, rng: &rng)
             let ch = vocabulary.decode(token)

@@ -35,3 +35,25 @@ public final class FloatBuffer {
         set { pointer[i] = newValue }
     }
 }
+
+/// A heap array of token ids with a stable address (for layers that keep a pointer until backward).
+public final class IdBuffer {
+    public private(set) var pointer: UnsafeMutablePointer<Int32>
+    public private(set) var count: Int
+
+    public init() {
+        count = 0
+        pointer = .allocate(capacity: 1)
+    }
+
+    deinit { pointer.deallocate() }
+
+    public func set(_ ids: [Int32]) {
+        if ids.count > count {
+            pointer.deallocate()
+            pointer = .allocate(capacity: ids.count)
+        }
+        count = max(count, ids.count)
+        ids.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: ids.count) }
+    }
+}

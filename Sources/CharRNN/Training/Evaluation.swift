@@ -44,3 +44,30 @@ public enum Evaluation {
         return LossReport(nats: total / Double(n), characters: n)
     }
 }
+
+extension Evaluation {
+    /// Mean cross-entropy over lines read one by one from the zero state (names mode), including the
+    /// end-of-name symbol; lines of equal length are evaluated together.
+    public static func loss(of model: CharRNNModel, lines: [LineBatches.Line], separator: Int32, batch: Int,
+                            conditional: Bool) -> LossReport {
+        var byLength: [Int: [LineBatches.Line]] = [:]
+        for l in lines { byLength[l.ids.count, default: []].append(l) }
+        var total = 0.0, count = 0
+        var rng = RandomGenerator(seed: 0)
+        for length in byLength.keys.sorted() {
+            let group = byLength[length]!
+            for s in stride(from: 0, to: group.count, by: max(1, batch)) {
+                let part = Array(group[s..<min(s + max(1, batch), group.count)])
+                let b = LineBatches.assemble(part, separator: separator)
+                let state = model.hiddenState(batch: b.B)
+                b.inputs.withUnsafeBufferPointer { x in
+                    _ = model.forward(x.baseAddress!, T: b.T, B: b.B, state: state, training: false, rng: &rng,
+                                      categories: conditional ? b.categories : nil)
+                }
+                total += b.targets.withUnsafeBufferPointer { model.lossOfLastForward(targets: $0.baseAddress!) }
+                count += b.T * b.B
+            }
+        }
+        return LossReport(nats: total / Double(max(count, 1)), characters: count)
+    }
+}

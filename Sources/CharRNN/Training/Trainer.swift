@@ -35,10 +35,9 @@ public struct TrainingResult: Sendable {
 /// loss), train-state.safetensors (for --resume), loss.csv and loss.svg.
 public final class Trainer {
     public private(set) var options: TrainingOptions
-    public let corpus: Corpus
+    public private(set) var data: TrainingData
     public let model: CharRNNModel
     let optimizer: Optimizer
-    var batches: BatchSource
     let hidden: HiddenState
     var rng: RandomGenerator
     let startCharacter: Unicode.Scalar
@@ -55,9 +54,7 @@ public final class Trainer {
     /// A fresh run.
     public convenience init(options: TrainingOptions) throws {
         try options.validate()
-        let text = try TextFile.read(options.textPath)
-        let corpus = try Corpus(text: text, validationFraction: options.validationFraction)
-        try self.init(options: options, corpus: corpus, start: text.unicodeScalars.first!, resume: nil)
+        try self.init(options: options, data: try TrainingData.load(options), resume: nil)
     }
 
     /// Continues the run saved in `directory`. `override` may change how long it runs and how often it
@@ -75,27 +72,24 @@ public final class Trainer {
         options.cell = saved.cell; options.layers = saved.layers; options.hidden = saved.hidden
         options.embed = saved.embed; options.seqLength = saved.seqLength; options.batchSize = saved.batchSize
         try options.validate()
+        options.names = saved.names
         let scalars = loaded.state.vocabulary.compactMap { $0.unicodeScalars.first }
-        let vocab = Vocabulary(scalars: scalars)
-        let text = try TextFile.read(options.textPath)
-        let corpus = try Corpus(text: text, vocabulary: vocab, validationFraction: options.validationFraction)
-        guard String(corpus.fingerprint) == loaded.state.corpusFingerprint else {
+        let data = try TrainingData.load(options, vocabulary: Vocabulary(scalars: scalars))
+        guard String(data.fingerprint) == loaded.state.corpusFingerprint else {
             throw CharRNNError.invalidOption("\(options.textPath) is not the text this run was trained on; resume with the same file")
         }
-        try self.init(options: options, corpus: corpus, start: loaded.state.startCharacter.unicodeScalars.first!,
-                      resume: loaded)
+        try self.init(options: options, data: data, resume: loaded)
     }
 
-    init(options: TrainingOptions, corpus: Corpus, start: Unicode.Scalar, resume: TrainState.Loaded?) throws {
+    init(options: TrainingOptions, data: TrainingData, resume: TrainState.Loaded?) throws {
         self.options = options
-        self.corpus = corpus
-        startCharacter = start
-        let config = options.modelConfig(vocabSize: corpus.vocabulary.count)
+        self.data = data
+        startCharacter = data.start
+        var config = options.modelConfig(vocabSize: data.vocabulary.count)
+        config.categories = data.categoryNames?.count ?? 0
         try config.validate()
         model = CharRNNModel(config: config)
         optimizer = Optimizer(kind: options.optimizer, count: model.parameterCount)
-        batches = try BatchSource(ids: corpus.train, batch: options.batchSize, steps: options.seqLength,
-                                  mode: options.batching, name: options.textPath + " (training part)")
         hidden = model.hiddenState(batch: options.batchSize)
         inputs = [Int32](repeating: 0, count: options.batchSize * options.seqLength)
         targets = inputs
@@ -103,8 +97,8 @@ public final class Trainer {
         state = TrainState(options: options, step: 0, epoch: 0, position: 0, learningRate: options.learningRate,
                            rng: [], smoothLoss: nil, firstLoss: nil, windowLossSum: 0, windowSteps: 0,
                            bestValidationLoss: nil, lastValidationLoss: nil, history: [],
-                           corpusFingerprint: String(corpus.fingerprint), optimizerStep: 0, trainingSeconds: 0,
-                           vocabulary: corpus.vocabulary.scalars.map { String($0) }, startCharacter: String(start))
+                           corpusFingerprint: String(data.fingerprint), optimizerStep: 0, trainingSeconds: 0,
+                           vocabulary: data.vocabulary.scalars.map { String($0) }, startCharacter: String(data.start))
         if let resume {
             try restore(resume)
         } else {
@@ -139,9 +133,7 @@ public final class Trainer {
         let words = s.rng.compactMap { UInt64($0) }
         guard words.count == 4 else { throw bad("the random generator state is malformed") }
         rng = RandomGenerator(words: words)
-        guard s.position >= 0, s.position < batches.batchesPerEpoch else { throw bad("the data position is out of range") }
-        batches.position = s.position
-        batches.epoch = s.epoch
+        guard data.seek(epoch: s.epoch, position: s.position) else { throw bad("the data position is out of range") }
         state = s
     }
 
@@ -150,19 +142,19 @@ public final class Trainer {
     public func run(report: (TrainingEvent) -> Void = { _ in }) throws -> TrainingResult {
         try AtomicFile.makeDirectory(directory)
         BLAS.setThreads(options.threads)
-        report(.started(parameters: model.parameterCount, vocabulary: corpus.vocabulary.count,
-                        trainCharacters: corpus.train.count, validationCharacters: corpus.validation.count,
+        report(.started(parameters: model.parameterCount, vocabulary: data.vocabulary.count,
+                        trainCharacters: data.trainCharacters, validationCharacters: data.validationCharacters,
                         resumedAt: state.step > 0 ? state.step : nil))
-        let charsPerStep = Double(options.batchSize * options.seqLength)
+        var stepCharacters = 0.0, charsPerStep = Double(options.batchSize * options.seqLength)
         let maxEpochs = options.maxEpochs ?? ((options.maxSteps == nil && options.maxTime == nil) ? 50 : nil)
         var rateWindowStart = monotonicSeconds(), rateWindowSteps = 0, rate = 0.0
-        var runSteps = 0, runSeconds = 0.0
+        var runSteps = 0, runSeconds = 0.0, runCharacters = 0.0, windowCharacters = 0.0
         var lastSavedStep: Int? = AtomicFile.exists(statePath) ? state.step : nil
         crn_install_interrupt_handler()
 
         func done() -> Bool {
             if let s = options.maxSteps, state.step >= s { return true }
-            if let e = maxEpochs, batches.progress >= e { return true }
+            if let e = maxEpochs, data.progress >= e { return true }
             if let t = options.maxTime, state.trainingSeconds >= t { return true }
             return false
         }
@@ -171,15 +163,18 @@ public final class Trainer {
             if crn_interrupted() != 0 {
                 try saveCheckpoint(validation: nil)
                 crn_clear_interrupt()
-                return result(.interrupted, rate: runSeconds > 0 ? Double(runSteps) * charsPerStep / runSeconds : 0)
+                return result(.interrupted, rate: runSeconds > 0 ? runCharacters / runSeconds : 0)
             }
             let t0 = monotonicSeconds()
-            let reset = batches.next(inputs: &inputs, targets: &targets, rng: &rng)
-            if reset { hidden.reset() }
-            let loss = inputs.withUnsafeBufferPointer { x in
-                targets.withUnsafeBufferPointer { y in
-                    model.lossAndGradients(x.baseAddress!, targets: y.baseAddress!, T: options.seqLength,
-                                           B: options.batchSize, state: hidden, rng: &rng)
+            let batch = data.next(rng: &rng, inputs: &inputs, targets: &targets)
+            // Names mode: every batch is fresh lines from the zero state, of its own size.
+            let state = batch.B == hidden.batch ? hidden : model.hiddenState(batch: batch.B)
+            if batch.reset { state.reset() }
+            stepCharacters = Double(batch.T * batch.B)
+            let loss = batch.inputs.withUnsafeBufferPointer { x in
+                batch.targets.withUnsafeBufferPointer { y in
+                    model.lossAndGradients(x.baseAddress!, targets: y.baseAddress!, T: batch.T, B: batch.B,
+                                           state: state, rng: &rng, categories: batch.categories)
                 }
             }
             let norm: Double
@@ -208,64 +203,84 @@ public final class Trainer {
             runSeconds += dt
             runSteps += 1
             rateWindowSteps += 1
+            runCharacters += stepCharacters
+            windowCharacters += stepCharacters
+            charsPerStep = runCharacters / Double(runSteps)
 
             let now = monotonicSeconds()
             if now - rateWindowStart >= 1 || rateWindowSteps >= 50 {
-                rate = Double(rateWindowSteps) * charsPerStep / (now - rateWindowStart)
+                rate = windowCharacters / (now - rateWindowStart)
                 rateWindowStart = now
                 rateWindowSteps = 0
+                windowCharacters = 0
             }
             let evaluateNow = state.step % options.evalEvery == 0 || done()
             var validation: LossReport? = nil
             if evaluateNow { validation = validate() }
             if state.step % options.logEvery == 0 || evaluateNow {
-                state.history.append(LossRecord(step: state.step, epoch: batches.progress,
+                state.history.append(LossRecord(step: state.step, epoch: data.progress,
                                                 trainLoss: state.windowLossSum / Double(max(1, state.windowSteps)),
                                                 validationLoss: validation?.nats, learningRate: state.learningRate))
                 state.windowLossSum = 0
                 state.windowSteps = 0
             }
-            report(.progress(progress(rate: rate > 0 ? rate : Double(runSteps) * charsPerStep / max(runSeconds, 1e-9),
-                                      maxEpochs: maxEpochs)))
+            report(.progress(progress(rate: rate > 0 ? rate : runCharacters / max(runSeconds, 1e-9),
+                                      charsPerStep: charsPerStep, maxEpochs: maxEpochs)))
             if evaluateNow {
                 // Validation and the sample use their own state and random numbers, so the training
                 // trajectory is the same whether or not they run.
                 let improved = try saveCheckpoint(validation: validation)
                 lastSavedStep = state.step
                 var sampleRNG = RandomGenerator(seed: options.seed &+ UInt64(state.step))
-                let sampler = Sampler(model: model, vocabulary: corpus.vocabulary, startCharacter: startCharacter)
-                let sample = (try? sampler.generate(prime: "", length: options.sampleLength,
-                                                    options: SamplingOptions(temperature: 0.8), rng: &sampleRNG)) ?? ""
+                let sample = sampleText(rng: &sampleRNG)
                 report(.evaluated(step: state.step, validation: validation, sample: sample, improved: improved))
             }
         }
-        return result(.finished, rate: runSeconds > 0 ? Double(runSteps) * charsPerStep / runSeconds : 0)
+        return result(.finished, rate: runSeconds > 0 ? runCharacters / runSeconds : 0)
+    }
+
+    /// The sample shown at each validation: text from the start character, or (names mode) a few names,
+    /// one per category for a conditional model.
+    private func sampleText(rng: inout RandomGenerator) -> String {
+        let sampler = Sampler(model: model, vocabulary: data.vocabulary, startCharacter: startCharacter)
+        sampler.namesMode = data.names
+        guard data.names else {
+            return (try? sampler.generate(prime: "", length: options.sampleLength,
+                                          options: SamplingOptions(temperature: 0.8), rng: &rng)) ?? ""
+        }
+        let stop = SamplingOptions(temperature: 0.8, stop: "\n")
+        if let names = data.categoryNames {
+            return names.indices.prefix(8).map { c in
+                names[c] + ": " + ((try? sampler.generate(prime: "", length: 30, options: stop, rng: &rng, category: Int32(c))) ?? "")
+            }.joined(separator: "\n")
+        }
+        return (0..<5).map { _ in (try? sampler.generate(prime: "", length: 30, options: stop, rng: &rng)) ?? "" }
+            .joined(separator: "\n")
     }
 
     private func result(_ outcome: TrainingOutcome, rate: Double) -> TrainingResult {
         TrainingResult(outcome: outcome, step: state.step, smoothedLoss: state.smoothLoss ?? .nan,
-                       validation: state.lastValidationLoss.map { LossReport(nats: $0, characters: corpus.validation.count) },
+                       validation: state.lastValidationLoss.map { LossReport(nats: $0, characters: data.validationCharacters) },
                        bestValidationLoss: state.bestValidationLoss, charactersPerSecond: rate, directory: directory)
     }
 
-    private func progress(rate: Double, maxEpochs: Double?) -> TrainingProgress {
+    private func progress(rate: Double, charsPerStep: Double, maxEpochs: Double?) -> TrainingProgress {
         var eta: Double? = nil
-        let secondsPerStep = Double(options.batchSize * options.seqLength) / max(rate, 1e-9)
+        let secondsPerStep = charsPerStep / max(rate, 1e-9)
         if let s = options.maxSteps { eta = Double(max(0, s - state.step)) * secondsPerStep }
         if let e = maxEpochs {
-            let left = (e - batches.progress) * Double(batches.batchesPerEpoch) * secondsPerStep
+            let left = (e - data.progress) * Double(data.batchesPerEpoch) * secondsPerStep
             eta = min(eta ?? left, left)
         }
         if let t = options.maxTime { eta = min(eta ?? .infinity, max(0, t - state.trainingSeconds)) }
-        return TrainingProgress(step: state.step, maxSteps: options.maxSteps, epoch: batches.progress,
+        return TrainingProgress(step: state.step, maxSteps: options.maxSteps, epoch: data.progress,
                                 smoothedLoss: state.smoothLoss ?? .nan, lastValidationLoss: state.lastValidationLoss,
                                 learningRate: state.learningRate, charactersPerSecond: rate, etaSeconds: eta)
     }
 
     /// Loss on the validation part, streams as wide as the training batch, state carried through.
     public func validate() -> LossReport? {
-        guard corpus.validation.count >= 2 else { return nil }
-        let report = Evaluation.loss(of: model, ids: corpus.validation, streams: options.batchSize, chunk: options.seqLength)
+        guard let report = data.validationLoss(model: model, batch: options.batchSize, chunk: options.seqLength) else { return nil }
         state.lastValidationLoss = report.nats
         return report
     }
@@ -280,14 +295,16 @@ public final class Trainer {
             state.bestValidationLoss = v
             improved = true
         }
-        state.epoch = batches.epoch
-        state.position = batches.position
+        state.epoch = data.epoch
+        state.position = data.position
         state.rng = rng.words.map { String($0) }
         state.optimizerStep = optimizer.step
         try AtomicFile.write(state.encode(model: model, optimizer: optimizer, hidden: hidden), to: statePath)
-        let summary = TrainingSummary(step: state.step, epoch: batches.progress, trainLoss: state.smoothLoss ?? .nan,
+        let summary = TrainingSummary(step: state.step, epoch: data.progress, trainLoss: state.smoothLoss ?? .nan,
                                       validationLoss: state.lastValidationLoss, corpus: options.textPath)
-        let cp = Checkpoint(model: model, vocabulary: corpus.vocabulary, startCharacter: startCharacter, training: summary)
+        var cp = Checkpoint(model: model, vocabulary: data.vocabulary, startCharacter: startCharacter, training: summary)
+        if data.names { cp.info.names = true }
+        cp.info.categoryNames = data.categoryNames
         let bytes = cp.encode()
         try AtomicFile.write(bytes, to: latestPath)
         if improved { try AtomicFile.write(bytes, to: bestPath) }

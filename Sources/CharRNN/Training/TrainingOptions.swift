@@ -30,6 +30,8 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     /// Record a row of the loss history every this many steps.
     public var logEvery = 10
     public var sampleLength = 200
+    /// Names mode: each line of the text is one item (a folder of one file per category implies it).
+    public var names = false
 
     public init(textPath: String, outputDirectory: String) {
         self.textPath = textPath

@@ -1,0 +1,128 @@
+/// Options of `charrnn classify train`.
+public struct ClassifierOptions: Codable, Sendable, Equatable {
+    public var dataDirectory: String
+    public var outputDirectory: String
+    public var cell: CellKind = .gru
+    public var layers = 1
+    public var hidden = 256
+    public var embed = 64
+    public var bidirectional = true
+    public var normalization = TextNormalization(foldToASCII: true, lowercase: false)
+    public var deduplicate = true
+    public var batchSize = 64
+    public var optimizer: OptimizerKind = .adam
+    public var learningRate = 3e-3
+    public var clipNorm: Double? = 5
+    public var epochs = 12
+    public var maxTime: Double? = nil
+    /// Weight each category by N / (C * n_c), so rare categories count as much as common ones.
+    public var balanceClasses = false
+    public var validationFraction = 0.1
+    public var testFraction = 0.1
+    public var seed: UInt64 = 1
+    public var threads = 2
+
+    public init(dataDirectory: String, outputDirectory: String) {
+        self.dataDirectory = dataDirectory
+        self.outputDirectory = outputDirectory
+    }
+
+    public func validate() throws {
+        func bad(_ s: String) -> CharRNNError { .invalidOption(s) }
+        guard batchSize >= 1 else { throw bad("--batch-size must be at least 1 (got \(batchSize))") }
+        guard learningRate > 0 else { throw bad("--learning-rate must be above 0 (got \(learningRate))") }
+        guard epochs >= 1 else { throw bad("--epochs must be at least 1 (got \(epochs))") }
+        guard validationFraction >= 0, testFraction >= 0, validationFraction + testFraction < 1 else {
+            throw bad("--val-fraction and --test-fraction must be at least 0 and add up to less than 1")
+        }
+        if let t = maxTime, !(t > 0) { throw bad("--max-time must be above 0 seconds (got \(t))") }
+        guard threads >= 1 else { throw bad("--threads must be at least 1 (got \(threads))") }
+        try ClassifierConfig(cell: cell, layers: layers, hidden: hidden, embed: embed, bidirectional: bidirectional,
+                             vocabSize: 1, categories: 2).validate()
+    }
+}
+
+public enum ClassifierEvent {
+    case loaded(data: LabelledData, train: Int, validation: Int, test: Int)
+    case epoch(epoch: Int, trainLoss: Double, validation: ClassificationReport?, seconds: Double, improved: Bool)
+}
+
+/// Minibatches of equal-length items (length bucketing: no padding, no masks), Adam, clipping; the
+/// checkpoint with the best validation accuracy is kept as classifier.safetensors.
+public enum ClassifierTrainer {
+    public static func train(_ o: ClassifierOptions, report: (ClassifierEvent) -> Void = { _ in }) throws -> ClassifierCheckpoint {
+        try o.validate()
+        BLAS.setThreads(o.threads)
+        let data = try LabelledData.load(directory: o.dataDirectory, normalization: o.normalization, deduplicate: o.deduplicate)
+        let (train, val, test) = data.split(validation: o.validationFraction, test: o.testFraction, seed: o.seed)
+        guard !train.isEmpty else { throw CharRNNError.invalidOption("\(o.dataDirectory): no items left for training") }
+        report(.loaded(data: data, train: train.count, validation: val.count, test: test.count))
+        let vocab = Vocabulary(scalarsOf: data.items.flatMap { Array($0.text.unicodeScalars) })
+        let config = ClassifierConfig(cell: o.cell, layers: o.layers, hidden: o.hidden, embed: o.embed,
+                                      bidirectional: o.bidirectional, vocabSize: vocab.count, categories: data.categories.count)
+        let model = ClassifierModel(config: config)
+        var rng = RandomGenerator(seed: o.seed)
+        model.initializeParameters(rng: &rng)
+        let info = ClassifierInfo(config: config, vocabulary: vocab.scalars.map { String($0) }, categories: data.categories,
+                                  normalization: o.normalization,
+                                  data: .init(directory: o.dataDirectory, deduplicate: o.deduplicate,
+                                              validationFraction: o.validationFraction, testFraction: o.testFraction, seed: o.seed))
+        let checkpoint = ClassifierCheckpoint(model: model, vocabulary: vocab, info: info)
+        var weights: [Float]? = nil
+        if o.balanceClasses {
+            let counts = data.categories.indices.map { c in train.reduce(0) { $0 + ($1.label == c ? 1 : 0) } }
+            weights = counts.map { Float(train.count) / Float(data.categories.count * max($0, 1)) }
+        }
+        let optimizer = Optimizer(kind: o.optimizer, count: model.parameterCount)
+        let encoded = try train.map { (ids: try vocab.encode($0.text, what: "'\($0.text)'"), label: Int32($0.label)) }
+        var byLength: [Int: [Int]] = [:]
+        for (i, e) in encoded.enumerated() { byLength[e.ids.count, default: []].append(i) }
+        try AtomicFile.makeDirectory(o.outputDirectory)
+        let path = o.outputDirectory + "/classifier.safetensors"
+        var best = -1.0
+        let start = monotonicSeconds()
+        for epoch in 1...o.epochs {
+            let t0 = monotonicSeconds()
+            var batches: [[Int]] = []
+            for length in byLength.keys.sorted() {
+                var group = byLength[length]!
+                group.shuffle(using: &rng)
+                for s in stride(from: 0, to: group.count, by: o.batchSize) {
+                    batches.append(Array(group[s..<min(s + o.batchSize, group.count)]))
+                }
+            }
+            batches.shuffle(using: &rng)
+            var lossSum = 0.0, seen = 0
+            for batch in batches {
+                let T = encoded[batch[0]].ids.count, B = batch.count
+                var ids = [Int32](repeating: 0, count: T * B)
+                for (b, i) in batch.enumerated() { for t in 0..<T { ids[t * B + b] = encoded[i].ids[t] } }
+                model.forward(ids, T: T, B: B)
+                let loss = model.lossAndGradients(labels: batch.map { encoded[$0].label }, weights: weights)
+                guard loss.isFinite else {
+                    throw CharRNNError.trainingDiverged("training diverged in epoch \(epoch): the loss is \(loss); try a lower --learning-rate")
+                }
+                if let c = o.clipNorm { GradientClipping.clipGlobalNorm(model.gradients, maxNorm: Float(c)) }
+                optimizer.update(parameters: model.parameters, gradients: model.gradients, learningRate: Float(o.learningRate))
+                lossSum += loss * Double(B)
+                seen += B
+            }
+            var validation: ClassificationReport? = nil
+            var score = -lossSum / Double(seen)
+            if !val.isEmpty {
+                let predicted = try checkpoint.classify(val)
+                validation = ClassificationReport(categories: data.categories, truth: val.map(\.label), predicted: predicted)
+                score = o.balanceClasses ? validation!.balancedAccuracy : validation!.accuracy
+            }
+            let improved = score > best || best < 0
+            if improved {
+                best = score
+                try checkpoint.save(to: path)
+            }
+            report(.epoch(epoch: epoch, trainLoss: lossSum / Double(seen), validation: validation,
+                          seconds: monotonicSeconds() - t0, improved: improved))
+            if let t = o.maxTime, monotonicSeconds() - start >= t { break }
+        }
+        return try ClassifierCheckpoint.load(path)
+    }
+}

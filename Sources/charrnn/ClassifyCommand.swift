@@ -1,0 +1,169 @@
+import ArgumentParser
+import CharRNN
+
+struct Classify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Classify short strings by category (e.g. a surname to its language).",
+        discussion: """
+        Data: a folder of UTF-8 text files, one per category (the file name without extension), one item \
+        per line, as the PyTorch tutorial's data/names/*.txt.
+        """,
+        subcommands: [ClassifyTrain.self, ClassifyEval.self, ClassifyPredict.self]
+    )
+}
+
+struct ClassifyTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a classifier on a labelled folder; keeps the best checkpoint by validation accuracy."
+    )
+
+    @Argument(help: "Folder of one text file per category.")
+    var data: String
+    @Option(name: [.short, .long], help: "Output folder (default: runs/<folder name>-classifier).")
+    var output: String?
+    @Option(help: "Recurrent cell: lstm, gru, rnn or rnn-relu.")
+    var cell: CellKind = .gru
+    @Option(help: "Recurrent layers.")
+    var layers = 1
+    @Option(help: "Hidden size.")
+    var hidden = 256
+    @Option(help: "Embedding size (0: one-hot).")
+    var embed = 64
+    @Flag(inversion: .prefixedNo, help: "Read each item in both directions and use both final states.")
+    var bidirectional = true
+    @Flag(inversion: .prefixedNo, help: "Fold to ASCII (drop accents and other combining marks).")
+    var ascii = true
+    @Flag(help: "Lowercase every item.")
+    var lowercase = false
+    @Flag(inversion: .prefixedNo, help: "Drop repeated items within a category.")
+    var dedupe = true
+    @Flag(help: "Weight categories by inverse frequency (helps rare categories; selects by balanced accuracy).")
+    var balanceClasses = false
+    @Option(help: "Items per minibatch (items of equal length are batched together).")
+    var batchSize = 64
+    @Option(help: "sgd, adam, rmsprop or adagrad.")
+    var optimizer: OptimizerKind = .adam
+    @Option(help: "Learning rate.")
+    var learningRate = 3e-3
+    @Option(help: "Passes over the training items.")
+    var epochs = 12
+    @Option(help: "Stop after the epoch that passes this many seconds.")
+    var maxTime: Double?
+    @Option(help: "Fraction of each category held out for validation.")
+    var valFraction = 0.1
+    @Option(help: "Fraction of each category held out for the test split.")
+    var testFraction = 0.1
+    @Option(help: "Seed for the split, initialisation and batch order.")
+    var seed: UInt64 = 1
+    @Option(help: "Threads.")
+    var threads = 2
+
+    func run() throws {
+        let name = data.split(separator: "/").last.map(String.init) ?? "data"
+        var o = ClassifierOptions(dataDirectory: data, outputDirectory: output ?? "runs/\(name)-classifier")
+        o.cell = cell; o.layers = layers; o.hidden = hidden; o.embed = embed; o.bidirectional = bidirectional
+        o.normalization = TextNormalization(foldToASCII: ascii, lowercase: lowercase)
+        o.deduplicate = dedupe; o.balanceClasses = balanceClasses; o.batchSize = batchSize
+        o.optimizer = optimizer; o.learningRate = learningRate; o.epochs = epochs; o.maxTime = maxTime
+        o.validationFraction = valFraction; o.testFraction = testFraction; o.seed = seed; o.threads = threads
+        let start = monotonicSeconds()
+        let cp = try ClassifierTrainer.train(o) { event in
+            switch event {
+            case .loaded(let d, let train, let val, let test):
+                Terminal.write("\(d.items.count) items in \(d.categories.count) categories; \(d.duplicates) repeated items \(o.deduplicate ? "dropped" : "kept"); \(d.ambiguous.count) items occur in more than one category\n")
+                if !d.ambiguous.isEmpty {
+                    Terminal.write("  e.g. \(d.ambiguous.prefix(8).joined(separator: ", "))\n")
+                }
+                Terminal.write("split (stratified, seed \(o.seed)): \(train) train, \(val) validation, \(test) test\n")
+            case .epoch(let e, let loss, let v, let seconds, let improved):
+                var s = "epoch \(e): train loss \(fmt(loss, 4))"
+                if let v { s += ", validation accuracy \(fmt(v.accuracy, 4)), balanced \(fmt(v.balancedAccuracy, 4))" }
+                s += " (\(fmt(seconds, 1)) s)\(improved ? ", saved" : "")\n"
+                Terminal.write(s)
+            }
+        }
+        Terminal.write("trained in \(fmt(monotonicSeconds() - start, 1)) s; checkpoint: \(o.outputDirectory)/classifier.safetensors\n")
+        if o.testFraction > 0, let split = cp.info.data {
+            let data = try LabelledData.load(directory: split.directory, normalization: cp.info.normalization, deduplicate: split.deduplicate)
+            let test = data.split(validation: split.validationFraction, test: split.testFraction, seed: split.seed).test
+            let r = ClassificationReport(categories: data.categories, truth: test.map(\.label), predicted: try cp.classify(test))
+            Terminal.write("test split: accuracy \(fmt(r.accuracy, 4)), balanced accuracy \(fmt(r.balancedAccuracy, 4)) (\(r.total) items)\n")
+        }
+    }
+}
+
+struct ClassifyEval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "eval",
+        abstract: "Accuracy, balanced accuracy, per-category precision/recall and the confusion matrix (text and SVG)."
+    )
+
+    @Option(name: [.short, .long], help: "A classifier checkpoint, or its training folder.")
+    var checkpoint: String
+    @Argument(help: "The labelled folder (default: the one the classifier was trained on).")
+    var data: String?
+    @Option(help: "Which items: test, validation, train (the training split, rebuilt from the seed) or all.")
+    var split = "test"
+    @Option(help: "Write the confusion matrix heat map here (default: confusion.svg beside the checkpoint).")
+    var svg: String?
+
+    func run() throws {
+        guard ["test", "validation", "train", "all"].contains(split) else {
+            throw CharRNNError.invalidOption("--split must be test, validation, train or all (got \(split))")
+        }
+        let cp = try ClassifierCheckpoint.load(checkpoint)
+        guard let dir = data ?? cp.info.data?.directory else {
+            throw CharRNNError.invalidOption("name the labelled folder to evaluate on")
+        }
+        let s = cp.info.data
+        let d = try LabelledData.load(directory: dir, normalization: cp.info.normalization, deduplicate: s?.deduplicate ?? true)
+        guard d.categories == cp.info.categories else {
+            throw CharRNNError.invalidOption("\(dir) has categories \(d.categories), the classifier knows \(cp.info.categories)")
+        }
+        let parts = d.split(validation: s?.validationFraction ?? 0, test: s?.testFraction ?? 0, seed: s?.seed ?? 1)
+        let items: [LabelledData.Item]
+        switch split {
+        case "test": items = parts.test
+        case "validation": items = parts.validation
+        case "train": items = parts.train
+        default: items = d.items
+        }
+        guard !items.isEmpty else { throw CharRNNError.invalidOption("the \(split) split is empty") }
+        let report = ClassificationReport(categories: d.categories, truth: items.map(\.label), predicted: try cp.classify(items))
+        Terminal.write("\(split) split of \(dir): \(items.count) items\n" + report.text)
+        var base = checkpoint
+        if base.hasSuffix(".safetensors") { base = base.split(separator: "/").dropLast().joined(separator: "/") }
+        let path = svg ?? ((base.isEmpty ? "." : base) + "/confusion.svg")
+        try AtomicFile.write(report.svg, to: path)
+        Terminal.write("\nconfusion matrix heat map: \(path)\n")
+    }
+}
+
+struct ClassifyPredict: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "predict",
+        abstract: "The most likely categories of each item, with probabilities (items from the arguments or stdin)."
+    )
+
+    @Option(name: [.short, .long], help: "A classifier checkpoint, or its training folder.")
+    var checkpoint: String
+    @Option(help: "How many categories to show per item.")
+    var top = 3
+    @Argument(help: "Items to classify; none reads one item per line from stdin.")
+    var items: [String] = []
+
+    func run() throws {
+        guard top >= 1 else { throw CharRNNError.invalidOption("--top must be at least 1 (got \(top))") }
+        let cp = try ClassifierCheckpoint.load(checkpoint)
+        var list = items
+        if list.isEmpty {
+            while let line = readLine() { if !line.isEmpty { list.append(line) } }
+        }
+        for item in list {
+            let best = try cp.predict([item], top: top)[0]
+            let shown = best.map { "\($0.category) \(fmt(Double($0.probability), 3))" }.joined(separator: ", ")
+            Terminal.write("\(item): \(shown)\n")
+        }
+    }
+}

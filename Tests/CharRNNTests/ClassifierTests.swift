@@ -1,0 +1,129 @@
+import CharRNN
+import Foundation
+import XCTest
+
+final class ClassifierTests: XCTestCase {
+    /// Finite differences through the head, the final states and (bidirectional) the reversed stack.
+    func check(_ cell: CellKind, layers: Int, embed: Int, bidirectional: Bool, weighted: Bool,
+               file: StaticString = #filePath, line: UInt = #line) {
+        let V = 6, C = 3, T = 4, B = 3
+        let config = ClassifierConfig(cell: cell, layers: layers, hidden: 5, embed: embed, bidirectional: bidirectional,
+                                      vocabSize: V, categories: C)
+        let model = ClassifierModel(config: config)
+        var rng = RandomGenerator(seed: 21)
+        model.initializeParameters(rng: &rng)
+        for i in 0..<model.parameterCount { model.parameters[i] *= 1.5 }
+        let ids = randomIds(T * B, vocab: V, seed: 22)
+        let labels: [Int32] = [0, 2, 1]
+        let weights: [Float]? = weighted ? [0.5, 2, 1.25] : nil
+        model.forward(ids, T: T, B: B)
+        _ = model.lossAndGradients(labels: labels, weights: weights)
+        let analytic = model.gradients.array
+        func loss() -> Double {
+            model.forward(ids, T: T, B: B)
+            let p = model.probabilities()
+            var total = 0.0, wsum = 0.0
+            for b in 0..<B {
+                let w = Double(weights?[Int(labels[b])] ?? 1)
+                total -= w * log(Double(p[b][Int(labels[b])]))
+                wsum += w
+            }
+            return total / wsum
+        }
+        var diff2 = 0.0, sum2 = 0.0
+        for i in 0..<model.parameterCount {
+            let saved = model.parameters[i]
+            model.parameters[i] = saved + 1e-2; let up = loss()
+            model.parameters[i] = saved - 1e-2; let down = loss()
+            model.parameters[i] = saved
+            let numeric = (up - down) / 2e-2, a = Double(analytic[i])
+            diff2 += (a - numeric) * (a - numeric); sum2 += (a + numeric) * (a + numeric)
+        }
+        XCTAssertGreaterThan(sum2, 1e-6, file: file, line: line)
+        XCTAssertLessThan((diff2 / sum2).squareRoot(), 3e-3, "\(cell) L\(layers) E\(embed) bi \(bidirectional)", file: file, line: line)
+    }
+
+    func testGradients() {
+        check(.gru, layers: 1, embed: 3, bidirectional: true, weighted: false)
+        check(.lstm, layers: 2, embed: 0, bidirectional: true, weighted: true)
+        check(.lstm, layers: 2, embed: 3, bidirectional: false, weighted: false)
+        check(.rnnTanh, layers: 2, embed: 3, bidirectional: true, weighted: true)
+    }
+
+    /// Writes a labelled folder: three categories with their own letters (some shared), lengths 3 to 8.
+    static func writeSynthetic(_ dir: String, perCategory: Int = 120) throws {
+        let alphabets = ["abcdx", "defgx", "ghijx"]
+        var rng = RandomGenerator(seed: 5)
+        for (c, letters) in alphabets.enumerated() {
+            var lines: [String] = []
+            for _ in 0..<perCategory {
+                let n = 3 + rng.nextInt(below: 6)
+                lines.append(String((0..<n).map { _ in Array(letters)[rng.nextInt(below: letters.count)] }).capitalized)
+            }
+            try lines.joined(separator: "\n").write(toFile: dir + "/cat\(c).txt", atomically: true, encoding: .utf8)
+        }
+    }
+
+    func testLearnsASyntheticSet() throws {
+        let dir = temporaryDirectory()
+        try Self.writeSynthetic(dir)
+        var o = ClassifierOptions(dataDirectory: dir, outputDirectory: dir + "/out")
+        o.hidden = 32; o.embed = 8; o.epochs = 8; o.threads = 1; o.learningRate = 1e-2; o.batchSize = 16
+        let cp = try ClassifierTrainer.train(o)
+        let data = try LabelledData.load(directory: dir, normalization: o.normalization, deduplicate: true)
+        let test = data.split(validation: 0.1, test: 0.1, seed: 1).test
+        let report = ClassificationReport(categories: data.categories, truth: test.map(\.label), predicted: try cp.classify(test))
+        XCTAssertGreaterThan(report.accuracy, 0.9, report.text)
+        let top = try cp.predict(["Abcab", "Fegde"], top: 2)
+        XCTAssertEqual(top[0][0].category, "cat0")
+        XCTAssertEqual(top[1][0].category, "cat1")
+        XCTAssertEqual(Double(top[0][0].probability + top[0][1].probability), 1, accuracy: 0.2)
+        XCTAssertThrowsError(try cp.predict(["Zzz"], top: 1)) { XCTAssertTrue("\($0)".contains("never saw")) }
+    }
+
+    func testLoaderFoldsCountsAndRejects() throws {
+        let dir = temporaryDirectory()
+        try "Émile\nZoë\nÉmile\nAnn\n".write(toFile: dir + "/French.txt", atomically: true, encoding: .utf8)
+        try "Ann\nBob\n".write(toFile: dir + "/English.txt", atomically: true, encoding: .utf8)
+        let d = try LabelledData.load(directory: dir, normalization: TextNormalization(foldToASCII: true), deduplicate: true)
+        XCTAssertEqual(d.categories, ["English", "French"])
+        XCTAssertEqual(d.items.filter { $0.label == 1 }.map(\.text), ["Emile", "Zoe", "Ann"])
+        XCTAssertEqual(d.duplicates, 1)
+        XCTAssertEqual(d.ambiguous, ["Ann"])
+        XCTAssertEqual(TextNormalization(foldToASCII: true, lowercase: true).apply("Ślusarski"), "slusarski")
+
+        let empty = temporaryDirectory()
+        XCTAssertThrowsError(try LabelledData.load(directory: empty, normalization: .init(), deduplicate: true)) {
+            XCTAssertTrue("\($0)".contains("no .txt files"))
+        }
+        try "A\n".write(toFile: empty + "/One.txt", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try LabelledData.load(directory: empty, normalization: .init(), deduplicate: true)) {
+            XCTAssertTrue("\($0)".contains("single category"))
+        }
+        try "\n\n".write(toFile: empty + "/Two.txt", atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try LabelledData.load(directory: empty, normalization: .init(), deduplicate: true)) {
+            XCTAssertTrue("\($0)".contains("has no items"))
+        }
+    }
+
+    func testStratifiedSplit() throws {
+        let items = (0..<100).map { LabelledData.Item(text: "x\($0)", label: $0 < 80 ? 0 : 1) }
+        let d = LabelledData(categories: ["a", "b"], items: items)
+        let s = d.split(validation: 0.1, test: 0.2, seed: 3)
+        XCTAssertEqual(s.test.filter { $0.label == 0 }.count, 16)
+        XCTAssertEqual(s.test.filter { $0.label == 1 }.count, 4)
+        XCTAssertEqual(s.validation.count, 10)
+        XCTAssertEqual(Set(s.train + s.validation + s.test).count, 100)
+        XCTAssertEqual(d.split(validation: 0.1, test: 0.2, seed: 3).test, s.test)
+    }
+
+    func testReportMetrics() {
+        let r = ClassificationReport(categories: ["a", "b", "c"], truth: [0, 0, 0, 0, 1, 1, 2], predicted: [0, 0, 0, 1, 1, 0, 2])
+        XCTAssertEqual(r.accuracy, 5.0 / 7, accuracy: 1e-12)
+        XCTAssertEqual(r.balancedAccuracy, (0.75 + 0.5 + 1) / 3, accuracy: 1e-12)
+        XCTAssertEqual(r.precision(0)!, 0.75, accuracy: 1e-12)
+        XCTAssertEqual(r.confusion[1], [1, 1, 0])
+        XCTAssertTrue(r.svg.contains("<rect"))
+        XCTAssertTrue(r.text.contains("balanced accuracy: 0.7500"))
+    }
+}

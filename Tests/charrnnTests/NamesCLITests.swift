@@ -1,0 +1,101 @@
+import CharRNN
+import Foundation
+import XCTest
+
+/// `charrnn classify ...` and names-mode sampling, end to end.
+final class NamesCLITests: CLITestCase {
+    func writeLabelled(_ dir: String) throws {
+        let alphabets = ["abcdx": "Alpha", "defgx": "Delta", "ghijx": "Gamma"]
+        var rng = RandomGenerator(seed: 5)
+        for (letters, name) in alphabets {
+            let lines = (0..<120).map { _ in
+                String((0..<(3 + rng.nextInt(below: 6))).map { _ in Array(letters)[rng.nextInt(below: letters.count)] }).capitalized
+            }
+            try lines.joined(separator: "\n").write(toFile: dir + "/\(name).txt", atomically: true, encoding: .utf8)
+        }
+    }
+
+    func testClassifyHelp() throws {
+        let r = try charrnn(["classify", "--help"])
+        XCTAssertEqual(r.status, 0)
+        for sub in ["train", "eval", "predict"] { XCTAssertTrue(r.stdout.contains(sub)) }
+    }
+
+    func testClassifyTrainEvalPredict() throws {
+        let data = dir + "/labelled"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        try writeLabelled(data)
+        let out = dir + "/cls"
+        let t = try charrnn(["classify", "train", data, "-o", out, "--hidden", "32", "--embed", "8", "--epochs", "8",
+                             "--learning-rate", "0.01", "--batch-size", "16", "--threads", "1"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        XCTAssertTrue(t.stdout.contains("test split: accuracy"), t.stdout)
+        let e = try charrnn(["classify", "eval", "-c", out])
+        XCTAssertEqual(e.status, 0, e.stderr)
+        XCTAssertTrue(e.stdout.contains("balanced accuracy"))
+        XCTAssertTrue(e.stdout.contains("confusion matrix"))
+        let accuracy = Double(e.stdout.split(separator: "\n").first { $0.hasPrefix("accuracy:") }!.split(separator: " ")[1])!
+        XCTAssertGreaterThan(accuracy, 0.85)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/confusion.svg"))
+        let p = try charrnn(["classify", "predict", "-c", out, "--top", "2", "Abcab", "Feged"])
+        XCTAssertEqual(p.status, 0, p.stderr)
+        let lines = p.stdout.split(separator: "\n")
+        XCTAssertTrue(lines[0].hasPrefix("Abcab: Alpha"), p.stdout)
+        XCTAssertTrue(lines[1].hasPrefix("Feged: Delta"), p.stdout)
+        let piped = try charrnn(["classify", "predict", "-c", out], stdin: "Hgihj\n")
+        XCTAssertTrue(piped.stdout.hasPrefix("Hgihj: Gamma"), piped.stdout)
+        assertCleanError(try charrnn(["classify", "predict", "-c", out, "Qqq"]), "never saw")
+        assertCleanError(try charrnn(["classify", "predict", "-c", out, "--top", "0", "Ab"]), "--top")
+        assertCleanError(try charrnn(["sample", "-c", out + "/classifier.safetensors"]), "classifier")
+    }
+
+    func testClassifyDataErrors() throws {
+        let empty = dir + "/empty"
+        try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)
+        assertCleanError(try charrnn(["classify", "train", empty]), "no .txt files")
+        try "Ann\n".write(toFile: empty + "/One.txt", atomically: true, encoding: .utf8)
+        assertCleanError(try charrnn(["classify", "train", empty]), "single category")
+        try "\n".write(toFile: empty + "/Two.txt", atomically: true, encoding: .utf8)
+        assertCleanError(try charrnn(["classify", "train", empty]), "has no items")
+        assertCleanError(try charrnn(["classify", "train", dir + "/nothing"]), "no such file")
+    }
+
+    func testNamesSamplingUniqueNovelAndByCategory() throws {
+        var rng = RandomGenerator(seed: 9)
+        let syllables = ["sau", "rus", "don", "tyr", "rap", "tor", "cera", "odon"]
+        var names = Set<String>()
+        while names.count < 200 {
+            names.insert((0..<(2 + rng.nextInt(below: 2))).map { _ in syllables[rng.nextInt(below: syllables.count)] }.joined().capitalized)
+        }
+        let file = dir + "/dinos.txt"
+        try names.sorted().joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let out = dir + "/dinos"
+        let t = try charrnn(["train", file, "--names", "-o", out, "--hidden", "48", "--embed", "16", "--batch-size", "16",
+                             "--learning-rate", "0.01", "--max-steps", "250", "--eval-every", "125", "--threads", "1"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        let s = try charrnn(["sample", "-c", out, "--count", "15", "--unique", "--novel", "--seed", "3", "--temperature", "1"])
+        XCTAssertEqual(s.status, 0, s.stderr)
+        let got = s.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(got.count, 15)
+        XCTAssertEqual(Set(got).count, 15)
+        XCTAssertTrue(got.allSatisfy { !names.contains($0) }, "\(got)")
+        let primed = try charrnn(["sample", "-c", out, "--prime", "Tyr", "--count", "3", "--seed", "1"])
+        XCTAssertTrue(primed.stdout.split(separator: "\n").allSatisfy { $0.hasPrefix("Tyr") }, primed.stdout)
+        assertCleanError(try charrnn(["sample", "-c", out, "--category", "Russian"]), "not trained with categories")
+
+        let labelled = dir + "/labelled"
+        try FileManager.default.createDirectory(atPath: labelled, withIntermediateDirectories: true)
+        try writeLabelled(labelled)
+        let cond = dir + "/cond"
+        let c = try charrnn(["train", labelled, "-o", cond, "--hidden", "32", "--embed", "8", "--batch-size", "16",
+                             "--learning-rate", "0.01", "--max-steps", "200", "--eval-every", "200", "--threads", "1"])
+        XCTAssertEqual(c.status, 0, c.stderr)
+        let g = try charrnn(["sample", "-c", cond, "--category", "Gamma", "--count", "8", "--seed", "2", "--temperature", "0.7"])
+        XCTAssertEqual(g.status, 0, g.stderr)
+        let gamma = g.stdout.split(separator: "\n")
+        XCTAssertEqual(gamma.count, 8)
+        XCTAssertGreaterThanOrEqual(gamma.filter { $0.lowercased().allSatisfy { "ghijx".contains($0) } }.count, 7, g.stdout)
+        assertCleanError(try charrnn(["sample", "-c", cond]), "--category")
+        assertCleanError(try charrnn(["sample", "-c", cond, "--category", "Omega"]), "unknown category 'Omega'")
+    }
+}
