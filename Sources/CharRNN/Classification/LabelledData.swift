@@ -34,6 +34,7 @@ public struct LabelledData: Sendable {
     public struct Item: Sendable, Equatable, Hashable {
         public var text: String
         public var label: Int
+        public init(text: String, label: Int) { self.text = text; self.label = label }
     }
 
     public let categories: [String]

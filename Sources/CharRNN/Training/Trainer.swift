@@ -168,13 +168,13 @@ public final class Trainer {
             let t0 = monotonicSeconds()
             let batch = data.next(rng: &rng, inputs: &inputs, targets: &targets)
             // Names mode: every batch is fresh lines from the zero state, of its own size.
-            let state = batch.B == hidden.batch ? hidden : model.hiddenState(batch: batch.B)
-            if batch.reset { state.reset() }
+            let recurrent = batch.B == hidden.batch ? hidden : model.hiddenState(batch: batch.B)
+            if batch.reset { recurrent.reset() }
             stepCharacters = Double(batch.T * batch.B)
             let loss = batch.inputs.withUnsafeBufferPointer { x in
                 batch.targets.withUnsafeBufferPointer { y in
                     model.lossAndGradients(x.baseAddress!, targets: y.baseAddress!, T: batch.T, B: batch.B,
-                                           state: state, rng: &rng, categories: batch.categories)
+                                           state: recurrent, rng: &rng, categories: batch.categories)
                 }
             }
             let norm: Double
