@@ -66,14 +66,8 @@ public struct Checkpoint {
     public var startCharacter: Unicode.Scalar { info.startCharacter.unicodeScalars.first! }
 
     public func encode() -> [UInt8] {
-        let p = model.parameters.pointer
-        let tensors = model.layout.slots.map { s in
-            SafeTensors.Tensor(name: s.name, shape: s.shape, values: Array(UnsafeBufferPointer(start: p + s.offset, count: s.count)))
-        }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        let json = String(decoding: (try? encoder.encode(info)) ?? Data(), as: UTF8.self)
-        return SafeTensors.encode(tensors, metadata: ["charrnn": json, "format": "pt"])
+        SafeTensors.encode(model.layout.tensors(of: model.parameters),
+                           metadata: ["charrnn": SafeTensors.json(info), "format": "pt"])
     }
 
     public func save(to path: String) throws { try AtomicFile.write(encode(), to: path) }
@@ -127,15 +121,7 @@ public struct Checkpoint {
         let vocabulary = Vocabulary(scalars: scalars)
         guard vocabulary.scalars == scalars else { throw bad("its vocabulary is not in code-point order") }
         let model = CharRNNModel(config: info.config)
-        let p = model.parameters.pointer
-        for slot in model.layout.slots {
-            guard let t = st.tensors[slot.name] else { throw bad("tensor '\(slot.name)' is missing") }
-            guard t.shape == slot.shape else {
-                throw bad("tensor '\(slot.name)' has shape \(t.shape), expected \(slot.shape)")
-            }
-            guard t.values.allSatisfy({ $0.isFinite }) else { throw bad("tensor '\(slot.name)' holds NaN or infinity") }
-            t.values.withUnsafeBufferPointer { (p + slot.offset).update(from: $0.baseAddress!, count: slot.count) }
-        }
+        try model.layout.load(st.tensors, into: model.parameters, path: path)
         var cp = Checkpoint(model: model, vocabulary: vocabulary, startCharacter: info.startCharacter.unicodeScalars.first!,
                             training: info.training)
         cp.info = info

@@ -12,6 +12,13 @@ public enum SafeTensors {
         }
     }
 
+    /// A metadata value: the value as JSON with sorted keys.
+    public static func json<T: Encodable>(_ value: T) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self)
+    }
+
     public static func encode(_ tensors: [Tensor], metadata: [String: String]) -> [UInt8] {
         var header: [String: Any] = [:]
         var offset = 0

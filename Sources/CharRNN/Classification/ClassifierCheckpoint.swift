@@ -38,14 +38,8 @@ public struct ClassifierCheckpoint {
     }
 
     public func encode() -> [UInt8] {
-        let p = model.parameters.pointer
-        let tensors = model.layout.slots.map { s in
-            SafeTensors.Tensor(name: s.name, shape: s.shape, values: Array(UnsafeBufferPointer(start: p + s.offset, count: s.count)))
-        }
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        let json = String(decoding: (try? enc.encode(info)) ?? Data(), as: UTF8.self)
-        return SafeTensors.encode(tensors, metadata: ["charrnn": json, "format": "pt"])
+        SafeTensors.encode(model.layout.tensors(of: model.parameters),
+                           metadata: ["charrnn": SafeTensors.json(info), "format": "pt"])
     }
 
     public func save(to path: String) throws { try AtomicFile.write(encode(), to: path) }
@@ -79,12 +73,7 @@ public struct ClassifierCheckpoint {
             throw bad("its vocabulary or categories do not match its configuration")
         }
         let model = ClassifierModel(config: info.config)
-        let p = model.parameters.pointer
-        for slot in model.layout.slots {
-            guard let t = st.tensors[slot.name] else { throw bad("tensor '\(slot.name)' is missing") }
-            guard t.shape == slot.shape else { throw bad("tensor '\(slot.name)' has shape \(t.shape), expected \(slot.shape)") }
-            t.values.withUnsafeBufferPointer { (p + slot.offset).update(from: $0.baseAddress!, count: slot.count) }
-        }
+        try model.layout.load(st.tensors, into: model.parameters, path: file)
         return ClassifierCheckpoint(model: model, vocabulary: Vocabulary(scalars: scalars), info: info)
     }
 

@@ -49,4 +49,28 @@ public struct ParameterLayout: Sendable {
     public subscript(name: String) -> TensorSlot? { slots.first { $0.name == name } }
 
     func offset(_ name: String) -> Int { self[name]!.offset }
+
+    /// Every slot of `buffer` as a named tensor (names prefixed by `prefix`), for saving.
+    public func tensors(of buffer: FloatBuffer, prefix: String = "") -> [SafeTensors.Tensor] {
+        slots.map { s in
+            SafeTensors.Tensor(name: prefix + s.name, shape: s.shape,
+                               values: Array(UnsafeBufferPointer(start: buffer.pointer + s.offset, count: s.count)))
+        }
+    }
+
+    /// Fills `buffer` from saved tensors, checking that each slot is present, of its shape and finite.
+    public func load(_ tensors: [String: SafeTensors.Tensor], into buffer: FloatBuffer, prefix: String = "",
+                     path: String) throws {
+        for slot in slots {
+            let name = prefix + slot.name
+            guard let t = tensors[name] else { throw CharRNNError.badCheckpoint(path, "tensor '\(name)' is missing") }
+            guard t.shape == slot.shape else {
+                throw CharRNNError.badCheckpoint(path, "tensor '\(name)' has shape \(t.shape), expected \(slot.shape)")
+            }
+            guard t.values.allSatisfy({ $0.isFinite }) else {
+                throw CharRNNError.badCheckpoint(path, "tensor '\(name)' holds NaN or infinity")
+            }
+            t.values.withUnsafeBufferPointer { (buffer.pointer + slot.offset).update(from: $0.baseAddress!, count: slot.count) }
+        }
+    }
 }

@@ -29,20 +29,13 @@ public struct TrainState: Codable, Sendable {
     static let metadataKey = "charrnn_train_state"
 
     func encode(model: CharRNNModel, optimizer: Optimizer, hidden: HiddenState) -> [UInt8] {
-        let p = model.parameters.pointer
-        var tensors = model.layout.slots.map { s in
-            SafeTensors.Tensor(name: "model." + s.name, shape: s.shape,
-                               values: Array(UnsafeBufferPointer(start: p + s.offset, count: s.count)))
-        }
+        var tensors = model.layout.tensors(of: model.parameters, prefix: "model.")
         for (name, values) in optimizer.stateTensors {
             tensors.append(.init(name: name, shape: [values.count], values: values))
         }
         let h = hidden.flattened
         tensors.append(.init(name: "hidden_state", shape: [h.count], values: h))
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.sortedKeys]
-        let json = String(decoding: (try? enc.encode(self)) ?? Data(), as: UTF8.self)
-        return SafeTensors.encode(tensors, metadata: [Self.metadataKey: json])
+        return SafeTensors.encode(tensors, metadata: [Self.metadataKey: SafeTensors.json(self)])
     }
 
     struct Loaded {

@@ -111,13 +111,7 @@ public final class Trainer {
         func bad(_ why: String) -> CharRNNError { .badCheckpoint(path, why) }
         var s = loaded.state
         s.options = options
-        let p = model.parameters.pointer
-        for slot in model.layout.slots {
-            guard let t = loaded.tensors["model." + slot.name], t.shape == slot.shape else {
-                throw bad("tensor model.\(slot.name) is missing or has the wrong shape")
-            }
-            t.values.withUnsafeBufferPointer { (p + slot.offset).update(from: $0.baseAddress!, count: slot.count) }
-        }
+        try model.layout.load(loaded.tensors, into: model.parameters, prefix: "model.", path: path)
         guard let m = loaded.tensors["optimizer.m"], m.values.count == model.parameterCount else {
             throw bad("the optimizer state is missing or has the wrong size")
         }
