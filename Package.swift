@@ -8,10 +8,13 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .library(name: "CharRNN", targets: ["CharRNN"]),
+        .library(name: "CharRNNServer", targets: ["CharRNNServer"]),
         .executable(name: "charrnn", targets: ["charrnn"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.60.0"),
     ],
     targets: [
         .systemLibrary(
@@ -28,14 +31,30 @@ let package = Package(
             ],
             linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS]))]
         ),
+        .target(
+            name: "CharRNNServer",
+            dependencies: [
+                "CharRNN",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "charrnn",
             dependencies: [
                 "CharRNN",
+                "CharRNNServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "CharRNNTests", dependencies: ["CharRNN", "CCharRNNKernels"], resources: [.copy("Fixtures")]),
         .testTarget(name: "charrnnTests", dependencies: ["charrnn", "CharRNN"]),
+        .testTarget(
+            name: "CharRNNServerTests",
+            dependencies: [
+                "CharRNNServer", "CharRNN",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
     ]
 )

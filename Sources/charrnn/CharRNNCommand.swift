@@ -2,7 +2,7 @@ import ArgumentParser
 import CharRNN
 
 @main
-struct CharRNNCommand: ParsableCommand {
+struct CharRNNCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "charrnn",
         abstract: "Train, sample and evaluate character-level RNN, LSTM and GRU language models.",
@@ -14,15 +14,20 @@ struct CharRNNCommand: ParsableCommand {
           charrnn train input.txt --output runs/shakespeare --max-time 300
           charrnn sample --checkpoint runs/shakespeare --prime "ROMEO:" --length 300 --temperature 0.8
           charrnn eval --checkpoint runs/shakespeare held-out.txt
+          charrnn serve --checkpoint runs/shakespeare
         """,
-        subcommands: [Train.self, Sample.self, Eval.self, Classify.self, Bench.self]
+        subcommands: [Train.self, Sample.self, Eval.self, Classify.self, Serve.self, Bench.self]
     )
 
     /// Every error is one line on stderr and a non-zero exit: 1 for a failure, 64 for a usage error.
-    static func main() {
+    static func main() async {
         do {
             var command = try parseAsRoot()
-            try command.run()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
         } catch let error as CharRNNError {
             Terminal.fail(error.description, code: 1)
         } catch let error as ExitCode {

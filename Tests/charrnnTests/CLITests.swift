@@ -1,5 +1,8 @@
 import CharRNN
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import XCTest
 
 /// Helpers for end-to-end runs of the built charrnn binary.
@@ -224,5 +227,58 @@ final class CLITests: CLITestCase {
         let future = dir + "/future.safetensors"
         try Data(SafeTensors.encode(tensors, metadata: ["charrnn": json])).write(to: URL(fileURLWithPath: future))
         assertCleanError(try charrnn(["sample", "-c", future]), "version 99 is not supported")
+    }
+
+    func testServeAnswersOverHTTPAndStopsOnSIGTERM() throws {
+        let out = dir + "/run"
+        XCTAssertEqual(try train(out, steps: 20).status, 0)
+        assertCleanError(try charrnn(["serve"]), "--checkpoint")
+        assertCleanError(try charrnn(["serve", "-c", out, "--port", "70000"]), "--port")
+        assertCleanError(try charrnn(["serve", "-c", out, "--max-batch", "0"]), "--max-batch")
+        assertCleanError(try charrnn(["serve", "-c", text]), "not a usable charrnn checkpoint")
+
+        let p = Process()
+        p.executableURL = Self.binary
+        p.arguments = ["serve", "-c", "poem=" + out, "--port", "0"]
+        let err = Pipe()
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = err
+        try p.run()
+        var said = ""
+        let deadline = Date().addingTimeInterval(20)
+        while !said.contains("\n") && Date() < deadline {
+            let data = err.fileHandleForReading.availableData
+            if data.isEmpty { break }
+            said += String(decoding: data, as: UTF8.self)
+        }
+        guard let range = said.range(of: #"http://127\.0\.0\.1:\d+/"#, options: .regularExpression) else {
+            p.terminate()
+            return XCTFail("no address announced: \(said)")
+        }
+        let base = String(said[range])
+        var request = URLRequest(url: URL(string: base + "v1/generate")!)
+        request.httpMethod = "POST"
+        request.httpBody = Data(#"{"model": "poem", "prompt": "to be", "length": 40, "seed": 5}"#.utf8)
+        let reply = try fetch(request)
+        let expected = try charrnn(["sample", "-c", out, "--prime", "to be", "--length", "40", "--seed", "5"]).stdout
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: reply) as? [String: Any])
+        XCTAssertEqual("to be" + (object["text"] as? String ?? "") + "\n", expected)
+
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, "a SIGTERM is a clean stop")
+        XCTAssertEqual(p.terminationReason, .exit)
+    }
+
+    /// A blocking HTTP round trip.
+    func fetch(_ request: URLRequest) throws -> Data {
+        final class Box: @unchecked Sendable { var data: Data?; var error: Error? }  // written before the semaphore signals
+        let box = Box(), done = DispatchSemaphore(value: 0)
+        URLSession.shared.dataTask(with: request) { data, _, error in
+            box.data = data; box.error = error; done.signal()
+        }.resume()
+        done.wait()
+        if let error = box.error { throw error }
+        return try XCTUnwrap(box.data)
     }
 }

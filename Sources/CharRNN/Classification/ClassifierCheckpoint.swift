@@ -11,6 +11,12 @@ public struct ClassifierInfo: Codable, Sendable, Equatable {
     /// Where the data came from and how it was split, so `classify eval` can rebuild the test split.
     public var data: DataSplit?
 
+    public init(config: ClassifierConfig, vocabulary: [String], categories: [String],
+                normalization: TextNormalization, data: DataSplit? = nil) {
+        self.config = config; self.vocabulary = vocabulary; self.categories = categories
+        self.normalization = normalization; self.data = data
+    }
+
     public struct DataSplit: Codable, Sendable, Equatable {
         public var directory: String
         public var deduplicate: Bool

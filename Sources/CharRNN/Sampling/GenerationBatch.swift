@@ -1,0 +1,163 @@
+/// One generation in progress. It carries its own recurrent state, options and random stream, so that
+/// generations that started at different times can share one batched forward step (continuous batching).
+public final class GenerationStream {
+    public let options: SamplingOptions
+    /// Most characters it may produce.
+    public let length: Int
+    public private(set) var produced = 0
+    public private(set) var finished = false
+    var rng: RandomGenerator
+    let category: Int32?
+    /// Per layer, per state vector (h, and c for an LSTM), H values: the stream's row of HiddenState.
+    var state: [Float]
+    var token: Int32
+
+    init(options: SamplingOptions, length: Int, rng: RandomGenerator, category: Int32?, state: [Float], token: Int32) {
+        self.options = options; self.length = length; self.rng = rng
+        self.category = category; self.state = state; self.token = token
+        finished = length == 0
+    }
+
+    /// What one step did for a stream.
+    public enum Outcome: Equatable, Sendable {
+        case character(Unicode.Scalar)
+        /// The model produced the stop character (not emitted).
+        case stopped
+    }
+
+    func record(_ outcome: Outcome) {
+        switch outcome {
+        case .character: produced += 1; if produced >= length { finished = true }
+        case .stopped: finished = true
+        }
+    }
+}
+
+/// Runs many generations from one model together: each `step` is one forward pass over all the given
+/// streams (a [B, H] product per layer instead of B matrix-vector products), then each stream draws its
+/// next character with its own options. A stream alone gives exactly what `Sampler` gives for the same
+/// seed, because a one-row step takes the same path.
+public final class GenerationBatch {
+    public let model: CharRNNModel
+    public let vocabulary: Vocabulary
+    public let startCharacter: Unicode.Scalar
+    public let namesMode: Bool
+    public let categoryNames: [String]?
+    private let sampler: Sampler
+    private var statesByBatch: [Int: HiddenState] = [:]
+    private var inputs: [Int32] = []
+    private var categories: [Int32] = []
+    private var noDropout = RandomGenerator(seed: 0)
+    private let rowValues: Int
+
+    public init(checkpoint: Checkpoint) {
+        model = checkpoint.model
+        vocabulary = checkpoint.vocabulary
+        startCharacter = checkpoint.startCharacter
+        namesMode = checkpoint.info.names ?? false
+        categoryNames = checkpoint.info.categoryNames
+        sampler = Sampler(model: model, vocabulary: vocabulary, startCharacter: startCharacter)
+        rowValues = model.config.layers * model.config.cell.stateCount * model.config.hidden
+    }
+
+    /// Checks the request, feeds the prompt (all but its last character in one pass) and returns a stream
+    /// ready for `step`. Errors name the problem in words a client can act on.
+    public func start(prompt: String, length: Int, options: SamplingOptions, seed: UInt64,
+                      category: String? = nil) throws -> GenerationStream {
+        try options.validate()
+        guard length >= 0 else { throw CharRNNError.invalidOption("length must not be negative (got \(length))") }
+        var categoryIndex: Int32? = nil
+        if let names = categoryNames {
+            guard let category else {
+                throw CharRNNError.invalidOption("this model generates by category: give a category (one of \(names.joined(separator: ", ")))")
+            }
+            guard let i = names.firstIndex(of: category) else {
+                throw CharRNNError.invalidOption("unknown category '\(category)'; the model knows: \(names.joined(separator: ", "))")
+            }
+            categoryIndex = Int32(i)
+        } else if category != nil {
+            throw CharRNNError.invalidOption("this model was not trained with categories; drop the category")
+        }
+        var context = try vocabulary.encode(prompt, what: "the prompt")
+        if context.isEmpty || namesMode { context.insert(vocabulary.id(of: startCharacter) ?? 0, at: 0) }
+        let state = hiddenState(batch: 1)
+        state.reset()
+        if context.count > 1 {
+            let cats = categoryIndex.map { [$0] }
+            context.withUnsafeBufferPointer { p in
+                _ = model.forward(p.baseAddress!, T: context.count - 1, B: 1, state: state, training: false,
+                                  rng: &noDropout, categories: cats)
+            }
+        }
+        return GenerationStream(options: options, length: length, rng: RandomGenerator(seed: seed),
+                                category: categoryIndex, state: state.flattened, token: context[context.count - 1])
+    }
+
+    /// One character for each unfinished stream, in the order given.
+    public func step(_ streams: [GenerationStream]) -> [GenerationStream.Outcome] {
+        let B = streams.count
+        guard B > 0 else { return [] }
+        precondition(!streams.contains { $0.finished }, "a finished stream cannot step")
+        let state = hiddenState(batch: B)
+        gather(streams, into: state)
+        inputs.removeAll(keepingCapacity: true)
+        for s in streams { inputs.append(s.token) }
+        var cats: [Int32]? = nil
+        if categoryNames != nil {
+            categories.removeAll(keepingCapacity: true)
+            for s in streams { categories.append(s.category ?? 0) }
+            cats = categories
+        }
+        let logits = inputs.withUnsafeBufferPointer {
+            model.forward($0.baseAddress!, T: 1, B: B, state: state, training: false, rng: &noDropout, categories: cats)
+        }
+        scatter(state, into: streams)
+        let V = vocabulary.count
+        var outcomes: [GenerationStream.Outcome] = []
+        outcomes.reserveCapacity(B)
+        for (b, s) in streams.enumerated() {
+            let next = sampler.choose(logits: logits + b * V, options: s.options, rng: &s.rng)
+            s.token = next
+            let ch = vocabulary.decode(next)
+            let outcome: GenerationStream.Outcome = ch == s.options.stop ? .stopped : .character(ch)
+            s.record(outcome)
+            outcomes.append(outcome)
+        }
+        return outcomes
+    }
+
+    private func hiddenState(batch: Int) -> HiddenState {
+        if let s = statesByBatch[batch] { return s }
+        let s = model.hiddenState(batch: batch)
+        statesByBatch[batch] = s
+        return s
+    }
+
+    // A layer's block is S state vectors of [B, H]; a stream keeps its row of each, layer by layer.
+    private func gather(_ streams: [GenerationStream], into state: HiddenState) {
+        let H = model.config.hidden, S = model.config.cell.stateCount, B = streams.count
+        for (b, s) in streams.enumerated() {
+            s.state.withUnsafeBufferPointer { src in
+                for (l, block) in state.blocks.enumerated() {
+                    for k in 0..<S {
+                        (block.pointer + (k * B + b) * H).update(from: src.baseAddress! + (l * S + k) * H, count: H)
+                    }
+                }
+            }
+        }
+    }
+
+    private func scatter(_ state: HiddenState, into streams: [GenerationStream]) {
+        let H = model.config.hidden, S = model.config.cell.stateCount, B = streams.count
+        for (b, s) in streams.enumerated() {
+            precondition(s.state.count == rowValues)
+            s.state.withUnsafeMutableBufferPointer { dst in
+                for (l, block) in state.blocks.enumerated() {
+                    for k in 0..<S {
+                        (dst.baseAddress! + (l * S + k) * H).update(from: block.pointer + (k * B + b) * H, count: H)
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// A request the server refuses, with the status and the sentence the client sees.
+struct APIError: Error {
+    var status: HTTPResponse.Status
+    var message: String
+    init(_ status: HTTPResponse.Status, _ message: String) { self.status = status; self.message = message }
+}
+
+/// Turns every error into a JSON body `{"error": {"status": N, "message": "..."}}`, so a client
+/// (and the web page) always gets something it can show, whatever went wrong.
+struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            return Self.reply(error.status, error.message)
+        } catch let error as HTTPError {
+            let message: String
+            switch error.status {
+            case .notFound: message = "no such endpoint: \(request.method) \(request.uri.path)"
+            case .contentTooLarge: message = "the request body is larger than the server accepts"
+            case .methodNotAllowed: message = "\(request.method) is not allowed on \(request.uri.path)"
+            default: message = error.body ?? error.status.reasonPhrase
+            }
+            return Self.reply(error.status, message)
+        } catch is NIOTooManyBytesError {
+            return Self.reply(.contentTooLarge, "the request body is larger than the server accepts")
+        } catch let error as DecodingError {
+            return Self.reply(.badRequest, "malformed JSON: \(Self.describe(error))")
+        } catch {
+            context.logger.error("request failed: \(error)")
+            return Self.reply(.internalServerError, "internal error")
+        }
+    }
+
+    static func reply(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        let body = JSON.encode(ErrorReply(error: .init(status: status.code, message: message)))
+        return Response(status: status, headers: [.contentType: "application/json"],
+                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ c: DecodingError.Context) -> String {
+            c.codingPath.isEmpty ? "" : " at '" + c.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".") + "'"
+        }
+        switch error {
+        case .keyNotFound(let key, let c): return "missing field '\(key.stringValue)'\(path(c))"
+        case .typeMismatch(let type, let c): return "expected \(type)\(path(c))"
+        case .valueNotFound(let type, let c): return "expected \(type)\(path(c)), found null"
+        case .dataCorrupted(let c): return c.codingPath.isEmpty ? "the body is not valid JSON" : "invalid value\(path(c))"
+        @unknown default: return "the body could not be read"
+        }
+    }
+}

@@ -1,0 +1,280 @@
+import CharRNN
+import Foundation
+
+/// What a generation sends back to the request that asked for it.
+public enum GenerationEvent: Sendable, Equatable {
+    case text(String)
+    /// The last event: how many characters were produced and why it ended ("length", "stop" or "cancelled").
+    case finished(tokens: Int, reason: String)
+    /// The request was refused (bad prompt, unknown category, ...); nothing was generated.
+    case rejected(String)
+}
+
+/// A generation as a request describes it.
+public struct GenerationRequest: Sendable {
+    public var model: String
+    public var prompt: String
+    public var length: Int
+    public var options: SamplingOptions
+    public var seed: UInt64
+    public var category: String?
+
+    public init(model: String, prompt: String, length: Int, options: SamplingOptions, seed: UInt64, category: String? = nil) {
+        self.model = model; self.prompt = prompt; self.length = length
+        self.options = options; self.seed = seed; self.category = category
+    }
+}
+
+/// Set from any thread when the client stops listening; read by the compute thread.
+final class CancellationFlag: @unchecked Sendable {
+    // @unchecked: the one stored Bool is only read or written while holding `lock`.
+    private let lock = NSLock()
+    private var cancelled = false
+    func cancel() { lock.lock(); cancelled = true; lock.unlock() }
+    var isCancelled: Bool { lock.lock(); defer { lock.unlock() }; return cancelled }
+}
+
+/// Owns every loaded model and runs all model computation on one thread of its own.
+///
+/// Why one thread: the kernels' worker pool and each model's workspaces are not reentrant, and a long
+/// compute loop must not occupy Swift's cooperative threads, which also serve the HTTP connections.
+/// Generations for the same model that are in flight together advance in one batched forward step per
+/// character (continuous batching): a request joins the batch at the next step and leaves when it ends.
+public final class InferenceEngine: @unchecked Sendable {
+    // @unchecked: `models`, `active` and the model objects are used only on the compute thread after
+    // init; `pending`, `jobs` and `stopping` are only touched while holding `condition`.
+    public let catalog: [ModelSummary]
+    /// Most generations of one model that share a step; 1 turns batching off (requests take turns).
+    public let maxBatch: Int
+
+    private enum Loaded {
+        case generator(GenerationBatch)
+        case classifier(ClassifierCheckpoint)
+    }
+
+    private final class Active {
+        let stream: GenerationStream
+        let continuation: AsyncStream<GenerationEvent>.Continuation
+        let cancel: CancellationFlag
+        init(_ stream: GenerationStream, _ continuation: AsyncStream<GenerationEvent>.Continuation, _ cancel: CancellationFlag) {
+            self.stream = stream; self.continuation = continuation; self.cancel = cancel
+        }
+    }
+
+    private struct Pending {
+        let request: GenerationRequest
+        let continuation: AsyncStream<GenerationEvent>.Continuation
+        let cancel: CancellationFlag
+    }
+
+    private let models: [String: Loaded]
+    private var active: [String: [Active]] = [:]
+    private let condition = NSCondition()
+    private var pending: [String: [Pending]] = [:]
+    private var jobs: [@Sendable () -> Void] = []
+    private var stopping = false
+    private var thread: Thread?
+    private var steps = 0, rows = 0, inFlight = 0
+
+    /// Generations queued or running.
+    public var generationsInFlight: Int {
+        condition.lock(); defer { condition.unlock() }
+        return inFlight
+    }
+
+    /// Batched steps run so far and the rows they carried (rows / steps is the mean batch size).
+    public var statistics: (steps: Int, rows: Int) {
+        condition.lock(); defer { condition.unlock() }
+        return (steps, rows)
+    }
+
+    /// Loads every checkpoint (language model or classifier); a name must be unique.
+    public init(checkpoints: [(name: String, path: String)], maxBatch: Int = 64) throws {
+        guard maxBatch >= 1 else { throw CharRNNError.invalidOption("--max-batch must be at least 1 (got \(maxBatch))") }
+        self.maxBatch = maxBatch
+        var models: [String: Loaded] = [:]
+        var catalog: [ModelSummary] = []
+        for (name, path) in checkpoints {
+            guard models[name] == nil else {
+                throw CharRNNError.invalidOption("two models are named '\(name)'; name them with NAME=PATH")
+            }
+            if try ModelSummary.isClassifier(path) {
+                let cp = try ClassifierCheckpoint.load(path)
+                models[name] = .classifier(cp)
+                catalog.append(ModelSummary(name: name, classifier: cp))
+            } else {
+                let cp = try Checkpoint.load(path)
+                models[name] = .generator(GenerationBatch(checkpoint: cp))
+                catalog.append(ModelSummary(name: name, generator: cp))
+            }
+        }
+        self.models = models
+        self.catalog = catalog
+    }
+
+    public func model(named name: String) -> ModelSummary? { catalog.first { $0.name == name } }
+
+    /// Starts the compute thread.
+    public func start() {
+        condition.lock(); defer { condition.unlock() }
+        guard thread == nil else { return }
+        let t = Thread { [self] in run() }
+        t.name = "charrnn-compute"
+        thread = t
+        t.start()
+    }
+
+    /// Ends every generation still queued or running (their requests see reason "cancelled") and stops
+    /// the compute thread. New requests are refused from here on.
+    public func shutdown() {
+        condition.lock()
+        stopping = true
+        condition.signal()
+        condition.unlock()
+    }
+
+    /// Queues a generation; events arrive on the returned stream. Dropping the stream (a client that
+    /// went away) cancels the generation at its next step.
+    public func generate(_ request: GenerationRequest) -> AsyncStream<GenerationEvent> {
+        let cancel = CancellationFlag()
+        let (stream, continuation) = AsyncStream<GenerationEvent>.makeStream(bufferingPolicy: .unbounded)
+        continuation.onTermination = { _ in cancel.cancel() }
+        condition.lock()
+        if stopping {
+            condition.unlock()
+            continuation.yield(.rejected("the server is shutting down"))
+            continuation.finish()
+            return stream
+        }
+        pending[request.model, default: []].append(Pending(request: request, continuation: continuation, cancel: cancel))
+        inFlight += 1
+        condition.signal()
+        condition.unlock()
+        return stream
+    }
+
+    /// Top categories for each item, computed on the compute thread between generation steps.
+    public func classify(model name: String, items: [String], top: Int) async throws -> [[(category: String, probability: Float)]] {
+        guard case .classifier(let cp)? = models[name] else {
+            throw CharRNNError.invalidOption("'\(name)' is not a classifier")
+        }
+        let box = UncheckedBox(cp)
+        return try await withCheckedThrowingContinuation { continuation in
+            let job: @Sendable () -> Void = {
+                continuation.resume(with: Result { try box.value.predict(items, top: top) })
+            }
+            condition.lock()
+            if stopping {
+                condition.unlock()
+                continuation.resume(throwing: CharRNNError.invalidOption("the server is shutting down"))
+                return
+            }
+            jobs.append(job)
+            condition.signal()
+            condition.unlock()
+        }
+    }
+
+    // MARK: the compute thread
+
+    private func run() {
+        while true {
+            condition.lock()
+            while !stopping && jobs.isEmpty && pending.values.allSatisfy(\.isEmpty) && active.values.allSatisfy(\.isEmpty) {
+                condition.wait()
+            }
+            if stopping {
+                let left = pending.values.flatMap { $0 }
+                pending = [:]
+                jobs = []
+                condition.unlock()
+                for p in left { close(p.continuation, .finished(tokens: 0, reason: "cancelled")) }
+                for a in active.values.flatMap({ $0 }) { finish(a, reason: "cancelled") }
+                active = [:]
+                return
+            }
+            let runNow = jobs
+            jobs = []
+            var admitted: [String: [Pending]] = [:]
+            for (name, queue) in pending where !queue.isEmpty {
+                let room = maxBatch - (active[name]?.count ?? 0)
+                guard room > 0 else { continue }
+                admitted[name] = Array(queue.prefix(room))
+                pending[name] = Array(queue.dropFirst(room))
+            }
+            condition.unlock()
+
+            for job in runNow { job() }
+            for (name, list) in admitted { for p in list { admit(p, model: name) } }
+            for name in active.keys.sorted() { stepModel(name) }
+        }
+    }
+
+    private func admit(_ p: Pending, model name: String) {
+        guard case .generator(let batch)? = models[name] else {
+            close(p.continuation, .rejected("unknown model '\(name)'"))
+            return
+        }
+        do {
+            let r = p.request
+            let stream = try batch.start(prompt: r.prompt, length: r.length, options: r.options, seed: r.seed, category: r.category)
+            let a = Active(stream, p.continuation, p.cancel)
+            if stream.finished { finish(a, reason: "length") } else { active[name, default: []].append(a) }
+        } catch let error as CharRNNError {
+            close(p.continuation, .rejected(error.description))
+        } catch {
+            close(p.continuation, .rejected("\(error)"))
+        }
+    }
+
+    private func stepModel(_ name: String) {
+        guard case .generator(let batch)? = models[name], var list = active[name], !list.isEmpty else { return }
+        list.removeAll { a in
+            guard a.cancel.isCancelled else { return false }
+            finish(a, reason: "cancelled")
+            return true
+        }
+        if !list.isEmpty {
+            let outcomes = batch.step(list.map(\.stream))
+            condition.lock()
+            steps += 1
+            rows += list.count
+            condition.unlock()
+            var keep: [Active] = []
+            keep.reserveCapacity(list.count)
+            for (a, outcome) in zip(list, outcomes) {
+                switch outcome {
+                case .character(let ch):
+                    if case .terminated = a.continuation.yield(.text(String(ch))) {
+                        finish(a, reason: "cancelled")
+                        continue
+                    }
+                    if a.stream.finished { finish(a, reason: "length") } else { keep.append(a) }
+                case .stopped:
+                    finish(a, reason: "stop")
+                }
+            }
+            list = keep
+        }
+        active[name] = list
+    }
+
+    private func finish(_ a: Active, reason: String) {
+        close(a.continuation, .finished(tokens: a.stream.produced, reason: reason))
+    }
+
+    private func close(_ continuation: AsyncStream<GenerationEvent>.Continuation, _ last: GenerationEvent) {
+        continuation.yield(last)
+        continuation.finish()
+        condition.lock()
+        inFlight -= 1
+        condition.unlock()
+    }
+}
+
+/// Carries a value that is used on one thread at a time to the compute thread.
+struct UncheckedBox<Value>: @unchecked Sendable {
+    // @unchecked: the classifier inside is only used by jobs, which run on the compute thread one at a time.
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

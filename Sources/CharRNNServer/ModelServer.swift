@@ -1,0 +1,50 @@
+import CharRNN
+import Hummingbird
+import Logging
+import NIOCore
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// `charrnn serve`: loads the checkpoints, starts the compute thread and serves HTTP until SIGTERM or
+/// SIGINT, then lets in-flight requests finish (their generations are bounded by --max-length) and
+/// cancels whatever the engine still holds.
+public enum ModelServer {
+    /// The Hummingbird application over an engine; `onRunning` receives the bound port.
+    public static func application(engine: InferenceEngine, configuration: ServerConfiguration,
+                                   onRunning: @escaping @Sendable (Int) async -> Void = { _ in })
+        -> some ApplicationProtocol
+    {
+        let router = Router()
+        Routes(engine: engine, configuration: configuration).register(on: router)
+        var logger = Logger(label: "charrnn.serve")
+        logger.logLevel = .warning
+        return Application(
+            router: router,
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "charrnn"),
+            onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
+            logger: logger
+        )
+    }
+
+    public static func run(checkpoints: [String], configuration: ServerConfiguration,
+                           onRunning: @escaping @Sendable (Int) async -> Void) async throws {
+        try configuration.validate()
+        guard !checkpoints.isEmpty else { throw CharRNNError.invalidOption("give at least one --checkpoint") }
+        let engine = try InferenceEngine(checkpoints: checkpoints.map(ModelSummary.parse), maxBatch: configuration.maxBatch)
+        engine.start()
+        defer { engine.shutdown() }
+        let app = application(engine: engine, configuration: configuration, onRunning: onRunning)
+        do {
+            try await app.runService()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            throw CharRNNError.invalidOption("cannot listen on \(configuration.host):\(configuration.port): the port is in use")
+        } catch let error as IOError {
+            throw CharRNNError.invalidOption("cannot listen on \(configuration.host):\(configuration.port): \(error.description)")
+        } catch let error as SocketAddressError.UnknownHost {
+            throw CharRNNError.invalidOption("cannot listen on \(error.host): no such host or address")
+        }
+    }
+}

@@ -1,0 +1,121 @@
+import Foundation
+
+/// The OpenAPI 3.0 description served at `/openapi.json`, with this server's limits filled in.
+enum OpenAPIDocument {
+    static func json(configuration c: ServerConfiguration) -> String {
+        let error: [String: Any] = ["description": "The request was refused; the body says why.",
+                                    "content": ["application/json": ["schema": ["$ref": "#/components/schemas/Error"]]]]
+        func jsonBody(_ ref: String) -> [String: Any] {
+            ["required": true, "content": ["application/json": ["schema": ["$ref": "#/components/schemas/\(ref)"]]]]
+        }
+        func ok(_ ref: String, _ description: String) -> [String: Any] {
+            ["description": description, "content": ["application/json": ["schema": ["$ref": "#/components/schemas/\(ref)"]]]]
+        }
+        let doc: [String: Any] = [
+            "openapi": "3.0.3",
+            "info": [
+                "title": "charrnn",
+                "version": "1",
+                "description": "Generate text with character-level language models and classify short strings.",
+            ],
+            "paths": [
+                "/healthz": ["get": [
+                    "summary": "Liveness check",
+                    "operationId": "health",
+                    "responses": ["200": ok("Health", "The server is up.")],
+                ]],
+                "/v1/models": ["get": [
+                    "summary": "The models this server serves",
+                    "operationId": "listModels",
+                    "responses": ["200": ok("Models", "One entry per model.")],
+                ]],
+                "/v1/generate": ["post": [
+                    "summary": "Generate text from a prompt",
+                    "description": "With \"stream\": true the reply is text/event-stream: one `data: {\"text\": ...}` event per chunk of characters, then `event: done` with the totals.",
+                    "operationId": "generate",
+                    "requestBody": jsonBody("GenerateRequest"),
+                    "responses": [
+                        "200": [
+                            "description": "The generated text (without the prompt), or a stream of events.",
+                            "content": [
+                                "application/json": ["schema": ["$ref": "#/components/schemas/GenerateReply"]],
+                                "text/event-stream": ["schema": ["type": "string"]],
+                            ],
+                        ],
+                        "400": error, "404": error, "413": error,
+                    ],
+                ]],
+                "/v1/classify": ["post": [
+                    "summary": "Top categories for each item",
+                    "operationId": "classify",
+                    "requestBody": jsonBody("ClassifyRequest"),
+                    "responses": ["200": ok("ClassifyReply", "Categories with probabilities, most likely first."),
+                                  "400": error, "404": error, "413": error],
+                ]],
+            ],
+            "components": ["schemas": [
+                "Error": object(["error": object(["status": ["type": "integer"], "message": ["type": "string"]],
+                                                 required: ["status", "message"])], required: ["error"]),
+                "Health": object(["status": ["type": "string"], "models": ["type": "integer"]], required: ["status", "models"]),
+                "Models": object(["models": ["type": "array", "items": ["$ref": "#/components/schemas/Model"]]], required: ["models"]),
+                "Model": object([
+                    "name": ["type": "string"],
+                    "kind": ["type": "string", "enum": ["generator", "classifier"]],
+                    "cell": ["type": "string", "enum": ["lstm", "gru", "rnn_tanh", "rnn_relu"]],
+                    "layers": ["type": "integer"],
+                    "hidden": ["type": "integer"],
+                    "vocabulary_size": ["type": "integer"],
+                    "training_loss": ["type": "number", "description": "Smoothed training loss (nats/char) when saved."],
+                    "validation_loss": ["type": "number"],
+                    "training_steps": ["type": "integer"],
+                    "categories": ["type": "array", "items": ["type": "string"]],
+                    "bidirectional": ["type": "boolean"],
+                    "names_mode": ["type": "boolean"],
+                ], required: ["name", "kind", "cell", "layers", "hidden", "vocabulary_size"]),
+                "GenerateRequest": object([
+                    "model": ["type": "string", "description": "May be left out when the server has one language model."],
+                    "prompt": ["type": "string", "default": "", "description": "Text to continue; every character must be in the model's vocabulary."],
+                    "length": ["type": "integer", "minimum": 0, "maximum": c.maxLength, "default": 200],
+                    "temperature": ["type": "number", "exclusiveMinimum": true, "minimum": 0, "default": 1],
+                    "top_k": ["type": "integer", "minimum": 1],
+                    "greedy": ["type": "boolean", "default": false],
+                    "seed": ["type": "integer", "minimum": 0, "description": "The same seed and options give the same text."],
+                    "stop": ["type": "string", "minLength": 1, "maxLength": 1, "description": "Generation ends at this character (not included)."],
+                    "category": ["type": "string", "description": "For a model trained on categories."],
+                    "stream": ["type": "boolean", "default": false],
+                ], required: []),
+                "GenerateReply": object([
+                    "model": ["type": "string"],
+                    "text": ["type": "string"],
+                    "tokens": ["type": "integer"],
+                    "ms": ["type": "number"],
+                    "seed": ["type": "integer"],
+                    "finish_reason": ["type": "string", "enum": ["length", "stop", "cancelled"]],
+                ], required: ["model", "text", "tokens", "ms", "seed", "finish_reason"]),
+                "ClassifyRequest": object([
+                    "model": ["type": "string", "description": "May be left out when the server has one classifier."],
+                    "items": ["type": "array", "minItems": 1, "maxItems": c.maxItems, "items": ["type": "string", "minLength": 1]],
+                    "top": ["type": "integer", "minimum": 1, "default": 3],
+                ], required: ["items"]),
+                "ClassifyReply": object([
+                    "model": ["type": "string"],
+                    "ms": ["type": "number"],
+                    "results": ["type": "array", "items": object([
+                        "item": ["type": "string"],
+                        "categories": ["type": "array", "items": object([
+                            "category": ["type": "string"], "probability": ["type": "number"],
+                        ], required: ["category", "probability"])],
+                    ], required: ["item", "categories"])],
+                ], required: ["model", "results", "ms"]),
+            ]],
+        ]
+        let data = (try? JSONSerialization.data(withJSONObject: doc, options: [.sortedKeys, .prettyPrinted])) ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    private static func object(_ properties: [String: Any], required: [String]) -> [String: Any] {
+        var o: [String: Any] = ["type": "object", "properties": properties]
+        if !required.isEmpty { o["required"] = required }
+        return o
+    }
+}

@@ -1,0 +1,169 @@
+import CharRNN
+import Foundation
+import Hummingbird
+
+/// The HTTP face of an InferenceEngine: the web page, the OpenAPI document and the JSON API.
+struct Routes: Sendable {
+    let engine: InferenceEngine
+    let configuration: ServerConfiguration
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.add(middleware: JSONErrorMiddleware())
+        router.get("/") { _, _ in Self.static(WebPage.html, type: "text/html; charset=utf-8") }
+        router.get("/openapi.json") { _, _ in
+            Self.static(OpenAPIDocument.json(configuration: configuration), type: "application/json")
+        }
+        router.get("/healthz") { _, _ in Self.json(HealthReply(status: "ok", models: engine.catalog.count)) }
+        router.get("/v1/models") { _, _ in Self.json(ModelsReply(models: engine.catalog)) }
+        router.post("/v1/generate") { request, context in try await generate(request, context) }
+        router.post("/v1/classify") { request, context in try await classify(request, context) }
+    }
+
+    // MARK: generate
+
+    private func generate(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let body = try await decode(GenerateBody.self, from: request)
+        let name = try modelName(body.model, kind: .generator)
+        let length = body.length ?? min(200, configuration.maxLength)
+        guard length >= 0 else { throw APIError(.badRequest, "length must not be negative (got \(length))") }
+        guard length <= configuration.maxLength else {
+            throw APIError(.badRequest, "length \(length) is above this server's maximum of \(configuration.maxLength)")
+        }
+        let temperature = body.temperature ?? 1
+        guard temperature > 0, temperature.isFinite else {
+            throw APIError(.badRequest, "temperature must be above 0 (got \(temperature))")
+        }
+        if let k = body.topK, k < 1 { throw APIError(.badRequest, "top_k must be at least 1 (got \(k))") }
+        var stop: Unicode.Scalar? = nil
+        if let s = body.stop {
+            guard s.unicodeScalars.count == 1 else { throw APIError(.badRequest, "stop must be exactly one character") }
+            stop = s.unicodeScalars.first
+        }
+        let seed = body.seed ?? UInt64.random(in: 0...UInt64(Int64.max))
+        let options = SamplingOptions(temperature: temperature, topK: body.topK, greedy: body.greedy ?? false, stop: stop)
+        let started = ContinuousClock.now
+        let events = engine.generate(GenerationRequest(model: name, prompt: body.prompt ?? "", length: length,
+                                                       options: options, seed: seed, category: body.category))
+        // The first event tells whether the engine accepted the request, before any status is sent.
+        var iterator = events.makeAsyncIterator()
+        guard let first = await iterator.next() else { throw APIError(.serviceUnavailable, "the generation ended unexpectedly") }
+        if case .rejected(let message) = first { throw APIError(.badRequest, message) }
+
+        if body.stream ?? false {
+            let response = ResponseBody { writer in
+                var next: GenerationEvent? = first
+                var rest = events.makeAsyncIterator()
+                while let event = next {
+                    switch event {
+                    case .text(let text):
+                        try await writer.write(Self.event(data: JSON.encode(StreamChunk(text: text))))
+                    case .finished(let tokens, let reason):
+                        let done = StreamDone(tokens: tokens, ms: Self.ms(since: started), finishReason: reason, seed: seed)
+                        try await writer.write(Self.event(name: "done", data: JSON.encode(done)))
+                    case .rejected(let message):
+                        try await writer.write(Self.event(name: "error", data: JSON.encode(["message": message])))
+                    }
+                    next = await rest.next()
+                }
+                try await writer.finish(nil)
+            }
+            return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"], body: response)
+        }
+
+        var text = ""
+        var next: GenerationEvent? = first
+        while let event = next {
+            switch event {
+            case .text(let t): text += t
+            case .finished(let tokens, let reason):
+                return Self.json(GenerateReply(model: name, text: text, tokens: tokens, ms: Self.ms(since: started),
+                                               finishReason: reason, seed: seed))
+            case .rejected(let message): throw APIError(.badRequest, message)
+            }
+            next = await iterator.next()
+        }
+        throw APIError(.serviceUnavailable, "the generation ended unexpectedly")
+    }
+
+    // MARK: classify
+
+    private func classify(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let body = try await decode(ClassifyBody.self, from: request)
+        let name = try modelName(body.model, kind: .classifier)
+        guard !body.items.isEmpty else { throw APIError(.badRequest, "items must not be empty") }
+        guard body.items.count <= configuration.maxItems else {
+            throw APIError(.badRequest, "\(body.items.count) items is above this server's maximum of \(configuration.maxItems)")
+        }
+        let categories = engine.model(named: name)?.categories?.count ?? 1
+        let top = body.top ?? 3
+        guard top >= 1 else { throw APIError(.badRequest, "top must be at least 1 (got \(top))") }
+        let started = ContinuousClock.now
+        let ranked: [[(category: String, probability: Float)]]
+        do {
+            ranked = try await engine.classify(model: name, items: body.items, top: min(top, categories))
+        } catch let error as CharRNNError {
+            throw APIError(.badRequest, error.description)
+        }
+        let results = zip(body.items, ranked).map { item, list in
+            ClassifyReply.Result(item: item, categories: list.map { .init(category: $0.category, probability: $0.probability) })
+        }
+        return Self.json(ClassifyReply(model: name, results: results, ms: Self.ms(since: started)))
+    }
+
+    // MARK: helpers
+
+    private func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+        let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
+        return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+    }
+
+    /// The named model, or the only model of the kind when no name is given.
+    private func modelName(_ name: String?, kind: ModelSummary.Kind) throws -> String {
+        let candidates = engine.catalog.filter { $0.kind == kind }
+        guard let name else {
+            guard candidates.count == 1 else {
+                throw APIError(.badRequest, candidates.isEmpty
+                    ? "this server has no \(kind.rawValue) model"
+                    : "give a model: one of \(candidates.map(\.name).joined(separator: ", "))")
+            }
+            return candidates[0].name
+        }
+        guard let model = engine.model(named: name) else {
+            throw APIError(.notFound, "unknown model '\(name)'; this server has: \(engine.catalog.map(\.name).joined(separator: ", "))")
+        }
+        guard model.kind == kind else {
+            throw APIError(.badRequest, "'\(name)' is a \(model.kind.rawValue), not a \(kind.rawValue)")
+        }
+        return name
+    }
+
+    static func json<T: Encodable>(_ value: T) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: JSON.encode(value))))
+    }
+
+    static func `static`(_ text: String, type: String) -> Response {
+        Response(status: .ok, headers: [.contentType: type], body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func event(name: String? = nil, data: Data) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        if let name { buffer.writeString("event: \(name)\n") }
+        buffer.writeString("data: ")
+        buffer.writeBytes(data)
+        buffer.writeString("\n\n")
+        return buffer
+    }
+
+    static func ms(since start: ContinuousClock.Instant) -> Double {
+        let d = ContinuousClock.now - start
+        return (Double(d.components.seconds) * 1e3 + Double(d.components.attoseconds) / 1e15).rounded(toPlaces: 2)
+    }
+}
+
+private extension Double {
+    func rounded(toPlaces p: Int) -> Double {
+        let f = pow(10, Double(p))
+        return (self * f).rounded() / f
+    }
+}

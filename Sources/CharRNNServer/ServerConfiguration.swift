@@ -1,0 +1,30 @@
+import CharRNN
+
+/// Limits and address of `charrnn serve`.
+public struct ServerConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    /// 0 picks a free port (tests).
+    public var port = 8080
+    /// Longest generation a request may ask for.
+    public var maxLength = 2000
+    /// Largest request body accepted, in bytes.
+    public var maxBodyBytes = 64 * 1024
+    /// Most items in one classify request.
+    public var maxItems = 1000
+    /// Most generations of one model that share a step; 1 serves one request at a time.
+    public var maxBatch = 64
+
+    public init() {}
+
+    public func validate() throws {
+        func check(_ ok: Bool, _ message: String) throws {
+            if !ok { throw CharRNNError.invalidOption(message) }
+        }
+        try check((0...65535).contains(port), "--port must be between 0 and 65535 (got \(port))")
+        try check(maxLength >= 1, "--max-length must be at least 1 (got \(maxLength))")
+        try check(maxBodyBytes >= 1024, "--max-body must be at least 1024 bytes (got \(maxBodyBytes))")
+        try check(maxItems >= 1, "--max-items must be at least 1 (got \(maxItems))")
+        try check(maxBatch >= 1, "--max-batch must be at least 1 (got \(maxBatch))")
+        try check(!host.isEmpty, "--host must not be empty")
+    }
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import CharRNN
+import CharRNNServer
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve models over HTTP: a web page at / and a JSON API under /v1.",
+        discussion: """
+        Endpoints: GET / (the page), GET /openapi.json, GET /healthz, GET /v1/models, POST /v1/generate \
+        (add "stream": true for server-sent events), POST /v1/classify. Requests for the same model that \
+        are in flight together share one forward step per character. SIGTERM or Ctrl-C lets in-flight \
+        requests finish, then stops.
+
+        Example:
+          charrnn serve --checkpoint runs/shakespeare --checkpoint names=runs/names-classifier
+        """
+    )
+
+    @Option(name: [.short, .long], help: "A checkpoint file or training folder, optionally NAME=PATH; repeat for more models.")
+    var checkpoint: [String] = []
+    @Option(help: "Address to bind (loopback unless told otherwise).")
+    var host = "127.0.0.1"
+    @Option(help: "Port to listen on (0: any free port).")
+    var port = 8080
+    @Option(help: "Longest generation a request may ask for, in characters.")
+    var maxLength = 2000
+    @Option(help: "Largest request body accepted, in bytes.")
+    var maxBody = 64 * 1024
+    @Option(help: "Most items in one classify request.")
+    var maxItems = 1000
+    @Option(help: "Most requests of one model that share a step (1 turns batching off).")
+    var maxBatch = 64
+    @Option(help: "Threads for matrix products.")
+    var threads = 2
+
+    func run() async throws {
+        guard threads >= 1 else { throw CharRNNError.invalidOption("--threads must be at least 1 (got \(threads))") }
+        var configuration = ServerConfiguration()
+        configuration.host = host
+        configuration.port = port
+        configuration.maxLength = maxLength
+        configuration.maxBodyBytes = maxBody
+        configuration.maxItems = maxItems
+        configuration.maxBatch = maxBatch
+        BLAS.setThreads(threads)
+        try await ModelServer.run(checkpoints: checkpoint, configuration: configuration) { [host] port in
+            Terminal.error("charrnn: serving on http://\(host):\(port)/")
+        }
+    }
+}

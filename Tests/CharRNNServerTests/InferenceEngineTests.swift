@@ -1,0 +1,110 @@
+import CharRNN
+import CharRNNServer
+import Foundation
+import XCTest
+
+/// Continuous batching: requests in flight together share steps, and sharing changes no result.
+final class InferenceEngineTests: XCTestCase {
+    var fixture: ServerFixture!
+
+    override func setUpWithError() throws { fixture = try ServerFixture() }
+    override func tearDown() { fixture.remove() }
+
+    static func collect(_ stream: AsyncStream<GenerationEvent>) async -> (text: String, last: GenerationEvent?) {
+        var text = "", last: GenerationEvent? = nil
+        for await event in stream {
+            if case .text(let t) = event { text += t } else { last = event }
+        }
+        return (text, last)
+    }
+
+    func request(seed: UInt64, length: Int, prompt: String = "ab") -> GenerationRequest {
+        GenerationRequest(model: "letters", prompt: prompt, length: length, options: SamplingOptions(temperature: 0.8), seed: seed)
+    }
+
+    func testConcurrentRequestsShareStepsAndGetTheirOwnText() async throws {
+        let engine = try fixture.engine(maxBatch: 64)
+        defer { engine.shutdown() }
+        let seeds: [UInt64] = Array(1...12)
+        // Different prompts and lengths, so streams join and leave the batch at different steps.
+        let results = await withTaskGroup(of: (UInt64, String, GenerationEvent?).self) { group in
+            for seed in seeds {
+                let r = request(seed: seed, length: 40 + Int(seed) * 5, prompt: String(repeating: "a", count: Int(seed % 4) + 1))
+                let stream = engine.generate(r)
+                group.addTask { let (t, l) = await Self.collect(stream); return (seed, t, l) }
+            }
+            var all: [UInt64: (String, GenerationEvent?)] = [:]
+            for await (seed, text, last) in group { all[seed] = (text, last) }
+            return all
+        }
+        for seed in seeds {
+            let length = 40 + Int(seed) * 5
+            let prompt = String(repeating: "a", count: Int(seed % 4) + 1)
+            let expected = try fixture.expectedText(prompt: prompt, length: length, options: SamplingOptions(temperature: 0.8), seed: seed)
+            XCTAssertEqual(results[seed]?.0, expected, "seed \(seed): batching changed the text")
+            XCTAssertEqual(results[seed]?.1, .finished(tokens: length, reason: "length"))
+        }
+        let stats = engine.statistics
+        XCTAssertEqual(stats.rows, seeds.map { 40 + Int($0) * 5 }.reduce(0, +), "one row per character")
+        XCTAssertGreaterThan(Double(stats.rows) / Double(stats.steps), 2, "requests in flight together did not share steps")
+    }
+
+    func testMaxBatchOneServesOneRequestAtATime() async throws {
+        let engine = try fixture.engine(maxBatch: 1)
+        defer { engine.shutdown() }
+        let streams = (1...4).map { engine.generate(request(seed: UInt64($0), length: 30)) }
+        for s in streams { _ = await Self.collect(s) }
+        let stats = engine.statistics
+        XCTAssertEqual(stats.steps, 120)
+        XCTAssertEqual(stats.rows, 120)
+    }
+
+    func testARejectedRequestSaysWhy() async throws {
+        let engine = try fixture.engine()
+        defer { engine.shutdown() }
+        let result = await Self.collect(engine.generate(request(seed: 1, length: 10, prompt: "abQ")))
+        XCTAssertEqual(result.text, "")
+        guard case .rejected(let message)? = result.last else { return XCTFail("expected a rejection, got \(String(describing: result.last))") }
+        XCTAssertTrue(message.contains("'Q'"), message)
+        XCTAssertEqual(engine.generationsInFlight, 0)
+    }
+
+    func testShutdownCancelsRunningAndQueuedGenerations() async throws {
+        let engine = try fixture.engine(maxBatch: 1)
+        let running = engine.generate(request(seed: 1, length: 1_000_000))
+        let queued = engine.generate(request(seed: 2, length: 10))
+        var iterator = running.makeAsyncIterator()
+        _ = await iterator.next()  // it has started
+        engine.shutdown()
+        var last: GenerationEvent? = nil
+        while let e = await iterator.next() { last = e }
+        guard case .finished(let tokens, let reason)? = last else { return XCTFail("no final event") }
+        XCTAssertEqual(reason, "cancelled")
+        XCTAssertLessThan(tokens, 1_000_000)
+        let other = await Self.collect(queued)
+        XCTAssertEqual(other.last, .finished(tokens: 0, reason: "cancelled"))
+        let late = await Self.collect(engine.generate(request(seed: 3, length: 5)))
+        XCTAssertEqual(late.last, .rejected("the server is shutting down"))
+    }
+
+    func testModelNamesComeFromFilesOrAreGiven() {
+        XCTAssertEqual(ModelSummary.parse("runs/shakespeare").name, "shakespeare")
+        XCTAssertEqual(ModelSummary.parse("runs/shakespeare/best.safetensors").name, "shakespeare")
+        XCTAssertEqual(ModelSummary.parse("poems.safetensors").name, "poems")
+        XCTAssertEqual(ModelSummary.parse("tang=runs/x/latest.safetensors").name, "tang")
+        XCTAssertEqual(ModelSummary.parse("tang=runs/x/latest.safetensors").path, "runs/x/latest.safetensors")
+    }
+
+    func testLoadingProblemsAreClearErrors() throws {
+        XCTAssertThrowsError(try InferenceEngine(checkpoints: [("a", fixture.directory + "/missing.safetensors")])) {
+            XCTAssertTrue("\($0)".contains("missing.safetensors"), "\($0)")
+        }
+        XCTAssertThrowsError(try InferenceEngine(checkpoints: [("a", fixture.generatorPath), ("a", fixture.classifierPath)])) {
+            XCTAssertTrue("\($0)".contains("two models are named 'a'"), "\($0)")
+        }
+        let junk = fixture.directory + "/junk.safetensors"
+        try Data("not a checkpoint".utf8).write(to: URL(fileURLWithPath: junk))
+        XCTAssertThrowsError(try InferenceEngine(checkpoints: [("j", junk)]))
+        XCTAssertThrowsError(try InferenceEngine(checkpoints: [("a", fixture.generatorPath)], maxBatch: 0))
+    }
+}

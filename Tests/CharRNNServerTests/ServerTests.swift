@@ -1,0 +1,184 @@
+import CharRNN
+import CharRNNServer
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import XCTest
+
+/// Every endpoint and every refusal, over real HTTP on an ephemeral loopback port.
+final class ServerTests: XCTestCase {
+    var fixture: ServerFixture!
+    var engine: InferenceEngine!
+
+    override func setUpWithError() throws {
+        fixture = try ServerFixture()
+        engine = try fixture.engine()
+    }
+
+    override func tearDown() {
+        engine.shutdown()
+        fixture.remove()
+    }
+
+    func app(maxLength: Int = 2000, maxBodyBytes: Int = 4096) -> some ApplicationProtocol {
+        var configuration = ServerConfiguration()
+        configuration.port = 0
+        configuration.maxLength = maxLength
+        configuration.maxBodyBytes = maxBodyBytes
+        configuration.maxItems = 10
+        return ModelServer.application(engine: engine, configuration: configuration)
+    }
+
+    func testHealthModelsPageAndOpenAPIDocument() async throws {
+        try await app().test(.live) { client in
+            let health = try await client.execute(uri: "/healthz", method: .get)
+            XCTAssertEqual(health.status, .ok)
+            XCTAssertEqual(try jsonObject(health.body)["status"] as? String, "ok")
+
+            let models = try await client.execute(uri: "/v1/models", method: .get)
+            let list = try XCTUnwrap(try jsonObject(models.body)["models"] as? [[String: Any]])
+            XCTAssertEqual(list.map { $0["name"] as? String }, ["letters", "places"])
+            XCTAssertEqual(list[0]["kind"] as? String, "generator")
+            XCTAssertEqual(list[0]["cell"] as? String, "lstm")
+            XCTAssertEqual(list[0]["layers"] as? Int, 2)
+            XCTAssertEqual(list[0]["hidden"] as? Int, 24)
+            XCTAssertEqual(list[0]["vocabulary_size"] as? Int, ServerFixture.alphabet.count)
+            XCTAssertEqual(list[0]["training_loss"] as? Double, 2.5)
+            XCTAssertEqual(list[1]["kind"] as? String, "classifier")
+            XCTAssertEqual(list[1]["categories"] as? [String], ["North", "South", "West"])
+
+            let page = try await client.execute(uri: "/", method: .get)
+            XCTAssertEqual(page.status, .ok)
+            XCTAssertEqual(page.headers[.contentType], "text/html; charset=utf-8")
+            XCTAssertTrue(page.body.text.contains("/v1/generate"))
+            XCTAssertFalse(page.body.text.contains("http://"), "the page must not load anything from elsewhere")
+            XCTAssertFalse(page.body.text.contains("https://"), "the page must not load anything from elsewhere")
+
+            let spec = try await client.execute(uri: "/openapi.json", method: .get)
+            let doc = try jsonObject(spec.body)
+            XCTAssertEqual(doc["openapi"] as? String, "3.0.3")
+            let paths = try XCTUnwrap(doc["paths"] as? [String: Any])
+            XCTAssertEqual(Set(paths.keys), ["/healthz", "/v1/models", "/v1/generate", "/v1/classify"])
+        }
+    }
+
+    func testGenerationIsWhatTheSamplerGivesForTheSameSeed() async throws {
+        let options = SamplingOptions(temperature: 0.9, topK: 6)
+        let expected = try fixture.expectedText(prompt: "abc", length: 80, options: options, seed: 42)
+        try await app().test(.live) { client in
+            let request = body(["model": "letters", "prompt": "abc", "length": 80, "temperature": 0.9, "top_k": 6, "seed": 42])
+            let response = try await client.execute(uri: "/v1/generate", method: .post, body: request)
+            XCTAssertEqual(response.status, .ok)
+            let reply = try jsonObject(response.body)
+            XCTAssertEqual(reply["text"] as? String, expected)
+            XCTAssertEqual(reply["tokens"] as? Int, 80)
+            XCTAssertEqual(reply["finish_reason"] as? String, "length")
+            XCTAssertEqual(reply["seed"] as? Int, 42)
+            XCTAssertNotNil(reply["ms"] as? Double)
+        }
+    }
+
+    func testStreamedGenerationSendsEventsThatAddUpToTheSameText() async throws {
+        let expected = try fixture.expectedText(prompt: "", length: 60, options: SamplingOptions(), seed: 7)
+        try await app().test(.live) { client in
+            // No model named: the server has one language model, so it is that one.
+            let response = try await client.execute(uri: "/v1/generate", method: .post,
+                                                    body: body(["length": 60, "seed": 7, "stream": true]))
+            XCTAssertEqual(response.status, .ok)
+            XCTAssertEqual(response.headers[.contentType], "text/event-stream")
+            let events = try serverSentEvents(response.body.text)
+            let chunks = events.filter { $0.name == "message" }
+            XCTAssertGreaterThan(chunks.count, 1, "the text arrives in several events")
+            XCTAssertEqual(chunks.map { $0.data["text"] as? String ?? "" }.joined(), expected)
+            let done = try XCTUnwrap(events.last)
+            XCTAssertEqual(done.name, "done")
+            XCTAssertEqual(done.data["tokens"] as? Int, 60)
+            XCTAssertEqual(done.data["finish_reason"] as? String, "length")
+        }
+    }
+
+    func testStopCharacterEndsTheText() async throws {
+        let free = try fixture.expectedText(prompt: "ab", length: 200, options: SamplingOptions(), seed: 3)
+        let scalars = Array(free.unicodeScalars)
+        let stop = scalars[min(5, scalars.count - 1)]
+        let expected = String(String.UnicodeScalarView(scalars.prefix { $0 != stop }))
+        try await app().test(.live) { client in
+            let request = body(["prompt": "ab", "length": 200, "seed": 3, "stop": String(stop)])
+            let reply = try jsonObject(try await client.execute(uri: "/v1/generate", method: .post, body: request).body)
+            XCTAssertEqual(reply["text"] as? String, expected)
+            XCTAssertEqual(reply["finish_reason"] as? String, "stop")
+            XCTAssertEqual(reply["tokens"] as? Int, expected.unicodeScalars.count)
+        }
+    }
+
+    func testClassifyRanksCategoriesAsTheLibraryDoes() async throws {
+        let expected = try ClassifierCheckpoint.load(fixture.classifierPath).predict(["Abba", "hijack"], top: 2)
+        try await app().test(.live) { client in
+            let response = try await client.execute(uri: "/v1/classify", method: .post,
+                                                    body: body(["model": "places", "items": ["Abba", "hijack"], "top": 2]))
+            XCTAssertEqual(response.status, .ok)
+            let results = try XCTUnwrap(try jsonObject(response.body)["results"] as? [[String: Any]])
+            XCTAssertEqual(results.count, 2)
+            for (result, want) in zip(results, expected) {
+                let got = try XCTUnwrap(result["categories"] as? [[String: Any]])
+                XCTAssertEqual(got.map { $0["category"] as? String }, want.map(\.category))
+                for (g, w) in zip(got, want) {
+                    XCTAssertEqual((g["probability"] as? Double) ?? -1, Double(w.probability), accuracy: 1e-6)
+                }
+            }
+            XCTAssertEqual(results[0]["item"] as? String, "Abba")
+        }
+    }
+
+    func testEveryBadRequestGetsAJSONErrorAndTheServerCarriesOn() async throws {
+        let cases: [(String, HTTPRequest.Method, String, HTTPResponse.Status, String)] = [
+            ("/v1/generate", .post, #"{"model": "nope"}"#, .notFound, "unknown model 'nope'"),
+            ("/v1/generate", .post, #"{"prompt": "abcxyz"}"#, .badRequest, "never saw: 'x', 'y', 'z'"),
+            ("/v1/generate", .post, #"{"length": 101}"#, .badRequest, "maximum of 100"),
+            ("/v1/generate", .post, #"{"length": -1}"#, .badRequest, "must not be negative"),
+            ("/v1/generate", .post, #"{"temperature": 0}"#, .badRequest, "temperature must be above 0"),
+            ("/v1/generate", .post, #"{"top_k": 0}"#, .badRequest, "top_k must be at least 1"),
+            ("/v1/generate", .post, #"{"stop": "ab"}"#, .badRequest, "exactly one character"),
+            ("/v1/generate", .post, #"{"category": "North"}"#, .badRequest, "not trained with categories"),
+            ("/v1/generate", .post, #"{"model": "places"}"#, .badRequest, "is a classifier, not a generator"),
+            ("/v1/generate", .post, #"{"prompt": "#, .badRequest, "malformed JSON"),
+            ("/v1/generate", .post, #"{"length": "long"}"#, .badRequest, "at 'length'"),
+            ("/v1/generate", .post, "{\"prompt\": \"" + String(repeating: "a", count: 5000) + "\"}", .contentTooLarge, "larger than"),
+            ("/v1/classify", .post, #"{"items": []}"#, .badRequest, "items must not be empty"),
+            ("/v1/classify", .post, #"{"items": ["ab1"]}"#, .badRequest, "never saw: '1'"),
+            ("/v1/classify", .post, #"{"items": ["a","b","c","d","e","f","g","h","i","j","k"]}"#, .badRequest, "maximum of 10"),
+            ("/v1/classify", .post, #"{"model": "letters", "items": ["ab"]}"#, .badRequest, "not a classifier"),
+            ("/v1/classify", .post, #"{"top": 2}"#, .badRequest, "missing field 'items'"),
+            ("/v1/nothing", .get, "", .notFound, "no such endpoint"),
+        ]
+        try await app(maxLength: 100).test(.live) { client in
+            for (uri, method, text, status, message) in cases {
+                let response = try await client.execute(uri: uri, method: method, body: text.isEmpty ? nil : ByteBuffer(string: text))
+                XCTAssertEqual(response.status, status, "\(text)")
+                XCTAssertEqual(response.headers[.contentType], "application/json", "\(text)")
+                let error = try XCTUnwrap(try jsonObject(response.body)["error"] as? [String: Any], "\(text)")
+                XCTAssertEqual(error["status"] as? Int, status.code)
+                let said = error["message"] as? String ?? ""
+                XCTAssertTrue(said.contains(message), "\(text): \(said)")
+            }
+            let after = try await client.execute(uri: "/v1/generate", method: .post, body: body(["length": 5]))
+            XCTAssertEqual(after.status, .ok)
+        }
+    }
+
+    func testAClientThatHangsUpStopsItsGeneration() async throws {
+        let engine = self.engine!
+        try await app(maxLength: 100_000).test(.live) { client in
+            let port = try XCTUnwrap(client.port)
+            let payload = #"{"length": 100000, "stream": true, "seed": 1}"#
+            let request = "POST /v1/generate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
+                "Content-Length: \(payload.utf8.count)\r\n\r\n" + payload
+            let head = try sendAndHangUp(port: port, request: request, enough: 2000)
+            XCTAssertTrue(head.hasPrefix("HTTP/1.1 200"), head)
+            let deadline = Date().addingTimeInterval(10)
+            while engine.generationsInFlight > 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
+            XCTAssertEqual(engine.generationsInFlight, 0, "the generation goes on after its client left")
+            XCTAssertLessThan(engine.statistics.rows, 100_000)
+        }
+    }
+}
