@@ -70,6 +70,15 @@ struct ModelsReply: Encodable { var models: [ModelSummary] }
 struct HealthReply: Encodable {
     var status: String
     var models: Int
+    var generationsInFlight: Int
+    /// Batched forward steps so far and the generations they advanced (rows / steps: mean batch size).
+    var steps: Int
+    var rows: Int
+
+    enum CodingKeys: String, CodingKey {
+        case status, models, steps, rows
+        case generationsInFlight = "generations_in_flight"
+    }
 }
 
 struct ErrorReply: Encodable {

@@ -56,7 +56,12 @@ enum OpenAPIDocument {
             "components": ["schemas": [
                 "Error": object(["error": object(["status": ["type": "integer"], "message": ["type": "string"]],
                                                  required: ["status", "message"])], required: ["error"]),
-                "Health": object(["status": ["type": "string"], "models": ["type": "integer"]], required: ["status", "models"]),
+                "Health": object([
+                    "status": ["type": "string"], "models": ["type": "integer"],
+                    "generations_in_flight": ["type": "integer"],
+                    "steps": ["type": "integer", "description": "Batched forward steps run so far."],
+                    "rows": ["type": "integer", "description": "Generations those steps advanced; rows/steps is the mean batch."],
+                ], required: ["status", "models", "generations_in_flight", "steps", "rows"]),
                 "Models": object(["models": ["type": "array", "items": ["$ref": "#/components/schemas/Model"]]], required: ["models"]),
                 "Model": object([
                     "name": ["type": "string"],

@@ -13,7 +13,11 @@ struct Routes: Sendable {
         router.get("/openapi.json") { _, _ in
             Self.static(OpenAPIDocument.json(configuration: configuration), type: "application/json")
         }
-        router.get("/healthz") { _, _ in Self.json(HealthReply(status: "ok", models: engine.catalog.count)) }
+        router.get("/healthz") { _, _ in
+            let stats = engine.statistics
+            return Self.json(HealthReply(status: "ok", models: engine.catalog.count, generationsInFlight: engine.generationsInFlight,
+                                         steps: stats.steps, rows: stats.rows))
+        }
         router.get("/v1/models") { _, _ in Self.json(ModelsReply(models: engine.catalog)) }
         router.post("/v1/generate") { request, context in try await generate(request, context) }
         router.post("/v1/classify") { request, context in try await classify(request, context) }
