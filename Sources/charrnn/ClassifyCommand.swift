@@ -40,6 +40,8 @@ struct ClassifyTrain: ParsableCommand {
     var dedupe = true
     @Flag(help: "Weight categories by inverse frequency (helps rare categories; selects by balanced accuracy).")
     var balanceClasses = false
+    @Option(help: "Dropout on the embedded characters and the final features, while training (0 to 1).")
+    var dropout = 0.0
     @Option(help: "Items per minibatch (items of equal length are batched together).")
     var batchSize = 64
     @Option(help: "sgd, adam, rmsprop or adagrad.")
@@ -64,7 +66,7 @@ struct ClassifyTrain: ParsableCommand {
         var o = ClassifierOptions(dataDirectory: data, outputDirectory: output ?? "runs/\(name)-classifier")
         o.cell = cell; o.layers = layers; o.hidden = hidden; o.embed = embed; o.bidirectional = bidirectional
         o.normalization = TextNormalization(foldToASCII: ascii, lowercase: lowercase)
-        o.deduplicate = dedupe; o.balanceClasses = balanceClasses; o.batchSize = batchSize
+        o.deduplicate = dedupe; o.balanceClasses = balanceClasses; o.dropout = dropout; o.batchSize = batchSize
         o.optimizer = optimizer; o.learningRate = learningRate; o.epochs = epochs; o.maxTime = maxTime
         o.validationFraction = valFraction; o.testFraction = testFraction; o.seed = seed; o.threads = threads
         let start = monotonicSeconds()

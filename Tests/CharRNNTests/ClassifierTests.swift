@@ -4,7 +4,7 @@ import XCTest
 
 final class ClassifierTests: XCTestCase {
     /// Finite differences through the head, the final states and (bidirectional) the reversed stack.
-    func check(_ cell: CellKind, layers: Int, embed: Int, bidirectional: Bool, weighted: Bool,
+    func check(_ cell: CellKind, layers: Int, embed: Int, bidirectional: Bool, weighted: Bool, dropout: Double = 0,
                file: StaticString = #filePath, line: UInt = #line) {
         let V = 6, C = 3, T = 4, B = 3
         let config = ClassifierConfig(cell: cell, layers: layers, hidden: 5, embed: embed, bidirectional: bidirectional,
@@ -16,11 +16,13 @@ final class ClassifierTests: XCTestCase {
         let ids = randomIds(T * B, vocab: V, seed: 22)
         let labels: [Int32] = [0, 2, 1]
         let weights: [Float]? = weighted ? [0.5, 2, 1.25] : nil
-        model.forward(ids, T: T, B: B)
+        // Dropout masks come from a generator seeded the same way every time: the same mask in each evaluation.
+        func forward() { var masks = RandomGenerator(seed: 77); model.forward(ids, T: T, B: B, dropout: dropout, rng: &masks) }
+        forward()
         _ = model.lossAndGradients(labels: labels, weights: weights)
         let analytic = model.gradients.array
         func loss() -> Double {
-            model.forward(ids, T: T, B: B)
+            forward()
             let p = model.probabilities()
             var total = 0.0, wsum = 0.0
             for b in 0..<B {
@@ -48,6 +50,23 @@ final class ClassifierTests: XCTestCase {
         check(.lstm, layers: 2, embed: 0, bidirectional: true, weighted: true)
         check(.lstm, layers: 2, embed: 3, bidirectional: false, weighted: false)
         check(.rnnTanh, layers: 2, embed: 3, bidirectional: true, weighted: true)
+        check(.gru, layers: 2, embed: 3, bidirectional: true, weighted: false, dropout: 0.3)
+        check(.lstm, layers: 1, embed: 4, bidirectional: false, weighted: true, dropout: 0.5)
+    }
+
+    func testDropoutChangesTrainingForwardOnly() {
+        let config = ClassifierConfig(cell: .gru, layers: 1, hidden: 6, embed: 4, bidirectional: true, vocabSize: 5, categories: 3)
+        let model = ClassifierModel(config: config)
+        var rng = RandomGenerator(seed: 1)
+        model.initializeParameters(rng: &rng)
+        let ids = randomIds(8, vocab: 5, seed: 2)
+        model.forward(ids, T: 4, B: 2)
+        let plain = model.probabilities()
+        var masks = RandomGenerator(seed: 3)
+        model.forward(ids, T: 4, B: 2, dropout: 0.5, rng: &masks)
+        XCTAssertNotEqual(model.probabilities(), plain)
+        model.forward(ids, T: 4, B: 2)
+        XCTAssertEqual(model.probabilities(), plain)
     }
 
     /// Writes a labelled folder: three categories with their own letters (some shared), lengths 3 to 8.

@@ -68,6 +68,8 @@ public final class ClassifierModel {
     private let dOut: [FloatBuffer]
     private let dConcat = FloatBuffer(count: 0)
     private var shape = (T: 0, B: 0)
+    private var droppingWith = 0.0
+    private let embeddingMask = FloatBuffer(count: 0), featureMask = FloatBuffer(count: 0)
     private var ids: [Int32] = []
 
     public init(config: ClassifierConfig) {
@@ -106,10 +108,20 @@ public final class ClassifierModel {
         for t in 0..<T { (dst + t * block).update(from: src + (T - 1 - t) * block, count: block) }
     }
 
-    /// Logits [B, C] for B sequences of equal length T, ids time-major (row t*B + b).
+    /// Logits [B, C] for B sequences of equal length T, ids time-major (row t*B + b); no dropout.
     @discardableResult
     public func forward(_ ids: [Int32], T: Int, B: Int) -> UnsafeMutablePointer<Float> {
+        var unused = RandomGenerator(seed: 0)
+        return forward(ids, T: T, B: B, dropout: 0, rng: &unused)
+    }
+
+    @discardableResult
+    /// With `dropout` above 0 (training), the embedded characters and the final features are dropped
+    /// with that probability and the rest scaled by 1/(1-p), masks drawn from `rng`.
+    public func forward(_ ids: [Int32], T: Int, B: Int, dropout: Double = 0,
+                        rng: inout RandomGenerator) -> UnsafeMutablePointer<Float> {
         precondition(ids.count == T * B)
+        droppingWith = dropout
         self.ids = ids
         shape = (T, B)
         let H = config.hidden, E = config.embed, D = config.directions, rows = T * B
@@ -126,6 +138,7 @@ public final class ClassifierModel {
                 inputs[0][0].reserve(rows * E)
                 let table = p + layout.offset("embedding.weight"), x = inputs[0][0].pointer
                 for r in 0..<rows { (x + r * E).update(from: table + Int(ids[r]) * E, count: E) }
+                if droppingWith > 0 { applyDropout(x, count: rows * E, mask: embeddingMask, rng: &rng) }
             } else if l > 0 {
                 // Layer l reads both directions of layer l-1, each in original time order.
                 inputs[l][0].reserve(rows * I)
@@ -162,6 +175,7 @@ public final class ClassifierModel {
                 (features.pointer + b * D * H + d * H).update(from: outputs[config.layers - 1][d] + ((T - 1) * B + b) * H, count: H)
             }
         }
+        if droppingWith > 0 { applyDropout(features.pointer, count: B * D * H, mask: featureMask, rng: &rng) }
         let C = config.categories
         logits.reserve(B * C)
         for b in 0..<B { (logits.pointer + b * C).update(from: p + layout.offset("classifier.bias"), count: C) }
@@ -197,6 +211,7 @@ public final class ClassifierModel {
         for b in 0..<B { crn_add(logits.pointer + b * C, g + bc, C) }
         dFeatures.reserve(B * D * H)
         BLAS.gemm(m: B, n: D * H, k: C, a: logits.pointer, lda: C, b: p + wc, ldb: D * H, c: dFeatures.pointer, ldc: D * H)
+        if droppingWith > 0 { crn_mul(dFeatures.pointer, featureMask.pointer, dFeatures.pointer, B * D * H) }
         // Only the last step of the top layer receives a gradient from the head.
         for d in 0..<D {
             dOut[d].reserve(rows * H)
@@ -236,9 +251,18 @@ public final class ClassifierModel {
                 }
             } else {
                 let table = g + layout.offset("embedding.weight")
+                if droppingWith > 0 { crn_mul(dx, embeddingMask.pointer, dx, rows * E) }
                 for r in 0..<rows { crn_add(dx + r * E, table + Int(ids[r]) * E, E) }
             }
         }
+    }
+
+    /// Zeroes each value with probability p and scales the rest by 1/(1-p), keeping the mask for backward.
+    private func applyDropout(_ x: UnsafeMutablePointer<Float>, count: Int, mask: FloatBuffer, rng: inout RandomGenerator) {
+        mask.reserve(count)
+        let m = mask.pointer, p = Float(droppingWith), keep = Float(1 / (1 - droppingWith))
+        for j in 0..<count { m[j] = rng.nextFloat() < p ? 0 : keep }
+        crn_mul(x, m, x, count)
     }
 
     /// Class probabilities [B][C] of the last forward.

@@ -17,6 +17,8 @@ public struct ClassifierOptions: Codable, Sendable, Equatable {
     public var maxTime: Double? = nil
     /// Weight each category by N / (C * n_c), so rare categories count as much as common ones.
     public var balanceClasses = false
+    /// Dropout on the embedded characters and on the final features (training only).
+    public var dropout = 0.0
     public var validationFraction = 0.1
     public var testFraction = 0.1
     public var seed: UInt64 = 1
@@ -32,6 +34,7 @@ public struct ClassifierOptions: Codable, Sendable, Equatable {
         guard batchSize >= 1 else { throw bad("--batch-size must be at least 1 (got \(batchSize))") }
         guard learningRate > 0 else { throw bad("--learning-rate must be above 0 (got \(learningRate))") }
         guard epochs >= 1 else { throw bad("--epochs must be at least 1 (got \(epochs))") }
+        guard dropout >= 0 && dropout < 1 else { throw bad("--dropout must be in [0, 1) (got \(dropout))") }
         guard validationFraction >= 0, testFraction >= 0, validationFraction + testFraction < 1 else {
             throw bad("--val-fraction and --test-fraction must be at least 0 and add up to less than 1")
         }
@@ -97,7 +100,7 @@ public enum ClassifierTrainer {
                 let T = encoded[batch[0]].ids.count, B = batch.count
                 var ids = [Int32](repeating: 0, count: T * B)
                 for (b, i) in batch.enumerated() { for t in 0..<T { ids[t * B + b] = encoded[i].ids[t] } }
-                model.forward(ids, T: T, B: B)
+                model.forward(ids, T: T, B: B, dropout: o.dropout, rng: &rng)
                 let loss = model.lossAndGradients(labels: batch.map { encoded[$0].label }, weights: weights)
                 guard loss.isFinite else {
                     throw CharRNNError.trainingDiverged("training diverged in epoch \(epoch): the loss is \(loss); try a lower --learning-rate")
