@@ -15,6 +15,39 @@ final class KernelTests: XCTestCase {
         for (x, v) in zip(xs, y) { XCTAssertEqual(v, Foundation.tanh(x), accuracy: 3e-7, "tanh(\(x))") }
     }
 
+    /// The packed small-M product against a plain triple loop, over row counts around the 6-row tile,
+    /// column counts around the 16-column panel, both weight layouts, overwrite and accumulate.
+    func testPackedProductMatchesNaive() {
+        var rng = RandomGenerator(seed: 9)
+        for (K, N) in [(1, 1), (7, 16), (13, 33), (64, 100), (37, 48)] {
+            let W = (0..<K * N).map { _ in rng.nextFloat() - 0.5 }
+            for transposed in [false, true] {
+                // transposed: W is stored N x K and B[k, n] = W[n, k]; else W is K x N.
+                func b(_ k: Int, _ n: Int) -> Float { transposed ? W[n * K + k] : W[k * N + n] }
+                var packed = [Float](repeating: .nan, count: crn_packed_size(Int32(K), Int32(N)))
+                let panels = Int32((N + 15) / 16)
+                // Two calls over disjoint panel ranges, as threads share the packing.
+                crn_pack_b(Int32(K), Int32(N), W, Int32(transposed ? K : N), transposed ? 1 : 0, &packed, 0, panels / 2)
+                crn_pack_b(Int32(K), Int32(N), W, Int32(transposed ? K : N), transposed ? 1 : 0, &packed, panels / 2, panels)
+                for M in [1, 2, 5, 6, 7, 12, 13] {
+                    let A = (0..<M * K).map { _ in rng.nextFloat() - 0.5 }
+                    let C0 = (0..<M * N).map { _ in rng.nextFloat() }
+                    for accumulate in [false, true] {
+                        var C = C0
+                        crn_gemm_packed(Int32(M), Int32(N), Int32(K), A, Int32(K), packed, &C, Int32(N), accumulate ? 1 : 0)
+                        for i in 0..<M {
+                            for n in 0..<N {
+                                var want: Float = accumulate ? C0[i * N + n] : 0
+                                for k in 0..<K { want += A[i * K + k] * b(k, n) }
+                                XCTAssertEqual(C[i * N + n], want, accuracy: 1e-4, "M \(M) K \(K) N \(N) t \(transposed) acc \(accumulate)")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     func testExtremeInputsStayFinite() {
         let xs: [Float] = [-1e30, -200, -88, 88, 200, 1e30]
         var y = [Float](repeating: 0, count: xs.count)

@@ -65,7 +65,17 @@ void crn_install_interrupt_handler(void);
 int crn_interrupted(void);
 void crn_clear_interrupt(void);
 
+// Small-M products against a matrix packed once (see packed_gemm.c). B is K x N; with `transposed`,
+// B[k, n] = W[n * ldw + k] (W stored N x K, as PyTorch's weights), else B[k, n] = W[k * ldw + n].
+// crn_pack_b fills panels [panel_begin, panel_end) of the (N + 15) / 16 panels, so threads can share it.
+size_t crn_packed_size(int K, int N);
+void crn_pack_b(int K, int N, const float *W, int ldw, int transposed, float *packed, int panel_begin, int panel_end);
+// C[M, N] (+)= A[M, K] B; accumulate 0 overwrites C.
+void crn_gemm_packed(int M, int N, int K, const float *A, int lda, const float *packed, float *C, int ldc, int accumulate);
+
+
 #ifdef __cplusplus
 }
 #endif
+
 #endif

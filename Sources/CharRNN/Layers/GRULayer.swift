@@ -29,7 +29,7 @@ final class GRULayer: RecurrentLayer {
         let hs = hiddens.pointer, xp = inputPre.pointer, hp = hiddenPre.pointer, act = activations.pointer
         hs.update(from: state, count: bh)
         projectInput(input, rows: rows, params: params, out: xp)
-        let bI = params + bIh, bH = params + bHh, w = params + wHh
+        let bI = params + bIh, bH = params + bHh, packed = recurrentWeightsForward(params)
         splitBatch(B) { b0, nb in
             let row = b0 * H
             for t in 0..<T {
@@ -38,8 +38,7 @@ final class GRULayer: RecurrentLayer {
                     crn_add(bI, xp + off + b * G, G)
                     (hp + off + b * G).update(from: bH, count: G)
                 }
-                BLAS.gemm(transB: true, m: nb, n: G, k: H, a: hs + t * bh + row, lda: H, b: w, ldb: H,
-                          beta: 1, c: hp + off, ldc: G)
+                packedProduct(m: nb, n: G, k: H, a: hs + t * bh + row, packed: packed, c: hp + off, accumulate: true)
                 crn_gru_forward(Int32(nb), Int32(H), xp + off, hp + off, hs + t * bh + row, act + off, hs + (t + 1) * bh + row)
             }
         }
@@ -53,7 +52,7 @@ final class GRULayer: RecurrentLayer {
         let H = hidden, G = 3 * hidden, bh = B * H, rows = T * B
         let hs = hiddens.pointer, hp = hiddenPre.pointer, act = activations.pointer
         let dxp = dInputPre.pointer, dhp = dHiddenPre.pointer, dhRec = dhRecurrent.pointer
-        let direct = dhDirect.pointer, w = params + wHh
+        let direct = dhDirect.pointer, packed = recurrentWeightsBackward(params)
         splitBatch(B) { b0, nb in
             let row = b0 * H
             for t in stride(from: T - 1, through: 0, by: -1) {
@@ -62,7 +61,7 @@ final class GRULayer: RecurrentLayer {
                                  t == T - 1 ? nil : UnsafePointer(dhRec + row), dxp + off, dhp + off, direct + row)
                 if t > 0 {
                     (dhRec + row).update(from: direct + row, count: nb * H)
-                    BLAS.gemm(m: nb, n: H, k: G, a: dhp + off, lda: G, b: w, ldb: H, beta: 1, c: dhRec + row, ldc: H)
+                    packedProduct(m: nb, n: H, k: G, a: dhp + off, packed: packed, c: dhRec + row, accumulate: true)
                 }
             }
         }

@@ -32,7 +32,7 @@ final class LSTMLayer: RecurrentLayer {
         hs.update(from: state, count: bh)
         cs.update(from: state + bh, count: bh)
         fillCombinedBias(params, into: bias.pointer)
-        let bias = self.bias.pointer, w = params + wHh
+        let bias = self.bias.pointer
         if T == 1 && B == 1 && Parallel.threads > 1 && hidden * (inputSize + hidden) >= 1 << 17, case .dense(let x) = input {
             stepSplitByUnits(x, params: params, bias: bias, gates: g, cPrev: cs, c: cs + bh, hPrev: hs, h: hs + bh)
             state.update(from: hs + bh, count: bh)
@@ -40,11 +40,11 @@ final class LSTMLayer: RecurrentLayer {
             return hs + bh
         }
         projectInput(input, rows: T * B, params: params, out: g)
+        let packed = recurrentWeightsForward(params)
         splitBatch(B) { b0, nb in
             for t in 0..<T {
                 let gt = g + t * B * G + b0 * G, row = b0 * H
-                BLAS.gemm(transB: true, m: nb, n: G, k: H, a: hs + t * bh + row, lda: H, b: w, ldb: H,
-                          beta: 1, c: gt, ldc: G)
+                packedProduct(m: nb, n: G, k: H, a: hs + t * bh + row, packed: packed, c: gt, accumulate: true)
                 crn_lstm_forward(Int32(nb), Int32(H), gt, bias, cs + t * bh + row, cs + (t + 1) * bh + row,
                                  hs + (t + 1) * bh + row)
             }
@@ -76,7 +76,7 @@ final class LSTMLayer: RecurrentLayer {
         let H = hidden, G = 4 * hidden, bh = B * H, rows = T * B
         let cs = cells.pointer, g = gateValues.pointer, dg = dGates.pointer, dhRec = dhRecurrent.pointer
         dCell.zero()
-        let dc = dCell.pointer, w = params + wHh
+        let dc = dCell.pointer, packed = recurrentWeightsBackward(params)
         splitBatch(B) { b0, nb in
             let row = b0 * H
             for t in stride(from: T - 1, through: 0, by: -1) {
@@ -84,7 +84,7 @@ final class LSTMLayer: RecurrentLayer {
                 crn_lstm_backward(Int32(nb), Int32(H), g + t * B * G + b0 * G, cs + t * bh + row, cs + (t + 1) * bh + row,
                                   dOutput + t * bh + row, t == T - 1 ? nil : UnsafePointer(dhRec + row), dc + row, dgt)
                 if t > 0 {
-                    BLAS.gemm(m: nb, n: H, k: G, a: dgt, lda: G, b: w, ldb: H, c: dhRec + row, ldc: H)
+                    packedProduct(m: nb, n: H, k: G, a: dgt, packed: packed, c: dhRec + row, accumulate: false)
                 }
             }
         }

@@ -25,6 +25,11 @@ public class RecurrentLayer {
     let dInput = FloatBuffer(count: 0)
     let ones = FloatBuffer(count: 0)
     let dhRecurrent = FloatBuffer(count: 0)
+    /// W_hh packed for the per-step products (crn_gemm_packed): forward multiplies by W_hh^T [H, G*H],
+    /// backward by W_hh [G*H, H]. Packing once per call instead of once per step is the point.
+    private let packedForward = FloatBuffer(count: 0), packedBackward = FloatBuffer(count: 0)
+    /// The forward packing is current and is kept across calls (inference); see CharRNNModel.freezeForInference.
+    var frozen = false
 
     /// `suffix` is PyTorch's "_reverse" for the backward direction of a bidirectional stack.
     init(inputSize: Int, hidden: Int, gates: Int, layout: ParameterLayout, layer l: Int, suffix: String) {
@@ -146,6 +151,42 @@ public class RecurrentLayer {
     /// out[cols] += sum over rows of m[rows, cols].
     func columnSums(_ m: UnsafePointer<Float>, rows: Int, cols: Int, into out: UnsafeMutablePointer<Float>) {
         BLAS.columnSums(m, rows: rows, cols: cols, ones: ones.pointer, into: out)
+    }
+
+    // MARK: the per-step recurrent product
+
+    /// Packs W_hh once so that many inference calls share it, until `frozen` is cleared.
+    func freeze(_ params: UnsafePointer<Float>) {
+        pack(params + wHh, K: hidden, N: gates * hidden, transposed: true, into: packedForward)
+        frozen = true
+    }
+
+    /// W_hh^T packed for this call's forward steps (or the frozen packing).
+    func recurrentWeightsForward(_ params: UnsafePointer<Float>) -> UnsafePointer<Float> {
+        if !frozen { pack(params + wHh, K: hidden, N: gates * hidden, transposed: true, into: packedForward) }
+        return UnsafePointer(packedForward.pointer)
+    }
+
+    /// W_hh packed for this call's backward steps.
+    func recurrentWeightsBackward(_ params: UnsafePointer<Float>) -> UnsafePointer<Float> {
+        pack(params + wHh, K: gates * hidden, N: hidden, transposed: false, into: packedBackward)
+        return UnsafePointer(packedBackward.pointer)
+    }
+
+    private func pack(_ w: UnsafePointer<Float>, K: Int, N: Int, transposed: Bool, into buffer: FloatBuffer) {
+        buffer.reserve(crn_packed_size(Int32(K), Int32(N)))
+        let out = buffer.pointer, panels = (N + 15) / 16, parts = min(Parallel.threads, panels)
+        Parallel.run(parts) { p in
+            let r = Parallel.range(part: p, of: parts, total: panels)
+            crn_pack_b(Int32(K), Int32(N), w, Int32(transposed ? K : N), transposed ? 1 : 0, out,
+                       Int32(r.lowerBound), Int32(r.upperBound))
+        }
+    }
+
+    /// c[m, N] (+)= a[m, K] times a packed matrix: one step's recurrent product for a block of rows.
+    func packedProduct(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, packed: UnsafePointer<Float>,
+                       c: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        crn_gemm_packed(Int32(m), Int32(n), Int32(k), a, Int32(k), packed, c, Int32(n), accumulate ? 1 : 0)
     }
 
     /// Runs body(first row, row count) for the batch cut into parts, one per thread. Batch rows are

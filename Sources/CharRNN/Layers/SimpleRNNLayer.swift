@@ -23,13 +23,12 @@ final class SimpleRNNLayer: RecurrentLayer {
         hs.update(from: state, count: bh)
         fillCombinedBias(params, into: bias.pointer)
         projectInput(input, rows: T * B, params: params, out: p)
-        let bias = self.bias.pointer, w = params + wHh, relu: Int32 = self.relu ? 1 : 0
+        let bias = self.bias.pointer, packed = recurrentWeightsForward(params), relu: Int32 = self.relu ? 1 : 0
         splitBatch(B) { b0, nb in
             let row = b0 * H
             for t in 0..<T {
                 let pt = p + t * bh + row
-                BLAS.gemm(transB: true, m: nb, n: H, k: H, a: hs + t * bh + row, lda: H, b: w, ldb: H,
-                          beta: 1, c: pt, ldc: H)
+                packedProduct(m: nb, n: H, k: H, a: hs + t * bh + row, packed: packed, c: pt, accumulate: true)
                 crn_rnn_forward(Int32(nb), Int32(H), pt, bias, hs + (t + 1) * bh + row, relu)
             }
         }
@@ -42,7 +41,7 @@ final class SimpleRNNLayer: RecurrentLayer {
                            needInputGradient: Bool) -> UnsafeMutablePointer<Float>? {
         let H = hidden, bh = B * H, rows = T * B
         let hs = hiddens.pointer, dp = pre.pointer, dhRec = dhRecurrent.pointer
-        let w = params + wHh, relu: Int32 = self.relu ? 1 : 0
+        let packed = recurrentWeightsBackward(params), relu: Int32 = self.relu ? 1 : 0
         splitBatch(B) { b0, nb in
             let row = b0 * H
             for t in stride(from: T - 1, through: 0, by: -1) {
@@ -50,7 +49,7 @@ final class SimpleRNNLayer: RecurrentLayer {
                 crn_rnn_backward(Int32(nb), Int32(H), hs + (t + 1) * bh + row, dOutput + t * bh + row,
                                  t == T - 1 ? nil : UnsafePointer(dhRec + row), dpt, relu)
                 if t > 0 {
-                    BLAS.gemm(m: nb, n: H, k: H, a: dpt, lda: H, b: w, ldb: H, c: dhRec + row, ldc: H)
+                    packedProduct(m: nb, n: H, k: H, a: dpt, packed: packed, c: dhRec + row, accumulate: false)
                 }
             }
         }

@@ -71,6 +71,17 @@ public final class CharRNNModel {
         return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
 
+    /// Packs the recurrent weights once for many inference calls (sampling, serving) instead of once per
+    /// call. A training forward undoes it; after changing `parameters` any other way, call it again.
+    public func freezeForInference() {
+        for layer in layers { layer.freeze(parameters.pointer) }
+    }
+
+    /// Drops the frozen packing: each forward packs the current weights again.
+    public func thaw() {
+        for layer in layers { layer.frozen = false }
+    }
+
     public func hiddenState(batch: Int) -> HiddenState { HiddenState(config: config, batch: batch) }
 
     // MARK: forward
@@ -81,6 +92,7 @@ public final class CharRNNModel {
     public func forward(_ inputs: UnsafePointer<Int32>, T: Int, B: Int, state: HiddenState, training: Bool,
                         rng: inout RandomGenerator, categories: [Int32]? = nil) -> UnsafeMutablePointer<Float> {
         precondition(state.batch == B, "hidden state batch does not match")
+        if training { thaw() }
         let rows = T * B, H = config.hidden, V = config.vocabSize, E = config.embed
         let p = parameters.pointer
         logits.reserve(rows * V)

@@ -46,6 +46,7 @@ public final class Sampler {
         state = model.hiddenState(batch: 1)
         probabilities = FloatBuffer(count: vocabulary.count)
         order = (0..<Int32(vocabulary.count)).map { $0 }
+        model.freezeForInference()
     }
 
     /// Feeds the prime text (or the start character when it is empty) from the zero state, then draws up

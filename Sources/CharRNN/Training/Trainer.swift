@@ -186,6 +186,7 @@ public final class Trainer {
             }
             if let c = options.clipValue { GradientClipping.clipValue(model.gradients, value: Float(c)) }
             optimizer.update(parameters: model.parameters, gradients: model.gradients, learningRate: Float(state.learningRate))
+            model.thaw()
             state.step += 1
             if state.firstLoss == nil { state.firstLoss = loss }
             state.smoothLoss = state.smoothLoss.map { 0.98 * $0 + 0.02 * loss } ?? loss
