@@ -35,48 +35,71 @@ void crn_pack_b(int K, int N, const float *W, int ldw, int transposed, float *pa
 static inline v8 load8(const float *p) { v8 v; memcpy(&v, p, sizeof v); return v; }
 static inline void store8(float *p, v8 v) { memcpy(p, &v, sizeof v); }
 
-// mr is a constant at each call site, so the loops unroll and the accumulators stay in registers.
+// mr and np (panels side by side) are constants at each call site, so the loops unroll and the
+// mr * np * 2 accumulators stay in registers. Few rows take several panels at once, so that enough
+// independent FMA chains hide the FMA latency. Each output element is still one chain over k in order,
+// so a row's result does not depend on how many rows are computed with it (batching changes no bits).
 static inline __attribute__((always_inline))
-void tile(const int mr, int K, const float *A, int lda, const float *panel, float *C, int ldc, int width, int accumulate) {
-    v8 acc[MR][2];
-    for (int i = 0; i < mr; i++) { acc[i][0] = 0; acc[i][1] = 0; }
+void tile(const int mr, const int np, int K, const float *A, int lda, const float *panels, int N, int n0,
+          float *C, int ldc, int accumulate) {
+    v8 acc[MR][6][2];
+    for (int i = 0; i < mr; i++)
+        for (int q = 0; q < np; q++) { acc[i][q][0] = 0; acc[i][q][1] = 0; }
     for (int k = 0; k < K; k++) {
-        v8 b0 = load8(panel + (size_t)k * NR), b1 = load8(panel + (size_t)k * NR + 8);
+        v8 b[6][2];
+        for (int q = 0; q < np; q++) {
+            const float *src = panels + (size_t)q * NR * K + (size_t)k * NR;
+            b[q][0] = load8(src);
+            b[q][1] = load8(src + 8);
+        }
         for (int i = 0; i < mr; i++) {
             v8 a = A[(size_t)i * lda + k];
-            acc[i][0] += a * b0;
-            acc[i][1] += a * b1;
+            for (int q = 0; q < np; q++) {
+                acc[i][q][0] += a * b[q][0];
+                acc[i][q][1] += a * b[q][1];
+            }
         }
     }
-    for (int i = 0; i < mr; i++) {
-        float *c = C + (size_t)i * ldc;
-        if (width == NR) {
-            if (accumulate) { acc[i][0] += load8(c); acc[i][1] += load8(c + 8); }
-            store8(c, acc[i][0]);
-            store8(c + 8, acc[i][1]);
-        } else {
-            float t[NR];
-            store8(t, acc[i][0]);
-            store8(t + 8, acc[i][1]);
-            for (int j = 0; j < width; j++) c[j] = accumulate ? c[j] + t[j] : t[j];
+    for (int q = 0; q < np; q++) {
+        int start = n0 + q * NR, width = N - start < NR ? N - start : NR;
+        for (int i = 0; i < mr; i++) {
+            float *c = C + (size_t)i * ldc + start;
+            if (width == NR) {
+                if (accumulate) { acc[i][q][0] += load8(c); acc[i][q][1] += load8(c + 8); }
+                store8(c, acc[i][q][0]);
+                store8(c + 8, acc[i][q][1]);
+            } else {
+                float t[NR];
+                store8(t, acc[i][q][0]);
+                store8(t + 8, acc[i][q][1]);
+                for (int j = 0; j < width; j++) c[j] = accumulate ? c[j] + t[j] : t[j];
+            }
         }
     }
 }
 
+// All panels for a block of mr rows, np panels at a time, then one at a time for the rest.
+static inline __attribute__((always_inline))
+void rows_block(const int mr, const int np, int N, int K, const float *A, int lda, const float *packed,
+                float *C, int ldc, int accumulate) {
+    int panels = (N + NR - 1) / NR, p = 0;
+    for (; p + np <= panels; p += np)
+        tile(mr, np, K, A, lda, packed + (size_t)p * NR * K, N, p * NR, C, ldc, accumulate);
+    for (; p < panels; p++)
+        tile(mr, 1, K, A, lda, packed + (size_t)p * NR * K, N, p * NR, C, ldc, accumulate);
+}
+
 void crn_gemm_packed(int M, int N, int K, const float *A, int lda, const float *packed, float *C, int ldc, int accumulate) {
-    int panels = (N + NR - 1) / NR;
-    for (int p = 0; p < panels; p++) {
-        const float *panel = packed + (size_t)p * NR * K;
-        int n0 = p * NR, width = N - n0 < NR ? N - n0 : NR;
-        int i = 0;
-        for (; i + MR <= M; i += MR) tile(MR, K, A + (size_t)i * lda, lda, panel, C + (size_t)i * ldc + n0, ldc, width, accumulate);
-        switch (M - i) {
-        case 5: tile(5, K, A + (size_t)i * lda, lda, panel, C + (size_t)i * ldc + n0, ldc, width, accumulate); break;
-        case 4: tile(4, K, A + (size_t)i * lda, lda, panel, C + (size_t)i * ldc + n0, ldc, width, accumulate); break;
-        case 3: tile(3, K, A + (size_t)i * lda, lda, panel, C + (size_t)i * ldc + n0, ldc, width, accumulate); break;
-        case 2: tile(2, K, A + (size_t)i * lda, lda, panel, C + (size_t)i * ldc + n0, ldc, width, accumulate); break;
-        case 1: tile(1, K, A + (size_t)i * lda, lda, panel, C + (size_t)i * ldc + n0, ldc, width, accumulate); break;
-        default: break;
-        }
+    int i = 0;
+    for (; i + MR <= M; i += MR) rows_block(MR, 1, N, K, A + (size_t)i * lda, lda, packed, C + (size_t)i * ldc, ldc, accumulate);
+    const float *a = A + (size_t)i * lda;
+    float *c = C + (size_t)i * ldc;
+    switch (M - i) {
+    case 5: rows_block(5, 1, N, K, a, lda, packed, c, ldc, accumulate); break;
+    case 4: rows_block(4, 1, N, K, a, lda, packed, c, ldc, accumulate); break;
+    case 3: rows_block(3, 2, N, K, a, lda, packed, c, ldc, accumulate); break;
+    case 2: rows_block(2, 3, N, K, a, lda, packed, c, ldc, accumulate); break;
+    case 1: rows_block(1, 6, N, K, a, lda, packed, c, ldc, accumulate); break;
+    default: break;
     }
 }

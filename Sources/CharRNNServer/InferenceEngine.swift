@@ -263,12 +263,13 @@ public final class InferenceEngine: @unchecked Sendable {
         close(a.continuation, .finished(tokens: a.stream.produced, reason: reason))
     }
 
+    /// Counts the generation out before its request can see the end, so a client never reads a stale count.
     private func close(_ continuation: AsyncStream<GenerationEvent>.Continuation, _ last: GenerationEvent) {
-        continuation.yield(last)
-        continuation.finish()
         condition.lock()
         inFlight -= 1
         condition.unlock()
+        continuation.yield(last)
+        continuation.finish()
     }
 }
 

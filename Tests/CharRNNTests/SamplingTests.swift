@@ -65,4 +65,45 @@ final class SamplingTests: XCTestCase {
         XCTAssertThrowsError(try s.generate(prime: "a", length: 5, options: SamplingOptions(temperature: 0), rng: &rng))
         XCTAssertThrowsError(try s.generate(prime: "a", length: 5, options: SamplingOptions(topK: 0), rng: &rng))
     }
+
+    /// Frozen inference steps (weights packed once, one kernel whatever the batch) give each row exactly
+    /// the logits and states it gets when stepped alone: batching changes no one's text. Every cell, one-hot
+    /// and embedded input. They also agree with the ordinary path to rounding.
+    func testFrozenStepsDoNotDependOnTheBatch() {
+        for (cell, embed) in [(CellKind.lstm, 8), (.gru, 0), (.rnnTanh, 8), (.lstm, 0)] {
+            let config = ModelConfig(cell: cell, layers: 2, hidden: 40, embed: embed, vocabSize: 11)
+            let model = randomModel(config, seed: 4)
+            var noDropout = RandomGenerator(seed: 0)
+            let B = 5
+            let batchState = model.hiddenState(batch: B), plainState = model.hiddenState(batch: B)
+            let alone = (0..<B).map { _ in model.hiddenState(batch: 1) }
+            for step in 0..<4 {
+                let ids = randomIds(B, vocab: 11, seed: UInt64(10 + step))
+                model.thaw()
+                let p = ids.withUnsafeBufferPointer { model.forward($0.baseAddress!, T: 1, B: B, state: plainState, training: false, rng: &noDropout) }
+                let plain = Array(UnsafeBufferPointer(start: p, count: B * 11))
+                model.freezeForInference()
+                let b = ids.withUnsafeBufferPointer { model.forward($0.baseAddress!, T: 1, B: B, state: batchState, training: false, rng: &noDropout) }
+                let batched = Array(UnsafeBufferPointer(start: b, count: B * 11))
+                assertClose(batched, plain, rtol: 1e-4, atol: 1e-5, "\(cell) frozen vs ordinary")
+                for r in 0..<B {
+                    var id = ids[r]
+                    let l = model.forward(&id, T: 1, B: 1, state: alone[r], training: false, rng: &noDropout)
+                    XCTAssertEqual(Array(UnsafeBufferPointer(start: l, count: 11)), Array(batched[(r * 11)..<(r * 11 + 11)]),
+                                   "\(cell) E\(embed) step \(step) row \(r)")
+                }
+            }
+            // The states too: row r of the batch state equals stream r's own state.
+            let H = config.hidden, S = config.cell.stateCount
+            for r in 0..<B {
+                for l in 0..<config.layers {
+                    for k in 0..<S {
+                        let batchRow = Array(UnsafeBufferPointer(start: batchState.blocks[l].pointer + (k * B + r) * H, count: H))
+                        let own = Array(UnsafeBufferPointer(start: alone[r].blocks[l].pointer + k * H, count: H))
+                        XCTAssertEqual(batchRow, own, "\(cell) state layer \(l) row \(r)")
+                    }
+                }
+            }
+        }
+    }
 }

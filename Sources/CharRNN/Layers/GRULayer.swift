@@ -30,6 +30,18 @@ final class GRULayer: RecurrentLayer {
         hs.update(from: state, count: bh)
         projectInput(input, rows: rows, params: params, out: xp)
         let bI = params + bIh, bH = params + bHh, packed = recurrentWeightsForward(params)
+        if stepsByPanels(T: T, B: B) {
+            for b in 0..<B {
+                crn_add(bI, xp + b * G, G)
+                (hp + b * G).update(from: bH, count: G)
+            }
+            productByPanels(B: B, k: H, a: hs, packed: packed, c: hp, accumulate: true)
+            splitBatch(B) { b0, nb in
+                crn_gru_forward(Int32(nb), Int32(H), xp + b0 * G, hp + b0 * G, hs + b0 * H, act + b0 * G, hs + bh + b0 * H)
+            }
+            state.update(from: hs + bh, count: bh)
+            return hs + bh
+        }
         splitBatch(B) { b0, nb in
             let row = b0 * H
             for t in 0..<T {

@@ -33,7 +33,7 @@ final class LSTMLayer: RecurrentLayer {
         cs.update(from: state + bh, count: bh)
         fillCombinedBias(params, into: bias.pointer)
         let bias = self.bias.pointer
-        if T == 1 && B == 1 && Parallel.threads > 1 && hidden * (inputSize + hidden) >= 1 << 17, case .dense(let x) = input {
+        if !frozen && T == 1 && B == 1 && Parallel.threads > 1 && hidden * (inputSize + hidden) >= 1 << 17, case .dense(let x) = input {
             stepSplitByUnits(x, params: params, bias: bias, gates: g, cPrev: cs, c: cs + bh, hPrev: hs, h: hs + bh)
             state.update(from: hs + bh, count: bh)
             (state + bh).update(from: cs + bh, count: bh)
@@ -41,6 +41,15 @@ final class LSTMLayer: RecurrentLayer {
         }
         projectInput(input, rows: T * B, params: params, out: g)
         let packed = recurrentWeightsForward(params)
+        if stepsByPanels(T: T, B: B) {
+            productByPanels(B: B, k: H, a: hs, packed: packed, c: g, accumulate: true)
+            splitBatch(B) { b0, nb in
+                crn_lstm_forward(Int32(nb), Int32(H), g + b0 * G, bias, cs + b0 * H, cs + bh + b0 * H, hs + bh + b0 * H)
+            }
+            state.update(from: hs + bh, count: bh)
+            (state + bh).update(from: cs + bh, count: bh)
+            return hs + bh
+        }
         splitBatch(B) { b0, nb in
             for t in 0..<T {
                 let gt = g + t * B * G + b0 * G, row = b0 * H

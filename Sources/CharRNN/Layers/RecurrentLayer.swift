@@ -28,6 +28,8 @@ public class RecurrentLayer {
     /// W_hh packed for the per-step products (crn_gemm_packed): forward multiplies by W_hh^T [H, G*H],
     /// backward by W_hh [G*H, H]. Packing once per call instead of once per step is the point.
     private let packedForward = FloatBuffer(count: 0), packedBackward = FloatBuffer(count: 0)
+    /// W_ih^T packed while frozen, for the input product of small inference steps.
+    private let packedInput = FloatBuffer(count: 0)
     /// The forward packing is current and is kept across calls (inference); see CharRNNModel.freezeForInference.
     var frozen = false
 
@@ -93,8 +95,12 @@ public class RecurrentLayer {
         let gh = gates * hidden
         switch input {
         case .dense(let x):
-            BLAS.pgemm(transB: true, m: rows, n: gh, k: inputSize, a: x, lda: inputSize,
-                       b: params + wIh, ldb: inputSize, c: out, ldc: gh)
+            if frozen && rows <= Self.panelSplitRows {
+                productByPanels(B: rows, k: inputSize, a: x, packed: packedInput.pointer, c: out, accumulate: false)
+            } else {
+                BLAS.pgemm(transB: true, m: rows, n: gh, k: inputSize, a: x, lda: inputSize,
+                           b: params + wIh, ldb: inputSize, c: out, ldc: gh)
+            }
         case .oneHot(let ids):
             // A one-hot row picks column id of W_ih [G*H, V].
             let w = params + wIh, v = inputSize
@@ -158,7 +164,30 @@ public class RecurrentLayer {
     /// Packs W_hh once so that many inference calls share it, until `frozen` is cleared.
     func freeze(_ params: UnsafePointer<Float>) {
         pack(params + wHh, K: hidden, N: gates * hidden, transposed: true, into: packedForward)
+        pack(params + wIh, K: inputSize, N: gates * hidden, transposed: true, into: packedInput)
         frozen = true
+    }
+
+    /// Inference steps of up to this many rows split the products by weight panels, so each thread
+    /// streams only its share of the weights (a small batch is bound by reading them, not by arithmetic).
+    /// Every frozen step of up to this many rows goes through the same kernel, whose result for a row
+    /// does not depend on the other rows: a generation gives the same text alone or batched.
+    static let panelSplitRows = 64
+
+    /// Whether this forward is an inference step that takes the panel-split path.
+    func stepsByPanels(T: Int, B: Int) -> Bool { frozen && T == 1 && B <= Self.panelSplitRows }
+
+    /// c[B, G*H] (+)= a[B, K] times packed, the panels shared out among the threads.
+    func productByPanels(B: Int, k: Int, a: UnsafePointer<Float>, packed: UnsafePointer<Float>,
+                         c: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        let n = gates * hidden, panels = (n + 15) / 16, parts = min(Parallel.threads, panels)
+        Parallel.run(parts) { p in
+            let r = Parallel.range(part: p, of: parts, total: panels)
+            guard !r.isEmpty else { return }
+            let n0 = r.lowerBound * 16, width = min(n, r.upperBound * 16) - n0
+            crn_gemm_packed(Int32(B), Int32(width), Int32(k), a, Int32(k), packed + n0 * k, c + n0, Int32(n),
+                            accumulate ? 1 : 0)
+        }
     }
 
     /// W_hh^T packed for this call's forward steps (or the frozen packing).

@@ -24,6 +24,12 @@ final class SimpleRNNLayer: RecurrentLayer {
         fillCombinedBias(params, into: bias.pointer)
         projectInput(input, rows: T * B, params: params, out: p)
         let bias = self.bias.pointer, packed = recurrentWeightsForward(params), relu: Int32 = self.relu ? 1 : 0
+        if stepsByPanels(T: T, B: B) {
+            productByPanels(B: B, k: H, a: hs, packed: packed, c: p, accumulate: true)
+            splitBatch(B) { b0, nb in crn_rnn_forward(Int32(nb), Int32(H), p + b0 * H, bias, hs + bh + b0 * H, relu) }
+            state.update(from: hs + bh, count: bh)
+            return hs + bh
+        }
         splitBatch(B) { b0, nb in
             let row = b0 * H
             for t in 0..<T {
