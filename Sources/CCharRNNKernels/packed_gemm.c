@@ -78,28 +78,35 @@ void tile(const int mr, const int np, int K, const float *A, int lda, const floa
     }
 }
 
-// All panels for a block of mr rows, np panels at a time, then one at a time for the rest.
+// Panels [p0, p1) for a block of mr rows, np panels at a time, then one at a time for the rest.
 static inline __attribute__((always_inline))
-void rows_block(const int mr, const int np, int N, int K, const float *A, int lda, const float *packed,
-                float *C, int ldc, int accumulate) {
-    int panels = (N + NR - 1) / NR, p = 0;
-    for (; p + np <= panels; p += np)
+void rows_block(const int mr, const int np, int p0, int p1, int N, int K, const float *A, int lda,
+                const float *packed, float *C, int ldc, int accumulate) {
+    int p = p0;
+    for (; p + np <= p1; p += np)
         tile(mr, np, K, A, lda, packed + (size_t)p * NR * K, N, p * NR, C, ldc, accumulate);
-    for (; p < panels; p++)
+    for (; p < p1; p++)
         tile(mr, 1, K, A, lda, packed + (size_t)p * NR * K, N, p * NR, C, ldc, accumulate);
 }
 
+// Six panels at a time (at most 6 * 16 * K floats, kept in cache) against every row of A, so each
+// panel is read from memory once per call, not once per block of rows.
 void crn_gemm_packed(int M, int N, int K, const float *A, int lda, const float *packed, float *C, int ldc, int accumulate) {
-    int i = 0;
-    for (; i + MR <= M; i += MR) rows_block(MR, 1, N, K, A + (size_t)i * lda, lda, packed, C + (size_t)i * ldc, ldc, accumulate);
-    const float *a = A + (size_t)i * lda;
-    float *c = C + (size_t)i * ldc;
-    switch (M - i) {
-    case 5: rows_block(5, 1, N, K, a, lda, packed, c, ldc, accumulate); break;
-    case 4: rows_block(4, 1, N, K, a, lda, packed, c, ldc, accumulate); break;
-    case 3: rows_block(3, 2, N, K, a, lda, packed, c, ldc, accumulate); break;
-    case 2: rows_block(2, 3, N, K, a, lda, packed, c, ldc, accumulate); break;
-    case 1: rows_block(1, 6, N, K, a, lda, packed, c, ldc, accumulate); break;
-    default: break;
+    int panels = (N + NR - 1) / NR;
+    for (int p0 = 0; p0 < panels; p0 += 6) {
+        int p1 = p0 + 6 < panels ? p0 + 6 : panels;
+        int i = 0;
+        for (; i + MR <= M; i += MR)
+            rows_block(MR, 1, p0, p1, N, K, A + (size_t)i * lda, lda, packed, C + (size_t)i * ldc, ldc, accumulate);
+        const float *a = A + (size_t)i * lda;
+        float *c = C + (size_t)i * ldc;
+        switch (M - i) {
+        case 5: rows_block(5, 1, p0, p1, N, K, a, lda, packed, c, ldc, accumulate); break;
+        case 4: rows_block(4, 1, p0, p1, N, K, a, lda, packed, c, ldc, accumulate); break;
+        case 3: rows_block(3, 2, p0, p1, N, K, a, lda, packed, c, ldc, accumulate); break;
+        case 2: rows_block(2, 3, p0, p1, N, K, a, lda, packed, c, ldc, accumulate); break;
+        case 1: rows_block(1, 6, p0, p1, N, K, a, lda, packed, c, ldc, accumulate); break;
+        default: break;
+        }
     }
 }
