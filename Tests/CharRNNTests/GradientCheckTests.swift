@@ -5,9 +5,11 @@ import XCTest
 /// from a non-zero initial state, one and two layers, with dropout off and with a fixed dropout mask
 /// (the same seed before every forward gives the same mask).
 final class GradientCheckTests: XCTestCase {
-    func check(_ cell: CellKind, layers: Int, embed: Int, dropout: Double,
+    /// With more rows (T*B = 12) than characters the embedding is folded into layer 0's input product;
+    /// with a larger vocabulary it is not: `vocabulary` picks which path is checked.
+    func check(_ cell: CellKind, layers: Int, embed: Int, dropout: Double, vocabulary: Int = 7,
                file: StaticString = #filePath, line: UInt = #line) {
-        let V = 7, H = 5, T = 4, B = 3
+        let V = vocabulary, H = 5, T = 4, B = 3
         let config = ModelConfig(cell: cell, layers: layers, hidden: H, embed: embed, vocabSize: V, dropout: dropout)
         let model = randomModel(config, seed: 11, scale: 1.5)
         let inputs = randomIds(T * B, vocab: V, seed: 12), targets = randomIds(T * B, vocab: V, seed: 13)
@@ -59,6 +61,7 @@ final class GradientCheckTests: XCTestCase {
         check(.lstm, layers: 2, embed: 4, dropout: 0)
         check(.lstm, layers: 2, embed: 0, dropout: 0)
         check(.lstm, layers: 2, embed: 4, dropout: 0.3)
+        check(.lstm, layers: 2, embed: 4, dropout: 0, vocabulary: 16)
     }
 
     func testGRU() {
@@ -66,12 +69,14 @@ final class GradientCheckTests: XCTestCase {
         check(.gru, layers: 2, embed: 4, dropout: 0)
         check(.gru, layers: 1, embed: 0, dropout: 0)
         check(.gru, layers: 2, embed: 4, dropout: 0.3)
+        check(.gru, layers: 1, embed: 4, dropout: 0, vocabulary: 16)
     }
 
     func testTanhRNN() {
         check(.rnnTanh, layers: 1, embed: 4, dropout: 0)
         check(.rnnTanh, layers: 2, embed: 0, dropout: 0)
         check(.rnnTanh, layers: 2, embed: 4, dropout: 0.3)
+        check(.rnnTanh, layers: 1, embed: 4, dropout: 0, vocabulary: 16)
     }
 
     func testReluRNN() {

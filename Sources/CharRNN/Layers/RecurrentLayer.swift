@@ -5,6 +5,9 @@ import CCharRNNKernels
 public enum LayerInput {
     case dense(UnsafePointer<Float>)
     case oneHot(UnsafePointer<Int32>)
+    /// Layer 0 over an embedding, folded: row r of the input product is row ids[r] of `table`, the
+    /// embedding already multiplied by W_ih^T ([V, G*H], computed once per call instead of once per row).
+    case projected(ids: UnsafePointer<Int32>, table: UnsafePointer<Float>, vocabulary: Int)
 }
 
 /// The parts every cell shares: the fused weights W_ih [G*H, I], W_hh [G*H, H] and biases b_ih, b_hh [G*H]
@@ -25,6 +28,8 @@ public class RecurrentLayer {
     let dInput = FloatBuffer(count: 0)
     let ones = FloatBuffer(count: 0)
     let dhRecurrent = FloatBuffer(count: 0)
+    /// dLoss/d(folded table) [V, G*H] after a backward over `.projected` input.
+    let dTable = FloatBuffer(count: 0)
     /// W_hh packed for the per-step products (crn_gemm_packed): forward multiplies by W_hh^T [H, G*H],
     /// backward by W_hh [G*H, H]. Packing once per call instead of once per step is the point.
     private let packedForward = FloatBuffer(count: 0), packedBackward = FloatBuffer(count: 0)
@@ -101,6 +106,8 @@ public class RecurrentLayer {
                 BLAS.pgemm(transB: true, m: rows, n: gh, k: inputSize, a: x, lda: inputSize,
                            b: params + wIh, ldb: inputSize, c: out, ldc: gh)
             }
+        case .projected(let ids, let table, _):
+            Parallel.forRows(rows) { r in (out + r * gh).update(from: table + Int(ids[r]) * gh, count: gh) }
         case .oneHot(let ids):
             // A one-hot row picks column id of W_ih [G*H, V].
             let w = params + wIh, v = inputSize
@@ -123,6 +130,19 @@ public class RecurrentLayer {
         case .dense(let x):
             BLAS.pgemm(transA: true, m: gh, n: inputSize, k: rows, a: dPre, lda: gh, b: x, ldb: inputSize,
                        beta: 1, c: grads + wIh, ldc: inputSize)
+        case .projected(let ids, _, let V):
+            // The gradient of the folded table: rows with the same id add into one table row, so parts
+            // own disjoint columns. The model turns it into the W_ih and embedding gradients.
+            dTable.reserve(V * gh)
+            let d = dTable.pointer, parts = Parallel.threads
+            d.update(repeating: 0, count: V * gh)
+            Parallel.run(parts) { p in
+                let cols = Parallel.range(part: p, of: parts, total: gh)
+                guard !cols.isEmpty else { return }
+                for r in 0..<rows {
+                    crn_add(dPre + r * gh + cols.lowerBound, d + Int(ids[r]) * gh + cols.lowerBound, cols.count)
+                }
+            }
         case .oneHot(let ids):
             // Parts own disjoint rows of W_ih's gradient, so no two write the same element.
             let g = grads + wIh, v = inputSize

@@ -22,6 +22,8 @@ public final class CharRNNModel {
     let layers: [RecurrentLayer]
 
     private let embedded = FloatBuffer(count: 0)
+    /// The embedding times layer 0's W_ih^T, [V, G*H], when a call folds them (see forward).
+    private let projectedTable = FloatBuffer(count: 0)
     private let categoryIds = IdBuffer()
     private let masks: [FloatBuffer]
     private let dropped: [FloatBuffer]
@@ -121,6 +123,14 @@ public final class CharRNNModel {
                 row[base + Int(cats[r % B])] = 1
             }
             input = .dense(embedded.pointer)
+        } else if E > 0 && rows > V && !layers[0].frozen {
+            // More rows than characters: multiply the V embedding rows by W_ih once and look rows up, instead
+            // of multiplying every row (the same sums; layer 0's input product shrinks by rows / V).
+            let gh = config.cell.gateCount * H, table = p + layout.offset("embedding.weight")
+            projectedTable.reserve(V * gh)
+            BLAS.pgemm(transB: true, m: V, n: gh, k: E, a: table, lda: E, b: p + layout.offset("rnn.weight_ih_l0"),
+                       ldb: E, c: projectedTable.pointer, ldc: gh)
+            input = .projected(ids: inputs, table: UnsafePointer(projectedTable.pointer), vocabulary: V)
         } else if E > 0 {
             embedded.reserve(rows * E)
             let table = p + layout.offset("embedding.weight")
@@ -219,14 +229,22 @@ public final class CharRNNModel {
         BLAS.columnSums(dl, rows: rows, cols: V, ones: ones.pointer, into: g + bias)
         BLAS.pgemm(m: rows, n: H, k: V, a: dl, lda: V, b: p + dec, ldb: H, c: dTop.pointer, ldc: H)
         var dOut = dTop.pointer
+        var folded = false
+        if case .projected = layerInputs[0] { folded = true }
         for l in stride(from: layers.count - 1, through: 0, by: -1) {
             if lastShape.training { crn_mul(dOut, masks[l].pointer, dOut, rows * H) }
-            let needInput = l > 0 || E > 0
+            let needInput = l > 0 || (E > 0 && !folded)
             let dIn = layers[l].backward(layerInputs[l], T: T, B: B, params: p, grads: g, dOutput: dOut,
                                          needInputGradient: needInput)
             if let dIn { dOut = dIn }
         }
-        if E > 0 {
+        if folded {
+            // table = embedding W_ih^T, so dW_ih += dTable^T embedding and d embedding += dTable W_ih.
+            let gh = config.cell.gateCount * H, dTable = layers[0].dTable.pointer
+            let emb = layout.offset("embedding.weight"), wih = layout.offset("rnn.weight_ih_l0")
+            BLAS.pgemm(transA: true, m: gh, n: E, k: V, a: dTable, lda: gh, b: p + emb, ldb: E, beta: 1, c: g + wih, ldc: E)
+            BLAS.pgemm(m: V, n: E, k: gh, a: dTable, lda: gh, b: p + wih, ldb: E, beta: 1, c: g + emb, ldc: E)
+        } else if E > 0 {
             // Rows with the same id add into the same table row: parts own disjoint columns instead.
             let table = g + layout.offset("embedding.weight"), d = dOut, I = config.inputSize(layer: 0)
             let parts = Parallel.threads
