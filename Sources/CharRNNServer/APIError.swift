@@ -18,6 +18,11 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as APIError {
             return Self.reply(error.status, error.message)
         } catch let error as HTTPError {
+            if error.status == .notFound, let allowed = endpointMethods[request.uri.path] {
+                var response = Self.reply(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path); use \(allowed)")
+                response.headers[.allow] = allowed
+                return response
+            }
             let message: String
             switch error.status {
             case .notFound: message = "no such endpoint: \(request.method) \(request.uri.path)"
@@ -55,3 +60,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 }
+
+/// The method each endpoint answers, for a 405 that names it.
+let endpointMethods = ["/": "GET", "/openapi.json": "GET", "/healthz": "GET", "/v1/models": "GET",
+                       "/v1/generate": "POST", "/v1/classify": "POST"]

@@ -39,7 +39,8 @@ enum OpenAPIDocument {
                             "description": "The generated text (without the prompt), or a stream of events.",
                             "content": [
                                 "application/json": ["schema": ["$ref": "#/components/schemas/GenerateReply"]],
-                                "text/event-stream": ["schema": ["type": "string"]],
+                                // Events, not one document: `data: {"text": ...}`, then `event: done`.
+                                "text/event-stream": [String: Any](),
                             ],
                         ],
                         "400": error, "404": error, "413": error,

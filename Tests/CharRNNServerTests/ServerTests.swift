@@ -150,6 +150,8 @@ final class ServerTests: XCTestCase {
             ("/v1/classify", .post, #"{"model": "letters", "items": ["ab"]}"#, .badRequest, "not a classifier"),
             ("/v1/classify", .post, #"{"top": 2}"#, .badRequest, "missing field 'items'"),
             ("/v1/nothing", .get, "", .notFound, "no such endpoint"),
+            ("/v1/generate", .get, "", .methodNotAllowed, "use POST"),
+            ("/v1/models", .delete, "", .methodNotAllowed, "use GET"),
         ]
         try await app(maxLength: 100).test(.live) { client in
             for (uri, method, text, status, message) in cases {
