@@ -7,8 +7,5 @@ ensure_system_packages python3 python3-venv
 build --product charrnn
 PYTORCH_BENCH="${PYTORCH_BENCH:-$ROOT/../shared/bench/pytorch}"
 [ -f "$PYTORCH_BENCH/bench_train.py" ] || { echo "no PyTorch reference benchmarks at $PYTORCH_BENCH (set PYTORCH_BENCH)" >&2; exit 1; }
-if [ ! -x "$ROOT/.venv-torch/bin/python" ]; then
-    python3 -m venv "$ROOT/.venv-torch"
-    "$ROOT/.venv-torch/bin/pip" install --quiet torch numpy
-fi
+ensure_venv "$ROOT/.venv-torch" torch numpy
 "$ROOT/.venv-torch/bin/python" "$ROOT/Benchmarks/compare.py" "$CHARRNN" "$PYTORCH_BENCH" "$@"

@@ -27,3 +27,34 @@ fi
 CHARRNN="$ROOT/.build/release/charrnn"
 
 build() { swift build "${BUILD_FLAGS[@]}" "$@"; }
+
+# A Python virtual environment in DIR with the given PyPI packages, made the first time.
+ensure_venv() {
+    local dir=$1; shift
+    if [ ! -x "$dir/bin/python" ]; then
+        python3 -m venv "$dir"
+        "$dir/bin/pip" install -q "$@"
+    fi
+}
+
+# Starts `charrnn serve ARGS...` on PORT in the background and waits until it answers; SERVER holds
+# its pid and stop_server (also run on exit) stops it with SIGTERM.
+start_server() {
+    local port=$1; shift
+    "$CHARRNN" serve "$@" --port "$port" &
+    SERVER=$!
+    trap stop_server EXIT
+    for _ in $(seq 100); do
+        curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && return 0
+        sleep 0.1
+    done
+    echo "charrnn serve did not start on port $port" >&2
+    return 1
+}
+
+stop_server() {
+    [ -n "${SERVER:-}" ] || return 0
+    kill -TERM "$SERVER" 2>/dev/null || true
+    wait "$SERVER" 2>/dev/null || true
+    SERVER=
+}

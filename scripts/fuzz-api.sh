@@ -6,17 +6,10 @@ source "$(dirname "$0")/common.sh"
 [ $# -ge 1 ] || { echo "usage: scripts/fuzz-api.sh CHECKPOINT [CHECKPOINT...]" >&2; exit 64; }
 PORT=${PORT:-8091}
 ensure_system_packages curl python3-venv
-if [ ! -x .venv-fuzz/bin/schemathesis ]; then
-    python3 -m venv .venv-fuzz
-    .venv-fuzz/bin/pip install -q schemathesis
-fi
+ensure_venv .venv-fuzz schemathesis
 build
-BIN=$(swift build "${BUILD_FLAGS[@]}" --show-bin-path)/charrnn
 args=(); for c in "$@"; do args+=(--checkpoint "$c"); done
-"$BIN" serve "${args[@]}" --port "$PORT" --max-length 300 &
-server=$!
-trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+start_server "$PORT" "${args[@]}" --max-length 300
 .venv-fuzz/bin/schemathesis run "http://127.0.0.1:$PORT/openapi.json" \
     --checks not_a_server_error,response_schema_conformance,content_type_conformance --max-examples 300
 curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && echo "the server is still up"

@@ -14,17 +14,14 @@ DURATION=${DURATION:-30s}
 PORT=${PORT:-8089}
 ensure_system_packages wrk curl
 build
-BIN=$(swift build "${BUILD_FLAGS[@]}" --show-bin-path)/charrnn
 results=()
 for batch in 64 1; do
-    "$BIN" serve --checkpoint "$CHECKPOINT" --port "$PORT" --max-batch "$batch" --max-length "$LENGTH" &
-    server=$!
-    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
+    start_server "$PORT" --checkpoint "$CHECKPOINT" --max-batch "$batch" --max-length "$LENGTH"
     echo "== --max-batch $batch: $CLIENTS clients, $LENGTH characters each, $DURATION"
     out=$(wrk -t 2 -c "$CLIENTS" -d "$DURATION" --timeout 120s --latency -s "$(dirname "$0")/serve/generate.lua" "http://127.0.0.1:$PORT")
     echo "$out"
     health=$(curl -sf "http://127.0.0.1:$PORT/healthz")
-    kill -TERM "$server"; wait "$server" || true
+    stop_server
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")

@@ -6,16 +6,9 @@ source "$(dirname "$0")/common.sh"
 [ $# -ge 3 ] || { echo "usage: scripts/page-check.sh SCREENSHOT.png PRIME CHECKPOINT [CHECKPOINT...]" >&2; exit 64; }
 SHOT=$(realpath -m "$1"); PRIME=$2; shift 2
 PORT=${PORT:-8090}
-ensure_system_packages chromium chromium-driver curl
-if [ ! -x .venv-web/bin/python ]; then
-    python3 -m venv .venv-web
-    .venv-web/bin/pip install -q selenium
-fi
+ensure_system_packages chromium chromium-driver curl python3-venv
+ensure_venv .venv-web selenium
 build
-BIN=$(swift build "${BUILD_FLAGS[@]}" --show-bin-path)/charrnn
 args=(); for c in "$@"; do args+=(--checkpoint "$c"); done
-"$BIN" serve "${args[@]}" --port "$PORT" &
-server=$!
-trap 'kill -TERM $server 2>/dev/null; wait $server 2>/dev/null || true' EXIT
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.1; done
-.venv-web/bin/python "$(dirname "$0")/serve/page_check.py" "http://127.0.0.1:$PORT/" "$PRIME" "$SHOT"
+start_server "$PORT" "${args[@]}"
+.venv-web/bin/python scripts/serve/page_check.py "http://127.0.0.1:$PORT/" "$PRIME" "$SHOT"
