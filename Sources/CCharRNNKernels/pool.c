@@ -14,8 +14,10 @@
 #define relax() ((void)0)
 #endif
 
-// The job in flight. `ticket` packs the job's generation (high 32 bits) and the next task index
-// (low 32 bits), so a worker still finishing an old job can never take a task of a newer one.
+// The job in flight. `ticket` packs the job's generation (high 32 bits), its task count (16 bits) and
+// the next task index (low 16 bits), so a worker still finishing an old job can never take a task of
+// a newer one, and reads nothing of a job but through the ticket that publishes it: fn and context are
+// written before the ticket is stored (release) and read only after a successful exchange (acquire).
 static struct {
     pthread_mutex_t mutex;
     pthread_cond_t wake;
@@ -26,16 +28,16 @@ static struct {
     _Atomic int remaining;
     crn_task_fn fn;
     void *context;
-    int count;
 } pool = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER };
 
 static void work(uint32_t gen) {
     for (;;) {
         uint64_t t = atomic_load_explicit(&pool.ticket, memory_order_acquire);
-        if ((uint32_t)(t >> 32) != gen || (int)(uint32_t)t >= pool.count) return;
+        int index = (int)(t & 0xFFFF), count = (int)((t >> 16) & 0xFFFF);
+        if ((uint32_t)(t >> 32) != gen || index >= count) return;
         if (!atomic_compare_exchange_weak_explicit(&pool.ticket, &t, t + 1, memory_order_acq_rel,
                                                    memory_order_acquire)) continue;
-        pool.fn(pool.context, (int)(uint32_t)t);
+        pool.fn(pool.context, index);
         atomic_fetch_sub_explicit(&pool.remaining, 1, memory_order_release);
     }
 }
@@ -81,16 +83,15 @@ int crn_pool_threads(void) { return active_threads; }
 
 void crn_pool_run(int count, crn_task_fn fn, void *context) {
     if (count <= 0) return;
-    if (active_threads <= 1 || count == 1) {
+    if (active_threads <= 1 || count == 1 || count > 0xFFFF) {
         for (int i = 0; i < count; i++) fn(context, i);
         return;
     }
     pool.fn = fn;
     pool.context = context;
-    pool.count = count;
     atomic_store_explicit(&pool.remaining, count, memory_order_relaxed);
     uint32_t gen = atomic_load(&pool.generation) + 1;
-    atomic_store_explicit(&pool.ticket, (uint64_t)gen << 32, memory_order_release);
+    atomic_store_explicit(&pool.ticket, (uint64_t)gen << 32 | (uint64_t)count << 16, memory_order_release);
     pthread_mutex_lock(&pool.mutex);
     atomic_store_explicit(&pool.generation, gen, memory_order_release);
     pthread_cond_broadcast(&pool.wake);
