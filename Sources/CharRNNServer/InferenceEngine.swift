@@ -90,7 +90,9 @@ public final class InferenceEngine: @unchecked Sendable {
 
     /// Loads every checkpoint (language model or classifier); a name must be unique.
     public init(checkpoints: [(name: String, path: String)], maxBatch: Int = 64) throws {
-        guard maxBatch >= 1 else { throw CharRNNError.invalidOption("--max-batch must be at least 1 (got \(maxBatch))") }
+        guard maxBatch >= 1 && maxBatch <= GenerationBatch.largestBatch else {
+            throw CharRNNError.invalidOption("--max-batch must be between 1 and \(GenerationBatch.largestBatch) (got \(maxBatch))")
+        }
         self.maxBatch = maxBatch
         var models: [String: Loaded] = [:]
         var catalog: [ModelSummary] = []

@@ -24,7 +24,8 @@ public struct ServerConfiguration: Sendable {
         try check(maxLength >= 1, "--max-length must be at least 1 (got \(maxLength))")
         try check(maxBodyBytes >= 1024, "--max-body must be at least 1024 bytes (got \(maxBodyBytes))")
         try check(maxItems >= 1, "--max-items must be at least 1 (got \(maxItems))")
-        try check(maxBatch >= 1, "--max-batch must be at least 1 (got \(maxBatch))")
+        try check(maxBatch >= 1 && maxBatch <= GenerationBatch.largestBatch,
+                  "--max-batch must be between 1 and \(GenerationBatch.largestBatch) (got \(maxBatch))")
         try check(!host.isEmpty, "--host must not be empty")
     }
 }

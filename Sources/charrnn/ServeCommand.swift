@@ -28,7 +28,7 @@ struct Serve: AsyncParsableCommand {
     var maxBody = 64 * 1024
     @Option(help: "Most items in one classify request.")
     var maxItems = 1000
-    @Option(help: "Most requests of one model that share a step (1 turns batching off).")
+    @Option(help: "Most requests of one model that share a step, 1 to 256 (1 turns batching off).")
     var maxBatch = 64
     @Option(help: "Threads for matrix products.")
     var threads = 2

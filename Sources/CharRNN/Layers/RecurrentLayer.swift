@@ -192,7 +192,7 @@ public class RecurrentLayer {
     /// streams only its share of the weights (a small batch is bound by reading them, not by arithmetic).
     /// Every frozen step of up to this many rows goes through the same kernel, whose result for a row
     /// does not depend on the other rows: a generation gives the same text alone or batched.
-    static let panelSplitRows = 64
+    public static let panelSplitRows = 256
 
     /// Whether this forward is an inference step that takes the panel-split path.
     func stepsByPanels(T: Int, B: Int) -> Bool { frozen && T == 1 && B <= Self.panelSplitRows }

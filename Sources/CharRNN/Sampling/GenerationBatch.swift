@@ -50,6 +50,9 @@ public final class GenerationBatch {
     private var noDropout = RandomGenerator(seed: 0)
     private let rowValues: Int
 
+    /// Most streams one step may carry and still give each exactly the text it gets alone.
+    public static var largestBatch: Int { RecurrentLayer.panelSplitRows }
+
     public init(checkpoint: Checkpoint) {
         model = checkpoint.model
         vocabulary = checkpoint.vocabulary
@@ -97,6 +100,7 @@ public final class GenerationBatch {
     public func step(_ streams: [GenerationStream]) -> [GenerationStream.Outcome] {
         let B = streams.count
         guard B > 0 else { return [] }
+        precondition(B <= Self.largestBatch, "at most \(Self.largestBatch) streams per step")
         precondition(!streams.contains { $0.finished }, "a finished stream cannot step")
         let state = hiddenState(batch: B)
         gather(streams, into: state)
