@@ -35,7 +35,7 @@ final class GRULayer: RecurrentLayer {
                 crn_add(bI, xp + b * G, G)
                 (hp + b * G).update(from: bH, count: G)
             }
-            productByPanels(B: B, k: H, a: hs, packed: packed, c: hp, accumulate: true)
+            packed.multiplyByPanels(rows: B, hs, into: hp, accumulate: true)
             splitBatch(B) { b0, nb in
                 crn_gru_forward(Int32(nb), Int32(H), xp + b0 * G, hp + b0 * G, hs + b0 * H, act + b0 * G, hs + bh + b0 * H)
             }
@@ -50,7 +50,7 @@ final class GRULayer: RecurrentLayer {
                     crn_add(bI, xp + off + b * G, G)
                     (hp + off + b * G).update(from: bH, count: G)
                 }
-                packedProduct(m: nb, n: G, k: H, a: hs + t * bh + row, packed: packed, c: hp + off, accumulate: true)
+                packed.multiply(rows: nb, hs + t * bh + row, into: hp + off, accumulate: true)
                 crn_gru_forward(Int32(nb), Int32(H), xp + off, hp + off, hs + t * bh + row, act + off, hs + (t + 1) * bh + row)
             }
         }
@@ -73,7 +73,7 @@ final class GRULayer: RecurrentLayer {
                                  t == T - 1 ? nil : UnsafePointer(dhRec + row), dxp + off, dhp + off, direct + row)
                 if t > 0 {
                     (dhRec + row).update(from: direct + row, count: nb * H)
-                    packedProduct(m: nb, n: H, k: G, a: dhp + off, packed: packed, c: dhRec + row, accumulate: true)
+                    packed.multiply(rows: nb, dhp + off, into: dhRec + row, accumulate: true)
                 }
             }
         }

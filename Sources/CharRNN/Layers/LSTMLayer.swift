@@ -42,7 +42,7 @@ final class LSTMLayer: RecurrentLayer {
         projectInput(input, rows: T * B, params: params, out: g)
         let packed = recurrentWeightsForward(params)
         if stepsByPanels(T: T, B: B) {
-            productByPanels(B: B, k: H, a: hs, packed: packed, c: g, accumulate: true)
+            packed.multiplyByPanels(rows: B, hs, into: g, accumulate: true)
             splitBatch(B) { b0, nb in
                 crn_lstm_forward(Int32(nb), Int32(H), g + b0 * G, bias, cs + b0 * H, cs + bh + b0 * H, hs + bh + b0 * H)
             }
@@ -53,7 +53,7 @@ final class LSTMLayer: RecurrentLayer {
         splitBatch(B) { b0, nb in
             for t in 0..<T {
                 let gt = g + t * B * G + b0 * G, row = b0 * H
-                packedProduct(m: nb, n: G, k: H, a: hs + t * bh + row, packed: packed, c: gt, accumulate: true)
+                packed.multiply(rows: nb, hs + t * bh + row, into: gt, accumulate: true)
                 crn_lstm_forward(Int32(nb), Int32(H), gt, bias, cs + t * bh + row, cs + (t + 1) * bh + row,
                                  hs + (t + 1) * bh + row)
             }
@@ -93,7 +93,7 @@ final class LSTMLayer: RecurrentLayer {
                 crn_lstm_backward(Int32(nb), Int32(H), g + t * B * G + b0 * G, cs + t * bh + row, cs + (t + 1) * bh + row,
                                   dOutput + t * bh + row, t == T - 1 ? nil : UnsafePointer(dhRec + row), dc + row, dgt)
                 if t > 0 {
-                    packedProduct(m: nb, n: H, k: G, a: dgt, packed: packed, c: dhRec + row, accumulate: false)
+                    packed.multiply(rows: nb, dgt, into: dhRec + row, accumulate: false)
                 }
             }
         }

@@ -32,9 +32,9 @@ public class RecurrentLayer {
     let dTable = FloatBuffer(count: 0)
     /// W_hh packed for the per-step products (crn_gemm_packed): forward multiplies by W_hh^T [H, G*H],
     /// backward by W_hh [G*H, H]. Packing once per call instead of once per step is the point.
-    private let packedForward = FloatBuffer(count: 0), packedBackward = FloatBuffer(count: 0)
+    private let packedForward = PackedMatrix(), packedBackward = PackedMatrix()
     /// W_ih^T packed while frozen, for the input product of small inference steps.
-    private let packedInput = FloatBuffer(count: 0)
+    private let packedInput = PackedMatrix()
     /// The forward packing is current and is kept across calls (inference); see CharRNNModel.freezeForInference.
     var frozen = false
 
@@ -101,7 +101,7 @@ public class RecurrentLayer {
         switch input {
         case .dense(let x):
             if frozen && rows <= Self.panelSplitRows {
-                productByPanels(B: rows, k: inputSize, a: x, packed: packedInput.pointer, c: out, accumulate: false)
+                packedInput.multiplyByPanels(rows: rows, x, into: out, accumulate: false)
             } else {
                 BLAS.pgemm(transB: true, m: rows, n: gh, k: inputSize, a: x, lda: inputSize,
                            b: params + wIh, ldb: inputSize, c: out, ldc: gh)
@@ -181,10 +181,10 @@ public class RecurrentLayer {
 
     // MARK: the per-step recurrent product
 
-    /// Packs W_hh once so that many inference calls share it, until `frozen` is cleared.
+    /// Packs the forward weights once so that many inference calls share them, until `frozen` is cleared.
     func freeze(_ params: UnsafePointer<Float>) {
-        pack(params + wHh, K: hidden, N: gates * hidden, transposed: true, into: packedForward)
-        pack(params + wIh, K: inputSize, N: gates * hidden, transposed: true, into: packedInput)
+        packedForward.pack(params + wHh, k: hidden, n: gates * hidden, transposed: true)
+        packedInput.pack(params + wIh, k: inputSize, n: gates * hidden, transposed: true)
         frozen = true
     }
 
@@ -197,45 +197,16 @@ public class RecurrentLayer {
     /// Whether this forward is an inference step that takes the panel-split path.
     func stepsByPanels(T: Int, B: Int) -> Bool { frozen && T == 1 && B <= Self.panelSplitRows }
 
-    /// c[B, G*H] (+)= a[B, K] times packed, the panels shared out among the threads.
-    func productByPanels(B: Int, k: Int, a: UnsafePointer<Float>, packed: UnsafePointer<Float>,
-                         c: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        let n = gates * hidden, panels = (n + 15) / 16, parts = min(Parallel.threads, panels)
-        Parallel.run(parts) { p in
-            let r = Parallel.range(part: p, of: parts, total: panels)
-            guard !r.isEmpty else { return }
-            let n0 = r.lowerBound * 16, width = min(n, r.upperBound * 16) - n0
-            crn_gemm_packed(Int32(B), Int32(width), Int32(k), a, Int32(k), packed + n0 * k, c + n0, Int32(n),
-                            accumulate ? 1 : 0)
-        }
-    }
-
     /// W_hh^T packed for this call's forward steps (or the frozen packing).
-    func recurrentWeightsForward(_ params: UnsafePointer<Float>) -> UnsafePointer<Float> {
-        if !frozen { pack(params + wHh, K: hidden, N: gates * hidden, transposed: true, into: packedForward) }
-        return UnsafePointer(packedForward.pointer)
+    func recurrentWeightsForward(_ params: UnsafePointer<Float>) -> PackedMatrix {
+        if !frozen { packedForward.pack(params + wHh, k: hidden, n: gates * hidden, transposed: true) }
+        return packedForward
     }
 
     /// W_hh packed for this call's backward steps.
-    func recurrentWeightsBackward(_ params: UnsafePointer<Float>) -> UnsafePointer<Float> {
-        pack(params + wHh, K: gates * hidden, N: hidden, transposed: false, into: packedBackward)
-        return UnsafePointer(packedBackward.pointer)
-    }
-
-    private func pack(_ w: UnsafePointer<Float>, K: Int, N: Int, transposed: Bool, into buffer: FloatBuffer) {
-        buffer.reserve(crn_packed_size(Int32(K), Int32(N)))
-        let out = buffer.pointer, panels = (N + 15) / 16, parts = min(Parallel.threads, panels)
-        Parallel.run(parts) { p in
-            let r = Parallel.range(part: p, of: parts, total: panels)
-            crn_pack_b(Int32(K), Int32(N), w, Int32(transposed ? K : N), transposed ? 1 : 0, out,
-                       Int32(r.lowerBound), Int32(r.upperBound))
-        }
-    }
-
-    /// c[m, N] (+)= a[m, K] times a packed matrix: one step's recurrent product for a block of rows.
-    func packedProduct(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, packed: UnsafePointer<Float>,
-                       c: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        crn_gemm_packed(Int32(m), Int32(n), Int32(k), a, Int32(k), packed, c, Int32(n), accumulate ? 1 : 0)
+    func recurrentWeightsBackward(_ params: UnsafePointer<Float>) -> PackedMatrix {
+        packedBackward.pack(params + wHh, k: gates * hidden, n: hidden, transposed: false)
+        return packedBackward
     }
 
     /// Runs body(first row, row count) for the batch cut into parts, one per thread. Batch rows are

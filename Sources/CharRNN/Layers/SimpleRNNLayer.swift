@@ -25,7 +25,7 @@ final class SimpleRNNLayer: RecurrentLayer {
         projectInput(input, rows: T * B, params: params, out: p)
         let bias = self.bias.pointer, packed = recurrentWeightsForward(params), relu: Int32 = self.relu ? 1 : 0
         if stepsByPanels(T: T, B: B) {
-            productByPanels(B: B, k: H, a: hs, packed: packed, c: p, accumulate: true)
+            packed.multiplyByPanels(rows: B, hs, into: p, accumulate: true)
             splitBatch(B) { b0, nb in crn_rnn_forward(Int32(nb), Int32(H), p + b0 * H, bias, hs + bh + b0 * H, relu) }
             state.update(from: hs + bh, count: bh)
             return hs + bh
@@ -34,7 +34,7 @@ final class SimpleRNNLayer: RecurrentLayer {
             let row = b0 * H
             for t in 0..<T {
                 let pt = p + t * bh + row
-                packedProduct(m: nb, n: H, k: H, a: hs + t * bh + row, packed: packed, c: pt, accumulate: true)
+                packed.multiply(rows: nb, hs + t * bh + row, into: pt, accumulate: true)
                 crn_rnn_forward(Int32(nb), Int32(H), pt, bias, hs + (t + 1) * bh + row, relu)
             }
         }
@@ -55,7 +55,7 @@ final class SimpleRNNLayer: RecurrentLayer {
                 crn_rnn_backward(Int32(nb), Int32(H), hs + (t + 1) * bh + row, dOutput + t * bh + row,
                                  t == T - 1 ? nil : UnsafePointer(dhRec + row), dpt, relu)
                 if t > 0 {
-                    packedProduct(m: nb, n: H, k: H, a: dpt, packed: packed, c: dhRec + row, accumulate: false)
+                    packed.multiply(rows: nb, dpt, into: dhRec + row, accumulate: false)
                 }
             }
         }

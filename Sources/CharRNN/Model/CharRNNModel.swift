@@ -29,7 +29,7 @@ public final class CharRNNModel {
     private let dropped: [FloatBuffer]
     public let logits = FloatBuffer(count: 0)
     /// decoder.weight packed by freezeForInference.
-    private let packedDecoder = FloatBuffer(count: 0)
+    private let packedDecoder = PackedMatrix()
     private var decoderFrozen = false
     private let dTop = FloatBuffer(count: 0)
     private let ones = FloatBuffer(count: 0)
@@ -80,10 +80,8 @@ public final class CharRNNModel {
     /// call. A training forward undoes it; after changing `parameters` any other way, call it again.
     public func freezeForInference() {
         for layer in layers { layer.freeze(parameters.pointer) }
-        let H = config.hidden, V = config.vocabSize
-        packedDecoder.reserve(crn_packed_size(Int32(H), Int32(V)))
-        crn_pack_b(Int32(H), Int32(V), parameters.pointer + layout.offset("decoder.weight"), Int32(H), 1,
-                   packedDecoder.pointer, 0, Int32((V + 15) / 16))
+        packedDecoder.pack(parameters.pointer + layout.offset("decoder.weight"), k: config.hidden, n: config.vocabSize,
+                           transposed: true)
         decoderFrozen = true
     }
 
@@ -164,12 +162,7 @@ public final class CharRNNModel {
         Parallel.forRows(rows) { r in (lg + r * V).update(from: p + bias, count: V) }
         if decoderFrozen && rows <= RecurrentLayer.panelSplitRows {
             // The same kernel for every small inference step, so a row's logits do not depend on the batch.
-            let packed = packedDecoder.pointer, top = UnsafePointer(out!)
-            Parallel.run(min(Parallel.threads, rows)) { part in
-                let r = Parallel.range(part: part, of: min(Parallel.threads, rows), total: rows)
-                crn_gemm_packed(Int32(r.count), Int32(V), Int32(H), top + r.lowerBound * H, Int32(H), packed,
-                                lg + r.lowerBound * V, Int32(V), 1)
-            }
+            packedDecoder.multiplyByPanels(rows: rows, out, into: lg, accumulate: true)
         } else {
             BLAS.pgemm(transB: true, m: rows, n: V, k: H, a: out, lda: H, b: p + dec, ldb: H, beta: 1, c: lg, ldc: V)
         }

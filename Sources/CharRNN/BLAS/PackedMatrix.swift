@@ -1,0 +1,42 @@
+import CCharRNNKernels
+
+/// A weight matrix B [k, n] packed once in 16-column panels for crn_gemm_packed: the products with few
+/// rows (a step of the recurrence, an inference step) that a BLAS call would re-pack B for every time.
+/// Each output element is one chain of FMAs over k in order, whatever the rows and however the work is
+/// split, so a row's result does not depend on the rows computed with it.
+final class PackedMatrix {
+    private let buffer = FloatBuffer(count: 0)
+    private(set) var k = 0, n = 0
+
+    /// B[i, j] = w[j * k + i] when `transposed` (PyTorch's [n, k] weights), else w[i * n + j].
+    /// The panels are shared out among the threads.
+    func pack(_ w: UnsafePointer<Float>, k: Int, n: Int, transposed: Bool) {
+        self.k = k
+        self.n = n
+        buffer.reserve(crn_packed_size(Int32(k), Int32(n)))
+        let out = buffer.pointer, panels = (n + 15) / 16, parts = min(Parallel.threads, panels)
+        Parallel.run(parts) { p in
+            let r = Parallel.range(part: p, of: parts, total: panels)
+            crn_pack_b(Int32(k), Int32(n), w, Int32(transposed ? k : n), transposed ? 1 : 0, out,
+                       Int32(r.lowerBound), Int32(r.upperBound))
+        }
+    }
+
+    /// c[m, n] (+)= a[m, k] B on the calling thread (one thread's block of rows).
+    func multiply(rows m: Int, _ a: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        crn_gemm_packed(Int32(m), Int32(n), Int32(k), a, Int32(k), buffer.pointer, c, Int32(n), accumulate ? 1 : 0)
+    }
+
+    /// c[m, n] (+)= a[m, k] B with the panels shared out among the threads, so each streams only its
+    /// share of B (a product with few rows is bound by reading B, not by arithmetic).
+    func multiplyByPanels(rows m: Int, _ a: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        let k = self.k, n = self.n, b = UnsafePointer(buffer.pointer)
+        let panels = (n + 15) / 16, parts = min(Parallel.threads, panels)
+        Parallel.run(parts) { p in
+            let r = Parallel.range(part: p, of: parts, total: panels)
+            guard !r.isEmpty else { return }
+            let n0 = r.lowerBound * 16, width = min(n, r.upperBound * 16) - n0
+            crn_gemm_packed(Int32(m), Int32(width), Int32(k), a, Int32(k), b + n0 * k, c + n0, Int32(n), accumulate ? 1 : 0)
+        }
+    }
+}
