@@ -32,17 +32,9 @@ final class ClassifierTests: XCTestCase {
             }
             return total / wsum
         }
-        var diff2 = 0.0, sum2 = 0.0
-        for i in 0..<model.parameterCount {
-            let saved = model.parameters[i]
-            model.parameters[i] = saved + 1e-2; let up = loss()
-            model.parameters[i] = saved - 1e-2; let down = loss()
-            model.parameters[i] = saved
-            let numeric = (up - down) / 2e-2, a = Double(analytic[i])
-            diff2 += (a - numeric) * (a - numeric); sum2 += (a + numeric) * (a + numeric)
-        }
-        XCTAssertGreaterThan(sum2, 1e-6, file: file, line: line)
-        XCTAssertLessThan((diff2 / sum2).squareRoot(), 3e-3, "\(cell) L\(layers) E\(embed) bi \(bidirectional)", file: file, line: line)
+        let check = finiteDifferences(model.parameters, analytic: analytic, loss: loss)
+        XCTAssertGreaterThan(check.scale, 1e-6, file: file, line: line)
+        XCTAssertLessThan(check.relativeError, 3e-3, "\(cell) L\(layers) E\(embed) bi \(bidirectional)", file: file, line: line)
     }
 
     func testGradients() {

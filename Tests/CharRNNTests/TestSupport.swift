@@ -68,3 +68,32 @@ extension CharRNNModel {
         return Array(UnsafeBufferPointer(start: gradients.pointer + s.offset, count: s.count))
     }
 }
+
+/// Central differences of `loss` for every parameter, compared with `analytic`.
+struct FiniteDifferences {
+    /// Numeric gradient of each parameter.
+    var numeric: [Double]
+    /// sqrt(sum (a - n)^2 / sum (a + n)^2) over all parameters.
+    var relativeError: Double
+    /// sum (a + n)^2: near zero when the loss does not depend on the parameters (the check would prove nothing).
+    var scale: Double
+}
+
+func finiteDifferences(_ parameters: FloatBuffer, analytic: [Float], step: Float = 1e-2,
+                       loss: () -> Double) -> FiniteDifferences {
+    var numeric = [Double](repeating: 0, count: analytic.count)
+    var diff2 = 0.0, sum2 = 0.0
+    for i in 0..<analytic.count {
+        let saved = parameters[i]
+        parameters[i] = saved + step
+        let up = loss()
+        parameters[i] = saved - step
+        let down = loss()
+        parameters[i] = saved
+        let n = (up - down) / Double(2 * step), a = Double(analytic[i])
+        numeric[i] = n
+        diff2 += (a - n) * (a - n)
+        sum2 += (a + n) * (a + n)
+    }
+    return FiniteDifferences(numeric: numeric, relativeError: (diff2 / max(sum2, 1e-30)).squareRoot(), scale: sum2)
+}
