@@ -70,7 +70,8 @@ struct ClassifyTrain: ParsableCommand {
         o.optimizer = optimizer; o.learningRate = learningRate; o.epochs = epochs; o.maxTime = maxTime
         o.validationFraction = valFraction; o.testFraction = testFraction; o.seed = seed; o.threads = threads
         let start = monotonicSeconds()
-        let cp = try ClassifierTrainer.train(o) { event in
+        var tested: ClassificationReport? = nil
+        _ = try ClassifierTrainer.train(o) { event in
             switch event {
             case .loaded(let d, let train, let val, let test):
                 Terminal.write("\(d.items.count) items in \(d.categories.count) categories; \(d.duplicates) repeated items \(o.deduplicate ? "dropped" : "kept"); \(d.ambiguous.count) items occur in more than one category\n")
@@ -83,13 +84,12 @@ struct ClassifyTrain: ParsableCommand {
                 if let v { s += ", validation accuracy \(fmt(v.accuracy, 4)), balanced \(fmt(v.balancedAccuracy, 4))" }
                 s += " (\(fmt(seconds, 1)) s)\(improved ? ", saved" : "")\n"
                 Terminal.write(s)
+            case .tested(let r):
+                tested = r
             }
         }
         Terminal.write("trained in \(fmt(monotonicSeconds() - start, 1)) s; checkpoint: \(o.outputDirectory)/classifier.safetensors\n")
-        if o.testFraction > 0, let split = cp.info.data {
-            let data = try LabelledData.load(directory: split.directory, normalization: cp.info.normalization, deduplicate: split.deduplicate)
-            let test = data.split(validation: split.validationFraction, test: split.testFraction, seed: split.seed).test
-            let r = ClassificationReport(categories: data.categories, truth: test.map(\.label), predicted: try cp.classify(test))
+        if let r = tested {
             Terminal.write("test split: accuracy \(fmt(r.accuracy, 4)), balanced accuracy \(fmt(r.balancedAccuracy, 4)) (\(r.total) items)\n")
         }
     }

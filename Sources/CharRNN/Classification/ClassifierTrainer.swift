@@ -48,6 +48,8 @@ public struct ClassifierOptions: Codable, Sendable, Equatable {
 public enum ClassifierEvent {
     case loaded(data: LabelledData, train: Int, validation: Int, test: Int)
     case epoch(epoch: Int, trainLoss: Double, validation: ClassificationReport?, seconds: Double, improved: Bool)
+    /// The kept checkpoint on the held-out test split (when there is one).
+    case tested(ClassificationReport)
 }
 
 /// Minibatches of equal-length items (length bucketing: no padding, no masks), Adam, clipping; the
@@ -126,6 +128,11 @@ public enum ClassifierTrainer {
                           seconds: monotonicSeconds() - t0, improved: improved))
             if let t = o.maxTime, monotonicSeconds() - start >= t { break }
         }
-        return try ClassifierCheckpoint.load(path)
+        let kept = try ClassifierCheckpoint.load(path)
+        if !test.isEmpty {
+            report(.tested(ClassificationReport(categories: data.categories, truth: test.map(\.label),
+                                                predicted: try kept.classify(test))))
+        }
+        return kept
     }
 }
