@@ -11,7 +11,8 @@ public struct ServerConfiguration: Sendable {
     public var maxBodyBytes = 64 * 1024
     /// Most items in one classify request.
     public var maxItems = 1000
-    /// Most generations of one model that share a step; 1 serves one request at a time.
+    /// Most generations of one model that share a step; 1 serves one request at a time (InferenceEngine
+    /// checks the range).
     public var maxBatch = 64
 
     public init() {}
@@ -24,8 +25,6 @@ public struct ServerConfiguration: Sendable {
         try check(maxLength >= 1, "--max-length must be at least 1 (got \(maxLength))")
         try check(maxBodyBytes >= 1024, "--max-body must be at least 1024 bytes (got \(maxBodyBytes))")
         try check(maxItems >= 1, "--max-items must be at least 1 (got \(maxItems))")
-        try check(maxBatch >= 1 && maxBatch <= GenerationBatch.largestBatch,
-                  "--max-batch must be between 1 and \(GenerationBatch.largestBatch) (got \(maxBatch))")
         try check(!host.isEmpty, "--host must not be empty")
     }
 }
