@@ -42,6 +42,9 @@ struct ClassifyTrain: ParsableCommand {
     var balanceClasses = false
     @Option(help: "Dropout on the embedded characters and the final features, while training (0 to 1).")
     var dropout = 0.0
+    @Option(help: ArgumentHelp("Default prior correction of the checkpoint's predictions, 0 to 1 (see 'classify eval').",
+                               valueName: "tau"))
+    var priorCorrection = 0.0
     @Option(help: "Items per minibatch (items of equal length are batched together).")
     var batchSize = 64
     @Option(help: "sgd, adam, rmsprop or adagrad.")
@@ -66,7 +69,7 @@ struct ClassifyTrain: ParsableCommand {
         var o = ClassifierOptions(dataDirectory: data, outputDirectory: output ?? "runs/\(name)-classifier")
         o.cell = cell; o.layers = layers; o.hidden = hidden; o.embed = embed; o.bidirectional = bidirectional
         o.normalization = TextNormalization(foldToASCII: ascii, lowercase: lowercase)
-        o.deduplicate = dedupe; o.balanceClasses = balanceClasses; o.dropout = dropout; o.batchSize = batchSize
+        o.deduplicate = dedupe; o.balanceClasses = balanceClasses; o.dropout = dropout; o.priorCorrection = priorCorrection; o.batchSize = batchSize
         o.optimizer = optimizer; o.learningRate = learningRate; o.epochs = epochs; o.maxTime = maxTime
         o.validationFraction = valFraction; o.testFraction = testFraction; o.seed = seed; o.threads = threads
         let start = monotonicSeconds()
@@ -109,6 +112,11 @@ struct ClassifyEval: ParsableCommand {
     var split = "test"
     @Option(help: "Write the confusion matrix heat map here (default: confusion.svg beside the checkpoint).")
     var svg: String?
+    @Option(help: ArgumentHelp("""
+        Divide the training priors out of the predictions to the power tau: 0 keeps the model as trained (most \
+        accurate), 1 treats every category as equally common (most balanced). Default: the checkpoint's.
+        """, valueName: "tau"))
+    var priorCorrection: Double?
 
     func run() throws {
         guard ["test", "validation", "train", "all"].contains(split) else {
@@ -132,8 +140,23 @@ struct ClassifyEval: ParsableCommand {
         default: items = d.items
         }
         guard !items.isEmpty else { throw CharRNNError.invalidOption("the \(split) split is empty") }
-        let report = ClassificationReport(categories: d.categories, truth: items.map(\.label), predicted: try cp.classify(items))
-        Terminal.write("\(split) split of \(dir): \(items.count) items\n" + report.text)
+        if let tau = priorCorrection { try cp.validatePriorCorrection(tau) }
+        let tau = priorCorrection ?? cp.info.priorCorrection ?? 0
+        let logProbs = try cp.logProbabilities(items.map(\.text), priorCorrection: 0)
+        func report(_ t: Double) -> ClassificationReport {
+            let predicted = logProbs.map { cp.decide($0, priorCorrection: t) }
+            return ClassificationReport(categories: d.categories, truth: items.map(\.label), predicted: predicted)
+        }
+        let chosen = report(tau)
+        Terminal.write("\(split) split of \(dir): \(items.count) items, prior correction \(fmt(tau, 2))\n" + chosen.text)
+        if cp.logPriors != nil {
+            Terminal.write("\nprior correction (--prior-correction tau): accuracy / balanced accuracy\n")
+            for t in [0, 0.25, 0.5, 0.75, 1.0] {
+                let r = report(t)
+                Terminal.write("  tau \(fmt(t, 2)): \(fmt(r.accuracy, 4)) / \(fmt(r.balancedAccuracy, 4))\(t == tau ? "  (shown above)" : "")\n")
+            }
+        }
+        let report = chosen
         var base = checkpoint
         if base.hasSuffix(".safetensors") { base = base.split(separator: "/").dropLast().joined(separator: "/") }
         let path = svg ?? ((base.isEmpty ? "." : base) + "/confusion.svg")
@@ -152,18 +175,21 @@ struct ClassifyPredict: ParsableCommand {
     var checkpoint: String
     @Option(help: "How many categories to show per item.")
     var top = 3
+    @Option(help: ArgumentHelp("Prior correction, 0 to 1 (see 'classify eval'). Default: the checkpoint's.", valueName: "tau"))
+    var priorCorrection: Double?
     @Argument(help: "Items to classify; none reads one item per line from stdin.")
     var items: [String] = []
 
     func run() throws {
         guard top >= 1 else { throw CharRNNError.invalidOption("--top must be at least 1 (got \(top))") }
         let cp = try ClassifierCheckpoint.load(checkpoint)
+        if let tau = priorCorrection { try cp.validatePriorCorrection(tau) }
         var list = items
         if list.isEmpty {
             while let line = readLine() { if !line.isEmpty { list.append(line) } }
         }
         for item in list {
-            let best = try cp.predict([item], top: top)[0]
+            let best = try cp.predict([item], top: top, priorCorrection: priorCorrection)[0]
             let shown = best.map { "\($0.category) \(fmt(Double($0.probability), 3))" }.joined(separator: ", ")
             Terminal.write("\(item): \(shown)\n")
         }

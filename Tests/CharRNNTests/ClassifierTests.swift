@@ -92,6 +92,49 @@ final class ClassifierTests: XCTestCase {
         XCTAssertThrowsError(try cp.predict(["Zzz"], top: 1)) { XCTAssertTrue("\($0)".contains("never saw")) }
     }
 
+    /// τ = 0 is the model as trained; τ > 0 subtracts τ log π(c) from the log-probabilities and
+    /// renormalises, and `decide` ranks the same category first as the corrected probabilities do.
+    func testPriorCorrection() throws {
+        let config = ClassifierConfig(cell: .gru, layers: 1, hidden: 8, embed: 4, bidirectional: false, vocabSize: 3, categories: 3)
+        let model = ClassifierModel(config: config)
+        var rng = RandomGenerator(seed: 4)
+        model.initializeParameters(rng: &rng)
+        let vocab = Vocabulary(scalars: Array("abc".unicodeScalars))
+        var info = ClassifierInfo(config: config, vocabulary: ["a", "b", "c"], categories: ["x", "y", "z"], normalization: .init())
+        let items = ["ab", "ca", "bbc", "a", "cab", "acca"]
+        let uncounted = ClassifierCheckpoint(model: model, vocabulary: vocab, info: info)
+        XCTAssertThrowsError(try uncounted.logProbabilities(items, priorCorrection: 0.5)) {
+            XCTAssertTrue("\($0)".contains("training counts"))
+        }
+        info.trainingCounts = [999, 9, 0]
+        let cp = ClassifierCheckpoint(model: model, vocabulary: vocab, info: info)
+        let plain = try cp.logProbabilities(items, priorCorrection: 0)
+        XCTAssertEqual(try uncounted.logProbabilities(items), plain)
+        let logPrior = [log(Float(1000) / 1011), log(Float(10) / 1011), log(Float(1) / 1011)]
+        XCTAssertEqual(cp.logPriors!, logPrior)
+        for tau in [0.5, 1.0] {
+            let corrected = try cp.logProbabilities(items, priorCorrection: tau)
+            for (row, base) in zip(corrected, plain) {
+                let shifted = (0..<3).map { base[$0] - Float(tau) * logPrior[$0] }
+                let norm = log(shifted.map { exp($0) }.reduce(0, +))
+                for c in 0..<3 { XCTAssertEqual(row[c], shifted[c] - norm, accuracy: 1e-5) }
+                XCTAssertEqual(cp.decide(base, priorCorrection: tau), row.indices.max { row[$0] < row[$1] }!)
+            }
+        }
+        // Dividing out a prior 1000 times smaller makes the rare category win everywhere.
+        XCTAssertEqual(try cp.classify(items.map { .init(text: $0, label: 0) }, priorCorrection: 1), [Int](repeating: 2, count: items.count))
+        XCTAssertThrowsError(try cp.logProbabilities(items, priorCorrection: 1.5))
+
+        // The counts and the default τ travel in the checkpoint.
+        var stored = cp
+        stored.info.priorCorrection = 0.5
+        let path = temporaryDirectory() + "/c.safetensors"
+        try stored.save(to: path)
+        let loaded = try ClassifierCheckpoint.load(path)
+        XCTAssertEqual(loaded.info.trainingCounts, [999, 9, 0])
+        XCTAssertEqual(try loaded.logProbabilities(items), try cp.logProbabilities(items, priorCorrection: 0.5))
+    }
+
     func testLoaderFoldsCountsAndRejects() throws {
         let dir = temporaryDirectory()
         try "Émile\nZoë\nÉmile\nAnn\n".write(toFile: dir + "/French.txt", atomically: true, encoding: .utf8)

@@ -37,6 +37,12 @@ final class NamesCLITests: CLITestCase {
         let accuracy = Double(e.stdout.split(separator: "\n").first { $0.hasPrefix("accuracy:") }!.split(separator: " ")[1])!
         XCTAssertGreaterThan(accuracy, 0.85)
         XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/confusion.svg"))
+        XCTAssertTrue(e.stdout.contains("prior correction 0.00"), e.stdout)
+        XCTAssertTrue(e.stdout.contains("tau 1.00: "), e.stdout)
+        let corrected = try charrnn(["classify", "eval", "-c", out, "--prior-correction", "1"])
+        XCTAssertEqual(corrected.status, 0, corrected.stderr)
+        XCTAssertTrue(corrected.stdout.contains("tau 1.00: ") && corrected.stdout.contains("(shown above)"), corrected.stdout)
+        assertCleanError(try charrnn(["classify", "eval", "-c", out, "--prior-correction", "1.5"]), "--prior-correction")
         let p = try charrnn(["classify", "predict", "-c", out, "--top", "2", "Abcab", "Feged"])
         XCTAssertEqual(p.status, 0, p.stderr)
         let lines = p.stdout.split(separator: "\n")
@@ -46,6 +52,9 @@ final class NamesCLITests: CLITestCase {
         XCTAssertTrue(piped.stdout.hasPrefix("Hgihj: Gamma"), piped.stdout)
         assertCleanError(try charrnn(["classify", "predict", "-c", out, "Qqq"]), "never saw")
         assertCleanError(try charrnn(["classify", "predict", "-c", out, "--top", "0", "Ab"]), "--top")
+        let balanced = try charrnn(["classify", "predict", "-c", out, "--prior-correction", "1", "Abcab"])
+        XCTAssertTrue(balanced.stdout.hasPrefix("Abcab: Alpha"), balanced.stdout)
+        assertCleanError(try charrnn(["classify", "predict", "-c", out, "--prior-correction", "2", "Ab"]), "between 0 and 1")
         assertCleanError(try charrnn(["sample", "-c", out + "/classifier.safetensors"]), "classifier")
     }
 

@@ -10,6 +10,10 @@ public struct ClassifierInfo: Codable, Sendable, Equatable {
     public var normalization: TextNormalization
     /// Where the data came from and how it was split, so `classify eval` can rebuild the test split.
     public var data: DataSplit?
+    /// Items per category in the training split: the class priors that prior correction divides out.
+    public var trainingCounts: [Int]?
+    /// The default prior correction τ of predictions (see `ClassifierCheckpoint.logProbabilities`); nil is 0.
+    public var priorCorrection: Double?
 
     public init(config: ClassifierConfig, vocabulary: [String], categories: [String],
                 normalization: TextNormalization, data: DataSplit? = nil) {
@@ -31,6 +35,7 @@ public struct ClassifierInfo: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case formatVersion = "format_version", kind, config, vocabulary, categories, normalization, data
+        case trainingCounts = "training_counts", priorCorrection = "prior_correction"
     }
 }
 
@@ -78,44 +83,93 @@ public struct ClassifierCheckpoint {
               info.categories.count == info.config.categories else {
             throw bad("its vocabulary or categories do not match its configuration")
         }
+        if let counts = info.trainingCounts, counts.count != info.categories.count || counts.contains(where: { $0 < 0 }) {
+            throw bad("its training_counts do not match its categories")
+        }
+        if let tau = info.priorCorrection, !(0...1).contains(tau) {
+            throw bad("its prior_correction \(tau) is outside [0, 1]")
+        }
         let model = ClassifierModel(config: info.config)
         try model.layout.load(st.tensors, into: model.parameters, path: file)
         return ClassifierCheckpoint(model: model, vocabulary: Vocabulary(scalars: scalars), info: info)
     }
 
-    /// Top-k categories with probabilities for each item (normalised as in training).
-    public func predict(_ items: [String], top k: Int) throws -> [[(category: String, probability: Float)]] {
-        try items.map { raw in
-            let text = info.normalization.apply(raw)
-            let ids = try vocabulary.encode(text, what: "'\(raw)'")
-            guard !ids.isEmpty else { throw CharRNNError.invalidOption("an empty item cannot be classified") }
-            model.forward(ids, T: ids.count, B: 1)
-            let probs = model.probabilities()[0]
-            return probs.enumerated().sorted { $0.element > $1.element }.prefix(k).map { (info.categories[$0.offset], $0.element) }
+    /// Checks a prior correction τ given by a user: it needs the training counts and lies in [0, 1].
+    public func validatePriorCorrection(_ tau: Double) throws {
+        guard (0...1).contains(tau) else {
+            throw CharRNNError.invalidOption("--prior-correction must be between 0 and 1 (got \(tau))")
+        }
+        guard tau == 0 || info.trainingCounts != nil else {
+            throw CharRNNError.invalidOption("this classifier does not record its training counts, so it cannot correct for priors")
         }
     }
 
-    /// Predicted category of each item, in batches of items of equal length.
-    public func classify(_ items: [LabelledData.Item]) throws -> [Int] {
-        var predicted = [Int](repeating: 0, count: items.count)
-        let encoded = try items.map { try vocabulary.encode($0.text, what: "'\($0.text)'") }
+    /// log p(c | x) - τ log π(c), renormalised, for each item; π(c) is the category's share of the
+    /// training items (counts smoothed by 1). τ = 0 is the trained model as it is, the choice with the
+    /// highest expected accuracy; τ = 1 divides the priors out, as if every category were equally common,
+    /// the choice with the highest expected balanced accuracy ("logit adjustment"); between the two
+    /// trades one for the other. `priorCorrection` nil uses the checkpoint's default.
+    public func logProbabilities(_ items: [String], priorCorrection: Double? = nil) throws -> [[Float]] {
+        let tau = priorCorrection ?? info.priorCorrection ?? 0
+        try validatePriorCorrection(tau)
+        let encoded = try items.map { raw -> [Int32] in
+            let ids = try vocabulary.encode(info.normalization.apply(raw), what: "'\(raw)'")
+            guard !ids.isEmpty else { throw CharRNNError.invalidOption("an empty item cannot be classified") }
+            return ids
+        }
+        let C = info.config.categories
+        let shift = tau > 0 ? logPriors!.map { Float(tau) * $0 } : [Float](repeating: 0, count: C)
+        var out = [[Float]](repeating: [], count: items.count)
         var byLength: [Int: [Int]] = [:]
         for (i, ids) in encoded.enumerated() { byLength[ids.count, default: []].append(i) }
-        for (T, indices) in byLength where T > 0 {
+        for (T, indices) in byLength {
             for chunk in stride(from: 0, to: indices.count, by: 256) {
                 let group = Array(indices[chunk..<min(chunk + 256, indices.count)])
                 let B = group.count
                 var ids = [Int32](repeating: 0, count: T * B)
                 for (b, i) in group.enumerated() { for t in 0..<T { ids[t * B + b] = encoded[i][t] } }
                 let logits = model.forward(ids, T: T, B: B)
-                let C = info.config.categories
                 for (b, i) in group.enumerated() {
-                    var best = 0
-                    for c in 1..<C where logits[b * C + c] > logits[b * C + best] { best = c }
-                    predicted[i] = best
+                    var row = (0..<C).map { logits[b * C + $0] - shift[$0] }
+                    let top = row.max()!
+                    let logSum = log(row.reduce(0) { $0 + exp($1 - top) }) + top
+                    for c in 0..<C { row[c] -= logSum }
+                    out[i] = row
                 }
             }
         }
-        return predicted
+        return out
+    }
+
+    /// Top-k categories with probabilities for each item (normalised as in training).
+    public func predict(_ items: [String], top k: Int, priorCorrection: Double? = nil) throws -> [[(category: String, probability: Float)]] {
+        try logProbabilities(items, priorCorrection: priorCorrection).map { row in
+            row.enumerated().sorted { $0.element > $1.element }.prefix(k).map { (info.categories[$0.offset], exp($0.element)) }
+        }
+    }
+
+    /// Predicted category of each item.
+    public func classify(_ items: [LabelledData.Item], priorCorrection: Double? = nil) throws -> [Int] {
+        try logProbabilities(items.map(\.text), priorCorrection: priorCorrection).map { decide($0, priorCorrection: 0) }
+    }
+
+    /// log π(c) of the training split (counts smoothed by 1); nil when the checkpoint does not record them.
+    public var logPriors: [Float]? {
+        info.trainingCounts.map { counts in
+            let total = Float(counts.reduce(0, +) + counts.count)
+            return counts.map { log((Float($0) + 1) / total) }
+        }
+    }
+
+    /// The category chosen from uncorrected log-probabilities under prior correction τ, as
+    /// `logProbabilities(_:priorCorrection: τ)` would rank it first; lets one forward pass serve many τ.
+    public func decide(_ logProbabilities: [Float], priorCorrection tau: Double) -> Int {
+        let priors = tau > 0 ? logPriors : nil
+        var best = 0, bestScore = -Float.infinity
+        for (c, lp) in logProbabilities.enumerated() {
+            let score = lp - Float(tau) * (priors?[c] ?? 0)
+            if score > bestScore { best = c; bestScore = score }
+        }
+        return best
     }
 }

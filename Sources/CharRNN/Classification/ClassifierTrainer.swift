@@ -19,6 +19,8 @@ public struct ClassifierOptions: Codable, Sendable, Equatable {
     public var balanceClasses = false
     /// Dropout on the embedded characters and on the final features (training only).
     public var dropout = 0.0
+    /// The checkpoint's default prior correction τ in [0, 1] (0: most accurate; 1: most balanced).
+    public var priorCorrection = 0.0
     public var validationFraction = 0.1
     public var testFraction = 0.1
     public var seed: UInt64 = 1
@@ -35,6 +37,9 @@ public struct ClassifierOptions: Codable, Sendable, Equatable {
         guard learningRate > 0 else { throw bad("--learning-rate must be above 0 (got \(learningRate))") }
         guard epochs >= 1 else { throw bad("--epochs must be at least 1 (got \(epochs))") }
         guard dropout >= 0 && dropout < 1 else { throw bad("--dropout must be in [0, 1) (got \(dropout))") }
+        guard (0...1).contains(priorCorrection) else {
+            throw bad("--prior-correction must be between 0 and 1 (got \(priorCorrection))")
+        }
         guard validationFraction >= 0, testFraction >= 0, validationFraction + testFraction < 1 else {
             throw bad("--val-fraction and --test-fraction must be at least 0 and add up to less than 1")
         }
@@ -53,7 +58,8 @@ public enum ClassifierEvent {
 }
 
 /// Minibatches of equal-length items (length bucketing: no padding, no masks), Adam, clipping; the
-/// checkpoint with the best validation accuracy is kept as classifier.safetensors.
+/// checkpoint with the best validation accuracy (balanced accuracy when the categories are weighted or
+/// the priors corrected) is kept as classifier.safetensors.
 public enum ClassifierTrainer {
     public static func train(_ o: ClassifierOptions, report: (ClassifierEvent) -> Void = { _ in }) throws -> ClassifierCheckpoint {
         try o.validate()
@@ -68,14 +74,16 @@ public enum ClassifierTrainer {
         let model = ClassifierModel(config: config)
         var rng = RandomGenerator(seed: o.seed)
         model.initializeParameters(rng: &rng)
-        let info = ClassifierInfo(config: config, vocabulary: vocab.scalars.map { String($0) }, categories: data.categories,
+        var info = ClassifierInfo(config: config, vocabulary: vocab.scalars.map { String($0) }, categories: data.categories,
                                   normalization: o.normalization,
                                   data: .init(directory: o.dataDirectory, deduplicate: o.deduplicate,
                                               validationFraction: o.validationFraction, testFraction: o.testFraction, seed: o.seed))
+        let counts = data.categories.indices.map { c in train.reduce(0) { $0 + ($1.label == c ? 1 : 0) } }
+        info.trainingCounts = counts
+        info.priorCorrection = o.priorCorrection
         let checkpoint = ClassifierCheckpoint(model: model, vocabulary: vocab, info: info)
         var weights: [Float]? = nil
         if o.balanceClasses {
-            let counts = data.categories.indices.map { c in train.reduce(0) { $0 + ($1.label == c ? 1 : 0) } }
             weights = counts.map { Float(train.count) / Float(data.categories.count * max($0, 1)) }
         }
         let optimizer = Optimizer(kind: o.optimizer, count: model.parameterCount)
@@ -117,7 +125,7 @@ public enum ClassifierTrainer {
             if !val.isEmpty {
                 let predicted = try checkpoint.classify(val)
                 validation = ClassificationReport(categories: data.categories, truth: val.map(\.label), predicted: predicted)
-                score = o.balanceClasses ? validation!.balancedAccuracy : validation!.accuracy
+                score = o.balanceClasses || o.priorCorrection > 0 ? validation!.balancedAccuracy : validation!.accuracy
             }
             let improved = score > best || best < 0
             if improved {
