@@ -49,7 +49,7 @@ public final class InferenceEngine: @unchecked Sendable {
 
     private enum Loaded {
         case generator(GenerationBatch)
-        case classifier(ClassifierCheckpoint)
+        case classifier(ClassifierEnsemble)
     }
 
     private final class Active {
@@ -101,7 +101,7 @@ public final class InferenceEngine: @unchecked Sendable {
                 throw CharRNNError.invalidOption("two models are named '\(name)'; name them with NAME=PATH")
             }
             if try ModelSummary.isClassifier(path) {
-                let cp = try ClassifierCheckpoint.load(path)
+                let cp = try ClassifierEnsemble.load(path)
                 models[name] = .classifier(cp)
                 catalog.append(ModelSummary(name: name, classifier: cp))
             } else {

@@ -44,7 +44,7 @@ public struct ModelSummary: Codable, Sendable, Equatable {
         namesMode = cp.info.names ?? false
     }
 
-    init(name: String, classifier cp: ClassifierCheckpoint) {
+    init(name: String, classifier cp: ClassifierEnsemble) {
         let c = cp.info.config
         self.name = name
         kind = .classifier

@@ -53,8 +53,10 @@ struct ClassifyTrain: ParsableCommand {
     var learningRate = 3e-3
     @Option(help: "Passes over the training items.")
     var epochs = 12
-    @Option(help: "Stop after the epoch that passes this many seconds.")
+    @Option(help: "Stop (each classifier of an ensemble) after the epoch that passes this many seconds.")
     var maxTime: Double?
+    @Option(help: "Train this many classifiers on the same split from different initialisations; they predict together.")
+    var ensemble = 1
     @Option(help: "Fraction of each category held out for validation.")
     var valFraction = 0.1
     @Option(help: "Fraction of each category held out for the test split.")
@@ -70,7 +72,7 @@ struct ClassifyTrain: ParsableCommand {
         o.cell = cell; o.layers = layers; o.hidden = hidden; o.embed = embed; o.bidirectional = bidirectional
         o.normalization = TextNormalization(foldToASCII: ascii, lowercase: lowercase)
         o.deduplicate = dedupe; o.balanceClasses = balanceClasses; o.dropout = dropout; o.priorCorrection = priorCorrection; o.batchSize = batchSize
-        o.optimizer = optimizer; o.learningRate = learningRate; o.epochs = epochs; o.maxTime = maxTime
+        o.optimizer = optimizer; o.learningRate = learningRate; o.epochs = epochs; o.maxTime = maxTime; o.ensemble = ensemble
         o.validationFraction = valFraction; o.testFraction = testFraction; o.seed = seed; o.threads = threads
         let start = monotonicSeconds()
         var tested: ClassificationReport? = nil
@@ -82,6 +84,8 @@ struct ClassifyTrain: ParsableCommand {
                     Terminal.write("  e.g. \(d.ambiguous.prefix(8).joined(separator: ", "))\n")
                 }
                 Terminal.write("split (stratified, seed \(o.seed)): \(train) train, \(val) validation, \(test) test\n")
+            case .member(let k, let n):
+                Terminal.write("classifier \(k) of \(n)\n")
             case .epoch(let e, let loss, let v, let seconds, let improved):
                 var s = "epoch \(e): train loss \(fmt(loss, 4))"
                 if let v { s += ", validation accuracy \(fmt(v.accuracy, 4)), balanced \(fmt(v.balancedAccuracy, 4))" }
@@ -91,7 +95,9 @@ struct ClassifyTrain: ParsableCommand {
                 tested = r
             }
         }
-        Terminal.write("trained in \(fmt(monotonicSeconds() - start, 1)) s; checkpoint: \(o.outputDirectory)/classifier.safetensors\n")
+        let saved = ensemble == 1 ? "checkpoint: \(o.outputDirectory)/classifier.safetensors"
+            : "\(ensemble) checkpoints in \(o.outputDirectory) (classifier.safetensors, classifier-2.safetensors, ...)"
+        Terminal.write("trained in \(fmt(monotonicSeconds() - start, 1)) s; \(saved)\n")
         if let r = tested {
             Terminal.write("test split: accuracy \(fmt(r.accuracy, 4)), balanced accuracy \(fmt(r.balancedAccuracy, 4)) (\(r.total) items)\n")
         }
@@ -104,7 +110,7 @@ struct ClassifyEval: ParsableCommand {
         abstract: "Accuracy, balanced accuracy, per-category precision/recall and the confusion matrix (text and SVG)."
     )
 
-    @Option(name: [.short, .long], help: "A classifier checkpoint, or its training folder.")
+    @Option(name: [.short, .long], help: "A classifier checkpoint, or its training folder (all the classifiers of an ensemble).")
     var checkpoint: String
     @Argument(help: "The labelled folder (default: the one the classifier was trained on).")
     var data: String?
@@ -122,7 +128,7 @@ struct ClassifyEval: ParsableCommand {
         guard ["test", "validation", "train", "all"].contains(split) else {
             throw CharRNNError.invalidOption("--split must be test, validation, train or all (got \(split))")
         }
-        let cp = try ClassifierCheckpoint.load(checkpoint)
+        let cp = try ClassifierEnsemble.load(checkpoint)
         guard let dir = data ?? cp.info.data?.directory else {
             throw CharRNNError.invalidOption("name the labelled folder to evaluate on")
         }
@@ -148,7 +154,8 @@ struct ClassifyEval: ParsableCommand {
             return ClassificationReport(categories: d.categories, truth: items.map(\.label), predicted: predicted)
         }
         let chosen = report(tau)
-        Terminal.write("\(split) split of \(dir): \(items.count) items, prior correction \(fmt(tau, 2))\n" + chosen.text)
+        let members = cp.members.count == 1 ? "" : ", ensemble of \(cp.members.count) classifiers"
+        Terminal.write("\(split) split of \(dir): \(items.count) items, prior correction \(fmt(tau, 2))\(members)\n" + chosen.text)
         if cp.logPriors != nil {
             Terminal.write("\nprior correction (--prior-correction tau): accuracy / balanced accuracy\n")
             for t in [0, 0.25, 0.5, 0.75, 1.0] {
@@ -171,7 +178,7 @@ struct ClassifyPredict: ParsableCommand {
         abstract: "The most likely categories of each item, with probabilities (items from the arguments or stdin)."
     )
 
-    @Option(name: [.short, .long], help: "A classifier checkpoint, or its training folder.")
+    @Option(name: [.short, .long], help: "A classifier checkpoint, or its training folder (all the classifiers of an ensemble).")
     var checkpoint: String
     @Option(help: "How many categories to show per item.")
     var top = 3
@@ -182,7 +189,7 @@ struct ClassifyPredict: ParsableCommand {
 
     func run() throws {
         guard top >= 1 else { throw CharRNNError.invalidOption("--top must be at least 1 (got \(top))") }
-        let cp = try ClassifierCheckpoint.load(checkpoint)
+        let cp = try ClassifierEnsemble.load(checkpoint)
         if let tau = priorCorrection { try cp.validatePriorCorrection(tau) }
         var list = items
         if list.isEmpty {

@@ -87,6 +87,26 @@ final class InferenceEngineTests: XCTestCase {
         XCTAssertEqual(late.last, .rejected("the server is shutting down"))
     }
 
+    /// A training folder with several classifiers is served as one ensemble.
+    func testAnEnsembleFolderClassifiesAsTheLibraryDoes() async throws {
+        let folder = fixture.directory + "/ensemble"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let first = try ClassifierCheckpoint.load(fixture.classifierPath)
+        try first.save(to: folder + "/" + ClassifierEnsemble.memberFile(1))
+        let second = ClassifierCheckpoint(model: ClassifierModel(config: first.info.config), vocabulary: first.vocabulary, info: first.info)
+        var rng = RandomGenerator(seed: 99)
+        second.model.initializeParameters(rng: &rng)
+        try second.save(to: folder + "/" + ClassifierEnsemble.memberFile(2))
+        let expected = try ClassifierEnsemble.load(folder).predict(["Abba", "hijack"], top: 3)
+        XCTAssertNotEqual(expected.map { $0.map(\.probability) }, try first.predict(["Abba", "hijack"], top: 3).map { $0.map(\.probability) })
+        let engine = try InferenceEngine(checkpoints: [("both", folder)])
+        engine.start()
+        defer { engine.shutdown() }
+        let got = try await engine.classify(model: "both", items: ["Abba", "hijack"], top: 3)
+        XCTAssertEqual(got.map { $0.map(\.category) }, expected.map { $0.map(\.category) })
+        XCTAssertEqual(got.map { $0.map(\.probability) }, expected.map { $0.map(\.probability) })
+    }
+
     func testModelNamesComeFromFilesOrAreGiven() {
         XCTAssertEqual(ModelSummary.parse("runs/shakespeare").name, "shakespeare")
         XCTAssertEqual(ModelSummary.parse("runs/shakespeare/best.safetensors").name, "shakespeare")

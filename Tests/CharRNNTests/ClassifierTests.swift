@@ -135,6 +135,41 @@ final class ClassifierTests: XCTestCase {
         XCTAssertEqual(try loaded.logProbabilities(items), try cp.logProbabilities(items, priorCorrection: 0.5))
     }
 
+    /// An ensemble predicts the log of its members' mean probability; its first member is the plain
+    /// classifier of the same options; a smaller ensemble trained into the same folder replaces a larger one.
+    func testEnsemble() throws {
+        let dir = temporaryDirectory()
+        try Self.writeSynthetic(dir, perCategory: 60)
+        var o = ClassifierOptions(dataDirectory: dir, outputDirectory: dir + "/plain")
+        o.hidden = 12; o.embed = 4; o.epochs = 3; o.threads = 1; o.learningRate = 1e-2; o.batchSize = 16
+        let plain = try ClassifierTrainer.train(o)
+        o.outputDirectory = dir + "/ens"; o.ensemble = 3
+        let ensemble = try ClassifierTrainer.train(o)
+        XCTAssertEqual(ensemble.members.count, 3)
+        XCTAssertEqual(ensemble.members[0].model.parameters.array, plain.members[0].model.parameters.array)
+        XCTAssertNotEqual(ensemble.members[1].model.parameters.array, ensemble.members[0].model.parameters.array)
+        let items = ["Abcab", "Fegde", "Hgij", "Xax"]
+        let each = try ensemble.members.map { try $0.modelLogProbabilities(items) }
+        let mixed = try ensemble.modelLogProbabilities(items)
+        for i in items.indices {
+            for c in 0..<3 {
+                XCTAssertEqual(mixed[i][c], log(each.map { exp($0[i][c]) }.reduce(0, +) / 3), accuracy: 1e-5)
+            }
+        }
+        let loaded = try ClassifierEnsemble.load(dir + "/ens")
+        XCTAssertEqual(try loaded.modelLogProbabilities(items), mixed)
+        XCTAssertEqual(try ClassifierEnsemble.load(dir + "/ens/classifier-2.safetensors").members.count, 1)
+
+        o.ensemble = 1
+        _ = try ClassifierTrainer.train(o)
+        XCTAssertEqual(try ClassifierEnsemble.load(dir + "/ens").members.count, 1)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/ens/classifier-2.safetensors"))
+
+        var other = ensemble.members[1]
+        other.info.categories = ["a", "b", "c"]
+        XCTAssertThrowsError(try ClassifierEnsemble([ensemble.members[0], other])) { XCTAssertTrue("\($0)".contains("must share")) }
+    }
+
     func testLoaderFoldsCountsAndRejects() throws {
         let dir = temporaryDirectory()
         try "Émile\nZoë\nÉmile\nAnn\n".write(toFile: dir + "/French.txt", atomically: true, encoding: .utf8)

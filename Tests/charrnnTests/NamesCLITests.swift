@@ -58,6 +58,24 @@ final class NamesCLITests: CLITestCase {
         assertCleanError(try charrnn(["sample", "-c", out + "/classifier.safetensors"]), "classifier")
     }
 
+    func testClassifyEnsemble() throws {
+        let data = dir + "/labelled"
+        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
+        try writeLabelled(data)
+        let out = dir + "/ens"
+        let t = try charrnn(["classify", "train", data, "-o", out, "--hidden", "16", "--embed", "8", "--epochs", "4",
+                             "--learning-rate", "0.01", "--batch-size", "16", "--threads", "1", "--ensemble", "2"])
+        XCTAssertEqual(t.status, 0, t.stderr)
+        XCTAssertTrue(t.stdout.contains("classifier 2 of 2") && t.stdout.contains("2 checkpoints in"), t.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/classifier-2.safetensors"))
+        let e = try charrnn(["classify", "eval", "-c", out])
+        XCTAssertEqual(e.status, 0, e.stderr)
+        XCTAssertTrue(e.stdout.contains("ensemble of 2 classifiers"), e.stdout)
+        let p = try charrnn(["classify", "predict", "-c", out, "Abcab"])
+        XCTAssertTrue(p.stdout.hasPrefix("Abcab: Alpha"), p.stdout)
+        assertCleanError(try charrnn(["classify", "train", data, "-o", out, "--ensemble", "0"]), "--ensemble")
+    }
+
     func testClassifyDataErrors() throws {
         let empty = dir + "/empty"
         try FileManager.default.createDirectory(atPath: empty, withIntermediateDirectories: true)

@@ -94,31 +94,14 @@ public struct ClassifierCheckpoint {
         return ClassifierCheckpoint(model: model, vocabulary: Vocabulary(scalars: scalars), info: info)
     }
 
-    /// Checks a prior correction τ given by a user: it needs the training counts and lies in [0, 1].
-    public func validatePriorCorrection(_ tau: Double) throws {
-        guard (0...1).contains(tau) else {
-            throw CharRNNError.invalidOption("--prior-correction must be between 0 and 1 (got \(tau))")
-        }
-        guard tau == 0 || info.trainingCounts != nil else {
-            throw CharRNNError.invalidOption("this classifier does not record its training counts, so it cannot correct for priors")
-        }
-    }
-
-    /// log p(c | x) - τ log π(c), renormalised, for each item; π(c) is the category's share of the
-    /// training items (counts smoothed by 1). τ = 0 is the trained model as it is, the choice with the
-    /// highest expected accuracy; τ = 1 divides the priors out, as if every category were equally common,
-    /// the choice with the highest expected balanced accuracy ("logit adjustment"); between the two
-    /// trades one for the other. `priorCorrection` nil uses the checkpoint's default.
-    public func logProbabilities(_ items: [String], priorCorrection: Double? = nil) throws -> [[Float]] {
-        let tau = priorCorrection ?? info.priorCorrection ?? 0
-        try validatePriorCorrection(tau)
+    /// log p(c | x) of the model as trained, for each item (normalised as in training).
+    public func modelLogProbabilities(_ items: [String]) throws -> [[Float]] {
         let encoded = try items.map { raw -> [Int32] in
             let ids = try vocabulary.encode(info.normalization.apply(raw), what: "'\(raw)'")
             guard !ids.isEmpty else { throw CharRNNError.invalidOption("an empty item cannot be classified") }
             return ids
         }
         let C = info.config.categories
-        let shift = tau > 0 ? logPriors!.map { Float(tau) * $0 } : [Float](repeating: 0, count: C)
         var out = [[Float]](repeating: [], count: items.count)
         var byLength: [Int: [Int]] = [:]
         for (i, ids) in encoded.enumerated() { byLength[ids.count, default: []].append(i) }
@@ -130,46 +113,12 @@ public struct ClassifierCheckpoint {
                 for (b, i) in group.enumerated() { for t in 0..<T { ids[t * B + b] = encoded[i][t] } }
                 let logits = model.forward(ids, T: T, B: B)
                 for (b, i) in group.enumerated() {
-                    var row = (0..<C).map { logits[b * C + $0] - shift[$0] }
-                    let top = row.max()!
-                    let logSum = log(row.reduce(0) { $0 + exp($1 - top) }) + top
-                    for c in 0..<C { row[c] -= logSum }
-                    out[i] = row
+                    out[i] = Self.logSoftmax((0..<C).map { logits[b * C + $0] })
                 }
             }
         }
         return out
     }
-
-    /// Top-k categories with probabilities for each item (normalised as in training).
-    public func predict(_ items: [String], top k: Int, priorCorrection: Double? = nil) throws -> [[(category: String, probability: Float)]] {
-        try logProbabilities(items, priorCorrection: priorCorrection).map { row in
-            row.enumerated().sorted { $0.element > $1.element }.prefix(k).map { (info.categories[$0.offset], exp($0.element)) }
-        }
-    }
-
-    /// Predicted category of each item.
-    public func classify(_ items: [LabelledData.Item], priorCorrection: Double? = nil) throws -> [Int] {
-        try logProbabilities(items.map(\.text), priorCorrection: priorCorrection).map { decide($0, priorCorrection: 0) }
-    }
-
-    /// log π(c) of the training split (counts smoothed by 1); nil when the checkpoint does not record them.
-    public var logPriors: [Float]? {
-        info.trainingCounts.map { counts in
-            let total = Float(counts.reduce(0, +) + counts.count)
-            return counts.map { log((Float($0) + 1) / total) }
-        }
-    }
-
-    /// The category chosen from uncorrected log-probabilities under prior correction τ, as
-    /// `logProbabilities(_:priorCorrection: τ)` would rank it first; lets one forward pass serve many τ.
-    public func decide(_ logProbabilities: [Float], priorCorrection tau: Double) -> Int {
-        let priors = tau > 0 ? logPriors : nil
-        var best = 0, bestScore = -Float.infinity
-        for (c, lp) in logProbabilities.enumerated() {
-            let score = lp - Float(tau) * (priors?[c] ?? 0)
-            if score > bestScore { best = c; bestScore = score }
-        }
-        return best
-    }
 }
+
+extension ClassifierCheckpoint: Classifier {}

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Options of `charrnn classify train`.
 public struct ClassifierOptions: Codable, Sendable, Equatable {
     public var dataDirectory: String
@@ -21,6 +23,8 @@ public struct ClassifierOptions: Codable, Sendable, Equatable {
     public var dropout = 0.0
     /// The checkpoint's default prior correction τ in [0, 1] (0: most accurate; 1: most balanced).
     public var priorCorrection = 0.0
+    /// Classifiers trained on the same split from different initialisations, predicting together.
+    public var ensemble = 1
     public var validationFraction = 0.1
     public var testFraction = 0.1
     public var seed: UInt64 = 1
@@ -35,6 +39,7 @@ public struct ClassifierOptions: Codable, Sendable, Equatable {
         func bad(_ s: String) -> CharRNNError { .invalidOption(s) }
         guard batchSize >= 1 else { throw bad("--batch-size must be at least 1 (got \(batchSize))") }
         guard learningRate > 0 else { throw bad("--learning-rate must be above 0 (got \(learningRate))") }
+        guard ensemble >= 1 && ensemble <= 32 else { throw bad("--ensemble must be between 1 and 32 (got \(ensemble))") }
         guard epochs >= 1 else { throw bad("--epochs must be at least 1 (got \(epochs))") }
         guard dropout >= 0 && dropout < 1 else { throw bad("--dropout must be in [0, 1) (got \(dropout))") }
         guard (0...1).contains(priorCorrection) else {
@@ -52,16 +57,19 @@ public struct ClassifierOptions: Codable, Sendable, Equatable {
 
 public enum ClassifierEvent {
     case loaded(data: LabelledData, train: Int, validation: Int, test: Int)
+    /// Training of ensemble member `member` (1-based) of `of` begins.
+    case member(Int, of: Int)
     case epoch(epoch: Int, trainLoss: Double, validation: ClassificationReport?, seconds: Double, improved: Bool)
-    /// The kept checkpoint on the held-out test split (when there is one).
+    /// The kept checkpoints (the whole ensemble) on the held-out test split (when there is one).
     case tested(ClassificationReport)
 }
 
 /// Minibatches of equal-length items (length bucketing: no padding, no masks), Adam, clipping; the
 /// checkpoint with the best validation accuracy (balanced accuracy when the categories are weighted or
-/// the priors corrected) is kept as classifier.safetensors.
+/// the priors corrected) is kept as classifier.safetensors; further members of an ensemble, trained on
+/// the same split from other initialisations, as classifier-2.safetensors, ...
 public enum ClassifierTrainer {
-    public static func train(_ o: ClassifierOptions, report: (ClassifierEvent) -> Void = { _ in }) throws -> ClassifierCheckpoint {
+    public static func train(_ o: ClassifierOptions, report: (ClassifierEvent) -> Void = { _ in }) throws -> ClassifierEnsemble {
         try o.validate()
         BLAS.setThreads(o.threads)
         let data = try LabelledData.load(directory: o.dataDirectory, normalization: o.normalization, deduplicate: o.deduplicate)
@@ -71,29 +79,56 @@ public enum ClassifierTrainer {
         let vocab = Vocabulary(scalarsOf: data.items.flatMap { Array($0.text.unicodeScalars) })
         let config = ClassifierConfig(cell: o.cell, layers: o.layers, hidden: o.hidden, embed: o.embed,
                                       bidirectional: o.bidirectional, vocabSize: vocab.count, categories: data.categories.count)
-        let model = ClassifierModel(config: config)
-        var rng = RandomGenerator(seed: o.seed)
-        model.initializeParameters(rng: &rng)
+        let counts = data.categories.indices.map { c in train.reduce(0) { $0 + ($1.label == c ? 1 : 0) } }
         var info = ClassifierInfo(config: config, vocabulary: vocab.scalars.map { String($0) }, categories: data.categories,
                                   normalization: o.normalization,
                                   data: .init(directory: o.dataDirectory, deduplicate: o.deduplicate,
                                               validationFraction: o.validationFraction, testFraction: o.testFraction, seed: o.seed))
-        let counts = data.categories.indices.map { c in train.reduce(0) { $0 + ($1.label == c ? 1 : 0) } }
         info.trainingCounts = counts
         info.priorCorrection = o.priorCorrection
-        let checkpoint = ClassifierCheckpoint(model: model, vocabulary: vocab, info: info)
         var weights: [Float]? = nil
         if o.balanceClasses {
             weights = counts.map { Float(train.count) / Float(data.categories.count * max($0, 1)) }
         }
-        let optimizer = Optimizer(kind: o.optimizer, count: model.parameterCount)
         let encoded = try train.map { (ids: try vocab.encode($0.text, what: "'\($0.text)'"), label: Int32($0.label)) }
+        try AtomicFile.makeDirectory(o.outputDirectory)
+        // Members of an earlier, larger ensemble in this folder are not part of this one.
+        var stale = o.ensemble + 1
+        while FileManager.default.fileExists(atPath: o.outputDirectory + "/" + ClassifierEnsemble.memberFile(stale)) {
+            try FileManager.default.removeItem(atPath: o.outputDirectory + "/" + ClassifierEnsemble.memberFile(stale))
+            stale += 1
+        }
+        var members: [ClassifierCheckpoint] = []
+        for k in 1...o.ensemble {
+            if o.ensemble > 1 { report(.member(k, of: o.ensemble)) }
+            // Member 1 starts from the seed itself, so an ensemble of one is the plain classifier.
+            var rng = RandomGenerator(seed: k == 1 ? o.seed : o.seed &+ UInt64(k - 1) &* 0x9E37_79B9_7F4A_7C15)
+            let checkpoint = ClassifierCheckpoint(model: ClassifierModel(config: config), vocabulary: vocab, info: info)
+            checkpoint.model.initializeParameters(rng: &rng)
+            let path = o.outputDirectory + "/" + ClassifierEnsemble.memberFile(k)
+            try trainMember(checkpoint, o, encoded: encoded, validation: val, weights: weights, rng: &rng,
+                            path: path, report: report)
+            members.append(try ClassifierCheckpoint.load(path))
+        }
+        let kept = try ClassifierEnsemble(members)
+        if !test.isEmpty {
+            report(.tested(ClassificationReport(categories: data.categories, truth: test.map(\.label),
+                                                predicted: try kept.classify(test))))
+        }
+        return kept
+    }
+
+    /// Trains one classifier, saving it to `path` after every epoch that improves on validation.
+    private static func trainMember(_ checkpoint: ClassifierCheckpoint, _ o: ClassifierOptions,
+                                    encoded: [(ids: [Int32], label: Int32)], validation val: [LabelledData.Item],
+                                    weights: [Float]?, rng: inout RandomGenerator, path: String,
+                                    report: (ClassifierEvent) -> Void) throws {
+        let model = checkpoint.model, categories = checkpoint.info.categories
+        let optimizer = Optimizer(kind: o.optimizer, count: model.parameterCount)
         var byLength: [Int: [Int]] = [:]
         for (i, e) in encoded.enumerated() { byLength[e.ids.count, default: []].append(i) }
-        try AtomicFile.makeDirectory(o.outputDirectory)
-        let path = o.outputDirectory + "/classifier.safetensors"
         var best = -1.0
-        let start = monotonicSeconds()
+        let memberStart = monotonicSeconds()
         for epoch in 1...o.epochs {
             let t0 = monotonicSeconds()
             var batches: [[Int]] = []
@@ -124,7 +159,7 @@ public enum ClassifierTrainer {
             var score = -lossSum / Double(seen)
             if !val.isEmpty {
                 let predicted = try checkpoint.classify(val)
-                validation = ClassificationReport(categories: data.categories, truth: val.map(\.label), predicted: predicted)
+                validation = ClassificationReport(categories: categories, truth: val.map(\.label), predicted: predicted)
                 score = o.balanceClasses || o.priorCorrection > 0 ? validation!.balancedAccuracy : validation!.accuracy
             }
             let improved = score > best || best < 0
@@ -134,13 +169,7 @@ public enum ClassifierTrainer {
             }
             report(.epoch(epoch: epoch, trainLoss: lossSum / Double(seen), validation: validation,
                           seconds: monotonicSeconds() - t0, improved: improved))
-            if let t = o.maxTime, monotonicSeconds() - start >= t { break }
+            if let t = o.maxTime, monotonicSeconds() - memberStart >= t { break }
         }
-        let kept = try ClassifierCheckpoint.load(path)
-        if !test.isEmpty {
-            report(.tested(ClassificationReport(categories: data.categories, truth: test.map(\.label),
-                                                predicted: try kept.classify(test))))
-        }
-        return kept
     }
 }

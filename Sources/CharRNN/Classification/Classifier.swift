@@ -1,0 +1,72 @@
+import Foundation
+
+/// What predictions need from a classifier: one checkpoint, or an ensemble of checkpoints trained on
+/// the same split. Prior correction, ranking and decisions are written once, here.
+public protocol Classifier {
+    var info: ClassifierInfo { get }
+    /// log p(c | x) for each item, before any prior correction.
+    func modelLogProbabilities(_ items: [String]) throws -> [[Float]]
+}
+
+extension Classifier {
+    /// Checks a prior correction τ given by a user: it needs the training counts and lies in [0, 1].
+    public func validatePriorCorrection(_ tau: Double) throws {
+        guard (0...1).contains(tau) else {
+            throw CharRNNError.invalidOption("--prior-correction must be between 0 and 1 (got \(tau))")
+        }
+        guard tau == 0 || info.trainingCounts != nil else {
+            throw CharRNNError.invalidOption("this classifier does not record its training counts, so it cannot correct for priors")
+        }
+    }
+
+    /// log π(c) of the training split (counts smoothed by 1); nil when the checkpoint does not record them.
+    public var logPriors: [Float]? {
+        info.trainingCounts.map { counts in
+            let total = Float(counts.reduce(0, +) + counts.count)
+            return counts.map { log((Float($0) + 1) / total) }
+        }
+    }
+
+    /// log p(c | x) - τ log π(c), renormalised, for each item; π(c) is the category's share of the
+    /// training items. τ = 0 is the model as trained, the choice with the highest expected accuracy;
+    /// τ = 1 divides the priors out, as if every category were equally common, the choice with the
+    /// highest expected balanced accuracy ("logit adjustment"); values between trade one for the
+    /// other. `priorCorrection` nil uses the checkpoint's default.
+    public func logProbabilities(_ items: [String], priorCorrection: Double? = nil) throws -> [[Float]] {
+        let tau = priorCorrection ?? info.priorCorrection ?? 0
+        try validatePriorCorrection(tau)
+        let rows = try modelLogProbabilities(items)
+        guard tau > 0, let priors = logPriors else { return rows }
+        return rows.map { row in Self.logSoftmax(row.indices.map { row[$0] - Float(tau) * priors[$0] }) }
+    }
+
+    /// Top-k categories with probabilities for each item.
+    public func predict(_ items: [String], top k: Int, priorCorrection: Double? = nil) throws -> [[(category: String, probability: Float)]] {
+        try logProbabilities(items, priorCorrection: priorCorrection).map { row in
+            row.enumerated().sorted { $0.element > $1.element }.prefix(k).map { (info.categories[$0.offset], exp($0.element)) }
+        }
+    }
+
+    /// Predicted category of each item.
+    public func classify(_ items: [LabelledData.Item], priorCorrection: Double? = nil) throws -> [Int] {
+        try logProbabilities(items.map(\.text), priorCorrection: priorCorrection).map { decide($0, priorCorrection: 0) }
+    }
+
+    /// The category chosen from uncorrected log-probabilities under prior correction τ, as
+    /// `logProbabilities(_:priorCorrection: τ)` would rank it first; lets one forward pass serve many τ.
+    public func decide(_ logProbabilities: [Float], priorCorrection tau: Double) -> Int {
+        let priors = tau > 0 ? logPriors : nil
+        var best = 0, bestScore = -Float.infinity
+        for (c, lp) in logProbabilities.enumerated() {
+            let score = lp - Float(tau) * (priors?[c] ?? 0)
+            if score > bestScore { best = c; bestScore = score }
+        }
+        return best
+    }
+
+    static func logSoftmax(_ row: [Float]) -> [Float] {
+        let top = row.max() ?? 0
+        let logSum = log(row.reduce(0) { $0 + exp($1 - top) }) + top
+        return row.map { $0 - logSum }
+    }
+}
