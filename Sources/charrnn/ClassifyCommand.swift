@@ -148,14 +148,15 @@ struct ClassifyEval: ParsableCommand {
         guard !items.isEmpty else { throw CharRNNError.invalidOption("the \(split) split is empty") }
         if let tau = priorCorrection { try cp.validatePriorCorrection(tau) }
         let tau = priorCorrection ?? cp.info.priorCorrection ?? 0
-        let logProbs = try cp.logProbabilities(items.map(\.text), priorCorrection: 0)
+        // One pass through the model; each τ is then only a different decision on the same numbers.
+        let logProbs = try cp.modelLogProbabilities(items.map(\.text))
         func report(_ t: Double) -> ClassificationReport {
             let predicted = logProbs.map { cp.decide($0, priorCorrection: t) }
             return ClassificationReport(categories: d.categories, truth: items.map(\.label), predicted: predicted)
         }
-        let chosen = report(tau)
+        let shown = report(tau)
         let members = cp.members.count == 1 ? "" : ", ensemble of \(cp.members.count) classifiers"
-        Terminal.write("\(split) split of \(dir): \(items.count) items, prior correction \(fmt(tau, 2))\(members)\n" + chosen.text)
+        Terminal.write("\(split) split of \(dir): \(items.count) items, prior correction \(fmt(tau, 2))\(members)\n" + shown.text)
         if cp.logPriors != nil {
             Terminal.write("\nprior correction (--prior-correction tau): accuracy / balanced accuracy\n")
             for t in [0, 0.25, 0.5, 0.75, 1.0] {
@@ -163,11 +164,10 @@ struct ClassifyEval: ParsableCommand {
                 Terminal.write("  tau \(fmt(t, 2)): \(fmt(r.accuracy, 4)) / \(fmt(r.balancedAccuracy, 4))\(t == tau ? "  (shown above)" : "")\n")
             }
         }
-        let report = chosen
         var base = checkpoint
         if base.hasSuffix(".safetensors") { base = base.split(separator: "/").dropLast().joined(separator: "/") }
         let path = svg ?? ((base.isEmpty ? "." : base) + "/confusion.svg")
-        try AtomicFile.write(report.svg, to: path)
+        try AtomicFile.write(shown.svg, to: path)
         Terminal.write("\nconfusion matrix heat map: \(path)\n")
     }
 }
