@@ -62,7 +62,7 @@ public struct ModelSummary: Codable, Sendable, Equatable {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw CharRNNError.invalidOption("no checkpoint at '\(path)'")
         }
-        if isDirectory.boolValue { return FileManager.default.fileExists(atPath: path + "/classifier.safetensors") }
+        if isDirectory.boolValue { return FileManager.default.fileExists(atPath: path + "/" + ClassifierEnsemble.memberFile(1)) }
         let file = try SafeTensors.decode(try TextFile.readBytes(path), path: path)
         guard let json = file.metadata["charrnn"],
               let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {

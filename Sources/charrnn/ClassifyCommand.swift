@@ -146,8 +146,7 @@ struct ClassifyEval: ParsableCommand {
         default: items = d.items
         }
         guard !items.isEmpty else { throw CharRNNError.invalidOption("the \(split) split is empty") }
-        if let tau = priorCorrection { try cp.validatePriorCorrection(tau) }
-        let tau = priorCorrection ?? cp.info.priorCorrection ?? 0
+        let tau = try cp.priorCorrection(priorCorrection)
         // One pass through the model; each τ is then only a different decision on the same numbers.
         let logProbs = try cp.modelLogProbabilities(items.map(\.text))
         func report(_ t: Double) -> ClassificationReport {
@@ -190,7 +189,7 @@ struct ClassifyPredict: ParsableCommand {
     func run() throws {
         guard top >= 1 else { throw CharRNNError.invalidOption("--top must be at least 1 (got \(top))") }
         let cp = try ClassifierEnsemble.load(checkpoint)
-        if let tau = priorCorrection { try cp.validatePriorCorrection(tau) }
+        _ = try cp.priorCorrection(priorCorrection)  // refused before any item is read
         var list = items
         if list.isEmpty {
             while let line = readLine() { if !line.isEmpty { list.append(line) } }

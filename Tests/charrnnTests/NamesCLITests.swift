@@ -4,15 +4,25 @@ import XCTest
 
 /// `charrnn classify ...` and names-mode sampling, end to end.
 final class NamesCLITests: CLITestCase {
-    func writeLabelled(_ dir: String) throws {
+    /// A labelled folder (dir/labelled) of three categories with their own letters; returns its path.
+    func labelledFolder() throws -> String {
+        let folder = dir + "/labelled"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let alphabets = ["abcdx": "Alpha", "defgx": "Delta", "ghijx": "Gamma"]
         var rng = RandomGenerator(seed: 5)
         for (letters, name) in alphabets {
             let lines = (0..<120).map { _ in
                 String((0..<(3 + rng.nextInt(below: 6))).map { _ in Array(letters)[rng.nextInt(below: letters.count)] }).capitalized
             }
-            try lines.joined(separator: "\n").write(toFile: dir + "/\(name).txt", atomically: true, encoding: .utf8)
+            try lines.joined(separator: "\n").write(toFile: folder + "/\(name).txt", atomically: true, encoding: .utf8)
         }
+        return folder
+    }
+
+    /// `charrnn classify train` of a small, quick classifier on `data` into `out`, plus `extra` options.
+    func trainSmallClassifier(_ data: String, _ out: String, _ extra: [String]) throws -> Run {
+        try charrnn(["classify", "train", data, "-o", out, "--embed", "8", "--learning-rate", "0.01", "--batch-size", "16",
+                     "--threads", "1"] + extra)
     }
 
     func testClassifyHelp() throws {
@@ -22,12 +32,9 @@ final class NamesCLITests: CLITestCase {
     }
 
     func testClassifyTrainEvalPredict() throws {
-        let data = dir + "/labelled"
-        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-        try writeLabelled(data)
+        let data = try labelledFolder()
         let out = dir + "/cls"
-        let t = try charrnn(["classify", "train", data, "-o", out, "--hidden", "32", "--embed", "8", "--epochs", "8",
-                             "--learning-rate", "0.01", "--batch-size", "16", "--threads", "1"])
+        let t = try trainSmallClassifier(data, out, ["--hidden", "32", "--epochs", "8"])
         XCTAssertEqual(t.status, 0, t.stderr)
         XCTAssertTrue(t.stdout.contains("test split: accuracy"), t.stdout)
         let e = try charrnn(["classify", "eval", "-c", out])
@@ -59,12 +66,9 @@ final class NamesCLITests: CLITestCase {
     }
 
     func testClassifyEnsemble() throws {
-        let data = dir + "/labelled"
-        try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
-        try writeLabelled(data)
+        let data = try labelledFolder()
         let out = dir + "/ens"
-        let t = try charrnn(["classify", "train", data, "-o", out, "--hidden", "16", "--embed", "8", "--epochs", "4",
-                             "--learning-rate", "0.01", "--batch-size", "16", "--threads", "1", "--ensemble", "2"])
+        let t = try trainSmallClassifier(data, out, ["--hidden", "16", "--epochs", "4", "--ensemble", "2"])
         XCTAssertEqual(t.status, 0, t.stderr)
         XCTAssertTrue(t.stdout.contains("classifier 2 of 2") && t.stdout.contains("2 checkpoints in"), t.stdout)
         XCTAssertTrue(FileManager.default.fileExists(atPath: out + "/classifier-2.safetensors"))
@@ -110,9 +114,7 @@ final class NamesCLITests: CLITestCase {
         XCTAssertTrue(primed.stdout.split(separator: "\n").allSatisfy { $0.hasPrefix("Tyr") }, primed.stdout)
         assertCleanError(try charrnn(["sample", "-c", out, "--category", "Russian"]), "not trained with categories")
 
-        let labelled = dir + "/labelled"
-        try FileManager.default.createDirectory(atPath: labelled, withIntermediateDirectories: true)
-        try writeLabelled(labelled)
+        let labelled = try labelledFolder()
         let cond = dir + "/cond"
         let c = try charrnn(["train", labelled, "-o", cond, "--hidden", "32", "--embed", "8", "--batch-size", "16",
                              "--learning-rate", "0.01", "--max-steps", "200", "--eval-every", "200", "--threads", "1"])

@@ -9,14 +9,15 @@ public protocol Classifier {
 }
 
 extension Classifier {
-    /// Checks a prior correction τ given by a user: it needs the training counts and lies in [0, 1].
-    public func validatePriorCorrection(_ tau: Double) throws {
-        guard (0...1).contains(tau) else {
-            throw CharRNNError.invalidOption("--prior-correction must be between 0 and 1 (got \(tau))")
-        }
+    /// The prior correction τ to use: the one given, else the checkpoint's default, else 0. Checks
+    /// that it lies in [0, 1] and that the classifier records the training counts it needs.
+    public func priorCorrection(_ given: Double?) throws -> Double {
+        let tau = given ?? info.priorCorrection ?? 0
+        try ClassifierInfo.checkPriorCorrection(tau)
         guard tau == 0 || info.trainingCounts != nil else {
             throw CharRNNError.invalidOption("this classifier does not record its training counts, so it cannot correct for priors")
         }
+        return tau
     }
 
     /// log π(c) of the training split (counts smoothed by 1); nil when the checkpoint does not record them.
@@ -33,8 +34,7 @@ extension Classifier {
     /// highest expected balanced accuracy ("logit adjustment"); values between trade one for the
     /// other. `priorCorrection` nil uses the checkpoint's default.
     public func logProbabilities(_ items: [String], priorCorrection: Double? = nil) throws -> [[Float]] {
-        let tau = priorCorrection ?? info.priorCorrection ?? 0
-        try validatePriorCorrection(tau)
+        let tau = try self.priorCorrection(priorCorrection)
         let rows = try modelLogProbabilities(items)
         guard tau > 0, let priors = logPriors else { return rows }
         return rows.map { row in Self.logSoftmax(row.indices.map { row[$0] - Float(tau) * priors[$0] }) }

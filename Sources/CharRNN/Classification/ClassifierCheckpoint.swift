@@ -33,6 +33,13 @@ public struct ClassifierInfo: Codable, Sendable, Equatable {
         }
     }
 
+    /// A prior correction τ must lie in [0, 1].
+    public static func checkPriorCorrection(_ tau: Double) throws {
+        guard (0...1).contains(tau) else {
+            throw CharRNNError.invalidOption("--prior-correction must be between 0 and 1 (got \(tau))")
+        }
+    }
+
     enum CodingKeys: String, CodingKey {
         case formatVersion = "format_version", kind, config, vocabulary, categories, normalization, data
         case trainingCounts = "training_counts", priorCorrection = "prior_correction"
@@ -60,7 +67,7 @@ public struct ClassifierCheckpoint {
         var file = path
         var isDir: ObjCBool = false
         if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-            file = path + "/classifier.safetensors"
+            file = path + "/" + ClassifierEnsemble.memberFile(1)
         }
         func bad(_ why: String) -> CharRNNError { .badCheckpoint(file, why) }
         let st = try SafeTensors.decode(try TextFile.readBytes(file), path: file)

@@ -42,9 +42,7 @@ public struct ClassifierOptions: Codable, Sendable, Equatable {
         guard ensemble >= 1 && ensemble <= 32 else { throw bad("--ensemble must be between 1 and 32 (got \(ensemble))") }
         guard epochs >= 1 else { throw bad("--epochs must be at least 1 (got \(epochs))") }
         guard dropout >= 0 && dropout < 1 else { throw bad("--dropout must be in [0, 1) (got \(dropout))") }
-        guard (0...1).contains(priorCorrection) else {
-            throw bad("--prior-correction must be between 0 and 1 (got \(priorCorrection))")
-        }
+        try ClassifierInfo.checkPriorCorrection(priorCorrection)
         guard validationFraction >= 0, testFraction >= 0, validationFraction + testFraction < 1 else {
             throw bad("--val-fraction and --test-fraction must be at least 0 and add up to less than 1")
         }
