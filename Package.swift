@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.60.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.4.0"),
     ],
     targets: [
         .systemLibrary(
@@ -28,6 +29,7 @@ let package = Package(
             dependencies: [
                 "CCharRNNKernels",
                 .target(name: "COpenBLAS", condition: .when(platforms: [.linux])),
+                .product(name: "SystemPackage", package: "swift-system"),
             ],
             linkerSettings: [.linkedFramework("Accelerate", .when(platforms: [.macOS, .iOS]))]
         ),
@@ -37,6 +39,7 @@ let package = Package(
                 "CharRNN",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         .executableTarget(
@@ -45,6 +48,7 @@ let package = Package(
                 "CharRNN",
                 "CharRNNServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
         .testTarget(name: "CharRNNTests", dependencies: ["CharRNN", "CCharRNNKernels"], resources: [.copy("Fixtures")]),

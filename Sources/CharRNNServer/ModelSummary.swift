@@ -1,4 +1,5 @@
 import CharRNN
+import SystemPackage
 import Foundation
 
 /// What `GET /v1/models` says about a loaded model, and what a request is checked against.
@@ -62,7 +63,9 @@ public struct ModelSummary: Codable, Sendable, Equatable {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
             throw CharRNNError.invalidOption("no checkpoint at '\(path)'")
         }
-        if isDirectory.boolValue { return FileManager.default.fileExists(atPath: path + "/" + ClassifierEnsemble.memberFile(1)) }
+        if isDirectory.boolValue {
+            return FileKind(FilePath(path).appending(ClassifierEnsemble.memberFile(1)), followingLinks: true) != .missing
+        }
         let file = try SafeTensors.decode(try TextFile.readBytes(path), path: path)
         guard let json = file.metadata["charrnn"],
               let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {

@@ -56,7 +56,7 @@ struct Bench: ParsableCommand {
             }
             let num = { (k: String) in (obj[k] as? NSNumber)?.doubleValue ?? .nan }
             let act = num("activation_mb")
-            Terminal.write(pad(c.name, 34) + pad("\(threads)", 4) + lpad("\(Int(num("chars_per_sec")))", 10)
+            Terminal.write(pad(c.name, 34) + pad("\(threads)", 4) + lpad(fmt(num("chars_per_sec"), 0), 10)
                            + lpad(fmt(num("ms_per_step"), 2), 9) + lpad(fmt(num("peak_rss_mb"), 0), 8)
                            + lpad(act > 0 ? fmt(act, 0) : "-", 8) + lpad(fmt(num("achieved_gflops"), 1), 9)
                            + lpad(fmt(100 * num("achieved_gflops") / ceiling, 1), 8) + "\n")

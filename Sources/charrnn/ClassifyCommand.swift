@@ -1,4 +1,5 @@
 import ArgumentParser
+import SystemPackage
 import CharRNN
 
 struct Classify: ParsableCommand {
@@ -67,7 +68,7 @@ struct ClassifyTrain: ParsableCommand {
     var threads = 2
 
     func run() throws {
-        let name = data.split(separator: "/").last.map(String.init) ?? "data"
+        let name = FilePath(data).lastComponent?.string ?? "data"
         var o = ClassifierOptions(dataDirectory: data, outputDirectory: output ?? "runs/\(name)-classifier")
         o.cell = cell; o.layers = layers; o.hidden = hidden; o.embed = embed; o.bidirectional = bidirectional
         o.normalization = TextNormalization(foldToASCII: ascii, lowercase: lowercase)
@@ -163,9 +164,9 @@ struct ClassifyEval: ParsableCommand {
                 Terminal.write("  tau \(fmt(t, 2)): \(fmt(r.accuracy, 4)) / \(fmt(r.balancedAccuracy, 4))\(t == tau ? "  (shown above)" : "")\n")
             }
         }
-        var base = checkpoint
-        if base.hasSuffix(".safetensors") { base = base.split(separator: "/").dropLast().joined(separator: "/") }
-        let path = svg ?? ((base.isEmpty ? "." : base) + "/confusion.svg")
+        let given = FilePath(checkpoint)
+        let folder = FileKind(given, followingLinks: true) == .directory ? given : AtomicFile.directory(of: given)
+        let path = svg ?? folder.appending("confusion.svg").string
         try AtomicFile.write(shown.svg, to: path)
         Terminal.write("\nconfusion matrix heat map: \(path)\n")
     }

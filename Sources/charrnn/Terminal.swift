@@ -45,7 +45,8 @@ enum Terminal {
     }
 
     static func duration(_ s: Double) -> String {
-        guard s.isFinite else { return "?" }
+        guard s.isFinite, s >= 0 else { return "?" }
+        guard s < 100 * 3600 else { return ">99h" }
         let t = Int(s.rounded())
         if t >= 3600 { return "\(t / 3600)h\(pad((t % 3600) / 60))m" }
         if t >= 60 { return "\(t / 60)m\(pad(t % 60))s" }

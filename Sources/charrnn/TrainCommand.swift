@@ -1,4 +1,5 @@
 import ArgumentParser
+import SystemPackage
 import CharRNN
 
 struct Train: ParsableCommand {
@@ -114,14 +115,13 @@ struct Train: ParsableCommand {
         case .finished:
             var line = "done: step \(result.step), train loss \(fmt(result.smoothedLoss, 4))"
             if let v = result.validation { line += ", val loss \(fmt(v.nats, 4)) (perplexity \(fmt(v.perplexity, 2)), \(fmt(v.bitsPerCharacter, 3)) bits/char)" }
-            line += ", \(Int(result.charactersPerSecond)) chars/s; checkpoints in \(result.directory)"
+            line += ", \(fmt(result.charactersPerSecond, 0)) chars/s; checkpoints in \(result.directory)"
             Terminal.writeFlushed(line + "\n")
         }
     }
 
     private func stem(_ path: String) -> String {
-        let name = path.split(separator: "/").last.map(String.init) ?? "model"
-        return name.split(separator: ".").first.map(String.init) ?? name
+        FilePath(path).stem ?? "model"
     }
 }
 
@@ -142,7 +142,7 @@ final class ProgressReporter {
         case .progress(let p):
             var s = "step \(p.step)\(p.maxSteps.map { "/\($0)" } ?? "") | epoch \(fmt(p.epoch, 2)) | loss \(fmt(p.smoothedLoss, 4))"
             if let v = p.lastValidationLoss { s += " | val \(fmt(v, 4))" }
-            s += " | \(Int(p.charactersPerSecond)) chars/s"
+            s += " | \(fmt(p.charactersPerSecond, 0)) chars/s"
             if let eta = p.etaSeconds { s += " | ETA \(Terminal.duration(eta))" }
             if live {
                 let now = monotonicSeconds()

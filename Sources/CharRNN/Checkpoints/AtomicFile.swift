@@ -1,3 +1,4 @@
+import SystemPackage
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -6,68 +7,128 @@ import Darwin
 
 /// Writes a whole file or nothing: the bytes go to a temporary name in the same folder, are flushed
 /// to disk, and the temporary file is renamed over the target. A crash leaves the old file intact.
+/// Targets must be regular files or absent: a rename over a device node, a FIFO, a folder or a
+/// symbolic link would replace it with a regular file.
 public enum AtomicFile {
+    /// The suffix of a temporary file; a trainer that holds its folder's lock removes stale ones.
+    public static let temporaryMarker = ".tmp-"
+
     public static func write(_ bytes: [UInt8], to path: String) throws {
-        let tmp = path + ".tmp-\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        guard fd >= 0 else { throw CharRNNError.writeFailed(path, String(cString: strerror(errno))) }
-        var ok = true
-        var why = ""
-        bytes.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let n = Glibc_write(fd, raw.baseAddress! + done, raw.count - done)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    ok = false; why = String(cString: strerror(errno)); return
-                }
-                done += n
-            }
+        let target = FilePath(path)
+        guard let name = target.lastComponent, name.kind == .regular else {
+            throw CharRNNError.writeFailed(path.isEmpty ? "''" : path, "not a file name")
         }
-        if ok && fsync(fd) != 0 { ok = false; why = String(cString: strerror(errno)) }
-        close(fd)
-        guard ok else { unlink(tmp); throw CharRNNError.writeFailed(path, why) }
-        guard rename(tmp, path) == 0 else {
+        try requireRegularOrAbsent(target)
+        let folder = directory(of: target)
+        let tmp = folder.appending(name.string + temporaryMarker + "\(getpid())")
+        try writeFlushed(bytes, to: tmp, reportAs: path)
+        SavePoints.reached()
+        guard rename(tmp.string, target.string) == 0 else {
             let why = String(cString: strerror(errno))
-            unlink(tmp)
+            unlink(tmp.string)
             throw CharRNNError.writeFailed(path, why)
         }
-        // Make the rename itself durable.
-        let dir = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        let dfd = open(dir.isEmpty ? "/" : dir, O_RDONLY)
-        if dfd >= 0 { fsync(dfd); close(dfd) }
+        syncDirectory(folder)
     }
 
     public static func write(_ text: String, to path: String) throws {
         try write(Array(text.utf8), to: path)
     }
 
+    /// Creates, writes and flushes `path` (replacing what is there), removing it again on failure.
+    static func writeFlushed(_ bytes: [UInt8], to path: FilePath, reportAs shown: String) throws {
+        let fd: FileDescriptor
+        do {
+            fd = try FileDescriptor.open(path, .writeOnly, options: [.create, .truncate],
+                                         permissions: [.ownerReadWrite, .groupRead, .otherRead])
+        } catch let e as Errno {
+            throw CharRNNError.writeFailed(shown, e.description)
+        }
+        do {
+            try fd.closeAfter {
+                _ = try bytes.withUnsafeBytes { try fd.writeAll($0) }
+                if fsync(fd.rawValue) != 0 { throw Errno(rawValue: errno) }
+            }
+        } catch {
+            unlink(path.string)
+            throw CharRNNError.writeFailed(shown, (error as? Errno)?.description ?? "\(error)")
+        }
+    }
+
+    /// Makes a rename in `folder` durable.
+    static func syncDirectory(_ folder: FilePath) {
+        let dfd = open(folder.string, O_RDONLY)
+        if dfd >= 0 { fsync(dfd); close(dfd) }
+    }
+
+    /// The folder a path's file is in ("." for a bare name).
+    public static func directory(of path: FilePath) -> FilePath {
+        let d = path.removingLastComponent()
+        return d.isEmpty ? "." : d
+    }
+
+    /// Refuses a target that exists and is not a regular file.
+    public static func requireRegularOrAbsent(_ path: FilePath) throws {
+        switch FileKind(path) {
+        case .missing, .regular: return
+        case .directory: throw CharRNNError.writeFailed(path.string, "it is a folder")
+        case .other(let what):
+            throw CharRNNError.writeFailed(path.string, "it is \(what), not a regular file; charrnn writes only regular files")
+        }
+    }
+
     /// Creates the folder (and its parents) if missing.
     public static func makeDirectory(_ path: String) throws {
-        var current = path.hasPrefix("/") ? "" : "."
-        for part in path.split(separator: "/") {
-            current += "/" + part
-            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+        guard !path.isEmpty else { throw CharRNNError.writeFailed("''", "an output folder needs a name") }
+        var current = FilePath(path).root.map { FilePath(root: $0) } ?? FilePath(".")
+        for part in FilePath(path).components {
+            current.append(part)
+            if mkdir(current.string, 0o755) != 0 && errno != EEXIST {
                 throw CharRNNError.writeFailed(path, String(cString: strerror(errno)))
             }
         }
-        var st = stat()
-        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else {
-            throw CharRNNError.writeFailed(path, "not a directory")
+        guard FileKind(FilePath(path), followingLinks: true) == .directory else {
+            throw CharRNNError.writeFailed(path, "not a folder")
         }
     }
 
     public static func exists(_ path: String) -> Bool {
-        var st = stat()
-        return stat(path, &st) == 0
+        FileKind(FilePath(path)) != .missing
     }
 }
 
-@inline(__always)
-private func Glibc_write(_ fd: Int32, _ p: UnsafeRawPointer, _ n: Int) -> Int {
-    #if canImport(Glibc)
-    return Glibc.write(fd, p, n)
-    #else
-    return Darwin.write(fd, p, n)
-    #endif
+/// What is at a path, from lstat (or stat when following links).
+public enum FileKind: Equatable {
+    case missing, regular, directory
+    /// A symbolic link, device node, FIFO or socket, named for messages.
+    case other(String)
+
+    public init(_ path: FilePath, followingLinks: Bool = false) {
+        var st = stat()
+        let r = followingLinks ? stat(path.string, &st) : lstat(path.string, &st)
+        guard r == 0 else { self = .missing; return }
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: self = .regular
+        case S_IFDIR: self = .directory
+        case S_IFLNK: self = .other("a symbolic link")
+        case S_IFCHR, S_IFBLK: self = .other("a device")
+        case S_IFIFO: self = .other("a FIFO")
+        case S_IFSOCK: self = .other("a socket")
+        default: self = .other("not a regular file")
+        }
+    }
+}
+
+/// Numbered points inside a save where a test can have the process killed
+/// (CHARRNN_TEST_KILL_AT_SAVE_POINT=N sends SIGKILL at the N-th), to check that a kill at any instant
+/// of a save loses nothing.
+public enum SavePoints {
+    private static let killAt: Int? = getenv("CHARRNN_TEST_KILL_AT_SAVE_POINT").flatMap { Int(String(cString: $0)) }
+    nonisolated(unsafe) private static var passed = 0
+
+    static func reached() {
+        guard let killAt else { return }
+        passed += 1
+        if passed == killAt { kill(getpid(), SIGKILL) }
+    }
 }

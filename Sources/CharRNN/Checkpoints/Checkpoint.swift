@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 
 /// What a checkpoint says about itself, stored as JSON under the safetensors metadata key "charrnn".
 public struct CheckpointInfo: Codable, Sendable, Equatable {
@@ -72,18 +73,19 @@ public struct Checkpoint {
 
     public func save(to path: String) throws { try AtomicFile.write(encode(), to: path) }
 
-    /// Loads a checkpoint file, or the best (else latest) checkpoint in a training folder.
+    /// Loads a checkpoint file, or the best (else latest) checkpoint of the committed set in a training
+    /// folder (also while a run is saving there).
     public static func load(_ path: String) throws -> Checkpoint {
-        var file = path
-        var st = stat()
-        if stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR {
-            let best = path + "/best.safetensors", latest = path + "/latest.safetensors"
-            if AtomicFile.exists(best) { file = best } else if AtomicFile.exists(latest) { file = latest } else {
-                throw CharRNNError.badCheckpoint(path, "the folder has no best.safetensors or latest.safetensors")
+        let folder = FilePath(path)
+        guard FileKind(folder, followingLinks: true) == .directory else {
+            return try decode(try TextFile.readBytes(path), path: path)
+        }
+        for name in ["best.safetensors", "latest.safetensors"] {
+            if let bytes = try CheckpointSet.committedBytes(of: name, in: folder) {
+                return try decode(bytes, path: folder.appending(name).string)
             }
         }
-        let bytes = try TextFile.readBytes(file)
-        return try decode(bytes, path: file)
+        throw CharRNNError.badCheckpoint(path, "the folder has no best.safetensors or latest.safetensors")
     }
 
     public static func decode(_ bytes: [UInt8], path: String) throws -> Checkpoint {
@@ -120,6 +122,9 @@ public struct Checkpoint {
         }
         let vocabulary = Vocabulary(scalars: scalars)
         guard vocabulary.scalars == scalars else { throw bad("its vocabulary is not in code-point order") }
+        // Every tensor present and of its shape before anything is allocated: metadata that claims a
+        // larger model than the file holds is refused here.
+        try ParameterLayout(info.config).check(st.tensors, path: path)
         let model = CharRNNModel(config: info.config)
         try model.layout.load(st.tensors, into: model.parameters, path: path)
         var cp = Checkpoint(model: model, vocabulary: vocabulary, startCharacter: info.startCharacter.unicodeScalars.first!,

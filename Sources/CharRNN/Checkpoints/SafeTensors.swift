@@ -2,7 +2,12 @@ import Foundation
 
 /// The safetensors format: an 8-byte little-endian header length, a JSON header naming each tensor's
 /// dtype, shape and byte range, then the raw little-endian data. Only F32 is written or read here.
+/// Every file written here also carries, under the metadata key "charrnn_crc32", the CRC-32 of each
+/// tensor's bytes and of each metadata value ("@key"), verified on load, so bytes that changed on
+/// disk are an error instead of a different model (PyTorch ignores the extra metadata).
 public enum SafeTensors {
+    static let checksumKey = "charrnn_crc32"
+
     public struct Tensor: Equatable {
         public var name: String
         public var shape: [Int]
@@ -27,7 +32,12 @@ public enum SafeTensors {
             header[t.name] = ["dtype": "F32", "shape": t.shape, "data_offsets": [offset, offset + n]] as [String: Any]
             offset += n
         }
-        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var sums: [String: String] = [:]
+        for t in tensors { sums[t.name] = t.values.withUnsafeBytes { CRC32.hex(CRC32.checksum($0)) } }
+        for (k, v) in metadata { sums["@" + k] = CRC32.hex(CRC32.checksum(Array(v.utf8))) }
+        var metadata = metadata
+        metadata[checksumKey] = json(sums)
+        header["__metadata__"] = metadata
         var json = Array((try? JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])) ?? Data())
         while json.count % 8 != 0 { json.append(0x20) }
         var out: [UInt8] = []
@@ -49,7 +59,8 @@ public enum SafeTensors {
         public var metadata: [String: String]
     }
 
-    /// Parses a safetensors file; `path` is only used in error messages.
+    /// Parses a safetensors file; `path` is only used in error messages. Checksums are verified when the
+    /// file has them (files from PyTorch or an earlier charrnn have none).
     public static func decode(_ bytes: [UInt8], path: String) throws -> File {
         func bad(_ why: String) -> CharRNNError { .badCheckpoint(path, why) }
         guard bytes.count >= 8 else { throw bad("the file is too short to be a safetensors file") }
@@ -74,12 +85,23 @@ public enum SafeTensors {
                 continue
             }
             guard let d = value as? [String: Any], let dtype = d["dtype"] as? String,
-                  let shape = (d["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  let offs = (d["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }), offs.count == 2
+                  let rawShape = d["shape"] as? [Any], let rawOffsets = d["data_offsets"] as? [Any], rawOffsets.count == 2
             else { throw bad("tensor '\(name)' has a malformed header entry") }
+            let shape = rawShape.compactMap(integer), offs = rawOffsets.compactMap(integer)
+            guard shape.count == rawShape.count, offs.count == 2 else {
+                throw bad("tensor '\(name)' has a shape or byte range that is not whole numbers of a sensible size")
+            }
             guard dtype == "F32" else { throw bad("tensor '\(name)' is \(dtype), only F32 is supported") }
             guard shape.allSatisfy({ $0 >= 0 }) else { throw bad("tensor '\(name)' has a negative dimension") }
-            let count = shape.reduce(1, *)
+            // Checked: a crafted shape such as [2^62, 2^62] must be an error, not an overflow.
+            var count = 1
+            for dim in shape {
+                let (product, overflow) = count.multipliedReportingOverflow(by: dim)
+                guard !overflow, product <= dataCount / 4 else {
+                    throw bad("tensor '\(name)' has shape \(shape), larger than the file holds")
+                }
+                count = product
+            }
             guard offs[0] >= 0, offs[1] >= offs[0], offs[1] - offs[0] == count * 4 else {
                 throw bad("tensor '\(name)' has byte offsets that do not match its shape")
             }
@@ -94,6 +116,35 @@ public enum SafeTensors {
             tensors[name] = Tensor(name: name, shape: shape, values: values)
         }
         guard maxEnd == dataCount else { throw bad("the data section has \(dataCount - maxEnd) bytes no tensor covers") }
+        try verifyChecksums(tensors: tensors, metadata: &metadata, bad: bad)
         return File(tensors: tensors, metadata: metadata)
+    }
+
+    private static func verifyChecksums(tensors: [String: Tensor], metadata: inout [String: String],
+                                        bad: (String) -> CharRNNError) throws {
+        guard let json = metadata.removeValue(forKey: checksumKey) else { return }
+        guard let sums = (try? JSONSerialization.jsonObject(with: Data(json.utf8))) as? [String: String] else {
+            throw bad("its checksums are not readable (the file was damaged)")
+        }
+        let damaged = " does not match its checksum (the file was changed or damaged after it was written)"
+        for (name, t) in tensors {
+            guard let want = sums[name], want == t.values.withUnsafeBytes({ CRC32.hex(CRC32.checksum($0)) }) else {
+                throw bad("tensor '\(name)'\(damaged)")
+            }
+        }
+        for (key, value) in metadata {
+            guard let want = sums["@" + key], want == CRC32.hex(CRC32.checksum(Array(value.utf8))) else {
+                throw bad("metadata '\(key)'\(damaged)")
+            }
+        }
+        guard sums.count == tensors.count + metadata.count else { throw bad("a tensor or metadata entry is missing") }
+    }
+
+    /// A JSON number that is a whole number an Int holds exactly; nil for anything else.
+    private static func integer(_ value: Any) -> Int? {
+        guard let n = value as? NSNumber else { return nil }
+        let d = n.doubleValue
+        guard d.isFinite, d == d.rounded(), abs(d) < 9.0e18 else { return nil }
+        return Int(n.int64Value)
     }
 }

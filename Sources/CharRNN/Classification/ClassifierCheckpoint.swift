@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 
 /// What a classifier checkpoint says about itself (metadata key "charrnn", with "kind": "classifier").
 public struct ClassifierInfo: Codable, Sendable, Equatable {
@@ -65,9 +66,8 @@ public struct ClassifierCheckpoint {
     /// A checkpoint file, or a folder holding classifier.safetensors.
     public static func load(_ path: String) throws -> ClassifierCheckpoint {
         var file = path
-        var isDir: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue {
-            file = path + "/" + ClassifierEnsemble.memberFile(1)
+        if FileKind(FilePath(path), followingLinks: true) == .directory {
+            file = FilePath(path).appending(ClassifierEnsemble.memberFile(1)).string
         }
         func bad(_ why: String) -> CharRNNError { .badCheckpoint(file, why) }
         let st = try SafeTensors.decode(try TextFile.readBytes(file), path: file)
@@ -96,6 +96,7 @@ public struct ClassifierCheckpoint {
         if let tau = info.priorCorrection, !(0...1).contains(tau) {
             throw bad("its prior_correction \(tau) is outside [0, 1]")
         }
+        try info.config.layout.check(st.tensors, path: file)
         let model = ClassifierModel(config: info.config)
         try model.layout.load(st.tensors, into: model.parameters, path: file)
         return ClassifierCheckpoint(model: model, vocabulary: Vocabulary(scalars: scalars), info: info)

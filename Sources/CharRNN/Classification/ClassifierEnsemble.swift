@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 
 /// Classifiers trained on the same split from different initialisations, predicting together: the
 /// probabilities of the members are averaged. A training folder holds its members as
@@ -29,9 +30,10 @@ public struct ClassifierEnsemble: Classifier {
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
             return try ClassifierEnsemble([ClassifierCheckpoint.load(path)])
         }
-        var members = [try ClassifierCheckpoint.load(path + "/" + memberFile(1))]
-        while FileManager.default.fileExists(atPath: path + "/" + memberFile(members.count + 1)) {
-            members.append(try ClassifierCheckpoint.load(path + "/" + memberFile(members.count + 1)))
+        let folder = FilePath(path)
+        var members = [try ClassifierCheckpoint.load(folder.appending(memberFile(1)).string)]
+        while FileKind(folder.appending(memberFile(members.count + 1)), followingLinks: true) != .missing {
+            members.append(try ClassifierCheckpoint.load(folder.appending(memberFile(members.count + 1)).string))
         }
         return try ClassifierEnsemble(members)
     }

@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 
 /// Options of `charrnn classify train`.
 public struct ClassifierOptions: Codable, Sendable, Equatable {
@@ -77,6 +78,12 @@ public enum ClassifierTrainer {
         let vocab = Vocabulary(scalarsOf: data.items.flatMap { Array($0.text.unicodeScalars) })
         let config = ClassifierConfig(cell: o.cell, layers: o.layers, hidden: o.hidden, embed: o.embed,
                                       bidirectional: o.bidirectional, vocabSize: vocab.count, categories: data.categories.count)
+        // Each direction is a recurrent stack of this shape (the decoder term stands in for the head).
+        let longest = data.items.map { $0.text.unicodeScalars.count }.max() ?? 1
+        let stack = ModelConfig(cell: o.cell, layers: o.layers, hidden: config.directions * o.hidden, embed: o.embed,
+                                vocabSize: vocab.count)
+        try MemoryEstimate.check(MemoryEstimate.training(stack, T: longest, B: o.batchSize),
+                                 what: "training a \(o.layers)x\(o.hidden) \(o.cell.rawValue) classifier")
         let counts = data.categories.indices.map { c in train.reduce(0) { $0 + ($1.label == c ? 1 : 0) } }
         var info = ClassifierInfo(config: config, vocabulary: vocab.scalars.map { String($0) }, categories: data.categories,
                                   normalization: o.normalization,
@@ -92,8 +99,9 @@ public enum ClassifierTrainer {
         try AtomicFile.makeDirectory(o.outputDirectory)
         // Members of an earlier, larger ensemble in this folder are not part of this one.
         var stale = o.ensemble + 1
-        while FileManager.default.fileExists(atPath: o.outputDirectory + "/" + ClassifierEnsemble.memberFile(stale)) {
-            try FileManager.default.removeItem(atPath: o.outputDirectory + "/" + ClassifierEnsemble.memberFile(stale))
+        let folder = FilePath(o.outputDirectory)
+        while FileKind(folder.appending(ClassifierEnsemble.memberFile(stale))) == .regular {
+            try FileManager.default.removeItem(atPath: folder.appending(ClassifierEnsemble.memberFile(stale)).string)
             stale += 1
         }
         var members: [ClassifierCheckpoint] = []
@@ -103,7 +111,7 @@ public enum ClassifierTrainer {
             var rng = RandomGenerator(seed: k == 1 ? o.seed : o.seed &+ UInt64(k - 1) &* 0x9E37_79B9_7F4A_7C15)
             let checkpoint = ClassifierCheckpoint(model: ClassifierModel(config: config), vocabulary: vocab, info: info)
             checkpoint.model.initializeParameters(rng: &rng)
-            let path = o.outputDirectory + "/" + ClassifierEnsemble.memberFile(k)
+            let path = folder.appending(ClassifierEnsemble.memberFile(k)).string
             try trainMember(checkpoint, o, encoded: encoded, validation: val, weights: weights, rng: &rng,
                             path: path, report: report)
             members.append(try ClassifierCheckpoint.load(path))

@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 
 /// How item text is normalised before it is encoded (stored in the checkpoint, applied again at prediction).
 public struct TextNormalization: Codable, Sendable, Equatable {
@@ -63,7 +64,7 @@ public struct LabelledData: Sendable {
         var duplicates = 0
         var seenIn: [String: Set<Int>] = [:]
         for (label, file) in files.enumerated() {
-            let path = directory + "/" + file
+            let path = FilePath(directory).appending(file).string
             let text = try TextFile.read(path)
             var seen = Set<String>()
             var count = 0

@@ -58,9 +58,8 @@ public struct ParameterLayout: Sendable {
         }
     }
 
-    /// Fills `buffer` from saved tensors, checking that each slot is present, of its shape and finite.
-    public func load(_ tensors: [String: SafeTensors.Tensor], into buffer: FloatBuffer, prefix: String = "",
-                     path: String) throws {
+    /// Checks that each slot is present among saved tensors, of its shape and finite.
+    public func check(_ tensors: [String: SafeTensors.Tensor], prefix: String = "", path: String) throws {
         for slot in slots {
             let name = prefix + slot.name
             guard let t = tensors[name] else { throw CharRNNError.badCheckpoint(path, "tensor '\(name)' is missing") }
@@ -70,6 +69,15 @@ public struct ParameterLayout: Sendable {
             guard t.values.allSatisfy({ $0.isFinite }) else {
                 throw CharRNNError.badCheckpoint(path, "tensor '\(name)' holds NaN or infinity")
             }
+        }
+    }
+
+    /// Fills `buffer` from saved tensors, after `check`.
+    public func load(_ tensors: [String: SafeTensors.Tensor], into buffer: FloatBuffer, prefix: String = "",
+                     path: String) throws {
+        try check(tensors, prefix: prefix, path: path)
+        for slot in slots {
+            let t = tensors[prefix + slot.name]!
             t.values.withUnsafeBufferPointer { (buffer.pointer + slot.offset).update(from: $0.baseAddress!, count: slot.count) }
         }
     }

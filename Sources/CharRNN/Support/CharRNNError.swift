@@ -4,6 +4,7 @@ public enum CharRNNError: Error, CustomStringConvertible, Equatable {
     case unreadable(String, String)
     case emptyFile(String)
     case binaryFile(String)
+    case utf16File(String)
     case invalidUTF8(String, offset: Int)
     case corpusTooShort(String, have: Int, need: Int)
     case unknownCharacters(what: String, chars: [String])
@@ -19,6 +20,8 @@ public enum CharRNNError: Error, CustomStringConvertible, Equatable {
         case .unreadable(let p, let why): return "\(p): cannot read: \(why)"
         case .emptyFile(let p): return "\(p): the file is empty"
         case .binaryFile(let p): return "\(p): looks like a binary file (it contains NUL bytes), not text"
+        case .utf16File(let p):
+            return "\(p): looks like UTF-16 text; charrnn reads UTF-8 (convert it, e.g. iconv -f UTF-16 -t UTF-8 \(p) > out.txt)"
         case .invalidUTF8(let p, let offset): return "\(p): not valid UTF-8 (first bad byte at offset \(offset))"
         case .corpusTooShort(let p, let have, let need):
             return "\(p): too short: \(have) characters, but one batch needs at least \(need)"
@@ -33,6 +36,12 @@ public enum CharRNNError: Error, CustomStringConvertible, Equatable {
         case .trainingDiverged(let why): return why
         case .writeFailed(let p, let why): return "\(p): cannot write: \(why)"
         }
+    }
+
+    /// A number option that must be finite and above 0.
+    public static func requirePositive(_ value: Double, _ option: String, unit: String = "") throws {
+        guard value.isFinite else { throw invalidOption("\(option) must be a finite number (got \(value))") }
+        guard value > 0 else { throw invalidOption("\(option) must be above 0\(unit) (got \(value))") }
     }
 
     /// A character shown so that whitespace and control characters are visible.

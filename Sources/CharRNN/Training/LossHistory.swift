@@ -67,9 +67,12 @@ public enum LossHistory {
     }
 }
 
-/// Fixed-point formatting without Foundation's String(format:).
+/// Fixed-point formatting without Foundation's String(format:). Total: a value too large for fixed
+/// point (1e15 and beyond, where Int would overflow) is written in Swift's shortest exponent form.
 public func fmt(_ v: Double, _ digits: Int) -> String {
     guard v.isFinite else { return v.isNaN ? "nan" : (v > 0 ? "inf" : "-inf") }
+    let digits = min(max(digits, 0), 9)
+    guard abs(v) < 1e15 else { return "\(v)" }
     var scale = 1.0
     for _ in 0..<digits { scale *= 10 }
     let r = (abs(v) * scale).rounded()

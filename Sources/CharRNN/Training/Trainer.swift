@@ -1,4 +1,10 @@
 import CCharRNNKernels
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 public struct TrainingProgress: Sendable {
     public var step: Int
@@ -32,8 +38,12 @@ public struct TrainingResult: Sendable {
 
 /// Truncated backpropagation through time over minibatches, with validation, checkpoints and an
 /// exact resume. Files in the output folder: latest.safetensors, best.safetensors (lowest validation
-/// loss), train-state.safetensors (for --resume), loss.csv and loss.svg.
+/// loss), train-state.safetensors (for --resume), loss.csv and loss.svg, committed together as one
+/// CheckpointSet (checkpoint.json), under a DirectoryLock for as long as the trainer lives.
 public final class Trainer {
+    /// The files of one save.
+    public static let savedFiles: Set<String> = ["latest.safetensors", "best.safetensors", "train-state.safetensors",
+                                                  "loss.csv", "loss.svg"]
     public private(set) var options: TrainingOptions
     public private(set) var data: TrainingData
     public let model: CharRNNModel
@@ -44,12 +54,23 @@ public final class Trainer {
     var state: TrainState
     private var inputs: [Int32]
     private var targets: [Int32]
+    private let lock: DirectoryLock
+    private var checkpoints: CheckpointSet
+    /// This run made the output folder (a run that fails before its first save removes it again).
+    private let createdDirectory: Bool
 
     public var directory: String { options.outputDirectory }
-    public var latestPath: String { directory + "/latest.safetensors" }
-    public var bestPath: String { directory + "/best.safetensors" }
-    public var statePath: String { directory + "/train-state.safetensors" }
+    private var folder: FilePath { FilePath(directory) }
+    public var latestPath: String { folder.appending("latest.safetensors").string }
+    public var bestPath: String { folder.appending("best.safetensors").string }
+    public var statePath: String { folder.appending("train-state.safetensors").string }
     public var step: Int { state.step }
+
+    struct Resume {
+        var loaded: TrainState.Loaded
+        var lock: DirectoryLock
+        var checkpoints: CheckpointSet
+    }
 
     /// A fresh run.
     public convenience init(options: TrainingOptions) throws {
@@ -60,11 +81,15 @@ public final class Trainer {
     /// Continues the run saved in `directory`. `override` may change how long it runs and how often it
     /// reports; options that change the trajectory are kept as saved.
     public convenience init(resumeFrom directory: String, override: (inout TrainingOptions) -> Void = { _ in }) throws {
-        let path = directory + "/train-state.safetensors"
-        guard AtomicFile.exists(path) else {
-            throw CharRNNError.badCheckpoint(directory, "no train-state.safetensors to resume from")
-        }
-        let loaded = try TrainState.load(path)
+        let folder = FilePath(directory)
+        let path = folder.appending("train-state.safetensors")
+        let noState = CharRNNError.badCheckpoint(directory, "no train-state.safetensors to resume from")
+        guard FileKind(folder, followingLinks: true) == .directory else { throw noState }
+        // Under the lock, finish or forget a save that a kill interrupted, before reading the state.
+        let lock = try DirectoryLock(folder)
+        let checkpoints = try CheckpointSet.open(folder, managing: Self.savedFiles, resuming: true)
+        guard FileKind(path, followingLinks: true) == .regular else { throw noState }
+        let loaded = try TrainState.load(path.string)
         var options = loaded.state.options
         options.outputDirectory = directory
         let saved = options
@@ -78,16 +103,31 @@ public final class Trainer {
         guard String(data.fingerprint) == loaded.state.corpusFingerprint else {
             throw CharRNNError.invalidOption("\(options.textPath) is not the text this run was trained on; resume with the same file")
         }
-        try self.init(options: options, data: data, resume: loaded)
+        try self.init(options: options, data: data,
+                      resume: Resume(loaded: loaded, lock: lock, checkpoints: checkpoints))
     }
 
-    init(options: TrainingOptions, data: TrainingData, resume: TrainState.Loaded?) throws {
+    init(options: TrainingOptions, data: TrainingData, resume: Resume?) throws {
         self.options = options
         self.data = data
         startCharacter = data.start
         var config = options.modelConfig(vocabSize: data.vocabulary.count)
         config.categories = data.categoryNames?.count ?? 0
         try config.validate()
+        let T = data.longestSequence, B = options.batchSize
+        try MemoryEstimate.check(MemoryEstimate.training(config, T: T, B: B),
+                                 what: "training a \(config.layers)x\(config.hidden) \(config.cell.rawValue) on \(B) x \(T) characters per step")
+        if let resume {
+            lock = resume.lock
+            checkpoints = resume.checkpoints
+            createdDirectory = false
+        } else {
+            let folder = FilePath(options.outputDirectory)
+            createdDirectory = FileKind(folder, followingLinks: true) == .missing
+            try AtomicFile.makeDirectory(options.outputDirectory)
+            lock = try DirectoryLock(folder)
+            checkpoints = try CheckpointSet.open(folder, managing: Self.savedFiles, resuming: false)
+        }
         model = CharRNNModel(config: config)
         optimizer = Optimizer(kind: options.optimizer, count: model.parameterCount)
         hidden = model.hiddenState(batch: options.batchSize)
@@ -100,7 +140,7 @@ public final class Trainer {
                            corpusFingerprint: String(data.fingerprint), optimizerStep: 0, trainingSeconds: 0,
                            vocabulary: data.vocabulary.scalars.map { String($0) }, startCharacter: String(data.start))
         if let resume {
-            try restore(resume)
+            try restore(resume.loaded)
         } else {
             model.initializeParameters(rng: &rng)
         }
@@ -134,7 +174,19 @@ public final class Trainer {
     // MARK: the loop
 
     public func run(report: (TrainingEvent) -> Void = { _ in }) throws -> TrainingResult {
-        try AtomicFile.makeDirectory(directory)
+        do {
+            return try train(report: report)
+        } catch {
+            // A run that fails before its first save leaves no empty folder behind.
+            if createdDirectory && checkpoints.manifest == nil {
+                unlink(folder.appending(".lock").string)
+                rmdir(directory)
+            }
+            throw error
+        }
+    }
+
+    private func train(report: (TrainingEvent) -> Void) throws -> TrainingResult {
         BLAS.setThreads(options.threads)
         report(.started(parameters: model.parameterCount, vocabulary: data.vocabulary.count,
                         trainCharacters: data.trainCharacters, validationCharacters: data.validationCharacters,
@@ -143,7 +195,7 @@ public final class Trainer {
         let maxEpochs = options.maxEpochs ?? ((options.maxSteps == nil && options.maxTime == nil) ? 50 : nil)
         var rateWindowStart = monotonicSeconds(), rateWindowSteps = 0, rate = 0.0
         var runSteps = 0, runSeconds = 0.0, runCharacters = 0.0, windowCharacters = 0.0
-        var lastSavedStep: Int? = AtomicFile.exists(statePath) ? state.step : nil
+        var lastSavedStep: Int? = checkpoints.manifest != nil || AtomicFile.exists(statePath) ? state.step : nil
         crn_install_interrupt_handler()
 
         func done() -> Bool {
@@ -240,8 +292,9 @@ public final class Trainer {
         let sampler = Sampler(model: model, vocabulary: data.vocabulary, startCharacter: startCharacter)
         sampler.namesMode = data.names
         guard data.names else {
-            return (try? sampler.generate(prime: "", length: options.sampleLength,
-                                          options: SamplingOptions(temperature: 0.8), rng: &rng)) ?? ""
+            // Ctrl-C ends the sample early; the loop then saves and stops.
+            return (try? sampler.generate(prime: "", length: options.sampleLength, options: SamplingOptions(temperature: 0.8),
+                                          rng: &rng, emit: { _ in crn_interrupted() == 0 })) ?? ""
         }
         let stop = SamplingOptions(temperature: 0.8, stop: "\n")
         if let names = data.categoryNames {
@@ -280,11 +333,10 @@ public final class Trainer {
         return report
     }
 
-    /// Writes the training state, then latest (and best when validation improved), then the loss
-    /// history. Returns whether best was written.
+    /// Commits the training state, latest (and best when validation improved) and the loss history as
+    /// one set. Returns whether best was written.
     @discardableResult
     func saveCheckpoint(validation: LossReport?) throws -> Bool {
-        try AtomicFile.makeDirectory(directory)
         var improved = false
         if let v = validation?.nats, v.isFinite, v < (state.bestValidationLoss ?? .infinity) {
             state.bestValidationLoss = v
@@ -294,19 +346,20 @@ public final class Trainer {
         state.position = data.position
         state.rng = rng.words.map { String($0) }
         state.optimizerStep = optimizer.step
-        try AtomicFile.write(state.encode(model: model, optimizer: optimizer, hidden: hidden), to: statePath)
+        let trainState = state.encode(model: model, optimizer: optimizer, hidden: hidden)
         let summary = TrainingSummary(step: state.step, epoch: data.progress, trainLoss: state.smoothLoss ?? .nan,
                                       validationLoss: state.lastValidationLoss, corpus: options.textPath)
         var cp = Checkpoint(model: model, vocabulary: data.vocabulary, startCharacter: startCharacter, training: summary)
         if data.names { cp.info.names = true }
         cp.info.categoryNames = data.categoryNames
         let bytes = cp.encode()
-        try AtomicFile.write(bytes, to: latestPath)
-        if improved { try AtomicFile.write(bytes, to: bestPath) }
-        try AtomicFile.write(LossHistory.csv(state.history), to: directory + "/loss.csv")
         let c = model.config
-        let title = "\(c.cell.rawValue) \(c.layers)x\(c.hidden) on \(options.textPath.split(separator: "/").last.map(String.init) ?? "")"
-        try AtomicFile.write(LossHistory.svg(state.history, title: title), to: directory + "/loss.svg")
+        let title = "\(c.cell.rawValue) \(c.layers)x\(c.hidden) on \(FilePath(options.textPath).lastComponent?.string ?? "")"
+        var files: [(name: String, bytes: [UInt8])] = [("train-state.safetensors", trainState), ("latest.safetensors", bytes)]
+        if improved { files.append(("best.safetensors", bytes)) }
+        files.append(("loss.csv", Array(LossHistory.csv(state.history).utf8)))
+        files.append(("loss.svg", Array(LossHistory.svg(state.history, title: title).utf8)))
+        try checkpoints.commit(step: state.step, files: files, keep: improved ? [] : ["best.safetensors"])
         return improved
     }
 }

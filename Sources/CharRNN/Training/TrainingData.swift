@@ -88,6 +88,13 @@ public struct TrainingData {
     public var position: Int {
         switch feed { case .stream(let s): return s.position; case .lines(let l): return l.position }
     }
+    /// The most steps one batch runs (the sequence length, or the longest line and its end symbol).
+    public var longestSequence: Int {
+        switch feed {
+        case .stream(let s): return s.steps
+        case .lines(let l): return (l.lines.map(\.ids.count).max() ?? 0) + 1
+        }
+    }
     public var batchesPerEpoch: Int {
         switch feed { case .stream(let s): return s.batchesPerEpoch; case .lines(let l): return l.batchesPerEpoch }
     }

@@ -38,25 +38,34 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         self.outputDirectory = outputDirectory
     }
 
+    /// The longest sample printed at a validation.
+    public static let maximumSampleLength = 100_000
+
     public func validate() throws {
         func bad(_ s: String) -> CharRNNError { .invalidOption(s) }
+        guard !outputDirectory.isEmpty else { throw bad("--output must name a folder (got an empty name)") }
         guard seqLength >= 1 else { throw bad("--seq-length must be at least 1 (got \(seqLength))") }
         guard batchSize >= 1 else { throw bad("--batch-size must be at least 1 (got \(batchSize))") }
-        guard learningRate > 0, learningRate.isFinite else { throw bad("--learning-rate must be above 0 (got \(learningRate))") }
+        guard let perStep = MemoryEstimate.product([seqLength, batchSize]), perStep <= 1 << 30 else {
+            throw bad("--seq-length \(seqLength) times --batch-size \(batchSize) is more characters per step than charrnn trains on (at most 2^30)")
+        }
+        try CharRNNError.requirePositive(learningRate, "--learning-rate")
         guard lrDecay > 0, lrDecay <= 1 else { throw bad("--lr-decay must be in (0, 1] (got \(lrDecay))") }
         guard lrDecayEvery >= 1 else { throw bad("--lr-decay-every must be at least 1 (got \(lrDecayEvery))") }
-        if let c = clipNorm, !(c > 0) { throw bad("--clip-norm must be above 0 (got \(c))") }
-        if let c = clipValue, !(c > 0) { throw bad("--clip-value must be above 0 (got \(c))") }
+        if let c = clipNorm { try CharRNNError.requirePositive(c, "--clip-norm") }
+        if let c = clipValue { try CharRNNError.requirePositive(c, "--clip-value") }
         guard validationFraction >= 0, validationFraction < 1 else {
             throw bad("--val-fraction must be in [0, 1) (got \(validationFraction))")
         }
         if let s = maxSteps, s < 1 { throw bad("--max-steps must be at least 1 (got \(s))") }
-        if let e = maxEpochs, !(e > 0) { throw bad("--max-epochs must be above 0 (got \(e))") }
-        if let t = maxTime, !(t > 0) { throw bad("--max-time must be above 0 seconds (got \(t))") }
+        if let e = maxEpochs { try CharRNNError.requirePositive(e, "--max-epochs") }
+        if let t = maxTime { try CharRNNError.requirePositive(t, "--max-time", unit: " seconds") }
         guard threads >= 1, threads <= 256 else { throw bad("--threads must be between 1 and 256 (got \(threads))") }
         guard evalEvery >= 1 else { throw bad("--eval-every must be at least 1 (got \(evalEvery))") }
         guard logEvery >= 1 else { throw bad("--log-every must be at least 1 (got \(logEvery))") }
-        guard sampleLength >= 0 else { throw bad("--sample-length must be 0 or more (got \(sampleLength))") }
+        guard (0...Self.maximumSampleLength).contains(sampleLength) else {
+            throw bad("--sample-length must be between 0 and \(Self.maximumSampleLength) (got \(sampleLength))")
+        }
         try modelConfig(vocabSize: 1).validate()
     }
 

@@ -1,0 +1,183 @@
+import Foundation
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The files of one save of a training run (latest, best, train-state, loss.csv, loss.svg), committed
+/// all together or not at all.
+///
+/// A save writes each new file as ".pending-NAME" and flushes it; then it replaces checkpoint.json,
+/// which names every file of the set with its size and CRC-32: that rename is the commit point. Then
+/// the pending files are renamed into place. Recovery (by the one writer, under the folder's lock)
+/// rolls a committed save forward and forgets an uncommitted one, so a kill at any instant leaves the
+/// previous set or the new one, never a mix. Readers that do not hold the lock (sample, eval, serve
+/// on a folder that a run is writing) read the committed content without changing anything.
+public struct CheckpointSet {
+    public static let manifestName = "checkpoint.json"
+    static let pendingPrefix = ".pending-"
+
+    public struct Entry: Codable, Equatable, Sendable {
+        public var bytes: Int
+        public var crc32: String
+
+        init(of content: [UInt8]) { bytes = content.count; crc32 = CRC32.hex(CRC32.checksum(content)) }
+
+        func matches(_ content: [UInt8]) -> Bool { content.count == bytes && CRC32.hex(CRC32.checksum(content)) == crc32 }
+    }
+
+    public struct Manifest: Codable, Equatable, Sendable {
+        public var formatVersion = 1
+        public var step: Int
+        public var files: [String: Entry]
+
+        enum CodingKeys: String, CodingKey { case formatVersion = "format_version", step, files }
+    }
+
+    public let directory: FilePath
+    /// Every name a save may write; a committed set removes those it no longer lists.
+    let managed: Set<String>
+    public private(set) var manifest: Manifest?
+    /// Resuming a run saved before manifests: its files are the set, taken as they are.
+    private var adopting = false
+
+    /// The set in `directory` for its one writer (who holds its DirectoryLock): finishes or forgets
+    /// an interrupted save and removes temporaries. `resuming` keeps the committed set; a fresh run
+    /// starts from none (its first save replaces whatever an earlier run left).
+    public static func open(_ directory: FilePath, managing names: Set<String>, resuming: Bool) throws -> CheckpointSet {
+        var set = CheckpointSet(directory: directory, managed: names, manifest: try readManifest(directory))
+        set.adopting = resuming && set.manifest == nil
+        if resuming, let m = set.manifest {
+            for (name, entry) in m.files.sorted(by: { $0.key < $1.key }) {
+                let final = directory.appending(name), pending = directory.appending(pendingPrefix + name)
+                if let bytes = try? TextFile.readBytes(final.string), entry.matches(bytes) { continue }
+                guard let bytes = try? TextFile.readBytes(pending.string), entry.matches(bytes) else {
+                    throw CharRNNError.badCheckpoint(directory.string, "\(name) does not match \(manifestName) and no intact copy is left (was the folder changed by hand?)")
+                }
+                try set.rename(pending, to: final)
+            }
+            try set.removeUnlisted()
+            AtomicFile.syncDirectory(directory)
+        }
+        if !resuming { set.manifest = nil }
+        try set.removeTemporaries()
+        return set
+    }
+
+    /// Commits one save: `files` are written, `keep` names files of the committed set that stay as
+    /// they are (best.safetensors when validation did not improve).
+    public mutating func commit(step: Int, files: [(name: String, bytes: [UInt8])], keep: [String]) throws {
+        var next = Manifest(step: step, files: [:])
+        for name in keep {
+            if let entry = manifest?.files[name] {
+                next.files[name] = entry
+            } else if adopting, let bytes = try? TextFile.readBytes(directory.appending(name).string) {
+                next.files[name] = Entry(of: bytes)
+            }
+        }
+        for (name, bytes) in files {
+            let final = directory.appending(name)
+            try AtomicFile.requireRegularOrAbsent(final)
+            try AtomicFile.writeFlushed(bytes, to: directory.appending(Self.pendingPrefix + name), reportAs: final.string)
+            next.files[name] = Entry(of: bytes)
+            SavePoints.reached()
+        }
+        try AtomicFile.write(SafeTensors.json(next), to: directory.appending(Self.manifestName).string)
+        manifest = next
+        adopting = false
+        SavePoints.reached()
+        for (name, _) in files {
+            try rename(directory.appending(Self.pendingPrefix + name), to: directory.appending(name))
+            SavePoints.reached()
+        }
+        try removeUnlisted()
+        AtomicFile.syncDirectory(directory)
+        SavePoints.reached()
+    }
+
+    /// The committed content of `name` in a training folder, for a reader that does not hold the
+    /// lock: the file itself, or its pending copy when a save was committed and not yet renamed.
+    /// nil when the committed set has no such file (a folder without a manifest: the file, if any).
+    public static func committedBytes(of name: String, in directory: FilePath) throws -> [UInt8]? {
+        let final = directory.appending(name)
+        guard let manifest = try readManifest(directory) else {
+            return FileKind(final, followingLinks: true) == .missing ? nil : try TextFile.readBytes(final.string)
+        }
+        guard let entry = manifest.files[name] else { return nil }
+        if let bytes = try? TextFile.readBytes(final.string), entry.matches(bytes) { return bytes }
+        if let bytes = try? TextFile.readBytes(directory.appending(pendingPrefix + name).string), entry.matches(bytes) {
+            return bytes
+        }
+        // The writer may have renamed the pending copy between the two reads.
+        if let bytes = try? TextFile.readBytes(final.string), entry.matches(bytes) { return bytes }
+        throw CharRNNError.badCheckpoint(final.string, "it does not match its checksum in \(manifestName) (the file was changed or damaged)")
+    }
+
+    static func readManifest(_ directory: FilePath) throws -> Manifest? {
+        let path = directory.appending(manifestName)
+        guard FileKind(path, followingLinks: true) != .missing else { return nil }
+        let bytes = try TextFile.readBytes(path.string)
+        guard let m = try? JSONDecoder().decode(Manifest.self, from: Data(bytes)), m.formatVersion == 1 else {
+            throw CharRNNError.badCheckpoint(path.string, "the checkpoint manifest is not readable")
+        }
+        return m
+    }
+
+    private func rename(_ from: FilePath, to: FilePath) throws {
+        guard Glibc_rename(from.string, to.string) == 0 else {
+            throw CharRNNError.writeFailed(to.string, String(cString: strerror(errno)))
+        }
+    }
+
+    /// Files of the managed names that the committed set does not list (a best.safetensors of an earlier run).
+    private func removeUnlisted() throws {
+        for name in managed where manifest?.files[name] == nil {
+            let path = directory.appending(name)
+            if FileKind(path) == .regular && unlink(path.string) != 0 {
+                throw CharRNNError.writeFailed(path.string, String(cString: strerror(errno)))
+            }
+        }
+    }
+
+    /// Pending files of a save that was never committed, and temporaries of any earlier process.
+    private func removeTemporaries() throws {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.string)) ?? []
+        for name in names where name.hasPrefix(Self.pendingPrefix) || name.contains(AtomicFile.temporaryMarker) {
+            let path = directory.appending(name)
+            if FileKind(path) == .regular { unlink(path.string) }
+        }
+    }
+}
+
+/// An exclusive lock on a training folder (flock on DIR/.lock), held while a run writes there, so two
+/// runs never interleave their saves and recovery may remove what it finds half-done.
+public final class DirectoryLock {
+    private let fd: Int32
+
+    public init(_ directory: FilePath) throws {
+        let path = directory.appending(".lock")
+        try AtomicFile.requireRegularOrAbsent(path)
+        fd = open(path.string, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CharRNNError.writeFailed(path.string, String(cString: strerror(errno))) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let busy = errno == EWOULDBLOCK
+            let why = String(cString: strerror(errno))
+            close(fd)
+            throw busy ? CharRNNError.invalidOption("\(directory.string) is in use by another 'charrnn train'; wait for it, or choose another --output")
+                : CharRNNError.writeFailed(path.string, why)
+        }
+    }
+
+    deinit { close(fd) }
+}
+
+@inline(__always)
+private func Glibc_rename(_ from: String, _ to: String) -> Int32 {
+    #if canImport(Glibc)
+    return Glibc.rename(from, to)
+    #else
+    return Darwin.rename(from, to)
+    #endif
+}
