@@ -12,11 +12,11 @@ struct Bench: ParsableCommand {
         """
     )
 
-    @Option(help: "Threads for matrix products.")
+    @Option(parsing: .unconditional, help: "Threads for matrix products.")
     var threads = 2
-    @Option(help: "Seconds to time each configuration.")
+    @Option(parsing: .unconditional, help: "Seconds to time each configuration.")
     var seconds = 3.0
-    @Option(help: "Run only configuration N of the table (1-based), printing one JSON line.")
+    @Option(parsing: .unconditional, help: "Run only configuration N of the table (1-based), printing one JSON line.")
     var only: Int?
     @Option(help: "Train on this text's ids instead of random ids (V = its vocabulary).")
     var text: String?
@@ -24,8 +24,9 @@ struct Bench: ParsableCommand {
     var rows = "all"
 
     func run() throws {
-        guard threads >= 1 else { throw CharRNNError.invalidOption("--threads must be at least 1 (got \(threads))") }
-        guard seconds > 0 else { throw CharRNNError.invalidOption("--seconds must be above 0 (got \(seconds))") }
+        try BLAS.checkThreads(threads)
+        try CharRNNError.requirePositive(seconds, "--seconds")
+        guard seconds <= 3600 else { throw CharRNNError.invalidOption("--seconds must be at most 3600 per configuration (got \(seconds))") }
         let configs = BenchmarkConfig.standard(threads: threads)
         var ids: [Int32]? = nil
         if let text {

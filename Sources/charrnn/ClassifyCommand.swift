@@ -25,11 +25,11 @@ struct ClassifyTrain: ParsableCommand {
     var output: String?
     @Option(help: "Recurrent cell: lstm, gru, rnn or rnn-relu.")
     var cell: CellKind = .gru
-    @Option(help: "Recurrent layers.")
+    @Option(parsing: .unconditional, help: "Recurrent layers.")
     var layers = 1
-    @Option(help: "Hidden size.")
+    @Option(parsing: .unconditional, help: "Hidden size.")
     var hidden = 256
-    @Option(help: "Embedding size (0: one-hot).")
+    @Option(parsing: .unconditional, help: "Embedding size (0: one-hot).")
     var embed = 64
     @Flag(inversion: .prefixedNo, help: "Read each item in both directions and use both final states.")
     var bidirectional = true
@@ -41,30 +41,30 @@ struct ClassifyTrain: ParsableCommand {
     var dedupe = true
     @Flag(help: "Weight categories by inverse frequency (helps rare categories; selects by balanced accuracy).")
     var balanceClasses = false
-    @Option(help: "Dropout on the embedded characters and the final features, while training (0 to 1).")
+    @Option(parsing: .unconditional, help: "Dropout on the embedded characters and the final features, while training (0 to 1).")
     var dropout = 0.0
-    @Option(help: ArgumentHelp("Default prior correction of the checkpoint's predictions, 0 to 1 (see 'classify eval').",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Default prior correction of the checkpoint's predictions, 0 to 1 (see 'classify eval').",
                                valueName: "tau"))
     var priorCorrection = 0.0
-    @Option(help: "Items per minibatch (items of equal length are batched together).")
+    @Option(parsing: .unconditional, help: "Items per minibatch (items of equal length are batched together).")
     var batchSize = 64
     @Option(help: "sgd, adam, rmsprop or adagrad.")
     var optimizer: OptimizerKind = .adam
-    @Option(help: "Learning rate.")
+    @Option(parsing: .unconditional, help: "Learning rate.")
     var learningRate = 3e-3
-    @Option(help: "Passes over the training items.")
+    @Option(parsing: .unconditional, help: "Passes over the training items.")
     var epochs = 12
-    @Option(help: "Stop (each classifier of an ensemble) after the epoch that passes this many seconds.")
+    @Option(parsing: .unconditional, help: "Stop (each classifier of an ensemble) after the epoch that passes this many seconds.")
     var maxTime: Double?
-    @Option(help: "Train this many classifiers on the same split from different initialisations; they predict together.")
+    @Option(parsing: .unconditional, help: "Train this many classifiers on the same split from different initialisations; they predict together.")
     var ensemble = 1
-    @Option(help: "Fraction of each category held out for validation.")
+    @Option(parsing: .unconditional, help: "Fraction of each category held out for validation.")
     var valFraction = 0.1
-    @Option(help: "Fraction of each category held out for the test split.")
+    @Option(parsing: .unconditional, help: "Fraction of each category held out for the test split.")
     var testFraction = 0.1
-    @Option(help: "Seed for the split, initialisation and batch order.")
+    @Option(parsing: .unconditional, help: "Seed for the split, initialisation and batch order.")
     var seed: UInt64 = 1
-    @Option(help: "Threads.")
+    @Option(parsing: .unconditional, help: "Threads.")
     var threads = 2
 
     func run() throws {
@@ -119,7 +119,7 @@ struct ClassifyEval: ParsableCommand {
     var split = "test"
     @Option(help: "Write the confusion matrix heat map here (default: confusion.svg beside the checkpoint).")
     var svg: String?
-    @Option(help: ArgumentHelp("""
+    @Option(parsing: .unconditional, help: ArgumentHelp("""
         Divide the training priors out of the predictions to the power tau: 0 keeps the model as trained (most \
         accurate), 1 treats every category as equally common (most balanced). Default: the checkpoint's.
         """, valueName: "tau"))
@@ -180,9 +180,9 @@ struct ClassifyPredict: ParsableCommand {
 
     @Option(name: [.short, .long], help: "A classifier checkpoint, or its training folder (all the classifiers of an ensemble).")
     var checkpoint: String
-    @Option(help: "How many categories to show per item.")
+    @Option(parsing: .unconditional, help: "How many categories to show per item.")
     var top = 3
-    @Option(help: ArgumentHelp("Prior correction, 0 to 1 (see 'classify eval'). Default: the checkpoint's.", valueName: "tau"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Prior correction, 0 to 1 (see 'classify eval'). Default: the checkpoint's.", valueName: "tau"))
     var priorCorrection: Double?
     @Argument(help: "Items to classify; none reads one item per line from stdin.")
     var items: [String] = []

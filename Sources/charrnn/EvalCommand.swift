@@ -13,14 +13,14 @@ struct Eval: ParsableCommand {
     var file: String
     @Flag(help: "Drop characters the model never saw instead of failing.")
     var skipUnknown = false
-    @Option(help: "Characters fed per forward pass (does not change the result).")
+    @Option(parsing: .unconditional, help: "Characters fed per forward pass (does not change the result).")
     var chunk = 256
-    @Option(help: "Threads for matrix products.")
+    @Option(parsing: .unconditional, help: "Threads for matrix products.")
     var threads = 2
 
     func run() throws {
         guard chunk >= 1 else { throw CharRNNError.invalidOption("--chunk must be at least 1 (got \(chunk))") }
-        guard threads >= 1 else { throw CharRNNError.invalidOption("--threads must be at least 1 (got \(threads))") }
+        try BLAS.checkThreads(threads)
         let cp = try Checkpoint.load(checkpoint)
         let text = try TextFile.read(file)
         BLAS.setThreads(threads)
@@ -34,6 +34,8 @@ struct Eval: ParsableCommand {
         guard ids.count >= 2 else {
             throw CharRNNError.invalidOption("\(file): needs at least 2 known characters to evaluate")
         }
+        try MemoryEstimate.check(MemoryEstimate.inference(cp.model.config, T: min(chunk, ids.count), B: 1),
+                                 what: "evaluating \(min(chunk, ids.count)) characters per pass (--chunk)")
         let r = Evaluation.loss(of: cp.model, ids: ids, streams: 1, chunk: chunk)
         Terminal.write("file: \(file)\n")
         Terminal.write("characters predicted: \(r.characters)\(skipped > 0 ? " (\(skipped) unknown skipped)" : "")\n")

@@ -13,21 +13,21 @@ struct Sample: ParsableCommand {
 
     @Option(name: [.short, .long], help: "A checkpoint file, or a training folder (its best, else latest, checkpoint).")
     var checkpoint: String
-    @Option(help: "Text to start from; the model reads it first and continues it.")
+    @Option(parsing: .unconditional, help: "Text to start from; the model reads it first and continues it.")
     var prime = ""
-    @Option(help: "Characters to generate per sample (default 500; 40 for a names model).")
+    @Option(parsing: .unconditional, help: "Characters to generate per sample (default 500; 40 for a names model).")
     var length: Int?
-    @Option(help: "Softmax temperature: below 1 is more conservative, above 1 more surprising.")
+    @Option(parsing: .unconditional, help: "Softmax temperature: below 1 is more conservative, above 1 more surprising.")
     var temperature: Float = 1
-    @Option(help: "Sample only from the k most likely characters.")
+    @Option(parsing: .unconditional, help: "Sample only from the k most likely characters.")
     var topK: Int?
     @Flag(help: "Always take the most likely character.")
     var greedy = false
-    @Option(help: "Random seed; the same seed and options give the same text (default: from the clock).")
+    @Option(parsing: .unconditional, help: "Random seed; the same seed and options give the same text (default: from the clock).")
     var seed: UInt64?
-    @Option(help: "Stop a sample when this character is generated (e.g. '\\n').")
+    @Option(parsing: .unconditional, help: "Stop a sample when this character is generated (e.g. '\\n').")
     var stop: String?
-    @Option(help: "Number of independent samples.")
+    @Option(parsing: .unconditional, help: "Number of independent samples.")
     var count = 1
     @Option(help: "For a model trained on a folder of categories: generate in this category.")
     var category: String?
@@ -37,13 +37,13 @@ struct Sample: ParsableCommand {
     var novel = false
     @Flag(help: "Read primes line by line from standard input.")
     var interactive = false
-    @Option(help: "Threads for matrix products.")
+    @Option(parsing: .unconditional, help: "Threads for matrix products.")
     var threads = 1
 
     func run() throws {
         if let length, length < 0 { throw CharRNNError.invalidOption("--length must be 0 or more (got \(length))") }
         guard count >= 1 else { throw CharRNNError.invalidOption("--count must be at least 1 (got \(count))") }
-        guard threads >= 1 else { throw CharRNNError.invalidOption("--threads must be at least 1 (got \(threads))") }
+        try BLAS.checkThreads(threads)
         var options = SamplingOptions(temperature: temperature, topK: topK, greedy: greedy)
         if let stop { options.stop = try parseCharacter(stop, option: "--stop") }
         try options.validate()

@@ -20,21 +20,21 @@ struct Serve: AsyncParsableCommand {
     var checkpoint: [String] = []
     @Option(help: "Address to bind (loopback unless told otherwise).")
     var host = "127.0.0.1"
-    @Option(help: "Port to listen on (0: any free port).")
+    @Option(parsing: .unconditional, help: "Port to listen on (0: any free port).")
     var port = 8080
-    @Option(help: "Longest generation a request may ask for, in characters.")
+    @Option(parsing: .unconditional, help: "Longest generation a request may ask for, in characters.")
     var maxLength = 2000
-    @Option(help: "Largest request body accepted, in bytes.")
+    @Option(parsing: .unconditional, help: "Largest request body accepted, in bytes.")
     var maxBody = 64 * 1024
-    @Option(help: "Most items in one classify request.")
+    @Option(parsing: .unconditional, help: "Most items in one classify request.")
     var maxItems = 1000
-    @Option(help: "Most requests of one model that share a step, 1 to 256 (1 turns batching off).")
+    @Option(parsing: .unconditional, help: "Most requests of one model that share a step, 1 to 256 (1 turns batching off).")
     var maxBatch = 64
-    @Option(help: "Threads for matrix products.")
+    @Option(parsing: .unconditional, help: "Threads for matrix products.")
     var threads = 2
 
     func run() async throws {
-        guard threads >= 1 else { throw CharRNNError.invalidOption("--threads must be at least 1 (got \(threads))") }
+        try BLAS.checkThreads(threads)
         var configuration = ServerConfiguration()
         configuration.host = host
         configuration.port = port

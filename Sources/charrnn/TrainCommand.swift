@@ -26,51 +26,51 @@ struct Train: ParsableCommand {
 
     @Option(help: "Recurrent cell: lstm, gru, rnn (tanh) or rnn-relu.")
     var cell: CellKind = .lstm
-    @Option(help: "Number of recurrent layers.")
+    @Option(parsing: .unconditional, help: "Number of recurrent layers.")
     var layers = 2
-    @Option(help: "Hidden size of each layer.")
+    @Option(parsing: .unconditional, help: "Hidden size of each layer.")
     var hidden = 128
-    @Option(help: "Embedding size; 0 feeds one-hot vectors instead.")
+    @Option(parsing: .unconditional, help: "Embedding size; 0 feeds one-hot vectors instead.")
     var embed = 64
-    @Option(help: "Dropout probability after each recurrent layer, during training.")
+    @Option(parsing: .unconditional, help: "Dropout probability after each recurrent layer, during training.")
     var dropout = 0.0
-    @Option(help: "Steps of truncated backpropagation through time.")
+    @Option(parsing: .unconditional, help: "Steps of truncated backpropagation through time.")
     var seqLength = 50
-    @Option(help: "Sequences per minibatch.")
+    @Option(parsing: .unconditional, help: "Sequences per minibatch.")
     var batchSize = 50
     @Option(help: "sequential: B contiguous streams, hidden state carried across batches; random: random windows, state reset.")
     var batching: BatchingMode = .sequential
     @Option(help: "sgd, adam, rmsprop or adagrad (PyTorch's update rules).")
     var optimizer: OptimizerKind = .adam
-    @Option(help: "Learning rate.")
+    @Option(parsing: .unconditional, help: "Learning rate.")
     var learningRate = 2e-3
-    @Option(help: "Multiply the learning rate by this every --lr-decay-every steps.")
+    @Option(parsing: .unconditional, help: "Multiply the learning rate by this every --lr-decay-every steps.")
     var lrDecay = 1.0
-    @Option(help: "Steps between learning-rate decays.")
+    @Option(parsing: .unconditional, help: "Steps between learning-rate decays.")
     var lrDecayEvery = 1000
-    @Option(help: "Clip gradients to this global L2 norm (0 turns it off).")
+    @Option(parsing: .unconditional, help: "Clip gradients to this global L2 norm (0 turns it off).")
     var clipNorm = 5.0
-    @Option(help: "Clip each gradient to [-v, v].")
+    @Option(parsing: .unconditional, help: "Clip each gradient to [-v, v].")
     var clipValue: Double?
-    @Option(help: "Fraction of the text (its end) held out for validation.")
+    @Option(parsing: .unconditional, help: "Fraction of the text (its end) held out for validation.")
     var valFraction = 0.1
-    @Option(help: "Stop after this many steps.")
+    @Option(parsing: .unconditional, help: "Stop after this many steps.")
     var maxSteps: Int?
-    @Option(help: "Stop after this many epochs (default 50 when no other limit is given).")
+    @Option(parsing: .unconditional, help: "Stop after this many epochs (default 50 when no other limit is given).")
     var maxEpochs: Double?
-    @Option(help: "Stop after this many seconds of training.")
+    @Option(parsing: .unconditional, help: "Stop after this many seconds of training.")
     var maxTime: Double?
-    @Option(help: "Random seed (initialisation, batches, dropout).")
+    @Option(parsing: .unconditional, help: "Random seed (initialisation, batches, dropout).")
     var seed: UInt64 = 1
-    @Option(help: "Threads for matrix products.")
+    @Option(parsing: .unconditional, help: "Threads for matrix products.")
     var threads = 2
-    @Option(help: "Validate, print a sample and save checkpoints every N steps.")
+    @Option(parsing: .unconditional, help: "Validate, print a sample and save checkpoints every N steps.")
     var evalEvery = 1000
-    @Option(help: "Add a row to loss.csv every N steps.")
+    @Option(parsing: .unconditional, help: "Add a row to loss.csv every N steps.")
     var logEvery = 10
-    @Option(help: "Print a progress line every N steps when output is not a terminal.")
+    @Option(parsing: .unconditional, help: "Print a progress line every N steps when output is not a terminal.")
     var printEvery = 100
-    @Option(help: "Length of the sample printed at each validation (0: none).")
+    @Option(parsing: .unconditional, help: "Length of the sample printed at each validation (0: none).")
     var sampleLength = 200
 
     func run() throws {
@@ -79,6 +79,7 @@ struct Train: ParsableCommand {
             let given = Set(CommandLine.arguments)
             func has(_ flag: String) -> Bool { given.contains(flag) || given.contains { $0.hasPrefix(flag + "=") } }
             trainer = try Trainer(resumeFrom: dir) { o in
+                try refuseChanges(to: o, given: has, resumeDirectory: dir)
                 if let t = text { o.textPath = t }
                 if has("--max-steps") { o.maxSteps = maxSteps }
                 if has("--max-epochs") { o.maxEpochs = maxEpochs }
@@ -117,6 +118,37 @@ struct Train: ParsableCommand {
             if let v = result.validation { line += ", val loss \(fmt(v.nats, 4)) (perplexity \(fmt(v.perplexity, 2)), \(fmt(v.bitsPerCharacter, 3)) bits/char)" }
             line += ", \(fmt(result.charactersPerSecond, 0)) chars/s; checkpoints in \(result.directory)"
             Terminal.writeFlushed(line + "\n")
+        }
+    }
+
+    /// A resumed run keeps its model and trajectory: an option that would change them is refused,
+    /// naming the value the run has, rather than silently ignored.
+    private func refuseChanges(to saved: TrainingOptions, given: (String) -> Bool, resumeDirectory: String) throws {
+        func check(_ flag: String, _ value: String, _ kept: String) throws {
+            guard given(flag), value != kept else { return }
+            throw CharRNNError.invalidOption(
+                "\(flag) \(value) differs from the resumed run's \(kept); a resumed run keeps its model and training options (start a new run to change them)")
+        }
+        try check("--cell", cell.rawValue, saved.cell.rawValue)
+        try check("--layers", "\(layers)", "\(saved.layers)")
+        try check("--hidden", "\(hidden)", "\(saved.hidden)")
+        try check("--embed", "\(embed)", "\(saved.embed)")
+        try check("--dropout", "\(dropout)", "\(saved.dropout)")
+        try check("--seq-length", "\(seqLength)", "\(saved.seqLength)")
+        try check("--batch-size", "\(batchSize)", "\(saved.batchSize)")
+        try check("--batching", batching.rawValue, saved.batching.rawValue)
+        try check("--optimizer", optimizer.rawValue, saved.optimizer.rawValue)
+        try check("--learning-rate", "\(learningRate)", "\(saved.learningRate)")
+        try check("--lr-decay", "\(lrDecay)", "\(saved.lrDecay)")
+        try check("--lr-decay-every", "\(lrDecayEvery)", "\(saved.lrDecayEvery)")
+        try check("--clip-norm", "\(clipNorm)", "\(saved.clipNorm ?? 0)")
+        try check("--clip-value", clipValue.map { "\($0)" } ?? "none", saved.clipValue.map { "\($0)" } ?? "none")
+        try check("--val-fraction", "\(valFraction)", "\(saved.validationFraction)")
+        try check("--seed", "\(seed)", "\(saved.seed)")
+        try check("--names", "\(names)", "\(saved.names)")
+        if let output, given("--output") || given("-o"),
+           FilePath(output).lexicallyNormalized() != FilePath(resumeDirectory).lexicallyNormalized() {
+            throw CharRNNError.invalidOption("--output \(output) differs from --resume \(resumeDirectory); a resumed run continues in its own folder")
         }
     }
 

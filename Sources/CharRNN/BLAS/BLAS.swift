@@ -39,6 +39,15 @@ public enum BLAS {
     /// Threads for charrnn's products: each product is split over the worker pool by `pgemm`.
     public static func setThreads(_ n: Int) { Parallel.setThreads(n) }
 
+    public static let maximumThreads = 256
+
+    /// Refuses a thread count outside 1...maximumThreads.
+    public static func checkThreads(_ n: Int) throws {
+        guard (1...maximumThreads).contains(n) else {
+            throw CharRNNError.invalidOption("--threads must be between 1 and \(maximumThreads) (got \(n))")
+        }
+    }
+
     /// Threads OpenBLAS may use inside one call (Accelerate decides for itself).
     public static func setLibraryThreads(_ n: Int) {
         #if !canImport(Accelerate)

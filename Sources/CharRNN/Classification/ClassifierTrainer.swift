@@ -39,7 +39,7 @@ public struct ClassifierOptions: Codable, Sendable, Equatable {
     public func validate() throws {
         func bad(_ s: String) -> CharRNNError { .invalidOption(s) }
         guard batchSize >= 1 else { throw bad("--batch-size must be at least 1 (got \(batchSize))") }
-        guard learningRate > 0 else { throw bad("--learning-rate must be above 0 (got \(learningRate))") }
+        try CharRNNError.requirePositive(learningRate, "--learning-rate")
         guard ensemble >= 1 && ensemble <= 32 else { throw bad("--ensemble must be between 1 and 32 (got \(ensemble))") }
         guard epochs >= 1 else { throw bad("--epochs must be at least 1 (got \(epochs))") }
         guard dropout >= 0 && dropout < 1 else { throw bad("--dropout must be in [0, 1) (got \(dropout))") }
@@ -47,8 +47,8 @@ public struct ClassifierOptions: Codable, Sendable, Equatable {
         guard validationFraction >= 0, testFraction >= 0, validationFraction + testFraction < 1 else {
             throw bad("--val-fraction and --test-fraction must be at least 0 and add up to less than 1")
         }
-        if let t = maxTime, !(t > 0) { throw bad("--max-time must be above 0 seconds (got \(t))") }
-        guard threads >= 1 else { throw bad("--threads must be at least 1 (got \(threads))") }
+        if let t = maxTime { try CharRNNError.requirePositive(t, "--max-time", unit: " seconds") }
+        try BLAS.checkThreads(threads)
         try ClassifierConfig(cell: cell, layers: layers, hidden: hidden, embed: embed, bidirectional: bidirectional,
                              vocabSize: 1, categories: 2).validate()
     }

@@ -76,6 +76,21 @@ public final class CharRNNModel {
         return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
 
+    /// Characters read per forward pass when a prime is fed: a long prime then needs no more memory
+    /// than a short one (the workspaces keep their largest size).
+    public static let primeChunk = 256
+
+    /// Feeds `ids` from `state` (inference, no dropout), primeChunk characters a pass.
+    public func read(_ ids: [Int32], state: HiddenState, categories: [Int32]?) {
+        var noDropout = RandomGenerator(seed: 0)
+        ids.withUnsafeBufferPointer { p in
+            for start in stride(from: 0, to: ids.count, by: Self.primeChunk) {
+                _ = forward(p.baseAddress! + start, T: min(Self.primeChunk, ids.count - start), B: 1, state: state,
+                            training: false, rng: &noDropout, categories: categories)
+            }
+        }
+    }
+
     /// Packs the recurrent weights once for many inference calls (sampling, serving) instead of once per
     /// call. A training forward undoes it; after changing `parameters` any other way, call it again.
     public func freezeForInference() {

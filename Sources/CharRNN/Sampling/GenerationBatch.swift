@@ -67,7 +67,7 @@ public final class GenerationBatch {
     /// ready for `step`. Errors name the problem in words a client can act on.
     public func start(prompt: String, length: Int, options: SamplingOptions, seed: UInt64,
                       category: String? = nil) throws -> GenerationStream {
-        try options.validate()
+        try options.validate(for: vocabulary)
         guard length >= 0 else { throw CharRNNError.invalidOption("length must not be negative (got \(length))") }
         var categoryIndex: Int32? = nil
         if let names = categoryNames {
@@ -85,13 +85,8 @@ public final class GenerationBatch {
         if context.isEmpty || namesMode { context.insert(vocabulary.id(of: startCharacter) ?? 0, at: 0) }
         let state = hiddenState(batch: 1)
         state.reset()
-        if context.count > 1 {
-            let cats = categoryIndex.map { [$0] }
-            context.withUnsafeBufferPointer { p in
-                _ = model.forward(p.baseAddress!, T: context.count - 1, B: 1, state: state, training: false,
-                                  rng: &noDropout, categories: cats)
-            }
-        }
+        // All but the last prime character, a chunk of input products at a time.
+        model.read(Array(context.dropLast()), state: state, categories: categoryIndex.map { [$0] })
         return GenerationStream(options: options, length: length, rng: RandomGenerator(seed: seed),
                                 category: categoryIndex, state: state.flattened, token: context[context.count - 1])
     }

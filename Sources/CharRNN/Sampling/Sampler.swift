@@ -20,6 +20,15 @@ public struct SamplingOptions: Sendable, Equatable {
         }
         if let k = topK, k < 1 { throw CharRNNError.invalidOption("--top-k must be at least 1 (got \(k))") }
     }
+
+    /// Also refuses a stop character the model never saw: generation could never stop there.
+    public func validate(for vocabulary: Vocabulary) throws {
+        try validate()
+        if let stop, vocabulary.id(of: stop) == nil {
+            throw CharRNNError.invalidOption(
+                "the stop character \(CharRNNError.quote(String(stop))) is not in the model's vocabulary, so generation would never stop there")
+        }
+    }
 }
 
 /// Generates text one character at a time from a trained model, batch 1, with no allocation per step.
@@ -55,7 +64,7 @@ public final class Sampler {
     @discardableResult
     public func generate(prime: String, length: Int, options: SamplingOptions, rng: inout RandomGenerator,
                          category: Int32? = nil, emit: (Unicode.Scalar) -> Bool = { _ in true }) throws -> String {
-        try options.validate()
+        try options.validate(for: vocabulary)
         let C = model.config.categories
         if C > 0 {
             guard let c = category else { throw CharRNNError.invalidOption("this model generates by category: give --category") }
@@ -68,13 +77,8 @@ public final class Sampler {
         let start = vocabulary.id(of: startCharacter) ?? 0
         if context.isEmpty || namesMode { context.insert(start, at: 0) }
         state.reset()
-        // All but the last prime character in one pass: one input product for the whole prime.
-        if context.count > 1 {
-            context.withUnsafeBufferPointer { p in
-                _ = model.forward(p.baseAddress!, T: context.count - 1, B: 1, state: state, training: false,
-                                  rng: &noDropout, categories: categories)
-            }
-        }
+        // All but the last prime character, a chunk of input products at a time.
+        model.read(Array(context.dropLast()), state: state, categories: categories)
         var token = context[context.count - 1]
         var out = String.UnicodeScalarView()
         for _ in 0..<length {

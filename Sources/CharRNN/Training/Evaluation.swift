@@ -16,9 +16,10 @@ public enum Evaluation {
     /// Cross-entropy of predicting ids[i+1] from ids[0...i], the text split into `streams` contiguous
     /// streams whose hidden state is carried from start to end (streams = 1: through the whole text).
     /// Each stream is processed `chunk` steps at a time, so the input projection is one product per chunk.
-    public static func loss(of model: CharRNNModel, ids: [Int32], streams requested: Int, chunk: Int) -> LossReport {
+    public static func loss(of model: CharRNNModel, ids: [Int32], streams requested: Int, chunk requestedChunk: Int) -> LossReport {
         guard ids.count >= 2 else { return LossReport(nats: .nan, characters: 0) }
-        let streams = max(1, min(requested, (ids.count - 1) / max(1, min(chunk, ids.count - 1))))
+        let chunk = max(1, min(requestedChunk, ids.count - 1))
+        let streams = max(1, min(requested, (ids.count - 1) / chunk))
         let S = (ids.count - 1) / streams
         let state = model.hiddenState(batch: streams)
         var rng = RandomGenerator(seed: 0)

@@ -80,7 +80,7 @@ public final class Trainer {
 
     /// Continues the run saved in `directory`. `override` may change how long it runs and how often it
     /// reports; options that change the trajectory are kept as saved.
-    public convenience init(resumeFrom directory: String, override: (inout TrainingOptions) -> Void = { _ in }) throws {
+    public convenience init(resumeFrom directory: String, override: (inout TrainingOptions) throws -> Void = { _ in }) throws {
         let folder = FilePath(directory)
         let path = folder.appending("train-state.safetensors")
         let noState = CharRNNError.badCheckpoint(directory, "no train-state.safetensors to resume from")
@@ -93,7 +93,7 @@ public final class Trainer {
         var options = loaded.state.options
         options.outputDirectory = directory
         let saved = options
-        override(&options)
+        try override(&options)
         options.cell = saved.cell; options.layers = saved.layers; options.hidden = saved.hidden
         options.embed = saved.embed; options.seqLength = saved.seqLength; options.batchSize = saved.batchSize
         try options.validate()

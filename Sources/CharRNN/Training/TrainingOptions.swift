@@ -60,7 +60,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         if let s = maxSteps, s < 1 { throw bad("--max-steps must be at least 1 (got \(s))") }
         if let e = maxEpochs { try CharRNNError.requirePositive(e, "--max-epochs") }
         if let t = maxTime { try CharRNNError.requirePositive(t, "--max-time", unit: " seconds") }
-        guard threads >= 1, threads <= 256 else { throw bad("--threads must be between 1 and 256 (got \(threads))") }
+        try BLAS.checkThreads(threads)
         guard evalEvery >= 1 else { throw bad("--eval-every must be at least 1 (got \(evalEvery))") }
         guard logEvery >= 1 else { throw bad("--log-every must be at least 1 (got \(logEvery))") }
         guard (0...Self.maximumSampleLength).contains(sampleLength) else {
