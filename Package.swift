@@ -51,7 +51,7 @@ let package = Package(
                 .product(name: "SystemPackage", package: "swift-system"),
             ]
         ),
-        .testTarget(name: "CharRNNTests", dependencies: ["CharRNN", "CCharRNNKernels"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CharRNNTests", dependencies: ["CharRNN", "CCharRNNKernels", .product(name: "SystemPackage", package: "swift-system")], resources: [.copy("Fixtures")]),
         .testTarget(name: "charrnnTests", dependencies: ["charrnn", "CharRNN"]),
         .testTarget(
             name: "CharRNNServerTests",

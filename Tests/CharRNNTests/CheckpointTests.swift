@@ -1,5 +1,6 @@
 import CharRNN
 import Foundation
+import SystemPackage
 import XCTest
 
 final class CheckpointTests: XCTestCase {
@@ -75,5 +76,75 @@ final class CheckpointTests: XCTestCase {
         try AtomicFile.write("two", to: dir + "/f.txt")
         XCTAssertEqual(try String(contentsOfFile: dir + "/f.txt", encoding: .utf8), "two")
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), ["f.txt"])
+    }
+
+    func testCRC32IsZlibs() {
+        XCTAssertEqual(CRC32.checksum(Array("123456789".utf8)), 0xCBF4_3926)
+        XCTAssertEqual(CRC32.checksum([]), 0)
+        let long = (0..<1000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        var byteWise: UInt32 = 0xFFFF_FFFF
+        for b in long {
+            byteWise ^= UInt32(b)
+            for _ in 0..<8 { byteWise = byteWise & 1 != 0 ? 0xEDB8_8320 ^ (byteWise >> 1) : byteWise >> 1 }
+        }
+        XCTAssertEqual(CRC32.checksum(long), byteWise ^ 0xFFFF_FFFF, "the sliced loop agrees with the bitwise definition")
+    }
+
+    func testChangedTensorOrMetadataBytesAreRejected() throws {
+        let bytes = makeCheckpoint().encode()
+        var tensor = bytes
+        tensor[tensor.count - 3] ^= 0x40
+        expectError(tensor, contains: "does not match its checksum")
+        // The same length, another number: only the checksum can tell.
+        let headerLength = Int(bytes[0]) | Int(bytes[1]) << 8
+        var header = Array(bytes[8..<(8 + headerLength)])
+        let key = Array("start_character".utf8)
+        let at = (0..<(header.count - key.count)).first { Array(header[$0..<($0 + key.count)]) == key }!
+        header[at] = UInt8(ascii: "S")
+        var meta = Array(bytes[0..<8]) + header + Array(bytes[(8 + headerLength)...])
+        expectError(meta, contains: "does not match its checksum")
+        meta = bytes
+        XCTAssertNoThrow(try Checkpoint.decode(meta, path: "x"))
+    }
+
+    func testNumbersFormatWithoutTrapping() {
+        XCTAssertEqual(fmt(1e30, 3), "1e+30")
+        XCTAssertEqual(fmt(-Double.greatestFiniteMagnitude, 2), "-1.7976931348623157e+308")
+        XCTAssertEqual(fmt(1.23456, 2), "1.23")
+        XCTAssertEqual(fmt(.infinity, 2), "inf")
+        XCTAssertEqual(fmt(9.5e14, 0), "950000000000000")
+    }
+
+    func testMemoryEstimateOverflowsToNilAndRefuses() {
+        let c = ModelConfig(cell: .lstm, layers: 2, hidden: 128, embed: 64, vocabSize: 65)
+        XCTAssertNotNil(MemoryEstimate.training(c, T: 50, B: 50))
+        XCTAssertNil(MemoryEstimate.training(c, T: Int.max, B: 2))
+        XCTAssertThrowsError(try MemoryEstimate.check(nil, what: "x"))
+        XCTAssertThrowsError(try MemoryEstimate.check(Int.max, what: "x"))
+        XCTAssertNoThrow(try MemoryEstimate.check(MemoryEstimate.training(c, T: 50, B: 50), what: "x"))
+    }
+
+    func testOutputsMustBeRegularFilesOrAbsent() throws {
+        let dir = temporaryDirectory()
+        let fifo = dir + "/fifo"
+        XCTAssertEqual(mkfifo(fifo, 0o644), 0)
+        XCTAssertThrowsError(try AtomicFile.write("x", to: fifo)) { error in
+            XCTAssertTrue("\(error)".contains("FIFO"), "\(error)")
+        }
+        XCTAssertEqual(FileKind(FilePath(fifo)), .other("a FIFO"), "the FIFO is still there")
+        XCTAssertThrowsError(try AtomicFile.write("x", to: dir))
+        XCTAssertThrowsError(try AtomicFile.write("x", to: ""))
+        try AtomicFile.write("ok", to: dir + "/plain.txt")
+        XCTAssertEqual(try String(contentsOfFile: dir + "/plain.txt", encoding: .utf8), "ok")
+    }
+
+    func testTextReadingRefusesUTF16AndStopsAtNULs() throws {
+        let dir = temporaryDirectory()
+        for encoding in [String.Encoding.utf16LittleEndian, .utf16BigEndian, .utf16] {
+            let path = dir + "/u.txt"
+            try "hello there, a text in UTF-16".data(using: encoding)!.write(to: URL(fileURLWithPath: path))
+            XCTAssertThrowsError(try TextFile.read(path)) { XCTAssertEqual($0 as? CharRNNError, .utf16File(path)) }
+        }
+        XCTAssertThrowsError(try TextFile.read("/dev/zero")) { XCTAssertEqual($0 as? CharRNNError, .binaryFile("/dev/zero")) }
     }
 }

@@ -19,10 +19,11 @@ class CLITestCase: XCTestCase {
     }
 
     @discardableResult
-    func charrnn(_ args: [String], stdin: String? = nil) throws -> Run {
+    func charrnn(_ args: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Run {
         let p = Process()
         p.executableURL = Self.binary
         p.arguments = args
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe(), inp = Pipe()
         p.standardOutput = out
         p.standardError = err
