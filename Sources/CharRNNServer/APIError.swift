@@ -1,12 +1,18 @@
 import Foundation
 import Hummingbird
 import NIOCore
+import NIOHTTP1
 
 /// A request the server refuses, with the status and the sentence the client sees.
 struct APIError: Error {
     var status: HTTPResponse.Status
     var message: String
     init(_ status: HTTPResponse.Status, _ message: String) { self.status = status; self.message = message }
+
+    /// `{"error": {"status": N, "message": "..."}}`
+    static func body(_ status: HTTPResponse.Status, _ message: String) -> ByteBuffer {
+        ByteBuffer(bytes: JSON.encode(ErrorReply(error: .init(status: status.code, message: message))))
+    }
 }
 
 /// Turns every error into a JSON body `{"error": {"status": N, "message": "..."}}`, so a client
@@ -33,6 +39,9 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             return Self.reply(error.status, message)
         } catch is NIOTooManyBytesError {
             return Self.reply(.contentTooLarge, "the request body is larger than the server accepts")
+        } catch is HTTPParserError {
+            // Also a body shorter than its Content-Length when the client hangs up.
+            return Self.reply(.badRequest, "the request body is malformed or ended before its Content-Length")
         } catch let error as DecodingError {
             return Self.reply(.badRequest, "malformed JSON: \(Self.describe(error))")
         } catch {
@@ -42,9 +51,8 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     static func reply(_ status: HTTPResponse.Status, _ message: String) -> Response {
-        let body = JSON.encode(ErrorReply(error: .init(status: status.code, message: message)))
-        return Response(status: status, headers: [.contentType: "application/json"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
+        Response(status: status, headers: [.contentType: "application/json"],
+                 body: ResponseBody(byteBuffer: APIError.body(status, message)))
     }
 
     static func describe(_ error: DecodingError) -> String {

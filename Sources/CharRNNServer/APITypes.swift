@@ -2,12 +2,12 @@ import CharRNN
 import Foundation
 
 /// `POST /v1/generate`. Every field but `model` has a default; `model` may be left out when one
-/// language model is served.
+/// language model is served. Unknown fields and numbers out of their type's range are refused by name.
 struct GenerateBody: Decodable {
     var model: String?
     var prompt: String?
     var length: Int?
-    var temperature: Float?
+    var temperature: Double?
     var topK: Int?
     var greedy: Bool?
     var seed: UInt64?
@@ -15,9 +15,23 @@ struct GenerateBody: Decodable {
     var category: String?
     var stream: Bool?
 
-    enum CodingKeys: String, CodingKey {
+    enum CodingKeys: String, CodingKey, CaseIterable {
         case model, prompt, length, temperature, greedy, seed, stop, category, stream
         case topK = "top_k"
+    }
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        model = try c.decodeIfPresent(String.self, forKey: .model)
+        prompt = try c.decodeIfPresent(String.self, forKey: .prompt)
+        length = try c.wholeNumber(.length)
+        temperature = try c.decodeIfPresent(Double.self, forKey: .temperature)
+        topK = try c.wholeNumber(.topK)
+        greedy = try c.decodeIfPresent(Bool.self, forKey: .greedy)
+        seed = try c.wholeNumber(.seed)
+        stop = try c.decodeIfPresent(String.self, forKey: .stop)
+        category = try c.decodeIfPresent(String.self, forKey: .category)
+        stream = try c.decodeIfPresent(Bool.self, forKey: .stream)
     }
 }
 
@@ -55,6 +69,49 @@ struct ClassifyBody: Decodable {
     var model: String?
     var items: [String]
     var top: Int?
+
+    enum CodingKeys: String, CodingKey, CaseIterable { case model, items, top }
+
+    init(from decoder: Decoder) throws {
+        let c = try decoder.strictContainer(keyedBy: CodingKeys.self)
+        model = try c.decodeIfPresent(String.self, forKey: .model)
+        items = try c.decode([String].self, forKey: .items)
+        top = try c.wholeNumber(.top)
+    }
+}
+
+/// Any key, to find the ones a body has that its type does not know.
+struct AnyCodingKey: CodingKey {
+    var stringValue: String
+    var intValue: Int? { nil }
+    init(stringValue: String) { self.stringValue = stringValue }
+    init?(intValue: Int) { nil }
+}
+
+extension Decoder {
+    /// A keyed container that refuses fields the type does not define (a misspelt `temprature` would
+    /// otherwise be ignored silently).
+    func strictContainer<Key: CodingKey & CaseIterable>(keyedBy: Key.Type) throws -> KeyedDecodingContainer<Key> {
+        let known = Key.allCases.map(\.stringValue)
+        let all = try container(keyedBy: AnyCodingKey.self)
+        if let unknown = all.allKeys.map(\.stringValue).sorted().first(where: { !known.contains($0) }) {
+            throw APIError(.badRequest, "unknown field '\(unknown)'; the fields are \(known.joined(separator: ", "))")
+        }
+        return try container(keyedBy: Key.self)
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// A whole number of type T; a number outside T's range or with a fraction is named as such.
+    func wholeNumber<T: FixedWidthInteger & Decodable>(_ key: Key) throws -> T? {
+        guard contains(key), try !decodeNil(forKey: key) else { return nil }
+        if let value = try? decode(T.self, forKey: key) { return value }
+        if let number = try? decode(Double.self, forKey: key) {
+            let shown = number == number.rounded() && abs(number) < 1e15 ? fmt(number, 0) : "\(number)"
+            throw APIError(.badRequest, "\(key.stringValue) must be a whole number from \(T.min) to \(T.max) (got \(shown))")
+        }
+        return try decode(T.self, forKey: key)  // not a number: the decoder says what it found
+    }
 }
 
 struct ClassifyReply: Encodable {

@@ -1,5 +1,6 @@
 import CharRNN
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 #if canImport(Glibc)
@@ -21,8 +22,12 @@ public enum ModelServer {
         Routes(engine: engine, configuration: configuration).register(on: router)
         var logger = Logger(label: "charrnn.serve")
         logger.logLevel = .warning
+        let connections = ConnectionCount(limit: configuration.maxConnections)
+        let http = HTTP1Channel.Configuration(additionalChannelHandlers: [ConnectionGuard(count: connections)],
+                                              idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000)))
         return Application(
             router: router,
+            server: .http1(configuration: http),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "charrnn"),
             onServerRunning: { channel in await onRunning(channel.localAddress?.port ?? configuration.port) },
             logger: logger
@@ -32,6 +37,7 @@ public enum ModelServer {
     public static func run(checkpoints: [String], configuration: ServerConfiguration,
                            onRunning: @escaping @Sendable (Int) async -> Void) async throws {
         try configuration.validate()
+        raiseDescriptorLimit(to: configuration.maxConnections + 256)
         guard !checkpoints.isEmpty else { throw CharRNNError.invalidOption("give at least one --checkpoint") }
         let engine = try InferenceEngine(checkpoints: checkpoints.map(ModelSummary.parse), maxBatch: configuration.maxBatch)
         engine.start()
@@ -47,4 +53,18 @@ public enum ModelServer {
             throw CharRNNError.invalidOption("cannot listen on \(error.host): no such host or address")
         }
     }
+}
+
+/// Lets the process open enough descriptors for the connection limit (the soft limit is often 1024),
+/// up to the hard limit.
+func raiseDescriptorLimit(to wanted: Int) {
+    var limit = rlimit()
+    #if canImport(Glibc)
+    let resource = Int32(RLIMIT_NOFILE.rawValue)
+    #else
+    let resource = RLIMIT_NOFILE
+    #endif
+    guard getrlimit(resource, &limit) == 0, limit.rlim_cur < rlim_t(wanted) else { return }
+    limit.rlim_cur = min(rlim_t(wanted), limit.rlim_max)
+    _ = setrlimit(resource, &limit)
 }

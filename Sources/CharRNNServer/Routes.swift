@@ -34,8 +34,8 @@ struct Routes: Sendable {
             throw APIError(.badRequest, "length \(length) is above this server's maximum of \(configuration.maxLength)")
         }
         let temperature = body.temperature ?? 1
-        guard temperature > 0, temperature.isFinite else {
-            throw APIError(.badRequest, "temperature must be above 0 (got \(temperature))")
+        guard Float(temperature) > 0, Float(temperature).isFinite else {
+            throw APIError(.badRequest, "temperature must be a finite number above 0 (got \(temperature))")
         }
         if let k = body.topK, k < 1 { throw APIError(.badRequest, "top_k must be at least 1 (got \(k))") }
         var stop: Unicode.Scalar? = nil
@@ -44,7 +44,7 @@ struct Routes: Sendable {
             stop = s.unicodeScalars.first
         }
         let seed = body.seed ?? UInt64.random(in: 0...UInt64(Int64.max))
-        let options = SamplingOptions(temperature: temperature, topK: body.topK, greedy: body.greedy ?? false, stop: stop)
+        let options = SamplingOptions(temperature: Float(temperature), topK: body.topK, greedy: body.greedy ?? false, stop: stop)
         let started = ContinuousClock.now
         let events = engine.generate(GenerationRequest(model: name, prompt: body.prompt ?? "", length: length,
                                                        options: options, seed: seed, category: body.category))

@@ -14,6 +14,10 @@ public struct ServerConfiguration: Sendable {
     /// Most generations of one model that share a step; 1 serves one request at a time (InferenceEngine
     /// checks the range).
     public var maxBatch = 64
+    /// Seconds a connection may wait idle, or in the middle of sending a request, before it is closed.
+    public var idleTimeout = 30.0
+    /// Open connections at most; one more is answered 503 and closed.
+    public var maxConnections = 512
 
     public init() {}
 
@@ -26,5 +30,8 @@ public struct ServerConfiguration: Sendable {
         try check(maxBodyBytes >= 1024, "--max-body must be at least 1024 bytes (got \(maxBodyBytes))")
         try check(maxItems >= 1, "--max-items must be at least 1 (got \(maxItems))")
         try check(!host.isEmpty, "--host must not be empty")
+        try check(idleTimeout.isFinite && idleTimeout >= 0.1 && idleTimeout <= 86400,
+                  "--idle-timeout must be between 0.1 and 86400 seconds (got \(idleTimeout))")
+        try check((1...1_000_000).contains(maxConnections), "--max-connections must be between 1 and 1000000 (got \(maxConnections))")
     }
 }

@@ -30,6 +30,10 @@ struct Serve: AsyncParsableCommand {
     var maxItems = 1000
     @Option(parsing: .unconditional, help: "Most requests of one model that share a step, 1 to 256 (1 turns batching off).")
     var maxBatch = 64
+    @Option(parsing: .unconditional, help: "Seconds a connection may stay idle, or stall while sending a request, before it is closed.")
+    var idleTimeout = 30.0
+    @Option(parsing: .unconditional, help: "Most open connections; one more is answered 503 and closed.")
+    var maxConnections = 512
     @Option(parsing: .unconditional, help: "Threads for matrix products.")
     var threads = 2
 
@@ -42,6 +46,8 @@ struct Serve: AsyncParsableCommand {
         configuration.maxBodyBytes = maxBody
         configuration.maxItems = maxItems
         configuration.maxBatch = maxBatch
+        configuration.idleTimeout = idleTimeout
+        configuration.maxConnections = maxConnections
         BLAS.setThreads(threads)
         try await ModelServer.run(checkpoints: checkpoint, configuration: configuration) { [host] port in
             Terminal.error("charrnn: serving on http://\(host):\(port)/")

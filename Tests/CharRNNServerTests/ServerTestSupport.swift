@@ -106,3 +106,52 @@ func sendAndHangUp(port: Int, request: String, enough: Int) throws -> String {
     }
     return String(decoding: received, as: UTF8.self)
 }
+
+/// A raw TCP connection to loopback, for requests no HTTP client would send.
+final class RawConnection {
+    private var fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EIO) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { close(); throw POSIXError(.ECONNREFUSED) }
+    }
+
+    deinit { close() }
+
+    func close() {
+        if fd >= 0 { _ = Glibc.close(fd); fd = -1 }
+    }
+
+    /// Sends `request` (optionally shutting down the sending side), then reads until the server closes
+    /// the connection or `timeout` seconds pass.
+    func exchange(_ request: String, halfClose: Bool, timeout: Double) throws -> (text: String, closedByServer: Bool, seconds: Double) {
+        let bytes = Array(request.utf8)
+        var sent = 0
+        while sent < bytes.count {
+            let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { break }  // the server may close on a bad request before reading it all
+            sent += n
+        }
+        if halfClose { shutdown(fd, Int32(SHUT_WR)) }
+        let start = Date()
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        var closed = false
+        while Date().timeIntervalSince(start) < timeout {
+            var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&p, 1, 100) > 0 else { continue }
+            let n = recv(fd, &chunk, chunk.count, 0)
+            if n <= 0 { closed = true; break }
+            received += chunk[0..<n]
+        }
+        return (String(decoding: received, as: UTF8.self), closed, Date().timeIntervalSince(start))
+    }
+}

@@ -20,12 +20,15 @@ final class ServerTests: XCTestCase {
         fixture.remove()
     }
 
-    func app(maxLength: Int = 2000, maxBodyBytes: Int = 4096) -> some ApplicationProtocol {
+    func app(maxLength: Int = 2000, maxBodyBytes: Int = 4096, idleTimeout: Double = 30,
+             maxConnections: Int = 512) -> some ApplicationProtocol {
         var configuration = ServerConfiguration()
         configuration.port = 0
         configuration.maxLength = maxLength
         configuration.maxBodyBytes = maxBodyBytes
         configuration.maxItems = 10
+        configuration.idleTimeout = idleTimeout
+        configuration.maxConnections = maxConnections
         return ModelServer.application(engine: engine, configuration: configuration)
     }
 
@@ -136,7 +139,15 @@ final class ServerTests: XCTestCase {
             ("/v1/generate", .post, #"{"prompt": "abcxyz"}"#, .badRequest, "never saw: 'x', 'y', 'z'"),
             ("/v1/generate", .post, #"{"length": 101}"#, .badRequest, "maximum of 100"),
             ("/v1/generate", .post, #"{"length": -1}"#, .badRequest, "must not be negative"),
-            ("/v1/generate", .post, #"{"temperature": 0}"#, .badRequest, "temperature must be above 0"),
+            ("/v1/generate", .post, #"{"temperature": 0}"#, .badRequest, "temperature must be a finite number above 0"),
+            ("/v1/generate", .post, #"{"temperature": 1e300}"#, .badRequest, "temperature must be a finite number above 0 (got 1e+300)"),
+            ("/v1/generate", .post, #"{"temprature": 0.5}"#, .badRequest, "unknown field 'temprature'"),
+            ("/v1/generate", .post, #"{"length": 1e300}"#, .badRequest, "length must be a whole number"),
+            ("/v1/generate", .post, #"{"length": 2.5}"#, .badRequest, "length must be a whole number"),
+            ("/v1/generate", .post, #"{"seed": -1}"#, .badRequest, "seed must be a whole number from 0 to 18446744073709551615 (got -1)"),
+            ("/v1/generate", .post, #"{"top_k": 1e30}"#, .badRequest, "top_k must be a whole number"),
+            ("/v1/generate", .post, #"{"stop": "z"}"#, .badRequest, "would never stop"),
+            ("/v1/classify", .post, #"{"items": ["ab"], "topp": 2}"#, .badRequest, "unknown field 'topp'"),
             ("/v1/generate", .post, #"{"top_k": 0}"#, .badRequest, "top_k must be at least 1"),
             ("/v1/generate", .post, #"{"stop": "ab"}"#, .badRequest, "exactly one character"),
             ("/v1/generate", .post, #"{"category": "North"}"#, .badRequest, "not trained with categories"),
@@ -181,6 +192,47 @@ final class ServerTests: XCTestCase {
             while engine.generationsInFlight > 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
             XCTAssertEqual(engine.generationsInFlight, 0, "the generation goes on after its client left")
             XCTAssertLessThan(engine.statistics.rows, 100_000)
+        }
+    }
+
+    /// Protocol errors and truncated bodies get 400 with the JSON error; a connection beyond the limit
+    /// gets 503; idle, half-sent-header and half-sent-body connections are closed after the timeout.
+    func testProtocolErrorsConnectionLimitAndSlowClients() async throws {
+        try await app(idleTimeout: 1, maxConnections: 4).test(.live) { client in
+            let port = try XCTUnwrap(client.port)
+            let malformed: [String] = [
+                "garbage\r\n\r\n",
+                "GET /\r\n",
+                "POST /v1/generate HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+                "GET /" + String(repeating: "a", count: 100_000) + " HTTP/1.1\r\nHost: x\r\n\r\n",
+                "GET /healthz HTTP/1.1\r\nHost: x\r\n" + (0...1000).map { "X-\($0): y\r\n" }.joined() + "\r\n",
+                "POST /v1/generate HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"prompt\":",
+            ]
+            for request in malformed {
+                let reply = try RawConnection(port: port).exchange(request, halfClose: true, timeout: 5)
+                XCTAssertTrue(reply.text.hasPrefix("HTTP/1.1 400"), "\(request.prefix(60)): \(reply.text.prefix(200))")
+                XCTAssertTrue(reply.text.contains("{\"error\":{\"message\":"), "\(request.prefix(60)): \(reply.text.prefix(300))")
+            }
+            // Slow clients: idle, a header never finished, a body never finished. Each is closed by the
+            // server within about the timeout (1 s), not held open.
+            for request in ["", "GET /healthz HTTP/1.1\r\nHo", "POST /v1/generate HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{"] {
+                let reply = try RawConnection(port: port).exchange(request, halfClose: false, timeout: 10)
+                XCTAssertTrue(reply.closedByServer, "'\(request)' left open")
+                XCTAssertLessThan(reply.seconds, 5, "'\(request)' closed only after \(reply.seconds) s")
+            }
+            // Four connections held open: the fifth is refused at once with 503 and the JSON error.
+            let held = try (0..<4).map { _ in try RawConnection(port: port) }
+            try await Task.sleep(for: .milliseconds(200))
+            let refused = try RawConnection(port: port).exchange("", halfClose: false, timeout: 5)
+            XCTAssertTrue(refused.text.hasPrefix("HTTP/1.1 503"), refused.text)
+            XCTAssertTrue(refused.text.contains("maximum"), refused.text)
+            XCTAssertLessThan(refused.seconds, 1)
+            held.forEach { $0.close() }
+            try await Task.sleep(for: .milliseconds(300))
+            // (the test client's own connection has been closed by the idle timeout by now)
+            let after = try RawConnection(port: port).exchange("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                                               halfClose: false, timeout: 5)
+            XCTAssertTrue(after.text.hasPrefix("HTTP/1.1 200"), "the server answers once connections are released: \(after.text)")
         }
     }
 }

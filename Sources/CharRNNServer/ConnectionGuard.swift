@@ -1,0 +1,86 @@
+import Foundation
+import HTTPTypes
+import NIOCore
+import NIOHTTPTypes
+
+/// Open connections of one server, shared by every connection's ConnectionGuard.
+final class ConnectionCount: @unchecked Sendable {
+    private let lock = NSLock()
+    private var open = 0
+    let limit: Int
+
+    init(limit: Int) { self.limit = limit }
+
+    /// Counts a new connection; false when it is beyond the limit (it is not counted then).
+    func admit() -> Bool {
+        lock.lock(); defer { lock.unlock() }
+        guard open < limit else { return false }
+        open += 1
+        return true
+    }
+
+    func release() {
+        lock.lock(); defer { lock.unlock() }
+        open -= 1
+    }
+
+    var current: Int { lock.lock(); defer { lock.unlock() }; return open }
+}
+
+/// Sits between the HTTP codec and the request handling of each connection:
+/// - a connection beyond `--max-connections` gets 503 with the JSON error at once and is closed, so
+///   idle clients cannot use up the process's file descriptors;
+/// - the empty 400 that the HTTP layer sends for a request it cannot parse (bad request line, too many
+///   or too long headers, bad Content-Length, HTTP/0.9) gets the JSON error body every other refusal has.
+final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private let count: ConnectionCount
+    private var admitted = false
+
+    init(count: ConnectionCount) { self.count = count }
+
+    func channelActive(context: ChannelHandlerContext) {
+        guard count.admit() else {
+            let body = APIError.body(
+                .serviceUnavailable, "the server has \(count.limit) open connections, its maximum; try again shortly")
+            var head = HTTPResponse(status: .serviceUnavailable)
+            head.headerFields = [.contentType: "application/json", .contentLength: "\(body.readableBytes)",
+                                 .connection: "close", .retryAfter: "1"]
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            context.write(wrapOutboundOut(.body(body)), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+            return
+        }
+        admitted = true
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if admitted { count.release(); admitted = false }
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard admitted else { return }  // a refused connection is answered and closing
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        guard case .head(var head) = unwrapOutboundIn(data), head.status == .badRequest,
+              head.headerFields[.contentLength] == "0" else {
+            context.write(data, promise: promise)
+            return
+        }
+        // The HTTP layer's own answer to an unparseable request: every 400 we send has a body.
+        let body = APIError.body(
+            .badRequest, "malformed HTTP request (request line, headers or Content-Length)")
+        head.headerFields[.contentLength] = "\(body.readableBytes)"
+        head.headerFields[.contentType] = "application/json"
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.write(wrapOutboundOut(.body(body)), promise: promise)
+    }
+}
