@@ -43,7 +43,7 @@ enum OpenAPIDocument {
                                 "text/event-stream": [String: Any](),
                             ],
                         ],
-                        "400": error, "404": error, "413": error,
+                        "400": error, "404": error, "413": error, "503": error,
                     ],
                 ]],
                 "/v1/classify": ["post": [
@@ -51,7 +51,7 @@ enum OpenAPIDocument {
                     "operationId": "classify",
                     "requestBody": jsonBody("ClassifyRequest"),
                     "responses": ["200": ok("ClassifyReply", "Categories with probabilities, most likely first."),
-                                  "400": error, "404": error, "413": error],
+                                  "400": error, "404": error, "413": error, "503": error],
                 ]],
             ],
             "components": ["schemas": [
@@ -85,11 +85,11 @@ enum OpenAPIDocument {
                     "temperature": ["type": "number", "exclusiveMinimum": true, "minimum": 0, "default": 1],
                     "top_k": ["type": "integer", "minimum": 1],
                     "greedy": ["type": "boolean", "default": false],
-                    "seed": ["type": "integer", "minimum": 0, "description": "The same seed and options give the same text."],
+                    "seed": ["type": "integer", "minimum": 0, "maximum": UInt64.max, "description": "The same seed and options give the same text."],
                     "stop": ["type": "string", "minLength": 1, "maxLength": 1, "description": "Generation ends at this character (not included)."],
                     "category": ["type": "string", "description": "For a model trained on categories."],
                     "stream": ["type": "boolean", "default": false],
-                ], required: []),
+                ], required: [], closed: true),
                 "GenerateReply": object([
                     "model": ["type": "string"],
                     "text": ["type": "string"],
@@ -102,7 +102,7 @@ enum OpenAPIDocument {
                     "model": ["type": "string", "description": "May be left out when the server has one classifier."],
                     "items": ["type": "array", "minItems": 1, "maxItems": c.maxItems, "items": ["type": "string", "minLength": 1]],
                     "top": ["type": "integer", "minimum": 1, "default": 3],
-                ], required: ["items"]),
+                ], required: ["items"], closed: true),
                 "ClassifyReply": object([
                     "model": ["type": "string"],
                     "ms": ["type": "number"],
@@ -119,9 +119,11 @@ enum OpenAPIDocument {
         return String(decoding: data, as: UTF8.self)
     }
 
-    private static func object(_ properties: [String: Any], required: [String]) -> [String: Any] {
+    /// `closed`: a request body, whose unknown fields the server refuses.
+    private static func object(_ properties: [String: Any], required: [String], closed: Bool = false) -> [String: Any] {
         var o: [String: Any] = ["type": "object", "properties": properties]
         if !required.isEmpty { o["required"] = required }
+        if closed { o["additionalProperties"] = false }
         return o
     }
 }

@@ -36,7 +36,7 @@ struct Eval: ParsableCommand {
         }
         try MemoryEstimate.check(MemoryEstimate.inference(cp.model.config, T: min(chunk, ids.count), B: 1),
                                  what: "evaluating \(min(chunk, ids.count)) characters per pass (--chunk)")
-        let r = Evaluation.loss(of: cp.model, ids: ids, streams: 1, chunk: chunk)
+        let r = try Evaluation.loss(of: cp.model, ids: ids, streams: 1, chunk: chunk)
         Terminal.write("file: \(file)\n")
         Terminal.write("characters predicted: \(r.characters)\(skipped > 0 ? " (\(skipped) unknown skipped)" : "")\n")
         Terminal.write("cross-entropy: \(fmt(r.nats, 4)) nats/char\n")

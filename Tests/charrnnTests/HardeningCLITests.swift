@@ -40,6 +40,19 @@ final class HardeningCLITests: CLITestCase {
         XCTAssertGreaterThan(point, 20, "two saves have more save points than that")
     }
 
+    /// Ctrl-C in the middle of a validation: the step is saved with its evaluation pending, and the
+    /// resumed run does it first, so the files are the uninterrupted run's.
+    func testCtrlCDuringValidationThenResumeGivesTheUninterruptedFiles() throws {
+        let full = dir + "/full", out = dir + "/interrupted"
+        XCTAssertEqual(try train(full, steps: 60).status, 0)
+        let r = try charrnn(["train", text, "-o", out, "--max-steps", "60", "--eval-every", "20"] + small,
+                            environment: ["CHARRNN_TEST_SIGINT_AT_VALIDATION": "2"])
+        XCTAssertEqual(r.status, 130, r.stderr)
+        XCTAssertTrue(r.stderr.contains("interrupted at step 40"), r.stderr)
+        XCTAssertEqual(try charrnn(["train", "--resume", out]).status, 0)
+        for f in setFiles { XCTAssertEqual(bytes(out + "/" + f), bytes(full + "/" + f), f) }
+    }
+
     func testDamagedFilesAreRefusedByTheirChecksums() throws {
         let out = dir + "/run"
         XCTAssertEqual(try train(out, steps: 20).status, 0)

@@ -1,3 +1,4 @@
+import Foundation
 import SystemPackage
 #if canImport(Glibc)
 import Glibc
@@ -20,6 +21,7 @@ public enum AtomicFile {
         }
         try requireRegularOrAbsent(target)
         let folder = directory(of: target)
+        removeStaleTemporaries(of: name.string, in: folder)
         let tmp = folder.appending(name.string + temporaryMarker + "\(getpid())")
         try writeFlushed(bytes, to: tmp, reportAs: path)
         SavePoints.reached()
@@ -33,6 +35,18 @@ public enum AtomicFile {
 
     public static func write(_ text: String, to path: String) throws {
         try write(Array(text.utf8), to: path)
+    }
+
+    /// Temporaries of `name` left by processes that no longer run (killed in the middle of a write).
+    static func removeStaleTemporaries(of name: String, in folder: FilePath) {
+        let prefix = name + temporaryMarker
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.string)) ?? []
+        for other in names where other.hasPrefix(prefix) {
+            guard let pid = Int32(other.dropFirst(prefix.count)), pid != getpid(),
+                  kill(pid, 0) != 0, errno == ESRCH else { continue }
+            let path = folder.appending(other)
+            if FileKind(path) == .regular { unlink(path.string) }
+        }
     }
 
     /// Creates, writes and flushes `path` (replacing what is there), removing it again on failure.
@@ -119,16 +133,26 @@ public enum FileKind: Equatable {
     }
 }
 
-/// Numbered points inside a save where a test can have the process killed
-/// (CHARRNN_TEST_KILL_AT_SAVE_POINT=N sends SIGKILL at the N-th), to check that a kill at any instant
-/// of a save loses nothing.
+/// Faults a test can have the process inject into itself, through the environment:
+/// CHARRNN_TEST_KILL_AT_SAVE_POINT=N sends SIGKILL at the N-th numbered point inside a save (a kill at
+/// any instant of a save loses nothing); CHARRNN_TEST_SIGINT_AT_VALIDATION=N sends SIGINT as the N-th
+/// validation starts (Ctrl-C in the middle of one).
 public enum SavePoints {
-    private static let killAt: Int? = getenv("CHARRNN_TEST_KILL_AT_SAVE_POINT").flatMap { Int(String(cString: $0)) }
+    private static func setting(_ name: String) -> Int? { getenv(name).flatMap { Int(String(cString: $0)) } }
+    private static let killAt = setting("CHARRNN_TEST_KILL_AT_SAVE_POINT")
+    private static let interruptAt = setting("CHARRNN_TEST_SIGINT_AT_VALIDATION")
     nonisolated(unsafe) private static var passed = 0
+    nonisolated(unsafe) private static var validations = 0
 
     static func reached() {
         guard let killAt else { return }
         passed += 1
         if passed == killAt { kill(getpid(), SIGKILL) }
+    }
+
+    static func validationStarts() {
+        guard let interruptAt else { return }
+        validations += 1
+        if validations == interruptAt { kill(getpid(), SIGINT) }
     }
 }

@@ -16,7 +16,9 @@ public enum Evaluation {
     /// Cross-entropy of predicting ids[i+1] from ids[0...i], the text split into `streams` contiguous
     /// streams whose hidden state is carried from start to end (streams = 1: through the whole text).
     /// Each stream is processed `chunk` steps at a time, so the input projection is one product per chunk.
-    public static func loss(of model: CharRNNModel, ids: [Int32], streams requested: Int, chunk requestedChunk: Int) -> LossReport {
+    /// `check` runs before each chunk; what it throws ends the evaluation (Ctrl-C in a long validation).
+    public static func loss(of model: CharRNNModel, ids: [Int32], streams requested: Int, chunk requestedChunk: Int,
+                            check: () throws -> Void = {}) rethrows -> LossReport {
         guard ids.count >= 2 else { return LossReport(nats: .nan, characters: 0) }
         let chunk = max(1, min(requestedChunk, ids.count - 1))
         let streams = max(1, min(requested, (ids.count - 1) / chunk))
@@ -28,6 +30,7 @@ public enum Evaluation {
         var total = 0.0
         var pos = 0
         while pos < S {
+            try check()
             let T = min(chunk, S - pos)
             for b in 0..<streams {
                 for t in 0..<T {
@@ -50,7 +53,7 @@ extension Evaluation {
     /// Mean cross-entropy over lines read one by one from the zero state (names mode), including the
     /// end-of-name symbol; lines of equal length are evaluated together.
     public static func loss(of model: CharRNNModel, lines: [LineBatches.Line], separator: Int32, batch: Int,
-                            conditional: Bool) -> LossReport {
+                            conditional: Bool, check: () throws -> Void = {}) rethrows -> LossReport {
         var byLength: [Int: [LineBatches.Line]] = [:]
         for l in lines { byLength[l.ids.count, default: []].append(l) }
         var total = 0.0, count = 0
@@ -58,6 +61,7 @@ extension Evaluation {
         for length in byLength.keys.sorted() {
             let group = byLength[length]!
             for s in stride(from: 0, to: group.count, by: max(1, batch)) {
+                try check()
                 let part = Array(group[s..<min(s + max(1, batch), group.count)])
                 let b = LineBatches.assemble(part, separator: separator)
                 let state = model.hiddenState(batch: b.B)

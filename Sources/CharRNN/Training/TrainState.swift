@@ -25,6 +25,9 @@ public struct TrainState: Codable, Sendable {
     public var trainingSeconds: Double
     public var vocabulary: [String]
     public var startCharacter: String
+    /// Ctrl-C came during this step's validation: a resumed run validates and saves this step first,
+    /// so its files are those of a run never interrupted.
+    public var pendingEvaluation: Bool? = nil
 
     static let metadataKey = "charrnn_train_state"
 

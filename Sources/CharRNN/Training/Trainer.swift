@@ -26,6 +26,9 @@ public enum TrainingEvent {
 
 public enum TrainingOutcome: Sendable { case finished, interrupted }
 
+/// Ctrl-C (or SIGTERM) arrived in the middle of a validation.
+struct Interrupted: Error {}
+
 public struct TrainingResult: Sendable {
     public var outcome: TrainingOutcome
     public var step: Int
@@ -205,6 +208,45 @@ public final class Trainer {
             return false
         }
 
+        /// The history row, and at an evaluation step validation, checkpoints and the sample, of the step
+        /// just taken. Validation and the sample use their own state and random numbers, so the training
+        /// trajectory is the same whether or not they run. Throws Interrupted on Ctrl-C during validation.
+        func record(evaluate: Bool) throws {
+            var validation: LossReport? = nil
+            if evaluate {
+                SavePoints.validationStarts()
+                validation = try validate { if crn_interrupted() != 0 { throw Interrupted() } }
+            }
+            if state.step % options.logEvery == 0 || evaluate {
+                state.history.append(LossRecord(step: state.step, epoch: data.progress,
+                                                trainLoss: state.windowLossSum / Double(max(1, state.windowSteps)),
+                                                validationLoss: validation?.nats, learningRate: state.learningRate))
+                state.windowLossSum = 0
+                state.windowSteps = 0
+            }
+            report(.progress(progress(rate: rate > 0 ? rate : runCharacters / max(runSeconds, 1e-9),
+                                      charsPerStep: charsPerStep, maxEpochs: maxEpochs)))
+            guard evaluate else { return }
+            let improved = try saveCheckpoint(validation: validation)
+            lastSavedStep = state.step
+            var sampleRNG = RandomGenerator(seed: options.seed &+ UInt64(state.step))
+            let sample = sampleText(rng: &sampleRNG)
+            report(.evaluated(step: state.step, validation: validation, sample: sample, improved: improved))
+        }
+
+        /// Saves the step with its evaluation still to do, and stops.
+        func stopDuringValidation() throws -> TrainingResult {
+            state.pendingEvaluation = true
+            try saveCheckpoint(validation: nil)
+            crn_clear_interrupt()
+            return result(.interrupted, rate: runSeconds > 0 ? runCharacters / runSeconds : 0)
+        }
+
+        if state.pendingEvaluation == true {
+            state.pendingEvaluation = nil
+            do { try record(evaluate: true) } catch is Interrupted { return try stopDuringValidation() }
+        }
+
         while !done() {
             if crn_interrupted() != 0 {
                 try saveCheckpoint(validation: nil)
@@ -262,26 +304,7 @@ public final class Trainer {
                 windowCharacters = 0
             }
             let evaluateNow = state.step % options.evalEvery == 0 || done()
-            var validation: LossReport? = nil
-            if evaluateNow { validation = validate() }
-            if state.step % options.logEvery == 0 || evaluateNow {
-                state.history.append(LossRecord(step: state.step, epoch: data.progress,
-                                                trainLoss: state.windowLossSum / Double(max(1, state.windowSteps)),
-                                                validationLoss: validation?.nats, learningRate: state.learningRate))
-                state.windowLossSum = 0
-                state.windowSteps = 0
-            }
-            report(.progress(progress(rate: rate > 0 ? rate : runCharacters / max(runSeconds, 1e-9),
-                                      charsPerStep: charsPerStep, maxEpochs: maxEpochs)))
-            if evaluateNow {
-                // Validation and the sample use their own state and random numbers, so the training
-                // trajectory is the same whether or not they run.
-                let improved = try saveCheckpoint(validation: validation)
-                lastSavedStep = state.step
-                var sampleRNG = RandomGenerator(seed: options.seed &+ UInt64(state.step))
-                let sample = sampleText(rng: &sampleRNG)
-                report(.evaluated(step: state.step, validation: validation, sample: sample, improved: improved))
-            }
+            do { try record(evaluate: evaluateNow) } catch is Interrupted { return try stopDuringValidation() }
         }
         return result(.finished, rate: runSeconds > 0 ? runCharacters / runSeconds : 0)
     }
@@ -327,8 +350,9 @@ public final class Trainer {
     }
 
     /// Loss on the validation part, streams as wide as the training batch, state carried through.
-    public func validate() -> LossReport? {
-        guard let report = data.validationLoss(model: model, batch: options.batchSize, chunk: options.seqLength) else { return nil }
+    public func validate(check: () throws -> Void = {}) rethrows -> LossReport? {
+        guard let report = try data.validationLoss(model: model, batch: options.batchSize, chunk: options.seqLength,
+                                                   check: check) else { return nil }
         state.lastValidationLoss = report.nats
         return report
     }

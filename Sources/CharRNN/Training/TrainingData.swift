@@ -123,13 +123,13 @@ public struct TrainingData {
     }
 
     /// Loss on the held-out part: streams as wide as the batch with state carried, or every held-out line.
-    func validationLoss(model: CharRNNModel, batch: Int, chunk: Int) -> LossReport? {
+    func validationLoss(model: CharRNNModel, batch: Int, chunk: Int, check: () throws -> Void = {}) rethrows -> LossReport? {
         if names {
             guard !validationLines.isEmpty, case .lines(let l) = feed else { return nil }
-            return Evaluation.loss(of: model, lines: validationLines, separator: l.separator, batch: batch,
-                                   conditional: categoryNames != nil)
+            return try Evaluation.loss(of: model, lines: validationLines, separator: l.separator, batch: batch,
+                                       conditional: categoryNames != nil, check: check)
         }
         guard validationIds.count >= 2 else { return nil }
-        return Evaluation.loss(of: model, ids: validationIds, streams: batch, chunk: chunk)
+        return try Evaluation.loss(of: model, ids: validationIds, streams: batch, chunk: chunk, check: check)
     }
 }

@@ -1,0 +1,376 @@
+#!/usr/bin/env python3
+"""An adversarial pass over the charrnn CLI and server: hundreds of inputs a user or a file can give
+(nonsense numbers, crafted and damaged files, non-regular files, protocol garbage, out-of-range JSON).
+
+Each input is judged:
+  trap     killed by a signal, or a backtrace / "Fatal error" on stderr
+  long     still running after the time limit (a server, or endless output a user asked for), and
+           stopped within a second by Ctrl-C (SIGINT)
+  hang     still running after the time limit and not stopped by Ctrl-C within a second
+  unclear  failed without exactly one "charrnn: error: ..." line on stderr (CLI),
+           a 5xx, or a 4xx without the JSON error (server)
+  refused  one clear error line (CLI) or a 4xx with the JSON error (server)
+  ok       accepted and completed
+Prints the counts per family and every input that was not refused or ok; exits 1 if there is any.
+
+Usage: scripts/adversarial.py [path/to/charrnn]   (default .build/release/charrnn)
+"""
+import json, os, re, signal, stat, socket, subprocess, sys, tempfile, time, urllib.request
+from collections import Counter, defaultdict
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else os.path.join(ROOT, ".build/release/charrnn"))
+TIMEOUT = 30
+results = defaultdict(Counter)
+problems = []
+
+
+def run(args, timeout=TIMEOUT):
+    """(exit code, stdout, stderr, stopped by Ctrl-C); a run past `timeout` gets SIGINT and one second."""
+    p = subprocess.Popen([BIN] + args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        out, err = p.communicate(timeout=timeout)
+        return p.returncode, out.decode(errors="replace"), err.decode(errors="replace"), False
+    except subprocess.TimeoutExpired:
+        p.send_signal(signal.SIGINT)
+        try:
+            out, err = p.communicate(timeout=1)
+            return p.returncode, "", err.decode(errors="replace"), True
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.communicate()
+            return None, "", "", False
+
+
+def judge_cli(family, args, **kw):
+    code, out, err, interrupted = run(args, **kw)
+    lines = [l for l in err.splitlines() if l.strip()]
+    if code is None:
+        verdict = "hang"
+    elif interrupted:
+        verdict = "long" if code in (0, 130, -signal.SIGINT) else "hang"
+    elif code < 0 or re.search(r"Fatal error|Stack dump|backtrace|Illegal instruction|Segmentation", err):
+        verdict = "trap"
+    elif code == 0:
+        verdict = "ok"
+    elif len(lines) == 1 and lines[0].startswith("charrnn: error: "):
+        verdict = "refused"
+    else:
+        verdict = "unclear"
+    results[family][verdict] += 1
+    if verdict not in ("ok", "refused", "long"):
+        problems.append((family, verdict, " ".join(args)[:200], err.strip()[:300]))
+    return verdict
+
+
+def write(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+    return path
+
+
+def safetensors(tensors, metadata):
+    """tensors: list of (name, shape, raw bytes); shape and offsets written as given."""
+    header, blob = {}, b""
+    for name, shape, raw in tensors:
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [len(blob), len(blob) + len(raw)]}
+        blob += raw
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    return len(h).to_bytes(8, "little") + h + blob
+
+
+def read_safetensors(path):
+    data = open(path, "rb").read()
+    n = int.from_bytes(data[:8], "little")
+    return data, n, json.loads(data[8:8 + n])
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="charrnn-adversarial-")
+    os.chdir(tmp)
+    corpus = write("text.txt", (open(os.path.join(ROOT, "..", "shared", "corpora", "tinyshakespeare.txt"), "rb").read()[:30000]
+                                if os.path.exists(os.path.join(ROOT, "..", "shared", "corpora", "tinyshakespeare.txt"))
+                                else b"to be or not to be, that is the question\n" * 800))
+    small = ["--hidden", "16", "--embed", "8", "--seq-length", "16", "--batch-size", "4", "--threads", "1",
+             "--sample-length", "5", "--eval-every", "2"]
+    assert run(["train", corpus, "-o", "model", "--max-steps", "4"] + small)[0] == 0, "cannot train the base model"
+    os.makedirs("names", exist_ok=True)
+    write("names/A.txt", b"Abcab\nAbbac\nAcab\nAbba\nAaab\nAcca\nAbac\nAbca\nAaca\nAcba\n")
+    write("names/B.txt", b"Bdebd\nBddeb\nBede\nBddb\nBbbd\nBeed\nBded\nBdeb\nBbeb\nBedb\n")
+    assert run(["classify", "train", "names", "-o", "clf", "--epochs", "1", "--hidden", "8", "--embed", "4",
+                "--val-fraction", "0.2", "--test-fraction", "0.2"])[0] == 0, "cannot train the classifier"
+
+    # --- 1. sizes and numbers on every numeric option ---
+    bad_numbers = ["-1", "0", "-5", "1e30", "inf", "-inf", "nan", "9223372036854775807", "9223372036854775808",
+                   "-9223372036854775808", "abc", "", "1.5", "1e-30"]
+    train_numeric = ["--layers", "--hidden", "--embed", "--dropout", "--seq-length", "--batch-size", "--learning-rate",
+                     "--lr-decay", "--lr-decay-every", "--clip-norm", "--clip-value", "--val-fraction", "--max-steps",
+                     "--max-epochs", "--max-time", "--seed", "--threads", "--eval-every", "--log-every",
+                     "--print-every", "--sample-length"]
+    base = ["train", corpus, "-o", "numbers", "--max-steps", "2"] + small
+    for opt in train_numeric:
+        for v in bad_numbers:
+            args = [a for a in base]
+            if opt in args:
+                i = args.index(opt); del args[i:i + 2]
+            judge_cli("numbers: train", args + [opt, v], timeout=60)
+    for opt in ["--length", "--temperature", "--top-k", "--seed", "--count", "--threads"]:
+        for v in bad_numbers:
+            judge_cli("numbers: sample", ["sample", "-c", "model", "--length", "5", opt, v] if opt != "--length"
+                      else ["sample", "-c", "model", opt, v], timeout=60)
+    for opt in ["--chunk", "--threads"]:
+        for v in bad_numbers:
+            judge_cli("numbers: eval", ["eval", "-c", "model", corpus, opt, v])
+    for opt in ["--epochs", "--hidden", "--batch-size", "--learning-rate", "--dropout", "--ensemble", "--prior-correction",
+                "--max-time", "--val-fraction", "--threads"]:
+        for v in ["-1", "0", "inf", "nan", "9223372036854775807", "1e30"]:
+            judge_cli("numbers: classify", ["classify", "train", "names", "-o", "clf-n", "--epochs", "1", "--hidden", "8",
+                                             "--embed", "4", "--val-fraction", "0.2", "--test-fraction", "0.2", opt, v], timeout=60)
+    for opt in ["--top", "--prior-correction"]:
+        for v in ["-1", "0", "inf", "nan", "9223372036854775807", "2"]:
+            judge_cli("numbers: classify", ["classify", "predict", "-c", "clf", opt, v, "Abba"])
+    for opt in ["--seconds", "--threads", "--only"]:
+        for v in ["-1", "0", "inf", "nan", "9223372036854775807", "1e30"]:
+            judge_cli("numbers: bench", ["bench", "--seconds", "0.05", "--rows", "sample", opt, v] if opt != "--seconds"
+                      else ["bench", "--rows", "sample", opt, v], timeout=120)
+    for opt in ["--port", "--max-length", "--max-body", "--max-items", "--max-batch", "--threads", "--idle-timeout",
+                "--max-connections"]:
+        for v in ["-1", "0", "inf", "nan", "9223372036854775807", "70000"]:
+            judge_cli("numbers: serve", ["serve", "-c", "model", "--port", "0", opt, v], timeout=3)
+
+    # --- 2. files: missing, empty, binary, encodings, non-regular, huge ---
+    files = {
+        "missing": "does-not-exist.txt", "empty": write("empty.txt", b""), "binary": write("bin.dat", bytes(range(256)) * 4),
+        "nul in text": write("nul.txt", b"hello\x00world\n"), "invalid utf8": write("bad.txt", b"caf\xc3 \xff\xfe ok\n"),
+        "utf16le": write("u16le.txt", "to be or not to be\n".encode("utf-16-le")),
+        "utf16 bom": write("u16.txt", "to be or not to be\n".encode("utf-16")),
+        "utf16be": write("u16be.txt", "to be or not to be\n".encode("utf-16-be")),
+        "folder": tmp, "dev zero": "/dev/zero", "dev null": "/dev/null", "one char": write("one.txt", b"a"),
+        "unreadable": write("noperm.txt", b"text\n"), "dev urandom": "/dev/urandom",
+    }
+    os.chmod(files["unreadable"], 0)
+    for name, path in files.items():
+        judge_cli("files", ["train", path, "-o", "files-run", "--max-steps", "2"] + small)
+        judge_cli("files", ["eval", "-c", "model", path])
+        judge_cli("files", ["train", path, "--names", "-o", "files-names", "--max-steps", "2"] + small)
+    fifo = os.path.join(tmp, "fifo")
+    os.mkfifo(fifo)
+    judge_cli("files", ["classify", "eval", "-c", "clf", "--svg", fifo])
+    judge_cli("files", ["classify", "eval", "-c", "clf", "--svg", "/dev/null"])
+    judge_cli("files", ["classify", "eval", "-c", os.path.join(tmp, "clf", "classifier.safetensors")])
+    judge_cli("files", ["classify", "eval", "-c", "clf", "--svg", tmp])
+    judge_cli("files", ["classify", "eval", "-c", "clf", "--svg", ""])
+    judge_cli("files", ["train", corpus, "-o", ""])
+    judge_cli("files", ["train", corpus, "-o", fifo, "--max-steps", "2"] + small)
+    judge_cli("files", ["train", corpus, "-o", corpus, "--max-steps", "2"] + small)
+    judge_cli("files", ["train", corpus, "-o", "/proc/nope/x", "--max-steps", "2"] + small)
+    if not stat.S_ISFIFO(os.stat(fifo).st_mode):
+        problems.append(("files", "unclear", "--svg FIFO", "the FIFO was replaced"))
+
+    # --- 3. crafted and damaged checkpoints, for sample, eval and serve ---
+    data, n, header = read_safetensors("model/latest.safetensors")
+    meta = header["__metadata__"]
+    tensors = [(k, v["shape"], data[8 + n + v["data_offsets"][0]:8 + n + v["data_offsets"][1]])
+               for k, v in header.items() if k != "__metadata__"]
+    plain = {k: v for k, v in meta.items() if k != "charrnn_crc32"}
+    cfg = json.loads(meta["charrnn"])
+    crafted = {
+        "truncated": data[:len(data) // 2], "header only": data[:8 + n], "zero bytes": b"", "seven bytes": b"1234567",
+        "huge header length": (2 ** 62).to_bytes(8, "little") + data[8:],
+        "header not json": (16).to_bytes(8, "little") + b"{not json!!!!!!}",
+        "header a list": (8).to_bytes(8, "little") + b"[1,2,3] ",
+        "no metadata": safetensors(tensors, None),
+        "foreign metadata": safetensors(tensors, {"format": "pt"}),
+        "shape 2^62 x 2^62": safetensors([(tensors[0][0], [2 ** 62, 2 ** 62], tensors[0][2])] + tensors[1:], plain),
+        "shape 2^64": safetensors([(tensors[0][0], [2 ** 64], tensors[0][2])] + tensors[1:], plain),
+        "negative shape": safetensors([(tensors[0][0], [-1, 4], tensors[0][2])] + tensors[1:], plain),
+        "float shape": safetensors([(tensors[0][0], [1.5, 2], tensors[0][2])] + tensors[1:], plain),
+        "nan values": safetensors([(tensors[0][0], tensors[0][1], b"\x00\x00\xc0\x7f" * (len(tensors[0][2]) // 4))] + tensors[1:], plain),
+        "missing tensor": safetensors(tensors[1:], plain),
+        "extra bytes": data + b"\x00" * 16,
+        "flipped tensor byte": data[:-7] + bytes([data[-7] ^ 1]) + data[-6:],
+        "flipped header digit": data.replace(b'"hidden\\":16', b'"hidden\\":17', 1),
+        "bf16 dtype": data.replace(b'"F32"', b'"BF16"', 1),
+    }
+    for key, value in [("hidden", 60000), ("hidden", -1), ("layers", 10 ** 9), ("vocab_size", 2 ** 62), ("embed", 2 ** 40),
+                       ("categories", 5), ("cell", "transformer"), ("dropout", 5), ("layers", 0)]:
+        c = dict(cfg); c["config"] = dict(cfg["config"]); c["config"][key] = value
+        crafted[f"metadata {key}={value}"] = safetensors(tensors, dict(plain, charrnn=json.dumps(c)))
+    for field, value in [("format_version", 99), ("format_version", "1"), ("vocabulary", []), ("vocabulary", ["ab"] * 3),
+                         ("start_character", ""), ("start_character", "xy"), ("categories", ["a"])]:
+        c = dict(cfg); c[field] = value
+        crafted[f"metadata {field}={value!r}"[:60]] = safetensors(tensors, dict(plain, charrnn=json.dumps(c)))
+    for name, blob in crafted.items():
+        path = write(f"crafted-{len(os.listdir('.'))}.safetensors", blob)
+        judge_cli("checkpoints", ["sample", "-c", path, "--length", "5", "--seed", "1"])
+        judge_cli("checkpoints", ["eval", "-c", path, corpus])
+        judge_cli("checkpoints", ["serve", "-c", path, "--port", "0"], timeout=3)
+        judge_cli("checkpoints", ["classify", "predict", "-c", path, "Abba"])
+
+    # --- 4. resume: changed options, damaged state ---
+    assert run(["train", corpus, "-o", "resumable", "--max-steps", "4"] + small)[0] == 0
+    for opt, v in [("--hidden", "32"), ("--cell", "gru"), ("--learning-rate", "0.5"), ("-o", "elsewhere"), ("--names", None),
+                   ("--layers", "3"), ("--embed", "0"), ("--seq-length", "8"), ("--batch-size", "2"), ("--optimizer", "sgd"),
+                   ("--dropout", "0.5"), ("--seed", "7"), ("--batching", "random"), ("--val-fraction", "0.3")]:
+        judge_cli("resume", ["train", "--resume", "resumable", "--max-steps", "6", opt] + ([v] if v else []))
+    judge_cli("resume", ["train", "--resume", "nowhere"])
+    judge_cli("resume", ["train", "--resume", corpus])
+    st = open("resumable/train-state.safetensors", "rb").read()
+    for i, offset in enumerate([len(st) - 3, len(st) // 2, 20]):
+        os.makedirs(f"damaged-{i}", exist_ok=True)
+        for f in os.listdir("resumable"):
+            if f != ".lock":
+                write(f"damaged-{i}/{f}", open(f"resumable/{f}", "rb").read())
+        write(f"damaged-{i}/train-state.safetensors", st[:offset] + bytes([st[offset] ^ 0x20]) + st[offset + 1:])
+        judge_cli("resume", ["train", "--resume", f"damaged-{i}", "--max-steps", "6"])
+
+    # --- 5. messages: stop characters, categories, primes ---
+    for args in [["--stop", "Z"], ["--stop", "ab"], ["--stop", ""], ["--prime", "\u20ac"], ["--prime", "-x"], ["--category", "A"],
+                 ["--top-k", "1000"], ["--greedy", "--top-k", "2"], ["--count", "3", "--stop", "\\n"], ["--prime", "a" * 60000]]:
+        judge_cli("messages", ["sample", "-c", "model", "--length", "5", "--seed", "1"] + args)
+    judge_cli("messages", ["train", corpus, "--max-steps", "30", "--learning-rate", "1e30", "-o", "diverged"] + small)
+    results["messages"]["ok" if not os.path.exists("diverged") else "unclear"] += 1
+    judge_cli("messages", ["bogus-command"])
+    judge_cli("messages", ["train"])
+    judge_cli("messages", ["sample"])
+
+    # --- 6. the server ---
+    proc = subprocess.Popen([BIN, "serve", "-c", "model", "-c", "clf", "--port", "0", "--idle-timeout", "2",
+                             "--max-connections", "64"], stderr=subprocess.PIPE)
+    line = proc.stderr.readline().decode()
+    port = int(re.search(r":(\d+)/", line).group(1))
+
+    def request(method, path, body=None):
+        req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                     data=body.encode() if isinstance(body, str) else body)
+        try:
+            with urllib.request.urlopen(req, timeout=20) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+        except Exception as e:
+            return None, str(e).encode()
+
+    def judge_http(family, method, path, body):
+        status, reply = request(method, path, body)
+        verdict = "ok"
+        if status is None:
+            verdict = "hang" if b"timed out" in reply else "unclear"
+        elif status >= 500:
+            verdict = "unclear"
+        elif status >= 400:
+            try:
+                verdict = "refused" if "message" in json.loads(reply)["error"] else "unclear"
+            except Exception:
+                verdict = "unclear"
+        results[family][verdict] += 1
+        if verdict not in ("ok", "refused"):
+            problems.append((family, verdict, f"{method} {path} {str(body)[:120]}", f"{status} {reply[:200]!r}"))
+
+    bodies = ['{"length": 1e300}', '{"length": -1}', '{"length": 2.5}', '{"length": "5"}', '{"length": null}', '{"seed": -1}',
+              '{"seed": 1e30}', '{"seed": 18446744073709551616}', '{"top_k": 1e30}', '{"top_k": 0}', '{"temperature": 0}',
+              '{"temperature": -1}', '{"temperature": 1e300}', '{"temperature": 1e-300}', '{"temprature": 1}', '{"Length": 5}',
+              '{"stop": "Z"}', '{"stop": ""}', '{"stop": "ab"}', '{"prompt": "\u20ac"}', '{"prompt": 5}', '{"model": "nope"}',
+              '{"model": "clf"}', '{"category": "x"}', '{"stream": "yes"}', '[]', '"text"', '5', 'null', '', '{', '{"a":',
+              '{"length": 5}', '{"length": 5, "stream": true}', '{"prompt": "' + "a" * 60000 + '", "length": 5}',
+              '{"prompt": "' + "a" * 70000 + '"}', '{"greedy": 1}', '{"length": 5, "seed": 18446744073709551615}',
+              '\xff\xfe', '{"length": 5, "length": 6}']
+    for b in bodies:
+        judge_http("server: generate", "POST", "/v1/generate", b)
+    for b in ['{"items": []}', '{"items": ["Abba"], "top": 1e30}', '{"items": ["Abba"], "top": -1}', '{"items": "Abba"}',
+              '{"items": [5]}', '{"items": ["Abba"], "topp": 1}', '{"items": ["\u20ac"]}', '{"items": [""]}', '{}',
+              '{"items": ["Abba"], "model": "model"}', '{"items": ["Abba"]}', '{"items": ["Abba"] }' + " " * 10,
+              '{"items": ' + json.dumps(["Abba"] * 1001) + '}']:
+        judge_http("server: classify", "POST", "/v1/classify", b)
+    for method, path in [("GET", "/"), ("GET", "/healthz"), ("GET", "/v1/models"), ("GET", "/openapi.json"), ("DELETE", "/v1/models"),
+                         ("PUT", "/v1/generate"), ("GET", "/v1/generate"), ("GET", "/nothing"), ("GET", "/" + "a" * 5000),
+                         ("POST", "/healthz"), ("OPTIONS", "/"), ("GET", "/v1/models?x=" + "%00" * 10)]:
+        judge_http("server: endpoints", method, path, None)
+
+    def raw(payload, half_close=True, wait=5):
+        s = socket.create_connection(("127.0.0.1", port))
+        try:
+            s.sendall(payload)
+        except OSError:
+            pass
+        if half_close:
+            s.shutdown(socket.SHUT_WR)
+        s.settimeout(wait)
+        out, start = b"", time.time()
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                out += chunk
+        except socket.timeout:
+            out += b"<timeout>"
+        except OSError:
+            pass
+        s.close()
+        return out, time.time() - start
+
+    protocol = [b"garbage\r\n\r\n", b"GET /\r\n", b"GET / HTTP/9.9\r\n\r\n", b"POST /v1/generate HTTP/1.1\r\nContent-Length: abc\r\n\r\n",
+                b"POST /v1/generate HTTP/1.1\r\nContent-Length: -5\r\n\r\n", b"GET /" + b"a" * 100000 + b" HTTP/1.1\r\n\r\n",
+                b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: y\r\n" % i for i in range(1001)) + b"\r\n",
+                b"GET / HTTP/1.1\r\nX: " + b"y" * 100000 + b"\r\n\r\n", b"POST /v1/generate HTTP/1.1\r\nContent-Length: 100\r\n\r\n{\"pro",
+                b"POST /v1/generate HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+                b"POST /v1/generate HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n{}", b"GET / HTTP/1.1\r\nHost: a\r\nHost b\r\n\r\n"]
+    for payload in protocol:
+        reply, _ = raw(payload)
+        head = reply.split(b"\r\n", 1)[0]
+        ok = head.startswith(b"HTTP/1.1 4") and b'{"error":' in reply
+        verdict = "refused" if ok else ("hang" if b"<timeout>" in reply else "unclear")
+        results["server: protocol"][verdict] += 1
+        if verdict != "refused":
+            problems.append(("server: protocol", verdict, repr(payload[:80]), repr(reply[:200])))
+    # Blank lines before a request are ignored (RFC 9112, 2.2): only blank lines, then EOF, is no request.
+    reply, _ = raw(b"\r\n\r\n\r\n")
+    results["server: protocol"]["ok" if reply == b"" else "unclear"] += 1
+    for payload in [b"", b"GET /healthz HTTP/1.1\r\nHo", b"POST /v1/generate HTTP/1.1\r\nContent-Length: 50\r\n\r\n{"]:
+        reply, seconds = raw(payload, half_close=False, wait=10)
+        verdict = "refused" if seconds < 5 and b"<timeout>" not in reply else "hang"
+        results["server: slow clients"][verdict] += 1
+        if verdict != "refused":
+            problems.append(("server: slow clients", verdict, repr(payload), f"open for {seconds:.1f} s"))
+    held = [socket.create_connection(("127.0.0.1", port)) for _ in range(64)]
+    time.sleep(0.3)
+    reply, _ = raw(b"", half_close=False, wait=3)
+    verdict = "refused" if reply.startswith(b"HTTP/1.1 503") and b'{"error":' in reply else "unclear"
+    results["server: connections"][verdict] += 1
+    if verdict != "refused":
+        problems.append(("server: connections", verdict, "65th connection", repr(reply[:200])))
+    for s in held:
+        s.close()
+    time.sleep(0.5)
+    status, _ = request("GET", "/healthz")
+    alive = status == 200 and proc.poll() is None
+    results["server: connections"]["ok" if alive else "unclear"] += 1
+    rss = int(open(f"/proc/{proc.pid}/status").read().split("VmRSS:")[1].split()[0]) // 1024 if alive else -1
+    proc.send_signal(signal.SIGTERM)
+    try:
+        code = proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill(); code = None
+    results["server: shutdown"]["ok" if code == 0 else "unclear"] += 1
+
+    # --- report ---
+    total = Counter()
+    row = "{:28} {:>6} {:>5} {:>8} {:>5} {:>5} {:>5} {:>8}"
+    print(row.format("family", "inputs", "ok", "refused", "long", "trap", "hang", "unclear"))
+    for family, c in results.items():
+        total.update(c)
+        print(row.format(family, sum(c.values()), c["ok"], c["refused"], c["long"], c["trap"], c["hang"], c["unclear"]))
+    print(row.format("all", sum(total.values()), total["ok"], total["refused"], total["long"], total["trap"], total["hang"],
+                     total["unclear"]))
+    print(f"server resident memory after the pass: {rss} MB")
+    for p in problems:
+        print("PROBLEM", *p, sep=" | ")
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    main()
