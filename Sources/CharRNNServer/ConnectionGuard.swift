@@ -23,8 +23,6 @@ final class ConnectionCount: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         open -= 1
     }
-
-    var current: Int { lock.lock(); defer { lock.unlock() }; return open }
 }
 
 /// Sits between the HTTP codec and the request handling of each connection:

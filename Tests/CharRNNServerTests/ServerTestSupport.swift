@@ -84,27 +84,9 @@ func serverSentEvents(_ text: String) throws -> [(name: String, data: [String: A
 /// Opens a TCP connection to loopback, sends `request`, reads until `enough` bytes came back, then
 /// closes the socket without reading the rest: a client that goes away mid-stream.
 func sendAndHangUp(port: Int, request: String, enough: Int) throws -> String {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { throw POSIXError(.EIO) }
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
-    let bytes = Array(request.utf8)
-    guard send(fd, bytes, bytes.count, 0) == bytes.count else { throw POSIXError(.EIO) }
-    var received: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 4096)
-    while received.count < enough {
-        let n = recv(fd, &chunk, chunk.count, 0)
-        if n <= 0 { break }
-        received += chunk[0..<n]
-    }
-    return String(decoding: received, as: UTF8.self)
+    let connection = try RawConnection(port: port)
+    connection.send(request)
+    return connection.receive(atLeast: enough, timeout: 30).text
 }
 
 /// A raw TCP connection to loopback, for requests no HTTP client would send.
@@ -130,22 +112,24 @@ final class RawConnection {
         if fd >= 0 { _ = Glibc.close(fd); fd = -1 }
     }
 
-    /// Sends `request` (optionally shutting down the sending side), then reads until the server closes
-    /// the connection or `timeout` seconds pass.
-    func exchange(_ request: String, halfClose: Bool, timeout: Double) throws -> (text: String, closedByServer: Bool, seconds: Double) {
-        let bytes = Array(request.utf8)
+    /// Sends all of `text`, or as much as the server takes before it closes.
+    func send(_ text: String) {
+        let bytes = Array(text.utf8)
         var sent = 0
         while sent < bytes.count {
-            let n = bytes[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
             if n <= 0 { break }  // the server may close on a bad request before reading it all
             sent += n
         }
-        if halfClose { shutdown(fd, Int32(SHUT_WR)) }
+    }
+
+    /// Reads until `atLeast` bytes came, the server closes the connection, or `timeout` seconds pass.
+    func receive(atLeast: Int = .max, timeout: Double) -> (text: String, closedByServer: Bool, seconds: Double) {
         let start = Date()
         var received: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         var closed = false
-        while Date().timeIntervalSince(start) < timeout {
+        while received.count < atLeast && Date().timeIntervalSince(start) < timeout {
             var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard poll(&p, 1, 100) > 0 else { continue }
             let n = recv(fd, &chunk, chunk.count, 0)
@@ -153,5 +137,13 @@ final class RawConnection {
             received += chunk[0..<n]
         }
         return (String(decoding: received, as: UTF8.self), closed, Date().timeIntervalSince(start))
+    }
+
+    /// Sends `request` (optionally shutting down the sending side), then reads until the server closes
+    /// the connection or `timeout` seconds pass.
+    func exchange(_ request: String, halfClose: Bool, timeout: Double) throws -> (text: String, closedByServer: Bool, seconds: Double) {
+        send(request)
+        if halfClose { shutdown(fd, Int32(SHUT_WR)) }
+        return receive(timeout: timeout)
     }
 }

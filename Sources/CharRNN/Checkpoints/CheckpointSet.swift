@@ -155,9 +155,11 @@ public struct CheckpointSet {
 /// runs never interleave their saves and recovery may remove what it finds half-done.
 public final class DirectoryLock {
     private let fd: Int32
+    /// The lock file, DIR/.lock.
+    public let path: FilePath
 
     public init(_ directory: FilePath) throws {
-        let path = directory.appending(".lock")
+        path = directory.appending(".lock")
         try AtomicFile.requireRegularOrAbsent(path)
         fd = open(path.string, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw CharRNNError.writeFailed(path.string, String(cString: strerror(errno))) }

@@ -57,6 +57,7 @@ public final class Trainer {
     var state: TrainState
     private var inputs: [Int32]
     private var targets: [Int32]
+    /// Held for as long as the trainer lives.
     private let lock: DirectoryLock
     private var checkpoints: CheckpointSet
     /// This run made the output folder (a run that fails before its first save removes it again).
@@ -182,7 +183,7 @@ public final class Trainer {
         } catch {
             // A run that fails before its first save leaves no empty folder behind.
             if createdDirectory && checkpoints.manifest == nil {
-                unlink(folder.appending(".lock").string)
+                unlink(lock.path.string)
                 rmdir(directory)
             }
             throw error
