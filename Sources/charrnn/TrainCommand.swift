@@ -34,14 +34,26 @@ struct Train: ParsableCommand {
     var embed = 64
     @Option(parsing: .unconditional, help: "Dropout probability after each recurrent layer, during training.")
     var dropout = 0.0
+    @Flag(help: "Draw the --dropout masks once per sequence and reuse them at every step (locked dropout).")
+    var variationalDropout = false
+    @Option(parsing: .unconditional, help: "DropConnect on each layer's recurrent weights W_hh, one mask per minibatch (AWD-LSTM's weight drop).")
+    var weightDrop = 0.0
+    @Option(parsing: .unconditional, help: "Drop whole characters' embeddings for a minibatch.")
+    var embedDropout = 0.0
     @Option(parsing: .unconditional, help: "Steps of truncated backpropagation through time.")
     var seqLength = 50
     @Option(parsing: .unconditional, help: "Sequences per minibatch.")
     var batchSize = 50
     @Option(help: "sequential: B contiguous streams, hidden state carried across batches; random: random windows, state reset.")
     var batching: BatchingMode = .sequential
-    @Option(help: "sgd, adam, rmsprop or adagrad (PyTorch's update rules).")
+    @Option(help: "sgd, adam, adamw, rmsprop or adagrad (PyTorch's update rules).")
     var optimizer: OptimizerKind = .adam
+    @Option(parsing: .unconditional, help: "AdamW's decoupled weight decay (default 0.01, PyTorch's).")
+    var weightDecay: Double?
+    @Option(help: "constant, step (times --lr-decay every --lr-decay-every steps) or cosine (to 0 over --max-steps or --max-epochs). Default: step when --lr-decay is below 1, else constant.")
+    var lrSchedule: LRScheduleKind?
+    @Option(parsing: .unconditional, help: "Steps whose learning rate ramps up linearly (from 1/N of it) before the schedule starts.")
+    var warmup = 0
     @Option(parsing: .unconditional, help: "Learning rate.")
     var learningRate = 2e-3
     @Option(parsing: .unconditional, help: "Multiply the learning rate by this every --lr-decay-every steps.")
@@ -60,6 +72,10 @@ struct Train: ParsableCommand {
     var maxEpochs: Double?
     @Option(parsing: .unconditional, help: "Stop after this many seconds of training.")
     var maxTime: Double?
+    @Option(parsing: .unconditional, help: "Stop when validation has not improved for N evaluations; best.safetensors is the model to use.")
+    var earlyStop: Int?
+    @Option(help: "small, medium or large: recommended model and regularisation settings (see the README); options given explicitly win.")
+    var preset: Preset?
     @Option(parsing: .unconditional, help: "Random seed (initialisation, batches, dropout).")
     var seed: UInt64 = 1
     @Option(parsing: .unconditional, help: "Threads for matrix products.")
@@ -73,13 +89,16 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Length of the sample printed at each validation (0: none).")
     var sampleLength = 200
 
+    /// Whether the command line names `flag` (ArgumentParser gives the default either way).
+    private func has(_ flag: String) -> Bool {
+        CommandLine.arguments.contains { $0 == flag || $0.hasPrefix(flag + "=") }
+    }
+
     func run() throws {
         let trainer: Trainer
         if let dir = resume {
-            let given = Set(CommandLine.arguments)
-            func has(_ flag: String) -> Bool { given.contains(flag) || given.contains { $0.hasPrefix(flag + "=") } }
             trainer = try Trainer(resumeFrom: dir) { o in
-                try refuseChanges(to: o, given: has, resumeDirectory: dir)
+                try refuseChanges(to: o, resumeDirectory: dir)
                 if let t = text { o.textPath = t }
                 if has("--max-steps") { o.maxSteps = maxSteps }
                 if has("--max-epochs") { o.maxEpochs = maxEpochs }
@@ -103,6 +122,14 @@ struct Train: ParsableCommand {
             o.seed = seed; o.threads = threads; o.evalEvery = evalEvery; o.logEvery = logEvery
             o.sampleLength = sampleLength
             o.names = names
+            o.weightDrop = weightDrop != 0 ? weightDrop : nil
+            o.embedDropout = embedDropout != 0 ? embedDropout : nil
+            o.variationalDropout = variationalDropout ? true : nil
+            o.weightDecay = weightDecay
+            o.lrSchedule = lrSchedule
+            o.warmup = warmup != 0 ? warmup : nil
+            o.earlyStop = earlyStop
+            if let preset { preset.apply(to: &o, unlessGiven: has) }
             guard printEvery >= 1 else { throw CharRNNError.invalidOption("--print-every must be at least 1 (got \(printEvery))") }
             trainer = try Trainer(options: o)
         }
@@ -114,6 +141,10 @@ struct Train: ParsableCommand {
             Terminal.error("interrupted at step \(result.step); checkpoint saved in \(result.directory) (resume with: charrnn train --resume \(result.directory))")
             throw ExitCode(130)
         case .finished:
+            if result.stoppedEarly, let best = result.bestStep, let loss = result.bestValidationLoss {
+                Terminal.writeFlushed("stopped early: validation has not improved for \(trainer.options.earlyStop ?? 0) evaluations; "
+                                      + "best.safetensors (step \(best), val loss \(fmt(loss, 4))) is the model to use\n")
+            }
             var line = "done: step \(result.step), train loss \(fmt(result.smoothedLoss, 4))"
             if let v = result.validation { line += ", val loss \(fmt(v.nats, 4)) (perplexity \(fmt(v.perplexity, 2)), \(fmt(v.bitsPerCharacter, 3)) bits/char)" }
             line += ", \(fmt(result.charactersPerSecond, 0)) chars/s; checkpoints in \(result.directory)"
@@ -123,9 +154,9 @@ struct Train: ParsableCommand {
 
     /// A resumed run keeps its model and trajectory: an option that would change them is refused,
     /// naming the value the run has, rather than silently ignored.
-    private func refuseChanges(to saved: TrainingOptions, given: (String) -> Bool, resumeDirectory: String) throws {
+    private func refuseChanges(to saved: TrainingOptions, resumeDirectory: String) throws {
         func check(_ flag: String, _ value: String, _ kept: String) throws {
-            guard given(flag), value != kept else { return }
+            guard has(flag), value != kept else { return }
             throw CharRNNError.invalidOption(
                 "\(flag) \(value) differs from the resumed run's \(kept); a resumed run keeps its model and training options (start a new run to change them)")
         }
@@ -146,7 +177,17 @@ struct Train: ParsableCommand {
         try check("--val-fraction", "\(valFraction)", "\(saved.validationFraction)")
         try check("--seed", "\(seed)", "\(saved.seed)")
         try check("--names", "\(names)", "\(saved.names)")
-        if let output, given("--output") || given("-o"),
+        try check("--weight-drop", "\(weightDrop)", "\(saved.weightDrop ?? 0)")
+        try check("--embed-dropout", "\(embedDropout)", "\(saved.embedDropout ?? 0)")
+        try check("--variational-dropout", "\(variationalDropout)", "\(saved.variationalDropout ?? false)")
+        try check("--weight-decay", weightDecay.map { "\($0)" } ?? "default", saved.weightDecay.map { "\($0)" } ?? "default")
+        try check("--lr-schedule", lrSchedule?.rawValue ?? "default", saved.lrSchedule?.rawValue ?? "default")
+        try check("--warmup", "\(warmup)", "\(saved.warmup ?? 0)")
+        try check("--early-stop", earlyStop.map { "\($0)" } ?? "none", saved.earlyStop.map { "\($0)" } ?? "none")
+        if has("--preset") {
+            throw CharRNNError.invalidOption("--preset sets up a new run; a resumed run keeps the settings it has")
+        }
+        if let output, has("--output") || has("-o"),
            FilePath(output).lexicallyNormalized() != FilePath(resumeDirectory).lexicallyNormalized() {
             throw CharRNNError.invalidOption("--output \(output) differs from --resume \(resumeDirectory); a resumed run continues in its own folder")
         }

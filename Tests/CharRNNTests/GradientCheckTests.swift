@@ -8,10 +8,12 @@ final class GradientCheckTests: XCTestCase {
     /// With more rows (T*B = 12) than characters the embedding is folded into layer 0's input product;
     /// with a larger vocabulary it is not: `vocabulary` picks which path is checked.
     func check(_ cell: CellKind, layers: Int, embed: Int, dropout: Double, vocabulary: Int = 7,
+               regularization: CharRNNModel.Regularization = .init(),
                file: StaticString = #filePath, line: UInt = #line) {
         let V = vocabulary, H = 5, T = 4, B = 3
         let config = ModelConfig(cell: cell, layers: layers, hidden: H, embed: embed, vocabSize: V, dropout: dropout)
         let model = randomModel(config, seed: 11, scale: 1.5)
+        model.regularization = regularization
         let inputs = randomIds(T * B, vocab: V, seed: 12), targets = randomIds(T * B, vocab: V, seed: 13)
         let state = model.hiddenState(batch: B)
         var srng = RandomGenerator(seed: 14)
@@ -74,6 +76,52 @@ final class GradientCheckTests: XCTestCase {
         check(.rnnRelu, layers: 1, embed: 4, dropout: 0)
         check(.rnnRelu, layers: 2, embed: 4, dropout: 0)
         check(.rnnRelu, layers: 2, embed: 0, dropout: 0.3)
+    }
+
+    /// AWD-LSTM's regularisers with fixed masks: weight drop (W_hh masked), embedding dropout (folded
+    /// into layer 0's product with V = 7, not folded with V = 16) and variational dropout.
+    func testRegularisers() {
+        let weightDrop = CharRNNModel.Regularization(weightDrop: 0.4)
+        let embedDrop = CharRNNModel.Regularization(embedDropout: 0.4)
+        let variational = CharRNNModel.Regularization(variational: true)
+        let all = CharRNNModel.Regularization(weightDrop: 0.3, embedDropout: 0.3, variational: true)
+        check(.lstm, layers: 2, embed: 4, dropout: 0, regularization: weightDrop)
+        check(.gru, layers: 1, embed: 4, dropout: 0, regularization: weightDrop)
+        check(.rnnTanh, layers: 2, embed: 0, dropout: 0, regularization: weightDrop)
+        check(.lstm, layers: 1, embed: 4, dropout: 0, regularization: embedDrop)
+        check(.lstm, layers: 1, embed: 4, dropout: 0, vocabulary: 16, regularization: embedDrop)
+        check(.gru, layers: 2, embed: 4, dropout: 0.3, regularization: variational)
+        check(.lstm, layers: 2, embed: 4, dropout: 0.3, regularization: all)
+        check(.lstm, layers: 2, embed: 4, dropout: 0.3, vocabulary: 16, regularization: all)
+    }
+
+    /// The masks really drop: dropped W_hh entries get no gradient, a dropped character's embedding row
+    /// gets none, and the weights the model keeps are never masked in place.
+    func testRegularisersDropWhatTheySay() {
+        let config = ModelConfig(cell: .lstm, layers: 1, hidden: 6, embed: 4, vocabSize: 16, dropout: 0.5)
+        let model = randomModel(config, seed: 3)
+        model.regularization = .init(weightDrop: 0.5, embedDropout: 0.5, variational: true)
+        let T = 5, B = 2
+        let x = [Int32](repeating: 3, count: T * B), y = randomIds(T * B, vocab: 16, seed: 4)
+        var sawDropped = false
+        for seed in UInt64(0)..<20 {
+            var rng = RandomGenerator(seed: seed)
+            _ = x.withUnsafeBufferPointer { xp in
+                y.withUnsafeBufferPointer {
+                    model.lossAndGradients(xp.baseAddress!, targets: $0.baseAddress!, T: T, B: B,
+                                           state: model.hiddenState(batch: B), rng: &rng)
+                }
+            }
+            let embedding = model.gradient("embedding.weight")
+            if embedding[12..<16].allSatisfy({ $0 == 0 }) { sawDropped = true }  // row 3: the only character read
+            let whh = model.gradient("rnn.weight_hh_l0")
+            XCTAssertGreaterThan(whh.filter { $0 == 0 }.count, whh.count / 4, "about half of W_hh is dropped")
+        }
+        XCTAssertTrue(sawDropped, "in 20 minibatches the one character is dropped at least once")
+        let before = model.parameters.array
+        var rng = RandomGenerator(seed: 1)
+        _ = model.meanLoss(x, y, T: T, B: B, state: model.hiddenState(batch: B), rng: &rng, training: true)
+        XCTAssertEqual(model.parameters.array, before, "a training forward leaves the kept weights as they were")
     }
 
     /// The same checks with the batch and the products split over two threads.

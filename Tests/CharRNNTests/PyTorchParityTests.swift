@@ -68,11 +68,13 @@ final class PyTorchParityTests: XCTestCase {
             let f = try load(name)
             let model = f.checkpoint.model
             let initial = model.parameters.array
-            let settings: [(OptimizerKind, Float, Float)] = [(.sgd, 0.1, 0.9), (.adam, 0.01, 0), (.rmsprop, 0.01, 0), (.adagrad, 0.1, 0)]
+            let settings: [(OptimizerKind, Float, Float)] = [(.sgd, 0.1, 0.9), (.adam, 0.01, 0), (.adamw, 0.01, 0),
+                                                             (.rmsprop, 0.01, 0), (.adagrad, 0.1, 0)]
             for (kind, lr, momentum) in settings {
                 for i in 0..<initial.count { model.parameters[i] = initial[i] }
                 let opt = Optimizer(kind: kind, count: model.parameterCount)
                 opt.momentum = momentum
+                opt.weightDecay = 0.1
                 for _ in 0..<3 {
                     let state = model.hiddenState(batch: f.B)
                     var rng = RandomGenerator(seed: 0)
@@ -88,6 +90,26 @@ final class PyTorchParityTests: XCTestCase {
                     assertClose(model.slot(slot.name), f.tensors["after.\(kind.rawValue).\(slot.name)"]!.values,
                                 rtol: 2e-4, atol: 2e-5, "\(name) \(kind) \(slot.name)")
                 }
+            }
+        }
+    }
+
+    /// The learning rate of every update against torch.optim.lr_scheduler (StepLR, CosineAnnealingLR,
+    /// and LinearLR warmup before either through SequentialLR).
+    func testLearningRateSchedulesMatchTorch() throws {
+        let url = URL(fileURLWithPath: fixturesDirectory() + "/lr_schedules.json")
+        let root = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        let base = try XCTUnwrap(root["base"] as? Double)
+        let cases = try XCTUnwrap(root["cases"] as? [String: [String: Any]])
+        XCTAssertEqual(cases.count, 4)
+        for (name, c) in cases {
+            let kind: LRScheduleKind = name.hasPrefix("cosine") ? .cosine : .step
+            let schedule = LearningRateSchedule(base: base, kind: kind, decay: c["decay"] as! Double,
+                                                decayEvery: c["decay_every"] as! Int, warmup: c["warmup"] as! Int,
+                                                total: c["total"] as? Int)
+            let rates = try XCTUnwrap(c["rates"] as? [Double])
+            for (s, expected) in rates.enumerated() {
+                XCTAssertEqual(schedule.rate(update: s), expected, accuracy: 1e-9 + 1e-6 * expected, "\(name) update \(s)")
             }
         }
     }

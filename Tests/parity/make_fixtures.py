@@ -12,6 +12,8 @@ state_dict under PyTorch's names, config and vocabulary in the "charrnn" metadat
   grad.<name>                        gradient of the mean loss for each parameter
   after.<optimizer>.<name>           parameters after 3 steps of that optimizer on the same batch,
                                      with clip_grad_norm_(max_norm=0.5) before each step
+and lr_schedules.json: the learning rate of each of the first updates under torch.optim.lr_scheduler's
+StepLR, CosineAnnealingLR and LinearLR warmup followed by either (SequentialLR).
 """
 import json
 import os
@@ -75,6 +77,7 @@ def case(name, cell, layers, hidden, embed, seed):
     makers = {
         "sgd": lambda ps: torch.optim.SGD(ps, lr=0.1, momentum=0.9),
         "adam": lambda ps: torch.optim.Adam(ps, lr=0.01),
+        "adamw": lambda ps: torch.optim.AdamW(ps, lr=0.01, weight_decay=0.1),
         "rmsprop": lambda ps: torch.optim.RMSprop(ps, lr=0.01),
         "adagrad": lambda ps: torch.optim.Adagrad(ps, lr=0.1),
     }
@@ -102,8 +105,45 @@ def case(name, cell, layers, hidden, embed, seed):
     print(name, "loss", float(loss))
 
 
+def schedules():
+    """Learning rates of updates 0..N-1 (the rate each optimizer.step() used), per schedule."""
+    from torch.optim.lr_scheduler import CosineAnnealingLR, LinearLR, SequentialLR, StepLR
+
+    N, base, warmup = 40, 0.02, 5
+
+    def rates(make):
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=base)
+        sched = make(opt)
+        out = []
+        for _ in range(N):
+            out.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        return out
+
+    def warm(opt):
+        return LinearLR(opt, start_factor=1 / warmup, end_factor=1.0, total_iters=warmup)
+
+    cases = {
+        "step": {"decay": 0.5, "decay_every": 7, "warmup": 0, "total": N,
+                 "rates": rates(lambda o: StepLR(o, step_size=7, gamma=0.5))},
+        "cosine": {"decay": 1, "decay_every": 1, "warmup": 0, "total": N,
+                   "rates": rates(lambda o: CosineAnnealingLR(o, T_max=N))},
+        "cosine_warmup": {"decay": 1, "decay_every": 1, "warmup": warmup, "total": N,
+                          "rates": rates(lambda o: SequentialLR(o, [warm(o), CosineAnnealingLR(o, T_max=N - warmup)],
+                                                                milestones=[warmup]))},
+        "step_warmup": {"decay": 0.5, "decay_every": 7, "warmup": warmup, "total": N,
+                        "rates": rates(lambda o: SequentialLR(o, [warm(o), StepLR(o, step_size=7, gamma=0.5)],
+                                                              milestones=[warmup]))},
+    }
+    with open(os.path.join(OUT, "lr_schedules.json"), "w") as f:
+        json.dump({"base": base, "cases": cases}, f, indent=1)
+    print("lr_schedules.json", len(cases), "schedules")
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
+    schedules()
     case("lstm_2x7_e6", "lstm", 2, 7, 6, 1)
     case("gru_2x7_e6", "gru", 2, 7, 6, 2)
     case("rnn_tanh_1x9_onehot", "rnn_tanh", 1, 9, 0, 3)

@@ -15,7 +15,24 @@ import Darwin
 /// 2*T*B*H per layer, plus T*B*E for the embedding and T*B*V logits; backward reuses workspaces of
 /// the same sizes.
 public final class CharRNNModel {
+    /// Training-only regularisers of AWD-LSTM (Merity et al. 2017, "Regularizing and optimizing LSTM
+    /// language models"). They change how a training step sees the weights, never the weights a model
+    /// keeps: inference and checkpoints are the same with or without them.
+    public struct Regularization: Sendable, Equatable, Codable {
+        /// DropConnect on each layer's W_hh: one mask per minibatch, shared by every time step.
+        public var weightDrop = 0.0
+        /// Drops whole characters: each embedding row is kept or zeroed for the minibatch.
+        public var embedDropout = 0.0
+        /// The dropout masks after each layer are drawn once per sequence and reused at every step.
+        public var variational = false
+
+        public init(weightDrop: Double = 0, embedDropout: Double = 0, variational: Bool = false) {
+            self.weightDrop = weightDrop; self.embedDropout = embedDropout; self.variational = variational
+        }
+    }
+
     public let config: ModelConfig
+    public var regularization = Regularization()
     public let layout: ParameterLayout
     public let parameters: FloatBuffer
     public let gradients: FloatBuffer
@@ -36,6 +53,14 @@ public final class CharRNNModel {
     private var top: UnsafeMutablePointer<Float>?
     private var layerInputs: [LayerInput] = []
     private var lastShape = (T: 0, B: 0, training: false)
+    /// Weight drop: the parameters with each W_hh masked, and the masks.
+    private let dropConnected = FloatBuffer(count: 0)
+    private let weightMasks: [FloatBuffer]
+    /// Embedding dropout: one factor per character (0 or 1/(1-p)), for the last forward; nil when off.
+    private let embedMask = FloatBuffer(count: 0)
+    private var lastEmbedMask: UnsafeMutablePointer<Float>?
+    /// The parameters the last forward used (dropConnected under weight drop).
+    private var lastParameters: UnsafeMutablePointer<Float>?
 
     public init(config: ModelConfig) {
         self.config = config
@@ -50,6 +75,7 @@ public final class CharRNNModel {
         self.layers = layers
         masks = (0..<config.layers).map { _ in FloatBuffer(count: 0) }
         dropped = (0..<config.layers).map { _ in FloatBuffer(count: 0) }
+        weightMasks = (0..<config.layers).map { _ in FloatBuffer(count: 0) }
     }
 
     public var parameterCount: Int { layout.count }
@@ -108,6 +134,37 @@ public final class CharRNNModel {
 
     public func hiddenState(batch: Int) -> HiddenState { HiddenState(config: config, batch: batch) }
 
+    /// Weight drop: the parameters with each layer's W_hh times a fresh mask (0 or 1/(1-p), as
+    /// F.dropout on the raw weight in AWD-LSTM's WeightDrop), drawn once for this minibatch.
+    private func dropConnectedParameters(rng: inout RandomGenerator) -> UnsafeMutablePointer<Float> {
+        let p0 = Float(regularization.weightDrop), keep = Float(1 / (1 - regularization.weightDrop))
+        dropConnected.reserve(layout.count)
+        dropConnected.pointer.update(from: parameters.pointer, count: layout.count)
+        for l in 0..<config.layers {
+            let slot = layout["rnn.weight_hh_l\(l)"]!
+            weightMasks[l].reserve(slot.count)
+            let m = weightMasks[l].pointer, w = dropConnected.pointer + slot.offset
+            for j in 0..<slot.count {
+                m[j] = rng.nextFloat() < p0 ? 0 : keep
+                w[j] *= m[j]
+            }
+        }
+        return dropConnected.pointer
+    }
+
+    /// Embedding dropout: a factor per character, 0 (dropped for this minibatch) or 1/(1-p).
+    private func drawEmbedMask(rng: inout RandomGenerator) -> UnsafeMutablePointer<Float> {
+        let V = config.vocabSize, p0 = Float(regularization.embedDropout), keep = Float(1 / (1 - regularization.embedDropout))
+        embedMask.reserve(V)
+        for v in 0..<V { embedMask[v] = rng.nextFloat() < p0 ? 0 : keep }
+        return embedMask.pointer
+    }
+
+    @inline(__always)
+    static func scale(_ x: UnsafeMutablePointer<Float>, _ n: Int, by f: Float) {
+        if f != 1 { for k in 0..<n { x[k] *= f } }
+    }
+
     // MARK: forward
 
     /// Runs the model over T steps of B streams and leaves the logits [T*B, V] in `logits`.
@@ -118,7 +175,10 @@ public final class CharRNNModel {
         precondition(state.batch == B, "hidden state batch does not match")
         if training { thaw() }
         let rows = T * B, H = config.hidden, V = config.vocabSize, E = config.embed
-        let p = parameters.pointer
+        let p = training && regularization.weightDrop > 0 ? dropConnectedParameters(rng: &rng) : parameters.pointer
+        lastParameters = p
+        lastEmbedMask = training && regularization.embedDropout > 0 && E > 0 ? drawEmbedMask(rng: &rng) : nil
+        let em = lastEmbedMask
         logits.reserve(rows * V)
         var input: LayerInput
         let C = config.categories
@@ -133,6 +193,7 @@ public final class CharRNNModel {
                 let row = out + r * I
                 row.update(repeating: 0, count: I)
                 if E > 0 { row.update(from: table + Int(inputs[r]) * E, count: E) } else { row[Int(inputs[r])] = 1 }
+                if let em { Self.scale(row, E, by: em[Int(inputs[r])]) }
                 row[base + Int(cats[r % B])] = 1
             }
             input = .dense(embedded.pointer)
@@ -143,12 +204,16 @@ public final class CharRNNModel {
             projectedTable.reserve(V * gh)
             BLAS.pgemm(transB: true, m: V, n: gh, k: E, a: table, lda: E, b: p + layout.offset("rnn.weight_ih_l0"),
                        ldb: E, c: projectedTable.pointer, ldc: gh)
+            if let em { for v in 0..<V { Self.scale(projectedTable.pointer + v * gh, gh, by: em[v]) } }
             input = .projected(ids: inputs, table: UnsafePointer(projectedTable.pointer), vocabulary: V)
         } else if E > 0 {
             embedded.reserve(rows * E)
             let table = p + layout.offset("embedding.weight")
             let out = embedded.pointer
-            Parallel.forRows(rows) { r in (out + r * E).update(from: table + Int(inputs[r]) * E, count: E) }
+            Parallel.forRows(rows) { r in
+                (out + r * E).update(from: table + Int(inputs[r]) * E, count: E)
+                if let em { Self.scale(out + r * E, E, by: em[Int(inputs[r])]) }
+            }
             input = .dense(embedded.pointer)
         } else {
             input = .oneHot(inputs)
@@ -165,7 +230,14 @@ public final class CharRNNModel {
                 masks[l].reserve(n)
                 dropped[l].reserve(n)
                 let m = masks[l].pointer
-                for j in 0..<n { m[j] = rng.nextFloat() < p0 ? 0 : keepScale }
+                if regularization.variational {
+                    // One mask per stream, the same at every step ("locked" dropout).
+                    let perStep = B * H
+                    for j in 0..<perStep { m[j] = rng.nextFloat() < p0 ? 0 : keepScale }
+                    for t in 1..<max(T, 1) { (m + t * perStep).update(from: m, count: perStep) }
+                } else {
+                    for j in 0..<n { m[j] = rng.nextFloat() < p0 ? 0 : keepScale }
+                }
                 crn_mul(out, m, dropped[l].pointer, n)
                 out = dropped[l].pointer
             }
@@ -224,7 +296,7 @@ public final class CharRNNModel {
     /// Backward from dL/dlogits held in `logits` (as left by the loss kernel); overwrites `gradients`.
     public func backwardFromLogitGradients(_ inputs: UnsafePointer<Int32>, T: Int, B: Int) {
         let rows = T * B, V = config.vocabSize, H = config.hidden, E = config.embed
-        let p = parameters.pointer, g = gradients.pointer
+        let p = lastParameters ?? parameters.pointer, g = gradients.pointer
         Parallel.zero(gradients)
         if ones.count < rows {
             ones.reserve(rows)
@@ -246,10 +318,19 @@ public final class CharRNNModel {
                                          needInputGradient: needInput)
             if let dIn { dOut = dIn }
         }
+        if p != parameters.pointer {
+            // Weight drop: W_hh_used = mask * W_hh, so dL/dW_hh = mask * dL/dW_hh_used.
+            for l in 0..<layers.count {
+                let w = layout["rnn.weight_hh_l\(l)"]!
+                crn_mul(g + w.offset, weightMasks[l].pointer, g + w.offset, w.count)
+            }
+        }
+        let em = lastEmbedMask
         if folded {
             // table = embedding W_ih^T, so dW_ih += dTable^T embedding and d embedding += dTable W_ih.
             let gh = config.cell.gateCount * H, dTable = layers[0].dTable.pointer
             let emb = layout.offset("embedding.weight"), wih = layout.offset("rnn.weight_ih_l0")
+            if let em { for v in 0..<V { Self.scale(dTable + v * gh, gh, by: em[v]) } }
             BLAS.pgemm(transA: true, m: gh, n: E, k: V, a: dTable, lda: gh, b: p + emb, ldb: E, beta: 1, c: g + wih, ldc: E)
             BLAS.pgemm(m: V, n: E, k: gh, a: dTable, lda: gh, b: p + wih, ldb: E, beta: 1, c: g + emb, ldc: E)
         } else if E > 0 {
@@ -259,7 +340,13 @@ public final class CharRNNModel {
             Parallel.run(parts) { p in
                 let cols = Parallel.range(part: p, of: parts, total: E)
                 for r in 0..<rows {
-                    crn_add(d + r * I + cols.lowerBound, table + Int(inputs[r]) * E + cols.lowerBound, cols.count)
+                    let id = Int(inputs[r]), from = d + r * I + cols.lowerBound, to = table + id * E + cols.lowerBound
+                    if let em {
+                        let f = em[id]
+                        if f != 0 { for k in 0..<cols.count { to[k] += f * from[k] } }
+                    } else {
+                        crn_add(from, to, cols.count)
+                    }
                 }
             }
         }

@@ -7,7 +7,10 @@ import Darwin
 /// The update rules, each exactly as PyTorch's torch.optim defines it (default hyperparameters),
 /// over the flat parameter and gradient buffers.
 public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
-    case sgd, adam, rmsprop, adagrad
+    case sgd, adam, adamw, rmsprop, adagrad
+
+    /// Keeps a second moment (Adam and AdamW).
+    var hasSecondMoment: Bool { self == .adam || self == .adamw }
 }
 
 public final class Optimizer {
@@ -20,6 +23,8 @@ public final class Optimizer {
     public var epsilon: Float
     /// RMSProp's smoothing constant (torch's alpha).
     public var alpha: Float = 0.99
+    /// AdamW's decoupled weight decay (torch.optim.AdamW's default).
+    public var weightDecay: Float = 0.01
     /// Updates applied so far (Adam's bias correction uses it).
     public private(set) var step: Int = 0
     /// First moment (Adam), momentum buffer (SGD), square average (RMSProp), or sum of squares (Adagrad).
@@ -32,20 +37,20 @@ public final class Optimizer {
         self.count = count
         epsilon = kind == .adagrad ? 1e-10 : 1e-8
         m = FloatBuffer(count: count)
-        v = FloatBuffer(count: kind == .adam ? count : 0)
+        v = FloatBuffer(count: kind.hasSecondMoment ? count : 0)
     }
 
     /// The state to save for an exact resume.
     public var stateTensors: [(String, [Float])] {
         var t = [("optimizer.m", m.array)]
-        if kind == .adam { t.append(("optimizer.v", v.array)) }
+        if kind.hasSecondMoment { t.append(("optimizer.v", v.array)) }
         return t
     }
 
     public func restore(step: Int, m mValues: [Float], v vValues: [Float]?) {
         self.step = step
         for i in 0..<count { m[i] = mValues[i] }
-        if kind == .adam, let vValues { for i in 0..<count { v[i] = vValues[i] } }
+        if kind.hasSecondMoment, let vValues { for i in 0..<count { v[i] = vValues[i] } }
     }
 
     public func update(parameters: FloatBuffer, gradients: FloatBuffer, learningRate lr: Float) {
@@ -69,7 +74,12 @@ public final class Optimizer {
                     for i in range { m[i] = mu * m[i] + g[i]; p[i] -= lr * m[i] }
                 }
             }
-        case .adam:
+        case .adam, .adamw:
+            if kind == .adamw {
+                // Decoupled: the weights shrink by lr * weight_decay before the Adam step.
+                let shrink = 1 - lr * weightDecay
+                for i in range { p[i] *= shrink }
+            }
             let v = self.v.pointer, b1 = beta1, b2 = beta2, eps = epsilon
             let bc1 = 1 - powf(b1, Float(step)), bc2 = 1 - powf(b2, Float(step))
             let stepSize = lr / bc1, bc2Root = bc2.squareRoot()

@@ -28,6 +28,9 @@ public struct TrainState: Codable, Sendable {
     /// Ctrl-C came during this step's validation: a resumed run validates and saves this step first,
     /// so its files are those of a run never interrupted.
     public var pendingEvaluation: Bool? = nil
+    /// Evaluations since validation last improved (--early-stop), and the step of the best one.
+    public var evaluationsWithoutImprovement: Int? = nil
+    public var bestStep: Int? = nil
 
     static let metadataKey = "charrnn_train_state"
 

@@ -35,6 +35,10 @@ public struct TrainingResult: Sendable {
     public var smoothedLoss: Double
     public var validation: LossReport?
     public var bestValidationLoss: Double?
+    /// The step whose model best.safetensors holds.
+    public var bestStep: Int?
+    /// --early-stop ended the run: validation had not improved for that many evaluations.
+    public var stoppedEarly: Bool
     public var charactersPerSecond: Double
     public var directory: String
 }
@@ -133,7 +137,9 @@ public final class Trainer {
             checkpoints = try CheckpointSet.open(folder, managing: Self.savedFiles, resuming: false)
         }
         model = CharRNNModel(config: config)
+        model.regularization = options.regularization
         optimizer = Optimizer(kind: options.optimizer, count: model.parameterCount)
+        if let w = options.weightDecay { optimizer.weightDecay = Float(w) }
         hidden = model.hiddenState(batch: options.batchSize)
         inputs = [Int32](repeating: 0, count: options.batchSize * options.seqLength)
         targets = inputs
@@ -160,7 +166,7 @@ public final class Trainer {
             throw bad("the optimizer state is missing or has the wrong size")
         }
         let v = loaded.tensors["optimizer.v"]
-        if options.optimizer == .adam && v?.values.count != model.parameterCount {
+        if options.optimizer.hasSecondMoment && v?.values.count != model.parameterCount {
             throw bad("the Adam second moment is missing or has the wrong size")
         }
         optimizer.restore(step: s.optimizerStep, m: m.values, v: v?.values)
@@ -202,7 +208,18 @@ public final class Trainer {
         var lastSavedStep: Int? = checkpoints.manifest != nil || AtomicFile.exists(statePath) ? state.step : nil
         crn_install_interrupt_handler()
 
+        let totalUpdates = options.maxSteps
+            ?? maxEpochs.map { Int(($0 * Double(data.batchesPerEpoch)).rounded(.up)) }
+        let schedule = LearningRateSchedule(base: options.learningRate, kind: options.scheduleKind, decay: options.lrDecay,
+                                            decayEvery: options.lrDecayEvery, warmup: options.warmup ?? 0, total: totalUpdates)
+
+        func stoppedEarly() -> Bool {
+            guard let n = options.earlyStop else { return false }
+            return (state.evaluationsWithoutImprovement ?? 0) >= n
+        }
+
         func done() -> Bool {
+            if stoppedEarly() { return true }
             if let s = options.maxSteps, state.step >= s { return true }
             if let e = maxEpochs, data.progress >= e { return true }
             if let t = options.maxTime, state.trainingSeconds >= t { return true }
@@ -280,6 +297,7 @@ public final class Trainer {
                     "training diverged at step \(state.step + 1): the loss \(what); stopped, \(kept); try a lower --learning-rate")
             }
             if let c = options.clipValue { GradientClipping.clipValue(model.gradients, value: Float(c)) }
+            state.learningRate = schedule.rate(update: state.step)
             optimizer.update(parameters: model.parameters, gradients: model.gradients, learningRate: Float(state.learningRate))
             model.thaw()
             state.step += 1
@@ -287,7 +305,6 @@ public final class Trainer {
             state.smoothLoss = state.smoothLoss.map { 0.98 * $0 + 0.02 * loss } ?? loss
             state.windowLossSum += loss
             state.windowSteps += 1
-            if state.step % options.lrDecayEvery == 0 { state.learningRate *= options.lrDecay }
             let dt = monotonicSeconds() - t0
             state.trainingSeconds += dt
             runSeconds += dt
@@ -307,7 +324,7 @@ public final class Trainer {
             let evaluateNow = state.step % options.evalEvery == 0 || done()
             do { try record(evaluate: evaluateNow) } catch is Interrupted { return try stopDuringValidation() }
         }
-        return result(.finished, rate: runSeconds > 0 ? runCharacters / runSeconds : 0)
+        return result(.finished, rate: runSeconds > 0 ? runCharacters / runSeconds : 0, stoppedEarly: stoppedEarly())
     }
 
     /// The sample shown at each validation: text from the start character, or (names mode) a few names,
@@ -330,10 +347,11 @@ public final class Trainer {
             .joined(separator: "\n")
     }
 
-    private func result(_ outcome: TrainingOutcome, rate: Double) -> TrainingResult {
+    private func result(_ outcome: TrainingOutcome, rate: Double, stoppedEarly: Bool = false) -> TrainingResult {
         TrainingResult(outcome: outcome, step: state.step, smoothedLoss: state.smoothLoss ?? .nan,
                        validation: state.lastValidationLoss.map { LossReport(nats: $0, characters: data.validationCharacters) },
-                       bestValidationLoss: state.bestValidationLoss, charactersPerSecond: rate, directory: directory)
+                       bestValidationLoss: state.bestValidationLoss, bestStep: state.bestStep, stoppedEarly: stoppedEarly,
+                       charactersPerSecond: rate, directory: directory)
     }
 
     private func progress(rate: Double, charsPerStep: Double, maxEpochs: Double?) -> TrainingProgress {
@@ -365,8 +383,10 @@ public final class Trainer {
         var improved = false
         if let v = validation?.nats, v.isFinite, v < (state.bestValidationLoss ?? .infinity) {
             state.bestValidationLoss = v
+            state.bestStep = state.step
             improved = true
         }
+        if validation != nil { state.evaluationsWithoutImprovement = improved ? 0 : (state.evaluationsWithoutImprovement ?? 0) + 1 }
         state.epoch = data.epoch
         state.position = data.position
         state.rng = rng.words.map { String($0) }

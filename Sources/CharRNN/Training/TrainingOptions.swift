@@ -33,6 +33,28 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     /// Names mode: each line of the text is one item (a folder of one file per category implies it).
     public var names = false
 
+    // Added after the first release: optional, so training states saved before them still load.
+    /// DropConnect on each layer's W_hh (AWD-LSTM's weight drop); nil is 0.
+    public var weightDrop: Double? = nil
+    /// Drops whole characters' embeddings for a minibatch; nil is 0.
+    public var embedDropout: Double? = nil
+    /// Dropout masks drawn once per sequence and reused at every step; nil is off.
+    public var variationalDropout: Bool? = nil
+    /// AdamW's decoupled weight decay; nil is PyTorch's default, 0.01.
+    public var weightDecay: Double? = nil
+    /// nil: step when --lr-decay is below 1, else constant.
+    public var lrSchedule: LRScheduleKind? = nil
+    /// Updates whose rate ramps up linearly before the schedule starts; nil is 0.
+    public var warmup: Int? = nil
+    /// Stop when validation has not improved for this many evaluations; nil never.
+    public var earlyStop: Int? = nil
+
+    public var regularization: CharRNNModel.Regularization {
+        .init(weightDrop: weightDrop ?? 0, embedDropout: embedDropout ?? 0, variational: variationalDropout ?? false)
+    }
+
+    public var scheduleKind: LRScheduleKind { lrSchedule ?? (lrDecay < 1 ? .step : .constant) }
+
     public init(textPath: String, outputDirectory: String) {
         self.textPath = textPath
         self.outputDirectory = outputDirectory
@@ -61,6 +83,34 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         if let e = maxEpochs { try CharRNNError.requirePositive(e, "--max-epochs") }
         if let t = maxTime { try CharRNNError.requirePositive(t, "--max-time", unit: " seconds") }
         try BLAS.checkThreads(threads)
+        func probability(_ v: Double?, _ option: String) throws {
+            if let v, !(v >= 0 && v < 1) { throw bad("\(option) must be in [0, 1) (got \(v))") }
+        }
+        try probability(weightDrop, "--weight-drop")
+        try probability(embedDropout, "--embed-dropout")
+        if (embedDropout ?? 0) > 0 && embed == 0 {
+            throw bad("--embed-dropout drops embedding rows; it needs --embed above 0 (one-hot input has none)")
+        }
+        if variationalDropout == true && !(dropout > 0) {
+            throw bad("--variational-dropout changes how --dropout masks are drawn; give --dropout above 0")
+        }
+        if let w = weightDecay {
+            guard optimizer == .adamw else { throw bad("--weight-decay is AdamW's decoupled decay; use it with --optimizer adamw") }
+            guard w >= 0, w.isFinite, w * learningRate < 1 else {
+                throw bad("--weight-decay must be 0 or more, and below 1 / --learning-rate (got \(w))")
+            }
+        }
+        if let kind = lrSchedule, kind != .step, lrDecay != 1 {
+            throw bad("--lr-decay belongs to --lr-schedule step (got --lr-schedule \(kind.rawValue))")
+        }
+        if let w = warmup, w < 0 { throw bad("--warmup must be 0 or more steps (got \(w))") }
+        if scheduleKind == .cosine && maxSteps == nil && maxEpochs == nil && maxTime != nil {
+            throw bad("--lr-schedule cosine needs the length of the run: give --max-steps or --max-epochs")
+        }
+        if let n = earlyStop {
+            guard n >= 1 else { throw bad("--early-stop must be at least 1 evaluation (got \(n))") }
+            guard validationFraction > 0 else { throw bad("--early-stop needs a validation part (--val-fraction above 0)") }
+        }
         guard evalEvery >= 1 else { throw bad("--eval-every must be at least 1 (got \(evalEvery))") }
         guard logEvery >= 1 else { throw bad("--log-every must be at least 1 (got \(logEvery))") }
         guard (0...Self.maximumSampleLength).contains(sampleLength) else {

@@ -1,0 +1,50 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public enum LRScheduleKind: String, Codable, Sendable, CaseIterable {
+    /// The same rate throughout.
+    case constant
+    /// Multiplied by --lr-decay every --lr-decay-every updates (torch.optim.lr_scheduler.StepLR).
+    case step
+    /// Half a cosine from the rate down to 0 over the run (CosineAnnealingLR, eta_min 0).
+    case cosine
+}
+
+/// The learning rate of each update, a function of the update's number alone, so a resumed run uses
+/// the rates an uninterrupted one would. With warmup W, updates 0..<W ramp linearly from rate/W
+/// (LinearLR with start_factor 1/W, total_iters W) and the schedule starts after them (SequentialLR).
+public struct LearningRateSchedule: Sendable, Equatable {
+    public var base: Double
+    public var kind: LRScheduleKind
+    public var decay: Double = 1
+    public var decayEvery: Int = 1
+    public var warmup: Int = 0
+    /// Updates in the whole run (cosine needs it).
+    public var total: Int? = nil
+
+    public init(base: Double, kind: LRScheduleKind, decay: Double = 1, decayEvery: Int = 1, warmup: Int = 0, total: Int? = nil) {
+        self.base = base; self.kind = kind; self.decay = decay; self.decayEvery = decayEvery
+        self.warmup = warmup; self.total = total
+    }
+
+    /// The rate of update `s` (0-based: the first update is 0).
+    public func rate(update s: Int) -> Double {
+        if warmup > 0 && s < warmup {
+            let start = 1 / Double(warmup)
+            return base * (start + (1 - start) * Double(s) / Double(warmup))
+        }
+        let t = s - warmup
+        switch kind {
+        case .constant:
+            return base
+        case .step:
+            return base * pow(decay, Double(t / max(decayEvery, 1)))
+        case .cosine:
+            let span = max((total ?? s + 1) - warmup, 1)
+            return base * (1 + cos(Double.pi * Double(min(t, span)) / Double(span))) / 2
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import CharRNN
+import Foundation
+import XCTest
+
+/// AWD-LSTM's regularisers, AdamW, schedules and early stopping through the CLI.
+final class RegularisationCLITests: CLITestCase {
+    let awd = ["--dropout", "0.2", "--variational-dropout", "--weight-drop", "0.3", "--embed-dropout", "0.1",
+               "--optimizer", "adamw", "--weight-decay", "0.05", "--lr-schedule", "cosine", "--warmup", "10", "--log-every", "1"]
+
+    func file(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
+
+    /// A run with every new option, killed inside its second save and resumed, ends with the files of
+    /// the run that was never interrupted; a checkpoint keeps PyTorch's names and shapes (no masks).
+    func testAllRegularisersResumeExactlyAfterAKill() throws {
+        let full = dir + "/full", killed = dir + "/killed"
+        let r = try train(full, steps: 40, extra: awd)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let k = try charrnn(["train", text, "-o", killed, "--max-steps", "40", "--eval-every", "20"] + small + awd,
+                            environment: ["CHARRNN_TEST_KILL_AT_SAVE_POINT": "17"])
+        XCTAssertTrue(k.signaled, "killed inside the second save")
+        XCTAssertEqual(try charrnn(["train", "--resume", killed]).status, 0)
+        for f in ["latest.safetensors", "best.safetensors", "loss.csv"] {
+            XCTAssertEqual(file(killed + "/" + f), file(full + "/" + f), f)
+        }
+        let cp = try Checkpoint.load(full)
+        XCTAssertEqual(cp.model.layout.slots.map(\.name), ParameterLayout(cp.model.config).slots.map(\.name))
+        // The rate climbs through the warmup, then falls along the cosine to near 0.
+        let rates = try String(contentsOfFile: full + "/loss.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+            .map { Double($0.split(separator: ",", omittingEmptySubsequences: false)[4])! }
+        XCTAssertLessThan(rates[0], rates[1], "warmup: \(rates)")
+        XCTAssertLessThan(rates.last!, 0.1 * rates.max()!, "cosine: \(rates)")
+    }
+
+    /// Validation that cannot improve (a learning rate too small to change a float) stops the run
+    /// after --early-stop evaluations, naming the best model.
+    func testEarlyStopEndsTheRunAtTheBestModel() throws {
+        let out = dir + "/stopped"
+        let r = try charrnn(["train", text, "-o", out, "--max-steps", "1000", "--eval-every", "5", "--early-stop", "2",
+                             "--optimizer", "sgd"] + small.filter { $0 != "0.01" && $0 != "--learning-rate" } + ["--learning-rate", "1e-30"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("stopped early: validation has not improved for 2 evaluations; best.safetensors (step 5"),
+                      r.stdout)
+        XCTAssertTrue(r.stdout.contains("done: step 15"), r.stdout)
+        // Resumed, it stays stopped.
+        let again = try charrnn(["train", "--resume", out, "--max-steps", "1000"])
+        XCTAssertTrue(again.stdout.contains("done: step 15"), again.stdout)
+    }
+
+    func testNonsenseCombinationsAreOneLineErrors() throws {
+        let out = dir + "/x"
+        let cases: [([String], String)] = [
+            (["--embed", "0", "--embed-dropout", "0.2"], "--embed-dropout"),
+            (["--weight-decay", "0.1"], "--optimizer adamw"),
+            (["--variational-dropout"], "--dropout above 0"),
+            (["--weight-drop", "1"], "--weight-drop must be in [0, 1)"),
+            (["--lr-schedule", "cosine", "--max-time", "10"], "--max-steps or --max-epochs"),
+            (["--lr-schedule", "cosine", "--lr-decay", "0.5"], "--lr-decay belongs to --lr-schedule step"),
+            (["--early-stop", "3", "--val-fraction", "0"], "validation part"),
+            (["--early-stop", "0"], "--early-stop must be at least 1"),
+            (["--warmup", "-1"], "--warmup"),
+        ]
+        for (extra, fragment) in cases {
+            let limit = extra.contains("--max-time") ? [] : ["--max-steps", "2"]
+            assertCleanError(try charrnn(["train", text, "-o", out] + limit + small + extra), fragment)
+        }
+        XCTAssertEqual(try train(out, steps: 20).status, 0)
+        assertCleanError(try charrnn(["train", "--resume", out, "--weight-drop", "0.5"]), "--weight-drop 0.5 differs")
+        assertCleanError(try charrnn(["train", "--resume", out, "--preset", "small"]), "--preset")
+    }
+
+    /// A preset fills in what the command line leaves out, and what it names wins.
+    func testPresetSetsDefaultsThatOptionsOverride() throws {
+        let out = dir + "/preset"
+        let r = try charrnn(["train", text, "-o", out, "--preset", "small", "--hidden", "24", "--embed", "8", "--seq-length", "16",
+                             "--batch-size", "8", "--max-steps", "20", "--threads", "1", "--sample-length", "0"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let state = try Data(contentsOf: URL(fileURLWithPath: out + "/train-state.safetensors"))
+        let text = String(decoding: state.prefix(20000), as: UTF8.self)
+        for expected in ["\\\"hidden\\\":24", "\\\"layers\\\":2", "\\\"optimizer\\\":\\\"adamw\\\"", "\\\"lrSchedule\\\":\\\"cosine\\\"",
+                         "\\\"variationalDropout\\\":true", "\\\"weightDrop\\\":0.25", "\\\"earlyStop\\\":8"] {
+            XCTAssertTrue(text.contains(expected), "\(expected) in the saved options")
+        }
+    }
+}
