@@ -109,14 +109,16 @@ def main():
     train_numeric = ["--layers", "--hidden", "--embed", "--dropout", "--seq-length", "--batch-size", "--learning-rate",
                      "--lr-decay", "--lr-decay-every", "--clip-norm", "--clip-value", "--val-fraction", "--max-steps",
                      "--max-epochs", "--max-time", "--seed", "--threads", "--eval-every", "--log-every",
-                     "--print-every", "--sample-length"]
+                     "--print-every", "--sample-length", "--weight-drop", "--embed-dropout", "--weight-decay", "--warmup",
+                     "--early-stop"]
     base = ["train", corpus, "-o", "numbers", "--max-steps", "2"] + small
     for opt in train_numeric:
         for v in bad_numbers:
             args = [a for a in base]
             if opt in args:
                 i = args.index(opt); del args[i:i + 2]
-            judge_cli("numbers: train", args + [opt, v], timeout=60)
+            extra = ["--optimizer", "adamw"] if opt == "--weight-decay" else []
+            judge_cli("numbers: train", args + extra + [opt, v], timeout=60)
     for opt in ["--length", "--temperature", "--top-k", "--seed", "--count", "--threads"]:
         for v in bad_numbers:
             judge_cli("numbers: sample", ["sample", "-c", "model", "--length", "5", opt, v] if opt != "--length"

@@ -12,8 +12,8 @@ struct Bench: ParsableCommand {
         """
     )
 
-    @Option(parsing: .unconditional, help: "Threads for matrix products.")
-    var threads = 2
+    @Option(parsing: .unconditional, help: "Threads (default: the cores this process may use, from its CPU affinity and any cgroup quota).")
+    var threads = CPUCount.usable
     @Option(parsing: .unconditional, help: "Seconds to time each configuration.")
     var seconds = 3.0
     @Option(parsing: .unconditional, help: "Run only configuration N of the table (1-based), printing one JSON line.")

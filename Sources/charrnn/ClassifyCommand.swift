@@ -64,8 +64,8 @@ struct ClassifyTrain: ParsableCommand {
     var testFraction = 0.1
     @Option(parsing: .unconditional, help: "Seed for the split, initialisation and batch order.")
     var seed: UInt64 = 1
-    @Option(parsing: .unconditional, help: "Threads.")
-    var threads = 2
+    @Option(parsing: .unconditional, help: "Threads (default: the cores this process may use, from its CPU affinity and any cgroup quota).")
+    var threads = CPUCount.usable
 
     func run() throws {
         let name = FilePath(data).lastComponent?.string ?? "data"

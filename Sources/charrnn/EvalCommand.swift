@@ -15,8 +15,8 @@ struct Eval: ParsableCommand {
     var skipUnknown = false
     @Option(parsing: .unconditional, help: "Characters fed per forward pass (does not change the result).")
     var chunk = 256
-    @Option(parsing: .unconditional, help: "Threads for matrix products.")
-    var threads = 2
+    @Option(parsing: .unconditional, help: "Threads (default: the cores this process may use, from its CPU affinity and any cgroup quota).")
+    var threads = CPUCount.usable
 
     func run() throws {
         guard chunk >= 1 else { throw CharRNNError.invalidOption("--chunk must be at least 1 (got \(chunk))") }

@@ -38,12 +38,12 @@ struct Sample: ParsableCommand {
     @Flag(help: "Read primes line by line from standard input.")
     var interactive = false
     @Option(parsing: .unconditional, help: "Threads for matrix products.")
-    var threads = 1
+    var threads: Int?
 
     func run() throws {
         if let length, length < 0 { throw CharRNNError.invalidOption("--length must be 0 or more (got \(length))") }
         guard count >= 1 else { throw CharRNNError.invalidOption("--count must be at least 1 (got \(count))") }
-        try BLAS.checkThreads(threads)
+        if let threads { try BLAS.checkThreads(threads) }
         var options = SamplingOptions(temperature: temperature, topK: topK, greedy: greedy)
         if let stop { options.stop = try parseCharacter(stop, option: "--stop") }
         try options.validate()
@@ -63,7 +63,8 @@ struct Sample: ParsableCommand {
         } else if let names = cp.info.categoryNames {
             throw CharRNNError.invalidOption("this model generates by category: give --category (one of \(names.joined(separator: ", ")))")
         }
-        BLAS.setThreads(threads)
+        // One stream: a small model's step is too short to share; a large one gains from every core.
+        BLAS.setThreads(threads ?? (cp.model.config.hidden >= 512 ? CPUCount.usable : 1))
         let sampler = Sampler(checkpoint: cp)
         var rng = RandomGenerator(seed: seed ?? UInt64(monotonicSeconds() * 1e6))
         if interactive {

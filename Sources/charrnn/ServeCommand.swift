@@ -34,8 +34,8 @@ struct Serve: AsyncParsableCommand {
     var idleTimeout = 30.0
     @Option(parsing: .unconditional, help: "Most open connections; one more is answered 503 and closed.")
     var maxConnections = 512
-    @Option(parsing: .unconditional, help: "Threads for matrix products.")
-    var threads = 2
+    @Option(parsing: .unconditional, help: "Threads (default: the cores this process may use, from its CPU affinity and any cgroup quota).")
+    var threads = CPUCount.usable
 
     func run() async throws {
         try BLAS.checkThreads(threads)
@@ -50,7 +50,7 @@ struct Serve: AsyncParsableCommand {
         configuration.maxConnections = maxConnections
         BLAS.setThreads(threads)
         try await ModelServer.run(checkpoints: checkpoint, configuration: configuration) { [host] port in
-            Terminal.error("charrnn: serving on http://\(host):\(port)/")
+            Terminal.error("charrnn: serving on http://\(host):\(port)/ (\(threads) threads)")
         }
     }
 }

@@ -78,8 +78,8 @@ struct Train: ParsableCommand {
     var preset: Preset?
     @Option(parsing: .unconditional, help: "Random seed (initialisation, batches, dropout).")
     var seed: UInt64 = 1
-    @Option(parsing: .unconditional, help: "Threads for matrix products.")
-    var threads = 2
+    @Option(parsing: .unconditional, help: "Threads (default: the cores this process may use, from its CPU affinity and any cgroup quota).")
+    var threads = CPUCount.usable
     @Option(parsing: .unconditional, help: "Validate, print a sample and save checkpoints every N steps.")
     var evalEvery = 1000
     @Option(parsing: .unconditional, help: "Add a row to loss.csv every N steps.")
@@ -133,7 +133,7 @@ struct Train: ParsableCommand {
             guard printEvery >= 1 else { throw CharRNNError.invalidOption("--print-every must be at least 1 (got \(printEvery))") }
             trainer = try Trainer(options: o)
         }
-        let reporter = ProgressReporter(printEvery: printEvery)
+        let reporter = ProgressReporter(printEvery: printEvery, threads: trainer.options.threads)
         let result = try trainer.run { reporter.handle($0) }
         reporter.finish()
         switch result.outcome {
@@ -201,17 +201,18 @@ struct Train: ParsableCommand {
 /// Prints training progress: one line updated in place on a terminal, plain lines otherwise.
 final class ProgressReporter {
     let printEvery: Int
+    let threads: Int
     let live = Terminal.stdoutIsTerminal
     var lastDraw = 0.0
     var lineOpen = false
 
-    init(printEvery: Int) { self.printEvery = printEvery }
+    init(printEvery: Int, threads: Int) { self.printEvery = printEvery; self.threads = threads }
 
     func handle(_ event: TrainingEvent) {
         switch event {
         case .started(let params, let vocab, let train, let val, let resumedAt):
             let what = resumedAt.map { "resuming at step \($0): " } ?? ""
-            Terminal.writeFlushed("\(what)\(params) parameters, vocabulary \(vocab), \(train) training and \(val) validation characters\n")
+            Terminal.writeFlushed("\(what)\(params) parameters, vocabulary \(vocab), \(train) training and \(val) validation characters, \(threads) thread\(threads == 1 ? "" : "s")\n")
         case .progress(let p):
             var s = "step \(p.step)\(p.maxSteps.map { "/\($0)" } ?? "") | epoch \(fmt(p.epoch, 2)) | loss \(fmt(p.smoothedLoss, 4))"
             if let v = p.lastValidationLoss { s += " | val \(fmt(v, 4))" }

@@ -74,6 +74,7 @@ final class RegularisationCLITests: CLITestCase {
         let r = try charrnn(["train", text, "-o", out, "--preset", "small", "--hidden", "24", "--embed", "8", "--seq-length", "16",
                              "--batch-size", "8", "--max-steps", "20", "--threads", "1", "--sample-length", "0"])
         XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains(", 1 thread\n"), "the first line says how many threads: \(r.stdout)")
         let state = try Data(contentsOf: URL(fileURLWithPath: out + "/train-state.safetensors"))
         let text = String(decoding: state.prefix(20000), as: UTF8.self)
         for expected in ["\\\"hidden\\\":24", "\\\"layers\\\":2", "\\\"optimizer\\\":\\\"adamw\\\"", "\\\"lrSchedule\\\":\\\"cosine\\\"",

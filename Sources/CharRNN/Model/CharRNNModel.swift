@@ -18,7 +18,7 @@ public final class CharRNNModel {
     /// Training-only regularisers of AWD-LSTM (Merity et al. 2017, "Regularizing and optimizing LSTM
     /// language models"). They change how a training step sees the weights, never the weights a model
     /// keeps: inference and checkpoints are the same with or without them.
-    public struct Regularization: Sendable, Equatable, Codable {
+    public struct Regularization: Sendable, Equatable {
         /// DropConnect on each layer's W_hh: one mask per minibatch, shared by every time step.
         public var weightDrop = 0.0
         /// Drops whole characters: each embedding row is kept or zeroed for the minibatch.

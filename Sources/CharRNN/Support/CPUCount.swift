@@ -1,0 +1,84 @@
+import Foundation
+
+/// How many threads charrnn uses when not told: the cores this process may run on. On Linux that is
+/// the CPU affinity mask (taskset, cpusets) and any cgroup CPU quota (a container given 2.5 CPUs on a
+/// 64-core host gets 3), on Apple silicon the performance cores.
+public enum CPUCount {
+    public static let usable: Int = {
+        var n = ProcessInfo.processInfo.activeProcessorCount
+        #if os(Linux)
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed_list:") }),
+           let allowed = cpuListCount(String(line.dropFirst("Cpus_allowed_list:".count))) {
+            n = min(n, allowed)
+        }
+        if let quota = cgroupQuota() { n = min(n, quota) }
+        #elseif canImport(Darwin)
+        var performance: Int32 = 0
+        var size = MemoryLayout<Int32>.size
+        if sysctlbyname("hw.perflevel0.logicalcpu", &performance, &size, nil, 0) == 0, performance > 0 {
+            n = min(n, Int(performance))
+        }
+        #endif
+        return max(1, min(n, BLAS.maximumThreads))
+    }()
+
+    /// The number of CPUs in a list such as "0-3,8,10-11" (Linux's cpuset format).
+    public static func cpuListCount(_ list: String) -> Int? {
+        var count = 0
+        for part in list.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",") {
+            let ends = part.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            switch ends.count {
+            case 1: guard ends[0] != nil else { return nil }; count += 1
+            case 2:
+                guard let a = ends[0], let b = ends[1], b >= a else { return nil }
+                count += b - a + 1
+            default: return nil
+            }
+        }
+        return count > 0 ? count : nil
+    }
+
+    /// CPUs a quota allows: cgroup v2's cpu.max ("200000 100000", or "max 100000") or v1's quota and
+    /// period in microseconds (quota -1: none), rounded up.
+    public static func quotaCPUs(quota: Int, period: Int) -> Int? {
+        guard quota > 0, period > 0 else { return nil }
+        return (quota + period - 1) / period
+    }
+
+    public static func parseCPUMax(_ text: String) -> Int? {
+        let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
+        guard fields.count == 2, let quota = Int(fields[0]), let period = Int(fields[1]) else { return nil }
+        return quotaCPUs(quota: quota, period: period)
+    }
+
+    /// The tightest quota on this process's cgroup and its ancestors (v2), or the v1 cpu controller's.
+    static func cgroupQuota() -> Int? {
+        func read(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
+        guard let groups = read("/proc/self/cgroup") else { return nil }
+        var best: Int? = nil
+        func consider(_ n: Int?) { if let n { best = min(best ?? n, n) } }
+        for line in groups.split(separator: "\n") {
+            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3 else { continue }
+            var path = String(fields[2])
+            if fields[1].isEmpty {
+                // v2: the file sits in the group's own folder and in each ancestor's.
+                while true {
+                    consider(read("/sys/fs/cgroup" + path + "/cpu.max").flatMap(parseCPUMax))
+                    guard let slash = path.lastIndex(of: "/"), path != "/" else { break }
+                    path = slash == path.startIndex ? "/" : String(path[..<slash])
+                }
+            } else if fields[1].split(separator: ",").contains("cpu") {
+                for base in ["/sys/fs/cgroup/" + fields[1] + path, "/sys/fs/cgroup/cpu,cpuacct" + path, "/sys/fs/cgroup/cpu" + path] {
+                    if let q = read(base + "/cpu.cfs_quota_us").flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }),
+                       let p = read(base + "/cpu.cfs_period_us").flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) {
+                        consider(quotaCPUs(quota: q, period: p))
+                        break
+                    }
+                }
+            }
+        }
+        return best
+    }
+}
