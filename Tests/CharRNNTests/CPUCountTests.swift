@@ -1,5 +1,6 @@
 import CharRNN
 import Foundation
+import SystemPackage
 import XCTest
 
 /// The default thread count: the cores this process may use.
@@ -24,5 +25,29 @@ final class CPUCountTests: XCTestCase {
     func testUsableIsWithinTheMachine() {
         XCTAssertGreaterThanOrEqual(CPUCount.usable, 1)
         XCTAssertLessThanOrEqual(CPUCount.usable, ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    /// A cgroup tree laid out in a temporary folder: v2 takes the tightest of the group and its
+    /// ancestors; v1 reads the cpu controller's quota and period.
+    func testCgroupQuotasAreFoundInTheTree() throws {
+        let root = temporaryDirectory()
+        func write(_ path: String, _ text: String) throws {
+            let url = URL(fileURLWithPath: root + "/" + path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+        try write("v2/cpu.max", "max 100000\n")
+        try write("v2/a/cpu.max", "150000 100000\n")
+        try write("v2/a/b/cpu.max", "max 100000\n")
+        try write("self-v2", "0::/a/b\n")
+        XCTAssertEqual(CPUCount.cgroupQuota(cgroups: FilePath(root + "/self-v2"), root: FilePath(root + "/v2")), 2)
+        try write("v1/cpu,cpuacct/x/cpu.cfs_quota_us", "300000\n")
+        try write("v1/cpu,cpuacct/x/cpu.cfs_period_us", "100000\n")
+        try write("self-v1", "4:memory:/x\n3:cpu,cpuacct:/x\n")
+        XCTAssertEqual(CPUCount.cgroupQuota(cgroups: FilePath(root + "/self-v1"), root: FilePath(root + "/v1")), 3)
+        try write("v1/cpu,cpuacct/y/cpu.cfs_quota_us", "-1\n")
+        try write("v1/cpu,cpuacct/y/cpu.cfs_period_us", "100000\n")
+        try write("self-none", "3:cpu,cpuacct:/y\n0::/\n")
+        XCTAssertNil(CPUCount.cgroupQuota(cgroups: FilePath(root + "/self-none"), root: FilePath(root + "/v1")))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import SystemPackage
 
 /// How many threads charrnn uses when not told: the cores this process may run on. On Linux that is
 /// the CPU affinity mask (taskset, cpusets) and any cgroup CPU quota (a container given 2.5 CPUs on a
@@ -53,26 +54,28 @@ public enum CPUCount {
     }
 
     /// The tightest quota on this process's cgroup and its ancestors (v2), or the v1 cpu controller's.
-    static func cgroupQuota() -> Int? {
-        func read(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
-        guard let groups = read("/proc/self/cgroup") else { return nil }
+    /// `cgroups` is /proc/self/cgroup's text; `root` where the hierarchies are mounted.
+    public static func cgroupQuota(cgroups: FilePath = "/proc/self/cgroup", root: FilePath = "/sys/fs/cgroup") -> Int? {
+        func read(_ path: FilePath) -> String? { try? String(contentsOfFile: path.string, encoding: .utf8) }
+        func number(_ path: FilePath) -> Int? { read(path).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } }
+        guard let groups = read(cgroups) else { return nil }
         var best: Int? = nil
         func consider(_ n: Int?) { if let n { best = min(best ?? n, n) } }
         for line in groups.split(separator: "\n") {
             let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
             guard fields.count == 3 else { continue }
-            var path = String(fields[2])
+            var group = FilePath(String(fields[2]))
             if fields[1].isEmpty {
                 // v2: the file sits in the group's own folder and in each ancestor's.
                 while true {
-                    consider(read("/sys/fs/cgroup" + path + "/cpu.max").flatMap(parseCPUMax))
-                    guard let slash = path.lastIndex(of: "/"), path != "/" else { break }
-                    path = slash == path.startIndex ? "/" : String(path[..<slash])
+                    consider(read(root.pushing(group.removingRoot()).appending("cpu.max")).flatMap(parseCPUMax))
+                    if group.removingRoot().isEmpty { break }
+                    group.removeLastComponent()
                 }
             } else if fields[1].split(separator: ",").contains("cpu") {
-                for base in ["/sys/fs/cgroup/" + fields[1] + path, "/sys/fs/cgroup/cpu,cpuacct" + path, "/sys/fs/cgroup/cpu" + path] {
-                    if let q = read(base + "/cpu.cfs_quota_us").flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }),
-                       let p = read(base + "/cpu.cfs_period_us").flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }) {
+                for controller in [String(fields[1]), "cpu,cpuacct", "cpu"] {
+                    let folder = root.appending(controller).pushing(group.removingRoot())
+                    if let q = number(folder.appending("cpu.cfs_quota_us")), let p = number(folder.appending("cpu.cfs_period_us")) {
                         consider(quotaCPUs(quota: q, period: p))
                         break
                     }
