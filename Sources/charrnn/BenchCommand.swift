@@ -22,6 +22,8 @@ struct Bench: ParsableCommand {
     var text: String?
     @Option(help: "Which rows: all, train or sample.")
     var rows = "all"
+    @Option(help: ArgumentHelp("Run each row at each of these thread counts and print how it scales.", valueName: "1,2,4,8,16"))
+    var threadsSweep: String?
 
     func run() throws {
         try BLAS.checkThreads(threads)
@@ -44,18 +46,13 @@ struct Bench: ParsableCommand {
         guard ["all", "train", "sample"].contains(rows) else {
             throw CharRNNError.invalidOption("--rows must be all, train or sample (got \(rows))")
         }
+        if let threadsSweep { return try sweep(threadsSweep, configs) }
         let ceiling = Benchmark.blasCeiling(threads: threads)
         Terminal.write("BLAS ceiling (2048x2048 sgemm, \(threads) thread\(threads == 1 ? "" : "s")): \(fmt(ceiling, 1)) GFLOP/s\n\n")
         Terminal.write(pad("config", 34) + pad("thr", 4) + lpad("chars/s", 10) + lpad("ms/step", 9) + lpad("RSS MB", 8)
                        + lpad("act MB", 8) + lpad("GFLOP/s", 9) + lpad("% BLAS", 8) + "\n")
         for (i, c) in configs.enumerated() where rows == "all" || c.kind.rawValue == rows {
-            let line = try child(index: i + 1)
-            guard let data = line.data(using: .utf8),
-                  let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
-                Terminal.write(pad(c.name, 34) + "failed: \(line)\n")
-                continue
-            }
-            let num = { (k: String) in (obj[k] as? NSNumber)?.doubleValue ?? .nan }
+            guard let num = try measure(index: i + 1, threads: threads, name: c.name) else { continue }
             let act = num("activation_mb")
             Terminal.write(pad(c.name, 34) + pad("\(threads)", 4) + lpad(fmt(num("chars_per_sec"), 0), 10)
                            + lpad(fmt(num("ms_per_step"), 2), 9) + lpad(fmt(num("peak_rss_mb"), 0), 8)
@@ -64,7 +61,42 @@ struct Bench: ParsableCommand {
         }
     }
 
-    private func child(index: Int) throws -> String {
+    /// Every row at each thread count: chars/s, and the speed-up over one thread where 1 is in the list.
+    /// A row that is slower at a count than at a smaller one is marked.
+    private func sweep(_ list: String, _ configs: [BenchmarkConfig]) throws -> Void {
+        let counts = list.split(separator: ",").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !counts.isEmpty, counts.allSatisfy({ $0 != nil }) else {
+            throw CharRNNError.invalidOption("--threads-sweep takes thread counts separated by commas, e.g. 1,2,4 (got \(list))")
+        }
+        let sorted = Array(Set(counts.compactMap { $0 })).sorted()
+        for t in sorted { try BLAS.checkThreads(t) }
+        Terminal.write("chars/s by thread count (CPUs this process may use: \(CPUCount.usable))\n")
+        Terminal.write(pad("config", 34) + sorted.map { lpad("\($0) thr", 10) }.joined() + lpad("best", 6) + "\n")
+        for (i, c) in configs.enumerated() where rows == "all" || c.kind.rawValue == rows {
+            var rates: [Double] = []
+            for t in sorted { rates.append(try measure(index: i + 1, threads: t, name: nil)?("chars_per_sec") ?? .nan) }
+            let best = rates.indices.max { rates[$0].isNaN || rates[$0] < rates[$1] } ?? 0
+            let regressed = rates.indices.dropFirst().contains { k in rates[..<k].contains { $0 > rates[k] } }
+            var line = pad(c.name, 34) + rates.map { lpad(fmt($0, 0), 10) }.joined() + lpad("\(sorted[best])", 6)
+            if let one = sorted.firstIndex(of: 1), rates[one] > 0 {
+                line += "   x" + rates.map { fmt($0 / rates[one], 2) }.joined(separator: " x")
+            }
+            Terminal.write(line + (regressed ? "   (slower with more threads)" : "") + "\n")
+        }
+    }
+
+    /// One row in its own process; nil (after printing why, when `name` is given) if it failed.
+    private func measure(index: Int, threads: Int, name: String?) throws -> ((String) -> Double)? {
+        let line = try child(index: index, threads: threads)
+        guard let data = line.data(using: .utf8),
+              let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            if let name { Terminal.write(pad(name, 34) + "failed: \(line)\n") }
+            return nil
+        }
+        return { (k: String) in (obj[k] as? NSNumber)?.doubleValue ?? .nan }
+    }
+
+    private func child(index: Int, threads: Int) throws -> String {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: CommandLine.arguments[0].contains("/")
                               ? CommandLine.arguments[0] : "/proc/self/exe").resolvingSymlinksInPath()
