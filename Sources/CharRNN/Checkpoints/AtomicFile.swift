@@ -40,11 +40,17 @@ public enum AtomicFile {
     /// Temporaries of `name` left by processes that no longer run (killed in the middle of a write).
     static func removeStaleTemporaries(of name: String, in folder: FilePath) {
         let prefix = name + temporaryMarker
+        removeRegularFiles(in: folder) { other in
+            guard other.hasPrefix(prefix), let pid = Int32(other.dropFirst(prefix.count)), pid != getpid() else { return false }
+            return kill(pid, 0) != 0 && errno == ESRCH
+        }
+    }
+
+    /// Removes the regular files in `folder` whose names `matching` accepts (never links or devices).
+    static func removeRegularFiles(in folder: FilePath, matching: (String) -> Bool) {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.string)) ?? []
-        for other in names where other.hasPrefix(prefix) {
-            guard let pid = Int32(other.dropFirst(prefix.count)), pid != getpid(),
-                  kill(pid, 0) != 0, errno == ESRCH else { continue }
-            let path = folder.appending(other)
+        for name in names where matching(name) {
+            let path = folder.appending(name)
             if FileKind(path) == .regular { unlink(path.string) }
         }
     }

@@ -51,18 +51,16 @@ public struct CheckpointSet {
         set.adopting = resuming && set.manifest == nil
         if resuming, let m = set.manifest {
             for (name, entry) in m.files.sorted(by: { $0.key < $1.key }) {
-                let final = directory.appending(name), pending = directory.appending(pendingPrefix + name)
-                if let bytes = try? TextFile.readBytes(final.string), entry.matches(bytes) { continue }
-                guard let bytes = try? TextFile.readBytes(pending.string), entry.matches(bytes) else {
+                guard let copy = intactCopy(of: name, entry, in: directory) else {
                     throw CharRNNError.badCheckpoint(directory.string, "\(name) does not match \(manifestName) and no intact copy is left (was the folder changed by hand?)")
                 }
-                try set.rename(pending, to: final)
+                if copy.path != directory.appending(name) { try set.rename(copy.path, to: directory.appending(name)) }
             }
             try set.removeUnlisted()
             AtomicFile.syncDirectory(directory)
         }
         if !resuming { set.manifest = nil }
-        try set.removeTemporaries()
+        set.removeTemporaries()
         return set
     }
 
@@ -106,13 +104,19 @@ public struct CheckpointSet {
             return FileKind(final, followingLinks: true) == .missing ? nil : try TextFile.readBytes(final.string)
         }
         guard let entry = manifest.files[name] else { return nil }
-        if let bytes = try? TextFile.readBytes(final.string), entry.matches(bytes) { return bytes }
-        if let bytes = try? TextFile.readBytes(directory.appending(pendingPrefix + name).string), entry.matches(bytes) {
-            return bytes
+        // A second look: the writer may have renamed the pending copy between the two reads.
+        if let copy = intactCopy(of: name, entry, in: directory) ?? intactCopy(of: name, entry, in: directory) {
+            return copy.bytes
         }
-        // The writer may have renamed the pending copy between the two reads.
-        if let bytes = try? TextFile.readBytes(final.string), entry.matches(bytes) { return bytes }
         throw CharRNNError.badCheckpoint(final.string, "it does not match its checksum in \(manifestName) (the file was changed or damaged)")
+    }
+
+    /// The file itself when it holds the committed content, else its pending copy when that does.
+    private static func intactCopy(of name: String, _ entry: Entry, in directory: FilePath) -> (path: FilePath, bytes: [UInt8])? {
+        for path in [directory.appending(name), directory.appending(pendingPrefix + name)] {
+            if let bytes = try? TextFile.readBytes(path.string), entry.matches(bytes) { return (path, bytes) }
+        }
+        return nil
     }
 
     static func readManifest(_ directory: FilePath) throws -> Manifest? {
@@ -142,12 +146,8 @@ public struct CheckpointSet {
     }
 
     /// Pending files of a save that was never committed, and temporaries of any earlier process.
-    private func removeTemporaries() throws {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.string)) ?? []
-        for name in names where name.hasPrefix(Self.pendingPrefix) || name.contains(AtomicFile.temporaryMarker) {
-            let path = directory.appending(name)
-            if FileKind(path) == .regular { unlink(path.string) }
-        }
+    private func removeTemporaries() {
+        AtomicFile.removeRegularFiles(in: directory) { $0.hasPrefix(Self.pendingPrefix) || $0.contains(AtomicFile.temporaryMarker) }
     }
 }
 
