@@ -13,6 +13,8 @@ public enum CharRNNError: Error, CustomStringConvertible, Equatable {
     case invalidOption(String)
     case trainingDiverged(String)
     case writeFailed(String, String)
+    /// The GPU backend: a library not found, a call that failed, a kernel that did not compile.
+    case cuda(String)
 
     public var description: String {
         switch self {
@@ -35,6 +37,7 @@ public enum CharRNNError: Error, CustomStringConvertible, Equatable {
         case .invalidOption(let why): return why
         case .trainingDiverged(let why): return why
         case .writeFailed(let p, let why): return "\(p): cannot write: \(why)"
+        case .cuda(let why): return "CUDA: \(why)"
         }
     }
 

@@ -1,0 +1,64 @@
+/// cuBLAS, loaded with dlopen: the matrix products of the GPU path. One handle per device, on the
+/// default stream, in fp32 with TF32 off unless asked (CUBLAS_DEFAULT_MATH does not use tensor cores
+/// for fp32), so products agree with the CPU's BLAS.
+final class CUBLAS: @unchecked Sendable {
+    typealias Status = Int32
+    typealias Handle = OpaquePointer?
+
+    let library: SharedLibrary
+    let version: (major: Int, minor: Int, patch: Int)
+
+    private let cublasCreate: @convention(c) (UnsafeMutablePointer<Handle>) -> Status
+    private let cublasSetMathMode: @convention(c) (Handle, Int32) -> Status
+    private let cublasSgemm: @convention(c) (Handle, Int32, Int32, Int32, Int32, Int32, UnsafePointer<Float>, UInt64, Int32,
+                                             UInt64, Int32, UnsafePointer<Float>, UInt64, Int32) -> Status
+
+    static let search = SharedLibrary.Search(
+        what: "cuBLAS (pip install nvidia-cublas)", variable: "CHARRNN_CUBLAS",
+        names: ["libcublas.so.13", "libcublas.so.12", "libcublas.so.11", "libcublas.so"],
+        folders: CUDASearchPaths.toolkitFolders)
+
+    static func shared() throws -> CUBLAS { try loaded.get() }
+    private static let loaded: Swift.Result<CUBLAS, Error> = Swift.Result { try CUBLAS() }
+
+    private init() throws {
+        let lib = try SharedLibrary.open(Self.search)
+        library = lib
+        cublasCreate = try lib.function("cublasCreate_v2")
+        cublasSetMathMode = try lib.function("cublasSetMathMode")
+        cublasSgemm = try lib.function("cublasSgemm_v2")
+        let property: @convention(c) (Int32, UnsafeMutablePointer<Int32>) -> Status = try lib.function("cublasGetProperty")
+        var parts: [Int32] = [0, 0, 0]
+        for k in 0..<3 { _ = property(Int32(k), &parts[k]) }
+        version = (Int(parts[0]), Int(parts[1]), Int(parts[2]))
+    }
+
+    var versionString: String { "\(version.major).\(version.minor).\(version.patch)" }
+
+    /// A handle for the current context, with TF32 on or off.
+    func makeHandle(tf32: Bool) throws -> Handle {
+        var handle: Handle = nil
+        try check(cublasCreate(&handle), "cublasCreate")
+        try check(cublasSetMathMode(handle, tf32 ? 3 : 0), "cublasSetMathMode")  // TF32_TENSOR_OP_MATH : DEFAULT_MATH
+        return handle
+    }
+
+    /// Row-major C = alpha op(A) op(B) + beta C through column-major cuBLAS: C^T = op(B)^T op(A)^T,
+    /// so the operands swap and each keeps its own transpose flag.
+    func gemm(_ handle: Handle, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UInt64, lda: Int,
+              b: UInt64, ldb: Int, beta: Float, c: UInt64, ldc: Int) throws {
+        var alpha = alpha, beta = beta
+        let status = cublasSgemm(handle, transB ? 1 : 0, transA ? 1 : 0, Int32(n), Int32(m), Int32(k), &alpha,
+                                 b, Int32(ldb), a, Int32(lda), &beta, c, Int32(ldc))
+        try check(status, "cublasSgemm (\(m) x \(n) x \(k))")
+    }
+
+    private func check(_ status: Status, _ call: String) throws {
+        guard status != 0 else { return }
+        let names: [Int32: String] = [1: "CUBLAS_STATUS_NOT_INITIALIZED", 3: "CUBLAS_STATUS_ALLOC_FAILED",
+                                      7: "CUBLAS_STATUS_INVALID_VALUE", 8: "CUBLAS_STATUS_ARCH_MISMATCH",
+                                      13: "CUBLAS_STATUS_EXECUTION_FAILED", 14: "CUBLAS_STATUS_INTERNAL_ERROR",
+                                      15: "CUBLAS_STATUS_NOT_SUPPORTED"]
+        throw CharRNNError.cuda("\(call): \(names[status] ?? "cuBLAS status \(status)")")
+    }
+}

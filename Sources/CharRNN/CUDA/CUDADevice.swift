@@ -1,0 +1,156 @@
+/// What the driver reports about one GPU.
+public struct CUDADeviceInfo: Sendable {
+    public let ordinal: Int
+    public let name: String
+    public let totalMemory: Int
+    public let computeCapability: (major: Int, minor: Int)
+    public let multiprocessors: Int
+
+    /// The architecture NVRTC compiles for: 90 for compute capability 9.0.
+    public var architecture: Int { computeCapability.major * 10 + computeCapability.minor }
+}
+
+/// One GPU through the driver API, NVRTC and cuBLAS: the ComputeDevice the GPU path runs on. It uses the
+/// device's primary context (the one PyTorch and other libraries share) and the default stream.
+public final class CUDADevice: ComputeDevice, @unchecked Sendable {
+    public let info: CUDADeviceInfo
+    public var name: String { "\(info.name) (cuda:\(info.ordinal))" }
+    private let driver: CUDADriver
+    private let blas: CUBLAS
+    private let context: OpaquePointer?
+    private let blasHandle: OpaquePointer?
+    private var functions: [String: OpaquePointer?] = [:]
+    /// Whether the module came from the disk cache (for `charrnn devices`).
+    public private(set) var moduleWasCached = false
+
+    /// Opens GPU `ordinal`, compiles (or finds in the cache) and loads charrnn's kernels.
+    public init(ordinal: Int = 0, tf32: Bool = false) throws {
+        driver = try CUDADriver.shared()
+        let all = try Self.devices()
+        guard all.indices.contains(ordinal) else {
+            throw CharRNNError.cuda("there is no cuda:\(ordinal): the driver sees \(all.count) GPU\(all.count == 1 ? "" : "s")")
+        }
+        info = all[ordinal]
+        var device: Int32 = 0
+        try driver.check(driver.cuDeviceGet(&device, Int32(ordinal)), "cuDeviceGet")
+        var ctx: OpaquePointer? = nil
+        try driver.check(driver.cuDevicePrimaryCtxRetain(&ctx, device), "cuDevicePrimaryCtxRetain")
+        context = ctx
+        try driver.check(driver.cuCtxSetCurrent(ctx), "cuCtxSetCurrent")
+        blas = try CUBLAS.shared()
+        blasHandle = try blas.makeHandle(tf32: tf32)
+        try loadKernels()
+    }
+
+    /// The GPUs the driver sees.
+    public static func devices() throws -> [CUDADeviceInfo] {
+        let d = try CUDADriver.shared()
+        var count: Int32 = 0
+        try d.check(d.cuDeviceGetCount(&count), "cuDeviceGetCount")
+        return try (0..<Int(count)).map { ordinal in
+            var device: Int32 = 0
+            try d.check(d.cuDeviceGet(&device, Int32(ordinal)), "cuDeviceGet")
+            var name = [CChar](repeating: 0, count: 256)
+            try d.check(d.cuDeviceGetName(&name, 255, device), "cuDeviceGetName")
+            var memory = 0
+            try d.check(d.cuDeviceTotalMem(&memory, device), "cuDeviceTotalMem")
+            func attribute(_ a: Int32) throws -> Int {
+                var v: Int32 = 0
+                try d.check(d.cuDeviceGetAttribute(&v, a, device), "cuDeviceGetAttribute(\(a))")
+                return Int(v)
+            }
+            // CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR = 75, _MINOR = 76, MULTIPROCESSOR_COUNT = 16.
+            return CUDADeviceInfo(ordinal: ordinal, name: SharedLibrary.string(name), totalMemory: memory,
+                                  computeCapability: (try attribute(75), try attribute(76)),
+                                  multiprocessors: try attribute(16))
+        }
+    }
+
+    private func loadKernels() throws {
+        let compiler = try NVRTCCompiler.shared()
+        let source = KernelSource.moduleSource, arch = info.architecture
+        let key = KernelCache.key(source: source, architecture: arch, compiler: compiler)
+        var module: OpaquePointer? = nil
+        if let cached = KernelCache.read(key: key),
+           cached.withUnsafeBytes({ driver.cuModuleLoadData(&module, $0.baseAddress!) }) == 0 {
+            moduleWasCached = true
+        } else {
+            let cubin = try compiler.compile(source, architecture: arch)
+            try cubin.withUnsafeBytes { try driver.check(driver.cuModuleLoadData(&module, $0.baseAddress!), "cuModuleLoadData") }
+            KernelCache.write(cubin, key: key)
+        }
+        for name in KernelSource.kernelNames {
+            var function: OpaquePointer? = nil
+            try driver.check(driver.cuModuleGetFunction(&function, module, name), "cuModuleGetFunction(\(name))")
+            functions[name] = function
+        }
+    }
+
+    private func makeCurrent() throws {
+        try driver.check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent")
+    }
+
+    // MARK: ComputeDevice
+
+    public func allocate(bytes: Int) throws -> DevicePointer {
+        try makeCurrent()
+        var address: UInt64 = 0
+        let status = driver.cuMemAlloc(&address, max(bytes, 4))
+        if status == 2 {  // CUDA_ERROR_OUT_OF_MEMORY
+            var free = 0, total = 0
+            _ = driver.cuMemGetInfo(&free, &total)
+            throw CharRNNError.cuda("out of GPU memory: \(bytes >> 20) MiB more were needed, \(free >> 20) MiB of "
+                                    + "\(total >> 20) MiB free on \(name)")
+        }
+        try driver.check(status, "cuMemAlloc(\(bytes) bytes)")
+        return DevicePointer(address: address)
+    }
+
+    public func free(_ pointer: DevicePointer) {
+        _ = try? makeCurrent()
+        _ = driver.cuMemFree(pointer.address)
+    }
+
+    public func copy(to destination: DevicePointer, from source: UnsafeRawPointer, bytes: Int) throws {
+        try makeCurrent()
+        try driver.check(driver.cuMemcpyHtoD(destination.address, source, bytes), "cuMemcpyHtoD")
+    }
+
+    public func copy(from source: DevicePointer, to destination: UnsafeMutableRawPointer, bytes: Int) throws {
+        try makeCurrent()
+        try driver.check(driver.cuMemcpyDtoH(destination, source.address, bytes), "cuMemcpyDtoH")
+    }
+
+    public func copy(from source: DevicePointer, to destination: DevicePointer, bytes: Int) throws {
+        try makeCurrent()
+        try driver.check(driver.cuMemcpyDtoD(destination.address, source.address, bytes), "cuMemcpyDtoD")
+    }
+
+    public func zero(_ pointer: DevicePointer, bytes: Int) throws {
+        try makeCurrent()
+        try driver.check(driver.cuMemsetD32(pointer.address, 0, bytes / 4), "cuMemsetD32")
+    }
+
+    public func launch(_ kernel: String, threads: Int, _ arguments: [KernelArgument]) throws {
+        guard threads > 0 else { return }
+        guard let function = functions[kernel] else { throw CharRNNError.cuda("no kernel named \(kernel)") }
+        try makeCurrent()
+        let block = KernelSource.blockSize, blocks = (threads + block - 1) / block
+        let status = KernelArgument.withParameterArray(arguments) { params in
+            driver.cuLaunchKernel(function, UInt32(blocks), 1, 1, UInt32(block), 1, 1, 0, nil, params, nil)
+        }
+        try driver.check(status, "launching \(kernel) (\(threads) threads)")
+    }
+
+    public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: DevicePointer, lda: Int,
+                     b: DevicePointer, ldb: Int, beta: Float, c: DevicePointer, ldc: Int) throws {
+        try makeCurrent()
+        try blas.gemm(blasHandle, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.address, lda: lda,
+                      b: b.address, ldb: ldb, beta: beta, c: c.address, ldc: ldc)
+    }
+
+    public func synchronize() throws {
+        try makeCurrent()
+        try driver.check(driver.cuCtxSynchronize(), "cuCtxSynchronize")
+    }
+}

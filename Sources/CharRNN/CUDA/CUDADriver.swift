@@ -1,0 +1,98 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// The CUDA driver API (libcuda), loaded at run time: the functions charrnn calls, as a table of
+/// pointers filled by dlsym. Versioned names (_v2) are the ones cuda.h maps the plain names to.
+final class CUDADriver: @unchecked Sendable {
+    typealias Result = Int32
+    typealias Handle = OpaquePointer?
+
+    let library: SharedLibrary
+    let version: Int32
+
+    let cuDeviceGetCount: @convention(c) (UnsafeMutablePointer<Int32>) -> Result
+    let cuDeviceGet: @convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Result
+    let cuDeviceGetName: @convention(c) (UnsafeMutablePointer<CChar>, Int32, Int32) -> Result
+    let cuDeviceTotalMem: @convention(c) (UnsafeMutablePointer<Int>, Int32) -> Result
+    let cuDeviceGetAttribute: @convention(c) (UnsafeMutablePointer<Int32>, Int32, Int32) -> Result
+    let cuDevicePrimaryCtxRetain: @convention(c) (UnsafeMutablePointer<Handle>, Int32) -> Result
+    let cuCtxSetCurrent: @convention(c) (Handle) -> Result
+    let cuCtxSynchronize: @convention(c) () -> Result
+    let cuMemAlloc: @convention(c) (UnsafeMutablePointer<UInt64>, Int) -> Result
+    let cuMemFree: @convention(c) (UInt64) -> Result
+    let cuMemGetInfo: @convention(c) (UnsafeMutablePointer<Int>, UnsafeMutablePointer<Int>) -> Result
+    let cuMemcpyHtoD: @convention(c) (UInt64, UnsafeRawPointer, Int) -> Result
+    let cuMemcpyDtoH: @convention(c) (UnsafeMutableRawPointer, UInt64, Int) -> Result
+    let cuMemcpyDtoD: @convention(c) (UInt64, UInt64, Int) -> Result
+    let cuMemsetD32: @convention(c) (UInt64, UInt32, Int) -> Result
+    let cuModuleLoadData: @convention(c) (UnsafeMutablePointer<Handle>, UnsafeRawPointer) -> Result
+    let cuModuleGetFunction: @convention(c) (UnsafeMutablePointer<Handle>, Handle, UnsafePointer<CChar>) -> Result
+    let cuLaunchKernel: @convention(c) (Handle, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, Handle,
+                                        UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
+                                        UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Result
+    private let cuGetErrorName: @convention(c) (Result, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> Result
+    private let cuGetErrorString: @convention(c) (Result, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> Result
+
+    static let search = SharedLibrary.Search(what: "the NVIDIA driver (libcuda)", variable: "CHARRNN_LIBCUDA",
+                                             names: ["libcuda.so.1", "libcuda.so"],
+                                             folders: CUDASearchPaths.driverFolders)
+
+    /// Opens libcuda and initialises it once per process; the outcome, failure included, is kept.
+    static func shared() throws -> CUDADriver { try loaded.get() }
+    private static let loaded: Swift.Result<CUDADriver, Error> = Swift.Result { try CUDADriver() }
+
+    private init() throws {
+        let lib = try SharedLibrary.open(Self.search)
+        library = lib
+        let cuInit = try lib.function("cuInit", as: (@convention(c) (UInt32) -> Result).self)
+        cuGetErrorName = try lib.function("cuGetErrorName")
+        cuGetErrorString = try lib.function("cuGetErrorString")
+        cuDeviceGetCount = try lib.function("cuDeviceGetCount")
+        cuDeviceGet = try lib.function("cuDeviceGet")
+        cuDeviceGetName = try lib.function("cuDeviceGetName")
+        cuDeviceTotalMem = try lib.function("cuDeviceTotalMem_v2")
+        cuDeviceGetAttribute = try lib.function("cuDeviceGetAttribute")
+        cuDevicePrimaryCtxRetain = try lib.function("cuDevicePrimaryCtxRetain")
+        cuCtxSetCurrent = try lib.function("cuCtxSetCurrent")
+        cuCtxSynchronize = try lib.function("cuCtxSynchronize")
+        cuMemAlloc = try lib.function("cuMemAlloc_v2")
+        cuMemFree = try lib.function("cuMemFree_v2")
+        cuMemGetInfo = try lib.function("cuMemGetInfo_v2")
+        cuMemcpyHtoD = try lib.function("cuMemcpyHtoD_v2")
+        cuMemcpyDtoH = try lib.function("cuMemcpyDtoH_v2")
+        cuMemcpyDtoD = try lib.function("cuMemcpyDtoD_v2")
+        cuMemsetD32 = try lib.function("cuMemsetD32_v2", as: type(of: cuMemsetD32))
+        cuModuleLoadData = try lib.function("cuModuleLoadData")
+        cuModuleGetFunction = try lib.function("cuModuleGetFunction")
+        cuLaunchKernel = try lib.function("cuLaunchKernel")
+        let getVersion = try lib.function("cuDriverGetVersion", as: (@convention(c) (UnsafeMutablePointer<Int32>) -> Result).self)
+        var v: Int32 = 0
+        _ = getVersion(&v)
+        version = v
+        let status = cuInit(0)
+        if status != 0 {
+            // 100 is CUDA_ERROR_NO_DEVICE: a driver without a GPU (a container without --gpus).
+            throw CharRNNError.cuda("the driver at \(lib.path) found no usable GPU: cuInit: \(describe(status))")
+        }
+    }
+
+    /// "CUDA_ERROR_OUT_OF_MEMORY (out of memory)".
+    func describe(_ status: Result) -> String {
+        var name: UnsafePointer<CChar>? = nil, text: UnsafePointer<CChar>? = nil
+        _ = cuGetErrorName(status, &name)
+        _ = cuGetErrorString(status, &text)
+        let n = name.map { String(cString: $0) } ?? "error \(status)"
+        return text.map { "\(n) (\(String(cString: $0)))" } ?? n
+    }
+
+    /// Throws the one-line error for a failed call.
+    func check(_ status: Result, _ call: @autoclosure () -> String) throws {
+        if status != 0 { throw CharRNNError.cuda("\(call()): \(describe(status))") }
+    }
+
+    /// "13.0" from 13000.
+    static func versionString(_ v: Int32) -> String { "\(v / 1000).\(v % 1000 / 10)" }
+}

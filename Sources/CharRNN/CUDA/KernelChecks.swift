@@ -1,0 +1,333 @@
+import CCharRNNKernels
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Each GPU kernel against its CPU twin on random inputs of awkward sizes (odd H, a batch of 3): the
+/// same check runs on the emulated device of the tests and, through `charrnn devices --check`, on a GPU.
+public enum KernelChecks {
+    public struct Outcome: Sendable {
+        public let name: String
+        /// Largest |device - cpu| over the largest |cpu| (at least 1) of any compared tensor.
+        public let relativeError: Double
+        public let passed: Bool
+    }
+
+    /// fp32 agreement asked of every kernel (issue: 1e-4 relative).
+    public static let tolerance = 1e-4
+
+    public static func run(on device: ComputeDevice, seed: UInt64 = 7) throws -> [Outcome] {
+        var checker = Checker(device: device, rng: RandomGenerator(seed: seed))
+        return try checker.all()
+    }
+
+    private struct Checker {
+        let device: ComputeDevice
+        var rng: RandomGenerator
+        var outcomes: [Outcome] = []
+        var allocations: [DevicePointer] = []
+
+        mutating func random(_ n: Int, scale: Float = 1) -> [Float] {
+            (0..<n).map { _ in (rng.nextFloat() * 2 - 1) * scale }
+        }
+
+        mutating func put(_ values: [Float]) throws -> DevicePointer {
+            let p = try device.allocate(floats: values.count)
+            allocations.append(p)
+            try device.upload(values, to: p)
+            return p
+        }
+
+        mutating func put(_ values: [Int32]) throws -> DevicePointer {
+            let p = try device.allocate(bytes: max(1, values.count) * 4)
+            allocations.append(p)
+            try device.upload(values, to: p)
+            return p
+        }
+
+        func get(_ p: DevicePointer, _ n: Int) throws -> [Float] { try device.downloadFloats(p, count: n) }
+
+        mutating func record(_ name: String, _ pairs: [([Float], [Float])]) {
+            var worst = 0.0
+            for (got, want) in pairs {
+                precondition(got.count == want.count)
+                let scale = max(1, want.map { Double(abs($0)) }.max() ?? 0)
+                let diff = zip(got, want).map { abs(Double($0) - Double($1)) }.max() ?? 0
+                worst = max(worst, diff.isNaN ? .infinity : diff / scale)
+            }
+            outcomes.append(Outcome(name: name, relativeError: worst, passed: worst <= KernelChecks.tolerance))
+        }
+
+        mutating func all() throws -> [Outcome] {
+            defer { allocations.forEach { device.free($0) } }
+            try lstm()
+            try gru()
+            for relu in [false, true] { try rnn(relu: relu) }
+            try embedding()
+            try loss()
+            try reductionAndClipping()
+            for kind in OptimizerKind.allCases { try optimizer(kind) }
+            try optimizer(.sgd, momentum: 0.9)
+            try elementwise()
+            try dropout()
+            for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] { try gemm(transA: ta, transB: tb) }
+            try device.synchronize()
+            return outcomes
+        }
+
+        // MARK: cells
+
+        mutating func lstm() throws {
+            let B = 3, H = 37, n = B * H
+            var gates = random(B * 4 * H, scale: 2), bias = random(4 * H), cPrev = random(n)
+            var c = [Float](repeating: 0, count: n), h = c
+            let dg = try put(gates), db = try put(bias), dcp = try put(cPrev), dc = try put(c), dh = try put(h)
+            try device.launch("lstm_forward", threads: n, [.int(B), .int(H), .pointer(dg), .pointer(db), .pointer(dcp), .pointer(dc), .pointer(dh)])
+            crn_lstm_forward(Int32(B), Int32(H), &gates, &bias, &cPrev, &c, &h)
+            record("lstm_forward", [(try get(dg, gates.count), gates), (try get(dc, n), c), (try get(dh, n), h)])
+
+            for withRecurrent in [false, true] {
+                let dhOut = random(n), dhRec = random(n)
+                var dcCarry = random(n), dGates = [Float](repeating: 0, count: B * 4 * H)
+                let pOut = try put(dhOut), pRec = try put(dhRec), pCarry = try put(dcCarry), pG = try put(dGates)
+                try device.launch("lstm_backward", threads: n,
+                                  [.int(B), .int(H), .pointer(dg), .pointer(dcp), .pointer(dc), .pointer(pOut),
+                                   .pointer(withRecurrent ? pRec : nil), .pointer(pCarry), .pointer(pG)])
+                dhRec.withUnsafeBufferPointer { rec in
+                    crn_lstm_backward(Int32(B), Int32(H), gates, cPrev, c, dhOut, withRecurrent ? rec.baseAddress : nil,
+                                      &dcCarry, &dGates)
+                }
+                record("lstm_backward" + (withRecurrent ? "" : " (last step)"),
+                       [(try get(pG, dGates.count), dGates), (try get(pCarry, n), dcCarry)])
+            }
+        }
+
+        mutating func gru() throws {
+            let B = 3, H = 29, n = B * H
+            let xp = random(B * 3 * H, scale: 2), hp = random(B * 3 * H, scale: 2), hPrev = random(n)
+            var act = [Float](repeating: 0, count: B * 3 * H), h = [Float](repeating: 0, count: n)
+            let pxp = try put(xp), php = try put(hp), pPrev = try put(hPrev), pAct = try put(act), ph = try put(h)
+            try device.launch("gru_forward", threads: n, [.int(B), .int(H), .pointer(pxp), .pointer(php), .pointer(pPrev), .pointer(pAct), .pointer(ph)])
+            crn_gru_forward(Int32(B), Int32(H), xp, hp, hPrev, &act, &h)
+            record("gru_forward", [(try get(pAct, act.count), act), (try get(ph, n), h)])
+
+            let dhOut = random(n), dhRec = random(n)
+            var dxp = [Float](repeating: 0, count: B * 3 * H), dhp = dxp, dhPrev = [Float](repeating: 0, count: n)
+            let pOut = try put(dhOut), pRec = try put(dhRec), pdx = try put(dxp), pdh = try put(dhp), pdp = try put(dhPrev)
+            try device.launch("gru_backward", threads: n,
+                              [.int(B), .int(H), .pointer(pAct), .pointer(php), .pointer(pPrev), .pointer(pOut), .pointer(pRec),
+                               .pointer(pdx), .pointer(pdh), .pointer(pdp)])
+            crn_gru_backward(Int32(B), Int32(H), act, hp, hPrev, dhOut, dhRec, &dxp, &dhp, &dhPrev)
+            record("gru_backward", [(try get(pdx, dxp.count), dxp), (try get(pdh, dhp.count), dhp), (try get(pdp, n), dhPrev)])
+        }
+
+        mutating func rnn(relu: Bool) throws {
+            let B = 3, H = 41, n = B * H, r: Int32 = relu ? 1 : 0
+            let pre = random(n, scale: 2), bias = random(H)
+            var h = [Float](repeating: 0, count: n)
+            let pPre = try put(pre), pBias = try put(bias), ph = try put(h)
+            try device.launch("rnn_forward", threads: n, [.int(B), .int(H), .pointer(pPre), .pointer(pBias), .pointer(ph), .int32(r)])
+            crn_rnn_forward(Int32(B), Int32(H), pre, bias, &h, r)
+            let dhOut = random(n), dhRec = random(n)
+            var dpre = [Float](repeating: 0, count: n)
+            let pOut = try put(dhOut), pRec = try put(dhRec), pd = try put(dpre)
+            try device.launch("rnn_backward", threads: n, [.int(B), .int(H), .pointer(ph), .pointer(pOut), .pointer(pRec), .pointer(pd), .int32(r)])
+            crn_rnn_backward(Int32(B), Int32(H), h, dhOut, dhRec, &dpre, r)
+            record(relu ? "rnn_forward/rnn_backward (relu)" : "rnn_forward/rnn_backward (tanh)", [(try get(ph, n), h), (try get(pd, n), dpre)])
+        }
+
+        // MARK: embedding, loss
+
+        mutating func embedding() throws {
+            let V = 11, E = 13, rows = 40, ldo = E + 3
+            let ids = (0..<rows).map { _ in Int32(rng.next(upperBound: UInt64(V - 1))) }  // the last id never occurs
+            let table = random(V * E), keep = (0..<V).map { _ in rng.nextFloat() < 0.3 ? Float(0) : 1.25 }
+            let pIds = try put(ids), pTable = try put(table), pKeep = try put(keep)
+            let pOut = try put([Float](repeating: 0, count: rows * ldo))
+            try device.launch("embedding_forward", threads: rows * E,
+                              [.int(rows), .int(E), .pointer(pIds), .pointer(pTable), .pointer(pKeep), .pointer(pOut), .int(ldo)])
+            var out = [Float](repeating: 0, count: rows * ldo)
+            for r in 0..<rows { for e in 0..<E { out[r * ldo + e] = table[Int(ids[r]) * E + e] * keep[Int(ids[r])] } }
+            record("embedding_forward", [(try get(pOut, out.count), out)])
+
+            let d = random(rows * ldo), gradStart = random(V * E)
+            let index = CSRIndex(ids: ids, vocabulary: V)
+            let pFirst = try put(index.first), pRows = try put(index.rows), pd = try put(d), pGrad = try put(gradStart)
+            try device.launch("embedding_backward", threads: V * E,
+                              [.int(V), .int(E), .pointer(pFirst), .pointer(pRows), .pointer(pd), .int(ldo), .pointer(pKeep), .pointer(pGrad)])
+            var grad = gradStart
+            for r in 0..<rows { for e in 0..<E { grad[Int(ids[r]) * E + e] += keep[Int(ids[r])] * d[r * ldo + e] } }
+            record("embedding_backward", [(try get(pGrad, grad.count), grad)])
+        }
+
+        mutating func loss() throws {
+            let N = 7, V = 67
+            let logits = random(N * V, scale: 4)
+            let targets = (0..<N).map { _ in Int32(rng.next(upperBound: UInt64(V))) }
+            let pL = try put(logits), pT = try put(targets), pLoss = try put([Float](repeating: 0, count: N))
+            try device.launch("softmax_xent", threads: N, [.int(N), .int(V), .pointer(pL), .pointer(pT), .float(0.25), .int(1), .pointer(pLoss)])
+            var cpu = logits
+            let total = crn_softmax_xent(Int32(N), Int32(V), &cpu, targets, 0.25, 1)
+            let rowLosses = try get(pLoss, N)
+            record("softmax_xent", [(try get(pL, cpu.count), cpu), ([rowLosses.reduce(0, +)], [Float(total)])])
+        }
+
+        // MARK: reductions, clipping, optimizers
+
+        mutating func reductionAndClipping() throws {
+            let n = 10_007, parts = 64
+            let g = random(n, scale: 3)
+            let pG = try put(g)
+            let partial = try device.allocate(bytes: parts * 8), total = try device.allocate(bytes: 8)
+            allocations += [partial, total]
+            try device.launch("sum_floats", threads: parts, [.long(n), .pointer(pG), .int(1), .int(parts), .pointer(partial)])
+            try device.launch("sum_doubles", threads: 1, [.long(parts), .pointer(partial), .int(1), .pointer(total)])
+            let sumsq = try device.downloadDoubles(total, count: 1)[0]
+            let cpuSumsq = g.withUnsafeBufferPointer { crn_sumsq($0.baseAddress!, n) }
+            record("sum_floats/sum_doubles", [([Float(sumsq / cpuSumsq)], [1])])
+
+            try device.launch("clip_norm", threads: n, [.long(n), .pointer(pG), .pointer(total), .float(5)])
+            let clipped = FloatBuffer(g)
+            GradientClipping.clipGlobalNorm(clipped, maxNorm: 5)
+            record("clip_norm", [(try get(pG, n), clipped.array)])
+
+            let pV = try put(g)
+            try device.launch("clip_value", threads: n, [.long(n), .pointer(pV), .float(0.5)])
+            let byValue = FloatBuffer(g)
+            GradientClipping.clipValue(byValue, value: 0.5)
+            record("clip_value", [(try get(pV, n), byValue.array)])
+        }
+
+        mutating func optimizer(_ kind: OptimizerKind, momentum: Float = 0) throws {
+            let n = 1_003
+            let params = FloatBuffer(random(n)), cpu = Optimizer(kind: kind, count: n)
+            cpu.momentum = momentum
+            let pP = try put(params.array), pM = try put([Float](repeating: 0, count: n)), pV = try put([Float](repeating: 0, count: n))
+            let update = OptimizerUpdate(optimizer: cpu)
+            for step in 1...3 {
+                let grads = FloatBuffer(random(n))
+                let pG = try put(grads.array)
+                let lr: Float = 0.01 * Float(step)
+                let (kernel, args) = update.launch(step: step, learningRate: lr, count: n, parameters: pP, gradients: pG,
+                                                   first: pM, second: pV)
+                try device.launch(kernel, threads: n, args)
+                cpu.update(parameters: params, gradients: grads, learningRate: lr)
+            }
+            record("\(kernel(kind, momentum)) (\(kind.rawValue), 3 steps)", [(try get(pP, n), params.array), (try get(pM, n), cpu.m.array)])
+        }
+
+        func kernel(_ kind: OptimizerKind, _ momentum: Float) -> String {
+            OptimizerUpdate.kernelName(kind, momentum: momentum)
+        }
+
+        mutating func elementwise() throws {
+            let rows = 5, cols = 19, n = rows * cols
+            let x = random(n), m = random(n), v = random(cols), f = random(rows)
+            let px = try put(x), pm = try put(m), pv = try put(v), pf = try put(f), py = try put([Float](repeating: 0, count: n))
+            try device.launch("mul", threads: n, [.long(n), .pointer(px), .pointer(pm), .pointer(py)])
+            record("mul", [(try get(py, n), zip(x, m).map { $0 * $1 })])
+            try device.launch("add", threads: n, [.long(n), .pointer(px), .pointer(pm), .pointer(py)])
+            record("add", [(try get(py, n), zip(x, m).map { $0 + $1 })])
+            try device.launch("fill_rows", threads: n, [.int(rows), .int(cols), .pointer(py), .pointer(pv)])
+            record("fill_rows", [(try get(py, n), (0..<n).map { v[$0 % cols] })])
+            try device.launch("add_rows", threads: n, [.int(rows), .int(cols), .pointer(px), .pointer(pv)])
+            let added = (0..<n).map { x[$0] + v[$0 % cols] }
+            record("add_rows", [(try get(px, n), added)])
+            try device.launch("scale_rows", threads: n, [.int(rows), .int(cols), .pointer(px), .pointer(pf)])
+            record("scale_rows", [(try get(px, n), (0..<n).map { added[$0] * f[$0 / cols] })])
+        }
+
+        /// No CPU twin draws the same numbers: the mask is checked for its values, its rate and its
+        /// repetition with the period.
+        mutating func dropout() throws {
+            let period = 1_000, n = 20 * period, p: Float = 0.3, keep: Float = 1 / 0.7
+            let pm = try put([Float](repeating: -1, count: n))
+            try device.launch("dropout_mask", threads: n, [.long(n), .pointer(pm), .float(p), .float(keep), .uint64(12345), .long(period)])
+            let mask = try get(pm, n)
+            let zeros = Double(mask.prefix(period).filter { $0 == 0 }.count) / Double(period)
+            let valuesOK = mask.allSatisfy { $0 == 0 || $0 == keep }
+            let repeats = (0..<n).allSatisfy { mask[$0] == mask[$0 % period] }
+            // 1000 draws at p = 0.3: a standard deviation of 0.0145, so 0.06 is over four.
+            let ok = valuesOK && repeats && abs(zeros - Double(p)) < 0.06
+            outcomes.append(Outcome(name: "dropout_mask (\(Int((zeros * 100).rounded()))% dropped, p = 0.3)",
+                                    relativeError: ok ? 0 : .infinity, passed: ok))
+        }
+
+        mutating func gemm(transA: Bool, transB: Bool) throws {
+            let m = 7, n = 9, k = 11
+            let a = random(m * k), b = random(k * n), c0 = random(m * n)
+            let lda = transA ? m : k, ldb = transB ? k : n
+            let pa = try put(a), pb = try put(b), pc = try put(c0)
+            try device.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: pa, lda: lda, b: pb, ldb: ldb,
+                            beta: 2, c: pc, ldc: n)
+            var c = c0
+            BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: a, lda: lda, b: b, ldb: ldb, beta: 2,
+                      c: &c, ldc: n)
+            record("gemm (\(transA ? "T" : "N")\(transB ? "T" : "N"))", [(try get(pc, m * n), c)])
+        }
+    }
+}
+
+/// For embedding_backward: the rows of a batch grouped by character, built on the host where the ids
+/// are, so the device sums each character's rows in a fixed order.
+public struct CSRIndex: Sendable {
+    /// first[v] ..< first[v + 1] are the positions in `rows` of character v's rows; V + 1 entries.
+    public let first: [Int32]
+    public let rows: [Int32]
+
+    public init(ids: [Int32], vocabulary V: Int) {
+        var counts = [Int32](repeating: 0, count: V + 1)
+        for id in ids { counts[Int(id) + 1] += 1 }
+        for v in 0..<V { counts[v + 1] += counts[v] }
+        var next = counts, rows = [Int32](repeating: 0, count: ids.count)
+        for (r, id) in ids.enumerated() {
+            rows[Int(next[Int(id)])] = Int32(r)
+            next[Int(id)] += 1
+        }
+        first = counts
+        self.rows = rows
+    }
+}
+
+/// One optimizer step as a launch of the matching kernel of KernelSource.optimizers, with the scalars
+/// the CPU optimizer derives from its step number.
+public struct OptimizerUpdate: Sendable {
+    public let kind: OptimizerKind
+    public let momentum: Float, beta1: Float, beta2: Float, epsilon: Float, alpha: Float, weightDecay: Float
+
+    public init(optimizer o: Optimizer) {
+        kind = o.kind; momentum = o.momentum; beta1 = o.beta1; beta2 = o.beta2; epsilon = o.epsilon
+        alpha = o.alpha; weightDecay = o.weightDecay
+    }
+
+    static func kernelName(_ kind: OptimizerKind, momentum: Float) -> String {
+        switch kind {
+        case .sgd: return momentum == 0 ? "sgd_update" : "sgd_momentum_update"
+        case .adam, .adamw: return "adam_update"
+        case .rmsprop: return "rmsprop_update"
+        case .adagrad: return "adagrad_update"
+        }
+    }
+
+    /// The kernel and arguments of update number `step` (1 for the first).
+    public func launch(step: Int, learningRate lr: Float, count n: Int, parameters p: DevicePointer,
+                       gradients g: DevicePointer, first m: DevicePointer, second v: DevicePointer) -> (String, [KernelArgument]) {
+        let name = Self.kernelName(kind, momentum: momentum)
+        switch kind {
+        case .sgd:
+            if momentum == 0 { return (name, [.long(n), .pointer(p), .pointer(g), .float(lr)]) }
+            return (name, [.long(n), .pointer(p), .pointer(g), .pointer(m), .float(lr), .float(momentum), .int(step == 1 ? 1 : 0)])
+        case .adam, .adamw:
+            let bc1 = 1 - powf(beta1, Float(step)), bc2 = 1 - powf(beta2, Float(step))
+            let shrink: Float = kind == .adamw ? 1 - lr * weightDecay : 1
+            return (name, [.long(n), .pointer(p), .pointer(g), .pointer(m), .pointer(v), .float(beta1), .float(beta2),
+                           .float(epsilon), .float(lr / bc1), .float(bc2.squareRoot()), .float(shrink)])
+        case .rmsprop:
+            return (name, [.long(n), .pointer(p), .pointer(g), .pointer(m), .float(lr), .float(alpha), .float(epsilon)])
+        case .adagrad:
+            return (name, [.long(n), .pointer(p), .pointer(g), .pointer(m), .float(lr), .float(epsilon)])
+        }
+    }
+}

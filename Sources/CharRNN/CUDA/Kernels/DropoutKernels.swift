@@ -1,0 +1,22 @@
+extension KernelSource {
+    /// Dropout masks from a counter-based generator: element i's draw is a hash of (seed, i % period), so
+    /// a mask needs no generator state on the device and any launch can be replayed. period = n gives an
+    /// ordinary mask; period = B*H over T*B*H elements repeats one mask at every step (variational dropout).
+    /// mask[i] = 0 with probability p, else keep (= 1/(1-p)) (=).
+    static let dropout = KernelSource(name: "dropout", kernels: ["dropout_mask"], code: """
+    __device__ __forceinline__ float crn_uniform(unsigned long long seed, unsigned long long i) {
+        unsigned long long z = seed + 0x9E3779B97F4A7C15ULL * (i + 1ULL);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        z ^= z >> 31;
+        return (float)(z >> 40) * (1.0f / 16777216.0f);
+    }
+
+    extern "C" __global__ void dropout_mask(long n, float *mask, float p, float keep, unsigned long long seed,
+                                            long period) {
+        const long i = CRN_THREAD;
+        if (i >= n) return;
+        mask[i] = crn_uniform(seed, (unsigned long long)(i % period)) < p ? 0.0f : keep;
+    }
+    """)
+}

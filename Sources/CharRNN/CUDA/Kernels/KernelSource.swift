@@ -1,0 +1,54 @@
+/// CUDA C source of charrnn's own kernels, compiled at run time by NVRTC (see NVRTCCompiler).
+///
+/// Every kernel is written in the subset that a host C++ compiler also accepts once the prelude of
+/// `KernelSource.hostPrelude` defines CUDA's names: one thread per element or row, no shared memory,
+/// no barriers, no atomics. The tests compile the same text for the CPU and run it element by element
+/// (an emulated device), so each kernel is checked against the C kernels of CCharRNNKernels without a GPU.
+/// Faster kernels that need the GPU's own features are checked on a GPU (`charrnn devices --check`).
+///
+/// Conventions, as in charrnn_kernels.h: row-major matrices, time-major rows (t*B + b), PyTorch's gate
+/// order; a launch covers `count` threads in 1-D blocks of `KernelSource.blockSize`.
+public struct KernelSource: Sendable {
+    /// The file-like name of this part ("lstm"), for messages.
+    public let name: String
+    /// The kernels it defines (extern "C" names).
+    public let kernels: [String]
+    public let code: String
+
+    /// Threads per block for the element-wise launches.
+    public static let blockSize = 256
+
+    /// Definitions both compilers read first.
+    static let common = """
+    #define CRN_THREAD ((long)blockIdx.x * (long)blockDim.x + (long)threadIdx.x)
+    __device__ __forceinline__ float crn_sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+    """
+
+    /// What a host C++ compiler needs to read the kernels: CUDA's qualifiers as nothing, the thread
+    /// coordinates as globals the emulator sets before each call.
+    public static let hostPrelude = """
+    #include <math.h>
+    #include <stdint.h>
+    #define __global__
+    #define __device__
+    #define __forceinline__ inline
+    #define __restrict__
+    struct crn_dim3 { unsigned x, y, z; };
+    extern "C" { crn_dim3 threadIdx, blockIdx, blockDim, gridDim; }
+
+    """
+
+    /// Every part, in the order they are concatenated into one module.
+    public static let all: [KernelSource] = [
+        .lstm, .gru, .rnn, .embedding, .loss, .dropout, .reduction, .clipping, .optimizers, .elementwise,
+    ]
+
+    /// The module as NVRTC compiles it.
+    public static var moduleSource: String { common + all.map(\.code).joined(separator: "\n") }
+
+    /// The module as a host C++ compiler reads it (the emulated device of the tests).
+    public static var hostSource: String { hostPrelude + moduleSource }
+
+    public static var kernelNames: [String] { all.flatMap(\.kernels) }
+}

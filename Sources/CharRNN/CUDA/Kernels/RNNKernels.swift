@@ -1,0 +1,22 @@
+extension KernelSource {
+    /// nn.RNN's cell, the GPU twin of crn_rnn_forward / crn_rnn_backward (Layers/SimpleRNNLayer.swift).
+    /// One thread per element of B*H; relu != 0 selects ReLU, else tanh.
+    /// forward: h = act(pre + bias) (=), pre[B,H] = x W_ih^T + h W_hh^T.
+    /// backward: dpre = (dh_out + dh_rec) * act'(h) (=); dh_rec may be null.
+    static let rnn = KernelSource(name: "rnn", kernels: ["rnn_forward", "rnn_backward"], code: """
+    extern "C" __global__ void rnn_forward(int B, int H, const float *pre, const float *bias, float *h, int relu) {
+        const long k = CRN_THREAD;
+        if (k >= (long)B * H) return;
+        const float v = pre[k] + bias[k % H];
+        h[k] = relu ? fmaxf(v, 0.0f) : tanhf(v);
+    }
+
+    extern "C" __global__ void rnn_backward(int B, int H, const float *h, const float *dh_out, const float *dh_rec,
+                                            float *dpre, int relu) {
+        const long k = CRN_THREAD;
+        if (k >= (long)B * H) return;
+        const float dh = dh_out[k] + (dh_rec ? dh_rec[k] : 0.0f);
+        dpre[k] = relu ? (h[k] > 0.0f ? dh : 0.0f) : dh * (1.0f - h[k] * h[k]);
+    }
+    """)
+}

@@ -1,0 +1,143 @@
+import CharRNN
+import Foundation
+import XCTest
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A ComputeDevice on the host: memory from malloc, products from BLAS, and the kernels of KernelSource
+/// compiled by the host's C++ compiler and run one thread at a time. Every kernel is written so that
+/// this is exact (no shared memory, barriers or atomics), so code written against the device seam, and
+/// each kernel against its CPU twin, is checked without a GPU.
+final class EmulatedDevice: ComputeDevice {
+    let name = "emulated device (kernels compiled for the host)"
+    private let library: UnsafeMutableRawPointer
+    private typealias Entry = @convention(c) (UnsafeMutablePointer<UnsafeMutableRawPointer?>, Int, Int32) -> Void
+    private var entries: [String: Entry] = [:]
+    private(set) var live = Set<UInt64>()
+
+    /// What a kernel source needs to run here: every `emu_NAME(args, threads, block)` walks the grid,
+    /// sets the thread coordinates and calls NAME with its arguments unpacked from the kernelParams array.
+    /// Math comes from clang's builtins, so no host headers are needed.
+    private static let runner = """
+    template <unsigned long... I> struct crn_indices {};
+    template <unsigned long N, unsigned long... I> struct crn_make : crn_make<N - 1, N - 1, I...> {};
+    template <unsigned long... I> struct crn_make<0, I...> { typedef crn_indices<I...> type; };
+    template <typename T> struct crn_plain { typedef T type; };
+    template <typename T> struct crn_plain<const T> { typedef T type; };
+    template <typename... A, unsigned long... I>
+    static void crn_apply(void (*f)(A...), void **args, crn_indices<I...>) {
+        f(*static_cast<typename crn_plain<A>::type *>(args[I])...);
+    }
+    template <typename... A> static void crn_launch(void (*f)(A...), void **args, long threads, int block) {
+        blockDim.x = block; blockDim.y = blockDim.z = 1;
+        gridDim.x = (unsigned)((threads + block - 1) / block); gridDim.y = gridDim.z = 1;
+        blockIdx.y = blockIdx.z = threadIdx.y = threadIdx.z = 0;
+        for (unsigned b = 0; b < gridDim.x; b++)
+            for (unsigned t = 0; t < (unsigned)block; t++) {
+                blockIdx.x = b; threadIdx.x = t;
+                crn_apply(f, args, typename crn_make<sizeof...(A)>::type());
+            }
+    }
+
+    """
+
+    private static let builtins = """
+    #define expf __builtin_expf
+    #define logf __builtin_logf
+    #define tanhf __builtin_tanhf
+    #define sqrtf __builtin_sqrtf
+    #define sqrt __builtin_sqrt
+    #define fmaxf __builtin_fmaxf
+    #define fminf __builtin_fminf
+
+    """
+
+    /// Compiles `source` (KernelSource.moduleSource or a changed copy) for the host.
+    init(source: String = KernelSource.moduleSource, kernels: [String] = KernelSource.kernelNames) throws {
+        let folder = temporaryDirectory()
+        let cpp = folder + "/kernels.cpp", so = folder + "/kernels.so"
+        let prelude = KernelSource.hostPrelude.replacingOccurrences(of: "#include <math.h>\n", with: "")
+            .replacingOccurrences(of: "#include <stdint.h>\n", with: "")
+        let launchers = kernels.map { k in
+            "extern \"C\" void emu_\(k)(void **args, long threads, int block) { crn_launch(\(k), args, threads, block); }"
+        }.joined(separator: "\n")
+        try (Self.builtins + prelude + source + "\n" + Self.runner + launchers + "\n")
+            .write(toFile: cpp, atomically: true, encoding: .utf8)
+        let compiler = Self.hostCompiler()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: compiler)
+        process.arguments = ["-x", "c++", "-std=c++17", "-O1", "-fPIC", "-shared", "-o", so, cpp, "-lm"]
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        let log = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw CharRNNError.cuda("the host compiler \(compiler) could not compile the kernels: \(log)")
+        }
+        guard let handle = dlopen(so, RTLD_NOW | RTLD_LOCAL) else {
+            throw CharRNNError.cuda("cannot load \(so): \(String(cString: dlerror()))")
+        }
+        library = handle
+        for k in kernels {
+            guard let symbol = dlsym(handle, "emu_\(k)") else { throw CharRNNError.cuda("no emu_\(k)") }
+            entries[k] = unsafeBitCast(symbol, to: Entry.self)
+        }
+    }
+
+    /// clang++ beside the Swift compiler (every Swift toolchain has one), else the first on PATH.
+    static func hostCompiler() -> String {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin"
+        for name in ["clang++", "g++", "c++"] {
+            for folder in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(folder)/\(name)") {
+                return "\(folder)/\(name)"
+            }
+        }
+        return "/usr/bin/c++"
+    }
+
+    func allocate(bytes: Int) throws -> DevicePointer {
+        let p = malloc(max(bytes, 4))!
+        memset(p, 0xFF, max(bytes, 4))  // NaN-filled, as fresh device memory holds garbage
+        let address = UInt64(UInt(bitPattern: p))
+        live.insert(address)
+        return DevicePointer(address: address)
+    }
+
+    func free(_ pointer: DevicePointer) {
+        precondition(live.remove(pointer.address) != nil, "freeing memory that was not allocated")
+        Glibc.free(raw(pointer))
+    }
+
+    private func raw(_ p: DevicePointer) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: UInt(p.address))! }
+
+    func copy(to destination: DevicePointer, from source: UnsafeRawPointer, bytes: Int) throws {
+        raw(destination).copyMemory(from: source, byteCount: bytes)
+    }
+
+    func copy(from source: DevicePointer, to destination: UnsafeMutableRawPointer, bytes: Int) throws {
+        destination.copyMemory(from: raw(source), byteCount: bytes)
+    }
+
+    func copy(from source: DevicePointer, to destination: DevicePointer, bytes: Int) throws {
+        memmove(raw(destination), raw(source), bytes)
+    }
+
+    func zero(_ pointer: DevicePointer, bytes: Int) throws { memset(raw(pointer), 0, bytes) }
+
+    func launch(_ kernel: String, threads: Int, _ arguments: [KernelArgument]) throws {
+        guard threads > 0 else { return }
+        guard let entry = entries[kernel] else { throw CharRNNError.cuda("no kernel named \(kernel)") }
+        KernelArgument.withParameterArray(arguments) { entry($0, threads, Int32(KernelSource.blockSize)) }
+    }
+
+    func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: DevicePointer, lda: Int,
+              b: DevicePointer, ldb: Int, beta: Float, c: DevicePointer, ldc: Int) throws {
+        BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                  a: raw(a).assumingMemoryBound(to: Float.self), lda: lda, b: raw(b).assumingMemoryBound(to: Float.self),
+                  ldb: ldb, beta: beta, c: raw(c).assumingMemoryBound(to: Float.self), ldc: ldc)
+    }
+
+    func synchronize() throws {}
+}
