@@ -28,6 +28,30 @@ CHARRNN="$ROOT/.build/release/charrnn"
 
 build() { swift build "${BUILD_FLAGS[@]}" "$@"; }
 
+# NVRTC from PyPI's nvidia-cuda-nvrtc wheel, unpacked under .cuda/ (no GPU or driver needed): the tests
+# compile every CUDA kernel with it, so a kernel that does not compile fails the tests on any machine.
+# Exports CHARRNN_NVRTC, the library's path.
+ensure_nvrtc() {
+    local dir="$ROOT/.cuda/nvrtc"
+    local lib
+    lib="$(find "$dir" -name 'libnvrtc.so.*' -not -name '*builtins*' 2>/dev/null | head -1 || true)"
+    if [ -z "$lib" ]; then
+        [ "$(uname -s)" = Linux ] || return 0
+        python3 -m pip --version >/dev/null 2>&1 || ensure_system_packages python3-pip
+        local tmp
+        tmp="$(mktemp -d)"
+        python3 -m pip download --quiet --no-deps --only-binary :all: nvidia-cuda-nvrtc -d "$tmp"
+        python3 - "$tmp" "$dir" <<'PY'
+import glob, sys, zipfile
+wheel = glob.glob(sys.argv[1] + "/*.whl")[0]
+zipfile.ZipFile(wheel).extractall(sys.argv[2])
+PY
+        rm -rf "$tmp"
+        lib="$(find "$dir" -name 'libnvrtc.so.*' -not -name '*builtins*' | head -1)"
+    fi
+    export CHARRNN_NVRTC="$lib"
+}
+
 # A Python virtual environment in DIR with the given PyPI packages, made the first time.
 ensure_venv() {
     local dir=$1; shift

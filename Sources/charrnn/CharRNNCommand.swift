@@ -16,7 +16,7 @@ struct CharRNNCommand: AsyncParsableCommand {
           charrnn eval --checkpoint runs/shakespeare held-out.txt
           charrnn serve --checkpoint runs/shakespeare
         """,
-        subcommands: [Train.self, Sample.self, Eval.self, Classify.self, Serve.self, Bench.self]
+        subcommands: [Train.self, Sample.self, Eval.self, Classify.self, Serve.self, Bench.self, Devices.self]
     )
 
     /// Every error is one line on stderr and a non-zero exit: 1 for a failure, 64 for a usage error.

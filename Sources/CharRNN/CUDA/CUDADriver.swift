@@ -36,7 +36,7 @@ final class CUDADriver: @unchecked Sendable {
     private let cuGetErrorName: @convention(c) (Result, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> Result
     private let cuGetErrorString: @convention(c) (Result, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> Result
 
-    static let search = SharedLibrary.Search(what: "the NVIDIA driver (libcuda)", variable: "CHARRNN_LIBCUDA",
+    static let search = SharedLibrary.Search(what: "libcuda (the NVIDIA driver)", variable: "CHARRNN_LIBCUDA",
                                              names: ["libcuda.so.1", "libcuda.so"],
                                              folders: CUDASearchPaths.driverFolders)
 

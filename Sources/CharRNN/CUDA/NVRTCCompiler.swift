@@ -25,7 +25,7 @@ public final class NVRTCCompiler: @unchecked Sendable {
     private let nvrtcGetErrorString: @convention(c) (Result) -> UnsafePointer<CChar>?
 
     static let search = SharedLibrary.Search(
-        what: "NVRTC (the CUDA run-time compiler; pip install nvidia-cuda-nvrtc)", variable: "CHARRNN_NVRTC",
+        what: "NVRTC (pip install nvidia-cuda-nvrtc)", variable: "CHARRNN_NVRTC",
         names: ["libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so.11.2", "libnvrtc.so"],
         folders: CUDASearchPaths.toolkitFolders)
 
