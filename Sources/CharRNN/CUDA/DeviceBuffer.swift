@@ -1,0 +1,33 @@
+/// A growable array in a device's memory (the twin of FloatBuffer): workspaces grow with `reserve` and
+/// are never shrunk, so a training loop allocates nothing per step once the first step has run.
+public final class DeviceBuffer {
+    public let device: ComputeDevice
+    public private(set) var pointer: DevicePointer
+    /// Capacity in elements of `elementSize` bytes.
+    public private(set) var count: Int
+    private let elementSize: Int
+
+    public init(_ device: ComputeDevice, count: Int, elementSize: Int = MemoryLayout<Float>.size) throws {
+        self.device = device
+        self.elementSize = elementSize
+        self.count = count
+        pointer = try device.allocate(bytes: max(1, count) * elementSize)
+    }
+
+    deinit { device.free(pointer) }
+
+    /// Makes room for at least `n` elements; contents are undefined after growing.
+    public func reserve(_ n: Int) throws {
+        guard n > count else { return }
+        device.free(pointer)
+        pointer = try device.allocate(bytes: n * elementSize)
+        count = n
+    }
+
+    /// The address of element `i` (floats, or elements of this buffer's size).
+    public subscript(offset i: Int) -> DevicePointer {
+        DevicePointer(address: pointer.address &+ UInt64(i * elementSize))
+    }
+
+    public func zero(_ n: Int? = nil) throws { try device.zero(pointer, bytes: (n ?? count) * elementSize) }
+}

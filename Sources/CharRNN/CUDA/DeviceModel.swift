@@ -1,0 +1,287 @@
+/// CharRNNModel on a ComputeDevice: Embedding(V, E) (or one-hot) -> L recurrent layers -> dropout ->
+/// Linear(H, V), forward and backward over a whole sequence, with the parameters and gradients in one
+/// flat buffer each on the device, in ParameterLayout's order: a checkpoint is the same file whichever
+/// device trained it. Read it beside Model/CharRNNModel.swift; each step has the same name there.
+///
+/// The batch's ids travel to the device (T*B ints and, for the embedding gradient, their CSR index);
+/// nothing comes back within a step. The loss stays on the device until `lastLoss()` reads it.
+/// Dropout masks come from the counter-based generator of KernelSource.dropout, seeded from `rng`, so a
+/// step is the same on every run; they are not the CPU's masks (which come from the CPU's generator).
+/// Device memory for T steps of B streams: the CPU model's activation formula, plus the parameters,
+/// gradients and (in the trainer) the optimizer's moments.
+public final class DeviceModel {
+    public let config: ModelConfig
+    public var regularization = CharRNNModel.Regularization()
+    public let layout: ParameterLayout
+    public let device: ComputeDevice
+    public let parameters: DeviceBuffer
+    public let gradients: DeviceBuffer
+    /// [T*B, V] after a forward; dLoss/dlogits after lossAndGradients.
+    public let logits: DeviceBuffer
+    let layers: [DeviceRecurrentLayer]
+
+    private let ids: DeviceBuffer, targets: DeviceBuffer, csrFirst: DeviceBuffer, csrRows: DeviceBuffer
+    private let embedded: DeviceBuffer, dTop: DeviceBuffer, ones: DeviceBuffer
+    /// One-hot input: the identity [V, V], looked up as an embedding.
+    private let identity: DeviceBuffer?
+    private let masks: [DeviceBuffer], dropped: [DeviceBuffer]
+    private let dropConnected: DeviceBuffer, weightMasks: [DeviceBuffer], embedMask: DeviceBuffer
+    private let lossRows: DeviceBuffer, lossPartial: DeviceBuffer, lossTotal: DeviceBuffer
+    private var onesCount = 0
+    private var last = (T: 0, B: 0, dropping: false, weightDrop: false, embedDrop: false)
+    private var top: DevicePointer?
+    private var lastIds: [Int32] = []
+
+    public init(config: ModelConfig, device: ComputeDevice) throws {
+        guard config.categories == 0 else {
+            throw CharRNNError.cuda("category-conditional models (names by category) run on the CPU only for now; use --device cpu")
+        }
+        self.config = config
+        self.device = device
+        let layout = ParameterLayout(config)
+        self.layout = layout
+        parameters = try DeviceBuffer(device, count: layout.count)
+        gradients = try DeviceBuffer(device, count: layout.count)
+        logits = try DeviceBuffer(device, count: 0)
+        layers = try (0..<config.layers).map {
+            try DeviceRecurrentLayer.make(device, config.cell, inputSize: config.inputSize(layer: $0), hidden: config.hidden,
+                                          layout: layout, layer: $0)
+        }
+        ids = try DeviceBuffer(device, count: 0, elementSize: 4)
+        targets = try DeviceBuffer(device, count: 0, elementSize: 4)
+        csrFirst = try DeviceBuffer(device, count: config.vocabSize + 1, elementSize: 4)
+        csrRows = try DeviceBuffer(device, count: 0, elementSize: 4)
+        embedded = try DeviceBuffer(device, count: 0)
+        dTop = try DeviceBuffer(device, count: 0)
+        ones = try DeviceBuffer(device, count: 0)
+        if config.embed == 0 {
+            let V = config.vocabSize
+            let table = try DeviceBuffer(device, count: V * V)
+            var eye = [Float](repeating: 0, count: V * V)
+            for v in 0..<V { eye[v * V + v] = 1 }
+            try device.upload(eye, to: table.pointer)
+            identity = table
+        } else {
+            identity = nil
+        }
+        masks = try (0..<config.layers).map { _ in try DeviceBuffer(device, count: 0) }
+        dropped = try (0..<config.layers).map { _ in try DeviceBuffer(device, count: 0) }
+        dropConnected = try DeviceBuffer(device, count: 0)
+        weightMasks = try (0..<config.layers).map { _ in try DeviceBuffer(device, count: 0) }
+        embedMask = try DeviceBuffer(device, count: config.vocabSize)
+        lossRows = try DeviceBuffer(device, count: 0)
+        lossPartial = try DeviceBuffer(device, count: Self.sumParts, elementSize: 8)
+        lossTotal = try DeviceBuffer(device, count: 1, elementSize: 8)
+    }
+
+    /// Threads of the first pass of a sum (KernelSource.reduction).
+    static let sumParts = 1024
+
+    public var parameterCount: Int { layout.count }
+
+    public func setParameters(_ values: FloatBuffer) throws {
+        try device.copy(to: parameters.pointer, from: values.pointer, bytes: layout.count * 4)
+    }
+
+    public func parameterValues() throws -> [Float] { try device.downloadFloats(parameters.pointer, count: layout.count) }
+    public func gradientValues() throws -> [Float] { try device.downloadFloats(gradients.pointer, count: layout.count) }
+
+    public func hiddenState(batch: Int) throws -> DeviceHiddenState {
+        try DeviceHiddenState(config: config, batch: batch, device: device)
+    }
+
+    // MARK: forward
+
+    /// Runs the model over T steps of B streams (ids time-major, T*B) and leaves the logits [T*B, V] in
+    /// `logits`. With training on, dropout masks are drawn with seeds from `rng`. The state advances.
+    public func forward(_ inputIds: [Int32], T: Int, B: Int, state: DeviceHiddenState, training: Bool,
+                        rng: inout RandomGenerator) throws {
+        precondition(state.batch == B && inputIds.count == T * B, "batch shape does not match")
+        let rows = T * B, H = config.hidden, V = config.vocabSize
+        try ids.reserve(rows)
+        try device.upload(inputIds, to: ids.pointer)
+        lastIds = inputIds
+
+        // Weight drop: a copy of the parameters with each W_hh masked for this minibatch.
+        let weightDrop = training && regularization.weightDrop > 0
+        var p = parameters.pointer
+        if weightDrop {
+            try dropConnected.reserve(layout.count)
+            try device.copy(from: parameters.pointer, to: dropConnected.pointer, bytes: layout.count * 4)
+            for l in 0..<config.layers {
+                let slot = layout["rnn.weight_hh_l\(l)"]!
+                try weightMasks[l].reserve(slot.count)
+                try drawMask(weightMasks[l].pointer, count: slot.count, p: regularization.weightDrop, period: slot.count, rng: &rng)
+                let w = dropConnected[offset: slot.offset]
+                try device.launch("mul", threads: slot.count, [.long(slot.count), .pointer(w), .pointer(weightMasks[l].pointer), .pointer(w)])
+            }
+            p = dropConnected.pointer
+        }
+        let embedDrop = training && regularization.embedDropout > 0 && config.embed > 0
+        if embedDrop {
+            try drawMask(embedMask.pointer, count: V, p: regularization.embedDropout, period: V, rng: &rng)
+        }
+
+        // The input rows [T*B, I]: embedding rows, or one-hot rows from the identity.
+        let I = config.inputSize(layer: 0)
+        try embedded.reserve(rows * I)
+        let table = identity?.pointer ?? p.advanced(byFloats: layout.offset("embedding.weight"))
+        try device.launch("embedding_forward", threads: rows * I,
+                          [.int(rows), .int(I), .pointer(ids.pointer), .pointer(table), .pointer(embedDrop ? embedMask.pointer : nil),
+                           .pointer(embedded.pointer), .int(I)])
+
+        let dropping = training && config.dropout > 0
+        var input = embedded.pointer
+        for (l, layer) in layers.enumerated() {
+            var out = try layer.forward(input, T: T, B: B, params: p, state: state.blocks[l].pointer)
+            if dropping {
+                let n = rows * H
+                try masks[l].reserve(n)
+                try dropped[l].reserve(n)
+                try drawMask(masks[l].pointer, count: n, p: config.dropout, period: regularization.variational ? B * H : n, rng: &rng)
+                try device.launch("mul", threads: n, [.long(n), .pointer(out), .pointer(masks[l].pointer), .pointer(dropped[l].pointer)])
+                out = dropped[l].pointer
+            }
+            input = out
+        }
+        top = input
+        try logits.reserve(rows * V)
+        try device.launch("fill_rows", threads: rows * V,
+                          [.int(rows), .int(V), .pointer(logits.pointer), .pointer(p.advanced(byFloats: layout.offset("decoder.bias")))])
+        try device.gemm(transA: false, transB: true, m: rows, n: V, k: H, alpha: 1, a: input, lda: H,
+                        b: p.advanced(byFloats: layout.offset("decoder.weight")), ldb: H, beta: 1, c: logits.pointer, ldc: V)
+        last = (T, B, dropping, weightDrop, embedDrop)
+    }
+
+    /// mask = 0 with probability p, else 1/(1-p), repeating every `period` elements.
+    private func drawMask(_ mask: DevicePointer, count: Int, p: Double, period: Int, rng: inout RandomGenerator) throws {
+        try device.launch("dropout_mask", threads: count,
+                          [.long(count), .pointer(mask), .float(Float(p)), .float(Float(1 / (1 - p))), .uint64(rng.next()),
+                           .long(period)])
+    }
+
+    // MARK: loss
+
+    /// Cross-entropy of each row under the logits; with gradient, the logits become scale * dL/dlogits.
+    /// The sum stays on the device (lastLoss reads it).
+    private func softmaxCrossEntropy(_ targetIds: [Int32], scale: Float, gradient: Bool) throws {
+        let rows = last.T * last.B, V = config.vocabSize
+        precondition(targetIds.count == rows, "one target per row")
+        try targets.reserve(rows)
+        try device.upload(targetIds, to: targets.pointer)
+        try lossRows.reserve(rows)
+        try device.launch("softmax_xent", threads: rows, [.int(rows), .int(V), .pointer(logits.pointer), .pointer(targets.pointer),
+                                                          .float(scale), .int(gradient ? 1 : 0), .pointer(lossRows.pointer)])
+        let parts = min(Self.sumParts, rows)
+        try device.launch("sum_floats", threads: parts, [.long(rows), .pointer(lossRows.pointer), .int(0), .int(parts),
+                                                         .pointer(lossPartial.pointer)])
+        try device.launch("sum_doubles", threads: 1, [.long(parts), .pointer(lossPartial.pointer), .int(1), .pointer(lossTotal.pointer)])
+    }
+
+    /// The summed cross-entropy (nats) of the last loss computed: a copy from the device, so it waits.
+    public func lastLossSum() throws -> Double { try device.downloadDoubles(lossTotal.pointer, count: 1)[0] }
+
+    /// Summed cross-entropy of the targets under the last forward's logits; no gradient.
+    public func lossOfLastForward(targets targetIds: [Int32]) throws -> Double {
+        try softmaxCrossEntropy(targetIds, scale: 0, gradient: false)
+        return try lastLossSum()
+    }
+
+    // MARK: training step
+
+    /// Forward, mean cross-entropy and backward: gradients of the mean loss over T*B characters land in
+    /// `gradients` (overwritten). The loss stays on the device: lastLossSum() / (T*B) is the mean.
+    public func lossAndGradients(_ inputIds: [Int32], targets targetIds: [Int32], T: Int, B: Int, state: DeviceHiddenState,
+                                 rng: inout RandomGenerator) throws {
+        try forward(inputIds, T: T, B: B, state: state, training: true, rng: &rng)
+        try softmaxCrossEntropy(targetIds, scale: 1 / Float(T * B), gradient: true)
+        try backwardFromLogitGradients()
+    }
+
+    /// Backward from dL/dlogits held in `logits`; overwrites `gradients`.
+    public func backwardFromLogitGradients() throws {
+        let (T, B) = (last.T, last.B), rows = T * B, V = config.vocabSize, H = config.hidden, E = config.embed
+        let p = last.weightDrop ? dropConnected.pointer : parameters.pointer, g = gradients.pointer
+        try gradients.zero(layout.count)
+        if onesCount < rows {
+            try ones.reserve(rows)
+            try device.upload([Float](repeating: 1, count: rows), to: ones.pointer)
+            onesCount = rows
+        }
+        try dTop.reserve(rows * H)
+        let dec = layout.offset("decoder.weight"), bias = layout.offset("decoder.bias"), dl = logits.pointer
+        try device.gemm(transA: true, transB: false, m: V, n: H, k: rows, alpha: 1, a: dl, lda: V, b: top!, ldb: H, beta: 1,
+                        c: g.advanced(byFloats: dec), ldc: H)
+        try device.gemm(transA: false, transB: false, m: 1, n: V, k: rows, alpha: 1, a: ones.pointer, lda: rows, b: dl, ldb: V,
+                        beta: 1, c: g.advanced(byFloats: bias), ldc: V)
+        try device.gemm(transA: false, transB: false, m: rows, n: H, k: V, alpha: 1, a: dl, lda: V, b: p.advanced(byFloats: dec),
+                        ldb: H, beta: 0, c: dTop.pointer, ldc: H)
+        var dOut = dTop.pointer
+        var input = embedded.pointer
+        var inputs = [input]
+        for l in 0..<(layers.count - 1) {
+            input = last.dropping ? dropped[l].pointer : layers[l].hiddens.pointer.advanced(byFloats: B * H)
+            inputs.append(input)
+        }
+        for l in stride(from: layers.count - 1, through: 0, by: -1) {
+            if last.dropping {
+                try device.launch("mul", threads: rows * H, [.long(rows * H), .pointer(dOut), .pointer(masks[l].pointer), .pointer(dOut)])
+            }
+            let needInput = l > 0 || E > 0
+            if let dIn = try layers[l].backward(inputs[l], T: T, B: B, params: p, grads: g, dOutput: dOut,
+                                                needInputGradient: needInput) {
+                dOut = dIn
+            }
+        }
+        if last.weightDrop {
+            // W_hh_used = mask * W_hh, so dL/dW_hh = mask * dL/dW_hh_used.
+            for l in 0..<layers.count {
+                let w = layout["rnn.weight_hh_l\(l)"]!, gw = g.advanced(byFloats: w.offset)
+                try device.launch("mul", threads: w.count, [.long(w.count), .pointer(gw), .pointer(weightMasks[l].pointer), .pointer(gw)])
+            }
+        }
+        if E > 0 {
+            let index = CSRIndex(ids: lastIds, vocabulary: V)
+            try csrRows.reserve(rows)
+            try device.upload(index.first, to: csrFirst.pointer)
+            try device.upload(index.rows, to: csrRows.pointer)
+            try device.launch("embedding_backward", threads: V * E,
+                              [.int(V), .int(E), .pointer(csrFirst.pointer), .pointer(csrRows.pointer), .pointer(dOut), .int(E),
+                               .pointer(nil), .pointer(g.advanced(byFloats: layout.offset("embedding.weight")))])
+        }
+    }
+}
+
+/// The recurrent state of every layer for B streams on a device, laid out as HiddenState's.
+public final class DeviceHiddenState {
+    public let batch: Int
+    public let blocks: [DeviceBuffer]
+    private let device: ComputeDevice
+
+    public init(config: ModelConfig, batch: Int, device: ComputeDevice) throws {
+        self.batch = batch
+        self.device = device
+        blocks = try (0..<config.layers).map { _ in
+            let b = try DeviceBuffer(device, count: config.cell.stateCount * batch * config.hidden)
+            try b.zero()
+            return b
+        }
+    }
+
+    public func reset() throws { for b in blocks { try b.zero() } }
+
+    public var valueCount: Int { blocks.reduce(0) { $0 + $1.count } }
+
+    /// All values, layer by layer, as HiddenState.flattened.
+    public func flattened() throws -> [Float] {
+        try blocks.flatMap { try device.downloadFloats($0.pointer, count: $0.count) }
+    }
+
+    public func load(_ values: [Float]) throws {
+        var i = 0
+        for b in blocks {
+            try device.upload(Array(values[i..<(i + b.count)]), to: b.pointer)
+            i += b.count
+        }
+    }
+}

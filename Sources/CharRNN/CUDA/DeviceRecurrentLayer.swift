@@ -1,0 +1,315 @@
+/// A recurrent layer on a ComputeDevice, the twin of Layers/RecurrentLayer.swift: the fused weights
+/// W_ih [G*H, I], W_hh [G*H, H], b_ih, b_hh [G*H] at the same offsets of the same flat layout; the input
+/// projection of all T steps as one product, one product and one cell kernel per step, and the weight
+/// gradients of all steps as one product each.
+///
+/// Kept for backward, per layer: hidden states (T+1)*B*H plus the cell's own (subclasses).
+class DeviceRecurrentLayer {
+    let device: ComputeDevice
+    let inputSize: Int, hidden: Int, gates: Int
+    let wIh: Int, wHh: Int, bIh: Int, bHh: Int
+    /// h_{-1}, h_0 ... h_{T-1}: slot 0 is the initial state, slots 1...T are the outputs.
+    let hiddens: DeviceBuffer
+    /// dLoss/dInput [T*B, I].
+    let dInput: DeviceBuffer
+    let dhRecurrent: DeviceBuffer
+    /// Ones for column sums (bias gradients) as a product.
+    let ones: DeviceBuffer
+    private var onesCount = 0
+
+    init(_ device: ComputeDevice, inputSize: Int, hidden: Int, gates: Int, layout: ParameterLayout, layer l: Int) throws {
+        self.device = device
+        self.inputSize = inputSize
+        self.hidden = hidden
+        self.gates = gates
+        wIh = layout.offset("rnn.weight_ih_l\(l)")
+        wHh = layout.offset("rnn.weight_hh_l\(l)")
+        bIh = layout.offset("rnn.bias_ih_l\(l)")
+        bHh = layout.offset("rnn.bias_hh_l\(l)")
+        hiddens = try DeviceBuffer(device, count: 0)
+        dInput = try DeviceBuffer(device, count: 0)
+        dhRecurrent = try DeviceBuffer(device, count: 0)
+        ones = try DeviceBuffer(device, count: 0)
+    }
+
+    static func make(_ device: ComputeDevice, _ cell: CellKind, inputSize: Int, hidden: Int, layout: ParameterLayout,
+                     layer: Int) throws -> DeviceRecurrentLayer {
+        switch cell {
+        case .lstm: return try DeviceLSTMLayer(device, inputSize: inputSize, hidden: hidden, layout: layout, layer: layer)
+        case .gru: return try DeviceGRULayer(device, inputSize: inputSize, hidden: hidden, layout: layout, layer: layer)
+        case .rnnTanh, .rnnRelu:
+            return try DeviceRNNLayer(device, inputSize: inputSize, hidden: hidden, relu: cell == .rnnRelu, layout: layout,
+                                      layer: layer)
+        }
+    }
+
+    var stateCount: Int { 1 }
+
+    func reserve(T: Int, B: Int) throws {
+        let rows = T * B
+        try hiddens.reserve((rows + B) * hidden)
+        try dInput.reserve(rows * inputSize)
+        try dhRecurrent.reserve(B * hidden)
+        if onesCount < rows {
+            try ones.reserve(rows)
+            try device.upload([Float](repeating: 1, count: rows), to: ones.pointer)
+            onesCount = rows
+        }
+        try reserveCell(rows: rows, B: B)
+    }
+
+    func reserveCell(rows: Int, B: Int) throws {}
+
+    /// Runs T steps over input [T*B, I]. `state` holds stateCount blocks of [B, H] (h, then c for
+    /// LSTM): read as the initial state, overwritten with the final one. Returns the outputs [T*B, H].
+    func forward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, state: DevicePointer) throws -> DevicePointer {
+        fatalError("subclass")
+    }
+
+    /// Backward through the last forward from dOutput [T*B, H]; accumulates into grads and, when asked,
+    /// returns dInput [T*B, I].
+    func backward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, grads: DevicePointer,
+                  dOutput: DevicePointer, needInputGradient: Bool) throws -> DevicePointer? {
+        fatalError("subclass")
+    }
+
+    // MARK: shared products, as in RecurrentLayer
+
+    /// out[rows, G*H] = input W_ih^T.
+    func projectInput(_ input: DevicePointer, rows: Int, params: DevicePointer, out: DevicePointer) throws {
+        let gh = gates * hidden
+        try device.gemm(transA: false, transB: true, m: rows, n: gh, k: inputSize, alpha: 1, a: input, lda: inputSize,
+                        b: params.advanced(byFloats: wIh), ldb: inputSize, beta: 0, c: out, ldc: gh)
+    }
+
+    /// out[B, G*H] += h W_hh^T, one step's recurrent product.
+    func recurrentProduct(_ h: DevicePointer, B: Int, params: DevicePointer, into out: DevicePointer) throws {
+        let gh = gates * hidden
+        try device.gemm(transA: false, transB: true, m: B, n: gh, k: hidden, alpha: 1, a: h, lda: hidden,
+                        b: params.advanced(byFloats: wHh), ldb: hidden, beta: 1, c: out, ldc: gh)
+    }
+
+    /// out[B, H] (+)= dPre W_hh: the gradient reaching h_{t-1} through the recurrent weights.
+    func recurrentGradient(_ dPre: DevicePointer, B: Int, params: DevicePointer, into out: DevicePointer,
+                           accumulate: Bool) throws {
+        let gh = gates * hidden
+        try device.gemm(transA: false, transB: false, m: B, n: hidden, k: gh, alpha: 1, a: dPre, lda: gh,
+                        b: params.advanced(byFloats: wHh), ldb: hidden, beta: accumulate ? 1 : 0, c: out, ldc: hidden)
+    }
+
+    /// grad W_ih += dPre^T input, grad b_ih += column sums of dPre.
+    func accumulateInputWeightGradients(_ input: DevicePointer, rows: Int, dPre: DevicePointer, grads: DevicePointer) throws {
+        let gh = gates * hidden
+        try device.gemm(transA: true, transB: false, m: gh, n: inputSize, k: rows, alpha: 1, a: dPre, lda: gh,
+                        b: input, ldb: inputSize, beta: 1, c: grads.advanced(byFloats: wIh), ldc: inputSize)
+        try columnSums(dPre, rows: rows, cols: gh, into: grads.advanced(byFloats: bIh))
+    }
+
+    /// grad W_hh += dPre^T [h_{-1} ... h_{T-2}].
+    func accumulateRecurrentWeightGradients(rows: Int, dPre: DevicePointer, grads: DevicePointer) throws {
+        let gh = gates * hidden
+        try device.gemm(transA: true, transB: false, m: gh, n: hidden, k: rows, alpha: 1, a: dPre, lda: gh,
+                        b: hiddens.pointer, ldb: hidden, beta: 1, c: grads.advanced(byFloats: wHh), ldc: hidden)
+    }
+
+    /// dInput = dPre W_ih, [rows, I].
+    func inputGradient(rows: Int, dPre: DevicePointer, params: DevicePointer) throws -> DevicePointer {
+        let gh = gates * hidden
+        try device.gemm(transA: false, transB: false, m: rows, n: inputSize, k: gh, alpha: 1, a: dPre, lda: gh,
+                        b: params.advanced(byFloats: wIh), ldb: inputSize, beta: 0, c: dInput.pointer, ldc: inputSize)
+        return dInput.pointer
+    }
+
+    /// out[cols] += sum over rows of m[rows, cols], as ones[1, rows] times m.
+    func columnSums(_ m: DevicePointer, rows: Int, cols: Int, into out: DevicePointer) throws {
+        try device.gemm(transA: false, transB: false, m: 1, n: cols, k: rows, alpha: 1, a: ones.pointer, lda: rows,
+                        b: m, ldb: cols, beta: 1, c: out, ldc: cols)
+    }
+
+    /// Copies `count` floats.
+    func copy(_ from: DevicePointer, to: DevicePointer, count: Int) throws {
+        try device.copy(from: from, to: to, bytes: count * MemoryLayout<Float>.size)
+    }
+
+    func launch(_ kernel: String, _ threads: Int, _ arguments: [KernelArgument]) throws {
+        try device.launch(kernel, threads: threads, arguments)
+    }
+}
+
+/// nn.LSTM's layer on a device (Layers/LSTMLayer.swift). Kept for backward: activated gates T*B*4H,
+/// cells (T+1)*B*H, hiddens (T+1)*B*H; workspaces dGates T*B*4H, dCell B*H, the combined bias 4H.
+final class DeviceLSTMLayer: DeviceRecurrentLayer {
+    private let gateValues: DeviceBuffer, cells: DeviceBuffer, dGates: DeviceBuffer, dCell: DeviceBuffer, bias: DeviceBuffer
+
+    init(_ device: ComputeDevice, inputSize: Int, hidden: Int, layout: ParameterLayout, layer: Int) throws {
+        gateValues = try DeviceBuffer(device, count: 0)
+        cells = try DeviceBuffer(device, count: 0)
+        dGates = try DeviceBuffer(device, count: 0)
+        dCell = try DeviceBuffer(device, count: 0)
+        bias = try DeviceBuffer(device, count: 4 * hidden)
+        try super.init(device, inputSize: inputSize, hidden: hidden, gates: 4, layout: layout, layer: layer)
+    }
+
+    override var stateCount: Int { 2 }
+
+    override func reserveCell(rows: Int, B: Int) throws {
+        try gateValues.reserve(rows * 4 * hidden)
+        try dGates.reserve(rows * 4 * hidden)
+        try cells.reserve((rows + B) * hidden)
+        try dCell.reserve(B * hidden)
+    }
+
+    override func forward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, state: DevicePointer) throws -> DevicePointer {
+        try reserve(T: T, B: B)
+        let H = hidden, G = 4 * H, bh = B * H
+        let hs = hiddens.pointer, cs = cells.pointer, g = gateValues.pointer
+        try copy(state, to: hs, count: bh)
+        try copy(state.advanced(byFloats: bh), to: cs, count: bh)
+        try launch("add", G, [.long(G), .pointer(params.advanced(byFloats: bIh)), .pointer(params.advanced(byFloats: bHh)),
+                              .pointer(bias.pointer)])
+        try projectInput(input, rows: T * B, params: params, out: g)
+        for t in 0..<T {
+            let gt = g.advanced(byFloats: t * B * G)
+            try recurrentProduct(hs.advanced(byFloats: t * bh), B: B, params: params, into: gt)
+            try launch("lstm_forward", bh, [.int(B), .int(H), .pointer(gt), .pointer(bias.pointer),
+                                            .pointer(cs.advanced(byFloats: t * bh)), .pointer(cs.advanced(byFloats: (t + 1) * bh)),
+                                            .pointer(hs.advanced(byFloats: (t + 1) * bh))])
+        }
+        try copy(hs.advanced(byFloats: T * bh), to: state, count: bh)
+        try copy(cs.advanced(byFloats: T * bh), to: state.advanced(byFloats: bh), count: bh)
+        return hs.advanced(byFloats: bh)
+    }
+
+    override func backward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, grads: DevicePointer,
+                           dOutput: DevicePointer, needInputGradient: Bool) throws -> DevicePointer? {
+        let H = hidden, G = 4 * H, bh = B * H, rows = T * B
+        let cs = cells.pointer, g = gateValues.pointer, dg = dGates.pointer, dhRec = dhRecurrent.pointer
+        try dCell.zero(bh)
+        for t in stride(from: T - 1, through: 0, by: -1) {
+            let dgt = dg.advanced(byFloats: t * B * G)
+            try launch("lstm_backward", bh, [.int(B), .int(H), .pointer(g.advanced(byFloats: t * B * G)),
+                                             .pointer(cs.advanced(byFloats: t * bh)), .pointer(cs.advanced(byFloats: (t + 1) * bh)),
+                                             .pointer(dOutput.advanced(byFloats: t * bh)), .pointer(t == T - 1 ? nil : dhRec),
+                                             .pointer(dCell.pointer), .pointer(dgt)])
+            if t > 0 { try recurrentGradient(dgt, B: B, params: params, into: dhRec, accumulate: false) }
+        }
+        try accumulateInputWeightGradients(input, rows: rows, dPre: dg, grads: grads)
+        try accumulateRecurrentWeightGradients(rows: rows, dPre: dg, grads: grads)
+        try columnSums(dg, rows: rows, cols: G, into: grads.advanced(byFloats: bHh))
+        return needInputGradient ? try inputGradient(rows: rows, dPre: dg, params: params) : nil
+    }
+}
+
+/// nn.GRU's layer on a device (Layers/GRULayer.swift). Kept for backward: r, z, n T*B*3H;
+/// h W_hh^T + b_hh T*B*3H; hiddens (T+1)*B*H.
+final class DeviceGRULayer: DeviceRecurrentLayer {
+    private let inputPre: DeviceBuffer, hiddenPre: DeviceBuffer, activations: DeviceBuffer
+    private let dInputPre: DeviceBuffer, dHiddenPre: DeviceBuffer, dhDirect: DeviceBuffer
+
+    init(_ device: ComputeDevice, inputSize: Int, hidden: Int, layout: ParameterLayout, layer: Int) throws {
+        inputPre = try DeviceBuffer(device, count: 0)
+        hiddenPre = try DeviceBuffer(device, count: 0)
+        activations = try DeviceBuffer(device, count: 0)
+        dInputPre = try DeviceBuffer(device, count: 0)
+        dHiddenPre = try DeviceBuffer(device, count: 0)
+        dhDirect = try DeviceBuffer(device, count: 0)
+        try super.init(device, inputSize: inputSize, hidden: hidden, gates: 3, layout: layout, layer: layer)
+    }
+
+    override func reserveCell(rows: Int, B: Int) throws {
+        for b in [inputPre, hiddenPre, activations, dInputPre, dHiddenPre] { try b.reserve(rows * 3 * hidden) }
+        try dhDirect.reserve(B * hidden)
+    }
+
+    override func forward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, state: DevicePointer) throws -> DevicePointer {
+        try reserve(T: T, B: B)
+        let H = hidden, G = 3 * H, bh = B * H, rows = T * B
+        let hs = hiddens.pointer, xp = inputPre.pointer, hp = hiddenPre.pointer, act = activations.pointer
+        try copy(state, to: hs, count: bh)
+        try projectInput(input, rows: rows, params: params, out: xp)
+        try launch("add_rows", rows * G, [.int(rows), .int(G), .pointer(xp), .pointer(params.advanced(byFloats: bIh))])
+        try launch("fill_rows", rows * G, [.int(rows), .int(G), .pointer(hp), .pointer(params.advanced(byFloats: bHh))])
+        for t in 0..<T {
+            let off = t * B * G
+            try recurrentProduct(hs.advanced(byFloats: t * bh), B: B, params: params, into: hp.advanced(byFloats: off))
+            try launch("gru_forward", bh, [.int(B), .int(H), .pointer(xp.advanced(byFloats: off)), .pointer(hp.advanced(byFloats: off)),
+                                           .pointer(hs.advanced(byFloats: t * bh)), .pointer(act.advanced(byFloats: off)),
+                                           .pointer(hs.advanced(byFloats: (t + 1) * bh))])
+        }
+        try copy(hs.advanced(byFloats: T * bh), to: state, count: bh)
+        return hs.advanced(byFloats: bh)
+    }
+
+    override func backward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, grads: DevicePointer,
+                           dOutput: DevicePointer, needInputGradient: Bool) throws -> DevicePointer? {
+        let H = hidden, G = 3 * H, bh = B * H, rows = T * B
+        let hs = hiddens.pointer, hp = hiddenPre.pointer, act = activations.pointer
+        let dxp = dInputPre.pointer, dhp = dHiddenPre.pointer, dhRec = dhRecurrent.pointer, direct = dhDirect.pointer
+        for t in stride(from: T - 1, through: 0, by: -1) {
+            let off = t * B * G
+            try launch("gru_backward", bh, [.int(B), .int(H), .pointer(act.advanced(byFloats: off)), .pointer(hp.advanced(byFloats: off)),
+                                            .pointer(hs.advanced(byFloats: t * bh)), .pointer(dOutput.advanced(byFloats: t * bh)),
+                                            .pointer(t == T - 1 ? nil : dhRec), .pointer(dxp.advanced(byFloats: off)),
+                                            .pointer(dhp.advanced(byFloats: off)), .pointer(direct)])
+            if t > 0 {
+                try copy(direct, to: dhRec, count: bh)
+                try recurrentGradient(dhp.advanced(byFloats: off), B: B, params: params, into: dhRec, accumulate: true)
+            }
+        }
+        try accumulateInputWeightGradients(input, rows: rows, dPre: dxp, grads: grads)
+        try accumulateRecurrentWeightGradients(rows: rows, dPre: dhp, grads: grads)
+        try columnSums(dhp, rows: rows, cols: G, into: grads.advanced(byFloats: bHh))
+        return needInputGradient ? try inputGradient(rows: rows, dPre: dxp, params: params) : nil
+    }
+}
+
+/// nn.RNN's layer on a device (Layers/SimpleRNNLayer.swift). Kept for backward: hiddens (T+1)*B*H;
+/// the pre-activations T*B*H (reused for their gradients).
+final class DeviceRNNLayer: DeviceRecurrentLayer {
+    private let relu: Bool
+    private let pre: DeviceBuffer, bias: DeviceBuffer
+
+    init(_ device: ComputeDevice, inputSize: Int, hidden: Int, relu: Bool, layout: ParameterLayout, layer: Int) throws {
+        self.relu = relu
+        pre = try DeviceBuffer(device, count: 0)
+        bias = try DeviceBuffer(device, count: hidden)
+        try super.init(device, inputSize: inputSize, hidden: hidden, gates: 1, layout: layout, layer: layer)
+    }
+
+    override func reserveCell(rows: Int, B: Int) throws { try pre.reserve(rows * hidden) }
+
+    override func forward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, state: DevicePointer) throws -> DevicePointer {
+        try reserve(T: T, B: B)
+        let H = hidden, bh = B * H
+        let hs = hiddens.pointer, p = pre.pointer
+        try copy(state, to: hs, count: bh)
+        try launch("add", H, [.long(H), .pointer(params.advanced(byFloats: bIh)), .pointer(params.advanced(byFloats: bHh)),
+                              .pointer(bias.pointer)])
+        try projectInput(input, rows: T * B, params: params, out: p)
+        for t in 0..<T {
+            let pt = p.advanced(byFloats: t * bh)
+            try recurrentProduct(hs.advanced(byFloats: t * bh), B: B, params: params, into: pt)
+            try launch("rnn_forward", bh, [.int(B), .int(H), .pointer(pt), .pointer(bias.pointer),
+                                           .pointer(hs.advanced(byFloats: (t + 1) * bh)), .int(relu ? 1 : 0)])
+        }
+        try copy(hs.advanced(byFloats: T * bh), to: state, count: bh)
+        return hs.advanced(byFloats: bh)
+    }
+
+    override func backward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, grads: DevicePointer,
+                           dOutput: DevicePointer, needInputGradient: Bool) throws -> DevicePointer? {
+        let H = hidden, bh = B * H, rows = T * B
+        let hs = hiddens.pointer, dp = pre.pointer, dhRec = dhRecurrent.pointer
+        for t in stride(from: T - 1, through: 0, by: -1) {
+            let dpt = dp.advanced(byFloats: t * bh)
+            try launch("rnn_backward", bh, [.int(B), .int(H), .pointer(hs.advanced(byFloats: (t + 1) * bh)),
+                                            .pointer(dOutput.advanced(byFloats: t * bh)), .pointer(t == T - 1 ? nil : dhRec),
+                                            .pointer(dpt), .int(relu ? 1 : 0)])
+            if t > 0 { try recurrentGradient(dpt, B: B, params: params, into: dhRec, accumulate: false) }
+        }
+        try accumulateInputWeightGradients(input, rows: rows, dPre: dp, grads: grads)
+        try accumulateRecurrentWeightGradients(rows: rows, dPre: dp, grads: grads)
+        try columnSums(dp, rows: rows, cols: H, into: grads.advanced(byFloats: bHh))
+        return needInputGradient ? try inputGradient(rows: rows, dPre: dp, params: params) : nil
+    }
+}
