@@ -80,6 +80,8 @@ struct Train: ParsableCommand {
     var seed: UInt64 = 1
     @Option(parsing: .unconditional, help: "Threads (default: the cores this process may use, from its CPU affinity and any cgroup quota).")
     var threads = CPUCount.usable
+    @Option(help: "cpu, cuda, cuda:N or auto (a usable GPU, else the CPU); see 'charrnn devices'. A resumed run may change it.")
+    var device = "cpu"
     @Option(parsing: .unconditional, help: "Validate, print a sample and save checkpoints every N steps.")
     var evalEvery = 1000
     @Option(parsing: .unconditional, help: "Add a row to loss.csv every N steps.")
@@ -104,6 +106,7 @@ struct Train: ParsableCommand {
                 if has("--max-epochs") { o.maxEpochs = maxEpochs }
                 if has("--max-time") { o.maxTime = maxTime }
                 if has("--threads") { o.threads = threads }
+                if has("--device") { o.device = device }
                 if has("--eval-every") { o.evalEvery = evalEvery }
                 if has("--log-every") { o.logEvery = logEvery }
                 if has("--sample-length") { o.sampleLength = sampleLength }
@@ -129,11 +132,12 @@ struct Train: ParsableCommand {
             o.lrSchedule = lrSchedule
             o.warmup = warmup != 0 ? warmup : nil
             o.earlyStop = earlyStop
+            o.device = device == "cpu" ? nil : device
             if let preset { preset.apply(to: &o, unlessGiven: has) }
             guard printEvery >= 1 else { throw CharRNNError.invalidOption("--print-every must be at least 1 (got \(printEvery))") }
             trainer = try Trainer(options: o)
         }
-        let reporter = ProgressReporter(printEvery: printEvery, threads: trainer.options.threads)
+        let reporter = ProgressReporter(printEvery: printEvery, threads: trainer.options.threads, device: trainer.deviceName)
         let result = try trainer.run { reporter.handle($0) }
         reporter.finish()
         switch result.outcome {
@@ -202,17 +206,20 @@ struct Train: ParsableCommand {
 final class ProgressReporter {
     let printEvery: Int
     let threads: Int
+    let device: String?
     let live = Terminal.stdoutIsTerminal
     var lastDraw = 0.0
     var lineOpen = false
 
-    init(printEvery: Int, threads: Int) { self.printEvery = printEvery; self.threads = threads }
+    init(printEvery: Int, threads: Int, device: String?) {
+        self.printEvery = printEvery; self.threads = threads; self.device = device
+    }
 
     func handle(_ event: TrainingEvent) {
         switch event {
         case .started(let params, let vocab, let train, let val, let resumedAt):
             let what = resumedAt.map { "resuming at step \($0): " } ?? ""
-            Terminal.writeFlushed("\(what)\(params) parameters, vocabulary \(vocab), \(train) training and \(val) validation characters, \(threads) thread\(threads == 1 ? "" : "s")\n")
+            Terminal.writeFlushed("\(what)\(params) parameters, vocabulary \(vocab), \(train) training and \(val) validation characters, \(device.map { "on \($0)" } ?? "\(threads) thread\(threads == 1 ? "" : "s")")\n")
         case .progress(let p):
             var s = "step \(p.step)\(p.maxSteps.map { "/\($0)" } ?? "") | epoch \(fmt(p.epoch, 2)) | loss \(fmt(p.smoothedLoss, 4))"
             if let v = p.lastValidationLoss { s += " | val \(fmt(v, 4))" }

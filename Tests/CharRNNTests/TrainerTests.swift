@@ -3,23 +3,8 @@ import Foundation
 import XCTest
 
 final class TrainerTests: XCTestCase {
-    /// A small text with structure a model can learn quickly.
-    func writeText(_ dir: String) throws -> String {
-        var text = ""
-        var rng = RandomGenerator(seed: 7)
-        let words = ["the cat", "a dog", "my bird", "one fish", "two frogs"]
-        for _ in 0..<400 { text += words[rng.nextInt(below: words.count)] + (rng.nextInt(below: 4) == 0 ? ".\n" : " ") }
-        let path = dir + "/text.txt"
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
-    }
-
-    func options(_ text: String, _ out: String) -> TrainingOptions {
-        var o = TrainingOptions(textPath: text, outputDirectory: out)
-        o.hidden = 32; o.layers = 2; o.embed = 16; o.seqLength = 16; o.batchSize = 8
-        o.learningRate = 1e-2; o.evalEvery = 20; o.logEvery = 5; o.threads = 1; o.sampleLength = 20
-        return o
-    }
+    func writeText(_ dir: String) throws -> String { try writeTrainingText(dir) }
+    func options(_ text: String, _ out: String) -> TrainingOptions { smallTrainingOptions(text, out) }
 
     func testLossFallsForEveryCell() throws {
         let dir = temporaryDirectory()

@@ -38,3 +38,24 @@ final class DevicesCLITests: CLITestCase {
         XCTAssertEqual(r.stderr, "charrnn: error: CUDA: --check needs a usable GPU: \(nvrtc) has no cuInit (too old a version?)\n")
     }
 }
+
+/// `--device` on train: a GPU that is not there is one clear line, and nothing is left on disk.
+final class DeviceOptionCLITests: CLITestCase {
+    func testTrainOnAMissingGPUIsOneClearError() throws {
+        let out = dir + "/run"
+        let r = try charrnn(["train", text, "-o", out, "--max-steps", "2", "--device", "cuda"] + small,
+                            environment: ["CHARRNN_LIBCUDA": "/nonexistent/libcuda.so.1"])
+        assertCleanError(r, "CUDA: no usable GPU: CHARRNN_LIBCUDA=/nonexistent/libcuda.so.1: cannot load libcuda")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out), "a failed start leaves no folder")
+        assertCleanError(try charrnn(["train", text, "-o", out, "--device", "tpu"] + small),
+                         "--device must be auto, cpu, cuda or cuda:N (got 'tpu')")
+        assertCleanError(try charrnn(["train", text, "-o", out, "--device", "cuda:-1"] + small), "--device must be")
+    }
+
+    func testAutoWithoutAGPUTrainsOnTheCPU() throws {
+        let r = try charrnn(["train", text, "-o", dir + "/auto", "--max-steps", "3", "--device", "auto"] + small,
+                            environment: ["CHARRNN_LIBCUDA": "/nonexistent/libcuda.so.1"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.split(separator: "\n").first?.hasSuffix("1 thread") == true, r.stdout)
+    }
+}

@@ -247,7 +247,7 @@ public final class DeviceModel {
             try device.upload(index.rows, to: csrRows.pointer)
             try device.launch("embedding_backward", threads: V * E,
                               [.int(V), .int(E), .pointer(csrFirst.pointer), .pointer(csrRows.pointer), .pointer(dOut), .int(E),
-                               .pointer(nil), .pointer(g.advanced(byFloats: layout.offset("embedding.weight")))])
+                               .pointer(last.embedDrop ? embedMask.pointer : nil), .pointer(g.advanced(byFloats: layout.offset("embedding.weight")))])
         }
     }
 }

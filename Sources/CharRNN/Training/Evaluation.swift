@@ -12,19 +12,50 @@ import Glibc
 import Darwin
 #endif
 
+/// What evaluation needs of a model, on whichever device it lives: a state for B streams, and the
+/// summed cross-entropy of T steps read from it (the state advances).
+public protocol EvaluatedModel {
+    associatedtype State
+    func evaluationState(batch: Int) throws -> State
+    func summedLoss(_ inputs: [Int32], targets: [Int32], T: Int, B: Int, state: State, categories: [Int32]?) throws -> Double
+}
+
+extension CharRNNModel: EvaluatedModel {
+    public func evaluationState(batch: Int) -> HiddenState { hiddenState(batch: batch) }
+
+    public func summedLoss(_ inputs: [Int32], targets: [Int32], T: Int, B: Int, state: HiddenState,
+                           categories: [Int32]?) -> Double {
+        var rng = RandomGenerator(seed: 0)
+        inputs.withUnsafeBufferPointer { x in
+            _ = forward(x.baseAddress!, T: T, B: B, state: state, training: false, rng: &rng, categories: categories)
+        }
+        return targets.withUnsafeBufferPointer { lossOfLastForward(targets: $0.baseAddress!) }
+    }
+}
+
+extension DeviceModel: EvaluatedModel {
+    public func evaluationState(batch: Int) throws -> DeviceHiddenState { try hiddenState(batch: batch) }
+
+    public func summedLoss(_ inputs: [Int32], targets: [Int32], T: Int, B: Int, state: DeviceHiddenState,
+                           categories: [Int32]?) throws -> Double {
+        var rng = RandomGenerator(seed: 0)
+        try forward(Array(inputs.prefix(T * B)), T: T, B: B, state: state, training: false, rng: &rng)
+        return try lossOfLastForward(targets: Array(targets.prefix(T * B)))
+    }
+}
+
 public enum Evaluation {
     /// Cross-entropy of predicting ids[i+1] from ids[0...i], the text split into `streams` contiguous
     /// streams whose hidden state is carried from start to end (streams = 1: through the whole text).
     /// Each stream is processed `chunk` steps at a time, so the input projection is one product per chunk.
     /// `check` runs before each chunk; what it throws ends the evaluation (Ctrl-C in a long validation).
-    public static func loss(of model: CharRNNModel, ids: [Int32], streams requested: Int, chunk requestedChunk: Int,
-                            check: () throws -> Void = {}) rethrows -> LossReport {
+    public static func loss<M: EvaluatedModel>(of model: M, ids: [Int32], streams requested: Int, chunk requestedChunk: Int,
+                                               check: () throws -> Void = {}) throws -> LossReport {
         guard ids.count >= 2 else { return LossReport(nats: .nan, characters: 0) }
         let chunk = max(1, min(requestedChunk, ids.count - 1))
         let streams = max(1, min(requested, (ids.count - 1) / chunk))
         let S = (ids.count - 1) / streams
-        let state = model.hiddenState(batch: streams)
-        var rng = RandomGenerator(seed: 0)
+        let state = try model.evaluationState(batch: streams)
         var inputs = [Int32](repeating: 0, count: chunk * streams)
         var targets = inputs
         var total = 0.0
@@ -38,10 +69,7 @@ public enum Evaluation {
                     targets[t * streams + b] = ids[b * S + pos + t + 1]
                 }
             }
-            inputs.withUnsafeBufferPointer { x in
-                _ = model.forward(x.baseAddress!, T: T, B: streams, state: state, training: false, rng: &rng)
-            }
-            total += targets.withUnsafeBufferPointer { model.lossOfLastForward(targets: $0.baseAddress!) }
+            total += try model.summedLoss(inputs, targets: targets, T: T, B: streams, state: state, categories: nil)
             pos += T
         }
         let n = S * streams
@@ -52,24 +80,20 @@ public enum Evaluation {
 extension Evaluation {
     /// Mean cross-entropy over lines read one by one from the zero state (names mode), including the
     /// end-of-name symbol; lines of equal length are evaluated together.
-    public static func loss(of model: CharRNNModel, lines: [LineBatches.Line], separator: Int32, batch: Int,
-                            conditional: Bool, check: () throws -> Void = {}) rethrows -> LossReport {
+    public static func loss<M: EvaluatedModel>(of model: M, lines: [LineBatches.Line], separator: Int32, batch: Int,
+                                               conditional: Bool, check: () throws -> Void = {}) throws -> LossReport {
         var byLength: [Int: [LineBatches.Line]] = [:]
         for l in lines { byLength[l.ids.count, default: []].append(l) }
         var total = 0.0, count = 0
-        var rng = RandomGenerator(seed: 0)
         for length in byLength.keys.sorted() {
             let group = byLength[length]!
             for s in stride(from: 0, to: group.count, by: max(1, batch)) {
                 try check()
                 let part = Array(group[s..<min(s + max(1, batch), group.count)])
                 let b = LineBatches.assemble(part, separator: separator)
-                let state = model.hiddenState(batch: b.B)
-                b.inputs.withUnsafeBufferPointer { x in
-                    _ = model.forward(x.baseAddress!, T: b.T, B: b.B, state: state, training: false, rng: &rng,
-                                      categories: conditional ? b.categories : nil)
-                }
-                total += b.targets.withUnsafeBufferPointer { model.lossOfLastForward(targets: $0.baseAddress!) }
+                let state = try model.evaluationState(batch: b.B)
+                total += try model.summedLoss(b.inputs, targets: b.targets, T: b.T, B: b.B, state: state,
+                                              categories: conditional ? b.categories : nil)
                 count += b.T * b.B
             }
         }

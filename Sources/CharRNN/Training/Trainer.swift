@@ -56,6 +56,11 @@ public final class Trainer {
     public let model: CharRNNModel
     let optimizer: Optimizer
     let hidden: HiddenState
+    /// The GPU path: model, optimizer moments and carried state on the device; nil on the CPU.
+    /// The CPU model, optimizer and state above then hold the device's values only while saving.
+    private(set) var onDevice: (step: DeviceTrainingStep, hidden: DeviceHiddenState)? = nil
+    /// The device's name, or nil on the CPU.
+    public var deviceName: String? { onDevice?.step.model.device.name }
     var rng: RandomGenerator
     let startCharacter: Unicode.Scalar
     var state: TrainState
@@ -80,15 +85,16 @@ public final class Trainer {
         var checkpoints: CheckpointSet
     }
 
-    /// A fresh run.
-    public convenience init(options: TrainingOptions) throws {
+    /// A fresh run. `device` overrides options.device (the tests' emulated device).
+    public convenience init(options: TrainingOptions, device: ComputeDevice? = nil) throws {
         try options.validate()
-        try self.init(options: options, data: try TrainingData.load(options), resume: nil)
+        try self.init(options: options, data: try TrainingData.load(options), resume: nil, device: device)
     }
 
     /// Continues the run saved in `directory`. `override` may change how long it runs and how often it
     /// reports; options that change the trajectory are kept as saved.
-    public convenience init(resumeFrom directory: String, override: (inout TrainingOptions) throws -> Void = { _ in }) throws {
+    public convenience init(resumeFrom directory: String, device: ComputeDevice? = nil,
+                            override: (inout TrainingOptions) throws -> Void = { _ in }) throws {
         let folder = FilePath(directory)
         let path = folder.appending("train-state.safetensors")
         let noState = CharRNNError.badCheckpoint(directory, "no train-state.safetensors to resume from")
@@ -112,16 +118,18 @@ public final class Trainer {
             throw CharRNNError.invalidOption("\(options.textPath) is not the text this run was trained on; resume with the same file")
         }
         try self.init(options: options, data: data,
-                      resume: Resume(loaded: loaded, lock: lock, checkpoints: checkpoints))
+                      resume: Resume(loaded: loaded, lock: lock, checkpoints: checkpoints), device: device)
     }
 
-    init(options: TrainingOptions, data: TrainingData, resume: Resume?) throws {
+    init(options: TrainingOptions, data: TrainingData, resume: Resume?, device: ComputeDevice?) throws {
         self.options = options
         self.data = data
         startCharacter = data.start
         var config = options.modelConfig(vocabSize: data.vocabulary.count)
         config.categories = data.categoryNames?.count ?? 0
         try config.validate()
+        // Before anything is written: a GPU that is not there leaves no folder behind.
+        let computeDevice = try device ?? DeviceChoice(parsing: options.device ?? "cpu").open()
         let T = data.longestSequence, B = options.batchSize
         try MemoryEstimate.check(MemoryEstimate.training(config, T: T, B: B),
                                  what: "training a \(config.layers)x\(config.hidden) \(config.cell.rawValue) on \(B) x \(T) characters per step")
@@ -153,6 +161,15 @@ public final class Trainer {
             try restore(resume.loaded)
         } else {
             model.initializeParameters(rng: &rng)
+        }
+        if let device = computeDevice {
+            let deviceModel = try DeviceModel(config: config, device: device)
+            deviceModel.regularization = options.regularization
+            let step = try DeviceTrainingStep(model: deviceModel, optimizer: optimizer)
+            try step.upload(parameters: model.parameters, optimizer: optimizer)
+            let state = try deviceModel.hiddenState(batch: options.batchSize)
+            try state.load(hidden.flattened)
+            onDevice = (step, state)
         }
     }
 
@@ -273,21 +290,33 @@ public final class Trainer {
             }
             let t0 = monotonicSeconds()
             let batch = data.next(rng: &rng, inputs: &inputs, targets: &targets)
-            // Names mode: every batch is fresh lines from the zero state, of its own size.
-            let recurrent = batch.B == hidden.batch ? hidden : model.hiddenState(batch: batch.B)
-            if batch.reset { recurrent.reset() }
             stepCharacters = Double(batch.T * batch.B)
-            let loss = batch.inputs.withUnsafeBufferPointer { x in
-                batch.targets.withUnsafeBufferPointer { y in
-                    model.lossAndGradients(x.baseAddress!, targets: y.baseAddress!, T: batch.T, B: batch.B,
-                                           state: recurrent, rng: &rng, categories: batch.categories)
-                }
-            }
-            let norm: Double
-            if let c = options.clipNorm {
-                norm = GradientClipping.clipGlobalNorm(model.gradients, maxNorm: Float(c))
+            let loss: Double, norm: Double
+            if let onDevice {
+                // The whole step, clipping and update included, on the device (DeviceTrainingStep).
+                let recurrent = batch.B == onDevice.hidden.batch ? onDevice.hidden : try onDevice.step.model.hiddenState(batch: batch.B)
+                if batch.reset { try recurrent.reset() }
+                let rows = batch.T * batch.B
+                state.learningRate = schedule.rate(update: state.step)
+                (loss, norm) = try onDevice.step.step(Array(batch.inputs.prefix(rows)), targets: Array(batch.targets.prefix(rows)),
+                                                      T: batch.T, B: batch.B, state: recurrent, rng: &rng,
+                                                      learningRate: Float(state.learningRate), clipNorm: options.clipNorm.map { Float($0) },
+                                                      clipValue: options.clipValue.map { Float($0) })
             } else {
-                norm = GradientClipping.norm(model.gradients)
+                // Names mode: every batch is fresh lines from the zero state, of its own size.
+                let recurrent = batch.B == hidden.batch ? hidden : model.hiddenState(batch: batch.B)
+                if batch.reset { recurrent.reset() }
+                loss = batch.inputs.withUnsafeBufferPointer { x in
+                    batch.targets.withUnsafeBufferPointer { y in
+                        model.lossAndGradients(x.baseAddress!, targets: y.baseAddress!, T: batch.T, B: batch.B,
+                                               state: recurrent, rng: &rng, categories: batch.categories)
+                    }
+                }
+                if let c = options.clipNorm {
+                    norm = GradientClipping.clipGlobalNorm(model.gradients, maxNorm: Float(c))
+                } else {
+                    norm = GradientClipping.norm(model.gradients)
+                }
             }
             if !loss.isFinite || !norm.isFinite || loss > 3 * (state.firstLoss ?? .infinity) {
                 let what = loss.isFinite ? (norm.isFinite ? "exploded to \(fmt(loss, 3)) (3 times the first loss)" : "has a non-finite gradient") : "is \(loss)"
@@ -296,10 +325,12 @@ public final class Trainer {
                 throw CharRNNError.trainingDiverged(
                     "training diverged at step \(state.step + 1): the loss \(what); stopped, \(kept); try a lower --learning-rate")
             }
-            if let c = options.clipValue { GradientClipping.clipValue(model.gradients, value: Float(c)) }
-            state.learningRate = schedule.rate(update: state.step)
-            optimizer.update(parameters: model.parameters, gradients: model.gradients, learningRate: Float(state.learningRate))
-            model.thaw()
+            if onDevice == nil {
+                if let c = options.clipValue { GradientClipping.clipValue(model.gradients, value: Float(c)) }
+                state.learningRate = schedule.rate(update: state.step)
+                optimizer.update(parameters: model.parameters, gradients: model.gradients, learningRate: Float(state.learningRate))
+                model.thaw()
+            }
             state.step += 1
             if state.firstLoss == nil { state.firstLoss = loss }
             state.smoothLoss = state.smoothLoss.map { 0.98 * $0 + 0.02 * loss } ?? loss
@@ -369,9 +400,14 @@ public final class Trainer {
     }
 
     /// Loss on the validation part, streams as wide as the training batch, state carried through.
-    public func validate(check: () throws -> Void = {}) rethrows -> LossReport? {
-        guard let report = try data.validationLoss(model: model, batch: options.batchSize, chunk: options.seqLength,
-                                                   check: check) else { return nil }
+    public func validate(check: () throws -> Void = {}) throws -> LossReport? {
+        let found: LossReport?
+        if let onDevice {
+            found = try data.validationLoss(model: onDevice.step.model, batch: options.batchSize, chunk: options.seqLength, check: check)
+        } else {
+            found = try data.validationLoss(model: model, batch: options.batchSize, chunk: options.seqLength, check: check)
+        }
+        guard let report = found else { return nil }
         state.lastValidationLoss = report.nats
         return report
     }
@@ -387,6 +423,12 @@ public final class Trainer {
             improved = true
         }
         if validation != nil { state.evaluationsWithoutImprovement = improved ? 0 : (state.evaluationsWithoutImprovement ?? 0) + 1 }
+        if let onDevice {
+            // The device's values into the host's buffers, which are what the files are made of.
+            try onDevice.step.download(parameters: model.parameters, optimizer: optimizer)
+            hidden.load(try onDevice.hidden.flattened())
+            model.thaw()
+        }
         state.epoch = data.epoch
         state.position = data.position
         state.rng = rng.words.map { String($0) }

@@ -123,7 +123,7 @@ public struct TrainingData {
     }
 
     /// Loss on the held-out part: streams as wide as the batch with state carried, or every held-out line.
-    func validationLoss(model: CharRNNModel, batch: Int, chunk: Int, check: () throws -> Void = {}) rethrows -> LossReport? {
+    func validationLoss<M: EvaluatedModel>(model: M, batch: Int, chunk: Int, check: () throws -> Void = {}) throws -> LossReport? {
         if names {
             guard !validationLines.isEmpty, case .lines(let l) = feed else { return nil }
             return try Evaluation.loss(of: model, lines: validationLines, separator: l.separator, batch: batch,

@@ -48,6 +48,9 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var warmup: Int? = nil
     /// Stop when validation has not improved for this many evaluations; nil never.
     public var earlyStop: Int? = nil
+    /// --device (auto, cpu, cuda:N); nil is the CPU. A resumed run may move to another device: the
+    /// files are the same.
+    public var device: String? = nil
 
     public var regularization: CharRNNModel.Regularization {
         .init(weightDrop: weightDrop ?? 0, embedDropout: embedDropout ?? 0, variational: variationalDropout ?? false)
@@ -64,6 +67,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public static let maximumSampleLength = 100_000
 
     public func validate() throws {
+        _ = try DeviceChoice(parsing: device ?? "cpu")
         func bad(_ s: String) -> CharRNNError { .invalidOption(s) }
         guard !outputDirectory.isEmpty else { throw bad("--output must name a folder (got an empty name)") }
         guard seqLength >= 1 else { throw bad("--seq-length must be at least 1 (got \(seqLength))") }

@@ -1,0 +1,42 @@
+/// `--device`: where a command runs. `cpu` is the default until the GPU path has been checked on a GPU
+/// (see the README); `auto` takes a usable GPU and otherwise the CPU; `cuda` or `cuda:N` insist on one.
+public enum DeviceChoice: Equatable, Sendable, CustomStringConvertible {
+    case auto
+    case cpu
+    case cuda(Int)
+
+    public init(parsing text: String) throws {
+        switch text {
+        case "auto": self = .auto
+        case "cpu": self = .cpu
+        case "cuda", "gpu": self = .cuda(0)
+        default:
+            guard text.hasPrefix("cuda:"), let n = Int(text.dropFirst(5)), n >= 0 else {
+                throw CharRNNError.invalidOption("--device must be auto, cpu, cuda or cuda:N (got '\(text)')")
+            }
+            self = .cuda(n)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .auto: return "auto"
+        case .cpu: return "cpu"
+        case .cuda(let n): return "cuda:\(n)"
+        }
+    }
+
+    /// The device to run on, nil for the CPU. `cuda` without a usable GPU throws the reason;
+    /// `auto` without one returns nil.
+    public func open() throws -> ComputeDevice? {
+        switch self {
+        case .cpu: return nil
+        case .cuda(let n):
+            if let why = CUDAEnvironment.probe().unusableBecause { throw CharRNNError.cuda("no usable GPU: \(why)") }
+            return try CUDADevice(ordinal: n)
+        case .auto:
+            guard CUDAEnvironment.probe().unusableBecause == nil else { return nil }
+            return try CUDADevice(ordinal: 0)
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import CharRNN
+import Foundation
+import XCTest
+
+/// The trainer's GPU path on the emulated device: the same losses as the CPU run, step for step, for
+/// every optimizer with clipping; and a run saved on one device resumes on the other.
+final class DeviceTrainerTests: XCTestCase {
+    nonisolated(unsafe) static let device: EmulatedDevice = try! EmulatedDevice()
+
+    private func losses(_ folder: String) throws -> [Double] {
+        try String(contentsOfFile: folder + "/loss.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+            .map { Double($0.split(separator: ",", omittingEmptySubsequences: false)[2])! }
+    }
+
+    private func parameters(_ folder: String) throws -> [Float] {
+        let cp = try Checkpoint.load(folder + "/latest.safetensors")
+        return cp.model.parameters.array
+    }
+
+    func testTrainingOnTheDeviceTracksTheCPU() throws {
+        let dir = temporaryDirectory()
+        let text = try writeTrainingText(dir)
+        for (optimizer, clipValue) in [(OptimizerKind.adam, nil), (.adamw, nil), (.sgd, 0.05), (.rmsprop, nil), (.adagrad, nil)] {
+            var o = smallTrainingOptions(text, dir + "/cpu-\(optimizer)")
+            o.optimizer = optimizer
+            o.clipNorm = 1
+            o.clipValue = clipValue
+            o.maxSteps = 30
+            o.logEvery = 1
+            if optimizer == .sgd { o.learningRate = 0.5 }
+            _ = try Trainer(options: o).run()
+            var g = o
+            g.outputDirectory = dir + "/device-\(optimizer)"
+            let trainer = try Trainer(options: g, device: Self.device)
+            XCTAssertEqual(trainer.deviceName, Self.device.name)
+            let result = try trainer.run()
+            XCTAssertEqual(result.step, 30)
+            let cpu = try losses(o.outputDirectory), gpu = try losses(g.outputDirectory)
+            XCTAssertEqual(cpu.count, gpu.count)
+            for (step, (a, b)) in zip(cpu, gpu).enumerated() {
+                XCTAssertEqual(b, a, accuracy: 1e-3 * a, "\(optimizer): loss at step \(step + 1)")
+            }
+            XCTAssertLessThan(gpu.last!, gpu.first!, "\(optimizer): the loss falls on the device")
+            assertClose(try parameters(g.outputDirectory), try parameters(o.outputDirectory), rtol: 1e-2, atol: 1e-3,
+                        "\(optimizer): parameters after 30 steps")
+        }
+    }
+
+    /// The files are the same whichever device wrote them: stop on one, resume on the other, and the
+    /// run ends where the uninterrupted CPU run does.
+    func testARunResumesOnTheOtherDevice() throws {
+        let dir = temporaryDirectory()
+        let text = try writeTrainingText(dir)
+        var o = smallTrainingOptions(text, dir + "/whole")
+        o.maxSteps = 40
+        _ = try Trainer(options: o).run()
+        let whole = try parameters(o.outputDirectory)
+        for (first, second): (ComputeDevice?, ComputeDevice?) in [(Self.device, nil), (nil, Self.device)] {
+            var half = o
+            half.outputDirectory = dir + "/half-\(first == nil ? "cpu" : "device")"
+            half.maxSteps = 20
+            _ = try Trainer(options: half, device: first).run()
+            let resumed = try Trainer(resumeFrom: half.outputDirectory, device: second) { $0.maxSteps = 40 }
+            XCTAssertEqual(resumed.step, 20)
+            XCTAssertEqual(resumed.deviceName, second?.name)
+            _ = try resumed.run()
+            assertClose(try parameters(half.outputDirectory), whole, rtol: 1e-2, atol: 1e-3,
+                        "first on \(first?.name ?? "cpu"), then on \(second?.name ?? "cpu")")
+        }
+    }
+}
