@@ -24,12 +24,17 @@ struct Bench: ParsableCommand {
     var rows = "all"
     @Option(help: ArgumentHelp("Run each row at each of these thread counts and print how it scales.", valueName: "1,2,4,8,16"))
     var threadsSweep: String?
+    @Option(help: "cpu, or cuda / cuda:N: the training rows (and the two large rows of the PyTorch GPU table) on a GPU, with its peak memory.")
+    var device = "cpu"
 
     func run() throws {
         try BLAS.checkThreads(threads)
         try CharRNNError.requirePositive(seconds, "--seconds")
         guard seconds <= 3600 else { throw CharRNNError.invalidOption("--seconds must be at most 3600 per configuration (got \(seconds))") }
-        let configs = BenchmarkConfig.standard(threads: threads)
+        let choice = try DeviceChoice(parsing: device)
+        guard choice != .auto else { throw CharRNNError.invalidOption("bench takes --device cpu or cuda[:N], not auto") }
+        let gpu = choice != .cpu
+        let configs = gpu ? BenchmarkConfig.gpu(threads: threads) : BenchmarkConfig.standard(threads: threads)
         var ids: [Int32]? = nil
         if let text {
             let t = try TextFile.read(text)
@@ -39,14 +44,23 @@ struct Bench: ParsableCommand {
             guard only >= 1 && only <= configs.count else {
                 throw CharRNNError.invalidOption("--only must be between 1 and \(configs.count)")
             }
-            let r = Benchmark.run(configs[only - 1], seconds: seconds, text: ids)
+            let config = configs[only - 1]
+            guard !gpu || config.kind == .train else {
+                Terminal.write("{\"skipped\":\"sampling runs on the CPU only for now\"}\n")
+                return
+            }
+            let r = try Benchmark.run(config, seconds: seconds, text: ids, device: try choice.open() as? CUDADevice)
             Terminal.write(json(r) + "\n")
             return
         }
         guard ["all", "train", "sample"].contains(rows) else {
             throw CharRNNError.invalidOption("--rows must be all, train or sample (got \(rows))")
         }
-        if let threadsSweep { return try sweep(threadsSweep, configs) }
+        if let threadsSweep {
+            guard !gpu else { throw CharRNNError.invalidOption("--threads-sweep measures the CPU; leave out --device") }
+            return try sweep(threadsSweep, configs)
+        }
+        if gpu { return try deviceTable(configs) }
         let ceiling = Benchmark.blasCeiling(threads: threads)
         Terminal.write("BLAS ceiling (2048x2048 sgemm, \(threads) thread\(threads == 1 ? "" : "s")): \(fmt(ceiling, 1)) GFLOP/s\n\n")
         Terminal.write(pad("config", 34) + pad("thr", 4) + lpad("chars/s", 10) + lpad("ms/step", 9) + lpad("RSS MB", 8)
@@ -58,6 +72,26 @@ struct Bench: ParsableCommand {
                            + lpad(fmt(num("ms_per_step"), 2), 9) + lpad(fmt(num("peak_rss_mb"), 0), 8)
                            + lpad(act > 0 ? fmt(act, 0) : "-", 8) + lpad(fmt(num("achieved_gflops"), 1), 9)
                            + lpad(fmt(100 * num("achieved_gflops") / ceiling, 1), 8) + "\n")
+        }
+    }
+
+    /// The rows on a GPU: chars/s, time per step and charrnn's peak device memory; sampling rows say
+    /// they run on the CPU only for now.
+    private func deviceTable(_ configs: [BenchmarkConfig]) throws {
+        let choice = try DeviceChoice(parsing: device)
+        guard let opened = try choice.open() else { return }
+        Terminal.write("device: \(opened.name)\n\n")
+        Terminal.write(pad("config", 34) + lpad("chars/s", 11) + lpad("ms/step", 9) + lpad("GPU MB", 8) + lpad("TFLOP/s", 9)
+                       + lpad("loss", 8) + "\n")
+        for (i, c) in configs.enumerated() where rows == "all" || c.kind.rawValue == rows {
+            guard c.kind == .train else {
+                Terminal.write(pad(c.name, 34) + "  on the CPU only for now (GPU generation is not built yet)\n")
+                continue
+            }
+            guard let num = try measure(index: i + 1, threads: threads, name: c.name) else { continue }
+            Terminal.write(pad(c.name, 34) + lpad(fmt(num("chars_per_sec"), 0), 11) + lpad(fmt(num("ms_per_step"), 3), 9)
+                           + lpad(fmt(num("peak_device_mb"), 0), 8) + lpad(fmt(num("achieved_gflops") / 1000, 2), 9)
+                           + lpad(fmt(num("final_loss"), 3), 8) + "\n")
         }
     }
 
@@ -103,7 +137,7 @@ struct Bench: ParsableCommand {
         if !CommandLine.arguments[0].contains("/") {
             p.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
         }
-        var args = ["bench", "--only", "\(index)", "--threads", "\(threads)", "--seconds", "\(seconds)"]
+        var args = ["bench", "--only", "\(index)", "--threads", "\(threads)", "--seconds", "\(seconds)", "--device", device]
         if let text { args += ["--text", text] }
         p.arguments = args
         let out = Pipe()
@@ -126,6 +160,7 @@ struct Bench: ParsableCommand {
             "\"activation_mb\":\(fmt(Double(r.activationBytes) / 1_048_576, 1))",
         ]
         if let l = r.finalLoss { fields.append("\"final_loss\":\(fmt(l, 5))") }
+        if let d = r.peakDeviceBytes { fields.append("\"peak_device_mb\":\(fmt(Double(d) / 1_048_576, 1))") }
         return "{" + fields.joined(separator: ",") + "}"
     }
 

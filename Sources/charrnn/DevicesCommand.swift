@@ -11,7 +11,9 @@ struct Devices: ParsableCommand {
         nvidia-cublas'). CHARRNN_LIBCUDA, CHARRNN_NVRTC and CHARRNN_CUBLAS name the files instead.
 
         --check compiles charrnn's kernels for each GPU and runs every kernel against its CPU twin on random \
-        inputs; it fails when any differs by more than 1e-4 relative, or when there is no usable GPU.
+        inputs, then the GPU model against the CPU model (loss, every gradient, state and logits of each \
+        cell) and three training steps of each optimizer; it fails when any differs by more than 1e-4 \
+        relative, or when there is no usable GPU.
         """
     )
 
@@ -48,7 +50,7 @@ struct Devices: ParsableCommand {
             let device = try CUDADevice(ordinal: gpu.ordinal)
             Terminal.write("cuda:\(gpu.ordinal): kernels \(device.moduleWasCached ? "loaded from the cache" : "compiled") "
                            + "in \(fmt(monotonicSeconds() - started, 2)) s\n")
-            for outcome in try KernelChecks.run(on: device) {
+            for outcome in try KernelChecks.run(on: device) + ModelChecks.run(on: device) {
                 Terminal.write("  \(outcome.passed ? "ok  " : "FAIL") \(outcome.name): relative error \(fmt(outcome.relativeError, 9))\n")
                 if !outcome.passed { failures += 1 }
             }

@@ -13,9 +13,10 @@ public struct BenchmarkConfig: Sendable, Equatable {
     public var seq: Int
     public var threads: Int
 
-    public init(_ kind: Kind, _ cell: CellKind, layers: Int, hidden: Int, batch: Int, seq: Int = 1, threads: Int) {
+    public init(_ kind: Kind, _ cell: CellKind, layers: Int, hidden: Int, batch: Int, seq: Int = 1, threads: Int,
+                embed: Int = 64) {
         self.kind = kind; self.cell = cell; self.layers = layers; self.hidden = hidden
-        self.batch = batch; self.seq = seq; self.threads = threads
+        self.batch = batch; self.seq = seq; self.threads = threads; self.embed = embed
     }
 
     public var name: String {
@@ -44,6 +45,16 @@ public struct BenchmarkConfig: Sendable, Equatable {
             .init(.sample, .lstm, layers: 2, hidden: 512, batch: 32, threads: threads),
         ]
     }
+
+    /// On a GPU: the standard table plus the two large rows of the PyTorch GPU anchor
+    /// (../shared/gpu/bench_torch_gpu.py), in its order.
+    public static func gpu(threads: Int) -> [BenchmarkConfig] {
+        let standard = Self.standard(threads: threads)
+        return standard.filter { $0.kind == .train } + [
+            .init(.train, .lstm, layers: 2, hidden: 1024, batch: 128, seq: 128, threads: threads),
+            .init(.train, .lstm, layers: 3, hidden: 2048, batch: 256, seq: 128, threads: threads, embed: 128),
+        ] + standard.filter { $0.kind == .sample }
+    }
 }
 
 public struct BenchmarkResult: Sendable {
@@ -55,12 +66,17 @@ public struct BenchmarkResult: Sendable {
     public var finalLoss: Double?
     /// Floats of activations a training step must keep (see CharRNNModel's header), in bytes.
     public var activationBytes: Int
+    /// Peak device memory charrnn allocated (as torch.cuda.max_memory_allocated), on a GPU.
+    public var peakDeviceBytes: Int? = nil
 }
 
 public enum Benchmark {
     /// Trains (Adam, clip 5, sequential batches of random ids, state carried) or samples (temperature 0.8)
     /// after a few untimed warm-up steps, for at least `seconds` and `minSteps` steps.
-    public static func run(_ c: BenchmarkConfig, seconds: Double = 3, minSteps: Int = 5, text: [Int32]? = nil) -> BenchmarkResult {
+    /// With `device`, a training row runs its whole step there (DeviceTrainingStep); sampling rows run
+    /// on the CPU only for now and are refused.
+    public static func run(_ c: BenchmarkConfig, seconds: Double = 3, minSteps: Int = 5, text: [Int32]? = nil,
+                           device: CUDADevice? = nil) throws -> BenchmarkResult {
         BLAS.setThreads(c.threads)
         var config = c.model
         if let text { config.vocabSize = Int(text.max()!) + 1 }
@@ -69,6 +85,8 @@ public enum Benchmark {
         model.initializeParameters(rng: &rng)
         let state = model.hiddenState(batch: c.batch)
         let V = config.vocabSize
+        if let device { return try runOnDevice(c, config: config, model: model, device: device, seconds: seconds,
+                                               minSteps: minSteps, text: text) }
         switch c.kind {
         case .train:
             let T = c.seq, B = c.batch
@@ -112,6 +130,45 @@ public enum Benchmark {
                                    gflops: cps * Double(config.forwardFlopsPerCharacter) / 1e9,
                                    peakRSSBytes: peakResidentBytes(), finalLoss: nil, activationBytes: 0)
         }
+    }
+
+    /// A training row on a GPU: the trainer's step (DeviceTrainingStep), which reads the loss and the
+    /// gradient norm back every step as the trainer does.
+    private static func runOnDevice(_ c: BenchmarkConfig, config: ModelConfig, model: CharRNNModel, device: CUDADevice,
+                                    seconds: Double, minSteps: Int, text: [Int32]?) throws -> BenchmarkResult {
+        guard c.kind == .train else {
+            throw CharRNNError.cuda("sampling runs on the CPU only for now (GPU generation is not built yet)")
+        }
+        var rng = RandomGenerator(seed: 2)
+        let T = c.seq, B = c.batch, V = config.vocabSize
+        let ids = text ?? (0..<(B * T * 40 + 1)).map { _ in Int32(rng.nextInt(below: V)) }
+        var batches = try BatchSource(ids: ids, batch: B, steps: T, mode: .sequential, name: "bench")
+        let deviceModel = try DeviceModel(config: config, device: device)
+        let opt = Optimizer(kind: .adam, count: model.parameterCount)
+        let training = try DeviceTrainingStep(model: deviceModel, optimizer: opt)
+        try training.upload(parameters: model.parameters, optimizer: opt)
+        let state = try deviceModel.hiddenState(batch: B)
+        var x = [Int32](repeating: 0, count: B * T), y = x
+        var loss = 0.0
+        func step() throws {
+            if batches.next(inputs: &x, targets: &y, rng: &rng) { try state.reset() }
+            loss = try training.step(x, targets: y, T: T, B: B, state: state, rng: &rng, learningRate: 2e-3, clipNorm: 5,
+                                     clipValue: nil).loss
+        }
+        for _ in 0..<3 { try step() }
+        device.resetPeak()
+        var failure: Error?
+        let (n, dt) = timed(seconds: seconds, minSteps: minSteps) {
+            guard failure == nil else { return }
+            do { try step() } catch { failure = error }
+        }
+        if let failure { throw failure }
+        try device.synchronize()
+        let cps = Double(n * B * T) / dt
+        return BenchmarkResult(config: c, charactersPerSecond: cps, millisecondsPerStep: 1000 * dt / Double(n),
+                               gflops: cps * Double(3 * config.forwardFlopsPerCharacter) / 1e9,
+                               peakRSSBytes: peakResidentBytes(), finalLoss: loss,
+                               activationBytes: 4 * activationFloats(config, T: T, B: B), peakDeviceBytes: device.peakAllocatedBytes)
     }
 
     private static func timed(seconds: Double, minSteps: Int, _ step: () -> Void) -> (Int, Double) {

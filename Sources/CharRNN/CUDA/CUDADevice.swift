@@ -22,6 +22,12 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
     private var functions: [String: OpaquePointer?] = [:]
     /// Whether the module came from the disk cache (for `charrnn devices`).
     public private(set) var moduleWasCached = false
+    /// Bytes charrnn holds now, and the most it held since resetPeak (torch.cuda.max_memory_allocated's sense).
+    public private(set) var allocatedBytes = 0, peakAllocatedBytes = 0
+    private var sizes: [UInt64: Int] = [:]
+
+    /// Starts the peak from what is held now.
+    public func resetPeak() { peakAllocatedBytes = allocatedBytes }
 
     /// Opens GPU `ordinal`, compiles (or finds in the cache) and loads charrnn's kernels.
     public init(ordinal: Int = 0, tf32: Bool = false) throws {
@@ -103,12 +109,16 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
                                     + "\(total >> 20) MiB free on \(name)")
         }
         try driver.check(status, "cuMemAlloc(\(bytes) bytes)")
+        sizes[address] = bytes
+        allocatedBytes += bytes
+        peakAllocatedBytes = max(peakAllocatedBytes, allocatedBytes)
         return DevicePointer(address: address)
     }
 
     public func free(_ pointer: DevicePointer) {
         _ = try? makeCurrent()
         _ = driver.cuMemFree(pointer.address)
+        allocatedBytes -= sizes.removeValue(forKey: pointer.address) ?? 0
     }
 
     public func copy(to destination: DevicePointer, from source: UnsafeRawPointer, bytes: Int) throws {

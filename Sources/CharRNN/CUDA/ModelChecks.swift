@@ -1,0 +1,102 @@
+/// DeviceModel and DeviceTrainingStep against CharRNNModel and Optimizer on the CPU, on any device: the
+/// loss, every gradient, the carried state and the logits of each cell (with an embedding and one-hot,
+/// from a non-zero state, at a small odd size and at char-rnn's default size), and three updates of each
+/// optimizer with clipping. The tests run it on the emulated device; `charrnn devices --check` on a GPU.
+public enum ModelChecks {
+    public static func run(on device: ComputeDevice, large: Bool = true) throws -> [KernelChecks.Outcome] {
+        var outcomes: [KernelChecks.Outcome] = []
+        for cell in CellKind.allCases {
+            for embed in [6, 0] {
+                outcomes.append(try compare(cell, layers: 2, hidden: 17, embed: embed, vocabulary: 11, T: 5, B: 3, on: device))
+            }
+        }
+        if large {
+            outcomes.append(try compare(.lstm, layers: 2, hidden: 128, embed: 64, vocabulary: 65, T: 50, B: 50, on: device))
+            outcomes.append(try compare(.gru, layers: 2, hidden: 256, embed: 64, vocabulary: 65, T: 20, B: 64, on: device))
+        }
+        for kind in OptimizerKind.allCases { outcomes.append(try steps(kind, on: device)) }
+        return outcomes
+    }
+
+    /// Largest |device - cpu| over the largest |cpu| (at least `floor`).
+    static func relativeError(_ got: [Float], _ want: [Float], floor: Float = 1e-3) -> Double {
+        let scale = max(floor, want.map { abs($0) }.max() ?? 0)
+        let diff = zip(got, want).map { abs($0 - $1) }.max() ?? 0
+        return diff.isNaN ? .infinity : Double(diff / scale)
+    }
+
+    static func compare(_ cell: CellKind, layers: Int, hidden H: Int, embed: Int, vocabulary V: Int, T: Int, B: Int,
+                        on device: ComputeDevice) throws -> KernelChecks.Outcome {
+        let config = ModelConfig(cell: cell, layers: layers, hidden: H, embed: embed, vocabSize: V)
+        let cpu = CharRNNModel(config: config)
+        var rng = RandomGenerator(seed: 21)
+        cpu.initializeParameters(rng: &rng)
+        for i in 0..<cpu.parameterCount { cpu.parameters[i] *= 1.5 }
+        let gpu = try DeviceModel(config: config, device: device)
+        try gpu.setParameters(cpu.parameters)
+        let inputs = (0..<(T * B)).map { _ in Int32(rng.nextInt(below: V)) }
+        let targets = (0..<(T * B)).map { _ in Int32(rng.nextInt(below: V)) }
+        let cpuState = cpu.hiddenState(batch: B)
+        cpuState.load((0..<cpuState.valueCount).map { _ in rng.nextFloat() - 0.5 })
+        let gpuState = try gpu.hiddenState(batch: B)
+        try gpuState.load(cpuState.flattened)
+
+        var none = RandomGenerator(seed: 1)
+        let cpuLoss = inputs.withUnsafeBufferPointer { x in
+            targets.withUnsafeBufferPointer { y in
+                cpu.lossAndGradients(x.baseAddress!, targets: y.baseAddress!, T: T, B: B, state: cpuState, rng: &none)
+            }
+        }
+        try gpu.lossAndGradients(inputs, targets: targets, T: T, B: B, state: gpuState, rng: &none)
+        let gpuLoss = try gpu.lastLossSum() / Double(T * B)
+        var worst = abs(gpuLoss - cpuLoss) / max(1, abs(cpuLoss))
+        let cpuGrads = cpu.gradients.array, gpuGrads = try gpu.gradientValues()
+        for slot in cpu.layout.slots {
+            let r = slot.offset..<(slot.offset + slot.count)
+            worst = max(worst, relativeError(Array(gpuGrads[r]), Array(cpuGrads[r])))
+        }
+        worst = max(worst, relativeError(try gpuState.flattened(), cpuState.flattened, floor: 1))
+        inputs.withUnsafeBufferPointer { x in _ = cpu.forward(x.baseAddress!, T: T, B: B, state: cpuState, training: false, rng: &none) }
+        try gpu.forward(inputs, T: T, B: B, state: gpuState, training: false, rng: &none)
+        let want = Array(UnsafeBufferPointer(start: cpu.logits.pointer, count: T * B * V))
+        worst = max(worst, relativeError(try device.downloadFloats(gpu.logits.pointer, count: T * B * V), want, floor: 1))
+        let name = "model \(cell.rawValue) \(layers)x\(H) E\(embed) V\(V) b\(B) s\(T): loss, gradients, state, logits"
+        return KernelChecks.Outcome(name: name, relativeError: worst, passed: worst <= KernelChecks.tolerance)
+    }
+
+    /// Three training steps (loss, backward, clip to norm 1, update) on both sides from the same start.
+    static func steps(_ kind: OptimizerKind, on device: ComputeDevice) throws -> KernelChecks.Outcome {
+        let config = ModelConfig(cell: .lstm, layers: 2, hidden: 19, embed: 5, vocabSize: 13)
+        let cpu = CharRNNModel(config: config)
+        var rng = RandomGenerator(seed: 41)
+        cpu.initializeParameters(rng: &rng)
+        let T = 6, B = 4
+        let cpuOptimizer = Optimizer(kind: kind, count: cpu.parameterCount)
+        let gpu = try DeviceModel(config: config, device: device)
+        let training = try DeviceTrainingStep(model: gpu, optimizer: Optimizer(kind: kind, count: cpu.parameterCount))
+        try training.upload(parameters: cpu.parameters, optimizer: cpuOptimizer)
+        let cpuState = cpu.hiddenState(batch: B), gpuState = try gpu.hiddenState(batch: B)
+        var worst = 0.0
+        for step in 1...3 {
+            let inputs = (0..<(T * B)).map { _ in Int32(rng.nextInt(below: 13)) }
+            let targets = (0..<(T * B)).map { _ in Int32(rng.nextInt(below: 13)) }
+            let lr: Float = kind == .sgd ? 0.5 : 0.01
+            var none = RandomGenerator(seed: 0)
+            let cpuLoss = inputs.withUnsafeBufferPointer { x in
+                targets.withUnsafeBufferPointer { y in
+                    cpu.lossAndGradients(x.baseAddress!, targets: y.baseAddress!, T: T, B: B, state: cpuState, rng: &none)
+                }
+            }
+            let cpuNorm = GradientClipping.clipGlobalNorm(cpu.gradients, maxNorm: 1)
+            cpuOptimizer.update(parameters: cpu.parameters, gradients: cpu.gradients, learningRate: lr)
+            cpu.thaw()
+            let (loss, norm) = try training.step(inputs, targets: targets, T: T, B: B, state: gpuState, rng: &none,
+                                                 learningRate: lr, clipNorm: 1, clipValue: nil)
+            worst = max(worst, abs(loss - cpuLoss) / max(1, cpuLoss), abs(norm - cpuNorm) / max(1, cpuNorm))
+            _ = step
+        }
+        worst = max(worst, relativeError(try gpu.parameterValues(), cpu.parameters.array))
+        return KernelChecks.Outcome(name: "training steps \(kind.rawValue) (3 steps, clip 1): losses, norms, parameters",
+                                    relativeError: worst, passed: worst <= KernelChecks.tolerance)
+    }
+}
