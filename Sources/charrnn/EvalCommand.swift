@@ -17,10 +17,13 @@ struct Eval: ParsableCommand {
     var chunk = 256
     @Option(parsing: .unconditional, help: "Threads (default: the cores this process may use, from its CPU affinity and any cgroup quota).")
     var threads = CPUCount.usable
+    @Option(help: "cpu, cuda, cuda:N or auto (a usable GPU, else the CPU); see 'charrnn devices'.")
+    var device = "cpu"
 
     func run() throws {
         guard chunk >= 1 else { throw CharRNNError.invalidOption("--chunk must be at least 1 (got \(chunk))") }
         try BLAS.checkThreads(threads)
+        let choice = try DeviceChoice(parsing: device)
         let cp = try Checkpoint.load(checkpoint)
         let text = try TextFile.read(file)
         BLAS.setThreads(threads)
@@ -36,7 +39,14 @@ struct Eval: ParsableCommand {
         }
         try MemoryEstimate.check(MemoryEstimate.inference(cp.model.config, T: min(chunk, ids.count), B: 1),
                                  what: "evaluating \(min(chunk, ids.count)) characters per pass (--chunk)")
-        let r = try Evaluation.loss(of: cp.model, ids: ids, streams: 1, chunk: chunk)
+        let r: LossReport
+        if let gpu = try choice.open() {
+            let model = try DeviceModel(config: cp.model.config, device: gpu)
+            try model.setParameters(cp.model.parameters)
+            r = try Evaluation.loss(of: model, ids: ids, streams: 1, chunk: chunk)
+        } else {
+            r = try Evaluation.loss(of: cp.model, ids: ids, streams: 1, chunk: chunk)
+        }
         Terminal.write("file: \(file)\n")
         Terminal.write("characters predicted: \(r.characters)\(skipped > 0 ? " (\(skipped) unknown skipped)" : "")\n")
         Terminal.write("cross-entropy: \(fmt(r.nats, 4)) nats/char\n")

@@ -69,3 +69,20 @@ final class DeviceTrainerTests: XCTestCase {
         }
     }
 }
+
+/// Evaluation through EvaluatedModel gives the same loss on the emulated device as on the CPU.
+final class DeviceEvaluationTests: XCTestCase {
+    func testEvaluationOnTheDeviceMatchesTheCPU() throws {
+        let config = ModelConfig(cell: .gru, layers: 2, hidden: 24, embed: 8, vocabSize: 9)
+        let cpu = randomModel(config, seed: 51, scale: 1)
+        let gpu = try DeviceModel(config: config, device: DeviceTrainerTests.device)
+        try gpu.setParameters(cpu.parameters)
+        let ids = randomIds(500, vocab: 9, seed: 52)
+        for (streams, chunk) in [(1, 64), (4, 16)] {
+            let a = try Evaluation.loss(of: cpu, ids: ids, streams: streams, chunk: chunk)
+            let b = try Evaluation.loss(of: gpu, ids: ids, streams: streams, chunk: chunk)
+            XCTAssertEqual(a.characters, b.characters)
+            XCTAssertEqual(b.nats, a.nats, accuracy: 1e-5 * a.nats, "streams \(streams), chunk \(chunk)")
+        }
+    }
+}
