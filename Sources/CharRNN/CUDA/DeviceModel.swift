@@ -32,10 +32,15 @@ public final class DeviceModel {
     private var top: DevicePointer?
     private var lastIds: [Int32] = []
 
-    public init(config: ModelConfig, device: ComputeDevice) throws {
+    /// Throws the reason a model cannot run on a device yet.
+    public static func checkSupported(_ config: ModelConfig) throws {
         guard config.categories == 0 else {
             throw CharRNNError.cuda("category-conditional models (names by category) run on the CPU only for now; use --device cpu")
         }
+    }
+
+    public init(config: ModelConfig, device: ComputeDevice) throws {
+        try Self.checkSupported(config)
         self.config = config
         self.device = device
         let layout = ParameterLayout(config)

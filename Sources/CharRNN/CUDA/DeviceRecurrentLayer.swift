@@ -22,10 +22,7 @@ class DeviceRecurrentLayer {
         self.inputSize = inputSize
         self.hidden = hidden
         self.gates = gates
-        wIh = layout.offset("rnn.weight_ih_l\(l)")
-        wHh = layout.offset("rnn.weight_hh_l\(l)")
-        bIh = layout.offset("rnn.bias_ih_l\(l)")
-        bHh = layout.offset("rnn.bias_hh_l\(l)")
+        (wIh, wHh, bIh, bHh) = layout.recurrentOffsets(layer: l)
         hiddens = try DeviceBuffer(device, count: 0)
         dInput = try DeviceBuffer(device, count: 0)
         dhRecurrent = try DeviceBuffer(device, count: 0)

@@ -43,10 +43,7 @@ public class RecurrentLayer {
         self.inputSize = inputSize
         self.hidden = hidden
         self.gates = gates
-        wIh = layout.offset("rnn.weight_ih_l\(l)\(suffix)")
-        wHh = layout.offset("rnn.weight_hh_l\(l)\(suffix)")
-        bIh = layout.offset("rnn.bias_ih_l\(l)\(suffix)")
-        bHh = layout.offset("rnn.bias_hh_l\(l)\(suffix)")
+        (wIh, wHh, bIh, bHh) = layout.recurrentOffsets(layer: l, suffix: suffix)
     }
 
     /// The layer for `cell` reading its weights from `layout`.

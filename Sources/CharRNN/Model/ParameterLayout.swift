@@ -50,6 +50,13 @@ public struct ParameterLayout: Sendable {
 
     func offset(_ name: String) -> Int { self[name]!.offset }
 
+    /// Where recurrent layer l's four tensors start (`suffix` "_reverse" for a backward direction): what
+    /// the CPU layers and their device twins both read.
+    func recurrentOffsets(layer l: Int, suffix: String = "") -> (wIh: Int, wHh: Int, bIh: Int, bHh: Int) {
+        (offset("rnn.weight_ih_l\(l)\(suffix)"), offset("rnn.weight_hh_l\(l)\(suffix)"),
+         offset("rnn.bias_ih_l\(l)\(suffix)"), offset("rnn.bias_hh_l\(l)\(suffix)"))
+    }
+
     /// Every slot of `buffer` as a named tensor (names prefixed by `prefix`), for saving.
     public func tensors(of buffer: FloatBuffer, prefix: String = "") -> [SafeTensors.Tensor] {
         slots.map { s in

@@ -130,6 +130,7 @@ public final class Trainer {
         try config.validate()
         // Before anything is written: a GPU that is not there leaves no folder behind.
         let computeDevice = try device ?? DeviceChoice(parsing: options.device ?? "cpu").open()
+        if computeDevice != nil { try DeviceModel.checkSupported(config) }
         let T = data.longestSequence, B = options.batchSize
         try MemoryEstimate.check(MemoryEstimate.training(config, T: T, B: B),
                                  what: "training a \(config.layers)x\(config.hidden) \(config.cell.rawValue) on \(B) x \(T) characters per step")

@@ -72,6 +72,13 @@ final class DeviceTrainerTests: XCTestCase {
 
 /// Evaluation through EvaluatedModel gives the same loss on the emulated device as on the CPU.
 final class DeviceEvaluationTests: XCTestCase {
+    func testConditionalModelsAreRefusedOnTheDevice() {
+        let config = ModelConfig(cell: .lstm, layers: 1, hidden: 8, embed: 4, vocabSize: 9, categories: 3)
+        XCTAssertThrowsError(try DeviceModel(config: config, device: DeviceTrainerTests.device)) { error in
+            XCTAssertEqual("\(error)", "CUDA: category-conditional models (names by category) run on the CPU only for now; use --device cpu")
+        }
+    }
+
     func testEvaluationOnTheDeviceMatchesTheCPU() throws {
         let config = ModelConfig(cell: .gru, layers: 2, hidden: 24, embed: 8, vocabSize: 9)
         let cpu = randomModel(config, seed: 51, scale: 1)
