@@ -59,3 +59,16 @@ final class DeviceOptionCLITests: CLITestCase {
         XCTAssertTrue(r.stdout.split(separator: "\n").first?.hasSuffix("1 thread") == true, r.stdout)
     }
 }
+
+extension DeviceOptionCLITests {
+    func testSampleAndEvalOnAMissingGPUAreOneClearError() throws {
+        let out = dir + "/run"
+        XCTAssertEqual(try train(out, steps: 3).status, 0)
+        let noDriver = ["CHARRNN_LIBCUDA": "/nonexistent/libcuda.so.1"]
+        assertCleanError(try charrnn(["sample", "-c", out, "--device", "cuda"], environment: noDriver), "CUDA: no usable GPU")
+        assertCleanError(try charrnn(["eval", "-c", out, text, "--device", "cuda:1"], environment: noDriver), "CUDA: no usable GPU")
+        assertCleanError(try charrnn(["sample", "-c", out, "--device", "cpu:0"]), "--device must be")
+        let r = try charrnn(["sample", "-c", out, "--device", "auto", "--length", "5", "--seed", "1"], environment: noDriver)
+        XCTAssertEqual(r.status, 0, r.stderr)
+    }
+}

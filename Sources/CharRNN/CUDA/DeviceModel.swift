@@ -101,11 +101,19 @@ public final class DeviceModel {
     /// `logits`. With training on, dropout masks are drawn with seeds from `rng`. The state advances.
     public func forward(_ inputIds: [Int32], T: Int, B: Int, state: DeviceHiddenState, training: Bool,
                         rng: inout RandomGenerator) throws {
-        precondition(state.batch == B && inputIds.count == T * B, "batch shape does not match")
-        let rows = T * B, H = config.hidden, V = config.vocabSize
-        try ids.reserve(rows)
+        precondition(inputIds.count == T * B, "batch shape does not match")
+        try ids.reserve(T * B)
         try device.upload(inputIds, to: ids.pointer)
         lastIds = inputIds
+        try forward(ids: ids.pointer, T: T, B: B, state: state, training: training, rng: &rng)
+    }
+
+    /// The same, reading the ids [T*B] from device memory (generation feeds each step's draws back
+    /// without a copy to the host). A training step's backward needs the host ids: use the other form.
+    public func forward(ids idPointer: DevicePointer, T: Int, B: Int, state: DeviceHiddenState, training: Bool,
+                        rng: inout RandomGenerator) throws {
+        precondition(state.batch == B, "batch shape does not match")
+        let rows = T * B, H = config.hidden, V = config.vocabSize
 
         // Weight drop: a copy of the parameters with each W_hh masked for this minibatch.
         let weightDrop = training && regularization.weightDrop > 0
@@ -132,7 +140,7 @@ public final class DeviceModel {
         try embedded.reserve(rows * I)
         let table = identity?.pointer ?? p.advanced(byFloats: layout.offset("embedding.weight"))
         try device.launch("embedding_forward", threads: rows * I,
-                          [.int(rows), .int(I), .pointer(ids.pointer), .pointer(table), .pointer(embedDrop ? embedMask.pointer : nil),
+                          [.int(rows), .int(I), .pointer(idPointer), .pointer(table), .pointer(embedDrop ? embedMask.pointer : nil),
                            .pointer(embedded.pointer), .int(I)])
 
         let dropping = training && config.dropout > 0

@@ -72,6 +72,7 @@ public enum KernelChecks {
             try optimizer(.sgd, momentum: 0.9)
             try elementwise()
             try dropout()
+            try sampling()
             for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] { try gemm(transA: ta, transB: tb) }
             try device.synchronize()
             return outcomes
@@ -252,6 +253,38 @@ public enum KernelChecks {
             // 1000 draws at p = 0.3: a standard deviation of 0.0145, so 0.06 is over four.
             let ok = valuesOK && repeats && abs(zeros - Double(p)) < 0.06
             outcomes.append(Outcome(name: "dropout_mask (\(Int((zeros * 100).rounded()))% dropped, p = 0.3)",
+                                    relativeError: ok ? 0 : .infinity, passed: ok))
+        }
+
+        /// sample_next over B streams that share one row of logits: greedy takes the CPU's argmax, top-k
+        /// draws only among the k largest, and temperature draws follow the CPU's softmax (Pearson's
+        /// chi-square below the 0.999 quantile, 32.9 for the 12 degrees of freedom of V = 13).
+        mutating func sampling() throws {
+            let B = 5_000, V = 13
+            let row = random(V, scale: 2)
+            let pL = try put((0..<B).flatMap { _ in row }), pIds = try put([Int32](repeating: -1, count: B))
+            func draw(_ temperature: Float, topK: Int, greedy: Bool) throws -> [Int32] {
+                try device.launch("sample_next", threads: B, [.int(B), .int(V), .pointer(pL), .float(1 / temperature), .int(topK),
+                                                              .int(greedy ? 1 : 0), .uint64(77), .uint64(3), .pointer(pIds), .pointer(nil)])
+                var ids = [Int32](repeating: 0, count: B)
+                try ids.withUnsafeMutableBytes { try device.copy(from: pIds, to: $0.baseAddress!, bytes: $0.count) }
+                return ids
+            }
+            let best = Int32(row.indices.max { row[$0] < row[$1] }!)
+            let greedyOK = try draw(1, topK: 0, greedy: true).allSatisfy { $0 == best }
+            let top3 = Set(row.indices.sorted { row[$0] > row[$1] }.prefix(3).map { Int32($0) })
+            let topOK = try draw(1, topK: 3, greedy: false).allSatisfy { top3.contains($0) }
+            var p = [Float](repeating: 0, count: V)
+            crn_softmax_temperature(Int32(V), row, 1 / 0.8, &p)
+            var counts = [Int](repeating: 0, count: V)
+            for id in try draw(0.8, topK: 0, greedy: false) { counts[Int(id)] += 1 }
+            var x2 = 0.0
+            for j in 0..<V where Double(p[j]) * Double(B) >= 5 {
+                let e = Double(p[j]) * Double(B)
+                x2 += (Double(counts[j]) - e) * (Double(counts[j]) - e) / e
+            }
+            let ok = greedyOK && topOK && x2 < 32.9
+            outcomes.append(Outcome(name: "sample_next (greedy, top-3, chi-square \(Int(x2.rounded())) over \(B) draws)",
                                     relativeError: ok ? 0 : .infinity, passed: ok))
         }
 

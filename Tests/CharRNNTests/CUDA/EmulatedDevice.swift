@@ -80,6 +80,7 @@ final class EmulatedDevice: ComputeDevice {
             throw CharRNNError.cuda("cannot load \(so): \(String(cString: dlerror()))")
         }
         library = handle
+        try? FileManager.default.removeItem(atPath: folder)  // loaded: the files are no longer needed
         for k in kernels {
             guard let symbol = dlsym(handle, "emu_\(k)") else { throw CharRNNError.cuda("no emu_\(k)") }
             entries[k] = unsafeBitCast(symbol, to: Entry.self)

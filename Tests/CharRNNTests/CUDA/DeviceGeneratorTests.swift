@@ -1,0 +1,98 @@
+import CCharRNNKernels
+import CharRNN
+import XCTest
+
+/// Generation on the emulated device: draws follow the model's probabilities (chi-square over many
+/// streams that share one distribution), top-k and greedy choose as on the CPU, and greedy text is the
+/// CPU sampler's text.
+final class DeviceGeneratorTests: XCTestCase {
+    static let V = 11
+    static let vocabulary = Vocabulary(scalars: Array("abcdefghij\n".unicodeScalars))
+
+    func model() throws -> (CharRNNModel, DeviceModel) {
+        let config = ModelConfig(cell: .lstm, layers: 2, hidden: 16, embed: 5, vocabSize: Self.V)
+        let cpu = randomModel(config, seed: 61, scale: 2)
+        let gpu = try DeviceModel(config: config, device: DeviceTrainerTests.device)
+        try gpu.setParameters(cpu.parameters)
+        return (cpu, gpu)
+    }
+
+    /// B streams from the same state and input share one distribution: their first draws are B samples of it.
+    func firstDraws(_ options: SamplingOptions, streams B: Int) throws -> (counts: [Int], probabilities: [Float]) {
+        let (cpu, gpu) = try model()
+        let generator = try DeviceGenerator(model: gpu, vocabulary: Self.vocabulary, startCharacter: "a")
+        let texts = try generator.generate(prime: "abc", streams: B, length: 1, options: options, seed: 5)
+        var counts = [Int](repeating: 0, count: Self.V)
+        for t in texts { counts[Int(Self.vocabulary.id(of: t.unicodeScalars.first!)!)] += 1 }
+        var none = RandomGenerator(seed: 0)
+        let state = cpu.hiddenState(batch: 1)
+        let ids: [Int32] = [0, 1, 2]
+        let logits = ids.withUnsafeBufferPointer { cpu.forward($0.baseAddress!, T: 3, B: 1, state: state, training: false, rng: &none) }
+        var p = [Float](repeating: 0, count: Self.V)
+        crn_softmax_temperature(Int32(Self.V), logits + 2 * Self.V, 1 / options.temperature, &p)
+        if options.greedy {
+            let best = p.indices.max { p[$0] < p[$1] }!
+            p = p.indices.map { $0 == best ? 1 : 0 }
+        } else if let k = options.topK {
+            let kept = Set(p.indices.sorted { p[$0] > p[$1] }.prefix(k))
+            let total = kept.reduce(Float(0)) { $0 + p[$1] }
+            p = p.indices.map { kept.contains($0) ? p[$0] / total : 0 }
+        }
+        return (counts, p)
+    }
+
+    /// Pearson's statistic over the characters expected at least 5 times; none may be drawn that has
+    /// probability 0.
+    func chiSquare(_ counts: [Int], _ p: [Float], draws: Int) -> (statistic: Double, degrees: Int) {
+        var x2 = 0.0, bins = 0
+        for j in counts.indices {
+            let expected = Double(p[j]) * Double(draws)
+            if p[j] == 0 { XCTAssertEqual(counts[j], 0, "drew a character of probability 0"); continue }
+            guard expected >= 5 else { continue }
+            x2 += (Double(counts[j]) - expected) * (Double(counts[j]) - expected) / expected
+            bins += 1
+        }
+        return (x2, bins - 1)
+    }
+
+    func testDrawsFollowTheModelsProbabilities() throws {
+        let draws = 6000
+        for options in [SamplingOptions(temperature: 0.8), SamplingOptions(temperature: 1.3, topK: 3)] {
+            let (counts, p) = try firstDraws(options, streams: draws)
+            let (x2, df) = chiSquare(counts, p, draws: draws)
+            XCTAssertGreaterThanOrEqual(df, 2)
+            // The 0.999 quantile of chi-square with up to 10 degrees of freedom is at most 29.6.
+            XCTAssertLessThan(x2, 29.6, "temperature \(options.temperature), top-k \(options.topK ?? 0): counts \(counts), p \(p)")
+        }
+        let (counts, p) = try firstDraws(SamplingOptions(greedy: true), streams: 50)
+        XCTAssertEqual(counts, p.map { Int($0) * 50 })
+    }
+
+    /// The check can fail: draws at another temperature than the probabilities' are caught.
+    func testAWrongTemperatureIsCaught() throws {
+        let draws = 6000
+        let (counts, _) = try firstDraws(SamplingOptions(temperature: 1.6), streams: draws)
+        let (_, p) = try firstDraws(SamplingOptions(temperature: 0.8), streams: 1)
+        XCTAssertGreaterThan(chiSquare(counts, p, draws: draws).statistic, 29.6)
+    }
+
+    func testGreedyTextIsTheCPUSamplersAndASeedRepeats() throws {
+        let (cpu, gpu) = try model()
+        let generator = try DeviceGenerator(model: gpu, vocabulary: Self.vocabulary, startCharacter: "a")
+        var chunks = 0
+        let texts = try generator.generate(prime: "abc", streams: 2, length: 60, options: SamplingOptions(greedy: true),
+                                           seed: 1, chunk: 16) { _ in chunks += 1; return true }
+        XCTAssertEqual(chunks, 4)
+        var rng = RandomGenerator(seed: 1)
+        let sampler = Sampler(model: cpu, vocabulary: Self.vocabulary, startCharacter: "a")
+        let want = try sampler.generate(prime: "abc", length: 60, options: SamplingOptions(greedy: true), rng: &rng)
+        XCTAssertEqual(texts, [want, want])
+
+        let options = SamplingOptions(temperature: 1, stop: "\n")
+        let a = try generator.generate(prime: "", streams: 3, length: 40, options: options, seed: 9)
+        let b = try generator.generate(prime: "", streams: 3, length: 40, options: options, seed: 9)
+        XCTAssertEqual(a, b)
+        XCTAssertNotEqual(a[0], a[1])
+        XCTAssertFalse(a.contains { $0.contains("\n") })
+    }
+}
