@@ -15,8 +15,10 @@ ROWS = [("lstm", 2, 128, 64, 50, 50), ("lstm", 2, 256, 64, 64, 100), ("lstm", 2,
         ("lstm", 3, 512, 64, 64, 128), ("gru", 2, 256, 64, 64, 100), ("lstm", 2, 1024, 64, 128, 128),
         ("lstm", 3, 2048, 128, 256, 128)]
 
+SAMPLES = [("lstm", 2, 512, 64, 1), ("lstm", 2, 128, 64, 1), ("lstm", 2, 512, 64, 32), ("lstm", 2, 512, 64, 256)]
+
 def charrnn_rows(binary, seconds):
-    """Every GPU training row of `charrnn bench --device cuda`, keyed by (cell, layers, hidden, batch, seq)."""
+    """Every row of `charrnn bench --device cuda`, keyed by (bench, cell, layers, hidden, batch, seq)."""
     rows, index = {}, 1
     while True:
         out = subprocess.run([binary, "bench", "--device", "cuda", "--only", str(index), "--seconds", str(seconds)],
@@ -26,8 +28,7 @@ def charrnn_rows(binary, seconds):
                 return rows
             sys.exit(f"charrnn bench --only {index} failed: {out.stderr.strip()}")
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        if r.get("bench") == "train":
-            rows[(r["cell"], r["layers"], r["hidden"], r["batch"], r["seq"])] = r
+        rows[(r["bench"], r["cell"], r["layers"], r["hidden"], r["batch"], r["seq"] if r["bench"] == "train" else 1)] = r
         index += 1
 
 def main():
@@ -47,13 +48,20 @@ def main():
         torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
         t = tb.train(cell, L, H, E, B, T, tf32=a.tf32)
         torch_mb = torch.cuda.max_memory_allocated() / 2**20
-        c = ours.get((cell, L, H, B, T))
+        c = ours.get(("train", cell, L, H, B, T))
         name = f"train {cell.upper()} {L}x{H} E{E} b{B} s{T}"
         if c is None:
             print(f"| {name} | - | {t['chars_per_sec']:,} | - | - | {t['ms_per_step']} | - | {torch_mb:.0f} |"); continue
         print(f"| {name} | {c['chars_per_sec']:,.0f} | {t['chars_per_sec']:,} | {c['chars_per_sec'] / t['chars_per_sec']:.2f}x "
               f"| {c['ms_per_step']:.3f} | {t['ms_per_step']} | {c.get('peak_device_mb', float('nan')):.0f} | {torch_mb:.0f} |",
               flush=True)
+    print("\n| config | charrnn chars/s | PyTorch chars/s | ratio |\n|---|---|---|---|")
+    for cell, L, H, E, B in SAMPLES:
+        t = tb.sample(cell, L, H, E, B)
+        c = ours.get(("sample", cell, L, H, B, 1))
+        ours_cps = f"{c['chars_per_sec']:,.0f}" if c else "-"
+        ratio = f"{c['chars_per_sec'] / t['chars_per_sec']:.1f}x" if c else "-"
+        print(f"| sample {cell.upper()} {L}x{H} b{B} | {ours_cps} | {t['chars_per_sec']:,} | {ratio} |", flush=True)
 
 if __name__ == "__main__":
     main()

@@ -24,7 +24,7 @@ struct Bench: ParsableCommand {
     var rows = "all"
     @Option(help: ArgumentHelp("Run each row at each of these thread counts and print how it scales.", valueName: "1,2,4,8,16"))
     var threadsSweep: String?
-    @Option(help: "cpu, or cuda / cuda:N: the training rows (and the two large rows of the PyTorch GPU table) on a GPU, with its peak memory.")
+    @Option(help: "cpu, or cuda / cuda:N: every row (and the large rows of the PyTorch GPU table) on a GPU, with its peak memory.")
     var device = "cpu"
 
     func run() throws {
@@ -45,10 +45,6 @@ struct Bench: ParsableCommand {
                 throw CharRNNError.invalidOption("--only must be between 1 and \(configs.count)")
             }
             let config = configs[only - 1]
-            guard !gpu || config.kind == .train else {
-                Terminal.write("{\"skipped\":\"sampling runs on the CPU only for now\"}\n")
-                return
-            }
             let r = try Benchmark.run(config, seconds: seconds, text: ids, device: try choice.open() as? CUDADevice)
             Terminal.write(json(r) + "\n")
             return
@@ -75,8 +71,7 @@ struct Bench: ParsableCommand {
         }
     }
 
-    /// The rows on a GPU: chars/s, time per step and charrnn's peak device memory; sampling rows say
-    /// they run on the CPU only for now.
+    /// The rows on a GPU: chars/s, time per step (per character for sampling) and charrnn's peak device memory.
     private func deviceTable(_ configs: [BenchmarkConfig]) throws {
         let choice = try DeviceChoice(parsing: device)
         guard let opened = try choice.open() else { return }
@@ -84,10 +79,6 @@ struct Bench: ParsableCommand {
         Terminal.write(pad("config", 34) + lpad("chars/s", 11) + lpad("ms/step", 9) + lpad("GPU MB", 8) + lpad("TFLOP/s", 9)
                        + lpad("loss", 8) + "\n")
         for (i, c) in configs.enumerated() where rows == "all" || c.kind.rawValue == rows {
-            guard c.kind == .train else {
-                Terminal.write(pad(c.name, 34) + "  on the CPU only for now (GPU generation is not built yet)\n")
-                continue
-            }
             guard let num = try measure(index: i + 1, threads: threads, name: c.name) else { continue }
             Terminal.write(pad(c.name, 34) + lpad(fmt(num("chars_per_sec"), 0), 11) + lpad(fmt(num("ms_per_step"), 3), 9)
                            + lpad(fmt(num("peak_device_mb"), 0), 8) + lpad(fmt(num("achieved_gflops") / 1000, 2), 9)

@@ -53,7 +53,7 @@ public struct BenchmarkConfig: Sendable, Equatable {
         return standard.filter { $0.kind == .train } + [
             .init(.train, .lstm, layers: 2, hidden: 1024, batch: 128, seq: 128, threads: threads),
             .init(.train, .lstm, layers: 3, hidden: 2048, batch: 256, seq: 128, threads: threads, embed: 128),
-        ] + standard.filter { $0.kind == .sample }
+        ] + standard.filter { $0.kind == .sample } + [.init(.sample, .lstm, layers: 2, hidden: 512, batch: 256, threads: threads)]
     }
 }
 
@@ -73,8 +73,8 @@ public struct BenchmarkResult: Sendable {
 public enum Benchmark {
     /// Trains (Adam, clip 5, sequential batches of random ids, state carried) or samples (temperature 0.8)
     /// after a few untimed warm-up steps, for at least `seconds` and `minSteps` steps.
-    /// With `device`, a training row runs its whole step there (DeviceTrainingStep); sampling rows run
-    /// on the CPU only for now and are refused.
+    /// With `device`, a training row runs its whole step there (DeviceTrainingStep) and a sampling row
+    /// generates there (DeviceGenerator).
     public static func run(_ c: BenchmarkConfig, seconds: Double = 3, minSteps: Int = 5, text: [Int32]? = nil,
                            device: CUDADevice? = nil) throws -> BenchmarkResult {
         BLAS.setThreads(c.threads)
@@ -136,9 +136,7 @@ public enum Benchmark {
     /// gradient norm back every step as the trainer does.
     private static func runOnDevice(_ c: BenchmarkConfig, config: ModelConfig, model: CharRNNModel, device: CUDADevice,
                                     seconds: Double, minSteps: Int, text: [Int32]?) throws -> BenchmarkResult {
-        guard c.kind == .train else {
-            throw CharRNNError.cuda("sampling runs on the CPU only for now (GPU generation is not built yet)")
-        }
+        if c.kind == .sample { return try sampleOnDevice(c, config: config, model: model, device: device, seconds: seconds) }
         var rng = RandomGenerator(seed: 2)
         let T = c.seq, B = c.batch, V = config.vocabSize
         let ids = text ?? (0..<(B * T * 40 + 1)).map { _ in Int32(rng.nextInt(below: V)) }
@@ -169,6 +167,32 @@ public enum Benchmark {
                                gflops: cps * Double(3 * config.forwardFlopsPerCharacter) / 1e9,
                                peakRSSBytes: peakResidentBytes(), finalLoss: loss,
                                activationBytes: 4 * activationFloats(config, T: T, B: B), peakDeviceBytes: device.peakAllocatedBytes)
+    }
+
+    /// A sampling row on a GPU: DeviceGenerator drawing 200 characters per stream per call (temperature
+    /// 0.8), its characters copied back once per call.
+    private static func sampleOnDevice(_ c: BenchmarkConfig, config: ModelConfig, model: CharRNNModel, device: CUDADevice,
+                                       seconds: Double) throws -> BenchmarkResult {
+        let V = config.vocabSize, B = c.batch, length = 200
+        let deviceModel = try DeviceModel(config: config, device: device)
+        try deviceModel.setParameters(model.parameters)
+        let vocabulary = Vocabulary(scalars: (0..<V).map { Unicode.Scalar(UInt8(32 + $0 % 90)) })
+        let generator = try DeviceGenerator(model: deviceModel, vocabulary: vocabulary, startCharacter: " ")
+        var seed: UInt64 = 0, failure: Error?
+        func call() {
+            guard failure == nil else { return }
+            seed += 1
+            do { try generator.generate(prime: "", streams: B, length: length, options: SamplingOptions(temperature: 0.8),
+                                        seed: seed, chunk: length) } catch { failure = error }
+        }
+        call()
+        device.resetPeak()
+        let (n, dt) = timed(seconds: seconds, minSteps: 2, call)
+        if let failure { throw failure }
+        let cps = Double(n * B * length) / dt
+        return BenchmarkResult(config: c, charactersPerSecond: cps, millisecondsPerStep: 1000 * dt / Double(n * length),
+                               gflops: cps * Double(config.forwardFlopsPerCharacter) / 1e9, peakRSSBytes: peakResidentBytes(),
+                               finalLoss: nil, activationBytes: 0, peakDeviceBytes: device.peakAllocatedBytes)
     }
 
     private static func timed(seconds: Double, minSteps: Int, _ step: () -> Void) -> (Int, Double) {
