@@ -177,11 +177,14 @@ public final class DeviceModel {
 
     /// Cross-entropy of each row under the logits; with gradient, the logits become scale * dL/dlogits.
     /// The sum stays on the device (lastLoss reads it).
-    private func softmaxCrossEntropy(_ targetIds: [Int32], scale: Float, gradient: Bool) throws {
+    /// `targetIds` nil: the targets are on the device already (uploaded with the batch).
+    private func softmaxCrossEntropy(_ targetIds: [Int32]?, scale: Float, gradient: Bool) throws {
         let rows = last.T * last.B, V = config.vocabSize
-        precondition(targetIds.count == rows, "one target per row")
-        try targets.reserve(rows)
-        try device.upload(targetIds, to: targets.pointer)
+        if let targetIds {
+            precondition(targetIds.count == rows, "one target per row")
+            try targets.reserve(rows)
+            try device.upload(targetIds, to: targets.pointer)
+        }
         try lossRows.reserve(rows)
         try device.launch("softmax_xent", threads: rows, [.int(rows), .int(V), .pointer(logits.pointer), .pointer(targets.pointer),
                                                           .float(scale), .int(gradient ? 1 : 0), .pointer(lossRows.pointer)])
@@ -204,15 +207,32 @@ public final class DeviceModel {
 
     /// Forward, mean cross-entropy and backward: gradients of the mean loss over T*B characters land in
     /// `gradients` (overwritten). The loss stays on the device: lastLossSum() / (T*B) is the mean.
+    /// Everything the step needs from the host (ids, targets and the embedding gradient's index) is
+    /// copied before the first launch: a copy from pageable memory waits for the work queued before it,
+    /// so a copy in the middle of the step would stall the host until the GPU caught up.
     public func lossAndGradients(_ inputIds: [Int32], targets targetIds: [Int32], T: Int, B: Int, state: DeviceHiddenState,
                                  rng: inout RandomGenerator) throws {
-        try forward(inputIds, T: T, B: B, state: state, training: true, rng: &rng)
-        try softmaxCrossEntropy(targetIds, scale: 1 / Float(T * B), gradient: true)
-        try backwardFromLogitGradients()
+        let rows = T * B
+        precondition(inputIds.count == rows && targetIds.count == rows, "one input and one target per row")
+        try ids.reserve(rows)
+        try targets.reserve(rows)
+        try device.upload(inputIds, to: ids.pointer)
+        try device.upload(targetIds, to: targets.pointer)
+        lastIds = inputIds
+        if config.embed > 0 {
+            let index = CSRIndex(ids: inputIds, vocabulary: config.vocabSize)
+            try csrRows.reserve(rows)
+            try device.upload(index.first, to: csrFirst.pointer)
+            try device.upload(index.rows, to: csrRows.pointer)
+        }
+        try forward(ids: ids.pointer, T: T, B: B, state: state, training: true, rng: &rng)
+        try softmaxCrossEntropy(nil, scale: 1 / Float(rows), gradient: true)
+        try backwardFromLogitGradients(indexUploaded: true)
     }
 
-    /// Backward from dL/dlogits held in `logits`; overwrites `gradients`.
-    public func backwardFromLogitGradients() throws {
+    /// Backward from dL/dlogits held in `logits`; overwrites `gradients`. The embedding gradient's index
+    /// is built from the last forward's host ids unless it was uploaded with the batch.
+    public func backwardFromLogitGradients(indexUploaded: Bool = false) throws {
         let (T, B) = (last.T, last.B), rows = T * B, V = config.vocabSize, H = config.hidden, E = config.embed
         let p = last.weightDrop ? dropConnected.pointer : parameters.pointer, g = gradients.pointer
         try gradients.zero(layout.count)
@@ -254,10 +274,12 @@ public final class DeviceModel {
             }
         }
         if E > 0 {
-            let index = CSRIndex(ids: lastIds, vocabulary: V)
-            try csrRows.reserve(rows)
-            try device.upload(index.first, to: csrFirst.pointer)
-            try device.upload(index.rows, to: csrRows.pointer)
+            if !indexUploaded {
+                let index = CSRIndex(ids: lastIds, vocabulary: V)
+                try csrRows.reserve(rows)
+                try device.upload(index.first, to: csrFirst.pointer)
+                try device.upload(index.rows, to: csrRows.pointer)
+            }
             try device.launch("embedding_backward", threads: V * E,
                               [.int(V), .int(E), .pointer(csrFirst.pointer), .pointer(csrRows.pointer), .pointer(dOut), .int(E),
                                .pointer(last.embedDrop ? embedMask.pointer : nil), .pointer(g.advanced(byFloats: layout.offset("embedding.weight")))])
