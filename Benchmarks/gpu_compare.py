@@ -6,8 +6,8 @@ Usage (on the GPU machine, beside a charrnn binary):
 
 PyTorch's side is the anchor's own train() (../shared/gpu/bench_torch_gpu.py: Embedding -> nn.LSTM/GRU ->
 Linear, Adam, clip 5, state carried), with torch.cuda.max_memory_allocated() read around it; charrnn's is
-`charrnn bench --device cuda --only N`, each row in its own process. fp32 with TF32 off on both sides
-unless --tf32 (which charrnn does not offer yet, so its column then stays fp32).
+`charrnn bench --device cuda --only N`, each row in its own process. fp32 with TF32 off on both sides,
+or TF32 on both with --tf32 (charrnn's --precision tf32: its matrix products; its own kernels stay fp32).
 """
 import argparse, importlib.util, json, subprocess, sys
 
@@ -17,11 +17,12 @@ ROWS = [("lstm", 2, 128, 64, 50, 50), ("lstm", 2, 256, 64, 64, 100), ("lstm", 2,
 
 SAMPLES = [("lstm", 2, 512, 64, 1), ("lstm", 2, 128, 64, 1), ("lstm", 2, 512, 64, 32), ("lstm", 2, 512, 64, 256)]
 
-def charrnn_rows(binary, seconds):
+def charrnn_rows(binary, seconds, precision):
     """Every row of `charrnn bench --device cuda`, keyed by (bench, cell, layers, hidden, batch, seq)."""
     rows, index = {}, 1
     while True:
-        out = subprocess.run([binary, "bench", "--device", "cuda", "--only", str(index), "--seconds", str(seconds)],
+        out = subprocess.run([binary, "bench", "--device", "cuda", "--precision", precision, "--only", str(index),
+                              "--seconds", str(seconds)],
                              capture_output=True, text=True)
         if out.returncode != 0:
             if "--only must be between" in out.stderr:
@@ -39,7 +40,7 @@ def main():
     spec = importlib.util.spec_from_file_location("bench_torch_gpu", a.torch_bench)
     tb = importlib.util.module_from_spec(spec); spec.loader.exec_module(tb)
     import torch
-    ours = charrnn_rows(a.charrnn, a.seconds)
+    ours = charrnn_rows(a.charrnn, a.seconds, "tf32" if a.tf32 else "fp32")
     print(f"GPU: {torch.cuda.get_device_name(0)}, torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}, "
           f"{'TF32' if a.tf32 else 'fp32'}")
     print(f"| config | charrnn chars/s | PyTorch chars/s | ratio | charrnn ms/step | PyTorch ms/step | charrnn GPU MB | PyTorch GPU MB |")

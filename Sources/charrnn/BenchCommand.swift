@@ -26,6 +26,8 @@ struct Bench: ParsableCommand {
     var threadsSweep: String?
     @Option(help: "cpu, or cuda / cuda:N: every row (and the large rows of the PyTorch GPU table) on a GPU, with its peak memory.")
     var device = "cpu"
+    @Option(help: "With --device cuda: fp32, or tf32 for the matrix products.")
+    var precision = "fp32"
 
     func run() throws {
         try BLAS.checkThreads(threads)
@@ -34,6 +36,7 @@ struct Bench: ParsableCommand {
         let choice = try DeviceChoice(parsing: device)
         guard choice != .auto else { throw CharRNNError.invalidOption("bench takes --device cpu or cuda[:N], not auto") }
         let gpu = choice != .cpu
+        if !gpu { _ = try choice.open(precision: precision) }  // refuses tf32 on the CPU
         let configs = gpu ? BenchmarkConfig.gpu(threads: threads) : BenchmarkConfig.standard(threads: threads)
         var ids: [Int32]? = nil
         if let text {
@@ -45,7 +48,7 @@ struct Bench: ParsableCommand {
                 throw CharRNNError.invalidOption("--only must be between 1 and \(configs.count)")
             }
             let config = configs[only - 1]
-            let r = try Benchmark.run(config, seconds: seconds, text: ids, device: try choice.open() as? CUDADevice)
+            let r = try Benchmark.run(config, seconds: seconds, text: ids, device: try choice.open(precision: precision) as? CUDADevice)
             Terminal.write(json(r) + "\n")
             return
         }
@@ -74,8 +77,8 @@ struct Bench: ParsableCommand {
     /// The rows on a GPU: chars/s, time per step (per character for sampling) and charrnn's peak device memory.
     private func deviceTable(_ configs: [BenchmarkConfig]) throws {
         let choice = try DeviceChoice(parsing: device)
-        guard let opened = try choice.open() else { return }
-        Terminal.write("device: \(opened.name)\n\n")
+        guard let opened = try choice.open(precision: precision) else { return }
+        Terminal.write("device: \(opened.name), \(precision)\n\n")
         Terminal.write(pad("config", 34) + lpad("chars/s", 11) + lpad("ms/step", 9) + lpad("GPU MB", 8) + lpad("TFLOP/s", 9)
                        + lpad("loss", 8) + "\n")
         for (i, c) in configs.enumerated() where rows == "all" || c.kind.rawValue == rows {
@@ -128,7 +131,7 @@ struct Bench: ParsableCommand {
         if !CommandLine.arguments[0].contains("/") {
             p.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
         }
-        var args = ["bench", "--only", "\(index)", "--threads", "\(threads)", "--seconds", "\(seconds)", "--device", device]
+        var args = ["bench", "--only", "\(index)", "--threads", "\(threads)", "--seconds", "\(seconds)", "--device", device, "--precision", precision]
         if let text { args += ["--text", text] }
         p.arguments = args
         let out = Pipe()

@@ -82,6 +82,8 @@ struct Train: ParsableCommand {
     var threads = CPUCount.usable
     @Option(help: "cpu, cuda, cuda:N or auto (a usable GPU, else the CPU); see 'charrnn devices'. A resumed run may change it.")
     var device = "cpu"
+    @Option(help: "On a GPU: fp32, or tf32 (TensorFloat-32 matrix products: faster on large models, about 1e-3 relative).")
+    var precision = "fp32"
     @Option(parsing: .unconditional, help: "Validate, print a sample and save checkpoints every N steps.")
     var evalEvery = 1000
     @Option(parsing: .unconditional, help: "Add a row to loss.csv every N steps.")
@@ -107,6 +109,7 @@ struct Train: ParsableCommand {
                 if has("--max-time") { o.maxTime = maxTime }
                 if has("--threads") { o.threads = threads }
                 if has("--device") { o.device = device }
+                if has("--precision") { o.precision = precision }
                 if has("--eval-every") { o.evalEvery = evalEvery }
                 if has("--log-every") { o.logEvery = logEvery }
                 if has("--sample-length") { o.sampleLength = sampleLength }
@@ -133,6 +136,7 @@ struct Train: ParsableCommand {
             o.warmup = warmup != 0 ? warmup : nil
             o.earlyStop = earlyStop
             o.device = device == "cpu" ? nil : device
+            o.precision = precision == "fp32" ? nil : precision
             if let preset { preset.apply(to: &o, unlessGiven: has) }
             guard printEvery >= 1 else { throw CharRNNError.invalidOption("--print-every must be at least 1 (got \(printEvery))") }
             trainer = try Trainer(options: o)

@@ -129,7 +129,7 @@ public final class Trainer {
         config.categories = data.categoryNames?.count ?? 0
         try config.validate()
         // Before anything is written: a GPU that is not there leaves no folder behind.
-        let computeDevice = try device ?? DeviceChoice(parsing: options.device ?? "cpu").open()
+        let computeDevice = try device ?? DeviceChoice(parsing: options.device ?? "cpu").open(precision: options.precision ?? "fp32")
         if computeDevice != nil { try DeviceModel.checkSupported(config) }
         let T = data.longestSequence, B = options.batchSize
         try MemoryEstimate.check(MemoryEstimate.training(config, T: T, B: B),

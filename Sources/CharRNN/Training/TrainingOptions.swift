@@ -51,6 +51,8 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     /// --device (auto, cpu, cuda:N); nil is the CPU. A resumed run may move to another device: the
     /// files are the same.
     public var device: String? = nil
+    /// --precision on a GPU: fp32 (nil) or tf32 (TensorFloat-32 products, about 1e-3 relative).
+    public var precision: String? = nil
 
     public var regularization: CharRNNModel.Regularization {
         .init(weightDrop: weightDrop ?? 0, embedDropout: embedDropout ?? 0, variational: variationalDropout ?? false)
@@ -68,6 +70,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
 
     public func validate() throws {
         _ = try DeviceChoice(parsing: device ?? "cpu")
+        try DeviceChoice.checkPrecision(precision ?? "fp32")
         func bad(_ s: String) -> CharRNNError { .invalidOption(s) }
         guard !outputDirectory.isEmpty else { throw bad("--output must name a folder (got an empty name)") }
         guard seqLength >= 1 else { throw bad("--seq-length must be at least 1 (got \(seqLength))") }
