@@ -4,7 +4,8 @@ import Foundation
 /// What a generation sends back to the request that asked for it.
 public enum GenerationEvent: Sendable, Equatable {
     case text(String)
-    /// The last event: how many characters were produced and why it ended ("length", "stop" or "cancelled").
+    /// The last event: how many characters were produced and why it ended ("length", "stop", "cancelled", or
+    /// "error" when the device failed).
     case finished(tokens: Int, reason: String)
     /// The request was refused (bad prompt, unknown category, ...); nothing was generated.
     case rejected(String)
@@ -89,7 +90,8 @@ public final class InferenceEngine: @unchecked Sendable {
     }
 
     /// Loads every checkpoint (language model or classifier); a name must be unique.
-    public init(checkpoints: [(name: String, path: String)], maxBatch: Int = 64) throws {
+    /// With `device`, the language models' steps run there (classifiers stay on the CPU).
+    public init(checkpoints: [(name: String, path: String)], maxBatch: Int = 64, device: ComputeDevice? = nil) throws {
         guard maxBatch >= 1 && maxBatch <= GenerationBatch.largestBatch else {
             throw CharRNNError.invalidOption("--max-batch must be between 1 and \(GenerationBatch.largestBatch) (got \(maxBatch))")
         }
@@ -106,7 +108,7 @@ public final class InferenceEngine: @unchecked Sendable {
                 catalog.append(ModelSummary(name: name, classifier: cp))
             } else {
                 let cp = try Checkpoint.load(path)
-                models[name] = .generator(GenerationBatch(checkpoint: cp))
+                models[name] = .generator(try GenerationBatch(checkpoint: cp, device: device))
                 catalog.append(ModelSummary(name: name, generator: cp))
             }
         }
@@ -237,7 +239,15 @@ public final class InferenceEngine: @unchecked Sendable {
             return true
         }
         if !list.isEmpty {
-            let outcomes = batch.step(list.map(\.stream))
+            let outcomes: [GenerationStream.Outcome]
+            do {
+                outcomes = try batch.step(list.map(\.stream))
+            } catch {
+                // A device failure (a GPU that went away): each generation ends with what it produced.
+                for a in list { finish(a, reason: "error") }
+                active[name] = []
+                return
+            }
             condition.lock()
             steps += 1
             rows += list.count

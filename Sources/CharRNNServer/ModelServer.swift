@@ -34,12 +34,13 @@ public enum ModelServer {
         )
     }
 
-    public static func run(checkpoints: [String], configuration: ServerConfiguration,
+    public static func run(checkpoints: [String], configuration: ServerConfiguration, device: ComputeDevice? = nil,
                            onRunning: @escaping @Sendable (Int) async -> Void) async throws {
         try configuration.validate()
         raiseDescriptorLimit(to: configuration.maxConnections + 256)
         guard !checkpoints.isEmpty else { throw CharRNNError.invalidOption("give at least one --checkpoint") }
-        let engine = try InferenceEngine(checkpoints: checkpoints.map(ModelSummary.parse), maxBatch: configuration.maxBatch)
+        let engine = try InferenceEngine(checkpoints: checkpoints.map(ModelSummary.parse), maxBatch: configuration.maxBatch,
+                                         device: device)
         engine.start()
         defer { engine.shutdown() }
         let app = application(engine: engine, configuration: configuration, onRunning: onRunning)

@@ -96,7 +96,7 @@ enum OpenAPIDocument {
                     "tokens": ["type": "integer"],
                     "ms": ["type": "number"],
                     "seed": ["type": "integer"],
-                    "finish_reason": ["type": "string", "enum": ["length", "stop", "cancelled"]],
+                    "finish_reason": ["type": "string", "enum": ["length", "stop", "cancelled", "error"]],
                 ], required: ["model", "text", "tokens", "ms", "seed", "finish_reason"]),
                 "ClassifyRequest": object([
                     "model": ["type": "string", "description": "May be left out when the server has one classifier."],

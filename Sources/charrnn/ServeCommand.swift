@@ -36,9 +36,12 @@ struct Serve: AsyncParsableCommand {
     var maxConnections = 512
     @Option(parsing: .unconditional, help: "Threads (default: the cores this process may use, from its CPU affinity and any cgroup quota).")
     var threads = CPUCount.usable
+    @Option(help: "cpu, cuda, cuda:N or auto: where the language models' steps run (each request draws on the CPU).")
+    var device = "cpu"
 
     func run() async throws {
         try BLAS.checkThreads(threads)
+        let gpu = try DeviceChoice(parsing: device).open()
         var configuration = ServerConfiguration()
         configuration.host = host
         configuration.port = port
@@ -49,8 +52,9 @@ struct Serve: AsyncParsableCommand {
         configuration.idleTimeout = idleTimeout
         configuration.maxConnections = maxConnections
         BLAS.setThreads(threads)
-        try await ModelServer.run(checkpoints: checkpoint, configuration: configuration) { [host] port in
-            Terminal.error("charrnn: serving on http://\(host):\(port)/ (\(threads) threads)")
+        let on = gpu.map { "on \($0.name)" } ?? "\(threads) threads"
+        try await ModelServer.run(checkpoints: checkpoint, configuration: configuration, device: gpu) { [host] port in
+            Terminal.error("charrnn: serving on http://\(host):\(port)/ (\(on))")
         }
     }
 }

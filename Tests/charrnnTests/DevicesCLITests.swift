@@ -68,6 +68,8 @@ extension DeviceOptionCLITests {
         assertCleanError(try charrnn(["sample", "-c", out, "--device", "cuda"], environment: noDriver), "CUDA: no usable GPU")
         assertCleanError(try charrnn(["eval", "-c", out, text, "--device", "cuda:1"], environment: noDriver), "CUDA: no usable GPU")
         assertCleanError(try charrnn(["sample", "-c", out, "--device", "cpu:0"]), "--device must be")
+        assertCleanError(try charrnn(["serve", "-c", out, "--port", "0", "--device", "cuda"], environment: noDriver),
+                         "CUDA: no usable GPU")
         let r = try charrnn(["sample", "-c", out, "--device", "auto", "--length", "5", "--seed", "1"], environment: noDriver)
         XCTAssertEqual(r.status, 0, r.stderr)
     }

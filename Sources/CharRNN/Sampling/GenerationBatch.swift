@@ -49,11 +49,31 @@ public final class GenerationBatch {
     private var categories: [Int32] = []
     private var noDropout = RandomGenerator(seed: 0)
     private let rowValues: Int
+    /// The GPU path: each step's forward runs there (the prompt is read on the CPU); the logits and the
+    /// state come back to the host, where every stream draws with its own options and generator.
+    private let onDevice: DeviceModel?
+    private var deviceStates: [Int: DeviceHiddenState] = [:]
+    private let hostLogits = FloatBuffer(count: 0)
 
     /// Most streams one step may carry and still give each exactly the text it gets alone.
     public static var largestBatch: Int { RecurrentLayer.panelSplitRows }
 
-    public init(checkpoint: Checkpoint) {
+    public convenience init(checkpoint: Checkpoint) {
+        self.init(checkpoint: checkpoint, deviceModel: nil)
+    }
+
+    /// Steps run on `device` (DeviceModel); nil is the CPU. A conditional model is refused there.
+    public convenience init(checkpoint: Checkpoint, device: ComputeDevice?) throws {
+        var deviceModel: DeviceModel? = nil
+        if let device {
+            deviceModel = try DeviceModel(config: checkpoint.model.config, device: device)
+            try deviceModel!.setParameters(checkpoint.model.parameters)
+        }
+        self.init(checkpoint: checkpoint, deviceModel: deviceModel)
+    }
+
+    private init(checkpoint: Checkpoint, deviceModel: DeviceModel?) {
+        onDevice = deviceModel
         model = checkpoint.model
         vocabulary = checkpoint.vocabulary
         startCharacter = checkpoint.startCharacter
@@ -91,8 +111,8 @@ public final class GenerationBatch {
                                 category: categoryIndex, state: state.flattened, token: context[context.count - 1])
     }
 
-    /// One character for each unfinished stream, in the order given.
-    public func step(_ streams: [GenerationStream]) -> [GenerationStream.Outcome] {
+    /// One character for each unfinished stream, in the order given. Throws only on a device.
+    public func step(_ streams: [GenerationStream]) throws -> [GenerationStream.Outcome] {
         let B = streams.count
         guard B > 0 else { return [] }
         precondition(B <= Self.largestBatch, "at most \(Self.largestBatch) streams per step")
@@ -107,11 +127,26 @@ public final class GenerationBatch {
             for s in streams { categories.append(s.category ?? 0) }
             cats = categories
         }
-        let logits = inputs.withUnsafeBufferPointer {
-            model.forward($0.baseAddress!, T: 1, B: B, state: state, training: false, rng: &noDropout, categories: cats)
+        let V = vocabulary.count
+        let logits: UnsafePointer<Float>
+        if let onDevice {
+            let deviceState: DeviceHiddenState
+            if let s = deviceStates[B] { deviceState = s } else {
+                deviceState = try onDevice.hiddenState(batch: B)
+                deviceStates[B] = deviceState
+            }
+            try deviceState.load(state.flattened)
+            try onDevice.forward(inputs, T: 1, B: B, state: deviceState, training: false, rng: &noDropout)
+            hostLogits.reserve(B * V)
+            try onDevice.device.copy(from: onDevice.logits.pointer, to: hostLogits.pointer, bytes: B * V * 4)
+            state.load(try deviceState.flattened())
+            logits = UnsafePointer(hostLogits.pointer)
+        } else {
+            logits = UnsafePointer(inputs.withUnsafeBufferPointer {
+                model.forward($0.baseAddress!, T: 1, B: B, state: state, training: false, rng: &noDropout, categories: cats)
+            })
         }
         scatter(state, into: streams)
-        let V = vocabulary.count
         var outcomes: [GenerationStream.Outcome] = []
         outcomes.reserveCapacity(B)
         for (b, s) in streams.enumerated() {

@@ -96,3 +96,34 @@ final class DeviceGeneratorTests: XCTestCase {
         XCTAssertFalse(a.contains { $0.contains("\n") })
     }
 }
+
+/// The server's continuous batching with its steps on the emulated device: a stream gives the same text
+/// alone or in a batch, and greedy text is the CPU engine's.
+final class DeviceGenerationBatchTests: XCTestCase {
+    func testBatchingOnTheDeviceChangesNoText() throws {
+        let config = ModelConfig(cell: .gru, layers: 2, hidden: 24, embed: 6, vocabSize: 11)
+        let cp = Checkpoint(model: randomModel(config, seed: 71, scale: 1.5), vocabulary: DeviceGeneratorTests.vocabulary,
+                            startCharacter: "a", training: nil)
+        let gpu = try GenerationBatch(checkpoint: cp, device: DeviceTrainerTests.device)
+        let cpu = GenerationBatch(checkpoint: cp)
+        func run(_ batch: GenerationBatch, _ requests: [(String, SamplingOptions, UInt64)]) throws -> [String] {
+            let streams = try requests.map { try batch.start(prompt: $0.0, length: 40, options: $0.1, seed: $0.2) }
+            var texts = [String](repeating: "", count: streams.count)
+            while streams.contains(where: { !$0.finished }) {
+                let live = streams.indices.filter { !streams[$0].finished }
+                for (i, outcome) in zip(live, try batch.step(live.map { streams[$0] })) {
+                    if case .character(let ch) = outcome { texts[i].unicodeScalars.append(ch) }
+                }
+            }
+            return texts
+        }
+        let requests: [(String, SamplingOptions, UInt64)] = [
+            ("abc", SamplingOptions(temperature: 0.9), 1), ("", SamplingOptions(greedy: true), 2),
+            ("jj", SamplingOptions(temperature: 1.2, topK: 4), 3),
+        ]
+        let together = try run(gpu, requests)
+        for (i, r) in requests.enumerated() { XCTAssertEqual(try run(gpu, [r]), [together[i]], "request \(i) alone") }
+        XCTAssertEqual(try run(cpu, [requests[1]]), [together[1]], "greedy text on the device and on the CPU")
+        XCTAssertEqual(together[0].count, 40)
+    }
+}
