@@ -90,7 +90,7 @@ public enum Benchmark {
         switch c.kind {
         case .train:
             let T = c.seq, B = c.batch
-            let ids = text ?? (0..<(B * T * 40 + 1)).map { _ in Int32(rng.nextInt(below: V)) }
+            let ids = text ?? randomIds(B: B, T: T, V: V, rng: &rng)
             var batches = try! BatchSource(ids: ids, batch: B, steps: T, mode: .sequential, name: "bench")
             let opt = Optimizer(kind: .adam, count: model.parameterCount)
             var x = [Int32](repeating: 0, count: B * T), y = x
@@ -139,7 +139,7 @@ public enum Benchmark {
         if c.kind == .sample { return try sampleOnDevice(c, config: config, model: model, device: device, seconds: seconds) }
         var rng = RandomGenerator(seed: 2)
         let T = c.seq, B = c.batch, V = config.vocabSize
-        let ids = text ?? (0..<(B * T * 40 + 1)).map { _ in Int32(rng.nextInt(below: V)) }
+        let ids = text ?? randomIds(B: B, T: T, V: V, rng: &rng)
         var batches = try BatchSource(ids: ids, batch: B, steps: T, mode: .sequential, name: "bench")
         let deviceModel = try DeviceModel(config: config, device: device)
         let opt = Optimizer(kind: .adam, count: model.parameterCount)
@@ -155,12 +155,7 @@ public enum Benchmark {
         }
         for _ in 0..<3 { try step() }
         device.resetPeak()
-        var failure: Error?
-        let (n, dt) = timed(seconds: seconds, minSteps: minSteps) {
-            guard failure == nil else { return }
-            do { try step() } catch { failure = error }
-        }
-        if let failure { throw failure }
+        let (n, dt) = try timed(seconds: seconds, minSteps: minSteps, step)
         try device.synchronize()
         let cps = Double(n * B * T) / dt
         return BenchmarkResult(config: c, charactersPerSecond: cps, millisecondsPerStep: 1000 * dt / Double(n),
@@ -178,28 +173,31 @@ public enum Benchmark {
         try deviceModel.setParameters(model.parameters)
         let vocabulary = Vocabulary(scalars: (0..<V).map { Unicode.Scalar(UInt8(32 + $0 % 90)) })
         let generator = try DeviceGenerator(model: deviceModel, vocabulary: vocabulary, startCharacter: " ")
-        var seed: UInt64 = 0, failure: Error?
-        func call() {
-            guard failure == nil else { return }
+        var seed: UInt64 = 0
+        func call() throws {
             seed += 1
-            do { try generator.generate(prime: "", streams: B, length: length, options: SamplingOptions(temperature: 0.8),
-                                        seed: seed, chunk: length) } catch { failure = error }
+            try generator.generate(prime: "", streams: B, length: length, options: SamplingOptions(temperature: 0.8),
+                                   seed: seed, chunk: length)
         }
-        call()
+        try call()
         device.resetPeak()
-        let (n, dt) = timed(seconds: seconds, minSteps: 2, call)
-        if let failure { throw failure }
+        let (n, dt) = try timed(seconds: seconds, minSteps: 2, call)
         let cps = Double(n * B * length) / dt
         return BenchmarkResult(config: c, charactersPerSecond: cps, millisecondsPerStep: 1000 * dt / Double(n * length),
                                gflops: cps * Double(config.forwardFlopsPerCharacter) / 1e9, peakRSSBytes: peakResidentBytes(),
                                finalLoss: nil, activationBytes: 0, peakDeviceBytes: device.peakAllocatedBytes)
     }
 
-    private static func timed(seconds: Double, minSteps: Int, _ step: () -> Void) -> (Int, Double) {
+    /// Random ids for B streams of T steps, 40 batches' worth: the text of a training row.
+    private static func randomIds(B: Int, T: Int, V: Int, rng: inout RandomGenerator) -> [Int32] {
+        (0..<(B * T * 40 + 1)).map { _ in Int32(rng.nextInt(below: V)) }
+    }
+
+    private static func timed(seconds: Double, minSteps: Int, _ step: () throws -> Void) rethrows -> (Int, Double) {
         let start = monotonicSeconds()
         var n = 0
         while true {
-            step()
+            try step()
             n += 1
             let dt = monotonicSeconds() - start
             if n >= minSteps && dt >= seconds { return (n, dt) }

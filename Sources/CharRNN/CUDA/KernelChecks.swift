@@ -18,6 +18,19 @@ public enum KernelChecks {
     /// fp32 agreement asked of every kernel (issue: 1e-4 relative).
     public static let tolerance = 1e-4
 
+    /// Largest |got - want| over the largest |want| (at least `floor`); a NaN anywhere is infinitely wrong.
+    static func relativeError(_ got: [Float], _ want: [Float], floor: Double = 1) -> Double {
+        precondition(got.count == want.count)
+        var diff = 0.0, scale = floor
+        for (g, w) in zip(got, want) {
+            let d = abs(Double(g) - Double(w))
+            if d.isNaN { return .infinity }
+            diff = max(diff, d)
+            scale = max(scale, abs(Double(w)))
+        }
+        return diff / scale
+    }
+
     public static func run(on device: ComputeDevice, seed: UInt64 = 7) throws -> [Outcome] {
         var checker = Checker(device: device, rng: RandomGenerator(seed: seed))
         return try checker.all()
@@ -50,13 +63,7 @@ public enum KernelChecks {
         func get(_ p: DevicePointer, _ n: Int) throws -> [Float] { try device.downloadFloats(p, count: n) }
 
         mutating func record(_ name: String, _ pairs: [([Float], [Float])]) {
-            var worst = 0.0
-            for (got, want) in pairs {
-                precondition(got.count == want.count)
-                let scale = max(1, want.map { Double(abs($0)) }.max() ?? 0)
-                let diff = zip(got, want).map { abs(Double($0) - Double($1)) }.max() ?? 0
-                worst = max(worst, diff.isNaN ? .infinity : diff / scale)
-            }
+            let worst = pairs.map { KernelChecks.relativeError($0.0, $0.1) }.max() ?? 0
             outcomes.append(Outcome(name: name, relativeError: worst, passed: worst <= KernelChecks.tolerance))
         }
 

@@ -18,13 +18,6 @@ public enum ModelChecks {
         return outcomes
     }
 
-    /// Largest |device - cpu| over the largest |cpu| (at least `floor`).
-    static func relativeError(_ got: [Float], _ want: [Float], floor: Float = 1e-3) -> Double {
-        let scale = max(floor, want.map { abs($0) }.max() ?? 0)
-        let diff = zip(got, want).map { abs($0 - $1) }.max() ?? 0
-        return diff.isNaN ? .infinity : Double(diff / scale)
-    }
-
     static func compare(_ cell: CellKind, layers: Int, hidden H: Int, embed: Int, vocabulary V: Int, T: Int, B: Int,
                         on device: ComputeDevice) throws -> KernelChecks.Outcome {
         let config = ModelConfig(cell: cell, layers: layers, hidden: H, embed: embed, vocabSize: V)
@@ -53,13 +46,13 @@ public enum ModelChecks {
         let cpuGrads = cpu.gradients.array, gpuGrads = try gpu.gradientValues()
         for slot in cpu.layout.slots {
             let r = slot.offset..<(slot.offset + slot.count)
-            worst = max(worst, relativeError(Array(gpuGrads[r]), Array(cpuGrads[r])))
+            worst = max(worst, KernelChecks.relativeError(Array(gpuGrads[r]), Array(cpuGrads[r]), floor: 1e-3))
         }
-        worst = max(worst, relativeError(try gpuState.flattened(), cpuState.flattened, floor: 1))
+        worst = max(worst, KernelChecks.relativeError(try gpuState.flattened(), cpuState.flattened))
         inputs.withUnsafeBufferPointer { x in _ = cpu.forward(x.baseAddress!, T: T, B: B, state: cpuState, training: false, rng: &none) }
         try gpu.forward(inputs, T: T, B: B, state: gpuState, training: false, rng: &none)
         let want = Array(UnsafeBufferPointer(start: cpu.logits.pointer, count: T * B * V))
-        worst = max(worst, relativeError(try device.downloadFloats(gpu.logits.pointer, count: T * B * V), want, floor: 1))
+        worst = max(worst, KernelChecks.relativeError(try device.downloadFloats(gpu.logits.pointer, count: T * B * V), want))
         let name = "model \(cell.rawValue) \(layers)x\(H) E\(embed) V\(V) b\(B) s\(T): loss, gradients, state, logits"
         return KernelChecks.Outcome(name: name, relativeError: worst, passed: worst <= KernelChecks.tolerance)
     }
@@ -95,7 +88,7 @@ public enum ModelChecks {
             worst = max(worst, abs(loss - cpuLoss) / max(1, cpuLoss), abs(norm - cpuNorm) / max(1, cpuNorm))
             _ = step
         }
-        worst = max(worst, relativeError(try gpu.parameterValues(), cpu.parameters.array))
+        worst = max(worst, KernelChecks.relativeError(try gpu.parameterValues(), cpu.parameters.array, floor: 1e-3))
         return KernelChecks.Outcome(name: "training steps \(kind.rawValue) (3 steps, clip 1): losses, norms, parameters",
                                     relativeError: worst, passed: worst <= KernelChecks.tolerance)
     }

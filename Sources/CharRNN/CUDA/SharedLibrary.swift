@@ -96,7 +96,8 @@ enum CUDASearchPaths {
         "/usr/local/nvidia/lib64", "/usr/lib/wsl/lib", "/run/opengl-driver/lib",
     ]
 
-    static var toolkitFolders: [FilePath] {
+    /// Read once: NVRTC and cuBLAS search the same folders.
+    static let toolkitFolders: [FilePath] = {
         let env = ProcessInfo.processInfo.environment
         var roots: [FilePath] = []
         for variable in ["CUDA_HOME", "CUDA_PATH"] {
@@ -117,7 +118,7 @@ enum CUDASearchPaths {
             }
         }
         return folders
-    }
+    }()
 
     /// site-packages of the active virtual environment, the user's and the system's Pythons, and of
     /// environments under /opt (where containers often keep PyTorch).

@@ -292,13 +292,13 @@ public final class Trainer {
             let t0 = monotonicSeconds()
             let batch = data.next(rng: &rng, inputs: &inputs, targets: &targets)
             stepCharacters = Double(batch.T * batch.B)
+            state.learningRate = schedule.rate(update: state.step)
             let loss: Double, norm: Double
             if let onDevice {
                 // The whole step, clipping and update included, on the device (DeviceTrainingStep).
                 let recurrent = batch.B == onDevice.hidden.batch ? onDevice.hidden : try onDevice.step.model.hiddenState(batch: batch.B)
                 if batch.reset { try recurrent.reset() }
                 let rows = batch.T * batch.B
-                state.learningRate = schedule.rate(update: state.step)
                 (loss, norm) = try onDevice.step.step(Array(batch.inputs.prefix(rows)), targets: Array(batch.targets.prefix(rows)),
                                                       T: batch.T, B: batch.B, state: recurrent, rng: &rng,
                                                       learningRate: Float(state.learningRate), clipNorm: options.clipNorm.map { Float($0) },
@@ -328,7 +328,6 @@ public final class Trainer {
             }
             if onDevice == nil {
                 if let c = options.clipValue { GradientClipping.clipValue(model.gradients, value: Float(c)) }
-                state.learningRate = schedule.rate(update: state.step)
                 optimizer.update(parameters: model.parameters, gradients: model.gradients, learningRate: Float(state.learningRate))
                 model.thaw()
             }
