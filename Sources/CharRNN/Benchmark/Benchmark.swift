@@ -132,8 +132,8 @@ public enum Benchmark {
         }
     }
 
-    /// A training row on a GPU: the trainer's step (DeviceTrainingStep), which reads the loss and the
-    /// gradient norm back every step as the trainer does.
+    /// A training row on a GPU: the trainer's step (DeviceTrainingStep), its losses and norms read back
+    /// whenever the log of them is full, and at the end.
     private static func runOnDevice(_ c: BenchmarkConfig, config: ModelConfig, model: CharRNNModel, device: CUDADevice,
                                     seconds: Double, minSteps: Int, text: [Int32]?) throws -> BenchmarkResult {
         if c.kind == .sample { return try sampleOnDevice(c, config: config, model: model, device: device, seconds: seconds) }
@@ -150,13 +150,20 @@ public enum Benchmark {
         var loss = 0.0
         func step() throws {
             if batches.next(inputs: &x, targets: &y, rng: &rng) { try state.reset() }
-            loss = try training.step(x, targets: y, T: T, B: B, state: state, rng: &rng, learningRate: 2e-3, clipNorm: 5,
-                                     clipValue: nil).loss
+            try training.step(x, targets: y, T: T, B: B, state: state, rng: &rng, learningRate: 2e-3, clipNorm: 5, clipValue: nil)
+            if training.logIsFull { loss = try training.readLog().last?.loss ?? loss }
         }
         for _ in 0..<3 { try step() }
         device.resetPeak()
-        let (n, dt) = try timed(seconds: seconds, minSteps: minSteps, step)
-        try device.synchronize()
+        // The steps are queued without waiting; the time ends when the last one has finished.
+        let start = monotonicSeconds()
+        var n = 0
+        repeat {
+            try step()
+            n += 1
+        } while n < minSteps || monotonicSeconds() - start < seconds
+        loss = try training.readLog().last?.loss ?? loss
+        let dt = monotonicSeconds() - start
         let cps = Double(n * B * T) / dt
         return BenchmarkResult(config: c, charactersPerSecond: cps, millisecondsPerStep: 1000 * dt / Double(n),
                                gflops: cps * Double(3 * config.forwardFlopsPerCharacter) / 1e9,

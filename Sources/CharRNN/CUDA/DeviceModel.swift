@@ -197,6 +197,9 @@ public final class DeviceModel {
     /// The summed cross-entropy (nats) of the last loss computed: a copy from the device, so it waits.
     public func lastLossSum() throws -> Double { try device.downloadDoubles(lossTotal.pointer, count: 1)[0] }
 
+    /// Where that sum is in device memory (one double), for a copy that does not wait.
+    var lastLossSumPointer: DevicePointer { lossTotal.pointer }
+
     /// Summed cross-entropy of the targets under the last forward's logits; no gradient.
     public func lossOfLastForward(targets targetIds: [Int32]) throws -> Double {
         try softmaxCrossEntropy(targetIds, scale: 0, gradient: false)

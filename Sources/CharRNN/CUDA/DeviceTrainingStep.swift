@@ -2,14 +2,27 @@
 /// gradients (DeviceModel), the global gradient norm and clipping (KernelSource.clipping), and the
 /// optimizer update (KernelSource.optimizers) with its moments kept in device memory in the flat
 /// layout. The trainer copies parameters, moments and the carried state to the host only to save them.
+///
+/// A step copies nothing to the host: its summed loss and squared gradient norm go to the next slot of
+/// a log in device memory, and `readLog` brings every unread slot back in one wait, when the trainer
+/// prints or records the loss (every --log-every steps) or the log is full.
 public final class DeviceTrainingStep {
     public let model: DeviceModel
     public let update: OptimizerUpdate
     private let device: ComputeDevice
     private let first: DeviceBuffer, second: DeviceBuffer
-    private let normPartial: DeviceBuffer, normSquared: DeviceBuffer
+    private let normPartial: DeviceBuffer
+    /// [summed loss, squared norm] of each unread step, in order (doubles).
+    private let log: DeviceBuffer
+    private var unreadRows: [Int] = []
     /// Updates applied so far (Adam's bias correction), as Optimizer.step.
     public private(set) var updates = 0
+
+    /// Steps whose loss and norm `readLog` can hold before it must be called.
+    public static let logCapacity = 64
+    /// Steps taken since the last readLog.
+    public var unreadSteps: Int { unreadRows.count }
+    public var logIsFull: Bool { unreadRows.count == Self.logCapacity }
 
     /// `optimizer` gives the rule and its hyperparameters (its moments are uploaded by `upload`).
     public init(model: DeviceModel, optimizer: Optimizer) throws {
@@ -21,7 +34,7 @@ public final class DeviceTrainingStep {
         try first.zero()
         try second.zero()
         normPartial = try DeviceBuffer(device, count: DeviceModel.sumParts, elementSize: 8)
-        normSquared = try DeviceBuffer(device, count: 1, elementSize: 8)
+        log = try DeviceBuffer(device, count: 2 * Self.logCapacity, elementSize: 8)
     }
 
     /// The host's parameters, optimizer moments and step count onto the device (a fresh run or a resume).
@@ -43,25 +56,36 @@ public final class DeviceTrainingStep {
         optimizer.restore(step: updates, m: m, v: v)
     }
 
-    /// Forward, backward, clipping and one update. Returns the mean loss and the gradient norm before
-    /// clipping, read back from the device (the trainer checks them for divergence).
+    /// Forward, backward, clipping and one update, queued on the device without waiting for them. The
+    /// step's loss and gradient norm (before clipping) go to the log: call readLog before the log is full.
     public func step(_ inputs: [Int32], targets: [Int32], T: Int, B: Int, state: DeviceHiddenState, rng: inout RandomGenerator,
-                     learningRate: Float, clipNorm: Float?, clipValue: Float?) throws -> (loss: Double, norm: Double) {
+                     learningRate: Float, clipNorm: Float?, clipValue: Float?) throws {
+        precondition(!logIsFull, "readLog must be called before the log of losses is full")
         try model.lossAndGradients(inputs, targets: targets, T: T, B: B, state: state, rng: &rng)
+        let slot = unreadRows.count
+        let lossSum = log[offset: 2 * slot], normSquared = log[offset: 2 * slot + 1]
+        try device.copy(from: model.lastLossSumPointer, to: lossSum, bytes: 8)
         let n = model.parameterCount, g = model.gradients.pointer
         let parts = min(DeviceModel.sumParts, n)
         try device.launch("sum_floats", threads: parts, [.long(n), .pointer(g), .int(1), .int(parts), .pointer(normPartial.pointer)])
-        try device.launch("sum_doubles", threads: 1, [.long(parts), .pointer(normPartial.pointer), .int(1), .pointer(normSquared.pointer)])
+        try device.launch("sum_doubles", threads: 1, [.long(parts), .pointer(normPartial.pointer), .int(1), .pointer(normSquared)])
         if let clipNorm {
-            try device.launch("clip_norm", threads: n, [.long(n), .pointer(g), .pointer(normSquared.pointer), .float(clipNorm)])
+            try device.launch("clip_norm", threads: n, [.long(n), .pointer(g), .pointer(normSquared), .float(clipNorm)])
         }
         if let clipValue { try device.launch("clip_value", threads: n, [.long(n), .pointer(g), .float(clipValue)]) }
         updates += 1
         let (kernel, arguments) = update.launch(step: updates, learningRate: learningRate, count: n, parameters: model.parameters.pointer,
                                                 gradients: g, first: first.pointer, second: second.pointer)
         try device.launch(kernel, threads: n, arguments)
-        let loss = try model.lastLossSum() / Double(T * B)
-        let norm = try device.downloadDoubles(normSquared.pointer, count: 1)[0].squareRoot()
-        return (loss, norm)
+        unreadRows.append(T * B)
+    }
+
+    /// The mean loss and the gradient norm before clipping of every step since the last call, oldest
+    /// first: one copy from the device, which waits for those steps to finish.
+    public func readLog() throws -> [(loss: Double, norm: Double)] {
+        guard !unreadRows.isEmpty else { return [] }
+        let values = try device.downloadDoubles(log.pointer, count: 2 * unreadRows.count)
+        defer { unreadRows.removeAll(keepingCapacity: true) }
+        return unreadRows.enumerated().map { k, rows in (values[2 * k] / Double(rows), values[2 * k + 1].squareRoot()) }
     }
 }

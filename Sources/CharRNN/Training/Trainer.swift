@@ -244,10 +244,35 @@ public final class Trainer {
             return false
         }
 
+        /// One step's loss and gradient norm into the running figures, after the divergence check.
+        func account(loss: Double, norm: Double, step: Int) throws {
+            if !loss.isFinite || !norm.isFinite || loss > 3 * (state.firstLoss ?? .infinity) {
+                let what = loss.isFinite ? (norm.isFinite ? "exploded to \(fmt(loss, 3)) (3 times the first loss)" : "has a non-finite gradient") : "is \(loss)"
+                let kept = lastSavedStep.map { "the last good checkpoint (step \($0)) is kept in \(directory)" }
+                    ?? "no checkpoint was written"
+                throw CharRNNError.trainingDiverged(
+                    "training diverged at step \(step): the loss \(what); stopped, \(kept); try a lower --learning-rate")
+            }
+            if state.firstLoss == nil { state.firstLoss = loss }
+            state.smoothLoss = state.smoothLoss.map { 0.98 * $0 + 0.02 * loss } ?? loss
+            state.windowLossSum += loss
+            state.windowSteps += 1
+        }
+
+        /// Accounts the device's steps whose losses are still in its log (they end at state.step).
+        func readDeviceLosses() throws {
+            guard let onDevice, onDevice.step.unreadSteps > 0 else { return }
+            let entries = try onDevice.step.readLog()
+            for (k, entry) in entries.enumerated() {
+                try account(loss: entry.loss, norm: entry.norm, step: state.step - entries.count + 1 + k)
+            }
+        }
+
         /// The history row, and at an evaluation step validation, checkpoints and the sample, of the step
         /// just taken. Validation and the sample use their own state and random numbers, so the training
         /// trajectory is the same whether or not they run. Throws Interrupted on Ctrl-C during validation.
         func record(evaluate: Bool) throws {
+            if state.step % options.logEvery == 0 || evaluate { try readDeviceLosses() }
             var validation: LossReport? = nil
             if evaluate {
                 SavePoints.validationStarts()
@@ -285,6 +310,7 @@ public final class Trainer {
 
         while !done() {
             if crn_interrupted() != 0 {
+                try readDeviceLosses()
                 try saveCheckpoint(validation: nil)
                 crn_clear_interrupt()
                 return result(.interrupted, rate: runSeconds > 0 ? runCharacters / runSeconds : 0)
@@ -293,17 +319,18 @@ public final class Trainer {
             let batch = data.next(rng: &rng, inputs: &inputs, targets: &targets)
             stepCharacters = Double(batch.T * batch.B)
             state.learningRate = schedule.rate(update: state.step)
-            let loss: Double, norm: Double
             if let onDevice {
-                // The whole step, clipping and update included, on the device (DeviceTrainingStep).
+                // The whole step, clipping and update included, queued on the device (DeviceTrainingStep);
+                // its loss and norm are read with the others when the loss is next recorded.
                 let recurrent = batch.B == onDevice.hidden.batch ? onDevice.hidden : try onDevice.step.model.hiddenState(batch: batch.B)
                 if batch.reset { try recurrent.reset() }
                 let rows = batch.T * batch.B
-                (loss, norm) = try onDevice.step.step(Array(batch.inputs.prefix(rows)), targets: Array(batch.targets.prefix(rows)),
-                                                      T: batch.T, B: batch.B, state: recurrent, rng: &rng,
-                                                      learningRate: Float(state.learningRate), clipNorm: options.clipNorm.map { Float($0) },
-                                                      clipValue: options.clipValue.map { Float($0) })
+                try onDevice.step.step(Array(batch.inputs.prefix(rows)), targets: Array(batch.targets.prefix(rows)),
+                                       T: batch.T, B: batch.B, state: recurrent, rng: &rng,
+                                       learningRate: Float(state.learningRate), clipNorm: options.clipNorm.map { Float($0) },
+                                       clipValue: options.clipValue.map { Float($0) })
             } else {
+                let loss: Double, norm: Double
                 // Names mode: every batch is fresh lines from the zero state, of its own size.
                 let recurrent = batch.B == hidden.batch ? hidden : model.hiddenState(batch: batch.B)
                 if batch.reset { recurrent.reset() }
@@ -318,24 +345,18 @@ public final class Trainer {
                 } else {
                     norm = GradientClipping.norm(model.gradients)
                 }
-            }
-            if !loss.isFinite || !norm.isFinite || loss > 3 * (state.firstLoss ?? .infinity) {
-                let what = loss.isFinite ? (norm.isFinite ? "exploded to \(fmt(loss, 3)) (3 times the first loss)" : "has a non-finite gradient") : "is \(loss)"
-                let kept = lastSavedStep.map { "the last good checkpoint (step \($0)) is kept in \(directory)" }
-                    ?? "no checkpoint was written"
-                throw CharRNNError.trainingDiverged(
-                    "training diverged at step \(state.step + 1): the loss \(what); stopped, \(kept); try a lower --learning-rate")
-            }
-            if onDevice == nil {
+                // A diverged step is refused before its update.
+                try account(loss: loss, norm: norm, step: state.step + 1)
                 if let c = options.clipValue { GradientClipping.clipValue(model.gradients, value: Float(c)) }
                 optimizer.update(parameters: model.parameters, gradients: model.gradients, learningRate: Float(state.learningRate))
                 model.thaw()
             }
             state.step += 1
-            if state.firstLoss == nil { state.firstLoss = loss }
-            state.smoothLoss = state.smoothLoss.map { 0.98 * $0 + 0.02 * loss } ?? loss
-            state.windowLossSum += loss
-            state.windowSteps += 1
+            if let onDevice, state.firstLoss == nil || state.step % options.logEvery == 0 || state.step % options.evalEvery == 0
+                || onDevice.step.logIsFull {
+                // The wait for the queued steps is part of their time.
+                try readDeviceLosses()
+            }
             let dt = monotonicSeconds() - t0
             state.trainingSeconds += dt
             runSeconds += dt

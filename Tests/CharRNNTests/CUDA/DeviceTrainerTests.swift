@@ -46,6 +46,79 @@ final class DeviceTrainerTests: XCTestCase {
         }
     }
 
+    /// A step queues its work and copies nothing back: the losses and norms of many steps come back in
+    /// one copy, each the CPU step's.
+    func testStepsCopyNothingToTheHostUntilTheLogIsRead() throws {
+        let config = ModelConfig(cell: .lstm, layers: 2, hidden: 16, embed: 6, vocabSize: 11)
+        let cpu = randomModel(config, seed: 61, scale: 1)
+        let cpuOptimizer = Optimizer(kind: .adam, count: cpu.parameterCount)
+        let gpu = try DeviceModel(config: config, device: Self.device)
+        let training = try DeviceTrainingStep(model: gpu, optimizer: Optimizer(kind: .adam, count: cpu.parameterCount))
+        try training.upload(parameters: cpu.parameters, optimizer: cpuOptimizer)
+        let T = 7, B = 3
+        let cpuState = cpu.hiddenState(batch: B), gpuState = try gpu.hiddenState(batch: B)
+        var expected: [(loss: Double, norm: Double)] = []
+        let copies = Self.device.copiesToHost
+        for step in 0..<12 {
+            let inputs = randomIds(T * B, vocab: 11, seed: 100 + UInt64(step))
+            let targets = randomIds(T * B, vocab: 11, seed: 200 + UInt64(step))
+            var none = RandomGenerator(seed: 0)
+            let loss = inputs.withUnsafeBufferPointer { x in
+                targets.withUnsafeBufferPointer { y in
+                    cpu.lossAndGradients(x.baseAddress!, targets: y.baseAddress!, T: T, B: B, state: cpuState, rng: &none)
+                }
+            }
+            expected.append((loss, GradientClipping.clipGlobalNorm(cpu.gradients, maxNorm: 0.2)))
+            cpuOptimizer.update(parameters: cpu.parameters, gradients: cpu.gradients, learningRate: 0.01)
+            cpu.thaw()
+            try training.step(inputs, targets: targets, T: T, B: B, state: gpuState, rng: &none, learningRate: 0.01, clipNorm: 0.2,
+                              clipValue: nil)
+        }
+        XCTAssertEqual(Self.device.copiesToHost, copies, "twelve steps copied nothing to the host")
+        XCTAssertEqual(training.unreadSteps, 12)
+        let log = try training.readLog()
+        XCTAssertEqual(Self.device.copiesToHost, copies + 1, "the log comes back in one copy")
+        XCTAssertEqual(log.count, 12)
+        XCTAssertEqual(training.unreadSteps, 0)
+        XCTAssertTrue(try training.readLog().isEmpty)
+        for (k, (got, want)) in zip(log, expected).enumerated() {
+            XCTAssertEqual(got.loss, want.loss, accuracy: 1e-4 * want.loss, "loss of step \(k + 1)")
+            XCTAssertEqual(got.norm, want.norm, accuracy: 1e-4 * want.norm, "norm of step \(k + 1)")
+        }
+        XCTAssertGreaterThan(expected.map(\.norm).max()!, 0.2, "clipping took effect in some step")
+    }
+
+    /// With the losses read every --log-every steps, loss.csv has the CPU run's rows, and a run that
+    /// diverges stops with the CPU run's message, naming the same step.
+    func testLossesReadInBatchesGiveTheCPUHistoryAndDivergence() throws {
+        let dir = temporaryDirectory()
+        let text = try writeTrainingText(dir)
+        var o = smallTrainingOptions(text, dir + "/cpu")
+        o.maxSteps = 30
+        o.logEvery = 7
+        _ = try Trainer(options: o).run()
+        var g = o
+        g.outputDirectory = dir + "/device"
+        _ = try Trainer(options: g, device: Self.device).run()
+        let cpu = try losses(o.outputDirectory), gpu = try losses(g.outputDirectory)
+        XCTAssertEqual(cpu.count, 6, "rows at steps 7, 14, 20, 21, 28 and 30")
+        XCTAssertEqual(gpu.count, cpu.count)
+        for (row, (a, b)) in zip(cpu, gpu).enumerated() { XCTAssertEqual(b, a, accuracy: 1e-3 * a, "row \(row + 1)") }
+
+        var boom = o
+        boom.learningRate = 50; boom.optimizer = .sgd; boom.clipNorm = nil; boom.maxSteps = 200; boom.evalEvery = 1000
+        boom.logEvery = 25
+        var messages: [String] = []
+        for device: ComputeDevice? in [nil, Self.device] {
+            boom.outputDirectory = dir + "/boom-\(device == nil ? "cpu" : "device")"
+            XCTAssertThrowsError(try Trainer(options: boom, device: device).run()) { messages.append("\($0)") }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: boom.outputDirectory), "no folder is left")
+        }
+        XCTAssertEqual(messages.count, 2)
+        XCTAssertTrue(messages[0].contains("training diverged at step"), messages[0])
+        XCTAssertEqual(messages[1], messages[0])
+    }
+
     /// The files are the same whichever device wrote them: stop on one, resume on the other, and the
     /// run ends where the uninterrupted CPU run does.
     func testARunResumesOnTheOtherDevice() throws {

@@ -117,7 +117,11 @@ final class EmulatedDevice: ComputeDevice {
         raw(destination).copyMemory(from: source, byteCount: bytes)
     }
 
+    /// Copies from the device to the host so far: on a GPU each one waits for the work queued before it.
+    private(set) var copiesToHost = 0
+
     func copy(from source: DevicePointer, to destination: UnsafeMutableRawPointer, bytes: Int) throws {
+        copiesToHost += 1
         destination.copyMemory(from: raw(source), byteCount: bytes)
     }
 
