@@ -99,7 +99,7 @@ struct Sample: ParsableCommand {
     /// is drawn, several are printed when done.
     private func sampleOnDevice(_ gpu: ComputeDevice, _ cp: Checkpoint, options: SamplingOptions, length: Int,
                                 category: Int32?) throws {
-        let cpuOnly = interactive ? "--interactive" : unique || novel ? "--unique and --novel" : category != nil ? "--category" : nil
+        let cpuOnly = interactive ? "--interactive" : unique || novel ? "--unique and --novel" : nil
         if let cpuOnly { throw CharRNNError.invalidOption("\(cpuOnly) runs on the CPU only for now; use --device cpu") }
         let model = try DeviceModel(config: cp.model.config, device: gpu)
         try model.setParameters(cp.model.parameters)
@@ -109,7 +109,7 @@ struct Sample: ParsableCommand {
         if count == 1 { Terminal.writeFlushed(prime) }
         var last: Unicode.Scalar? = prime.unicodeScalars.last
         let texts = try generator.generate(prime: prime, streams: count, length: length, options: options, seed: seed,
-                                           chunk: count == 1 ? 16 : 256) { fresh in
+                                           category: category, chunk: count == 1 ? 16 : 256) { fresh in
             if count == 1, let part = fresh.first, !part.isEmpty {
                 Terminal.writeFlushed(part)
                 last = part.unicodeScalars.last

@@ -21,12 +21,22 @@ public final class DeviceGenerator {
 
     /// Feeds `prime` (the start character when empty) to every stream from the zero state, then draws up
     /// to `length` characters per stream. `emit` gets each stream's new characters every `chunk` steps
-    /// and returns false to stop. A stream ends at the stop character (not emitted).
+    /// and returns false to stop. A stream ends at the stop character (not emitted). A conditional model
+    /// generates in `category` (every stream the same), as Sampler.generate.
     @discardableResult
     public func generate(prime: String, streams B: Int, length: Int, options: SamplingOptions, seed: UInt64,
-                         chunk: Int = 64, emit: ([String]) -> Bool = { _ in true }) throws -> [String] {
+                         category: Int32? = nil, chunk: Int = 64, emit: ([String]) -> Bool = { _ in true }) throws -> [String] {
         try options.validate(for: vocabulary)
         precondition(B >= 1 && chunk >= 1)
+        let C = model.config.categories
+        if C > 0 {
+            guard let category, (0..<Int32(C)).contains(category) else {
+                throw CharRNNError.invalidOption("this model generates by category: give a category from 0 to \(C - 1)")
+            }
+            try model.setCategories([Int32](repeating: category, count: B))
+        } else if category != nil {
+            throw CharRNNError.invalidOption("this model was not trained with categories")
+        }
         var context = try vocabulary.encode(prime, what: "the prime text")
         if context.isEmpty || namesMode { context.insert(vocabulary.id(of: startCharacter) ?? 0, at: 0) }
         let state = try model.hiddenState(batch: B)

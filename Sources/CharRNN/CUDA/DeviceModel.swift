@@ -21,6 +21,9 @@ public final class DeviceModel {
     let layers: [DeviceRecurrentLayer]
 
     private let ids: DeviceBuffer, targets: DeviceBuffer, csrFirst: DeviceBuffer, csrRows: DeviceBuffer
+    /// A conditional model's category of each stream (setCategories), and how many streams it covers.
+    private let categoryIds: DeviceBuffer
+    private var categoryStreams = 0
     private let embedded: DeviceBuffer, dTop: DeviceBuffer, ones: DeviceBuffer
     /// One-hot input: the identity [V, V], looked up as an embedding.
     private let identity: DeviceBuffer?
@@ -32,15 +35,7 @@ public final class DeviceModel {
     private var top: DevicePointer?
     private var lastIds: [Int32] = []
 
-    /// Throws the reason a model cannot run on a device yet.
-    public static func checkSupported(_ config: ModelConfig) throws {
-        guard config.categories == 0 else {
-            throw CharRNNError.cuda("category-conditional models (names by category) run on the CPU only for now; use --device cpu")
-        }
-    }
-
     public init(config: ModelConfig, device: ComputeDevice) throws {
-        try Self.checkSupported(config)
         self.config = config
         self.device = device
         let layout = ParameterLayout(config)
@@ -53,6 +48,7 @@ public final class DeviceModel {
                                           layout: layout, layer: $0)
         }
         ids = try DeviceBuffer(device, count: 0, elementSize: 4)
+        categoryIds = try DeviceBuffer(device, count: 0, elementSize: 4)
         targets = try DeviceBuffer(device, count: 0, elementSize: 4)
         csrFirst = try DeviceBuffer(device, count: config.vocabSize + 1, elementSize: 4)
         csrRows = try DeviceBuffer(device, count: 0, elementSize: 4)
@@ -97,13 +93,25 @@ public final class DeviceModel {
 
     // MARK: forward
 
+    /// A conditional model's category of each of B streams (ids below config.categories), read by every
+    /// forward of B streams until set again.
+    public func setCategories(_ categories: [Int32]) throws {
+        precondition(config.categories > 0, "only a conditional model has categories")
+        precondition(categories.allSatisfy { (0..<Int32(config.categories)).contains($0) }, "category out of range")
+        try categoryIds.reserve(categories.count)
+        try device.upload(categories, to: categoryIds.pointer)
+        categoryStreams = categories.count
+    }
+
     /// Runs the model over T steps of B streams (ids time-major, T*B) and leaves the logits [T*B, V] in
     /// `logits`. With training on, dropout masks are drawn with seeds from `rng`. The state advances.
+    /// A conditional model takes each stream's category (or those of the last setCategories).
     public func forward(_ inputIds: [Int32], T: Int, B: Int, state: DeviceHiddenState, training: Bool,
-                        rng: inout RandomGenerator) throws {
+                        rng: inout RandomGenerator, categories: [Int32]? = nil) throws {
         precondition(inputIds.count == T * B, "batch shape does not match")
         try ids.reserve(T * B)
         try device.upload(inputIds, to: ids.pointer)
+        if let categories { try setCategories(categories) }
         lastIds = inputIds
         try forward(ids: ids.pointer, T: T, B: B, state: state, training: training, rng: &rng)
     }
@@ -113,6 +121,7 @@ public final class DeviceModel {
     public func forward(ids idPointer: DevicePointer, T: Int, B: Int, state: DeviceHiddenState, training: Bool,
                         rng: inout RandomGenerator) throws {
         precondition(state.batch == B, "batch shape does not match")
+        precondition(config.categories == 0 || categoryStreams == B, "a conditional model needs one category per stream")
         let rows = T * B, H = config.hidden, V = config.vocabSize
 
         // Weight drop: a copy of the parameters with each W_hh masked for this minibatch.
@@ -135,13 +144,18 @@ public final class DeviceModel {
             try drawMask(embedMask.pointer, count: V, p: regularization.embedDropout, period: V, rng: &rng)
         }
 
-        // The input rows [T*B, I]: embedding rows, or one-hot rows from the identity.
-        let I = config.inputSize(layer: 0)
+        // The input rows [T*B, I]: embedding rows, or one-hot rows from the identity, then (a conditional
+        // model) the stream's category one-hot.
+        let I = config.inputSize(layer: 0), C = config.categories, width = I - C
         try embedded.reserve(rows * I)
         let table = identity?.pointer ?? p.advanced(byFloats: layout.offset("embedding.weight"))
-        try device.launch("embedding_forward", threads: rows * I,
-                          [.int(rows), .int(I), .pointer(idPointer), .pointer(table), .pointer(embedDrop ? embedMask.pointer : nil),
-                           .pointer(embedded.pointer), .int(I)])
+        try device.launch("embedding_forward", threads: rows * width,
+                          [.int(rows), .int(width), .pointer(idPointer), .pointer(table),
+                           .pointer(embedDrop ? embedMask.pointer : nil), .pointer(embedded.pointer), .int(I)])
+        if C > 0 {
+            try device.launch("category_onehot", threads: rows * C, [.int(rows), .int(B), .int(C), .pointer(categoryIds.pointer),
+                                                                     .pointer(embedded.pointer), .int(I), .int(width)])
+        }
 
         let dropping = training && config.dropout > 0
         var input = embedded.pointer
@@ -214,13 +228,14 @@ public final class DeviceModel {
     /// copied before the first launch: a copy from pageable memory waits for the work queued before it,
     /// so a copy in the middle of the step would stall the host until the GPU caught up.
     public func lossAndGradients(_ inputIds: [Int32], targets targetIds: [Int32], T: Int, B: Int, state: DeviceHiddenState,
-                                 rng: inout RandomGenerator) throws {
+                                 rng: inout RandomGenerator, categories: [Int32]? = nil) throws {
         let rows = T * B
         precondition(inputIds.count == rows && targetIds.count == rows, "one input and one target per row")
         try ids.reserve(rows)
         try targets.reserve(rows)
         try device.upload(inputIds, to: ids.pointer)
         try device.upload(targetIds, to: targets.pointer)
+        if let categories { try setCategories(categories) }
         lastIds = inputIds
         if config.embed > 0 {
             let index = CSRIndex(ids: inputIds, vocabulary: config.vocabSize)
@@ -284,7 +299,8 @@ public final class DeviceModel {
                 try device.upload(index.rows, to: csrRows.pointer)
             }
             try device.launch("embedding_backward", threads: V * E,
-                              [.int(V), .int(E), .pointer(csrFirst.pointer), .pointer(csrRows.pointer), .pointer(dOut), .int(E),
+                              [.int(V), .int(E), .pointer(csrFirst.pointer), .pointer(csrRows.pointer), .pointer(dOut),
+                               .int(config.inputSize(layer: 0)),
                                .pointer(last.embedDrop ? embedMask.pointer : nil), .pointer(g.advanced(byFloats: layout.offset("embedding.weight")))])
         }
     }

@@ -59,9 +59,9 @@ public final class DeviceTrainingStep {
     /// Forward, backward, clipping and one update, queued on the device without waiting for them. The
     /// step's loss and gradient norm (before clipping) go to the log: call readLog before the log is full.
     public func step(_ inputs: [Int32], targets: [Int32], T: Int, B: Int, state: DeviceHiddenState, rng: inout RandomGenerator,
-                     learningRate: Float, clipNorm: Float?, clipValue: Float?) throws {
+                     learningRate: Float, clipNorm: Float?, clipValue: Float?, categories: [Int32]? = nil) throws {
         precondition(!logIsFull, "readLog must be called before the log of losses is full")
-        try model.lossAndGradients(inputs, targets: targets, T: T, B: B, state: state, rng: &rng)
+        try model.lossAndGradients(inputs, targets: targets, T: T, B: B, state: state, rng: &rng, categories: categories)
         let slot = unreadRows.count
         let lossSum = log[offset: 2 * slot], normSquared = log[offset: 2 * slot + 1]
         try device.copy(from: model.lastLossSumPointer, to: lossSum, bytes: 8)

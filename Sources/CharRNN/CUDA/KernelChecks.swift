@@ -160,6 +160,14 @@ public enum KernelChecks {
             for r in 0..<rows { for e in 0..<E { out[r * ldo + e] = table[Int(ids[r]) * E + e] * keep[Int(ids[r])] } }
             record("embedding_forward", [(try get(pOut, out.count), out)])
 
+            // A conditional model's rows: the category of stream r % B one-hot after the character.
+            let B = 4, C = ldo - E
+            let categories = (0..<B).map { Int32(($0 + 1) % C) }  // every category, and streams that differ
+            try device.launch("category_onehot", threads: rows * C,
+                              [.int(rows), .int(B), .int(C), .pointer(try put(categories)), .pointer(pOut), .int(ldo), .int(E)])
+            for r in 0..<rows { out[r * ldo + E + Int(categories[r % B])] = 1 }
+            record("category_onehot", [(try get(pOut, out.count), out)])
+
             let d = random(rows * ldo), gradStart = random(V * E)
             let index = CSRIndex(ids: ids, vocabulary: V)
             let pFirst = try put(index.first), pRows = try put(index.rows), pd = try put(d), pGrad = try put(gradStart)

@@ -1,6 +1,7 @@
 /// DeviceModel and DeviceTrainingStep against CharRNNModel and Optimizer on the CPU, on any device: the
 /// loss, every gradient, the carried state and the logits of each cell (with an embedding and one-hot,
-/// from a non-zero state, at a small odd size and at char-rnn's default size), and three updates of each
+/// from a non-zero state, at a small odd size and at char-rnn's default size; a conditional model with
+/// each stream's category after the character), and three updates of each
 /// optimizer with clipping. The tests run it on the emulated device; `charrnn devices --check` on a GPU.
 public enum ModelChecks {
     public static func run(on device: ComputeDevice, large: Bool = true) throws -> [KernelChecks.Outcome] {
@@ -10,6 +11,9 @@ public enum ModelChecks {
                 outcomes.append(try compare(cell, layers: 2, hidden: 17, embed: embed, vocabulary: 11, T: 5, B: 3, on: device))
             }
         }
+        for embed in [6, 0] {
+            outcomes.append(try compare(.gru, layers: 1, hidden: 13, embed: embed, vocabulary: 11, categories: 4, T: 5, B: 3, on: device))
+        }
         if large {
             outcomes.append(try compare(.lstm, layers: 2, hidden: 128, embed: 64, vocabulary: 65, T: 50, B: 50, on: device))
             outcomes.append(try compare(.gru, layers: 2, hidden: 256, embed: 64, vocabulary: 65, T: 20, B: 64, on: device))
@@ -18,9 +22,9 @@ public enum ModelChecks {
         return outcomes
     }
 
-    static func compare(_ cell: CellKind, layers: Int, hidden H: Int, embed: Int, vocabulary V: Int, T: Int, B: Int,
-                        on device: ComputeDevice) throws -> KernelChecks.Outcome {
-        let config = ModelConfig(cell: cell, layers: layers, hidden: H, embed: embed, vocabSize: V)
+    static func compare(_ cell: CellKind, layers: Int, hidden H: Int, embed: Int, vocabulary V: Int, categories C: Int = 0,
+                        T: Int, B: Int, on device: ComputeDevice) throws -> KernelChecks.Outcome {
+        let config = ModelConfig(cell: cell, layers: layers, hidden: H, embed: embed, vocabSize: V, categories: C)
         let cpu = CharRNNModel(config: config)
         var rng = RandomGenerator(seed: 21)
         cpu.initializeParameters(rng: &rng)
@@ -29,6 +33,7 @@ public enum ModelChecks {
         try gpu.setParameters(cpu.parameters)
         let inputs = (0..<(T * B)).map { _ in Int32(rng.nextInt(below: V)) }
         let targets = (0..<(T * B)).map { _ in Int32(rng.nextInt(below: V)) }
+        let categories = C > 0 ? (0..<B).map { _ in Int32(rng.nextInt(below: C)) } : nil
         let cpuState = cpu.hiddenState(batch: B)
         cpuState.load((0..<cpuState.valueCount).map { _ in rng.nextFloat() - 0.5 })
         let gpuState = try gpu.hiddenState(batch: B)
@@ -37,10 +42,11 @@ public enum ModelChecks {
         var none = RandomGenerator(seed: 1)
         let cpuLoss = inputs.withUnsafeBufferPointer { x in
             targets.withUnsafeBufferPointer { y in
-                cpu.lossAndGradients(x.baseAddress!, targets: y.baseAddress!, T: T, B: B, state: cpuState, rng: &none)
+                cpu.lossAndGradients(x.baseAddress!, targets: y.baseAddress!, T: T, B: B, state: cpuState, rng: &none,
+                                     categories: categories)
             }
         }
-        try gpu.lossAndGradients(inputs, targets: targets, T: T, B: B, state: gpuState, rng: &none)
+        try gpu.lossAndGradients(inputs, targets: targets, T: T, B: B, state: gpuState, rng: &none, categories: categories)
         let gpuLoss = try gpu.lastLossSum() / Double(T * B)
         var worst = abs(gpuLoss - cpuLoss) / max(1, abs(cpuLoss))
         let cpuGrads = cpu.gradients.array, gpuGrads = try gpu.gradientValues()
@@ -49,11 +55,13 @@ public enum ModelChecks {
             worst = max(worst, KernelChecks.relativeError(Array(gpuGrads[r]), Array(cpuGrads[r]), floor: 1e-3))
         }
         worst = max(worst, KernelChecks.relativeError(try gpuState.flattened(), cpuState.flattened))
-        inputs.withUnsafeBufferPointer { x in _ = cpu.forward(x.baseAddress!, T: T, B: B, state: cpuState, training: false, rng: &none) }
-        try gpu.forward(inputs, T: T, B: B, state: gpuState, training: false, rng: &none)
+        inputs.withUnsafeBufferPointer { x in
+            _ = cpu.forward(x.baseAddress!, T: T, B: B, state: cpuState, training: false, rng: &none, categories: categories)
+        }
+        try gpu.forward(inputs, T: T, B: B, state: gpuState, training: false, rng: &none, categories: categories)
         let want = Array(UnsafeBufferPointer(start: cpu.logits.pointer, count: T * B * V))
         worst = max(worst, KernelChecks.relativeError(try device.downloadFloats(gpu.logits.pointer, count: T * B * V), want))
-        let name = "model \(cell.rawValue) \(layers)x\(H) E\(embed) V\(V) b\(B) s\(T): loss, gradients, state, logits"
+        let name = "model \(cell.rawValue) \(layers)x\(H) E\(embed) V\(V)\(C > 0 ? " C\(C)" : "") b\(B) s\(T): loss, gradients, state, logits"
         return KernelChecks.Outcome(name: name, relativeError: worst, passed: worst <= KernelChecks.tolerance)
     }
 

@@ -62,7 +62,7 @@ public final class GenerationBatch {
         self.init(checkpoint: checkpoint, deviceModel: nil)
     }
 
-    /// Steps run on `device` (DeviceModel); nil is the CPU. A conditional model is refused there.
+    /// Steps run on `device` (DeviceModel); nil is the CPU.
     public convenience init(checkpoint: Checkpoint, device: ComputeDevice?) throws {
         var deviceModel: DeviceModel? = nil
         if let device {
@@ -136,7 +136,7 @@ public final class GenerationBatch {
                 deviceStates[B] = deviceState
             }
             try deviceState.load(state.flattened)
-            try onDevice.forward(inputs, T: 1, B: B, state: deviceState, training: false, rng: &noDropout)
+            try onDevice.forward(inputs, T: 1, B: B, state: deviceState, training: false, rng: &noDropout, categories: cats)
             hostLogits.reserve(B * V)
             try onDevice.device.copy(from: onDevice.logits.pointer, to: hostLogits.pointer, bytes: B * V * 4)
             state.load(try deviceState.flattened())

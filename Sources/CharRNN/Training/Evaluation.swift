@@ -39,7 +39,7 @@ extension DeviceModel: EvaluatedModel {
     public func summedLoss(_ inputs: [Int32], targets: [Int32], T: Int, B: Int, state: DeviceHiddenState,
                            categories: [Int32]?) throws -> Double {
         var rng = RandomGenerator(seed: 0)
-        try forward(Array(inputs.prefix(T * B)), T: T, B: B, state: state, training: false, rng: &rng)
+        try forward(Array(inputs.prefix(T * B)), T: T, B: B, state: state, training: false, rng: &rng, categories: categories)
         return try lossOfLastForward(targets: Array(targets.prefix(T * B)))
     }
 }

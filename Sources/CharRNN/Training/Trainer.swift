@@ -130,7 +130,6 @@ public final class Trainer {
         try config.validate()
         // Before anything is written: a GPU that is not there leaves no folder behind.
         let computeDevice = try device ?? DeviceChoice(parsing: options.device ?? "cpu").open(precision: options.precision ?? "fp32")
-        if computeDevice != nil { try DeviceModel.checkSupported(config) }
         let T = data.longestSequence, B = options.batchSize
         try MemoryEstimate.check(MemoryEstimate.training(config, T: T, B: B),
                                  what: "training a \(config.layers)x\(config.hidden) \(config.cell.rawValue) on \(B) x \(T) characters per step")
@@ -328,7 +327,7 @@ public final class Trainer {
                 try onDevice.step.step(Array(batch.inputs.prefix(rows)), targets: Array(batch.targets.prefix(rows)),
                                        T: batch.T, B: batch.B, state: recurrent, rng: &rng,
                                        learningRate: Float(state.learningRate), clipNorm: options.clipNorm.map { Float($0) },
-                                       clipValue: options.clipValue.map { Float($0) })
+                                       clipValue: options.clipValue.map { Float($0) }, categories: batch.categories)
             } else {
                 let loss: Double, norm: Double
                 // Names mode: every batch is fresh lines from the zero state, of its own size.

@@ -145,13 +145,6 @@ final class DeviceTrainerTests: XCTestCase {
 
 /// Evaluation through EvaluatedModel gives the same loss on the emulated device as on the CPU.
 final class DeviceEvaluationTests: XCTestCase {
-    func testConditionalModelsAreRefusedOnTheDevice() {
-        let config = ModelConfig(cell: .lstm, layers: 1, hidden: 8, embed: 4, vocabSize: 9, categories: 3)
-        XCTAssertThrowsError(try DeviceModel(config: config, device: DeviceTrainerTests.device)) { error in
-            XCTAssertEqual("\(error)", "CUDA: category-conditional models (names by category) run on the CPU only for now; use --device cpu")
-        }
-    }
-
     func testEvaluationOnTheDeviceMatchesTheCPU() throws {
         let config = ModelConfig(cell: .gru, layers: 2, hidden: 24, embed: 8, vocabSize: 9)
         let cpu = randomModel(config, seed: 51, scale: 1)
@@ -163,6 +156,70 @@ final class DeviceEvaluationTests: XCTestCase {
             let b = try Evaluation.loss(of: gpu, ids: ids, streams: streams, chunk: chunk)
             XCTAssertEqual(a.characters, b.characters)
             XCTAssertEqual(b.nats, a.nats, accuracy: 1e-5 * a.nats, "streams \(streams), chunk \(chunk)")
+        }
+    }
+}
+
+/// A model conditioned on a category (names by category) on the emulated device: training tracks the
+/// CPU run, and the samples of each category, drawn on the device alone or through the server's
+/// batching, keep to that category's letters.
+final class DeviceConditionalTests: XCTestCase {
+    func testConditionalNamesTrainAndGenerateOnTheDevice() throws {
+        let dir = temporaryDirectory()
+        var rng = RandomGenerator(seed: 8)
+        func word(_ letters: String) -> String {
+            String((0..<(3 + rng.nextInt(below: 4))).map { _ in Array(letters)[rng.nextInt(below: letters.count)] })
+        }
+        try (0..<200).map { _ in word("aeiou") }.joined(separator: "\n").write(toFile: dir + "/Vowels.txt", atomically: true, encoding: .utf8)
+        try (0..<200).map { _ in word("kptsz") }.joined(separator: "\n").write(toFile: dir + "/Stops.txt", atomically: true, encoding: .utf8)
+        var o = TrainingOptions(textPath: dir, outputDirectory: dir + "/cpu")
+        o.hidden = 32; o.embed = 8; o.batchSize = 16; o.learningRate = 1e-2; o.maxSteps = 40; o.evalEvery = 20; o.logEvery = 10
+        o.threads = 1
+        let cpuResult = try Trainer(options: o).run()
+        var g = o
+        g.outputDirectory = dir + "/device"
+        g.maxSteps = 250
+        let cpuRows = try String(contentsOfFile: o.outputDirectory + "/loss.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+        let trainer = try Trainer(options: g, device: DeviceTrainerTests.device)
+        XCTAssertEqual(trainer.deviceName, DeviceTrainerTests.device.name)
+        let result = try trainer.run()
+        XCTAssertEqual(result.step, 250)
+        let deviceRows = try String(contentsOfFile: g.outputDirectory + "/loss.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+        for (a, b) in zip(cpuRows, deviceRows.prefix(cpuRows.count)) {
+            let x = a.split(separator: ",", omittingEmptySubsequences: false), y = b.split(separator: ",", omittingEmptySubsequences: false)
+            XCTAssertEqual(x[0], y[0], "the same steps")
+            XCTAssertEqual(Double(y[2])!, Double(x[2])!, accuracy: 1e-3 * Double(x[2])!, "training loss at step \(x[0])")
+            if let v = Double(x[3]) { XCTAssertEqual(Double(y[3]) ?? .nan, v, accuracy: 1e-3 * v, "validation at step \(x[0])") }
+        }
+        XCTAssertNotNil(cpuResult.validation)
+
+        let cp = try Checkpoint.load(g.outputDirectory)
+        XCTAssertEqual(cp.info.categoryNames, ["Stops", "Vowels"])
+        let model = try DeviceModel(config: cp.model.config, device: DeviceTrainerTests.device)
+        try model.setParameters(cp.model.parameters)
+        let generator = try DeviceGenerator(model: model, vocabulary: cp.vocabulary, startCharacter: cp.startCharacter)
+        generator.namesMode = true
+        let options = SamplingOptions(temperature: 0.7, stop: "\n")
+        let vowels = try generator.generate(prime: "", streams: 10, length: 20, options: options, seed: 3, category: 1)
+        let stops = try generator.generate(prime: "", streams: 10, length: 20, options: options, seed: 4, category: 0)
+        for v in vowels { XCTAssertTrue(!v.isEmpty && v.allSatisfy { "aeiou".contains($0) }, v) }
+        for s in stops { XCTAssertTrue(!s.isEmpty && s.allSatisfy { "kptsz".contains($0) }, s) }
+        XCTAssertThrowsError(try generator.generate(prime: "", streams: 2, length: 5, options: options, seed: 1))
+
+        // The server's batching: streams of both categories in one batch on the device.
+        let batch = try GenerationBatch(checkpoint: cp, device: DeviceTrainerTests.device)
+        let streams = try (0..<6).map {
+            try batch.start(prompt: "", length: 20, options: options, seed: UInt64($0), category: $0 % 2 == 0 ? "Vowels" : "Stops")
+        }
+        var texts = [String](repeating: "", count: streams.count)
+        while streams.contains(where: { !$0.finished }) {
+            let live = streams.indices.filter { !streams[$0].finished }
+            for (i, outcome) in zip(live, try batch.step(live.map { streams[$0] })) {
+                if case .character(let ch) = outcome { texts[i].unicodeScalars.append(ch) }
+            }
+        }
+        for (i, t) in texts.enumerated() {
+            XCTAssertTrue(!t.isEmpty && t.allSatisfy { (i % 2 == 0 ? "aeiou" : "kptsz").contains($0) }, "stream \(i): \(t)")
         }
     }
 }

@@ -6,7 +6,10 @@ extension KernelSource {
     /// backward: grad[v, e] += keep[v] * sum of d[r, e] over the rows r with ids[r] = v, the rows listed
     ///          in order by a CSR index built on the host (first[V+1], rows_by_id[rows]), so the sum is the
     ///          same on every run: no atomics. One thread per (v, e) of V*E.
-    static let embedding = KernelSource(name: "embedding", kernels: ["embedding_forward", "embedding_backward"], code: """
+    /// category_onehot: out[r, base + c] (row stride ldo) = 1 if c is row r's category (that of stream
+    ///          r % B) else 0, the conditional model's input after the character (=). One thread per (r, c).
+    static let embedding = KernelSource(name: "embedding", kernels: ["embedding_forward", "embedding_backward", "category_onehot"],
+                                        code: """
     extern "C" __global__ void embedding_forward(int rows, int E, const int *ids, const float *table,
                                                  const float *keep, float *out, int ldo) {
         const long k = CRN_THREAD;
@@ -25,6 +28,13 @@ extension KernelSource {
         float s = 0.0f;
         for (int q = first[v]; q < first[v + 1]; q++) s += d[(long)rows_by_id[q] * ldd + e];
         grad[k] += keep ? keep[v] * s : s;
+    }
+
+    extern "C" __global__ void category_onehot(int rows, int B, int C, const int *categories, float *out, int ldo, int base) {
+        const long k = CRN_THREAD;
+        if (k >= (long)rows * C) return;
+        const long r = k / C, c = k % C;
+        out[r * ldo + base + c] = categories[r % B] == c ? 1.0f : 0.0f;
     }
     """)
 }
