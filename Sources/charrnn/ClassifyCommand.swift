@@ -11,6 +11,18 @@ struct Classify: ParsableCommand {
         """,
         subcommands: [ClassifyTrain.self, ClassifyEval.self, ClassifyPredict.self]
     )
+
+    static let deviceHelp: ArgumentHelp = "cpu, or auto (which runs on the CPU too): the classifier has no GPU path yet, so cuda is refused."
+
+    /// `--device` of the classify commands: the classifier runs on the CPU only, so cuda is refused with
+    /// the reason and auto says where it runs.
+    static func checkDevice(_ text: String) throws {
+        switch try DeviceChoice(parsing: text) {
+        case .cpu: return
+        case .auto: Terminal.error("charrnn: classify runs on the CPU (the classifier has no GPU path yet)")
+        case .cuda: throw CharRNNError.invalidOption("classify runs on the CPU only for now (the classifier has no GPU path yet); use --device cpu")
+        }
+    }
 }
 
 struct ClassifyTrain: ParsableCommand {
@@ -66,8 +78,11 @@ struct ClassifyTrain: ParsableCommand {
     var seed: UInt64 = 1
     @Option(parsing: .unconditional, help: "Threads (default: the cores this process may use, from its CPU affinity and any cgroup quota).")
     var threads = CPUCount.usable
+    @Option(help: Classify.deviceHelp)
+    var device = "cpu"
 
     func run() throws {
+        try Classify.checkDevice(device)
         let name = FilePath(data).lastComponent?.string ?? "data"
         var o = ClassifierOptions(dataDirectory: data, outputDirectory: output ?? "runs/\(name)-classifier")
         o.cell = cell; o.layers = layers; o.hidden = hidden; o.embed = embed; o.bidirectional = bidirectional
@@ -124,8 +139,11 @@ struct ClassifyEval: ParsableCommand {
         accurate), 1 treats every category as equally common (most balanced). Default: the checkpoint's.
         """, valueName: "tau"))
     var priorCorrection: Double?
+    @Option(help: Classify.deviceHelp)
+    var device = "cpu"
 
     func run() throws {
+        try Classify.checkDevice(device)
         guard ["test", "validation", "train", "all"].contains(split) else {
             throw CharRNNError.invalidOption("--split must be test, validation, train or all (got \(split))")
         }
@@ -186,8 +204,11 @@ struct ClassifyPredict: ParsableCommand {
     var priorCorrection: Double?
     @Argument(help: "Items to classify; none reads one item per line from stdin.")
     var items: [String] = []
+    @Option(help: Classify.deviceHelp)
+    var device = "cpu"
 
     func run() throws {
+        try Classify.checkDevice(device)
         guard top >= 1 else { throw CharRNNError.invalidOption("--top must be at least 1 (got \(top))") }
         let cp = try ClassifierEnsemble.load(checkpoint)
         _ = try cp.priorCorrection(priorCorrection)  // refused before any item is read

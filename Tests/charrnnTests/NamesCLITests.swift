@@ -63,6 +63,19 @@ final class NamesCLITests: CLITestCase {
         XCTAssertTrue(balanced.stdout.hasPrefix("Abcab: Alpha"), balanced.stdout)
         assertCleanError(try charrnn(["classify", "predict", "-c", out, "--prior-correction", "2", "Ab"]), "between 0 and 1")
         assertCleanError(try charrnn(["sample", "-c", out + "/classifier.safetensors"]), "classifier")
+
+        // The classifier runs on the CPU only: cuda is refused before anything is read or written, auto
+        // says it runs on the CPU.
+        let refusal = "classify runs on the CPU only for now (the classifier has no GPU path yet); use --device cpu"
+        assertCleanError(try trainSmallClassifier(data, dir + "/gpu", ["--device", "cuda"]), refusal)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/gpu"))
+        assertCleanError(try charrnn(["classify", "eval", "-c", out, "--device", "cuda:0"]), refusal)
+        assertCleanError(try charrnn(["classify", "predict", "-c", out, "--device", "cuda", "Ab"]), refusal)
+        assertCleanError(try charrnn(["classify", "predict", "-c", out, "--device", "tpu", "Ab"]), "--device must be")
+        let auto = try charrnn(["classify", "predict", "-c", out, "--device", "auto", "Abcab"])
+        XCTAssertEqual(auto.status, 0, auto.stderr)
+        XCTAssertEqual(auto.stderr, "charrnn: classify runs on the CPU (the classifier has no GPU path yet)\n")
+        XCTAssertTrue(auto.stdout.hasPrefix("Abcab: Alpha"), auto.stdout)
     }
 
     func testClassifyEnsemble() throws {
