@@ -37,10 +37,11 @@ struct Eval: ParsableCommand {
         guard ids.count >= 2 else {
             throw CharRNNError.invalidOption("\(file): needs at least 2 known characters to evaluate")
         }
+        let gpu = try choice.open()
         try MemoryEstimate.check(MemoryEstimate.inference(cp.model.config, T: min(chunk, ids.count), B: 1),
-                                 what: "evaluating \(min(chunk, ids.count)) characters per pass (--chunk)")
+                                 what: "evaluating \(min(chunk, ids.count)) characters per pass (--chunk)", on: gpu)
         let r: LossReport
-        if let gpu = try choice.open() {
+        if let gpu {
             let model = try DeviceModel(config: cp.model.config, device: gpu)
             try model.setParameters(cp.model.parameters)
             r = try Evaluation.loss(of: model, ids: ids, streams: 1, chunk: chunk)

@@ -159,6 +159,12 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
                       b: b.address, ldb: ldb, beta: beta, c: c.address, ldc: ldc)
     }
 
+    public var memory: (free: Int, total: Int)? {
+        var free = 0, total = 0
+        guard (try? makeCurrent()) != nil, driver.cuMemGetInfo(&free, &total) == 0 else { return nil }
+        return (free, total)
+    }
+
     public func synchronize() throws {
         try makeCurrent()
         try driver.check(driver.cuCtxSynchronize(), "cuCtxSynchronize")

@@ -20,6 +20,9 @@ public protocol ComputeDevice: AnyObject {
               b: DevicePointer, ldb: Int, beta: Float, c: DevicePointer, ldc: Int) throws
     /// Waits for everything launched so far; reports a failure of any of it.
     func synchronize() throws
+    /// Free and total bytes of the device's memory, where it can say (MemoryEstimate checks sizes
+    /// against it before anything is allocated).
+    var memory: (free: Int, total: Int)? { get }
 }
 
 /// An address in a device's memory (a CUdeviceptr on a GPU, a host address on the emulated device).
@@ -69,6 +72,8 @@ public enum KernelArgument: Sendable {
 }
 
 extension ComputeDevice {
+    public var memory: (free: Int, total: Int)? { nil }
+
     /// Allocates room for `count` floats.
     public func allocate(floats count: Int) throws -> DevicePointer {
         try allocate(bytes: max(1, count) * MemoryLayout<Float>.size)

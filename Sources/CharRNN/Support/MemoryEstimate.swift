@@ -45,11 +45,19 @@ public enum MemoryEstimate {
                     product([c.vocabSize, c.cell.gateCount, c.hidden])])
     }
 
-    /// Refuses `bytes` (nil: beyond counting) when it is more than this machine's memory.
-    public static func check(_ bytes: Int?, what: String) throws {
+    /// Refuses `bytes` (nil: beyond counting) when it is more than this machine's memory, or, for a run
+    /// on `device`, more than the device has free (the host then holds little more than the parameters).
+    public static func check(_ bytes: Int?, what: String, on device: ComputeDevice? = nil) throws {
         let available = physicalBytes
         guard let bytes else {
             throw CharRNNError.invalidOption("\(what) would need more memory than can be counted; choose smaller sizes")
+        }
+        if let device {
+            if let free = device.memory?.free, bytes > free {
+                throw CharRNNError.invalidOption("\(what) would need about \(describe(bytes)) of GPU memory and \(device.name) has "
+                                                 + "\(describe(free)) free; choose smaller sizes")
+            }
+            return
         }
         if let available, bytes > available {
             throw CharRNNError.invalidOption(

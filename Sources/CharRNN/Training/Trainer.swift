@@ -132,7 +132,8 @@ public final class Trainer {
         let computeDevice = try device ?? DeviceChoice(parsing: options.device ?? "cpu").open(precision: options.precision ?? "fp32")
         let T = data.longestSequence, B = options.batchSize
         try MemoryEstimate.check(MemoryEstimate.training(config, T: T, B: B),
-                                 what: "training a \(config.layers)x\(config.hidden) \(config.cell.rawValue) on \(B) x \(T) characters per step")
+                                 what: "training a \(config.layers)x\(config.hidden) \(config.cell.rawValue) on \(B) x \(T) characters per step",
+                                 on: computeDevice)
         if let resume {
             lock = resume.lock
             checkpoints = resume.checkpoints

@@ -119,6 +119,36 @@ final class DeviceTrainerTests: XCTestCase {
         XCTAssertEqual(messages[1], messages[0])
     }
 
+    /// A run that would not fit in the GPU's free memory is refused before anything is allocated or
+    /// written, with the sizes; the host's memory is not what limits it.
+    func testARunThatDoesNotFitTheGPUIsRefusedFirst() throws {
+        let dir = temporaryDirectory()
+        let text = try writeTrainingText(dir)
+        var o = smallTrainingOptions(text, dir + "/big")
+        o.hidden = 256
+        Self.device.memory = (free: 3 << 20, total: 80 << 30)
+        defer { Self.device.memory = nil }
+        XCTAssertThrowsError(try Trainer(options: o, device: Self.device)) { error in
+            XCTAssertEqual("\(error)", "training a 2x256 lstm on 8 x 16 characters per step would need about 16 MB of GPU memory and "
+                           + "\(Self.device.name) has 3 MB free; choose smaller sizes")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: o.outputDirectory))
+        o.hidden = 64
+        Self.device.memory = (free: 3 << 20, total: 80 << 30)
+        o.maxSteps = 3
+        o.evalEvery = 100
+        // The estimate covers what the run holds on the device, and not by a wide margin.
+        let estimate = MemoryEstimate.training(o.modelConfig(vocabSize: 20), T: 16, B: 8)!
+        XCTAssertLessThan(estimate, 3 << 20, "a 2x64 model fits in 3 MB")
+        let held = Self.device.allocatedBytes
+        Self.device.resetPeak()
+        _ = try Trainer(options: o, device: Self.device).run()
+        let peak = Self.device.peakAllocatedBytes - held
+        XCTAssertGreaterThan(peak, 0)
+        XCTAssertLessThanOrEqual(peak, estimate, "the run held no more than the estimate")
+        XCTAssertGreaterThan(peak, estimate / 3, "the estimate is not wildly above what the run held")
+    }
+
     /// The files are the same whichever device wrote them: stop on one, resume on the other, and the
     /// run ends where the uninterrupted CPU run does.
     func testARunResumesOnTheOtherDevice() throws {

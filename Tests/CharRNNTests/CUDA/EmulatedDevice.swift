@@ -103,11 +103,20 @@ final class EmulatedDevice: ComputeDevice {
         memset(p, 0xFF, max(bytes, 4))  // NaN-filled, as fresh device memory holds garbage
         let address = UInt64(UInt(bitPattern: p))
         live.insert(address)
+        sizes[address] = bytes
+        allocatedBytes += bytes
+        peakAllocatedBytes = max(peakAllocatedBytes, allocatedBytes)
         return DevicePointer(address: address)
     }
 
+    /// Bytes held now and the most held since resetPeak, as CUDADevice counts them.
+    private(set) var allocatedBytes = 0, peakAllocatedBytes = 0
+    private var sizes: [UInt64: Int] = [:]
+    func resetPeak() { peakAllocatedBytes = allocatedBytes }
+
     func free(_ pointer: DevicePointer) {
         precondition(live.remove(pointer.address) != nil, "freeing memory that was not allocated")
+        allocatedBytes -= sizes.removeValue(forKey: pointer.address) ?? 0
         Glibc.free(raw(pointer))
     }
 
@@ -145,4 +154,7 @@ final class EmulatedDevice: ComputeDevice {
     }
 
     func synchronize() throws {}
+
+    /// What the device says it has free; nil, as most hosts, says nothing. Tests set it.
+    var memory: (free: Int, total: Int)? = nil
 }
