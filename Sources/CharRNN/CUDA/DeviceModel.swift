@@ -201,7 +201,8 @@ public final class DeviceModel {
         }
         try lossRows.reserve(rows)
         try device.launch("softmax_xent", threads: rows, [.int(rows), .int(V), .pointer(logits.pointer), .pointer(targets.pointer),
-                                                          .float(scale), .int(gradient ? 1 : 0), .pointer(lossRows.pointer)])
+                                                          .float(scale), .int(gradient ? 1 : 0), .pointer(lossRows.pointer),
+                                                          .pointer(nil)])
         let parts = min(Self.sumParts, rows)
         try device.launch("sum_floats", threads: parts, [.long(rows), .pointer(lossRows.pointer), .int(0), .int(parts),
                                                          .pointer(lossPartial.pointer)])

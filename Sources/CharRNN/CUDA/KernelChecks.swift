@@ -74,6 +74,7 @@ public enum KernelChecks {
             for relu in [false, true] { try rnn(relu: relu) }
             try embedding()
             try loss()
+            try sequence()
             try reductionAndClipping()
             for kind in OptimizerKind.allCases { try optimizer(kind) }
             try optimizer(.sgd, momentum: 0.9)
@@ -183,11 +184,43 @@ public enum KernelChecks {
             let logits = random(N * V, scale: 4)
             let targets = (0..<N).map { _ in Int32(rng.next(upperBound: UInt64(V))) }
             let pL = try put(logits), pT = try put(targets), pLoss = try put([Float](repeating: 0, count: N))
-            try device.launch("softmax_xent", threads: N, [.int(N), .int(V), .pointer(pL), .pointer(pT), .float(0.25), .int(1), .pointer(pLoss)])
+            try device.launch("softmax_xent", threads: N, [.int(N), .int(V), .pointer(pL), .pointer(pT), .float(0.25), .int(1), .pointer(pLoss),
+                                                           .pointer(nil)])
             var cpu = logits
             let total = crn_softmax_xent(Int32(N), Int32(V), &cpu, targets, 0.25, 1)
             let rowLosses = try get(pLoss, N)
-            record("softmax_xent", [(try get(pL, cpu.count), cpu), ([rowLosses.reduce(0, +)], [Float(total)])])
+            // Each row with its own scale (a weighted loss), as one CPU call per row.
+            let scales = (0..<N).map { _ in rng.nextFloat() }
+            let pW = try put(logits)
+            try device.launch("softmax_xent", threads: N, [.int(N), .int(V), .pointer(pW), .pointer(pT), .float(0), .int(1), .pointer(pLoss),
+                                                           .pointer(try put(scales))])
+            var weighted = logits
+            weighted.withUnsafeMutableBufferPointer { w in
+                for r in 0..<N { _ = crn_softmax_xent(1, Int32(V), w.baseAddress! + r * V, [targets[r]], scales[r], 1) }
+            }
+            record("softmax_xent", [(try get(pL, cpu.count), cpu), ([rowLosses.reduce(0, +)], [Float(total)]),
+                                    (try get(pW, weighted.count), weighted)])
+        }
+
+        // MARK: sequences (the bidirectional classifier)
+
+        mutating func sequence() throws {
+            let T = 5, B = 3, W = 7
+            let src = random(T * B * W)
+            let pSrc = try put(src), pDst = try put([Float](repeating: 0, count: T * B * W))
+            try device.launch("reverse_time", threads: T * B * W, [.int(T), .int(B), .int(W), .pointer(pSrc), .pointer(pDst)])
+            var reversed = src
+            for t in 0..<T { for j in 0..<(B * W) { reversed[t * B * W + j] = src[(T - 1 - t) * B * W + j] } }
+            record("reverse_time", [(try get(pDst, src.count), reversed)])
+
+            let rows = 6, lds = 9, ldd = 11, width = 4
+            let from = random(rows * lds), start = random(rows * ldd)
+            let pFrom = try put(from), pTo = try put(start)
+            try device.launch("copy_columns", threads: rows * width,
+                              [.int(rows), .int(width), .pointer(pFrom.advanced(byFloats: 2)), .int(lds), .pointer(pTo.advanced(byFloats: 5)), .int(ldd)])
+            var to = start
+            for r in 0..<rows { for j in 0..<width { to[r * ldd + 5 + j] = from[r * lds + 2 + j] } }
+            record("copy_columns", [(try get(pTo, to.count), to)])
         }
 
         // MARK: reductions, clipping, optimizers

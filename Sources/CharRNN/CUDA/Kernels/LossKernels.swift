@@ -1,10 +1,11 @@
 extension KernelSource {
     /// Softmax cross-entropy over N rows of V logits, the GPU twin of crn_softmax_xent. One thread per row.
     /// loss[r] = logsumexp(logits[r]) - logits[r, targets[r]] (=). With grad != 0 the logits are
-    /// overwritten by scale * (softmax - onehot(target)) (=), dL/dlogits of the scaled loss.
+    /// overwritten by scale * (softmax - onehot(target)) (=), dL/dlogits of the scaled loss; with
+    /// row_scale not null, row r's scale is row_scale[r] (the classifier's weighted loss).
     static let loss = KernelSource(name: "loss", kernels: ["softmax_xent"], code: """
     extern "C" __global__ void softmax_xent(int N, int V, float *logits, const int *targets, float scale, int grad,
-                                            float *loss) {
+                                            float *loss, const float *row_scale) {
         const long r = CRN_THREAD;
         if (r >= N) return;
         float *x = logits + r * V;
@@ -20,9 +21,10 @@ extension KernelSource {
         }
         loss[r] = logf(s) - xt;
         if (grad) {
-            const float k = scale / s;
+            const float w = row_scale ? row_scale[r] : scale;
+            const float k = w / s;
             for (int j = 0; j < V; j++) x[j] *= k;
-            x[t] -= scale;
+            x[t] -= w;
         }
     }
     """)

@@ -1,0 +1,58 @@
+/// The optimizer on a device, the twin of Optimizers/Optimizer.swift with Optimizers/GradientClipping.swift:
+/// the global gradient norm (KernelSource.reduction), clipping by norm or value (KernelSource.clipping) and
+/// the update (KernelSource.optimizers), with the moments in device memory in the parameters' flat layout.
+/// Shared by the language model's training step and the classifier's.
+public final class DeviceOptimizer {
+    public let update: OptimizerUpdate
+    public let count: Int
+    private let device: ComputeDevice
+    private let first: DeviceBuffer, second: DeviceBuffer
+    private let normPartial: DeviceBuffer
+    /// Updates applied so far (Adam's bias correction), as Optimizer.step.
+    public private(set) var updates = 0
+
+    /// `optimizer` gives the rule and its hyperparameters; the moments start at zero (see `upload`).
+    public init(_ device: ComputeDevice, count: Int, optimizer: Optimizer) throws {
+        self.device = device
+        self.count = count
+        update = OptimizerUpdate(optimizer: optimizer)
+        first = try DeviceBuffer(device, count: count)
+        second = try DeviceBuffer(device, count: optimizer.kind.hasSecondMoment ? count : 1)
+        try first.zero()
+        try second.zero()
+        normPartial = try DeviceBuffer(device, count: DeviceModel.sumParts, elementSize: 8)
+    }
+
+    /// The host optimizer's moments and step count onto the device (a fresh run or a resume).
+    public func upload(_ optimizer: Optimizer) throws {
+        try device.copy(to: first.pointer, from: optimizer.m.pointer, bytes: count * 4)
+        if optimizer.kind.hasSecondMoment {
+            try device.copy(to: second.pointer, from: optimizer.v.pointer, bytes: count * 4)
+        }
+        updates = optimizer.step
+    }
+
+    /// The device's moments and step count into the host optimizer, to save them.
+    public func download(into optimizer: Optimizer) throws {
+        let m = try device.downloadFloats(first.pointer, count: count)
+        let v = optimizer.kind.hasSecondMoment ? try device.downloadFloats(second.pointer, count: count) : nil
+        optimizer.restore(step: updates, m: m, v: v)
+    }
+
+    /// The squared norm of `gradients` into `normSquared` (one double in device memory), clipping, and
+    /// one update of `parameters`; all queued, nothing read back.
+    public func apply(parameters: DevicePointer, gradients g: DevicePointer, learningRate: Float, clipNorm: Float?,
+                      clipValue: Float?, normSquared: DevicePointer) throws {
+        let n = count, parts = min(DeviceModel.sumParts, n)
+        try device.launch("sum_floats", threads: parts, [.long(n), .pointer(g), .int(1), .int(parts), .pointer(normPartial.pointer)])
+        try device.launch("sum_doubles", threads: 1, [.long(parts), .pointer(normPartial.pointer), .int(1), .pointer(normSquared)])
+        if let clipNorm {
+            try device.launch("clip_norm", threads: n, [.long(n), .pointer(g), .pointer(normSquared), .float(clipNorm)])
+        }
+        if let clipValue { try device.launch("clip_value", threads: n, [.long(n), .pointer(g), .float(clipValue)]) }
+        updates += 1
+        let (kernel, arguments) = update.launch(step: updates, learningRate: learningRate, count: n, parameters: parameters,
+                                                gradients: g, first: first.pointer, second: second.pointer)
+        try device.launch(kernel, threads: n, arguments)
+    }
+}
