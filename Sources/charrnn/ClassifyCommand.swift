@@ -12,15 +12,15 @@ struct Classify: ParsableCommand {
         subcommands: [ClassifyTrain.self, ClassifyEval.self, ClassifyPredict.self]
     )
 
-    static let deviceHelp: ArgumentHelp = "cpu, or auto (which runs on the CPU too): the classifier has no GPU path yet, so cuda is refused."
+    static let deviceHelp: ArgumentHelp = "cpu, or auto (which runs on the CPU too): predictions run on the CPU; 'classify train --device cuda' trains on a GPU."
 
-    /// `--device` of the classify commands: the classifier runs on the CPU only, so cuda is refused with
-    /// the reason and auto says where it runs.
-    static func checkDevice(_ text: String) throws {
+    /// `--device` of classify eval and predict: predictions run on the CPU (a classifier is the same file
+    /// whichever device trained it), so cuda is refused with the reason and auto says where they run.
+    static func checkPredictionDevice(_ text: String) throws {
         switch try DeviceChoice(parsing: text) {
         case .cpu: return
-        case .auto: Terminal.error("charrnn: classify runs on the CPU (the classifier has no GPU path yet)")
-        case .cuda: throw CharRNNError.invalidOption("classify runs on the CPU only for now (the classifier has no GPU path yet); use --device cpu")
+        case .auto: Terminal.error("charrnn: classify eval and predict run on the CPU")
+        case .cuda: throw CharRNNError.invalidOption("classify eval and predict run on the CPU only (a classifier trained on a GPU is the same file); use --device cpu")
         }
     }
 }
@@ -78,11 +78,11 @@ struct ClassifyTrain: ParsableCommand {
     var seed: UInt64 = 1
     @Option(parsing: .unconditional, help: "Threads (default: the cores this process may use, from its CPU affinity and any cgroup quota).")
     var threads = CPUCount.usable
-    @Option(help: Classify.deviceHelp)
+    @Option(help: "cpu, cuda, cuda:N or auto (a usable GPU, else the CPU); see 'charrnn devices'.")
     var device = "cpu"
 
     func run() throws {
-        try Classify.checkDevice(device)
+        let gpu = try DeviceChoice(parsing: device).open()
         let name = FilePath(data).lastComponent?.string ?? "data"
         var o = ClassifierOptions(dataDirectory: data, outputDirectory: output ?? "runs/\(name)-classifier")
         o.cell = cell; o.layers = layers; o.hidden = hidden; o.embed = embed; o.bidirectional = bidirectional
@@ -92,7 +92,8 @@ struct ClassifyTrain: ParsableCommand {
         o.validationFraction = valFraction; o.testFraction = testFraction; o.seed = seed; o.threads = threads
         let start = monotonicSeconds()
         var tested: ClassificationReport? = nil
-        _ = try ClassifierTrainer.train(o) { event in
+        if let gpu { Terminal.write("training on \(gpu.name)\n") }
+        _ = try ClassifierTrainer.train(o, device: gpu) { event in
             switch event {
             case .loaded(let d, let train, let val, let test):
                 Terminal.write("\(d.items.count) items in \(d.categories.count) categories; \(d.duplicates) repeated items \(o.deduplicate ? "dropped" : "kept"); \(d.ambiguous.count) items occur in more than one category\n")
@@ -143,7 +144,7 @@ struct ClassifyEval: ParsableCommand {
     var device = "cpu"
 
     func run() throws {
-        try Classify.checkDevice(device)
+        try Classify.checkPredictionDevice(device)
         guard ["test", "validation", "train", "all"].contains(split) else {
             throw CharRNNError.invalidOption("--split must be test, validation, train or all (got \(split))")
         }
@@ -208,7 +209,7 @@ struct ClassifyPredict: ParsableCommand {
     var device = "cpu"
 
     func run() throws {
-        try Classify.checkDevice(device)
+        try Classify.checkPredictionDevice(device)
         guard top >= 1 else { throw CharRNNError.invalidOption("--top must be at least 1 (got \(top))") }
         let cp = try ClassifierEnsemble.load(checkpoint)
         _ = try cp.priorCorrection(priorCorrection)  // refused before any item is read

@@ -64,17 +64,19 @@ final class NamesCLITests: CLITestCase {
         assertCleanError(try charrnn(["classify", "predict", "-c", out, "--prior-correction", "2", "Ab"]), "between 0 and 1")
         assertCleanError(try charrnn(["sample", "-c", out + "/classifier.safetensors"]), "classifier")
 
-        // The classifier runs on the CPU only: cuda is refused before anything is read or written, auto
-        // says it runs on the CPU.
-        let refusal = "classify runs on the CPU only for now (the classifier has no GPU path yet); use --device cpu"
-        assertCleanError(try trainSmallClassifier(data, dir + "/gpu", ["--device", "cuda"]), refusal)
+        // Training on a GPU that is not there is one clear line, before anything is written; predictions
+        // run on the CPU: cuda is refused with the reason, auto says where they run.
+        let noDriver = ["CHARRNN_LIBCUDA": "/nonexistent/libcuda.so.1"]
+        assertCleanError(try charrnn(["classify", "train", data, "-o", dir + "/gpu", "--device", "cuda"], environment: noDriver),
+                         "CUDA: no usable GPU")
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/gpu"))
+        let refusal = "classify eval and predict run on the CPU only (a classifier trained on a GPU is the same file); use --device cpu"
         assertCleanError(try charrnn(["classify", "eval", "-c", out, "--device", "cuda:0"]), refusal)
         assertCleanError(try charrnn(["classify", "predict", "-c", out, "--device", "cuda", "Ab"]), refusal)
         assertCleanError(try charrnn(["classify", "predict", "-c", out, "--device", "tpu", "Ab"]), "--device must be")
         let auto = try charrnn(["classify", "predict", "-c", out, "--device", "auto", "Abcab"])
         XCTAssertEqual(auto.status, 0, auto.stderr)
-        XCTAssertEqual(auto.stderr, "charrnn: classify runs on the CPU (the classifier has no GPU path yet)\n")
+        XCTAssertEqual(auto.stderr, "charrnn: classify eval and predict run on the CPU\n")
         XCTAssertTrue(auto.stdout.hasPrefix("Abcab: Alpha"), auto.stdout)
     }
 

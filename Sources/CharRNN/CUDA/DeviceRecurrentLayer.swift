@@ -17,26 +17,28 @@ class DeviceRecurrentLayer {
     let ones: DeviceBuffer
     private var onesCount = 0
 
-    init(_ device: ComputeDevice, inputSize: Int, hidden: Int, gates: Int, layout: ParameterLayout, layer l: Int) throws {
+    init(_ device: ComputeDevice, inputSize: Int, hidden: Int, gates: Int, layout: ParameterLayout, layer l: Int,
+         suffix: String) throws {
         self.device = device
         self.inputSize = inputSize
         self.hidden = hidden
         self.gates = gates
-        (wIh, wHh, bIh, bHh) = layout.recurrentOffsets(layer: l)
+        (wIh, wHh, bIh, bHh) = layout.recurrentOffsets(layer: l, suffix: suffix)
         hiddens = try DeviceBuffer(device, count: 0)
         dInput = try DeviceBuffer(device, count: 0)
         dhRecurrent = try DeviceBuffer(device, count: 0)
         ones = try DeviceBuffer(device, count: 0)
     }
 
+    /// `suffix` "_reverse" is the reverse direction of a bidirectional layer (PyTorch's names).
     static func make(_ device: ComputeDevice, _ cell: CellKind, inputSize: Int, hidden: Int, layout: ParameterLayout,
-                     layer: Int) throws -> DeviceRecurrentLayer {
+                     layer: Int, suffix: String = "") throws -> DeviceRecurrentLayer {
         switch cell {
-        case .lstm: return try DeviceLSTMLayer(device, inputSize: inputSize, hidden: hidden, layout: layout, layer: layer)
-        case .gru: return try DeviceGRULayer(device, inputSize: inputSize, hidden: hidden, layout: layout, layer: layer)
+        case .lstm: return try DeviceLSTMLayer(device, inputSize: inputSize, hidden: hidden, layout: layout, layer: layer, suffix: suffix)
+        case .gru: return try DeviceGRULayer(device, inputSize: inputSize, hidden: hidden, layout: layout, layer: layer, suffix: suffix)
         case .rnnTanh, .rnnRelu:
             return try DeviceRNNLayer(device, inputSize: inputSize, hidden: hidden, relu: cell == .rnnRelu, layout: layout,
-                                      layer: layer)
+                                      layer: layer, suffix: suffix)
         }
     }
 
@@ -138,13 +140,13 @@ class DeviceRecurrentLayer {
 final class DeviceLSTMLayer: DeviceRecurrentLayer {
     private let gateValues: DeviceBuffer, cells: DeviceBuffer, dGates: DeviceBuffer, dCell: DeviceBuffer, bias: DeviceBuffer
 
-    init(_ device: ComputeDevice, inputSize: Int, hidden: Int, layout: ParameterLayout, layer: Int) throws {
+    init(_ device: ComputeDevice, inputSize: Int, hidden: Int, layout: ParameterLayout, layer: Int, suffix: String) throws {
         gateValues = try DeviceBuffer(device, count: 0)
         cells = try DeviceBuffer(device, count: 0)
         dGates = try DeviceBuffer(device, count: 0)
         dCell = try DeviceBuffer(device, count: 0)
         bias = try DeviceBuffer(device, count: 4 * hidden)
-        try super.init(device, inputSize: inputSize, hidden: hidden, gates: 4, layout: layout, layer: layer)
+        try super.init(device, inputSize: inputSize, hidden: hidden, gates: 4, layout: layout, layer: layer, suffix: suffix)
     }
 
     override var stateCount: Int { 2 }
@@ -203,14 +205,14 @@ final class DeviceGRULayer: DeviceRecurrentLayer {
     private let inputPre: DeviceBuffer, hiddenPre: DeviceBuffer, activations: DeviceBuffer
     private let dInputPre: DeviceBuffer, dHiddenPre: DeviceBuffer, dhDirect: DeviceBuffer
 
-    init(_ device: ComputeDevice, inputSize: Int, hidden: Int, layout: ParameterLayout, layer: Int) throws {
+    init(_ device: ComputeDevice, inputSize: Int, hidden: Int, layout: ParameterLayout, layer: Int, suffix: String) throws {
         inputPre = try DeviceBuffer(device, count: 0)
         hiddenPre = try DeviceBuffer(device, count: 0)
         activations = try DeviceBuffer(device, count: 0)
         dInputPre = try DeviceBuffer(device, count: 0)
         dHiddenPre = try DeviceBuffer(device, count: 0)
         dhDirect = try DeviceBuffer(device, count: 0)
-        try super.init(device, inputSize: inputSize, hidden: hidden, gates: 3, layout: layout, layer: layer)
+        try super.init(device, inputSize: inputSize, hidden: hidden, gates: 3, layout: layout, layer: layer, suffix: suffix)
     }
 
     override func reserveCell(rows: Int, B: Int) throws {
@@ -266,11 +268,11 @@ final class DeviceRNNLayer: DeviceRecurrentLayer {
     private let relu: Bool
     private let pre: DeviceBuffer, bias: DeviceBuffer
 
-    init(_ device: ComputeDevice, inputSize: Int, hidden: Int, relu: Bool, layout: ParameterLayout, layer: Int) throws {
+    init(_ device: ComputeDevice, inputSize: Int, hidden: Int, relu: Bool, layout: ParameterLayout, layer: Int, suffix: String) throws {
         self.relu = relu
         pre = try DeviceBuffer(device, count: 0)
         bias = try DeviceBuffer(device, count: hidden)
-        try super.init(device, inputSize: inputSize, hidden: hidden, gates: 1, layout: layout, layer: layer)
+        try super.init(device, inputSize: inputSize, hidden: hidden, gates: 1, layout: layout, layer: layer, suffix: suffix)
     }
 
     override func reserveCell(rows: Int, B: Int) throws { try pre.reserve(rows * hidden) }

@@ -1,8 +1,9 @@
-/// DeviceModel and DeviceTrainingStep against CharRNNModel and Optimizer on the CPU, on any device: the
-/// loss, every gradient, the carried state and the logits of each cell (with an embedding and one-hot,
-/// from a non-zero state, at a small odd size and at char-rnn's default size; a conditional model with
-/// each stream's category after the character), and three updates of each
-/// optimizer with clipping. The tests run it on the emulated device; `charrnn devices --check` on a GPU.
+/// DeviceModel, DeviceTrainingStep and DeviceClassifierModel against CharRNNModel, Optimizer and
+/// ClassifierModel on the CPU, on any device: the loss, every gradient, the carried state and the logits
+/// of each cell (with an embedding and one-hot, from a non-zero state, at a small odd size and at
+/// char-rnn's default size; a conditional model with each stream's category after the character), three
+/// updates of each optimizer with clipping, and the classifier (one and two directions). The tests run
+/// it on the emulated device; `charrnn devices --check` on a GPU.
 public enum ModelChecks {
     public static func run(on device: ComputeDevice, large: Bool = true) throws -> [KernelChecks.Outcome] {
         var outcomes: [KernelChecks.Outcome] = []
@@ -19,7 +20,42 @@ public enum ModelChecks {
             outcomes.append(try compare(.gru, layers: 2, hidden: 256, embed: 64, vocabulary: 65, T: 20, B: 64, on: device))
         }
         for kind in OptimizerKind.allCases { outcomes.append(try steps(kind, on: device)) }
+        for (cell, embed, bidirectional) in [(CellKind.gru, 5, true), (.lstm, 0, true), (.rnnTanh, 5, false)] {
+            outcomes.append(try classifier(cell, embed: embed, bidirectional: bidirectional, on: device))
+        }
         return outcomes
+    }
+
+    /// The classifier (2 layers, H=9, 4 categories, weighted loss) on both sides: logits, loss and every
+    /// gradient for 3 items of 6 characters.
+    static func classifier(_ cell: CellKind, embed: Int, bidirectional: Bool, on device: ComputeDevice) throws -> KernelChecks.Outcome {
+        let config = ClassifierConfig(cell: cell, layers: 2, hidden: 9, embed: embed, bidirectional: bidirectional, vocabSize: 8,
+                                      categories: 4)
+        let cpu = ClassifierModel(config: config)
+        var rng = RandomGenerator(seed: 81)
+        cpu.initializeParameters(rng: &rng)
+        for i in 0..<cpu.parameterCount { cpu.parameters[i] *= 1.5 }
+        let gpu = try DeviceClassifierModel(config: config, device: device)
+        try gpu.setParameters(cpu.parameters)
+        let T = 6, B = 3
+        let ids = (0..<(T * B)).map { _ in Int32(rng.nextInt(below: 8)) }
+        let labels: [Int32] = [2, 0, 3], weights: [Float] = [0.5, 1, 2, 1.5]
+        var none = RandomGenerator(seed: 0)
+        let cpuLogits = Array(UnsafeBufferPointer(start: cpu.forward(ids, T: T, B: B), count: B * 4))
+        let cpuLoss = cpu.lossAndGradients(labels: labels, weights: weights)
+        try gpu.forward(ids, T: T, B: B, rng: &none)
+        var worst = KernelChecks.relativeError(try device.downloadFloats(gpu.logits.pointer, count: B * 4), cpuLogits)
+        let loss = try DeviceBuffer(device, count: 1, elementSize: 8)
+        try gpu.lossAndGradients(labels: labels, weights: weights, lossOut: loss.pointer)
+        let gpuLoss = try device.downloadDoubles(loss.pointer, count: 1)[0]
+        worst = max(worst, abs(gpuLoss - cpuLoss) / max(1, abs(cpuLoss)))
+        let cpuGrads = cpu.gradients.array, gpuGrads = try gpu.gradientValues()
+        for slot in cpu.layout.slots {
+            let r = slot.offset..<(slot.offset + slot.count)
+            worst = max(worst, KernelChecks.relativeError(Array(gpuGrads[r]), Array(cpuGrads[r]), floor: 1e-3))
+        }
+        let name = "classifier \(cell.rawValue) 2x9 E\(embed)\(bidirectional ? " bidirectional" : "") C4 b\(B) s\(T): logits, weighted loss, gradients"
+        return KernelChecks.Outcome(name: name, relativeError: worst, passed: worst <= KernelChecks.tolerance)
     }
 
     static func compare(_ cell: CellKind, layers: Int, hidden H: Int, embed: Int, vocabulary V: Int, categories C: Int = 0,

@@ -67,8 +67,11 @@ public enum ClassifierEvent {
 /// checkpoint with the best validation accuracy (balanced accuracy when the categories are weighted or
 /// the priors corrected) is kept as classifier.safetensors; further members of an ensemble, trained on
 /// the same split from other initialisations, as classifier-2.safetensors, ...
+/// On a `device` (DeviceClassifierModel) each batch's forward, backward and update run there; the
+/// parameters come to the host once per epoch, for validation and saving (the same file either way).
 public enum ClassifierTrainer {
-    public static func train(_ o: ClassifierOptions, report: (ClassifierEvent) -> Void = { _ in }) throws -> ClassifierEnsemble {
+    public static func train(_ o: ClassifierOptions, device: ComputeDevice? = nil,
+                             report: (ClassifierEvent) -> Void = { _ in }) throws -> ClassifierEnsemble {
         try o.validate()
         BLAS.setThreads(o.threads)
         let data = try LabelledData.load(directory: o.dataDirectory, normalization: o.normalization, deduplicate: o.deduplicate)
@@ -83,7 +86,7 @@ public enum ClassifierTrainer {
         let stack = ModelConfig(cell: o.cell, layers: o.layers, hidden: config.directions * o.hidden, embed: o.embed,
                                 vocabSize: vocab.count)
         try MemoryEstimate.check(MemoryEstimate.training(stack, T: longest, B: o.batchSize),
-                                 what: "training a \(o.layers)x\(o.hidden) \(o.cell.rawValue) classifier")
+                                 what: "training a \(o.layers)x\(o.hidden) \(o.cell.rawValue) classifier", on: device)
         let counts = data.categories.indices.map { c in train.reduce(0) { $0 + ($1.label == c ? 1 : 0) } }
         var info = ClassifierInfo(config: config, vocabulary: vocab.scalars.map { String($0) }, categories: data.categories,
                                   normalization: o.normalization,
@@ -113,7 +116,7 @@ public enum ClassifierTrainer {
             checkpoint.model.initializeParameters(rng: &rng)
             let path = folder.appending(ClassifierEnsemble.memberFile(k)).string
             try trainMember(checkpoint, o, encoded: encoded, validation: val, weights: weights, rng: &rng,
-                            path: path, report: report)
+                            path: path, device: device, report: report)
             members.append(try ClassifierCheckpoint.load(path))
         }
         let kept = try ClassifierEnsemble(members)
@@ -127,10 +130,17 @@ public enum ClassifierTrainer {
     /// Trains one classifier, saving it to `path` after every epoch that improves on validation.
     private static func trainMember(_ checkpoint: ClassifierCheckpoint, _ o: ClassifierOptions,
                                     encoded: [(ids: [Int32], label: Int32)], validation val: [LabelledData.Item],
-                                    weights: [Float]?, rng: inout RandomGenerator, path: String,
+                                    weights: [Float]?, rng: inout RandomGenerator, path: String, device: ComputeDevice?,
                                     report: (ClassifierEvent) -> Void) throws {
         let model = checkpoint.model, categories = checkpoint.info.categories
         let optimizer = Optimizer(kind: o.optimizer, count: model.parameterCount)
+        var onDevice: (model: DeviceClassifierModel, optimizer: DeviceOptimizer, losses: DeviceBuffer, norm: DeviceBuffer)? = nil
+        if let device {
+            let deviceModel = try DeviceClassifierModel(config: model.config, device: device)
+            try deviceModel.setParameters(model.parameters)
+            onDevice = (deviceModel, try DeviceOptimizer(device, count: model.parameterCount, optimizer: optimizer),
+                        try DeviceBuffer(device, count: 0, elementSize: 8), try DeviceBuffer(device, count: 1, elementSize: 8))
+        }
         var byLength: [Int: [Int]] = [:]
         for (i, e) in encoded.enumerated() { byLength[e.ids.count, default: []].append(i) }
         var best = -1.0
@@ -147,10 +157,22 @@ public enum ClassifierTrainer {
             }
             batches.shuffle(using: &rng)
             var lossSum = 0.0, seen = 0
-            for batch in batches {
+            try onDevice?.losses.reserve(batches.count)
+            for (k, batch) in batches.enumerated() {
                 let T = encoded[batch[0]].ids.count, B = batch.count
                 var ids = [Int32](repeating: 0, count: T * B)
                 for (b, i) in batch.enumerated() { for t in 0..<T { ids[t * B + b] = encoded[i].ids[t] } }
+                if let onDevice {
+                    // Each batch's loss stays in device memory until the epoch ends.
+                    try onDevice.model.forward(ids, T: T, B: B, dropout: o.dropout, rng: &rng)
+                    try onDevice.model.lossAndGradients(labels: batch.map { encoded[$0].label }, weights: weights,
+                                                        lossOut: onDevice.losses[offset: k])
+                    try onDevice.optimizer.apply(parameters: onDevice.model.parameters.pointer, gradients: onDevice.model.gradients.pointer,
+                                                 learningRate: Float(o.learningRate), clipNorm: o.clipNorm.map { Float($0) },
+                                                 clipValue: nil, normSquared: onDevice.norm.pointer)
+                    seen += B
+                    continue
+                }
                 model.forward(ids, T: T, B: B, dropout: o.dropout, rng: &rng)
                 let loss = model.lossAndGradients(labels: batch.map { encoded[$0].label }, weights: weights)
                 guard loss.isFinite else {
@@ -160,6 +182,16 @@ public enum ClassifierTrainer {
                 optimizer.update(parameters: model.parameters, gradients: model.gradients, learningRate: Float(o.learningRate))
                 lossSum += loss * Double(B)
                 seen += B
+            }
+            if let onDevice {
+                let losses = try onDevice.model.device.downloadDoubles(onDevice.losses.pointer, count: batches.count)
+                for (loss, batch) in zip(losses, batches) {
+                    guard loss.isFinite else {
+                        throw CharRNNError.trainingDiverged("training diverged in epoch \(epoch): the loss is \(loss); try a lower --learning-rate")
+                    }
+                    lossSum += loss * Double(batch.count)
+                }
+                try onDevice.model.copyParameters(into: model.parameters)
             }
             var validation: ClassificationReport? = nil
             var score = -lossSum / Double(seen)

@@ -1,0 +1,256 @@
+/// ClassifierModel on a ComputeDevice: Embedding (or one-hot) -> L recurrent layers, optionally
+/// bidirectional -> each direction's state after the last step, concatenated -> Linear(D*H, C), forward
+/// and backward, with the parameters and gradients in one flat buffer each in ClassifierConfig's
+/// layout (the same checkpoint file whichever device trained it). Read it beside
+/// Classification/ClassifierModel.swift; each step has the same name there.
+///
+/// The reverse direction reads its input time-reversed (KernelSource.sequence); layer l > 0 reads both
+/// directions of layer l-1 in original time order, [forward | reverse]. Dropout (training) on the
+/// embedded characters and on the features uses the counter-based masks of KernelSource.dropout.
+/// Device memory for B items of T characters: per layer and direction the recurrent layer's own
+/// activations, plus inputs and their reversed copies [T*B, I], and [B, D*H] features.
+public final class DeviceClassifierModel {
+    public let config: ClassifierConfig
+    public let layout: ParameterLayout
+    public let device: ComputeDevice
+    public let parameters: DeviceBuffer
+    public let gradients: DeviceBuffer
+    /// [B, C] after a forward; dLoss/dlogits after lossAndGradients.
+    public let logits: DeviceBuffer
+    /// layers[l][d]: layer l, direction d (0 forward, 1 reverse).
+    private let layers: [[DeviceRecurrentLayer]]
+    /// inputs[l][d]: what layer l direction d read (time-reversed for d = 1).
+    private let inputs: [[DeviceBuffer]]
+    private var outputs: [[DevicePointer]] = []
+    /// One-hot input: the identity [V, V], looked up as an embedding.
+    private let identity: DeviceBuffer?
+    private let ids: DeviceBuffer, csrFirst: DeviceBuffer, csrRows: DeviceBuffer, labels: DeviceBuffer
+    private let zeroState: DeviceBuffer, features: DeviceBuffer, dFeatures: DeviceBuffer, dOut: [DeviceBuffer]
+    private let dConcat: DeviceBuffer, reversedRows: DeviceBuffer, ones: DeviceBuffer
+    private let embeddingMask: DeviceBuffer, featureMask: DeviceBuffer
+    private let lossRows: DeviceBuffer, rowScales: DeviceBuffer
+    private var onesCount = 0
+    private var shape = (T: 0, B: 0)
+    private var droppingWith = 0.0
+
+    public init(config: ClassifierConfig, device: ComputeDevice) throws {
+        self.config = config
+        self.device = device
+        let layout = config.layout
+        self.layout = layout
+        parameters = try DeviceBuffer(device, count: layout.count)
+        gradients = try DeviceBuffer(device, count: layout.count)
+        logits = try DeviceBuffer(device, count: 0)
+        layers = try (0..<config.layers).map { l in
+            try (0..<config.directions).map { d in
+                try DeviceRecurrentLayer.make(device, config.cell, inputSize: config.inputSize(layer: l), hidden: config.hidden,
+                                              layout: layout, layer: l, suffix: d == 0 ? "" : "_reverse")
+            }
+        }
+        inputs = try (0..<config.layers).map { _ in try (0..<config.directions).map { _ in try DeviceBuffer(device, count: 0) } }
+        if config.embed == 0 {
+            let V = config.vocabSize
+            let table = try DeviceBuffer(device, count: V * V)
+            var eye = [Float](repeating: 0, count: V * V)
+            for v in 0..<V { eye[v * V + v] = 1 }
+            try device.upload(eye, to: table.pointer)
+            identity = table
+        } else {
+            identity = nil
+        }
+        ids = try DeviceBuffer(device, count: 0, elementSize: 4)
+        csrFirst = try DeviceBuffer(device, count: config.vocabSize + 1, elementSize: 4)
+        csrRows = try DeviceBuffer(device, count: 0, elementSize: 4)
+        labels = try DeviceBuffer(device, count: 0, elementSize: 4)
+        zeroState = try DeviceBuffer(device, count: 0)
+        features = try DeviceBuffer(device, count: 0)
+        dFeatures = try DeviceBuffer(device, count: 0)
+        dOut = try (0..<config.directions).map { _ in try DeviceBuffer(device, count: 0) }
+        dConcat = try DeviceBuffer(device, count: 0)
+        reversedRows = try DeviceBuffer(device, count: 0)
+        ones = try DeviceBuffer(device, count: 0)
+        embeddingMask = try DeviceBuffer(device, count: 0)
+        featureMask = try DeviceBuffer(device, count: 0)
+        lossRows = try DeviceBuffer(device, count: 0)
+        rowScales = try DeviceBuffer(device, count: 0)
+    }
+
+    public var parameterCount: Int { layout.count }
+
+    public func setParameters(_ values: FloatBuffer) throws {
+        try device.copy(to: parameters.pointer, from: values.pointer, bytes: layout.count * 4)
+    }
+
+    /// The device's parameters into `values` (the host model, to validate or save it).
+    public func copyParameters(into values: FloatBuffer) throws {
+        try device.copy(from: parameters.pointer, to: values.pointer, bytes: layout.count * 4)
+    }
+
+    public func gradientValues() throws -> [Float] { try device.downloadFloats(gradients.pointer, count: layout.count) }
+
+    /// mask = 0 with probability p, else 1/(1-p); x *= mask.
+    private func dropout(_ x: DevicePointer, count: Int, mask: DeviceBuffer, rng: inout RandomGenerator) throws {
+        try mask.reserve(count)
+        let p = droppingWith
+        try device.launch("dropout_mask", threads: count, [.long(count), .pointer(mask.pointer), .float(Float(p)), .float(Float(1 / (1 - p))),
+                                                           .uint64(rng.next()), .long(count)])
+        try device.launch("mul", threads: count, [.long(count), .pointer(x), .pointer(mask.pointer), .pointer(x)])
+    }
+
+    // MARK: forward
+
+    /// Logits [B, C] for B sequences of equal length T (ids time-major, row t*B + b) into `logits`. With
+    /// `dropout` above 0 (training), the embedded characters and the features are dropped with that
+    /// probability, masks seeded from `rng`.
+    public func forward(_ inputIds: [Int32], T: Int, B: Int, dropout p: Double = 0, rng: inout RandomGenerator) throws {
+        precondition(inputIds.count == T * B && T >= 1 && B >= 1, "batch shape does not match")
+        droppingWith = p
+        shape = (T, B)
+        let H = config.hidden, E = config.embed, D = config.directions, rows = T * B, prm = parameters.pointer
+        // Everything from the host first: a copy from pageable memory waits for the work queued before it.
+        try ids.reserve(rows)
+        try device.upload(inputIds, to: ids.pointer)
+        if E > 0 {
+            let index = CSRIndex(ids: inputIds, vocabulary: config.vocabSize)
+            try csrRows.reserve(rows)
+            try device.upload(index.first, to: csrFirst.pointer)
+            try device.upload(index.rows, to: csrRows.pointer)
+        }
+        try zeroState.reserve(config.cell.stateCount * B * H)
+        try reversedRows.reserve(rows * H)
+        outputs = []
+        for l in 0..<config.layers {
+            let I = config.inputSize(layer: l), x = inputs[l][0]
+            try x.reserve(rows * I)
+            if l == 0 {
+                let table = identity?.pointer ?? prm.advanced(byFloats: layout.offset("embedding.weight"))
+                try device.launch("embedding_forward", threads: rows * I, [.int(rows), .int(I), .pointer(ids.pointer), .pointer(table),
+                                                                          .pointer(nil), .pointer(x.pointer), .int(I)])
+                if p > 0 && E > 0 { try dropout(x.pointer, count: rows * E, mask: embeddingMask, rng: &rng) }
+            } else {
+                // Layer l reads both directions of layer l-1, each in original time order.
+                try device.launch("copy_columns", threads: rows * H, [.int(rows), .int(H), .pointer(outputs[l - 1][0]), .int(H),
+                                                                     .pointer(x.pointer), .int(I)])
+                if D == 2 {
+                    try device.launch("reverse_time", threads: rows * H, [.int(T), .int(B), .int(H), .pointer(outputs[l - 1][1]),
+                                                                         .pointer(reversedRows.pointer)])
+                    try device.launch("copy_columns", threads: rows * H, [.int(rows), .int(H), .pointer(reversedRows.pointer), .int(H),
+                                                                         .pointer(x.pointer.advanced(byFloats: H)), .int(I)])
+                }
+            }
+            var outs: [DevicePointer] = []
+            for d in 0..<D {
+                if d == 1 {
+                    try inputs[l][1].reserve(rows * I)
+                    try device.launch("reverse_time", threads: rows * I, [.int(T), .int(B), .int(I), .pointer(x.pointer),
+                                                                         .pointer(inputs[l][1].pointer)])
+                }
+                try zeroState.zero()
+                outs.append(try layers[l][d].forward(inputs[l][d].pointer, T: T, B: B, params: prm, state: zeroState.pointer))
+            }
+            outputs.append(outs)
+        }
+        // Features: each direction's output after its last step.
+        try features.reserve(B * D * H)
+        for d in 0..<D {
+            try device.launch("copy_columns", threads: B * H, [.int(B), .int(H), .pointer(outputs[config.layers - 1][d].advanced(byFloats: (T - 1) * B * H)),
+                                                              .int(H), .pointer(features.pointer.advanced(byFloats: d * H)), .int(D * H)])
+        }
+        if p > 0 { try dropout(features.pointer, count: B * D * H, mask: featureMask, rng: &rng) }
+        let C = config.categories
+        try logits.reserve(B * C)
+        try device.launch("fill_rows", threads: B * C, [.int(B), .int(C), .pointer(logits.pointer),
+                                                        .pointer(prm.advanced(byFloats: layout.offset("classifier.bias")))])
+        try device.gemm(transA: false, transB: true, m: B, n: C, k: D * H, alpha: 1, a: features.pointer, lda: D * H,
+                        b: prm.advanced(byFloats: layout.offset("classifier.weight")), ldb: D * H, beta: 1, c: logits.pointer, ldc: C)
+    }
+
+    // MARK: loss and backward
+
+    /// The weighted mean cross-entropy of the last forward (PyTorch's CrossEntropyLoss(weight=w); nil
+    /// weights are all 1) into `lossOut` (one double in device memory, nothing read back), and its
+    /// gradients in `gradients` (overwritten).
+    public func lossAndGradients(labels itemLabels: [Int32], weights: [Float]?, lossOut: DevicePointer) throws {
+        let (T, B) = shape, C = config.categories
+        precondition(itemLabels.count == B, "one label per item")
+        let w = itemLabels.map { weights?[Int($0)] ?? 1 }
+        let weightSum = w.reduce(0, +)
+        try labels.reserve(B)
+        try rowScales.reserve(B)
+        try lossRows.reserve(B)
+        try device.upload(itemLabels, to: labels.pointer)
+        try device.upload(w.map { $0 / weightSum }, to: rowScales.pointer)
+        if onesCount < T * B {
+            try ones.reserve(T * B)
+            try device.upload([Float](repeating: 1, count: T * B), to: ones.pointer)
+            onesCount = T * B
+        }
+        try device.launch("softmax_xent", threads: B, [.int(B), .int(C), .pointer(logits.pointer), .pointer(labels.pointer), .float(0),
+                                                       .int(1), .pointer(lossRows.pointer), .pointer(rowScales.pointer)])
+        // sum over items of w_b / sum(w) * loss_b, in double.
+        try device.launch("mul", threads: B, [.long(B), .pointer(lossRows.pointer), .pointer(rowScales.pointer), .pointer(lossRows.pointer)])
+        try device.launch("sum_floats", threads: 1, [.long(B), .pointer(lossRows.pointer), .int(0), .int(1), .pointer(lossOut)])
+        try backward()
+    }
+
+    /// Backward from dL/dlogits held in `logits`.
+    private func backward() throws {
+        let (T, B) = shape
+        let H = config.hidden, E = config.embed, D = config.directions, C = config.categories, rows = T * B
+        let p = parameters.pointer, g = gradients.pointer
+        try gradients.zero(layout.count)
+        let wc = layout.offset("classifier.weight"), bc = layout.offset("classifier.bias")
+        try device.gemm(transA: true, transB: false, m: C, n: D * H, k: B, alpha: 1, a: logits.pointer, lda: C, b: features.pointer,
+                        ldb: D * H, beta: 1, c: g.advanced(byFloats: wc), ldc: D * H)
+        try device.gemm(transA: false, transB: false, m: 1, n: C, k: B, alpha: 1, a: ones.pointer, lda: B, b: logits.pointer, ldb: C,
+                        beta: 1, c: g.advanced(byFloats: bc), ldc: C)
+        try dFeatures.reserve(B * D * H)
+        try device.gemm(transA: false, transB: false, m: B, n: D * H, k: C, alpha: 1, a: logits.pointer, lda: C,
+                        b: p.advanced(byFloats: wc), ldb: D * H, beta: 0, c: dFeatures.pointer, ldc: D * H)
+        if droppingWith > 0 {
+            try device.launch("mul", threads: B * D * H, [.long(B * D * H), .pointer(dFeatures.pointer), .pointer(featureMask.pointer),
+                                                          .pointer(dFeatures.pointer)])
+        }
+        // Only the last step of the top layer receives a gradient from the head.
+        for d in 0..<D {
+            try dOut[d].reserve(rows * H)
+            try dOut[d].zero(rows * H)
+            try device.launch("copy_columns", threads: B * H, [.int(B), .int(H), .pointer(dFeatures.pointer.advanced(byFloats: d * H)),
+                                                              .int(D * H), .pointer(dOut[d].pointer.advanced(byFloats: (T - 1) * B * H)), .int(H)])
+        }
+        for l in stride(from: config.layers - 1, through: 0, by: -1) {
+            let I = config.inputSize(layer: l)
+            let needInput = l > 0 || E > 0
+            var dIns: [DevicePointer?] = []
+            for d in 0..<D {
+                dIns.append(try layers[l][d].backward(inputs[l][d].pointer, T: T, B: B, params: p, grads: g, dOutput: dOut[d].pointer,
+                                                      needInputGradient: needInput))
+            }
+            guard needInput, let dForward = dIns[0] else { break }
+            // Gradient of layer l's input in original time order: forward part plus un-reversed reverse part.
+            try dConcat.reserve(2 * rows * I)
+            let dx = dConcat.pointer, scratch = dConcat.pointer.advanced(byFloats: rows * I)
+            try device.copy(from: dForward, to: dx, bytes: rows * I * 4)
+            if D == 2, let dReverse = dIns[1] {
+                try device.launch("reverse_time", threads: rows * I, [.int(T), .int(B), .int(I), .pointer(dReverse), .pointer(scratch)])
+                try device.launch("add", threads: rows * I, [.long(rows * I), .pointer(dx), .pointer(scratch), .pointer(dx)])
+            }
+            if l > 0 {
+                try device.launch("copy_columns", threads: rows * H, [.int(rows), .int(H), .pointer(dx), .int(I), .pointer(dOut[0].pointer), .int(H)])
+                if D == 2 {
+                    try device.launch("copy_columns", threads: rows * H, [.int(rows), .int(H), .pointer(dx.advanced(byFloats: H)), .int(I),
+                                                                         .pointer(reversedRows.pointer), .int(H)])
+                    try device.launch("reverse_time", threads: rows * H, [.int(T), .int(B), .int(H), .pointer(reversedRows.pointer),
+                                                                         .pointer(dOut[1].pointer)])
+                }
+            } else {
+                if droppingWith > 0 {
+                    try device.launch("mul", threads: rows * E, [.long(rows * E), .pointer(dx), .pointer(embeddingMask.pointer), .pointer(dx)])
+                }
+                try device.launch("embedding_backward", threads: config.vocabSize * E,
+                                  [.int(config.vocabSize), .int(E), .pointer(csrFirst.pointer), .pointer(csrRows.pointer), .pointer(dx),
+                                   .int(E), .pointer(nil), .pointer(g.advanced(byFloats: layout.offset("embedding.weight")))])
+            }
+        }
+    }
+}
