@@ -74,12 +74,16 @@ struct Sample: ParsableCommand {
         let sampler = Sampler(checkpoint: cp)
         var rng = RandomGenerator(seed: seed ?? UInt64(monotonicSeconds() * 1e6))
         if interactive {
-            try runInteractive(sampler, options: options, length: length, category: categoryIndex, rng: &rng)
+            try runInteractive(options: options, length: length, rng: &rng) { prime, options, length, rng, emit in
+                try sampler.generate(prime: prime, length: length, options: options, rng: &rng, category: categoryIndex, emit: emit)
+            }
             return
         }
         _ = try cp.vocabulary.encode(prime, what: "the prime text")
         if unique || novel {
-            try distinctSamples(sampler, cp, options: options, length: length, category: categoryIndex, rng: &rng)
+            try distinctSamples(cp, rng: &rng) { n, rng in
+                try (0..<n).map { _ in try sampler.generate(prime: prime, length: length, options: options, rng: &rng, category: categoryIndex) }
+            }
             return
         }
         for i in 0..<count {
@@ -96,16 +100,34 @@ struct Sample: ParsableCommand {
     }
 
     /// The --count samples as one batch of streams on a GPU (DeviceGenerator); one sample streams as it
-    /// is drawn, several are printed when done.
+    /// is drawn, several are printed when done. --unique and --novel draw batches until enough differ;
+    /// --interactive draws one stream per prompt. Each draw's seed comes from the --seed generator.
     private func sampleOnDevice(_ gpu: ComputeDevice, _ cp: Checkpoint, options: SamplingOptions, length: Int,
                                 category: Int32?) throws {
-        let cpuOnly = interactive ? "--interactive" : unique || novel ? "--unique and --novel" : nil
-        if let cpuOnly { throw CharRNNError.invalidOption("\(cpuOnly) runs on the CPU only for now; use --device cpu") }
         let model = try DeviceModel(config: cp.model.config, device: gpu)
         try model.setParameters(cp.model.parameters)
         let generator = try DeviceGenerator(model: model, vocabulary: cp.vocabulary, startCharacter: cp.startCharacter)
         generator.namesMode = cp.info.names ?? false
         let seed = self.seed ?? UInt64(monotonicSeconds() * 1e6)
+        if interactive {
+            var rng = RandomGenerator(seed: seed)
+            try runInteractive(options: options, length: length, rng: &rng) { prime, options, length, rng, emit in
+                try generator.generate(prime: prime, streams: 1, length: length, options: options, seed: rng.next(),
+                                       category: category, chunk: 16) { fresh in
+                    fresh[0].unicodeScalars.allSatisfy { emit($0) }
+                }[0]
+            }
+            return
+        }
+        _ = try cp.vocabulary.encode(prime, what: "the prime text")
+        if unique || novel {
+            var rng = RandomGenerator(seed: seed)
+            try distinctSamples(cp, rng: &rng) { n, rng in
+                try generator.generate(prime: prime, streams: min(n, 256), length: length, options: options, seed: rng.next(),
+                                       category: category, chunk: 256)
+            }
+            return
+        }
         if count == 1 { Terminal.writeFlushed(prime) }
         var last: Unicode.Scalar? = prime.unicodeScalars.last
         let texts = try generator.generate(prime: prime, streams: count, length: length, options: options, seed: seed,
@@ -129,8 +151,9 @@ struct Sample: ParsableCommand {
 
     /// `count` samples that differ from each other (and, with --novel, from every training item),
     /// each printed on its own line as soon as it is found.
-    private func distinctSamples(_ sampler: Sampler, _ cp: Checkpoint, options: SamplingOptions, length: Int,
-                                 category: Int32?, rng: inout RandomGenerator) throws {
+    /// `draw(n, rng)` returns up to n new samples (without the prime).
+    private func distinctSamples(_ cp: Checkpoint, rng: inout RandomGenerator,
+                                 draw: (Int, inout RandomGenerator) throws -> [String]) throws {
         var known = Set<String>()
         if novel {
             guard let path = cp.info.training?.corpus else {
@@ -145,20 +168,25 @@ struct Sample: ParsableCommand {
         }
         var seen = Set<String>(), found = 0, attempts = 0
         while found < count && attempts < 200 * count {
-            attempts += 1
-            let s = prime + (try sampler.generate(prime: prime, length: length, options: options, rng: &rng, category: category))
-            if s.isEmpty || seen.contains(s) || known.contains(s) { continue }
-            seen.insert(s)
-            found += 1
-            Terminal.writeFlushed(s + "\n")
+            for sample in try draw(min(count - found, 200 * count - attempts), &rng) where found < count {
+                attempts += 1
+                let s = prime + sample
+                if s.isEmpty || seen.contains(s) || known.contains(s) { continue }
+                seen.insert(s)
+                found += 1
+                Terminal.writeFlushed(s + "\n")
+            }
         }
         if found < count {
             throw CharRNNError.invalidOption("found only \(found) distinct\(novel ? " new" : "") samples in \(attempts) tries; raise --temperature or lower --count")
         }
     }
 
-    private func runInteractive(_ sampler: Sampler, options start: SamplingOptions, length: Int, category: Int32?,
-                                rng: inout RandomGenerator) throws {
+    /// `generate(prime, options, length, rng, emit)` draws one sample after `prime`, giving each character to
+    /// `emit` as it comes (false stops it).
+    private func runInteractive(options start: SamplingOptions, length: Int, rng: inout RandomGenerator,
+                                generate: (String, SamplingOptions, Int, inout RandomGenerator, (Unicode.Scalar) -> Bool) throws -> String)
+        throws {
         var options = start
         var length = length
         let prompt = Terminal.stdinIsTerminal
@@ -173,7 +201,7 @@ struct Sample: ParsableCommand {
             }
             do {
                 var last: Unicode.Scalar? = nil
-                try sampler.generate(prime: line, length: length, options: options, rng: &rng, category: category) { ch in
+                _ = try generate(line, options, length, &rng) { ch in
                     Terminal.writeFlushed(String(ch))
                     last = ch
                     return true
