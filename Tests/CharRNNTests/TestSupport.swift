@@ -98,6 +98,16 @@ func finiteDifferences(_ parameters: FloatBuffer, analytic: [Float], step: Float
     return FiniteDifferences(numeric: numeric, relativeError: (diff2 / max(sum2, 1e-30)).squareRoot(), scale: sum2)
 }
 
+/// Two categories of made-up names in `dir` (Vowels.txt, Stops.txt), 200 each, each with its own letters.
+func writeVowelsAndStops(_ dir: String) throws {
+    var rng = RandomGenerator(seed: 8)
+    func word(_ letters: String) -> String {
+        String((0..<(3 + rng.nextInt(below: 4))).map { _ in Array(letters)[rng.nextInt(below: letters.count)] })
+    }
+    try (0..<200).map { _ in word("aeiou") }.joined(separator: "\n").write(toFile: dir + "/Vowels.txt", atomically: true, encoding: .utf8)
+    try (0..<200).map { _ in word("kptsz") }.joined(separator: "\n").write(toFile: dir + "/Stops.txt", atomically: true, encoding: .utf8)
+}
+
 /// A small text with structure a model can learn quickly.
 func writeTrainingText(_ dir: String) throws -> String {
     var text = ""

@@ -30,4 +30,13 @@ public final class DeviceBuffer {
     }
 
     public func zero(_ n: Int? = nil) throws { try device.zero(pointer, bytes: (n ?? count) * elementSize) }
+
+    /// The identity [size, size]: one-hot input rows, looked up as an embedding table.
+    static func identity(_ device: ComputeDevice, size: Int) throws -> DeviceBuffer {
+        let table = try DeviceBuffer(device, count: size * size)
+        var eye = [Float](repeating: 0, count: size * size)
+        for v in 0..<size { eye[v * size + v] = 1 }
+        try device.upload(eye, to: table.pointer)
+        return table
+    }
 }

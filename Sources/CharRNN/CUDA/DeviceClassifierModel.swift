@@ -48,16 +48,7 @@ public final class DeviceClassifierModel {
             }
         }
         inputs = try (0..<config.layers).map { _ in try (0..<config.directions).map { _ in try DeviceBuffer(device, count: 0) } }
-        if config.embed == 0 {
-            let V = config.vocabSize
-            let table = try DeviceBuffer(device, count: V * V)
-            var eye = [Float](repeating: 0, count: V * V)
-            for v in 0..<V { eye[v * V + v] = 1 }
-            try device.upload(eye, to: table.pointer)
-            identity = table
-        } else {
-            identity = nil
-        }
+        identity = config.embed == 0 ? try DeviceBuffer.identity(device, size: config.vocabSize) : nil
         ids = try DeviceBuffer(device, count: 0, elementSize: 4)
         csrFirst = try DeviceBuffer(device, count: config.vocabSize + 1, elementSize: 4)
         csrRows = try DeviceBuffer(device, count: 0, elementSize: 4)

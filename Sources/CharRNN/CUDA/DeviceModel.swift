@@ -55,16 +55,7 @@ public final class DeviceModel {
         embedded = try DeviceBuffer(device, count: 0)
         dTop = try DeviceBuffer(device, count: 0)
         ones = try DeviceBuffer(device, count: 0)
-        if config.embed == 0 {
-            let V = config.vocabSize
-            let table = try DeviceBuffer(device, count: V * V)
-            var eye = [Float](repeating: 0, count: V * V)
-            for v in 0..<V { eye[v * V + v] = 1 }
-            try device.upload(eye, to: table.pointer)
-            identity = table
-        } else {
-            identity = nil
-        }
+        identity = config.embed == 0 ? try DeviceBuffer.identity(device, size: config.vocabSize) : nil
         masks = try (0..<config.layers).map { _ in try DeviceBuffer(device, count: 0) }
         dropped = try (0..<config.layers).map { _ in try DeviceBuffer(device, count: 0) }
         dropConnected = try DeviceBuffer(device, count: 0)

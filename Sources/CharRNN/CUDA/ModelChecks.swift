@@ -26,6 +26,14 @@ public enum ModelChecks {
         return outcomes
     }
 
+    /// The worst relative error of any one tensor of the gradients (each against its own scale).
+    static func gradientError(_ got: [Float], _ want: [Float], layout: ParameterLayout) -> Double {
+        layout.slots.map { slot in
+            let r = slot.offset..<(slot.offset + slot.count)
+            return KernelChecks.relativeError(Array(got[r]), Array(want[r]), floor: 1e-3)
+        }.max() ?? 0
+    }
+
     /// The classifier (2 layers, H=9, 4 categories, weighted loss) on both sides: logits, loss and every
     /// gradient for 3 items of 6 characters.
     static func classifier(_ cell: CellKind, embed: Int, bidirectional: Bool, on device: ComputeDevice) throws -> KernelChecks.Outcome {
@@ -49,11 +57,7 @@ public enum ModelChecks {
         try gpu.lossAndGradients(labels: labels, weights: weights, lossOut: loss.pointer)
         let gpuLoss = try device.downloadDoubles(loss.pointer, count: 1)[0]
         worst = max(worst, abs(gpuLoss - cpuLoss) / max(1, abs(cpuLoss)))
-        let cpuGrads = cpu.gradients.array, gpuGrads = try gpu.gradientValues()
-        for slot in cpu.layout.slots {
-            let r = slot.offset..<(slot.offset + slot.count)
-            worst = max(worst, KernelChecks.relativeError(Array(gpuGrads[r]), Array(cpuGrads[r]), floor: 1e-3))
-        }
+        worst = max(worst, gradientError(try gpu.gradientValues(), cpu.gradients.array, layout: cpu.layout))
         let name = "classifier \(cell.rawValue) 2x9 E\(embed)\(bidirectional ? " bidirectional" : "") C4 b\(B) s\(T): logits, weighted loss, gradients"
         return KernelChecks.Outcome(name: name, relativeError: worst, passed: worst <= KernelChecks.tolerance)
     }
@@ -85,11 +89,7 @@ public enum ModelChecks {
         try gpu.lossAndGradients(inputs, targets: targets, T: T, B: B, state: gpuState, rng: &none, categories: categories)
         let gpuLoss = try gpu.lastLossSum() / Double(T * B)
         var worst = abs(gpuLoss - cpuLoss) / max(1, abs(cpuLoss))
-        let cpuGrads = cpu.gradients.array, gpuGrads = try gpu.gradientValues()
-        for slot in cpu.layout.slots {
-            let r = slot.offset..<(slot.offset + slot.count)
-            worst = max(worst, KernelChecks.relativeError(Array(gpuGrads[r]), Array(cpuGrads[r]), floor: 1e-3))
-        }
+        worst = max(worst, gradientError(try gpu.gradientValues(), cpu.gradients.array, layout: cpu.layout))
         worst = max(worst, KernelChecks.relativeError(try gpuState.flattened(), cpuState.flattened))
         inputs.withUnsafeBufferPointer { x in
             _ = cpu.forward(x.baseAddress!, T: T, B: B, state: cpuState, training: false, rng: &none, categories: categories)

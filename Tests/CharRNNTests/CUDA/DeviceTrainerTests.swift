@@ -196,12 +196,7 @@ final class DeviceEvaluationTests: XCTestCase {
 final class DeviceConditionalTests: XCTestCase {
     func testConditionalNamesTrainAndGenerateOnTheDevice() throws {
         let dir = temporaryDirectory()
-        var rng = RandomGenerator(seed: 8)
-        func word(_ letters: String) -> String {
-            String((0..<(3 + rng.nextInt(below: 4))).map { _ in Array(letters)[rng.nextInt(below: letters.count)] })
-        }
-        try (0..<200).map { _ in word("aeiou") }.joined(separator: "\n").write(toFile: dir + "/Vowels.txt", atomically: true, encoding: .utf8)
-        try (0..<200).map { _ in word("kptsz") }.joined(separator: "\n").write(toFile: dir + "/Stops.txt", atomically: true, encoding: .utf8)
+        try writeVowelsAndStops(dir)
         var o = TrainingOptions(textPath: dir, outputDirectory: dir + "/cpu")
         o.hidden = 32; o.embed = 8; o.batchSize = 16; o.learningRate = 1e-2; o.maxSteps = 40; o.evalEvery = 20; o.logEvery = 10
         o.threads = 1
