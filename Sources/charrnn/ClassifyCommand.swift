@@ -12,17 +12,7 @@ struct Classify: ParsableCommand {
         subcommands: [ClassifyTrain.self, ClassifyEval.self, ClassifyPredict.self]
     )
 
-    static let deviceHelp: ArgumentHelp = "cpu, or auto (which runs on the CPU too): predictions run on the CPU; 'classify train --device cuda' trains on a GPU."
-
-    /// `--device` of classify eval and predict: predictions run on the CPU (a classifier is the same file
-    /// whichever device trained it), so cuda is refused with the reason and auto says where they run.
-    static func checkPredictionDevice(_ text: String) throws {
-        switch try DeviceChoice(parsing: text) {
-        case .cpu: return
-        case .auto: Terminal.error("charrnn: classify eval and predict run on the CPU")
-        case .cuda: throw CharRNNError.invalidOption("classify eval and predict run on the CPU only (a classifier trained on a GPU is the same file); use --device cpu")
-        }
-    }
+    static let deviceHelp: ArgumentHelp = "cpu, cuda, cuda:N or auto (a usable GPU, else the CPU): where the forward passes run."
 }
 
 struct ClassifyTrain: ParsableCommand {
@@ -78,7 +68,7 @@ struct ClassifyTrain: ParsableCommand {
     var seed: UInt64 = 1
     @Option(parsing: .unconditional, help: "Threads (default: the cores this process may use, from its CPU affinity and any cgroup quota).")
     var threads = CPUCount.usable
-    @Option(help: "cpu, cuda, cuda:N or auto (a usable GPU, else the CPU); see 'charrnn devices'.")
+    @Option(help: Classify.deviceHelp)
     var device = "cpu"
 
     func run() throws {
@@ -144,11 +134,11 @@ struct ClassifyEval: ParsableCommand {
     var device = "cpu"
 
     func run() throws {
-        try Classify.checkPredictionDevice(device)
         guard ["test", "validation", "train", "all"].contains(split) else {
             throw CharRNNError.invalidOption("--split must be test, validation, train or all (got \(split))")
         }
-        let cp = try ClassifierEnsemble.load(checkpoint)
+        let gpu = try DeviceChoice(parsing: device).open()
+        let cp = try ClassifierEnsemble.load(checkpoint).placed(on: gpu)
         guard let dir = data ?? cp.info.data?.directory else {
             throw CharRNNError.invalidOption("name the labelled folder to evaluate on")
         }
@@ -209,9 +199,9 @@ struct ClassifyPredict: ParsableCommand {
     var device = "cpu"
 
     func run() throws {
-        try Classify.checkPredictionDevice(device)
+        let gpu = try DeviceChoice(parsing: device).open()
         guard top >= 1 else { throw CharRNNError.invalidOption("--top must be at least 1 (got \(top))") }
-        let cp = try ClassifierEnsemble.load(checkpoint)
+        let cp = try ClassifierEnsemble.load(checkpoint).placed(on: gpu)
         _ = try cp.priorCorrection(priorCorrection)  // refused before any item is read
         var list = items
         if list.isEmpty {

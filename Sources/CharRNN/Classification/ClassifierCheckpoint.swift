@@ -51,9 +51,24 @@ public struct ClassifierCheckpoint {
     public let model: ClassifierModel
     public let vocabulary: Vocabulary
     public var info: ClassifierInfo
+    /// Where predictions run when not on the CPU (`placed(on:)`).
+    public private(set) var onDevice: DeviceClassifierModel? = nil
 
     public init(model: ClassifierModel, vocabulary: Vocabulary, info: ClassifierInfo) {
         self.model = model; self.vocabulary = vocabulary; self.info = info
+    }
+
+    /// This classifier with its predictions' forward passes on `device` (nil: the CPU); the logits
+    /// come back to the host, where the rest of a prediction is computed as on the CPU.
+    public func placed(on device: ComputeDevice?) throws -> ClassifierCheckpoint {
+        var placed = self
+        placed.onDevice = nil
+        if let device {
+            let deviceModel = try DeviceClassifierModel(config: model.config, device: device)
+            try deviceModel.setParameters(model.parameters)
+            placed.onDevice = deviceModel
+        }
+        return placed
     }
 
     public func encode() -> [UInt8] {
@@ -119,7 +134,14 @@ public struct ClassifierCheckpoint {
                 let B = group.count
                 var ids = [Int32](repeating: 0, count: T * B)
                 for (b, i) in group.enumerated() { for t in 0..<T { ids[t * B + b] = encoded[i][t] } }
-                let logits = model.forward(ids, T: T, B: B)
+                let logits: [Float]
+                if let onDevice {
+                    var none = RandomGenerator(seed: 0)
+                    try onDevice.forward(ids, T: T, B: B, rng: &none)
+                    logits = try onDevice.device.downloadFloats(onDevice.logits.pointer, count: B * C)
+                } else {
+                    logits = Array(UnsafeBufferPointer(start: model.forward(ids, T: T, B: B), count: B * C))
+                }
                 for (b, i) in group.enumerated() {
                     out[i] = Self.logSoftmax((0..<C).map { logits[b * C + $0] })
                 }

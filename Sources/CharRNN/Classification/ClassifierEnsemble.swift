@@ -21,6 +21,11 @@ public struct ClassifierEnsemble: Classifier {
         self.members = members
     }
 
+    /// Every member with its forward passes on `device` (nil: the CPU).
+    public func placed(on device: ComputeDevice?) throws -> ClassifierEnsemble {
+        try ClassifierEnsemble(members.map { try $0.placed(on: device) })
+    }
+
     /// The file name of member k (1-based) in a training folder.
     public static func memberFile(_ k: Int) -> String { k == 1 ? "classifier.safetensors" : "classifier-\(k).safetensors" }
 

@@ -78,6 +78,16 @@ final class DeviceClassifierTests: XCTestCase {
         let b = try ClassifierCheckpoint.load(g.outputDirectory + "/classifier.safetensors").model.parameters.array
         assertClose(b, a, rtol: 1e-2, atol: 1e-3, "the kept classifier")
 
+        // Predictions with the forward passes on the device: the CPU's log-probabilities.
+        let folder = g.outputDirectory
+        let ensemble = try ClassifierEnsemble.load(folder)
+        let items = ["abcab", "fedgx", "hijg", "xx", "dcba"]
+        let onDevice = try ensemble.placed(on: DeviceTrainerTests.device).modelLogProbabilities(items)
+        for (a, b) in zip(try ensemble.modelLogProbabilities(items), onDevice) { assertClose(b, a, rtol: 1e-5, atol: 1e-5, "log p(c|x)") }
+        XCTAssertEqual(try ensemble.placed(on: DeviceTrainerTests.device).predict(items, top: 1).map { $0[0].category },
+                       try ensemble.predict(items, top: 1).map { $0[0].category })
+        XCTAssertEqual(try ensemble.predict(Array(items.prefix(3)), top: 1).map { $0[0].category }, ["Alpha", "Delta", "Gamma"])
+
         // With dropout (other masks than the CPU's) it still learns the letters.
         g.outputDirectory = dir + "/dropout"
         g.dropout = 0.2
