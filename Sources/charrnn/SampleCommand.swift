@@ -81,8 +81,9 @@ struct Sample: ParsableCommand {
         }
         _ = try cp.vocabulary.encode(prime, what: "the prime text")
         if unique || novel {
-            try distinctSamples(cp, rng: &rng) { n, rng in
-                try (0..<n).map { _ in try sampler.generate(prime: prime, length: length, options: options, rng: &rng, category: categoryIndex) }
+            // One at a time, so each is printed as soon as it is found.
+            try distinctSamples(cp, rng: &rng) { _, rng in
+                [try sampler.generate(prime: prime, length: length, options: options, rng: &rng, category: categoryIndex)]
             }
             return
         }

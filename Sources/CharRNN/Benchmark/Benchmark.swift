@@ -156,14 +156,7 @@ public enum Benchmark {
         for _ in 0..<3 { try step() }
         device.resetPeak()
         // The steps are queued without waiting; the time ends when the last one has finished.
-        let start = monotonicSeconds()
-        var n = 0
-        repeat {
-            try step()
-            n += 1
-        } while n < minSteps || monotonicSeconds() - start < seconds
-        loss = try training.readLog().last?.loss ?? loss
-        let dt = monotonicSeconds() - start
+        let (n, dt) = try timed(seconds: seconds, minSteps: minSteps, step) { loss = try training.readLog().last?.loss ?? loss }
         let cps = Double(n * B * T) / dt
         return BenchmarkResult(config: c, charactersPerSecond: cps, millisecondsPerStep: 1000 * dt / Double(n),
                                gflops: cps * Double(3 * config.forwardFlopsPerCharacter) / 1e9,
@@ -200,15 +193,22 @@ public enum Benchmark {
         (0..<(B * T * 40 + 1)).map { _ in Int32(rng.nextInt(below: V)) }
     }
 
+    /// Runs `step` at least minSteps times and for at least `seconds`; the time.
     private static func timed(seconds: Double, minSteps: Int, _ step: () throws -> Void) rethrows -> (Int, Double) {
+        try timed(seconds: seconds, minSteps: minSteps, step, finish: {})
+    }
+
+    /// The same, then `finish` (waiting for work still queued on a device); the time includes it.
+    private static func timed(seconds: Double, minSteps: Int, _ step: () throws -> Void,
+                              finish: () throws -> Void) rethrows -> (Int, Double) {
         let start = monotonicSeconds()
         var n = 0
-        while true {
+        repeat {
             try step()
             n += 1
-            let dt = monotonicSeconds() - start
-            if n >= minSteps && dt >= seconds { return (n, dt) }
-        }
+        } while n < minSteps || monotonicSeconds() - start < seconds
+        try finish()
+        return (n, monotonicSeconds() - start)
     }
 
     /// GFLOP/s of a 2048 x 2048 float32 product: the machine's BLAS ceiling with this many threads.

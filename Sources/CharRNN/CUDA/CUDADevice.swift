@@ -103,8 +103,7 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
         var address: UInt64 = 0
         let status = driver.cuMemAlloc(&address, max(bytes, 4))
         if status == 2 {  // CUDA_ERROR_OUT_OF_MEMORY
-            var free = 0, total = 0
-            _ = driver.cuMemGetInfo(&free, &total)
+            let (free, total) = memory ?? (0, 0)
             throw CharRNNError.cuda("out of GPU memory: \(bytes >> 20) MiB more were needed, \(free >> 20) MiB of "
                                     + "\(total >> 20) MiB free on \(name)")
         }

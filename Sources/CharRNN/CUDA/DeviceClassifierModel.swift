@@ -24,12 +24,11 @@ public final class DeviceClassifierModel {
     private var outputs: [[DevicePointer]] = []
     /// One-hot input: the identity [V, V], looked up as an embedding.
     private let identity: DeviceBuffer?
-    private let ids: DeviceBuffer, csrFirst: DeviceBuffer, csrRows: DeviceBuffer, labels: DeviceBuffer
+    private let ids: DeviceBuffer, index: DeviceCSRIndex, labels: DeviceBuffer
     private let zeroState: DeviceBuffer, features: DeviceBuffer, dFeatures: DeviceBuffer, dOut: [DeviceBuffer]
-    private let dConcat: DeviceBuffer, reversedRows: DeviceBuffer, ones: DeviceBuffer
+    private let dConcat: DeviceBuffer, reversedRows: DeviceBuffer, ones: DeviceOnes
     private let embeddingMask: DeviceBuffer, featureMask: DeviceBuffer
     private let lossRows: DeviceBuffer, rowScales: DeviceBuffer
-    private var onesCount = 0
     private var shape = (T: 0, B: 0)
     private var droppingWith = 0.0
 
@@ -50,8 +49,7 @@ public final class DeviceClassifierModel {
         inputs = try (0..<config.layers).map { _ in try (0..<config.directions).map { _ in try DeviceBuffer(device, count: 0) } }
         identity = config.embed == 0 ? try DeviceBuffer.identity(device, size: config.vocabSize) : nil
         ids = try DeviceBuffer(device, count: 0, elementSize: 4)
-        csrFirst = try DeviceBuffer(device, count: config.vocabSize + 1, elementSize: 4)
-        csrRows = try DeviceBuffer(device, count: 0, elementSize: 4)
+        index = try DeviceCSRIndex(device, vocabulary: config.vocabSize)
         labels = try DeviceBuffer(device, count: 0, elementSize: 4)
         zeroState = try DeviceBuffer(device, count: 0)
         features = try DeviceBuffer(device, count: 0)
@@ -59,7 +57,7 @@ public final class DeviceClassifierModel {
         dOut = try (0..<config.directions).map { _ in try DeviceBuffer(device, count: 0) }
         dConcat = try DeviceBuffer(device, count: 0)
         reversedRows = try DeviceBuffer(device, count: 0)
-        ones = try DeviceBuffer(device, count: 0)
+        ones = try DeviceOnes(device)
         embeddingMask = try DeviceBuffer(device, count: 0)
         featureMask = try DeviceBuffer(device, count: 0)
         lossRows = try DeviceBuffer(device, count: 0)
@@ -82,9 +80,7 @@ public final class DeviceClassifierModel {
     /// mask = 0 with probability p, else 1/(1-p); x *= mask.
     private func dropout(_ x: DevicePointer, count: Int, mask: DeviceBuffer, rng: inout RandomGenerator) throws {
         try mask.reserve(count)
-        let p = droppingWith
-        try device.launch("dropout_mask", threads: count, [.long(count), .pointer(mask.pointer), .float(Float(p)), .float(Float(1 / (1 - p))),
-                                                           .uint64(rng.next()), .long(count)])
+        try device.drawDropoutMask(mask.pointer, count: count, p: droppingWith, period: count, seed: rng.next())
         try device.launch("mul", threads: count, [.long(count), .pointer(x), .pointer(mask.pointer), .pointer(x)])
     }
 
@@ -101,12 +97,7 @@ public final class DeviceClassifierModel {
         // Everything from the host first: a copy from pageable memory waits for the work queued before it.
         try ids.reserve(rows)
         try device.upload(inputIds, to: ids.pointer)
-        if E > 0 {
-            let index = CSRIndex(ids: inputIds, vocabulary: config.vocabSize)
-            try csrRows.reserve(rows)
-            try device.upload(index.first, to: csrFirst.pointer)
-            try device.upload(index.rows, to: csrRows.pointer)
-        }
+        if E > 0 { try index.upload(ids: inputIds) }
         try zeroState.reserve(config.cell.stateCount * B * H)
         try reversedRows.reserve(rows * H)
         outputs = []
@@ -162,7 +153,7 @@ public final class DeviceClassifierModel {
     /// weights are all 1) into `lossOut` (one double in device memory, nothing read back), and its
     /// gradients in `gradients` (overwritten).
     public func lossAndGradients(labels itemLabels: [Int32], weights: [Float]?, lossOut: DevicePointer) throws {
-        let (T, B) = shape, C = config.categories
+        let B = shape.B, C = config.categories
         precondition(itemLabels.count == B, "one label per item")
         let w = itemLabels.map { weights?[Int($0)] ?? 1 }
         let weightSum = w.reduce(0, +)
@@ -171,21 +162,17 @@ public final class DeviceClassifierModel {
         try lossRows.reserve(B)
         try device.upload(itemLabels, to: labels.pointer)
         try device.upload(w.map { $0 / weightSum }, to: rowScales.pointer)
-        if onesCount < T * B {
-            try ones.reserve(T * B)
-            try device.upload([Float](repeating: 1, count: T * B), to: ones.pointer)
-            onesCount = T * B
-        }
+        let ones = try self.ones.pointer(count: B)  // copied before the launches
         try device.launch("softmax_xent", threads: B, [.int(B), .int(C), .pointer(logits.pointer), .pointer(labels.pointer), .float(0),
                                                        .int(1), .pointer(lossRows.pointer), .pointer(rowScales.pointer)])
         // sum over items of w_b / sum(w) * loss_b, in double.
         try device.launch("mul", threads: B, [.long(B), .pointer(lossRows.pointer), .pointer(rowScales.pointer), .pointer(lossRows.pointer)])
         try device.launch("sum_floats", threads: 1, [.long(B), .pointer(lossRows.pointer), .int(0), .int(1), .pointer(lossOut)])
-        try backward()
+        try backward(ones: ones)
     }
 
-    /// Backward from dL/dlogits held in `logits`.
-    private func backward() throws {
+    /// Backward from dL/dlogits held in `logits`; `ones` holds at least B ones.
+    private func backward(ones: DevicePointer) throws {
         let (T, B) = shape
         let H = config.hidden, E = config.embed, D = config.directions, C = config.categories, rows = T * B
         let p = parameters.pointer, g = gradients.pointer
@@ -193,7 +180,7 @@ public final class DeviceClassifierModel {
         let wc = layout.offset("classifier.weight"), bc = layout.offset("classifier.bias")
         try device.gemm(transA: true, transB: false, m: C, n: D * H, k: B, alpha: 1, a: logits.pointer, lda: C, b: features.pointer,
                         ldb: D * H, beta: 1, c: g.advanced(byFloats: wc), ldc: D * H)
-        try device.gemm(transA: false, transB: false, m: 1, n: C, k: B, alpha: 1, a: ones.pointer, lda: B, b: logits.pointer, ldb: C,
+        try device.gemm(transA: false, transB: false, m: 1, n: C, k: B, alpha: 1, a: ones, lda: B, b: logits.pointer, ldb: C,
                         beta: 1, c: g.advanced(byFloats: bc), ldc: C)
         try dFeatures.reserve(B * D * H)
         try device.gemm(transA: false, transB: false, m: B, n: D * H, k: C, alpha: 1, a: logits.pointer, lda: C,
@@ -238,9 +225,7 @@ public final class DeviceClassifierModel {
                 if droppingWith > 0 {
                     try device.launch("mul", threads: rows * E, [.long(rows * E), .pointer(dx), .pointer(embeddingMask.pointer), .pointer(dx)])
                 }
-                try device.launch("embedding_backward", threads: config.vocabSize * E,
-                                  [.int(config.vocabSize), .int(E), .pointer(csrFirst.pointer), .pointer(csrRows.pointer), .pointer(dx),
-                                   .int(E), .pointer(nil), .pointer(g.advanced(byFloats: layout.offset("embedding.weight")))])
+                try index.embeddingBackward(E: E, d: dx, ldd: E, keep: nil, into: g.advanced(byFloats: layout.offset("embedding.weight")))
             }
         }
     }

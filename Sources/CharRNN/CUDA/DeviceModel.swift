@@ -20,17 +20,16 @@ public final class DeviceModel {
     public let logits: DeviceBuffer
     let layers: [DeviceRecurrentLayer]
 
-    private let ids: DeviceBuffer, targets: DeviceBuffer, csrFirst: DeviceBuffer, csrRows: DeviceBuffer
+    private let ids: DeviceBuffer, targets: DeviceBuffer, index: DeviceCSRIndex
     /// A conditional model's category of each stream (setCategories), and how many streams it covers.
     private let categoryIds: DeviceBuffer
     private var categoryStreams = 0
-    private let embedded: DeviceBuffer, dTop: DeviceBuffer, ones: DeviceBuffer
+    private let embedded: DeviceBuffer, dTop: DeviceBuffer, ones: DeviceOnes
     /// One-hot input: the identity [V, V], looked up as an embedding.
     private let identity: DeviceBuffer?
     private let masks: [DeviceBuffer], dropped: [DeviceBuffer]
     private let dropConnected: DeviceBuffer, weightMasks: [DeviceBuffer], embedMask: DeviceBuffer
     private let lossRows: DeviceBuffer, lossPartial: DeviceBuffer, lossTotal: DeviceBuffer
-    private var onesCount = 0
     private var last = (T: 0, B: 0, dropping: false, weightDrop: false, embedDrop: false)
     private var top: DevicePointer?
     private var lastIds: [Int32] = []
@@ -50,11 +49,10 @@ public final class DeviceModel {
         ids = try DeviceBuffer(device, count: 0, elementSize: 4)
         categoryIds = try DeviceBuffer(device, count: 0, elementSize: 4)
         targets = try DeviceBuffer(device, count: 0, elementSize: 4)
-        csrFirst = try DeviceBuffer(device, count: config.vocabSize + 1, elementSize: 4)
-        csrRows = try DeviceBuffer(device, count: 0, elementSize: 4)
+        index = try DeviceCSRIndex(device, vocabulary: config.vocabSize)
         embedded = try DeviceBuffer(device, count: 0)
         dTop = try DeviceBuffer(device, count: 0)
-        ones = try DeviceBuffer(device, count: 0)
+        ones = try DeviceOnes(device)
         identity = config.embed == 0 ? try DeviceBuffer.identity(device, size: config.vocabSize) : nil
         masks = try (0..<config.layers).map { _ in try DeviceBuffer(device, count: 0) }
         dropped = try (0..<config.layers).map { _ in try DeviceBuffer(device, count: 0) }
@@ -173,9 +171,7 @@ public final class DeviceModel {
 
     /// mask = 0 with probability p, else 1/(1-p), repeating every `period` elements.
     private func drawMask(_ mask: DevicePointer, count: Int, p: Double, period: Int, rng: inout RandomGenerator) throws {
-        try device.launch("dropout_mask", threads: count,
-                          [.long(count), .pointer(mask), .float(Float(p)), .float(Float(1 / (1 - p))), .uint64(rng.next()),
-                           .long(period)])
+        try device.drawDropoutMask(mask, count: count, p: p, period: period, seed: rng.next())
     }
 
     // MARK: loss
@@ -229,12 +225,7 @@ public final class DeviceModel {
         try device.upload(targetIds, to: targets.pointer)
         if let categories { try setCategories(categories) }
         lastIds = inputIds
-        if config.embed > 0 {
-            let index = CSRIndex(ids: inputIds, vocabulary: config.vocabSize)
-            try csrRows.reserve(rows)
-            try device.upload(index.first, to: csrFirst.pointer)
-            try device.upload(index.rows, to: csrRows.pointer)
-        }
+        if config.embed > 0 { try index.upload(ids: inputIds) }
         try forward(ids: ids.pointer, T: T, B: B, state: state, training: true, rng: &rng)
         try softmaxCrossEntropy(nil, scale: 1 / Float(rows), gradient: true)
         try backwardFromLogitGradients(indexUploaded: true)
@@ -246,16 +237,11 @@ public final class DeviceModel {
         let (T, B) = (last.T, last.B), rows = T * B, V = config.vocabSize, H = config.hidden, E = config.embed
         let p = last.weightDrop ? dropConnected.pointer : parameters.pointer, g = gradients.pointer
         try gradients.zero(layout.count)
-        if onesCount < rows {
-            try ones.reserve(rows)
-            try device.upload([Float](repeating: 1, count: rows), to: ones.pointer)
-            onesCount = rows
-        }
         try dTop.reserve(rows * H)
         let dec = layout.offset("decoder.weight"), bias = layout.offset("decoder.bias"), dl = logits.pointer
         try device.gemm(transA: true, transB: false, m: V, n: H, k: rows, alpha: 1, a: dl, lda: V, b: top!, ldb: H, beta: 1,
                         c: g.advanced(byFloats: dec), ldc: H)
-        try device.gemm(transA: false, transB: false, m: 1, n: V, k: rows, alpha: 1, a: ones.pointer, lda: rows, b: dl, ldb: V,
+        try device.gemm(transA: false, transB: false, m: 1, n: V, k: rows, alpha: 1, a: try ones.pointer(count: rows), lda: rows, b: dl, ldb: V,
                         beta: 1, c: g.advanced(byFloats: bias), ldc: V)
         try device.gemm(transA: false, transB: false, m: rows, n: H, k: V, alpha: 1, a: dl, lda: V, b: p.advanced(byFloats: dec),
                         ldb: H, beta: 0, c: dTop.pointer, ldc: H)
@@ -284,16 +270,9 @@ public final class DeviceModel {
             }
         }
         if E > 0 {
-            if !indexUploaded {
-                let index = CSRIndex(ids: lastIds, vocabulary: V)
-                try csrRows.reserve(rows)
-                try device.upload(index.first, to: csrFirst.pointer)
-                try device.upload(index.rows, to: csrRows.pointer)
-            }
-            try device.launch("embedding_backward", threads: V * E,
-                              [.int(V), .int(E), .pointer(csrFirst.pointer), .pointer(csrRows.pointer), .pointer(dOut),
-                               .int(config.inputSize(layer: 0)),
-                               .pointer(last.embedDrop ? embedMask.pointer : nil), .pointer(g.advanced(byFloats: layout.offset("embedding.weight")))])
+            if !indexUploaded { try index.upload(ids: lastIds) }
+            try index.embeddingBackward(E: E, d: dOut, ldd: config.inputSize(layer: 0), keep: last.embedDrop ? embedMask.pointer : nil,
+                                        into: g.advanced(byFloats: layout.offset("embedding.weight")))
         }
     }
 }

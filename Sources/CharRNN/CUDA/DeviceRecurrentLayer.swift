@@ -14,8 +14,7 @@ class DeviceRecurrentLayer {
     let dInput: DeviceBuffer
     let dhRecurrent: DeviceBuffer
     /// Ones for column sums (bias gradients) as a product.
-    let ones: DeviceBuffer
-    private var onesCount = 0
+    let ones: DeviceOnes
 
     init(_ device: ComputeDevice, inputSize: Int, hidden: Int, gates: Int, layout: ParameterLayout, layer l: Int,
          suffix: String) throws {
@@ -27,7 +26,7 @@ class DeviceRecurrentLayer {
         hiddens = try DeviceBuffer(device, count: 0)
         dInput = try DeviceBuffer(device, count: 0)
         dhRecurrent = try DeviceBuffer(device, count: 0)
-        ones = try DeviceBuffer(device, count: 0)
+        ones = try DeviceOnes(device)
     }
 
     /// `suffix` "_reverse" is the reverse direction of a bidirectional layer (PyTorch's names).
@@ -49,11 +48,7 @@ class DeviceRecurrentLayer {
         try hiddens.reserve((rows + B) * hidden)
         try dInput.reserve(rows * inputSize)
         try dhRecurrent.reserve(B * hidden)
-        if onesCount < rows {
-            try ones.reserve(rows)
-            try device.upload([Float](repeating: 1, count: rows), to: ones.pointer)
-            onesCount = rows
-        }
+        _ = try ones.pointer(count: rows)  // copied now, before the step's launches
         try reserveCell(rows: rows, B: B)
     }
 
@@ -121,7 +116,7 @@ class DeviceRecurrentLayer {
 
     /// out[cols] += sum over rows of m[rows, cols], as ones[1, rows] times m.
     func columnSums(_ m: DevicePointer, rows: Int, cols: Int, into out: DevicePointer) throws {
-        try device.gemm(transA: false, transB: false, m: 1, n: cols, k: rows, alpha: 1, a: ones.pointer, lda: rows,
+        try device.gemm(transA: false, transB: false, m: 1, n: cols, k: rows, alpha: 1, a: try ones.pointer(count: rows), lda: rows,
                         b: m, ldb: cols, beta: 1, c: out, ldc: cols)
     }
 

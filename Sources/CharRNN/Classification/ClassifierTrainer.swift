@@ -127,6 +127,10 @@ public enum ClassifierTrainer {
         return kept
     }
 
+    private static func diverged(epoch: Int, loss: Double) -> CharRNNError {
+        .trainingDiverged("training diverged in epoch \(epoch): the loss is \(loss); try a lower --learning-rate")
+    }
+
     /// Trains one classifier, saving it to `path` after every epoch that improves on validation.
     private static func trainMember(_ checkpoint: ClassifierCheckpoint, _ o: ClassifierOptions,
                                     encoded: [(ids: [Int32], label: Int32)], validation val: [LabelledData.Item],
@@ -176,7 +180,7 @@ public enum ClassifierTrainer {
                 model.forward(ids, T: T, B: B, dropout: o.dropout, rng: &rng)
                 let loss = model.lossAndGradients(labels: batch.map { encoded[$0].label }, weights: weights)
                 guard loss.isFinite else {
-                    throw CharRNNError.trainingDiverged("training diverged in epoch \(epoch): the loss is \(loss); try a lower --learning-rate")
+                    throw diverged(epoch: epoch, loss: loss)
                 }
                 if let c = o.clipNorm { GradientClipping.clipGlobalNorm(model.gradients, maxNorm: Float(c)) }
                 optimizer.update(parameters: model.parameters, gradients: model.gradients, learningRate: Float(o.learningRate))
@@ -187,7 +191,7 @@ public enum ClassifierTrainer {
                 let losses = try onDevice.model.device.downloadDoubles(onDevice.losses.pointer, count: batches.count)
                 for (loss, batch) in zip(losses, batches) {
                     guard loss.isFinite else {
-                        throw CharRNNError.trainingDiverged("training diverged in epoch \(epoch): the loss is \(loss); try a lower --learning-rate")
+                        throw diverged(epoch: epoch, loss: loss)
                     }
                     lossSum += loss * Double(batch.count)
                 }

@@ -1,0 +1,60 @@
+/// Small pieces of device work that the language model, its layers and the classifier share.
+
+/// A vector of ones in device memory, grown as needed: column sums (bias gradients) as the product
+/// ones[1, rows] times a [rows, cols] matrix.
+final class DeviceOnes {
+    private let buffer: DeviceBuffer
+    private var filled = 0
+
+    init(_ device: ComputeDevice) throws { buffer = try DeviceBuffer(device, count: 0) }
+
+    /// At least `count` ones; copied from the host only when more are asked for than ever before.
+    func pointer(count: Int) throws -> DevicePointer {
+        if filled < count {
+            try buffer.reserve(count)
+            try buffer.device.upload([Float](repeating: 1, count: count), to: buffer.pointer)
+            filled = count
+        }
+        return buffer.pointer
+    }
+}
+
+/// A batch's rows grouped by character (CSRIndex, built on the host) in device memory, and the
+/// embedding gradient that reads it (KernelSource.embedding's embedding_backward: no atomics).
+final class DeviceCSRIndex {
+    private let device: ComputeDevice
+    private let vocabulary: Int
+    private let first: DeviceBuffer, rows: DeviceBuffer
+
+    init(_ device: ComputeDevice, vocabulary: Int) throws {
+        self.device = device
+        self.vocabulary = vocabulary
+        first = try DeviceBuffer(device, count: vocabulary + 1, elementSize: 4)
+        rows = try DeviceBuffer(device, count: 0, elementSize: 4)
+    }
+
+    /// The index of `ids` (one per row), built on the host and copied to the device.
+    func upload(ids: [Int32]) throws {
+        let index = CSRIndex(ids: ids, vocabulary: vocabulary)
+        try rows.reserve(ids.count)
+        try device.upload(index.first, to: first.pointer)
+        try device.upload(index.rows, to: rows.pointer)
+    }
+
+    /// grad[v, 0..<E] += keep[v] * (sum of d[r, 0..<E] over the uploaded rows r of character v); d has
+    /// row stride ldd, keep may be nil.
+    func embeddingBackward(E: Int, d: DevicePointer, ldd: Int, keep: DevicePointer?, into grad: DevicePointer) throws {
+        try device.launch("embedding_backward", threads: vocabulary * E,
+                          [.int(vocabulary), .int(E), .pointer(first.pointer), .pointer(rows.pointer), .pointer(d), .int(ldd),
+                           .pointer(keep), .pointer(grad)])
+    }
+}
+
+extension ComputeDevice {
+    /// A dropout mask (KernelSource.dropout): 0 with probability p, else 1/(1-p), repeating every
+    /// `period` elements, drawn from the counter-based generator seeded by `seed`.
+    func drawDropoutMask(_ mask: DevicePointer, count: Int, p: Double, period: Int, seed: UInt64) throws {
+        try launch("dropout_mask", threads: count,
+                   [.long(count), .pointer(mask), .float(Float(p)), .float(Float(1 / (1 - p))), .uint64(seed), .long(period)])
+    }
+}
