@@ -1,5 +1,6 @@
 #include "charrnn_pool.h"
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -42,9 +43,10 @@ static void work(uint32_t gen) {
     }
 }
 
+// `arg` is the generation when the worker was created: reading it here instead could skip a job
+// published before the thread first ran, which a job run together (every task on its own thread) needs.
 static void *worker_main(void *arg) {
-    (void)arg;
-    uint32_t seen = atomic_load(&pool.generation);
+    uint32_t seen = (uint32_t)(uintptr_t)arg;
     for (;;) {
         int spins = 0;
         uint32_t gen;
@@ -71,7 +73,8 @@ void crn_pool_set_threads(int threads) {
     // over from a larger setting may still take parts, which changes nothing but who computes them.
     pthread_mutex_lock(&pool.mutex);
     while (pool.nworkers < want) {
-        if (pthread_create(&pool.workers[pool.nworkers], 0, worker_main, 0) != 0) break;
+        void *created_at = (void *)(uintptr_t)atomic_load(&pool.generation);
+        if (pthread_create(&pool.workers[pool.nworkers], 0, worker_main, created_at) != 0) break;
         pthread_detach(pool.workers[pool.nworkers]);
         pool.nworkers++;
     }
@@ -99,3 +102,39 @@ void crn_pool_run(int count, crn_task_fn fn, void *context) {
     work(gen);
     while (atomic_load_explicit(&pool.remaining, memory_order_acquire) > 0) relax();
 }
+
+// The barrier of a crn_pool_run_together job. `phase` counts completed barriers; the last of `parties`
+// to arrive resets `arrived` before it advances `phase`, so no one can arrive early at the next one.
+static struct {
+    _Atomic int arrived;
+    _Atomic uint32_t phase;
+    int parties;
+} barrier = { 0, 0, 1 };
+static _Atomic uint64_t together_runs;
+
+int crn_pool_run_together(int count, crn_task_fn fn, void *context) {
+    if (count < 1 || count > active_threads) return 0;
+    barrier.parties = count;
+    atomic_store_explicit(&barrier.arrived, 0, memory_order_relaxed);
+    atomic_fetch_add_explicit(&together_runs, 1, memory_order_relaxed);
+    crn_pool_run(count, fn, context);  // publishes `parties` with the job (release)
+    barrier.parties = 1;                // a barrier outside a job returns at once
+    return 1;
+}
+
+void crn_pool_barrier(void) {
+    if (barrier.parties <= 1) return;
+    uint32_t phase = atomic_load_explicit(&barrier.phase, memory_order_acquire);
+    if (atomic_fetch_add_explicit(&barrier.arrived, 1, memory_order_acq_rel) == barrier.parties - 1) {
+        atomic_store_explicit(&barrier.arrived, 0, memory_order_relaxed);
+        atomic_fetch_add_explicit(&barrier.phase, 1, memory_order_release);
+        return;
+    }
+    // Spin while the others are about to arrive; yield when they are not running (more threads than cores).
+    int spins = 0;
+    while (atomic_load_explicit(&barrier.phase, memory_order_acquire) == phase) {
+        if (++spins < SPINS) relax(); else sched_yield();
+    }
+}
+
+unsigned long long crn_pool_together_runs(void) { return (unsigned long long)atomic_load_explicit(&together_runs, memory_order_relaxed); }

@@ -24,6 +24,10 @@ struct Bench: ParsableCommand {
     var rows = "all"
     @Option(help: ArgumentHelp("Run each row at each of these thread counts and print how it scales.", valueName: "1,2,4,8,16"))
     var threadsSweep: String?
+    @Option(help: "How the recurrence's steps are shared among threads on the CPU: auto, rows (each thread its own batch rows for all steps) or tiles (each step's product cut into row-and-panel tiles, threads meeting twice a step).")
+    var split = "auto"
+    @Option(parsing: .unconditional, help: "Train every training row at this batch size instead of its own (how the splits fare with few rows per thread).")
+    var batch: Int?
     @Option(help: "cpu, or cuda / cuda:N: every row (and the large rows of the PyTorch GPU table) on a GPU, with its peak memory.")
     var device = "cpu"
     @Option(help: "With --device cuda: fp32, or tf32 for the matrix products.")
@@ -37,7 +41,15 @@ struct Bench: ParsableCommand {
         guard choice != .auto else { throw CharRNNError.invalidOption("bench takes --device cpu or cuda[:N], not auto") }
         let gpu = choice != .cpu
         if !gpu { _ = try choice.open(precision: precision) }  // refuses tf32 on the CPU
-        let configs = gpu ? BenchmarkConfig.gpu(threads: threads) : BenchmarkConfig.standard(threads: threads)
+        guard let recurrenceSplit = RecurrentLayer.RecurrenceSplit(rawValue: split) else {
+            throw CharRNNError.invalidOption("--split must be auto, rows or tiles (got \(split))")
+        }
+        RecurrentLayer.recurrenceSplit = recurrenceSplit
+        if let batch, !(1...4096).contains(batch) {
+            throw CharRNNError.invalidOption("--batch must be between 1 and 4096 (got \(batch))")
+        }
+        var configs = gpu ? BenchmarkConfig.gpu(threads: threads) : BenchmarkConfig.standard(threads: threads)
+        if let batch { for i in configs.indices where configs[i].kind == .train { configs[i].batch = batch } }
         var ids: [Int32]? = nil
         if let text {
             let t = try TextFile.read(text)
@@ -133,6 +145,7 @@ struct Bench: ParsableCommand {
         }
         var args = ["bench", "--only", "\(index)", "--threads", "\(threads)", "--seconds", "\(seconds)", "--device", device, "--precision", precision]
         if let text { args += ["--text", text] }
+        args += ["--split", split] + (batch.map { ["--batch", "\($0)"] } ?? [])
         p.arguments = args
         let out = Pipe()
         p.standardOutput = out

@@ -17,4 +17,17 @@ final class BenchCLITests: CLITestCase {
         assertCleanError(try charrnn(["bench", "--threads-sweep", "1,x"]), "--threads-sweep")
         assertCleanError(try charrnn(["bench", "--threads-sweep", "1,1000"]), "--threads")
     }
+
+    /// `--split` and `--batch` reach the child processes: a forced split and batch show in the rows' names
+    /// and the rows train (finite loss); nonsense values are one line.
+    func testSplitAndBatchReachEveryRow() throws {
+        let r = try charrnn(["bench", "--rows", "train", "--seconds", "0.05", "--threads", "2", "--split", "tiles",
+                             "--batch", "4"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let rows = r.stdout.split(separator: "\n").filter { $0.hasPrefix("train ") }
+        XCTAssertEqual(rows.count, 6, r.stdout)
+        XCTAssertTrue(rows.allSatisfy { $0.contains(" b4 ") && !$0.contains("failed") }, r.stdout)
+        assertCleanError(try charrnn(["bench", "--split", "columns"]), "--split must be auto, rows or tiles")
+        assertCleanError(try charrnn(["bench", "--batch", "0"]), "--batch must be between 1 and 4096")
+    }
 }

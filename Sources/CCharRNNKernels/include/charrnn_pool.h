@@ -16,6 +16,16 @@ int crn_pool_threads(void);
 // Not reentrant: a task must not call crn_pool_run.
 void crn_pool_run(int count, crn_task_fn fn, void *context);
 
+// Runs fn(context, i) for i in [0, count) with every task on its own thread at the same time, so the
+// tasks may wait for each other at crn_pool_barrier. Returns 0 (running nothing) when count is more than
+// crn_pool_threads(). Not reentrant, like crn_pool_run.
+int crn_pool_run_together(int count, crn_task_fn fn, void *context);
+// Inside a crn_pool_run_together task: returns when every task of the job has reached it, and makes
+// what each task wrote before it visible to every task after it.
+void crn_pool_barrier(void);
+// How many crn_pool_run_together jobs have run (for tests that must know a path was taken).
+unsigned long long crn_pool_together_runs(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -39,4 +39,17 @@ final class PackedMatrix {
             crn_gemm_packed(Int32(m), Int32(width), Int32(k), a, Int32(k), b + n0 * k, c + n0, Int32(n), accumulate ? 1 : 0)
         }
     }
+
+    /// Part `part`'s tile of a product with `rows` rows cut into `parts` tiles (Parallel.tile).
+    func tile(part: Int, of parts: Int, rows: Int) -> Parallel.Tile {
+        Parallel.tile(part: part, of: parts, rows: rows, columns: n, panelWidth: 16)
+    }
+
+    /// The tile's part of c[rows, n] (+)= a[rows, k] B, on the calling thread.
+    func multiply(_ tile: Parallel.Tile, _ a: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>, accumulate: Bool) {
+        guard !tile.rows.isEmpty, !tile.panels.isEmpty else { return }
+        let n0 = tile.panels.lowerBound * 16, width = min(n, tile.panels.upperBound * 16) - n0
+        crn_gemm_packed(Int32(tile.rows.count), Int32(width), Int32(k), a + tile.rows.lowerBound * k, Int32(k),
+                        buffer.pointer + n0 * k, c + tile.rows.lowerBound * n + n0, Int32(n), accumulate ? 1 : 0)
+    }
 }

@@ -34,6 +34,34 @@ public enum Parallel {
         }
     }
 
+    /// Runs body(part) for every part in 0..<threads, each on its own thread at the same time, so that the
+    /// parts may wait for each other at `barrier()`: work with a sequential dependency (the steps of a
+    /// recurrence) split over threads without a pool job per step.
+    public static func together(_ body: (Int) -> Void) {
+        let parts = threads
+        if parts <= 1 {
+            body(0)
+            return
+        }
+        withoutActuallyEscaping(body) { escapable in
+            let job = Job(escapable)
+            let context = Unmanaged.passUnretained(job).toOpaque()
+            let ran = crn_pool_run_together(Int32(parts), { ctx, i in
+                Unmanaged<Job>.fromOpaque(ctx!).takeUnretainedValue().body(Int(i))
+            }, context)
+            precondition(ran != 0, "the pool has fewer threads than Parallel.threads")
+            withExtendedLifetime(job) {}
+        }
+    }
+
+    /// Inside `together`: returns when every part has reached it; what each part wrote before it is
+    /// visible to every part after it. Outside `together` (or with one thread) it returns at once.
+    @inline(__always)
+    public static func barrier() { crn_pool_barrier() }
+
+    /// How many `together` jobs have run on more than one thread (tests use it to know a path was taken).
+    public static var togetherRuns: Int { Int(crn_pool_together_runs()) }
+
     /// The half-open range of part `part` when `total` items are cut into `parts` nearly equal parts.
     @inline(__always)
     public static func range(part: Int, of parts: Int, total: Int) -> Range<Int> {
@@ -62,5 +90,28 @@ public enum Parallel {
     public static func forRanges(_ n: Int, minimum: Int = 1 << 15, _ body: (Range<Int>) -> Void) {
         let parts = n < minimum ? 1 : threads
         run(parts) { p in body(range(part: p, of: parts, total: n)) }
+    }
+
+    /// One thread's share of a product split in two dimensions: a block of rows times a run of column
+    /// panels. A thread that keeps its tile from one product to the next reads only its panels of the
+    /// weights, which stay in its own cache.
+    public struct Tile: Sendable {
+        public let rows: Range<Int>
+        public let panels: Range<Int>
+    }
+
+    /// The tile of part `part` when a [rows, columns] product is cut into at most `parts` tiles: as many
+    /// column groups as the parts and panels allow (each thread reads less of the weights), then the rows
+    /// cut to use the other parts. Parts beyond the grid get an empty tile.
+    public static func tile(part: Int, of parts: Int, rows: Int, columns: Int, panelWidth: Int) -> Tile {
+        let panels = (columns + panelWidth - 1) / panelWidth
+        var best = (used: 0, rowBlocks: 1, groups: 1)
+        for groups in stride(from: min(parts, panels), through: 1, by: -1) {
+            let rowBlocks = min(parts / groups, max(rows, 1))
+            if rowBlocks * groups > best.used { best = (rowBlocks * groups, rowBlocks, groups) }
+        }
+        guard part < best.used else { return Tile(rows: 0..<0, panels: 0..<0) }
+        return Tile(rows: range(part: part / best.groups, of: best.rowBlocks, total: rows),
+                    panels: range(part: part % best.groups, of: best.groups, total: panels))
     }
 }

@@ -42,16 +42,28 @@ final class GRULayer: RecurrentLayer {
             state.update(from: hs + bh, count: bh)
             return hs + bh
         }
-        splitBatch(B) { b0, nb in
-            let row = b0 * H
-            for t in 0..<T {
+        if stepsTiled(T: T, B: B) {
+            Parallel.forRows(rows) { r in
+                crn_add(bI, xp + r * G, G)
+                (hp + r * G).update(from: bH, count: G)
+            }
+            forwardTiled(T: T, B: B, packed: packed, pre: hp) { t, b0, nb in
                 let off = t * B * G + b0 * G
-                for b in 0..<nb {
-                    crn_add(bI, xp + off + b * G, G)
-                    (hp + off + b * G).update(from: bH, count: G)
+                crn_gru_forward(Int32(nb), Int32(H), xp + off, hp + off, hs + t * bh + b0 * H, act + off,
+                                hs + (t + 1) * bh + b0 * H)
+            }
+        } else {
+            splitBatch(B) { b0, nb in
+                let row = b0 * H
+                for t in 0..<T {
+                    let off = t * B * G + b0 * G
+                    for b in 0..<nb {
+                        crn_add(bI, xp + off + b * G, G)
+                        (hp + off + b * G).update(from: bH, count: G)
+                    }
+                    packed.multiply(rows: nb, hs + t * bh + row, into: hp + off, accumulate: true)
+                    crn_gru_forward(Int32(nb), Int32(H), xp + off, hp + off, hs + t * bh + row, act + off, hs + (t + 1) * bh + row)
                 }
-                packed.multiply(rows: nb, hs + t * bh + row, into: hp + off, accumulate: true)
-                crn_gru_forward(Int32(nb), Int32(H), xp + off, hp + off, hs + t * bh + row, act + off, hs + (t + 1) * bh + row)
             }
         }
         state.update(from: hs + T * bh, count: bh)
@@ -65,15 +77,24 @@ final class GRULayer: RecurrentLayer {
         let hs = hiddens.pointer, hp = hiddenPre.pointer, act = activations.pointer
         let dxp = dInputPre.pointer, dhp = dHiddenPre.pointer, dhRec = dhRecurrent.pointer
         let direct = dhDirect.pointer, packed = recurrentWeightsBackward(params)
-        splitBatch(B) { b0, nb in
-            let row = b0 * H
-            for t in stride(from: T - 1, through: 0, by: -1) {
-                let off = t * B * G + b0 * G
+        if stepsTiled(T: T, B: B) {
+            backwardTiled(T: T, B: B, packed: packed, dPre: dhp, accumulate: true) { t, b0, nb in
+                let off = t * B * G + b0 * G, row = b0 * H
                 crn_gru_backward(Int32(nb), Int32(H), act + off, hp + off, hs + t * bh + row, dOutput + t * bh + row,
                                  t == T - 1 ? nil : UnsafePointer(dhRec + row), dxp + off, dhp + off, direct + row)
-                if t > 0 {
-                    (dhRec + row).update(from: direct + row, count: nb * H)
-                    packed.multiply(rows: nb, dhp + off, into: dhRec + row, accumulate: true)
+                if t > 0 { (dhRec + row).update(from: direct + row, count: nb * H) }
+            }
+        } else {
+            splitBatch(B) { b0, nb in
+                let row = b0 * H
+                for t in stride(from: T - 1, through: 0, by: -1) {
+                    let off = t * B * G + b0 * G
+                    crn_gru_backward(Int32(nb), Int32(H), act + off, hp + off, hs + t * bh + row, dOutput + t * bh + row,
+                                     t == T - 1 ? nil : UnsafePointer(dhRec + row), dxp + off, dhp + off, direct + row)
+                    if t > 0 {
+                        (dhRec + row).update(from: direct + row, count: nb * H)
+                        packed.multiply(rows: nb, dhp + off, into: dhRec + row, accumulate: true)
+                    }
                 }
             }
         }

@@ -50,12 +50,20 @@ final class LSTMLayer: RecurrentLayer {
             (state + bh).update(from: cs + bh, count: bh)
             return hs + bh
         }
-        splitBatch(B) { b0, nb in
-            for t in 0..<T {
-                let gt = g + t * B * G + b0 * G, row = b0 * H
-                packed.multiply(rows: nb, hs + t * bh + row, into: gt, accumulate: true)
-                crn_lstm_forward(Int32(nb), Int32(H), gt, bias, cs + t * bh + row, cs + (t + 1) * bh + row,
-                                 hs + (t + 1) * bh + row)
+        if stepsTiled(T: T, B: B) {
+            forwardTiled(T: T, B: B, packed: packed, pre: g) { t, b0, nb in
+                let row = b0 * H
+                crn_lstm_forward(Int32(nb), Int32(H), g + t * B * G + b0 * G, bias, cs + t * bh + row,
+                                 cs + (t + 1) * bh + row, hs + (t + 1) * bh + row)
+            }
+        } else {
+            splitBatch(B) { b0, nb in
+                for t in 0..<T {
+                    let gt = g + t * B * G + b0 * G, row = b0 * H
+                    packed.multiply(rows: nb, hs + t * bh + row, into: gt, accumulate: true)
+                    crn_lstm_forward(Int32(nb), Int32(H), gt, bias, cs + t * bh + row, cs + (t + 1) * bh + row,
+                                     hs + (t + 1) * bh + row)
+                }
             }
         }
         state.update(from: hs + T * bh, count: bh)
@@ -86,14 +94,23 @@ final class LSTMLayer: RecurrentLayer {
         let cs = cells.pointer, g = gateValues.pointer, dg = dGates.pointer, dhRec = dhRecurrent.pointer
         dCell.zero()
         let dc = dCell.pointer, packed = recurrentWeightsBackward(params)
-        splitBatch(B) { b0, nb in
-            let row = b0 * H
-            for t in stride(from: T - 1, through: 0, by: -1) {
-                let dgt = dg + t * B * G + b0 * G
+        if stepsTiled(T: T, B: B) {
+            backwardTiled(T: T, B: B, packed: packed, dPre: dg, accumulate: false) { t, b0, nb in
+                let row = b0 * H
                 crn_lstm_backward(Int32(nb), Int32(H), g + t * B * G + b0 * G, cs + t * bh + row, cs + (t + 1) * bh + row,
-                                  dOutput + t * bh + row, t == T - 1 ? nil : UnsafePointer(dhRec + row), dc + row, dgt)
-                if t > 0 {
-                    packed.multiply(rows: nb, dgt, into: dhRec + row, accumulate: false)
+                                  dOutput + t * bh + row, t == T - 1 ? nil : UnsafePointer(dhRec + row), dc + row,
+                                  dg + t * B * G + b0 * G)
+            }
+        } else {
+            splitBatch(B) { b0, nb in
+                let row = b0 * H
+                for t in stride(from: T - 1, through: 0, by: -1) {
+                    let dgt = dg + t * B * G + b0 * G
+                    crn_lstm_backward(Int32(nb), Int32(H), g + t * B * G + b0 * G, cs + t * bh + row, cs + (t + 1) * bh + row,
+                                      dOutput + t * bh + row, t == T - 1 ? nil : UnsafePointer(dhRec + row), dc + row, dgt)
+                    if t > 0 {
+                        packed.multiply(rows: nb, dgt, into: dhRec + row, accumulate: false)
+                    }
                 }
             }
         }

@@ -30,12 +30,19 @@ final class SimpleRNNLayer: RecurrentLayer {
             state.update(from: hs + bh, count: bh)
             return hs + bh
         }
-        splitBatch(B) { b0, nb in
-            let row = b0 * H
-            for t in 0..<T {
-                let pt = p + t * bh + row
-                packed.multiply(rows: nb, hs + t * bh + row, into: pt, accumulate: true)
-                crn_rnn_forward(Int32(nb), Int32(H), pt, bias, hs + (t + 1) * bh + row, relu)
+        if stepsTiled(T: T, B: B) {
+            forwardTiled(T: T, B: B, packed: packed, pre: p) { t, b0, nb in
+                let row = b0 * H
+                crn_rnn_forward(Int32(nb), Int32(H), p + t * bh + row, bias, hs + (t + 1) * bh + row, relu)
+            }
+        } else {
+            splitBatch(B) { b0, nb in
+                let row = b0 * H
+                for t in 0..<T {
+                    let pt = p + t * bh + row
+                    packed.multiply(rows: nb, hs + t * bh + row, into: pt, accumulate: true)
+                    crn_rnn_forward(Int32(nb), Int32(H), pt, bias, hs + (t + 1) * bh + row, relu)
+                }
             }
         }
         state.update(from: hs + T * bh, count: bh)
@@ -48,14 +55,22 @@ final class SimpleRNNLayer: RecurrentLayer {
         let H = hidden, bh = B * H, rows = T * B
         let hs = hiddens.pointer, dp = pre.pointer, dhRec = dhRecurrent.pointer
         let packed = recurrentWeightsBackward(params), relu: Int32 = self.relu ? 1 : 0
-        splitBatch(B) { b0, nb in
-            let row = b0 * H
-            for t in stride(from: T - 1, through: 0, by: -1) {
-                let dpt = dp + t * bh + row
+        if stepsTiled(T: T, B: B) {
+            backwardTiled(T: T, B: B, packed: packed, dPre: dp, accumulate: false) { t, b0, nb in
+                let row = b0 * H
                 crn_rnn_backward(Int32(nb), Int32(H), hs + (t + 1) * bh + row, dOutput + t * bh + row,
-                                 t == T - 1 ? nil : UnsafePointer(dhRec + row), dpt, relu)
-                if t > 0 {
-                    packed.multiply(rows: nb, dpt, into: dhRec + row, accumulate: false)
+                                 t == T - 1 ? nil : UnsafePointer(dhRec + row), dp + t * bh + row, relu)
+            }
+        } else {
+            splitBatch(B) { b0, nb in
+                let row = b0 * H
+                for t in stride(from: T - 1, through: 0, by: -1) {
+                    let dpt = dp + t * bh + row
+                    crn_rnn_backward(Int32(nb), Int32(H), hs + (t + 1) * bh + row, dOutput + t * bh + row,
+                                     t == T - 1 ? nil : UnsafePointer(dhRec + row), dpt, relu)
+                    if t > 0 {
+                        packed.multiply(rows: nb, dpt, into: dhRec + row, accumulate: false)
+                    }
                 }
             }
         }
