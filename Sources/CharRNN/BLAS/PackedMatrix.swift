@@ -30,13 +30,10 @@ final class PackedMatrix {
     /// c[m, n] (+)= a[m, k] B with the panels shared out among the threads, so each streams only its
     /// share of B (a product with few rows is bound by reading B, not by arithmetic).
     func multiplyByPanels(rows m: Int, _ a: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        let k = self.k, n = self.n, b = UnsafePointer(buffer.pointer)
         let panels = (n + 15) / 16, parts = min(Parallel.threads, panels)
         Parallel.run(parts) { p in
-            let r = Parallel.range(part: p, of: parts, total: panels)
-            guard !r.isEmpty else { return }
-            let n0 = r.lowerBound * 16, width = min(n, r.upperBound * 16) - n0
-            crn_gemm_packed(Int32(m), Int32(width), Int32(k), a, Int32(k), b + n0 * k, c + n0, Int32(n), accumulate ? 1 : 0)
+            multiply(Parallel.Tile(rows: 0..<m, panels: Parallel.range(part: p, of: parts, total: panels)), a,
+                     into: c, accumulate: accumulate)
         }
     }
 

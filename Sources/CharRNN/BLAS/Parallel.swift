@@ -18,20 +18,24 @@ public enum Parallel {
         init(_ body: @escaping (Int) -> Void) { self.body = body }
     }
 
+    /// Hands body to a pool entry point as its C task and context, for the duration of the call.
+    private static func onPool(_ body: (Int) -> Void,
+                               _ start: (crn_task_fn, UnsafeMutableRawPointer) -> Void) {
+        withoutActuallyEscaping(body) { escapable in
+            let job = Job(escapable)
+            start({ ctx, i in Unmanaged<Job>.fromOpaque(ctx!).takeUnretainedValue().body(Int(i)) },
+                  Unmanaged.passUnretained(job).toOpaque())
+            withExtendedLifetime(job) {}
+        }
+    }
+
     /// Runs body(0..<count), spread over the pool; returns when every part is done.
     public static func run(_ count: Int, _ body: (Int) -> Void) {
         if count <= 1 || threads <= 1 {
             for i in 0..<count { body(i) }
             return
         }
-        withoutActuallyEscaping(body) { escapable in
-            let job = Job(escapable)
-            let context = Unmanaged.passUnretained(job).toOpaque()
-            crn_pool_run(Int32(count), { ctx, i in
-                Unmanaged<Job>.fromOpaque(ctx!).takeUnretainedValue().body(Int(i))
-            }, context)
-            withExtendedLifetime(job) {}
-        }
+        onPool(body) { crn_pool_run(Int32(count), $0, $1) }
     }
 
     /// Runs body(part) for every part in 0..<threads, each on its own thread at the same time, so that the
@@ -43,14 +47,9 @@ public enum Parallel {
             body(0)
             return
         }
-        withoutActuallyEscaping(body) { escapable in
-            let job = Job(escapable)
-            let context = Unmanaged.passUnretained(job).toOpaque()
-            let ran = crn_pool_run_together(Int32(parts), { ctx, i in
-                Unmanaged<Job>.fromOpaque(ctx!).takeUnretainedValue().body(Int(i))
-            }, context)
+        onPool(body) { task, context in
+            let ran = crn_pool_run_together(Int32(parts), task, context)
             precondition(ran != 0, "the pool has fewer threads than Parallel.threads")
-            withExtendedLifetime(job) {}
         }
     }
 
