@@ -48,8 +48,6 @@ enum Preset: String, ExpressibleByArgument, CaseIterable {
         set("--warmup", \.warmup, 200)
         set("--early-stop", \.earlyStop, 8)
         set("--eval-every", \.evalEvery, 250)
-        // Cosine needs the run's length; a run bounded by time keeps a constant rate.
-        let bounded = o.maxSteps != nil || o.maxEpochs != nil || o.maxTime == nil
-        set("--lr-schedule", \.lrSchedule, bounded ? .cosine : .constant)
+        set("--lr-schedule", \.lrSchedule, .cosine)
     }
 }

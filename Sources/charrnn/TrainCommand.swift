@@ -50,7 +50,7 @@ struct Train: ParsableCommand {
     var optimizer: OptimizerKind = .adam
     @Option(parsing: .unconditional, help: "AdamW's decoupled weight decay (default 0.01, PyTorch's).")
     var weightDecay: Double?
-    @Option(help: "constant, step (times --lr-decay every --lr-decay-every steps) or cosine (to 0 over --max-steps or --max-epochs). Default: step when --lr-decay is below 1, else constant.")
+    @Option(help: "constant, step (times --lr-decay every --lr-decay-every steps) or cosine (to 0 over --max-steps or --max-epochs, or over the training seconds of --max-time when it is the only bound). Default: step when --lr-decay is below 1, else constant.")
     var lrSchedule: LRScheduleKind?
     @Option(parsing: .unconditional, help: "Steps whose learning rate ramps up linearly (from 1/N of it) before the schedule starts.")
     var warmup = 0

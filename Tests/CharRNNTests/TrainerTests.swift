@@ -73,4 +73,19 @@ final class TrainerTests: XCTestCase {
         XCTAssertEqual(whole.bitsPerCharacter, whole.nats / log(2), accuracy: 1e-9)
         _ = vocab
     }
+
+    /// Cosine in a run bounded by time alone follows the seconds spent: the full rate at the start, half
+    /// at half time, 0 when the time is up and after; the warmup still counts updates; a known update
+    /// count wins over the seconds (the path that matches PyTorch).
+    func testCosineOverTimeFollowsTheSecondsSpent() {
+        let byTime = LearningRateSchedule(base: 0.01, kind: .cosine, warmup: 4, totalSeconds: 100)
+        XCTAssertEqual(byTime.rate(update: 0, seconds: 50), 0.01 / 4, accuracy: 1e-12)
+        XCTAssertEqual(byTime.rate(update: 10, seconds: 0), 0.01, accuracy: 1e-12)
+        XCTAssertEqual(byTime.rate(update: 10, seconds: 25), 0.01 * (1 + cos(Double.pi / 4)) / 2, accuracy: 1e-12)
+        XCTAssertEqual(byTime.rate(update: 10, seconds: 50), 0.005, accuracy: 1e-12)
+        XCTAssertEqual(byTime.rate(update: 10, seconds: 100), 0, accuracy: 1e-12)
+        XCTAssertEqual(byTime.rate(update: 10, seconds: 130), 0, accuracy: 1e-12)
+        let bySteps = LearningRateSchedule(base: 0.01, kind: .cosine, total: 20, totalSeconds: 100)
+        XCTAssertEqual(bySteps.rate(update: 10, seconds: 99), 0.005, accuracy: 1e-12)
+    }
 }

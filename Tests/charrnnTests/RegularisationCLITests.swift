@@ -53,7 +53,6 @@ final class RegularisationCLITests: CLITestCase {
             (["--weight-decay", "0.1"], "--optimizer adamw"),
             (["--variational-dropout"], "--dropout above 0"),
             (["--weight-drop", "1"], "--weight-drop must be in [0, 1)"),
-            (["--lr-schedule", "cosine", "--max-time", "10"], "--max-steps or --max-epochs"),
             (["--lr-schedule", "cosine", "--lr-decay", "0.5"], "--lr-decay belongs to --lr-schedule step"),
             (["--early-stop", "3", "--val-fraction", "0"], "validation part"),
             (["--early-stop", "0"], "--early-stop must be at least 1"),
@@ -81,5 +80,23 @@ final class RegularisationCLITests: CLITestCase {
                          "\\\"variationalDropout\\\":true", "\\\"weightDrop\\\":0.25", "\\\"earlyStop\\\":8"] {
             XCTAssertTrue(text.contains(expected), "\(expected) in the saved options")
         }
+    }
+
+    /// A run bounded by time alone anneals over its seconds: with the preset (which picks cosine) and
+    /// --max-time, the rate falls from the full rate after the warmup to near 0 at the last update.
+    func testCosineUnderMaxTimeEndsNearZero() throws {
+        let out = dir + "/timed"
+        let r = try charrnn(["train", text, "-o", out, "--preset", "small", "--hidden", "24", "--embed", "8", "--seq-length", "16",
+                             "--batch-size", "8", "--max-time", "2", "--warmup", "5", "--log-every", "1", "--eval-every", "100000",
+                             "--threads", "1", "--sample-length", "0"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let rates = try String(contentsOfFile: out + "/loss.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+            .map { Double($0.split(separator: ",", omittingEmptySubsequences: false)[4])! }
+        XCTAssertGreaterThan(rates.count, 50, "steps in 2 seconds")
+        let peak = try XCTUnwrap(rates.max())
+        XCTAssertEqual(peak, 2e-3, accuracy: 1e-4, "the preset's rate, reached after the warmup")
+        let afterWarmup = Array(rates.dropFirst(5))
+        for (a, b) in zip(afterWarmup, afterWarmup.dropFirst()) { XCTAssertLessThanOrEqual(b, a, "falls: \(rates)") }
+        XCTAssertLessThan(rates.last!, 0.05 * peak, "near 0 when the time is up: \(rates.suffix(5))")
     }
 }

@@ -9,29 +9,36 @@ public enum LRScheduleKind: String, Codable, Sendable, CaseIterable {
     case constant
     /// Multiplied by --lr-decay every --lr-decay-every updates (torch.optim.lr_scheduler.StepLR).
     case step
-    /// Half a cosine from the rate down to 0 over the run (CosineAnnealingLR, eta_min 0).
+    /// Half a cosine from the rate down to 0 over the run (CosineAnnealingLR, eta_min 0); a run bounded
+    /// by time alone follows the share of its --max-time spent.
     case cosine
 }
 
 /// The learning rate of each update, a function of the update's number alone, so a resumed run uses
 /// the rates an uninterrupted one would. With warmup W, updates 0..<W ramp linearly from rate/W
 /// (LinearLR with start_factor 1/W, total_iters W) and the schedule starts after them (SequentialLR).
+/// The one exception is cosine in a run whose length is known only in seconds: no update count can
+/// say where such a run is, so the rate follows the training seconds spent (kept across a resume),
+/// and ends near 0 when the time is up however fast the machine is.
 public struct LearningRateSchedule: Sendable, Equatable {
     public var base: Double
     public var kind: LRScheduleKind
     public var decay: Double = 1
     public var decayEvery: Int = 1
     public var warmup: Int = 0
-    /// Updates in the whole run (cosine needs it).
+    /// Updates in the whole run (cosine needs it, or `totalSeconds`).
     public var total: Int? = nil
+    /// Training seconds in the whole run, for cosine when `total` is unknown.
+    public var totalSeconds: Double? = nil
 
-    public init(base: Double, kind: LRScheduleKind, decay: Double = 1, decayEvery: Int = 1, warmup: Int = 0, total: Int? = nil) {
+    public init(base: Double, kind: LRScheduleKind, decay: Double = 1, decayEvery: Int = 1, warmup: Int = 0, total: Int? = nil,
+                totalSeconds: Double? = nil) {
         self.base = base; self.kind = kind; self.decay = decay; self.decayEvery = decayEvery
-        self.warmup = warmup; self.total = total
+        self.warmup = warmup; self.total = total; self.totalSeconds = totalSeconds
     }
 
-    /// The rate of update `s` (0-based: the first update is 0).
-    public func rate(update s: Int) -> Double {
+    /// The rate of update `s` (0-based: the first update is 0), taken after `seconds` of training.
+    public func rate(update s: Int, seconds: Double = 0) -> Double {
         if warmup > 0 && s < warmup {
             let start = 1 / Double(warmup)
             return base * (start + (1 - start) * Double(s) / Double(warmup))
@@ -43,6 +50,10 @@ public struct LearningRateSchedule: Sendable, Equatable {
         case .step:
             return base * pow(decay, Double(t / max(decayEvery, 1)))
         case .cosine:
+            if total == nil, let totalSeconds, totalSeconds > 0 {
+                let spent = min(max(seconds / totalSeconds, 0), 1)
+                return base * (1 + cos(Double.pi * spent)) / 2
+            }
             let span = max((total ?? s + 1) - warmup, 1)
             return base * (1 + cos(Double.pi * Double(min(t, span)) / Double(span))) / 2
         }

@@ -229,7 +229,8 @@ public final class Trainer {
         let totalUpdates = options.maxSteps
             ?? maxEpochs.map { Int(($0 * Double(data.batchesPerEpoch)).rounded(.up)) }
         let schedule = LearningRateSchedule(base: options.learningRate, kind: options.scheduleKind, decay: options.lrDecay,
-                                            decayEvery: options.lrDecayEvery, warmup: options.warmup ?? 0, total: totalUpdates)
+                                            decayEvery: options.lrDecayEvery, warmup: options.warmup ?? 0, total: totalUpdates,
+                                            totalSeconds: totalUpdates == nil ? options.maxTime : nil)
 
         func stoppedEarly() -> Bool {
             guard let n = options.earlyStop else { return false }
@@ -318,7 +319,7 @@ public final class Trainer {
             let t0 = monotonicSeconds()
             let batch = data.next(rng: &rng, inputs: &inputs, targets: &targets)
             stepCharacters = Double(batch.T * batch.B)
-            state.learningRate = schedule.rate(update: state.step)
+            state.learningRate = schedule.rate(update: state.step, seconds: state.trainingSeconds)
             if let onDevice {
                 // The whole step, clipping and update included, queued on the device (DeviceTrainingStep);
                 // its loss and norm are read with the others when the loss is next recorded.

@@ -111,9 +111,6 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
             throw bad("--lr-decay belongs to --lr-schedule step (got --lr-schedule \(kind.rawValue))")
         }
         if let w = warmup, w < 0 { throw bad("--warmup must be 0 or more steps (got \(w))") }
-        if scheduleKind == .cosine && maxSteps == nil && maxEpochs == nil && maxTime != nil {
-            throw bad("--lr-schedule cosine needs the length of the run: give --max-steps or --max-epochs")
-        }
         if let n = earlyStop {
             guard n >= 1 else { throw bad("--early-stop must be at least 1 evaluation (got \(n))") }
             guard validationFraction > 0 else { throw bad("--early-stop needs a validation part (--val-fraction above 0)") }
