@@ -230,7 +230,7 @@ public final class Trainer {
             ?? maxEpochs.map { Int(($0 * Double(data.batchesPerEpoch)).rounded(.up)) }
         let schedule = LearningRateSchedule(base: options.learningRate, kind: options.scheduleKind, decay: options.lrDecay,
                                             decayEvery: options.lrDecayEvery, warmup: options.warmup ?? 0, total: totalUpdates,
-                                            totalSeconds: totalUpdates == nil ? options.maxTime : nil)
+                                            totalSeconds: options.maxTime)
 
         func stoppedEarly() -> Bool {
             guard let n = options.earlyStop else { return false }
