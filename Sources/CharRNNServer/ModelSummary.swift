@@ -20,6 +20,9 @@ public struct ModelSummary: Codable, Sendable, Equatable {
     public var bidirectional: Bool?
     /// One name per line: generation stops at the end of a name.
     public var namesMode: Bool?
+    /// What an empty prompt starts from: the corpus's first character (not part of the reply's text, as
+    /// a prompt is not), or for a names model the newline between names.
+    public var startCharacter: String?
 
     enum CodingKeys: String, CodingKey {
         case name, kind, cell, layers, hidden, categories, bidirectional
@@ -28,6 +31,7 @@ public struct ModelSummary: Codable, Sendable, Equatable {
         case validationLoss = "validation_loss"
         case trainingSteps = "training_steps"
         case namesMode = "names_mode"
+        case startCharacter = "start_character"
     }
 
     init(name: String, generator cp: Checkpoint) {
@@ -43,6 +47,7 @@ public struct ModelSummary: Codable, Sendable, Equatable {
         trainingSteps = cp.info.training?.step
         categories = cp.info.categoryNames
         namesMode = cp.info.names ?? false
+        startCharacter = String(cp.startCharacter)
     }
 
     init(name: String, classifier cp: ClassifierEnsemble) {

@@ -77,6 +77,7 @@ enum OpenAPIDocument {
                     "categories": ["type": "array", "items": ["type": "string"]],
                     "bidirectional": ["type": "boolean"],
                     "names_mode": ["type": "boolean"],
+                    "start_character": ["type": "string", "description": "What an empty prompt starts from (the training text's first character; a newline for a names model). Like a prompt, it is not part of the generated text."],
                 ], required: ["name", "kind", "cell", "layers", "hidden", "vocabulary_size"]),
                 "GenerateRequest": object([
                     "model": ["type": "string", "description": "May be left out when the server has one language model."],

@@ -143,9 +143,11 @@ async function generate() {
   const output = $("output");
   output.textContent = "";
   const prime = $("prime").value;
+  const m = models.find((x) => x.name === $("model").value);
   const primeSpan = document.createElement("span");
   primeSpan.className = "prime";
-  primeSpan.textContent = prime;
+  // With no prime the model starts from its corpus's first character: show it, as the CLI does.
+  primeSpan.textContent = prime || (m && !m.names_mode && m.start_character) || "";
   const generated = document.createTextNode("");
   output.append(primeSpan, generated);
   const body = {

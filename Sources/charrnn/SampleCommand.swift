@@ -42,7 +42,7 @@ struct Sample: ParsableCommand {
     @Option(help: "cpu, cuda, cuda:N or auto (a usable GPU, else the CPU). On a GPU the --count samples are drawn together as one batch.")
     var device = "cpu"
 
-    func run() throws {
+    mutating func run() throws {
         if let length, length < 0 { throw CharRNNError.invalidOption("--length must be 0 or more (got \(length))") }
         guard count >= 1 else { throw CharRNNError.invalidOption("--count must be at least 1 (got \(count))") }
         if let threads { try BLAS.checkThreads(threads) }
@@ -51,6 +51,8 @@ struct Sample: ParsableCommand {
         try options.validate()
         let cp = try Checkpoint.load(checkpoint)
         let namesModel = cp.info.names ?? false
+        let opening = { (prime: String) in Sampler.opening(prime: prime, startCharacter: cp.startCharacter, namesMode: namesModel) }
+        prime = opening(prime)
         if namesModel && stop == nil { options.stop = "\n" }
         let length = self.length ?? (namesModel ? 40 : 500)
         var categoryIndex: Int32? = nil
@@ -66,7 +68,7 @@ struct Sample: ParsableCommand {
             throw CharRNNError.invalidOption("this model generates by category: give --category (one of \(names.joined(separator: ", ")))")
         }
         if let gpu = try DeviceChoice(parsing: device).open() {
-            return try sampleOnDevice(gpu, cp, options: options, length: length, category: categoryIndex)
+            return try sampleOnDevice(gpu, cp, options: options, length: length, category: categoryIndex, opening: opening)
         }
         // One stream's step is split by gate units: about 64 hidden units a thread pay for their share
         // (2x128: 1.37 times faster on 2 threads than on 1; more threads on a small model only wait).
@@ -74,7 +76,7 @@ struct Sample: ParsableCommand {
         let sampler = Sampler(checkpoint: cp)
         var rng = RandomGenerator(seed: seed ?? UInt64(monotonicSeconds() * 1e6))
         if interactive {
-            try runInteractive(options: options, length: length, rng: &rng) { prime, options, length, rng, emit in
+            try runInteractive(options: options, length: length, rng: &rng, opening: opening) { prime, options, length, rng, emit in
                 try sampler.generate(prime: prime, length: length, options: options, rng: &rng, category: categoryIndex, emit: emit)
             }
             return
@@ -104,7 +106,7 @@ struct Sample: ParsableCommand {
     /// is drawn, several are printed when done. --unique and --novel draw batches until enough differ;
     /// --interactive draws one stream per prompt. Each draw's seed comes from the --seed generator.
     private func sampleOnDevice(_ gpu: ComputeDevice, _ cp: Checkpoint, options: SamplingOptions, length: Int,
-                                category: Int32?) throws {
+                                category: Int32?, opening: (String) -> String) throws {
         let model = try DeviceModel(config: cp.model.config, device: gpu)
         try model.setParameters(cp.model.parameters)
         let generator = try DeviceGenerator(model: model, vocabulary: cp.vocabulary, startCharacter: cp.startCharacter)
@@ -112,7 +114,7 @@ struct Sample: ParsableCommand {
         let seed = self.seed ?? UInt64(monotonicSeconds() * 1e6)
         if interactive {
             var rng = RandomGenerator(seed: seed)
-            try runInteractive(options: options, length: length, rng: &rng) { prime, options, length, rng, emit in
+            try runInteractive(options: options, length: length, rng: &rng, opening: opening) { prime, options, length, rng, emit in
                 try generator.generate(prime: prime, streams: 1, length: length, options: options, seed: rng.next(),
                                        category: category, chunk: 16) { fresh in
                     fresh[0].unicodeScalars.allSatisfy { emit($0) }
@@ -184,8 +186,9 @@ struct Sample: ParsableCommand {
     }
 
     /// `generate(prime, options, length, rng, emit)` draws one sample after `prime`, giving each character to
-    /// `emit` as it comes (false stops it).
+    /// `emit` as it comes (false stops it). An empty line starts from `opening("")`, which is printed first.
     private func runInteractive(options start: SamplingOptions, length: Int, rng: inout RandomGenerator,
+                                opening: (String) -> String,
                                 generate: (String, SamplingOptions, Int, inout RandomGenerator, (Unicode.Scalar) -> Bool) throws -> String)
         throws {
         var options = start
@@ -201,8 +204,10 @@ struct Sample: ParsableCommand {
                 continue
             }
             do {
-                var last: Unicode.Scalar? = nil
-                _ = try generate(line, options, length, &rng) { ch in
+                let prime = opening(line)
+                if prime != line { Terminal.writeFlushed(prime) }
+                var last: Unicode.Scalar? = prime == line ? nil : prime.unicodeScalars.last
+                _ = try generate(prime, options, length, &rng) { ch in
                     Terminal.writeFlushed(String(ch))
                     last = ch
                     return true

@@ -72,7 +72,7 @@ struct Train: ParsableCommand {
     var maxEpochs: Double?
     @Option(parsing: .unconditional, help: "Stop after this many seconds of training.")
     var maxTime: Double?
-    @Option(parsing: .unconditional, help: "Stop when validation has not improved for N evaluations; best.safetensors is the model to use.")
+    @Option(parsing: .unconditional, help: "Stop when validation has not improved for N evaluations; best.safetensors is the model to use (0: never, which turns off a preset's).")
     var earlyStop: Int?
     @Option(help: "small, medium or large: recommended model and regularisation settings (see the README); options given explicitly win.")
     var preset: Preset?
@@ -134,7 +134,7 @@ struct Train: ParsableCommand {
             o.weightDecay = weightDecay
             o.lrSchedule = lrSchedule
             o.warmup = warmup != 0 ? warmup : nil
-            o.earlyStop = earlyStop
+            o.earlyStop = earlyStop == 0 ? nil : earlyStop
             o.device = device == "cpu" ? nil : device
             o.precision = precision == "fp32" ? nil : precision
             if let preset { preset.apply(to: &o, unlessGiven: has) }
@@ -191,7 +191,7 @@ struct Train: ParsableCommand {
         try check("--weight-decay", weightDecay.map { "\($0)" } ?? "default", saved.weightDecay.map { "\($0)" } ?? "default")
         try check("--lr-schedule", lrSchedule?.rawValue ?? "default", saved.lrSchedule?.rawValue ?? "default")
         try check("--warmup", "\(warmup)", "\(saved.warmup ?? 0)")
-        try check("--early-stop", earlyStop.map { "\($0)" } ?? "none", saved.earlyStop.map { "\($0)" } ?? "none")
+        try check("--early-stop", earlyStop.flatMap { $0 == 0 ? nil : "\($0)" } ?? "none", saved.earlyStop.map { "\($0)" } ?? "none")
         if has("--preset") {
             throw CharRNNError.invalidOption("--preset sets up a new run; a resumed run keeps the settings it has")
         }

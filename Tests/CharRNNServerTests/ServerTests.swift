@@ -47,6 +47,7 @@ final class ServerTests: XCTestCase {
             XCTAssertEqual(list[0]["hidden"] as? Int, 24)
             XCTAssertEqual(list[0]["vocabulary_size"] as? Int, ServerFixture.alphabet.count)
             XCTAssertEqual(list[0]["training_loss"] as? Double, 2.5)
+            XCTAssertEqual(list[0]["start_character"] as? String, "\n", "what an empty prompt starts from")
             XCTAssertEqual(list[1]["kind"] as? String, "classifier")
             XCTAssertEqual(list[1]["categories"] as? [String], ["North", "South", "West"])
 

@@ -30,7 +30,7 @@ final class CPUCountTests: XCTestCase {
     /// A cgroup tree laid out in a temporary folder: v2 takes the tightest of the group and its
     /// ancestors; v1 reads the cpu controller's quota and period.
     func testCgroupQuotasAreFoundInTheTree() throws {
-        let root = temporaryDirectory()
+        let root = scratchDirectory()
         func write(_ path: String, _ text: String) throws {
             let url = URL(fileURLWithPath: root + "/" + path)
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)

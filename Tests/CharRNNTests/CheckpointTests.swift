@@ -71,7 +71,7 @@ final class CheckpointTests: XCTestCase {
     }
 
     func testAtomicWriteLeavesNoTemporaryFiles() throws {
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory()
         try AtomicFile.write("one", to: dir + "/f.txt")
         try AtomicFile.write("two", to: dir + "/f.txt")
         XCTAssertEqual(try String(contentsOfFile: dir + "/f.txt", encoding: .utf8), "two")
@@ -125,7 +125,7 @@ final class CheckpointTests: XCTestCase {
     }
 
     func testOutputsMustBeRegularFilesOrAbsent() throws {
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory()
         let fifo = dir + "/fifo"
         XCTAssertEqual(mkfifo(fifo, 0o644), 0)
         XCTAssertThrowsError(try AtomicFile.write("x", to: fifo)) { error in
@@ -139,7 +139,7 @@ final class CheckpointTests: XCTestCase {
     }
 
     func testTextReadingRefusesUTF16AndStopsAtNULs() throws {
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory()
         for encoding in [String.Encoding.utf16LittleEndian, .utf16BigEndian, .utf16] {
             let path = dir + "/u.txt"
             try "hello there, a text in UTF-16".data(using: encoding)!.write(to: URL(fileURLWithPath: path))

@@ -76,7 +76,7 @@ final class ClassifierTests: XCTestCase {
     }
 
     func testLearnsASyntheticSet() throws {
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory()
         try Self.writeSynthetic(dir)
         var o = ClassifierOptions(dataDirectory: dir, outputDirectory: dir + "/out")
         o.hidden = 32; o.embed = 8; o.epochs = 8; o.threads = 1; o.learningRate = 1e-2; o.batchSize = 16
@@ -128,7 +128,7 @@ final class ClassifierTests: XCTestCase {
         // The counts and the default τ travel in the checkpoint.
         var stored = cp
         stored.info.priorCorrection = 0.5
-        let path = temporaryDirectory() + "/c.safetensors"
+        let path = scratchDirectory() + "/c.safetensors"
         try stored.save(to: path)
         let loaded = try ClassifierCheckpoint.load(path)
         XCTAssertEqual(loaded.info.trainingCounts, [999, 9, 0])
@@ -138,7 +138,7 @@ final class ClassifierTests: XCTestCase {
     /// An ensemble predicts the log of its members' mean probability; its first member is the plain
     /// classifier of the same options; a smaller ensemble trained into the same folder replaces a larger one.
     func testEnsemble() throws {
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory()
         try Self.writeSynthetic(dir, perCategory: 60)
         var o = ClassifierOptions(dataDirectory: dir, outputDirectory: dir + "/plain")
         o.hidden = 12; o.embed = 4; o.epochs = 3; o.threads = 1; o.learningRate = 1e-2; o.batchSize = 16
@@ -171,7 +171,7 @@ final class ClassifierTests: XCTestCase {
     }
 
     func testLoaderFoldsCountsAndRejects() throws {
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory()
         try "Émile\nZoë\nÉmile\nAnn\n".write(toFile: dir + "/French.txt", atomically: true, encoding: .utf8)
         try "Ann\nBob\n".write(toFile: dir + "/English.txt", atomically: true, encoding: .utf8)
         let d = try LabelledData.load(directory: dir, normalization: TextNormalization(foldToASCII: true), deduplicate: true)
@@ -181,7 +181,7 @@ final class ClassifierTests: XCTestCase {
         XCTAssertEqual(d.ambiguous, ["Ann"])
         XCTAssertEqual(TextNormalization(foldToASCII: true, lowercase: true).apply("Ślusarski"), "slusarski")
 
-        let empty = temporaryDirectory()
+        let empty = scratchDirectory()
         XCTAssertThrowsError(try LabelledData.load(directory: empty, normalization: .init(), deduplicate: true)) {
             XCTAssertTrue("\($0)".contains("no .txt files"))
         }

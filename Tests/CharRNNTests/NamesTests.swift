@@ -4,7 +4,7 @@ import XCTest
 
 final class NamesTests: XCTestCase {
     func testNamesModeLearnsAndStopsAtTheEndOfAName() throws {
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory()
         var rng = RandomGenerator(seed: 4)
         let syllables = ["sau", "rus", "don", "tyr", "rap", "tor", "cera", "odon", "ptero", "mega"]
         var names = Set<String>()
@@ -35,7 +35,7 @@ final class NamesTests: XCTestCase {
     }
 
     func testNamesModeResumesExactly() throws {
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory()
         try (0..<200).map { "name\($0 % 37)x\($0)" }.joined(separator: "\n").write(toFile: dir + "/n.txt", atomically: true, encoding: .utf8)
         var o = TrainingOptions(textPath: dir + "/n.txt", outputDirectory: dir + "/full")
         o.names = true; o.hidden = 16; o.embed = 8; o.batchSize = 8; o.maxSteps = 60; o.evalEvery = 20; o.threads = 1
@@ -49,7 +49,7 @@ final class NamesTests: XCTestCase {
     }
 
     func testConditionalGenerationFollowsTheCategory() throws {
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory()
         try writeVowelsAndStops(dir)
         var o = TrainingOptions(textPath: dir, outputDirectory: dir + "/run")
         o.hidden = 32; o.embed = 8; o.batchSize = 16; o.learningRate = 1e-2; o.maxSteps = 250; o.evalEvery = 250; o.threads = 1

@@ -34,6 +34,15 @@ func temporaryDirectory() -> String {
     return dir.path
 }
 
+extension XCTestCase {
+    /// A fresh folder for this test, removed when the test ends (whether it passed or not).
+    func scratchDirectory() -> String {
+        let dir = temporaryDirectory()
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        return dir
+    }
+}
+
 /// Asserts that every element of `actual` is within rtol * |expected| + atol of `expected`.
 func assertClose(_ actual: [Float], _ expected: [Float], rtol: Float, atol: Float, _ what: String,
                  file: StaticString = #filePath, line: UInt = #line) {

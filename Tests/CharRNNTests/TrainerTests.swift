@@ -7,7 +7,7 @@ final class TrainerTests: XCTestCase {
     func options(_ text: String, _ out: String) -> TrainingOptions { smallTrainingOptions(text, out) }
 
     func testLossFallsForEveryCell() throws {
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory()
         let text = try writeText(dir)
         for cell in CellKind.allCases {
             var o = options(text, dir + "/\(cell.rawValue)")
@@ -26,7 +26,7 @@ final class TrainerTests: XCTestCase {
     }
 
     func testResumeReproducesTheUninterruptedRun() throws {
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory()
         let text = try writeText(dir)
         for batching in BatchingMode.allCases {
             var o = options(text, dir + "/full-\(batching)")
@@ -51,7 +51,7 @@ final class TrainerTests: XCTestCase {
     }
 
     func testDivergenceStopsWithAClearError() throws {
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory()
         let text = try writeText(dir)
         var o = options(text, dir + "/boom")
         o.learningRate = 50; o.optimizer = .sgd; o.clipNorm = nil; o.maxSteps = 200; o.evalEvery = 1000

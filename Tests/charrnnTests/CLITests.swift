@@ -108,6 +108,17 @@ final class CLITests: CLITestCase {
         XCTAssertNotEqual(a.stdout, c.stdout)
         XCTAssertTrue(a.stdout.hasPrefix("to be"))
 
+        // With no prime the model starts from the corpus's first character, which is shown like a prime:
+        // in the sample, in an empty interactive line and in the preview printed while training.
+        let first = String(try String(contentsOfFile: text, encoding: .utf8).prefix(1))
+        let unprimed = try charrnn(["sample", "-c", out, "--length", "40", "--seed", "5"])
+        XCTAssertEqual(unprimed.status, 0, unprimed.stderr)
+        XCTAssertTrue(unprimed.stdout.hasPrefix(first), unprimed.stdout)
+        XCTAssertEqual(unprimed.stdout, try charrnn(["sample", "-c", out, "--prime", first, "--length", "40", "--seed", "5"]).stdout)
+        XCTAssertEqual(unprimed.stdout, try charrnn(["sample", "-c", out, "--interactive", "--length", "40", "--seed", "5"],
+                                                     stdin: "\n").stdout)
+        XCTAssertTrue(r.stdout.contains("--- sample ---\n" + first), r.stdout)
+
         let lines = try charrnn(["sample", "-c", out, "--count", "4", "--stop", "\\n", "--length", "100", "--seed", "1"])
         XCTAssertEqual(lines.stdout.split(separator: "\n", omittingEmptySubsequences: false).count, 5, lines.stdout)
 

@@ -55,7 +55,7 @@ final class RegularisationCLITests: CLITestCase {
             (["--weight-drop", "1"], "--weight-drop must be in [0, 1)"),
             (["--lr-schedule", "cosine", "--lr-decay", "0.5"], "--lr-decay belongs to --lr-schedule step"),
             (["--early-stop", "3", "--val-fraction", "0"], "validation part"),
-            (["--early-stop", "0"], "--early-stop must be at least 1"),
+            (["--early-stop", "-1"], "--early-stop must be 1 or more evaluations, or 0 for none"),
             (["--warmup", "-1"], "--warmup"),
         ]
         for (extra, fragment) in cases {
@@ -80,6 +80,14 @@ final class RegularisationCLITests: CLITestCase {
                          "\\\"variationalDropout\\\":true", "\\\"weightDrop\\\":0.25", "\\\"earlyStop\\\":8"] {
             XCTAssertTrue(text.contains(expected), "\(expected) in the saved options")
         }
+
+        // --early-stop 0 turns the preset's early stop off.
+        let never = dir + "/never"
+        let n = try charrnn(["train", self.text, "-o", never, "--preset", "small", "--early-stop", "0", "--hidden", "24", "--embed", "8",
+                             "--seq-length", "16", "--batch-size", "8", "--max-steps", "5", "--threads", "1", "--sample-length", "0"])
+        XCTAssertEqual(n.status, 0, n.stderr)
+        let neverState = try Data(contentsOf: URL(fileURLWithPath: never + "/train-state.safetensors"))
+        XCTAssertFalse(String(decoding: neverState.prefix(20000), as: UTF8.self).contains("earlyStop"), "no early stop saved")
     }
 
     /// A run bounded by time alone anneals over its seconds: with the preset (which picks cosine) and

@@ -58,6 +58,13 @@ public final class Sampler {
         model.freezeForInference()
     }
 
+    /// The text a sample visibly begins with: the prime, or with none the start character the model is
+    /// fed (the corpus's first), so an unprimed Shakespeare sample reads "First Citizen:", not "irst
+    /// Citizen:". In names mode the start character is the line between names and is never shown.
+    public static func opening(prime: String, startCharacter: Unicode.Scalar, namesMode: Bool) -> String {
+        prime.isEmpty && !namesMode ? String(startCharacter) : prime
+    }
+
     /// Feeds the prime text (or the start character when it is empty) from the zero state, then draws up
     /// to `length` characters, calling `emit` with each; `emit` returns false to stop early.
     /// Returns the generated text (without the prime).

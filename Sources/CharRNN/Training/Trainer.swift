@@ -386,9 +386,11 @@ public final class Trainer {
         let sampler = Sampler(model: model, vocabulary: data.vocabulary, startCharacter: startCharacter)
         sampler.namesMode = data.names
         guard data.names else {
+            guard options.sampleLength > 0 else { return "" }
             // Ctrl-C ends the sample early; the loop then saves and stops.
-            return (try? sampler.generate(prime: "", length: options.sampleLength, options: SamplingOptions(temperature: 0.8),
-                                          rng: &rng, emit: { _ in crn_interrupted() == 0 })) ?? ""
+            let text = (try? sampler.generate(prime: "", length: options.sampleLength, options: SamplingOptions(temperature: 0.8),
+                                              rng: &rng, emit: { _ in crn_interrupted() == 0 })) ?? ""
+            return Sampler.opening(prime: "", startCharacter: startCharacter, namesMode: false) + text
         }
         let stop = SamplingOptions(temperature: 0.8, stop: "\n")
         if let names = data.categoryNames {

@@ -112,7 +112,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         }
         if let w = warmup, w < 0 { throw bad("--warmup must be 0 or more steps (got \(w))") }
         if let n = earlyStop {
-            guard n >= 1 else { throw bad("--early-stop must be at least 1 evaluation (got \(n))") }
+            guard n >= 1 else { throw bad("--early-stop must be 1 or more evaluations, or 0 for none (got \(n))") }
             guard validationFraction > 0 else { throw bad("--early-stop needs a validation part (--val-fraction above 0)") }
         }
         guard evalEvery >= 1 else { throw bad("--eval-every must be at least 1 (got \(evalEvery))") }

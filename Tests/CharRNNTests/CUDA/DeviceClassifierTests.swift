@@ -49,7 +49,7 @@ final class DeviceClassifierTests: XCTestCase {
     }
 
     func testClassifierTrainsOnTheDeviceAsOnTheCPU() throws {
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory()
         var o = ClassifierOptions(dataDirectory: try labelledFolder(dir), outputDirectory: dir + "/cpu")
         o.hidden = 16; o.embed = 8; o.batchSize = 16; o.epochs = 4; o.learningRate = 0.01; o.threads = 1
         o.balanceClasses = true

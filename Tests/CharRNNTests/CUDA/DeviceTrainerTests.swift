@@ -18,7 +18,7 @@ final class DeviceTrainerTests: XCTestCase {
     }
 
     func testTrainingOnTheDeviceTracksTheCPU() throws {
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory()
         let text = try writeTrainingText(dir)
         for (optimizer, clipValue) in [(OptimizerKind.adam, nil), (.adamw, nil), (.sgd, 0.05), (.rmsprop, nil), (.adagrad, nil)] {
             var o = smallTrainingOptions(text, dir + "/cpu-\(optimizer)")
@@ -91,7 +91,7 @@ final class DeviceTrainerTests: XCTestCase {
     /// With the losses read every --log-every steps, loss.csv has the CPU run's rows, and a run that
     /// diverges stops with the CPU run's message, naming the same step.
     func testLossesReadInBatchesGiveTheCPUHistoryAndDivergence() throws {
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory()
         let text = try writeTrainingText(dir)
         var o = smallTrainingOptions(text, dir + "/cpu")
         o.maxSteps = 30
@@ -122,7 +122,7 @@ final class DeviceTrainerTests: XCTestCase {
     /// A run that would not fit in the GPU's free memory is refused before anything is allocated or
     /// written, with the sizes; the host's memory is not what limits it.
     func testARunThatDoesNotFitTheGPUIsRefusedFirst() throws {
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory()
         let text = try writeTrainingText(dir)
         var o = smallTrainingOptions(text, dir + "/big")
         o.hidden = 256
@@ -152,7 +152,7 @@ final class DeviceTrainerTests: XCTestCase {
     /// The files are the same whichever device wrote them: stop on one, resume on the other, and the
     /// run ends where the uninterrupted CPU run does.
     func testARunResumesOnTheOtherDevice() throws {
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory()
         let text = try writeTrainingText(dir)
         var o = smallTrainingOptions(text, dir + "/whole")
         o.maxSteps = 40
@@ -195,7 +195,7 @@ final class DeviceEvaluationTests: XCTestCase {
 /// batching, keep to that category's letters.
 final class DeviceConditionalTests: XCTestCase {
     func testConditionalNamesTrainAndGenerateOnTheDevice() throws {
-        let dir = temporaryDirectory()
+        let dir = scratchDirectory()
         try writeVowelsAndStops(dir)
         var o = TrainingOptions(textPath: dir, outputDirectory: dir + "/cpu")
         o.hidden = 32; o.embed = 8; o.batchSize = 16; o.learningRate = 1e-2; o.maxSteps = 40; o.evalEvery = 20; o.logEvery = 10
