@@ -30,7 +30,7 @@ enum Preset: String, ExpressibleByArgument, CaseIterable {
         }
         let (layers, hidden, embed, seq, batch, dropout): (Int, Int, Int, Int, Int, Double)
         switch self {
-        case .small: (layers, hidden, embed, seq, batch, dropout) = (2, 256, 64, 100, 32, 0.25)
+        case .small: (layers, hidden, embed, seq, batch, dropout) = (2, 256, 64, 100, 32, 0.2)
         case .medium: (layers, hidden, embed, seq, batch, dropout) = (3, 512, 64, 128, 64, 0.3)
         case .large: (layers, hidden, embed, seq, batch, dropout) = (3, 1024, 128, 128, 128, 0.4)
         }

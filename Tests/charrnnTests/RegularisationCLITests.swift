@@ -77,7 +77,7 @@ final class RegularisationCLITests: CLITestCase {
         let state = try Data(contentsOf: URL(fileURLWithPath: out + "/train-state.safetensors"))
         let text = String(decoding: state.prefix(20000), as: UTF8.self)
         for expected in ["\\\"hidden\\\":24", "\\\"layers\\\":2", "\\\"optimizer\\\":\\\"adamw\\\"", "\\\"lrSchedule\\\":\\\"cosine\\\"",
-                         "\\\"variationalDropout\\\":true", "\\\"weightDrop\\\":0.25", "\\\"earlyStop\\\":8"] {
+                         "\\\"variationalDropout\\\":true", "\\\"dropout\\\":0.2,", "\\\"weightDrop\\\":0.2}", "\\\"earlyStop\\\":8"] {
             XCTAssertTrue(text.contains(expected), "\(expected) in the saved options")
         }
 
