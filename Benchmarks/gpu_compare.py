@@ -2,12 +2,14 @@
 """charrnn against PyTorch on the same GPU, row by row in one run: chars/s, the ratio, and peak GPU memory.
 
 Usage (on the GPU machine, beside a charrnn binary):
-    python3 Benchmarks/gpu_compare.py ./charrnn path/to/bench_torch_gpu.py [--seconds 3] [--tf32]
+    python3 Benchmarks/gpu_compare.py ./charrnn path/to/bench_torch_gpu.py [--seconds 3] [--precision fp32|tf32|bf16]
 
 PyTorch's side is the anchor's own train() (../shared/gpu/bench_torch_gpu.py: Embedding -> nn.LSTM/GRU ->
 Linear, Adam, clip 5, state carried), with torch.cuda.max_memory_allocated() read around it; charrnn's is
-`charrnn bench --device cuda --only N`, each row in its own process. fp32 with TF32 off on both sides,
-or TF32 on both with --tf32 (charrnn's --precision tf32: its matrix products; its own kernels stay fp32).
+`charrnn bench --device cuda --only N`, each row in its own process. fp32 with TF32 off on both sides;
+tf32: TF32 on both (charrnn's --precision tf32: its matrix products; its own kernels stay fp32); bf16:
+charrnn's --precision bf16 (bfloat16 operands in its products, everything stored in fp32) against
+PyTorch's bf16 autocast (which also keeps activations in bf16, so its memory is not comparable).
 """
 import argparse, importlib.util, json, subprocess, sys
 
@@ -35,19 +37,20 @@ def charrnn_rows(binary, seconds, precision):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("charrnn"); ap.add_argument("torch_bench"); ap.add_argument("--seconds", type=float, default=3)
-    ap.add_argument("--tf32", action="store_true")
+    ap.add_argument("--precision", choices=["fp32", "tf32", "bf16"], default="fp32")
     a = ap.parse_args()
+    tf32, amp = a.precision == "tf32", a.precision == "bf16"
     spec = importlib.util.spec_from_file_location("bench_torch_gpu", a.torch_bench)
     tb = importlib.util.module_from_spec(spec); spec.loader.exec_module(tb)
     import torch
-    ours = charrnn_rows(a.charrnn, a.seconds, "tf32" if a.tf32 else "fp32")
+    ours = charrnn_rows(a.charrnn, a.seconds, a.precision)
     print(f"GPU: {torch.cuda.get_device_name(0)}, torch {torch.__version__}, cuDNN {torch.backends.cudnn.version()}, "
-          f"{'TF32' if a.tf32 else 'fp32'}")
+          f"{ {'fp32': 'fp32 (TF32 off)', 'tf32': 'TF32', 'bf16': 'charrnn bf16 products, PyTorch bf16 autocast'}[a.precision] }")
     print(f"| config | charrnn chars/s | PyTorch chars/s | ratio | charrnn ms/step | PyTorch ms/step | charrnn GPU MB | PyTorch GPU MB |")
     print("|---|---|---|---|---|---|---|---|")
     for cell, L, H, E, B, T in ROWS:
         torch.cuda.empty_cache(); torch.cuda.reset_peak_memory_stats()
-        t = tb.train(cell, L, H, E, B, T, tf32=a.tf32)
+        t = tb.train(cell, L, H, E, B, T, tf32=tf32, amp=amp)
         torch_mb = torch.cuda.max_memory_allocated() / 2**20
         c = ours.get(("train", cell, L, H, B, T))
         name = f"train {cell.upper()} {L}x{H} E{E} b{B} s{T}"

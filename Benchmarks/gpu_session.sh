@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything the GPU issues need checked and measured, in one go on the GPU machine (no Swift there):
 #   1. charrnn devices --check: every kernel, the GPU model and the training step against the CPU;
-#   2. gpu_compare.py: the GPU bench beside PyTorch's anchor, row by row, with peak GPU memory;
+#   2. gpu_compare.py: the GPU bench beside PyTorch's anchor, row by row, with peak GPU memory, for each
+#      of PRECISIONS (default "fp32 tf32 bf16");
 #   3. a training run on the GPU (2x512 LSTM, dropout 0.25, tiny Shakespeare) for TRAIN_SECONDS,
 #      then a 300-character sample from its best checkpoint;
 #   4. with NAMES_DIR (a folder of names by language): a names-by-category model and a classifier
@@ -13,7 +14,10 @@ BIN=$1 TORCH_BENCH=$2 CORPUS=$3 LOGS=${4:-gpu-logs}
 HERE="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$LOGS"
 "$BIN" devices --check 2>&1 | tee "$LOGS/devices-check.txt"
-python3 "$HERE/gpu_compare.py" "$BIN" "$TORCH_BENCH" --seconds "${BENCH_SECONDS:-3}" 2>&1 | tee "$LOGS/bench.txt"
+for precision in ${PRECISIONS:-fp32 tf32 bf16}; do
+    python3 "$HERE/gpu_compare.py" "$BIN" "$TORCH_BENCH" --seconds "${BENCH_SECONDS:-3}" --precision "$precision" 2>&1 \
+        | tee "$LOGS/bench-$precision.txt"
+done
 "$BIN" train "$CORPUS" --device cuda --layers 2 --hidden 512 --dropout 0.25 --max-time "${TRAIN_SECONDS:-240}" \
     --eval-every 500 -o "$LOGS/run" 2>&1 | tee "$LOGS/train.txt"
 "$BIN" sample -c "$LOGS/run/best.safetensors" --device cuda --length 300 --temperature 0.8 --seed 1 2>&1 | tee "$LOGS/sample.txt"

@@ -30,7 +30,7 @@ struct Bench: ParsableCommand {
     var batch: Int?
     @Option(help: "cpu, or cuda / cuda:N: every row (and the large rows of the PyTorch GPU table) on a GPU, with its peak memory.")
     var device = "cpu"
-    @Option(help: "With --device cuda: fp32, or tf32 for the matrix products.")
+    @Option(help: "With --device cuda, the matrix products: fp32, tf32 or bf16 (bfloat16 operands, fp32 sums).")
     var precision = "fp32"
 
     func run() throws {
@@ -40,7 +40,7 @@ struct Bench: ParsableCommand {
         let choice = try DeviceChoice(parsing: device)
         guard choice != .auto else { throw CharRNNError.invalidOption("bench takes --device cpu or cuda[:N], not auto") }
         let gpu = choice != .cpu
-        if !gpu { _ = try choice.open(precision: precision) }  // refuses tf32 on the CPU
+        if !gpu { _ = try choice.open(precision: precision) }  // refuses tf32 and bf16 on the CPU
         guard let recurrenceSplit = RecurrentLayer.RecurrenceSplit(rawValue: split) else {
             throw CharRNNError.invalidOption("--split must be auto, rows or tiles (got \(split))")
         }

@@ -13,7 +13,8 @@ struct Devices: ParsableCommand {
         --check compiles charrnn's kernels for each GPU and runs every kernel against its CPU twin on random \
         inputs, then the GPU model against the CPU model (loss, every gradient, state and logits of each \
         cell) and three training steps of each optimizer; it fails when any differs by more than 1e-4 \
-        relative, or when there is no usable GPU.
+        relative, or when there is no usable GPU. The products and the model checks then run again with \
+        --precision tf32 and bf16, each against its own looser bound, and report the agreement they reach.
         """
     )
 
@@ -50,9 +51,20 @@ struct Devices: ParsableCommand {
             let device = try CUDADevice(ordinal: gpu.ordinal)
             Terminal.write("cuda:\(gpu.ordinal): kernels \(device.moduleWasCached ? "loaded from the cache" : "compiled") "
                            + "in \(fmt(monotonicSeconds() - started, 2)) s\n")
-            for outcome in try KernelChecks.run(on: device) + ModelChecks.run(on: device) {
-                Terminal.write("  \(outcome.passed ? "ok  " : "FAIL") \(outcome.name): relative error \(fmt(outcome.relativeError, 9))\n")
-                if !outcome.passed { failures += 1 }
+            func report(_ outcomes: [KernelChecks.Outcome]) {
+                for outcome in outcomes {
+                    Terminal.write("  \(outcome.passed ? "ok  " : "FAIL") \(outcome.name): relative error \(fmt(outcome.relativeError, 9))\n")
+                    if !outcome.passed { failures += 1 }
+                }
+            }
+            report(try KernelChecks.run(on: device) + ModelChecks.run(on: device))
+            for precision in [Precision.tf32, .bf16] {
+                let rounded = try CUDADevice(ordinal: gpu.ordinal, precision: precision)
+                let outcomes = try KernelChecks.products(on: rounded) + ModelChecks.run(on: rounded)
+                let worst = outcomes.map(\.relativeError).max() ?? 0
+                Terminal.write("cuda:\(gpu.ordinal) with --precision \(precision): worst relative error \(fmt(worst, 6)) "
+                               + "(bound \(precision.tolerance))\n")
+                report(outcomes)
             }
         }
         if failures > 0 { throw CharRNNError.cuda("\(failures) kernel check\(failures == 1 ? "" : "s") failed") }

@@ -82,7 +82,7 @@ struct Train: ParsableCommand {
     var threads = CPUCount.usable
     @Option(help: "cpu, cuda, cuda:N or auto (a usable GPU, else the CPU); see 'charrnn devices'. A resumed run may change it.")
     var device = "cpu"
-    @Option(help: "On a GPU: fp32, or tf32 (TensorFloat-32 matrix products: faster on large models, about 1e-3 relative).")
+    @Option(help: "On a GPU, the matrix products: fp32, tf32 (TensorFloat-32, about 1e-3 relative) or bf16 (bfloat16 operands, fp32 sums, about 1e-2 relative); faster on large models.")
     var precision = "fp32"
     @Option(parsing: .unconditional, help: "Validate, print a sample and save checkpoints every N steps.")
     var evalEvery = 1000
@@ -141,7 +141,9 @@ struct Train: ParsableCommand {
             guard printEvery >= 1 else { throw CharRNNError.invalidOption("--print-every must be at least 1 (got \(printEvery))") }
             trainer = try Trainer(options: o)
         }
-        let reporter = ProgressReporter(printEvery: printEvery, threads: trainer.options.threads, device: trainer.deviceName)
+        let products = trainer.options.precision.map { ", \($0) products" } ?? ""
+        let reporter = ProgressReporter(printEvery: printEvery, threads: trainer.options.threads,
+                                        device: trainer.deviceName.map { $0 + products })
         let result = try trainer.run { reporter.handle($0) }
         reporter.finish()
         switch result.outcome {

@@ -78,11 +78,12 @@ extension DeviceOptionCLITests {
 extension DeviceOptionCLITests {
     func testPrecisionIsCheckedBeforeAnythingRuns() throws {
         let out = dir + "/precision"
-        assertCleanError(try charrnn(["train", text, "-o", out, "--precision", "bf16"] + small),
-                         "--precision bf16 is not built yet; use fp32 or tf32")
-        assertCleanError(try charrnn(["train", text, "-o", out, "--precision", "fp16"] + small), "--precision must be fp32 or tf32")
+        assertCleanError(try charrnn(["train", text, "-o", out, "--precision", "bf16"] + small), "--precision bf16 is for a GPU")
+        assertCleanError(try charrnn(["train", text, "-o", out, "--precision", "fp16"] + small),
+                         "--precision must be fp32, tf32 or bf16 (got 'fp16')")
         assertCleanError(try charrnn(["train", text, "-o", out, "--precision", "tf32"] + small), "--precision tf32 is for a GPU")
         assertCleanError(try charrnn(["bench", "--precision", "tf32"]), "--precision tf32 is for a GPU")
+        assertCleanError(try charrnn(["bench", "--precision", "bf16"]), "--precision bf16 is for a GPU")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out))
     }
 }

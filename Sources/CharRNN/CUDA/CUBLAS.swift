@@ -1,6 +1,7 @@
 /// cuBLAS, loaded with dlopen: the matrix products of the GPU path. One handle per device, on the
 /// default stream, in fp32 with TF32 off unless asked (CUBLAS_DEFAULT_MATH does not use tensor cores
-/// for fp32), so products agree with the CPU's BLAS.
+/// for fp32), so products agree with the CPU's BLAS. TF32 is the handle's math mode; bf16 is a compute
+/// type of cublasGemmEx on the same fp32 matrices, so no product needs a converted copy of its operands.
 final class CUBLAS: @unchecked Sendable {
     typealias Status = Int32
     typealias Handle = OpaquePointer?
@@ -12,6 +13,12 @@ final class CUBLAS: @unchecked Sendable {
     private let cublasSetMathMode: @convention(c) (Handle, Int32) -> Status
     private let cublasSgemm: @convention(c) (Handle, Int32, Int32, Int32, Int32, Int32, UnsafePointer<Float>, UInt64, Int32,
                                              UInt64, Int32, UnsafePointer<Float>, UInt64, Int32) -> Status
+    // (handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc, computeType, algo)
+    private let cublasGemmEx: @convention(c) (Handle, Int32, Int32, Int32, Int32, Int32, UnsafeRawPointer, UInt64, Int32, Int32,
+                                              UInt64, Int32, Int32, UnsafeRawPointer, UInt64, Int32, Int32, Int32, Int32) -> Status
+    private static let dataTypeR32F: Int32 = 0          // CUDA_R_32F
+    private static let computeFast16BF: Int32 = 75      // CUBLAS_COMPUTE_32F_FAST_16BF
+    private static let defaultAlgorithm: Int32 = -1     // CUBLAS_GEMM_DEFAULT
 
     static let search = SharedLibrary.Search(
         what: "cuBLAS (pip install nvidia-cublas)", variable: "CHARRNN_CUBLAS",
@@ -27,6 +34,7 @@ final class CUBLAS: @unchecked Sendable {
         cublasCreate = try lib.function("cublasCreate_v2")
         cublasSetMathMode = try lib.function("cublasSetMathMode")
         cublasSgemm = try lib.function("cublasSgemm_v2")
+        cublasGemmEx = try lib.function("cublasGemmEx")
         let property: @convention(c) (Int32, UnsafeMutablePointer<Int32>) -> Status = try lib.function("cublasGetProperty")
         var parts: [Int32] = [0, 0, 0]
         for k in 0..<3 { _ = property(Int32(k), &parts[k]) }
@@ -35,20 +43,28 @@ final class CUBLAS: @unchecked Sendable {
 
     var versionString: String { "\(version.major).\(version.minor).\(version.patch)" }
 
-    /// A handle for the current context, with TF32 on or off.
-    func makeHandle(tf32: Bool) throws -> Handle {
+    /// A handle for the current context: TF32 math for tf32, the default math (TF32 off) otherwise.
+    func makeHandle(precision: Precision) throws -> Handle {
         var handle: Handle = nil
         try check(cublasCreate(&handle), "cublasCreate")
-        try check(cublasSetMathMode(handle, tf32 ? 3 : 0), "cublasSetMathMode")  // TF32_TENSOR_OP_MATH : DEFAULT_MATH
+        try check(cublasSetMathMode(handle, precision == .tf32 ? 3 : 0), "cublasSetMathMode")  // TF32_TENSOR_OP_MATH : DEFAULT_MATH
         return handle
     }
 
     /// Row-major C = alpha op(A) op(B) + beta C through column-major cuBLAS: C^T = op(B)^T op(A)^T,
     /// so the operands swap and each keeps its own transpose flag.
-    func gemm(_ handle: Handle, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: UInt64, lda: Int,
-              b: UInt64, ldb: Int, beta: Float, c: UInt64, ldc: Int) throws {
+    func gemm(_ handle: Handle, precision: Precision, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+              a: UInt64, lda: Int, b: UInt64, ldb: Int, beta: Float, c: UInt64, ldc: Int) throws {
         var alpha = alpha, beta = beta
-        let status = cublasSgemm(handle, transB ? 1 : 0, transA ? 1 : 0, Int32(n), Int32(m), Int32(k), &alpha,
+        let opA: Int32 = transB ? 1 : 0, opB: Int32 = transA ? 1 : 0
+        if precision == .bf16 {
+            let f32 = Self.dataTypeR32F
+            let status = cublasGemmEx(handle, opA, opB, Int32(n), Int32(m), Int32(k), &alpha, b, f32, Int32(ldb), a, f32, Int32(lda),
+                                      &beta, c, f32, Int32(ldc), Self.computeFast16BF, Self.defaultAlgorithm)
+            try check(status, "cublasGemmEx bf16 (\(m) x \(n) x \(k))")
+            return
+        }
+        let status = cublasSgemm(handle, opA, opB, Int32(n), Int32(m), Int32(k), &alpha,
                                  b, Int32(ldb), a, Int32(lda), &beta, c, Int32(ldc))
         try check(status, "cublasSgemm (\(m) x \(n) x \(k))")
     }

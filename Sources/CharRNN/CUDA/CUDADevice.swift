@@ -15,6 +15,7 @@ public struct CUDADeviceInfo: Sendable {
 public final class CUDADevice: ComputeDevice, @unchecked Sendable {
     public let info: CUDADeviceInfo
     public var name: String { "\(info.name) (cuda:\(info.ordinal))" }
+    public let precision: Precision
     private let driver: CUDADriver
     private let blas: CUBLAS
     private let context: OpaquePointer?
@@ -30,7 +31,7 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
     public func resetPeak() { peakAllocatedBytes = allocatedBytes }
 
     /// Opens GPU `ordinal`, compiles (or finds in the cache) and loads charrnn's kernels.
-    public init(ordinal: Int = 0, tf32: Bool = false) throws {
+    public init(ordinal: Int = 0, precision: Precision = .fp32) throws {
         driver = try CUDADriver.shared()
         let all = try Self.devices()
         guard all.indices.contains(ordinal) else {
@@ -44,7 +45,8 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
         context = ctx
         try driver.check(driver.cuCtxSetCurrent(ctx), "cuCtxSetCurrent")
         blas = try CUBLAS.shared()
-        blasHandle = try blas.makeHandle(tf32: tf32)
+        self.precision = precision
+        blasHandle = try blas.makeHandle(precision: precision)
         try loadKernels()
     }
 
@@ -154,7 +156,7 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
     public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: DevicePointer, lda: Int,
                      b: DevicePointer, ldb: Int, beta: Float, c: DevicePointer, ldc: Int) throws {
         try makeCurrent()
-        try blas.gemm(blasHandle, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.address, lda: lda,
+        try blas.gemm(blasHandle, precision: precision, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.address, lda: lda,
                       b: b.address, ldb: ldb, beta: beta, c: c.address, ldc: ldc)
     }
 

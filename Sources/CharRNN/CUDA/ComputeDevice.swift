@@ -23,6 +23,8 @@ public protocol ComputeDevice: AnyObject {
     /// Free and total bytes of the device's memory, where it can say (MemoryEstimate checks sizes
     /// against it before anything is allocated).
     var memory: (free: Int, total: Int)? { get }
+    /// How `gemm` treats its fp32 operands (--precision); the kernels are fp32 whatever it is.
+    var precision: Precision { get }
 }
 
 /// An address in a device's memory (a CUdeviceptr on a GPU, a host address on the emulated device).
@@ -73,6 +75,7 @@ public enum KernelArgument: Sendable {
 
 extension ComputeDevice {
     public var memory: (free: Int, total: Int)? { nil }
+    public var precision: Precision { .fp32 }
 
     /// Allocates room for `count` floats.
     public func allocate(floats count: Int) throws -> DevicePointer {

@@ -18,13 +18,9 @@ public enum DeviceChoice: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// --precision: fp32 or tf32; bf16 is refused until it is built.
+    /// --precision: fp32, tf32 or bf16.
     public static func checkPrecision(_ precision: String) throws {
-        guard ["fp32", "tf32"].contains(precision) else {
-            throw CharRNNError.invalidOption(precision == "bf16"
-                ? "--precision bf16 is not built yet; use fp32 or tf32"
-                : "--precision must be fp32 or tf32 (got '\(precision)')")
-        }
+        _ = try Precision(parsing: precision)
     }
 
     public var description: String {
@@ -36,20 +32,22 @@ public enum DeviceChoice: Equatable, Sendable, CustomStringConvertible {
     }
 
     /// The device to run on, nil for the CPU. `cuda` without a usable GPU throws the reason;
-    /// `auto` without one returns nil. `precision` is --precision: fp32, or tf32 for the GPU's products.
-    public func open(precision: String = "fp32") throws -> ComputeDevice? {
-        try Self.checkPrecision(precision)
-        let tf32 = precision == "tf32"
+    /// `auto` without one returns nil. `precision` is --precision: fp32, or tf32 or bf16 for the GPU's
+    /// products; `auto` that falls back to the CPU computes in fp32.
+    public func open(precision text: String = "fp32") throws -> ComputeDevice? {
+        let precision = try Precision(parsing: text)
         switch self {
         case .cpu:
-            if tf32 { throw CharRNNError.invalidOption("--precision tf32 is for a GPU (--device cuda); the CPU computes in fp32") }
+            if precision != .fp32 {
+                throw CharRNNError.invalidOption("--precision \(precision) is for a GPU (--device cuda); the CPU computes in fp32")
+            }
             return nil
         case .cuda(let n):
             if let why = CUDAEnvironment.probe().unusableBecause { throw CharRNNError.cuda("no usable GPU: \(why)") }
-            return try CUDADevice(ordinal: n, tf32: tf32)
+            return try CUDADevice(ordinal: n, precision: precision)
         case .auto:
             guard CUDAEnvironment.probe().unusableBecause == nil else { return nil }
-            return try CUDADevice(ordinal: 0, tf32: tf32)
+            return try CUDADevice(ordinal: 0, precision: precision)
         }
     }
 }

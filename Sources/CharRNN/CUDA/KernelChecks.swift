@@ -36,6 +36,13 @@ public enum KernelChecks {
         return try checker.all()
     }
 
+    /// The matrix product alone (each transpose), against the CPU's BLAS within the device's precision's
+    /// tolerance: what `devices --check` runs again at tf32 and bf16.
+    public static func products(on device: ComputeDevice, seed: UInt64 = 7) throws -> [Outcome] {
+        var checker = Checker(device: device, rng: RandomGenerator(seed: seed))
+        return try checker.products()
+    }
+
     private struct Checker {
         let device: ComputeDevice
         var rng: RandomGenerator
@@ -62,9 +69,16 @@ public enum KernelChecks {
 
         func get(_ p: DevicePointer, _ n: Int) throws -> [Float] { try device.downloadFloats(p, count: n) }
 
-        mutating func record(_ name: String, _ pairs: [([Float], [Float])]) {
+        mutating func record(_ name: String, _ pairs: [([Float], [Float])], tolerance: Double = KernelChecks.tolerance) {
             let worst = pairs.map { KernelChecks.relativeError($0.0, $0.1) }.max() ?? 0
-            outcomes.append(Outcome(name: name, relativeError: worst, passed: worst <= KernelChecks.tolerance))
+            outcomes.append(Outcome(name: name, relativeError: worst, passed: worst <= tolerance))
+        }
+
+        mutating func products() throws -> [Outcome] {
+            defer { allocations.forEach { device.free($0) } }
+            for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] { try gemm(transA: ta, transB: tb) }
+            try device.synchronize()
+            return outcomes
         }
 
         mutating func all() throws -> [Outcome] {
@@ -346,7 +360,9 @@ public enum KernelChecks {
             var c = c0
             BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: 0.5, a: a, lda: lda, b: b, ldb: ldb, beta: 2,
                       c: &c, ldc: n)
-            record("gemm (\(transA ? "T" : "N")\(transB ? "T" : "N"))", [(try get(pc, m * n), c)])
+            let precision = device.precision == .fp32 ? "" : ", \(device.precision)"
+            record("gemm (\(transA ? "T" : "N")\(transB ? "T" : "N")\(precision))", [(try get(pc, m * n), c)],
+                   tolerance: device.precision.tolerance)
         }
     }
 }

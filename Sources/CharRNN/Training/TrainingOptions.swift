@@ -51,7 +51,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     /// --device (auto, cpu, cuda:N); nil is the CPU. A resumed run may move to another device: the
     /// files are the same.
     public var device: String? = nil
-    /// --precision on a GPU: fp32 (nil) or tf32 (TensorFloat-32 products, about 1e-3 relative).
+    /// --precision on a GPU: fp32 (nil), tf32 or bf16 (the products' operands rounded; see Precision).
     public var precision: String? = nil
 
     public var regularization: CharRNNModel.Regularization {

@@ -148,9 +148,37 @@ final class EmulatedDevice: ComputeDevice {
 
     func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: DevicePointer, lda: Int,
               b: DevicePointer, ldb: Int, beta: Float, c: DevicePointer, ldc: Int) throws {
-        BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-                  a: raw(a).assumingMemoryBound(to: Float.self), lda: lda, b: raw(b).assumingMemoryBound(to: Float.self),
-                  ldb: ldb, beta: beta, c: raw(c).assumingMemoryBound(to: Float.self), ldc: ldc)
+        let c = raw(c).assumingMemoryBound(to: Float.self)
+        guard precision != .fp32 else {
+            BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                      a: raw(a).assumingMemoryBound(to: Float.self), lda: lda, b: raw(b).assumingMemoryBound(to: Float.self),
+                      ldb: ldb, beta: beta, c: c, ldc: ldc)
+            return
+        }
+        // The tensor cores' view of the operands: each element rounded, the sums in fp32.
+        let roundedA = rounded(a, rows: transA ? k : m, columns: transA ? m : k, leading: lda)
+        let roundedB = rounded(b, rows: transB ? n : k, columns: transB ? k : n, leading: ldb)
+        BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: roundedA, lda: lda, b: roundedB,
+                  ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
+
+    /// --precision to emulate: tf32 and bf16 round the operands of every product as cuBLAS's tensor-core
+    /// paths do, so ModelChecks and training runs show what those precisions cost.
+    var precision: Precision = .fp32
+
+    private func rounded(_ p: DevicePointer, rows: Int, columns: Int, leading: Int) -> [Float] {
+        let source = raw(p).assumingMemoryBound(to: Float.self)
+        let span = rows == 0 || columns == 0 ? 0 : (rows - 1) * leading + columns
+        let keep = precision == .bf16 ? 7 : 10  // mantissa bits
+        return (0..<span).map { Self.round(source[$0], mantissaBits: keep) }
+    }
+
+    /// x rounded to nearest (ties to even) with `mantissaBits` explicit mantissa bits, fp32's exponent.
+    static func round(_ x: Float, mantissaBits: Int) -> Float {
+        guard x.isFinite else { return x }
+        let drop = UInt32(23 - mantissaBits), bits = x.bitPattern
+        let half = (UInt32(1) << (drop - 1)) - 1 + ((bits >> drop) & 1)
+        return Float(bitPattern: (bits &+ half) & ~((UInt32(1) << drop) - 1))
     }
 
     func synchronize() throws {}

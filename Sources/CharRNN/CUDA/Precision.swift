@@ -1,0 +1,33 @@
+/// `--precision`: how a GPU's matrix products treat their fp32 operands. Only the products change:
+/// parameters, activations, gradients and optimizer moments are stored in fp32 whatever is chosen, and
+/// charrnn's own kernels compute in fp32, so memory is the same and a checkpoint is the same file.
+public enum Precision: String, CaseIterable, Sendable, CustomStringConvertible {
+    /// IEEE single products (cuBLAS's default math, TF32 off): the CPU's results to about 1e-6.
+    case fp32
+    /// Operands rounded to TensorFloat-32 (10 mantissa bits) on the tensor cores, fp32 sums.
+    case tf32
+    /// Operands rounded to bfloat16 (7 mantissa bits) on the tensor cores, fp32 sums
+    /// (cuBLAS's CUBLAS_COMPUTE_32F_FAST_16BF).
+    case bf16
+
+    public init(parsing text: String) throws {
+        guard let p = Precision(rawValue: text) else {
+            throw CharRNNError.invalidOption("--precision must be fp32, tf32 or bf16 (got '\(text)')")
+        }
+        self = p
+    }
+
+    public var description: String { rawValue }
+
+    /// The largest relative difference from the CPU's fp32 that ModelChecks accepts at this precision:
+    /// 1e-4 in fp32 (the bar). For the rounded products, about three times the worst seen on the
+    /// emulated device, which rounds every product's operands to nearest (PrecisionTests): tf32 1.1e-3
+    /// and bf16 1.5e-2 there, so a GPU that truncates the operands (twice the error) also passes.
+    public var tolerance: Double {
+        switch self {
+        case .fp32: return KernelChecks.tolerance
+        case .tf32: return 4e-3
+        case .bf16: return 4e-2
+        }
+    }
+}
