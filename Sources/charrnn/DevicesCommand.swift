@@ -12,7 +12,8 @@ struct Devices: ParsableCommand {
 
         --check compiles charrnn's kernels for each GPU and runs every kernel against its CPU twin on random \
         inputs, then the GPU model against the CPU model (loss, every gradient, state and logits of each \
-        cell) and three training steps of each optimizer; it fails when any differs by more than 1e-4 \
+        cell), three training steps of each optimizer and generation replayed from a CUDA graph against \
+        the same generation launched step by step; it fails when any differs by more than 1e-4 \
         relative, or when there is no usable GPU. The products and the model checks then run again with \
         --precision tf32 and bf16, each against its own looser bound, and report the agreement they reach.
         """

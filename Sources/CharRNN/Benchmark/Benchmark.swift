@@ -165,7 +165,8 @@ public enum Benchmark {
     }
 
     /// A sampling row on a GPU: DeviceGenerator drawing 200 characters per stream per call (temperature
-    /// 0.8), its characters copied back once per call.
+    /// 0.8), its characters copied back every 50 steps, as `sample` streams them; each chunk of 50 steps
+    /// is replayed from the graph the generator captured.
     private static func sampleOnDevice(_ c: BenchmarkConfig, config: ModelConfig, model: CharRNNModel, device: CUDADevice,
                                        seconds: Double) throws -> BenchmarkResult {
         let V = config.vocabSize, B = c.batch, length = 200
@@ -177,7 +178,7 @@ public enum Benchmark {
         func call() throws {
             seed += 1
             try generator.generate(prime: "", streams: B, length: length, options: SamplingOptions(temperature: 0.8),
-                                   seed: seed, chunk: length)
+                                   seed: seed, chunk: 50)
         }
         try call()
         device.resetPeak()

@@ -11,6 +11,8 @@ final class CUBLAS: @unchecked Sendable {
 
     private let cublasCreate: @convention(c) (UnsafeMutablePointer<Handle>) -> Status
     private let cublasSetMathMode: @convention(c) (Handle, Int32) -> Status
+    private let cublasSetStream: @convention(c) (Handle, OpaquePointer?) -> Status
+    private let cublasSetWorkspace: (@convention(c) (Handle, UInt64, Int) -> Status)?
     private let cublasSgemm: @convention(c) (Handle, Int32, Int32, Int32, Int32, Int32, UnsafePointer<Float>, UInt64, Int32,
                                              UInt64, Int32, UnsafePointer<Float>, UInt64, Int32) -> Status
     // (handle, transa, transb, m, n, k, alpha, A, Atype, lda, B, Btype, ldb, beta, C, Ctype, ldc, computeType, algo)
@@ -33,6 +35,8 @@ final class CUBLAS: @unchecked Sendable {
         library = lib
         cublasCreate = try lib.function("cublasCreate_v2")
         cublasSetMathMode = try lib.function("cublasSetMathMode")
+        cublasSetStream = try lib.function("cublasSetStream_v2")
+        cublasSetWorkspace = lib.optionalFunction("cublasSetWorkspace_v2")  // cuBLAS 11.4 and later
         cublasSgemm = try lib.function("cublasSgemm_v2")
         cublasGemmEx = try lib.function("cublasGemmEx")
         let property: @convention(c) (Int32, UnsafeMutablePointer<Int32>) -> Status = try lib.function("cublasGetProperty")
@@ -43,12 +47,23 @@ final class CUBLAS: @unchecked Sendable {
 
     var versionString: String { "\(version.major).\(version.minor).\(version.patch)" }
 
-    /// A handle for the current context: TF32 math for tf32, the default math (TF32 off) otherwise.
-    func makeHandle(precision: Precision) throws -> Handle {
+    /// A handle for the current context whose products go on `stream`: TF32 math for tf32, the default
+    /// math (TF32 off) otherwise.
+    func makeHandle(precision: Precision, stream: OpaquePointer?) throws -> Handle {
         var handle: Handle = nil
         try check(cublasCreate(&handle), "cublasCreate")
+        try check(cublasSetStream(handle, stream), "cublasSetStream")
         try check(cublasSetMathMode(handle, precision == .tf32 ? 3 : 0), "cublasSetMathMode")  // TF32_TENSOR_OP_MATH : DEFAULT_MATH
         return handle
+    }
+
+    /// Gives the handle a workspace of charrnn's own, so that products recorded into a CUDA graph use
+    /// memory that outlives the recording rather than cuBLAS's pool. False where cuBLAS is too old to
+    /// take one (recording then relies on the pool).
+    func setWorkspace(_ handle: Handle, _ address: UInt64, bytes: Int) throws -> Bool {
+        guard let cublasSetWorkspace else { return false }
+        try check(cublasSetWorkspace(handle, address, bytes), "cublasSetWorkspace")
+        return true
     }
 
     /// Row-major C = alpha op(A) op(B) + beta C through column-major cuBLAS: C^T = op(B)^T op(A)^T,

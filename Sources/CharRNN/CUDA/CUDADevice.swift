@@ -11,7 +11,10 @@ public struct CUDADeviceInfo: Sendable {
 }
 
 /// One GPU through the driver API, NVRTC and cuBLAS: the ComputeDevice the GPU path runs on. It uses the
-/// device's primary context (the one PyTorch and other libraries share) and the default stream.
+/// device's primary context (the one PyTorch and other libraries share) and one stream of its own, on
+/// which every launch, product, copy and zeroing is queued in order, so that a run of them can be
+/// captured as a CUDA graph. The stream is a blocking one: it also stays ordered with the legacy default
+/// stream of any other code in the process.
 public final class CUDADevice: ComputeDevice, @unchecked Sendable {
     public let info: CUDADeviceInfo
     public var name: String { "\(info.name) (cuda:\(info.ordinal))" }
@@ -20,6 +23,9 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
     private let blas: CUBLAS
     private let context: OpaquePointer?
     private let blasHandle: OpaquePointer?
+    private let stream: OpaquePointer?
+    /// cuBLAS's workspace for captured products, allocated at the first capture (nil: not yet).
+    private var blasWorkspace: DevicePointer?
     private var functions: [String: OpaquePointer?] = [:]
     /// Whether the module came from the disk cache (for `charrnn devices`).
     public private(set) var moduleWasCached = false
@@ -44,9 +50,12 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
         try driver.check(driver.cuDevicePrimaryCtxRetain(&ctx, device), "cuDevicePrimaryCtxRetain")
         context = ctx
         try driver.check(driver.cuCtxSetCurrent(ctx), "cuCtxSetCurrent")
+        var stream: OpaquePointer? = nil
+        try driver.check(driver.cuStreamCreate(&stream, 0), "cuStreamCreate")  // CU_STREAM_DEFAULT: blocking
+        self.stream = stream
         blas = try CUBLAS.shared()
         self.precision = precision
-        blasHandle = try blas.makeHandle(precision: precision)
+        blasHandle = try blas.makeHandle(precision: precision, stream: stream)
         try loadKernels()
     }
 
@@ -119,27 +128,30 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
     public func free(_ pointer: DevicePointer) {
         _ = try? makeCurrent()
         _ = driver.cuMemFree(pointer.address)
+        freeCount += 1
         allocatedBytes -= sizes.removeValue(forKey: pointer.address) ?? 0
     }
 
     public func copy(to destination: DevicePointer, from source: UnsafeRawPointer, bytes: Int) throws {
         try makeCurrent()
-        try driver.check(driver.cuMemcpyHtoD(destination.address, source, bytes), "cuMemcpyHtoD")
+        // From pageable memory this returns once the bytes are staged, so the caller may reuse them.
+        try driver.check(driver.cuMemcpyHtoDAsync(destination.address, source, bytes, stream), "cuMemcpyHtoD")
     }
 
     public func copy(from source: DevicePointer, to destination: UnsafeMutableRawPointer, bytes: Int) throws {
         try makeCurrent()
-        try driver.check(driver.cuMemcpyDtoH(destination, source.address, bytes), "cuMemcpyDtoH")
+        try driver.check(driver.cuMemcpyDtoHAsync(destination, source.address, bytes, stream), "cuMemcpyDtoH")
+        try driver.check(driver.cuStreamSynchronize(stream), "cuStreamSynchronize")
     }
 
     public func copy(from source: DevicePointer, to destination: DevicePointer, bytes: Int) throws {
         try makeCurrent()
-        try driver.check(driver.cuMemcpyDtoD(destination.address, source.address, bytes), "cuMemcpyDtoD")
+        try driver.check(driver.cuMemcpyDtoDAsync(destination.address, source.address, bytes, stream), "cuMemcpyDtoD")
     }
 
     public func zero(_ pointer: DevicePointer, bytes: Int) throws {
         try makeCurrent()
-        try driver.check(driver.cuMemsetD32(pointer.address, 0, bytes / 4), "cuMemsetD32")
+        try driver.check(driver.cuMemsetD32Async(pointer.address, 0, bytes / 4, stream), "cuMemsetD32")
     }
 
     public func launch(_ kernel: String, threads: Int, _ arguments: [KernelArgument]) throws {
@@ -148,7 +160,7 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
         try makeCurrent()
         let block = KernelSource.blockSize, blocks = (threads + block - 1) / block
         let status = KernelArgument.withParameterArray(arguments) { params in
-            driver.cuLaunchKernel(function, UInt32(blocks), 1, 1, UInt32(block), 1, 1, 0, nil, params, nil)
+            driver.cuLaunchKernel(function, UInt32(blocks), 1, 1, UInt32(block), 1, 1, 0, stream, params, nil)
         }
         try driver.check(status, "launching \(kernel) (\(threads) threads)")
     }
@@ -166,8 +178,56 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
         return (free, total)
     }
 
+    public private(set) var freeCount = 0
+
+    /// The work `body` queues, captured from the stream into a graph and instantiated. A failure inside
+    /// `body` (anything a capture may not contain) ends the capture, discards it and is rethrown.
+    public func capture(_ body: () throws -> Void) throws -> CapturedWork? {
+        try makeCurrent()
+        if blasWorkspace == nil {
+            // cuBLAS's own recommendation: 32 MiB on Hopper and later, 4 MiB before.
+            let bytes = (info.computeCapability.major >= 9 ? 32 : 4) << 20
+            let workspace = try allocate(bytes: bytes)
+            if try blas.setWorkspace(blasHandle, workspace.address, bytes: bytes) { blasWorkspace = workspace } else { free(workspace) }
+        }
+        // CU_STREAM_CAPTURE_MODE_THREAD_LOCAL: only this thread's unsafe calls end the capture.
+        try driver.check(driver.cuStreamBeginCapture(stream, 1), "cuStreamBeginCapture")
+        var graph: OpaquePointer? = nil
+        do {
+            try body()
+        } catch {
+            _ = driver.cuStreamEndCapture(stream, &graph)
+            if graph != nil { _ = driver.cuGraphDestroy(graph) }
+            throw error
+        }
+        try driver.check(driver.cuStreamEndCapture(stream, &graph), "cuStreamEndCapture")
+        defer { _ = driver.cuGraphDestroy(graph) }
+        var exec: OpaquePointer? = nil
+        try driver.check(driver.cuGraphInstantiateWithFlags(&exec, graph, 0), "cuGraphInstantiate")
+        return CUDAGraph(exec: exec, driver: driver)
+    }
+
+    public func replay(_ work: CapturedWork) throws {
+        guard let graph = work as? CUDAGraph else { throw CharRNNError.cuda("\(name) cannot replay work captured elsewhere") }
+        try makeCurrent()
+        try driver.check(driver.cuGraphLaunch(graph.exec, stream), "cuGraphLaunch")
+    }
+
     public func synchronize() throws {
         try makeCurrent()
         try driver.check(driver.cuCtxSynchronize(), "cuCtxSynchronize")
     }
+}
+
+/// An instantiated CUDA graph (CUgraphExec), destroyed with its last reference.
+final class CUDAGraph: CapturedWork {
+    let exec: OpaquePointer?
+    private let driver: CUDADriver
+
+    init(exec: OpaquePointer?, driver: CUDADriver) {
+        self.exec = exec
+        self.driver = driver
+    }
+
+    deinit { _ = driver.cuGraphExecDestroy(exec) }
 }

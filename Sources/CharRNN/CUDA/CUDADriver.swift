@@ -24,15 +24,24 @@ final class CUDADriver: @unchecked Sendable {
     let cuMemAlloc: @convention(c) (UnsafeMutablePointer<UInt64>, Int) -> Result
     let cuMemFree: @convention(c) (UInt64) -> Result
     let cuMemGetInfo: @convention(c) (UnsafeMutablePointer<Int>, UnsafeMutablePointer<Int>) -> Result
-    let cuMemcpyHtoD: @convention(c) (UInt64, UnsafeRawPointer, Int) -> Result
-    let cuMemcpyDtoH: @convention(c) (UnsafeMutableRawPointer, UInt64, Int) -> Result
-    let cuMemcpyDtoD: @convention(c) (UInt64, UInt64, Int) -> Result
-    let cuMemsetD32: @convention(c) (UInt64, UInt32, Int) -> Result
     let cuModuleLoadData: @convention(c) (UnsafeMutablePointer<Handle>, UnsafeRawPointer) -> Result
     let cuModuleGetFunction: @convention(c) (UnsafeMutablePointer<Handle>, Handle, UnsafePointer<CChar>) -> Result
     let cuLaunchKernel: @convention(c) (Handle, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, Handle,
                                         UnsafeMutablePointer<UnsafeMutableRawPointer?>?,
                                         UnsafeMutablePointer<UnsafeMutableRawPointer?>?) -> Result
+    // Streams and graphs: all work goes on one stream of charrnn's own, so it can be captured.
+    let cuStreamCreate: @convention(c) (UnsafeMutablePointer<Handle>, UInt32) -> Result
+    let cuStreamSynchronize: @convention(c) (Handle) -> Result
+    let cuMemcpyHtoDAsync: @convention(c) (UInt64, UnsafeRawPointer, Int, Handle) -> Result
+    let cuMemcpyDtoHAsync: @convention(c) (UnsafeMutableRawPointer, UInt64, Int, Handle) -> Result
+    let cuMemcpyDtoDAsync: @convention(c) (UInt64, UInt64, Int, Handle) -> Result
+    let cuMemsetD32Async: @convention(c) (UInt64, UInt32, Int, Handle) -> Result
+    let cuStreamBeginCapture: @convention(c) (Handle, Int32) -> Result
+    let cuStreamEndCapture: @convention(c) (Handle, UnsafeMutablePointer<Handle>) -> Result
+    let cuGraphInstantiateWithFlags: @convention(c) (UnsafeMutablePointer<Handle>, Handle, UInt64) -> Result
+    let cuGraphLaunch: @convention(c) (Handle, Handle) -> Result
+    let cuGraphDestroy: @convention(c) (Handle) -> Result
+    let cuGraphExecDestroy: @convention(c) (Handle) -> Result
     private let cuGetErrorName: @convention(c) (Result, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> Result
     private let cuGetErrorString: @convention(c) (Result, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> Result
 
@@ -61,13 +70,21 @@ final class CUDADriver: @unchecked Sendable {
         cuMemAlloc = try lib.function("cuMemAlloc_v2")
         cuMemFree = try lib.function("cuMemFree_v2")
         cuMemGetInfo = try lib.function("cuMemGetInfo_v2")
-        cuMemcpyHtoD = try lib.function("cuMemcpyHtoD_v2")
-        cuMemcpyDtoH = try lib.function("cuMemcpyDtoH_v2")
-        cuMemcpyDtoD = try lib.function("cuMemcpyDtoD_v2")
-        cuMemsetD32 = try lib.function("cuMemsetD32_v2", as: type(of: cuMemsetD32))
         cuModuleLoadData = try lib.function("cuModuleLoadData")
         cuModuleGetFunction = try lib.function("cuModuleGetFunction")
         cuLaunchKernel = try lib.function("cuLaunchKernel")
+        cuStreamCreate = try lib.function("cuStreamCreate")
+        cuStreamSynchronize = try lib.function("cuStreamSynchronize")
+        cuMemcpyHtoDAsync = try lib.function("cuMemcpyHtoDAsync_v2")
+        cuMemcpyDtoHAsync = try lib.function("cuMemcpyDtoHAsync_v2")
+        cuMemcpyDtoDAsync = try lib.function("cuMemcpyDtoDAsync_v2")
+        cuMemsetD32Async = try lib.function("cuMemsetD32Async", as: type(of: cuMemsetD32Async))
+        cuStreamBeginCapture = try lib.function("cuStreamBeginCapture_v2")
+        cuStreamEndCapture = try lib.function("cuStreamEndCapture")
+        cuGraphInstantiateWithFlags = try lib.function("cuGraphInstantiateWithFlags")
+        cuGraphLaunch = try lib.function("cuGraphLaunch")
+        cuGraphDestroy = try lib.function("cuGraphDestroy")
+        cuGraphExecDestroy = try lib.function("cuGraphExecDestroy")
         let getVersion = try lib.function("cuDriverGetVersion", as: (@convention(c) (UnsafeMutablePointer<Int32>) -> Result).self)
         var v: Int32 = 0
         _ = getVersion(&v)

@@ -25,7 +25,19 @@ public protocol ComputeDevice: AnyObject {
     var memory: (free: Int, total: Int)? { get }
     /// How `gemm` treats its fp32 operands (--precision); the kernels are fp32 whatever it is.
     var precision: Precision { get }
+    /// Records the launches, products, device-to-device copies and zeroing that `body` makes, without
+    /// running them, as work that `replay` runs with the same arguments and addresses (a CUDA graph:
+    /// one launch for a whole chunk of steps). nil where the device does not record. Anything else
+    /// inside `body` (a copy to or from the host, an allocation, a wait) makes it throw.
+    func capture(_ body: () throws -> Void) throws -> CapturedWork?
+    func replay(_ work: CapturedWork) throws
+    /// How many buffers were freed so far. Captured work names addresses, so it stays valid only while
+    /// this is unchanged (a buffer that grew was freed and allocated again elsewhere).
+    var freeCount: Int { get }
 }
+
+/// Work recorded by ComputeDevice.capture; released when the last reference goes.
+public protocol CapturedWork: AnyObject {}
 
 /// An address in a device's memory (a CUdeviceptr on a GPU, a host address on the emulated device).
 public struct DevicePointer: Hashable, Sendable {
@@ -76,6 +88,11 @@ public enum KernelArgument: Sendable {
 extension ComputeDevice {
     public var memory: (free: Int, total: Int)? { nil }
     public var precision: Precision { .fp32 }
+    public func capture(_ body: () throws -> Void) throws -> CapturedWork? { nil }
+    public func replay(_ work: CapturedWork) throws {
+        throw CharRNNError.cuda("\(name) cannot replay captured work")
+    }
+    public var freeCount: Int { 0 }
 
     /// Allocates room for `count` floats.
     public func allocate(floats count: Int) throws -> DevicePointer {

@@ -3,13 +3,34 @@
 /// feeds it back, all in device memory; the characters come to the host every `chunk` steps, for
 /// streaming and the stop character. Draws come from the counter-based generator seeded by `seed`:
 /// the same seed on the same device gives the same text (not the CPU's text, whose draws differ).
+///
+/// A whole chunk of steps is captured once as a CUDA graph and then replayed with one launch, since a
+/// step of a small model is a dozen tiny kernels whose launches, not their work, take the time. The
+/// graph holds the addresses of the buffers it uses, so the generator keeps its state and workspaces
+/// from call to call and captures again whenever a buffer has moved (ComputeDevice.freeCount), or when
+/// the options it baked in change. Text is the same with or without the graph.
 public final class DeviceGenerator {
     public let model: DeviceModel
     public let vocabulary: Vocabulary
     public let startCharacter: Unicode.Scalar
     private let tokens: DeviceBuffer, history: DeviceBuffer
+    /// The seed and the draw counter's base, two 64-bit words read by sample_next.
+    private let draws: DeviceBuffer
+    private var state: DeviceHiddenState?
     /// Names mode: every sample starts after the start symbol, also when a prime is given (as Sampler).
     public var namesMode = false
+    /// Replay full chunks from a captured graph where the device can capture (false: launch each step).
+    public var useGraphs = true
+    /// Why capturing a chunk failed, if it did; the generator then launches step by step.
+    public private(set) var graphFailure: String?
+    /// Chunks run from a captured graph so far.
+    public private(set) var replayedChunks = 0
+    private var graph: (key: GraphKey, freeCount: Int, work: CapturedWork)?
+
+    /// What a captured chunk bakes in besides addresses.
+    private struct GraphKey: Equatable {
+        let streams: Int, chunk: Int, inverseTemperature: Float, topK: Int, greedy: Bool
+    }
 
     public init(model: DeviceModel, vocabulary: Vocabulary, startCharacter: Unicode.Scalar) throws {
         self.model = model
@@ -17,6 +38,7 @@ public final class DeviceGenerator {
         self.startCharacter = startCharacter
         tokens = try DeviceBuffer(model.device, count: 0, elementSize: 4)
         history = try DeviceBuffer(model.device, count: 0, elementSize: 4)
+        draws = try DeviceBuffer(model.device, count: 2, elementSize: 8)
     }
 
     /// Feeds `prime` (the start character when empty) to every stream from the zero state, then draws up
@@ -39,7 +61,9 @@ public final class DeviceGenerator {
         }
         var context = try vocabulary.encode(prime, what: "the prime text")
         if context.isEmpty || namesMode { context.insert(vocabulary.id(of: startCharacter) ?? 0, at: 0) }
-        let state = try model.hiddenState(batch: B)
+        if state?.batch != B { state = nil; state = try model.hiddenState(batch: B) }
+        let state = state!
+        try state.reset()
         var none = RandomGenerator(seed: 0)
         let feed = Array(context.dropLast())
         for start in stride(from: 0, to: feed.count, by: CharRNNModel.primeChunk) {
@@ -48,21 +72,25 @@ public final class DeviceGenerator {
             try model.forward(part.flatMap { Array(repeating: $0, count: B) }, T: part.count, B: B, state: state,
                               training: false, rng: &none)
         }
-        let device = model.device, V = vocabulary.count
+        let device = model.device
         try tokens.reserve(B)
         try device.upload([Int32](repeating: context[context.count - 1], count: B), to: tokens.pointer)
         try history.reserve(chunk * B)
+        let words: [UInt64] = [seed, 0]
+        try words.withUnsafeBytes { try device.copy(to: draws.pointer, from: $0.baseAddress!, bytes: $0.count) }
+        let key = GraphKey(streams: B, chunk: chunk, inverseTemperature: 1 / options.temperature, topK: options.topK ?? 0,
+                           greedy: options.greedy)
         var texts = [String.UnicodeScalarView](repeating: String.UnicodeScalarView(), count: B)
         var ended = [Bool](repeating: false, count: B)
-        var step = 0
+        var step = 0, warmed = false
         while step < length && ended.contains(false) {
             let steps = min(chunk, length - step)
-            for k in 0..<steps {
-                try model.forward(ids: tokens.pointer, T: 1, B: B, state: state, training: false, rng: &none)
-                try device.launch("sample_next", threads: B,
-                                  [.int(B), .int(V), .pointer(model.logits.pointer), .float(1 / options.temperature),
-                                   .int(options.topK ?? 0), .int(options.greedy ? 1 : 0), .uint64(seed),
-                                   .uint64(UInt64(step + k)), .pointer(tokens.pointer), .pointer(history[offset: k * B])])
+            if steps == chunk, let work = try capturedChunk(key, state: state, warmed: warmed) {
+                try device.replay(work)
+                replayedChunks += 1
+            } else {
+                try runChunk(steps, key: key, state: state)
+                warmed = true
             }
             var drawn = [Int32](repeating: 0, count: steps * B)
             try drawn.withUnsafeMutableBytes { try device.copy(from: history.pointer, to: $0.baseAddress!, bytes: $0.count) }
@@ -81,5 +109,42 @@ public final class DeviceGenerator {
             if !emit(fresh) { break }
         }
         return texts.map { String($0) }
+    }
+
+    /// `steps` steps of every stream: the model on the last draws, the next draws into history, then the
+    /// draw counter moved on by `steps`.
+    private func runChunk(_ steps: Int, key: GraphKey, state: DeviceHiddenState) throws {
+        let device = model.device, B = key.streams, V = vocabulary.count
+        var none = RandomGenerator(seed: 0)
+        for k in 0..<steps {
+            try model.forward(ids: tokens.pointer, T: 1, B: B, state: state, training: false, rng: &none)
+            try device.launch("sample_next", threads: B,
+                              [.int(B), .int(V), .pointer(model.logits.pointer), .float(key.inverseTemperature), .int(key.topK),
+                               .int(key.greedy ? 1 : 0), .pointer(draws.pointer), .int(k), .pointer(tokens.pointer),
+                               .pointer(history[offset: k * B])])
+        }
+        try device.launch("advance_draws", threads: 1, [.pointer(draws.pointer), .int(steps)])
+    }
+
+    /// The graph of a full chunk: the one captured before while no buffer has moved since and the options
+    /// are the same, else a new capture once a chunk has run in this call (every workspace then has its
+    /// size, so the capture allocates nothing). nil: launch step by step.
+    private func capturedChunk(_ key: GraphKey, state: DeviceHiddenState, warmed: Bool) throws -> CapturedWork? {
+        guard useGraphs, graphFailure == nil else { return nil }
+        let device = model.device
+        if let graph, graph.key == key, graph.freeCount == device.freeCount { return graph.work }
+        graph = nil
+        guard warmed else { return nil }
+        do {
+            guard let work = try device.capture({ try runChunk(key.chunk, key: key, state: state) }) else {
+                useGraphs = false  // the device does not capture
+                return nil
+            }
+            graph = (key, device.freeCount, work)
+            return work
+        } catch {
+            graphFailure = "\(error)"
+            return nil
+        }
     }
 }

@@ -325,9 +325,17 @@ public enum KernelChecks {
             let B = 5_000, V = 13
             let row = random(V, scale: 2)
             let pL = try put((0..<B).flatMap { _ in row }), pIds = try put([Int32](repeating: -1, count: B))
+            let pDraws = try put([Int32]([77, 0, 1, 0]))  // seed 77, base 1 (two little-endian 64-bit words)
+            try device.launch("advance_draws", threads: 1, [.pointer(pDraws), .int(1)])
+            let draws = try device.downloadFloats(pDraws, count: 4).map(\.bitPattern)
+            guard draws == [77, 0, 2, 0] else {
+                outcomes.append(Outcome(name: "advance_draws", relativeError: .infinity, passed: false))
+                return
+            }
             func draw(_ temperature: Float, topK: Int, greedy: Bool) throws -> [Int32] {
                 try device.launch("sample_next", threads: B, [.int(B), .int(V), .pointer(pL), .float(1 / temperature), .int(topK),
-                                                              .int(greedy ? 1 : 0), .uint64(77), .uint64(3), .pointer(pIds), .pointer(nil)])
+                                                              .int(greedy ? 1 : 0), .pointer(pDraws), .int(1), .pointer(pIds),
+                                                              .pointer(nil)])
                 var ids = [Int32](repeating: 0, count: B)
                 try ids.withUnsafeMutableBytes { try device.copy(from: pIds, to: $0.baseAddress!, bytes: $0.count) }
                 return ids
@@ -346,7 +354,7 @@ public enum KernelChecks {
                 x2 += (Double(counts[j]) - e) * (Double(counts[j]) - e) / e
             }
             let ok = greedyOK && topOK && x2 < 32.9
-            outcomes.append(Outcome(name: "sample_next (greedy, top-3, chi-square \(Int(x2.rounded())) over \(B) draws)",
+            outcomes.append(Outcome(name: "sample_next/advance_draws (greedy, top-3, chi-square \(Int(x2.rounded())) over \(B) draws)",
                                     relativeError: ok ? 0 : .infinity, passed: ok))
         }
 

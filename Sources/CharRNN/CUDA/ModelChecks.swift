@@ -28,7 +28,46 @@ public enum ModelChecks {
         for (cell, embed, bidirectional) in [(CellKind.gru, 5, true), (.lstm, 0, true), (.rnnTanh, 5, false)] {
             outcomes.append(try classifier(cell, embed: embed, bidirectional: bidirectional, on: device))
         }
+        if device.precision == .fp32 { outcomes.append(try capturedGeneration(on: device)) }
         return outcomes
+    }
+
+    /// Generation with each full chunk replayed from a captured graph against the same generation
+    /// launched step by step: the same text for the same seed, in a first call (captured then) and a
+    /// second (replayed from the graph kept), with top-k and a prime.
+    static func capturedGeneration(on device: ComputeDevice) throws -> KernelChecks.Outcome {
+        let config = ModelConfig(cell: .lstm, layers: 2, hidden: 24, embed: 6, vocabSize: 11)
+        let cpu = CharRNNModel(config: config)
+        var rng = RandomGenerator(seed: 31)
+        cpu.initializeParameters(rng: &rng)
+        for i in 0..<cpu.parameterCount { cpu.parameters[i] *= 3 }
+        let vocabulary = Vocabulary(scalars: Array("abcdefghij\n".unicodeScalars))
+        func generator(graphs: Bool) throws -> DeviceGenerator {
+            let model = try DeviceModel(config: config, device: device)
+            try model.setParameters(cpu.parameters)
+            let g = try DeviceGenerator(model: model, vocabulary: vocabulary, startCharacter: "a")
+            g.useGraphs = graphs
+            return g
+        }
+        let plain = try generator(graphs: false), captured = try generator(graphs: true)
+        let options = SamplingOptions(temperature: 0.9, topK: 6)
+        var same = true
+        for seed: UInt64 in [9, 10] {
+            let want = try plain.generate(prime: "abc", streams: 3, length: 5 * 8 + 3, options: options, seed: seed, chunk: 8)
+            let got = try captured.generate(prime: "abc", streams: 3, length: 5 * 8 + 3, options: options, seed: seed, chunk: 8)
+            same = same && got == want
+        }
+        var name = "generation: chunks replayed from a captured graph give the step-by-step text"
+        if let why = captured.graphFailure {
+            name += " (capture failed: \(why))"
+        } else if !captured.useGraphs {
+            name += " (this device does not capture)"
+        } else {
+            name += " (\(captured.replayedChunks) chunks replayed)"
+        }
+        // 4 of the 5 full chunks of the first call (the first runs step by step), all 5 of the second.
+        let passed = same && captured.graphFailure == nil && (!captured.useGraphs || captured.replayedChunks == 9)
+        return KernelChecks.Outcome(name: name, relativeError: passed ? 0 : .infinity, passed: passed)
     }
 
     /// The worst relative error of any one tensor of the gradients (each against its own scale).

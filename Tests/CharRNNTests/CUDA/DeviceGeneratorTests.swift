@@ -97,6 +97,69 @@ final class DeviceGeneratorTests: XCTestCase {
     }
 }
 
+/// Chunks replayed from a captured graph (a CUDA graph on a GPU; recorded closures with their arguments
+/// and addresses fixed on the emulated device): the step-by-step text, captured again when a buffer
+/// moves or the options change, and step by step again when capturing fails.
+final class DeviceGraphTests: XCTestCase {
+    private func generators(_ device: EmulatedDevice) throws -> (plain: DeviceGenerator, captured: DeviceGenerator) {
+        let config = ModelConfig(cell: .gru, layers: 2, hidden: 20, embed: 5, vocabSize: DeviceGeneratorTests.V)
+        let cpu = randomModel(config, seed: 83, scale: 2)
+        func make(_ graphs: Bool) throws -> DeviceGenerator {
+            let model = try DeviceModel(config: config, device: device)
+            try model.setParameters(cpu.parameters)
+            let g = try DeviceGenerator(model: model, vocabulary: DeviceGeneratorTests.vocabulary, startCharacter: "a")
+            g.useGraphs = graphs
+            return g
+        }
+        return (try make(false), try make(true))
+    }
+
+    func testReplayedChunksGiveTheStepByStepTextAndFollowMovedBuffers() throws {
+        let device = DeviceTrainerTests.device
+        let (plain, captured) = try generators(device)
+        // Calls in turn: a short prime, a long one (its feed grows the workspaces: the graph must be
+        // captured again), other options (another graph), more streams (new state), and a repeat.
+        let calls: [(String, SamplingOptions, Int, UInt64)] = [
+            ("", SamplingOptions(temperature: 0.8), 2, 1), (String(repeating: "abcdefghij", count: 9), SamplingOptions(temperature: 0.8), 2, 2),
+            ("ab", SamplingOptions(temperature: 1.3, topK: 3), 2, 3), ("ab", SamplingOptions(greedy: true), 5, 4),
+            ("ab", SamplingOptions(greedy: true), 5, 5),
+        ]
+        var replayed = 0
+        for (i, (prime, options, streams, seed)) in calls.enumerated() {
+            let launches = device.launches
+            let want = try plain.generate(prime: prime, streams: streams, length: 4 * 6 + 2, options: options, seed: seed, chunk: 6)
+            let plainLaunches = device.launches - launches
+            let before = device.launches
+            let got = try captured.generate(prime: prime, streams: streams, length: 4 * 6 + 2, options: options, seed: seed, chunk: 6)
+            XCTAssertEqual(got, want, "call \(i)")
+            XCTAssertNil(captured.graphFailure)
+            XCTAssertGreaterThan(captured.replayedChunks, replayed, "call \(i) replayed chunks")
+            if i == calls.count - 1 {
+                XCTAssertEqual(captured.replayedChunks - replayed, 4, "the repeat replays every full chunk from the graph kept")
+                XCTAssertLessThan(device.launches - before, plainLaunches / 3, "replays launch nothing step by step")
+            }
+            replayed = captured.replayedChunks
+        }
+        XCTAssertEqual(plain.replayedChunks, 0)
+    }
+
+    func testAFailedCaptureFallsBackToStepByStep() throws {
+        let device = try EmulatedDevice()
+        let (plain, captured) = try generators(device)
+        device.captureFailure = "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED"
+        let options = SamplingOptions(temperature: 0.9)
+        let want = try plain.generate(prime: "ab", streams: 3, length: 30, options: options, seed: 7, chunk: 6)
+        XCTAssertEqual(try captured.generate(prime: "ab", streams: 3, length: 30, options: options, seed: 7, chunk: 6), want)
+        XCTAssertEqual(captured.replayedChunks, 0)
+        XCTAssertTrue(captured.graphFailure?.contains("CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED") ?? false, "\(captured.graphFailure ?? "nil")")
+        device.capturing = false
+        let other = try generators(device).captured
+        XCTAssertEqual(try other.generate(prime: "ab", streams: 3, length: 30, options: options, seed: 7, chunk: 6), want)
+        XCTAssertFalse(other.useGraphs, "a device that does not capture turns graphs off")
+        XCTAssertNil(other.graphFailure)
+    }
+}
+
 /// The server's continuous batching with its steps on the emulated device: a stream gives the same text
 /// alone or in a batch, and greedy text is the CPU engine's.
 final class DeviceGenerationBatchTests: XCTestCase {

@@ -59,7 +59,9 @@ final class DeviceTrainerTests: XCTestCase {
         let cpuState = cpu.hiddenState(batch: B), gpuState = try gpu.hiddenState(batch: B)
         var expected: [(loss: Double, norm: Double)] = []
         let copies = Self.device.copiesToHost
+        var allocations = 0
         for step in 0..<12 {
+            if step == 1 { allocations = Self.device.allocationCount }
             let inputs = randomIds(T * B, vocab: 11, seed: 100 + UInt64(step))
             let targets = randomIds(T * B, vocab: 11, seed: 200 + UInt64(step))
             var none = RandomGenerator(seed: 0)
@@ -75,6 +77,7 @@ final class DeviceTrainerTests: XCTestCase {
                               clipValue: nil)
         }
         XCTAssertEqual(Self.device.copiesToHost, copies, "twelve steps copied nothing to the host")
+        XCTAssertEqual(Self.device.allocationCount, allocations, "the steps after the first allocated no device memory")
         XCTAssertEqual(training.unreadSteps, 12)
         let log = try training.readLog()
         XCTAssertEqual(Self.device.copiesToHost, copies + 1, "the log comes back in one copy")

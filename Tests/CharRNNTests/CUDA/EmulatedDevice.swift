@@ -98,7 +98,13 @@ final class EmulatedDevice: ComputeDevice {
         return "/usr/bin/c++"
     }
 
+    /// Calls to allocate so far: on a GPU each is a cuMemAlloc, and each free a cuMemFree, which waits
+    /// for the whole device, so a step must not make either once its buffers exist.
+    private(set) var allocationCount = 0
+
     func allocate(bytes: Int) throws -> DevicePointer {
+        try refuseWhileCapturing("allocating")
+        allocationCount += 1
         let p = malloc(max(bytes, 4))!
         memset(p, 0xFF, max(bytes, 4))  // NaN-filled, as fresh device memory holds garbage
         let address = UInt64(UInt(bitPattern: p))
@@ -115,6 +121,8 @@ final class EmulatedDevice: ComputeDevice {
     func resetPeak() { peakAllocatedBytes = allocatedBytes }
 
     func free(_ pointer: DevicePointer) {
+        if recording != nil { captureInvalidated = "freeing memory" }
+        freeCount += 1
         precondition(live.remove(pointer.address) != nil, "freeing memory that was not allocated")
         allocatedBytes -= sizes.removeValue(forKey: pointer.address) ?? 0
         Glibc.free(raw(pointer))
@@ -123,6 +131,7 @@ final class EmulatedDevice: ComputeDevice {
     private func raw(_ p: DevicePointer) -> UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: UInt(p.address))! }
 
     func copy(to destination: DevicePointer, from source: UnsafeRawPointer, bytes: Int) throws {
+        try refuseWhileCapturing("a copy from the host")
         raw(destination).copyMemory(from: source, byteCount: bytes)
     }
 
@@ -130,24 +139,36 @@ final class EmulatedDevice: ComputeDevice {
     private(set) var copiesToHost = 0
 
     func copy(from source: DevicePointer, to destination: UnsafeMutableRawPointer, bytes: Int) throws {
+        try refuseWhileCapturing("a copy to the host")
         copiesToHost += 1
         destination.copyMemory(from: raw(source), byteCount: bytes)
     }
 
     func copy(from source: DevicePointer, to destination: DevicePointer, bytes: Int) throws {
-        memmove(raw(destination), raw(source), bytes)
+        let d = raw(destination), s = raw(source)
+        run { memmove(d, s, bytes) }
     }
 
-    func zero(_ pointer: DevicePointer, bytes: Int) throws { memset(raw(pointer), 0, bytes) }
+    func zero(_ pointer: DevicePointer, bytes: Int) throws {
+        let p = raw(pointer)
+        run { memset(p, 0, bytes) }
+    }
 
     func launch(_ kernel: String, threads: Int, _ arguments: [KernelArgument]) throws {
         guard threads > 0 else { return }
         guard let entry = entries[kernel] else { throw CharRNNError.cuda("no kernel named \(kernel)") }
-        KernelArgument.withParameterArray(arguments) { entry($0, threads, Int32(KernelSource.blockSize)) }
+        launches += 1
+        run { KernelArgument.withParameterArray(arguments) { entry($0, threads, Int32(KernelSource.blockSize)) } }
     }
 
     func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: DevicePointer, lda: Int,
               b: DevicePointer, ldb: Int, beta: Float, c: DevicePointer, ldc: Int) throws {
+        run { self.product(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
+                           beta: beta, c: c, ldc: ldc) }
+    }
+
+    private func product(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: DevicePointer, lda: Int,
+                         b: DevicePointer, ldb: Int, beta: Float, c: DevicePointer, ldc: Int) {
         let c = raw(c).assumingMemoryBound(to: Float.self)
         guard precision != .fp32 else {
             BLAS.gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
@@ -181,7 +202,54 @@ final class EmulatedDevice: ComputeDevice {
         return Float(bitPattern: (bits &+ half) & ~((UInt32(1) << drop) - 1))
     }
 
-    func synchronize() throws {}
+    func synchronize() throws { try refuseWhileCapturing("waiting for the device") }
+
+    // MARK: capture, as a CUDA graph: the work is recorded with its arguments and addresses, not run
+
+    /// Kernel launches so far, replayed ones not counted (a replay is one launch on a GPU).
+    private(set) var launches = 0
+    private(set) var replays = 0
+    private(set) var freeCount = 0
+    /// Whether capture records (false: it returns nil, as a device without graphs).
+    var capturing = true
+    /// Set: every capture fails with this, as when the driver refuses one.
+    var captureFailure: String?
+    private var recording: [() -> Void]?
+    private var captureInvalidated: String?
+
+    private final class Recorded: CapturedWork {
+        let work: [() -> Void]
+        init(_ work: [() -> Void]) { self.work = work }
+    }
+
+    private func run(_ work: @escaping () -> Void) {
+        if recording != nil { recording!.append(work) } else { work() }
+    }
+
+    /// What the driver refuses inside a capture (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED), refused here too.
+    private func refuseWhileCapturing(_ what: String) throws {
+        guard recording != nil else { return }
+        captureInvalidated = what
+        throw CharRNNError.cuda("\(what) during a capture: CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED")
+    }
+
+    func capture(_ body: () throws -> Void) throws -> CapturedWork? {
+        guard capturing else { return nil }
+        precondition(recording == nil, "captures do not nest")
+        recording = []
+        captureInvalidated = nil
+        defer { recording = nil }
+        try body()
+        if let why = captureInvalidated { throw CharRNNError.cuda("the capture was invalidated by \(why)") }
+        if let captureFailure { throw CharRNNError.cuda("cuStreamBeginCapture: \(captureFailure)") }
+        return Recorded(recording!)
+    }
+
+    func replay(_ work: CapturedWork) throws {
+        try refuseWhileCapturing("replaying")
+        replays += 1
+        for step in (work as! Recorded).work { step() }
+    }
 
     /// What the device says it has free; nil, as most hosts, says nothing. Tests set it.
     var memory: (free: Int, total: Int)? = nil

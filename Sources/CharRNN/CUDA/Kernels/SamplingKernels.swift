@@ -5,11 +5,19 @@ extension KernelSource {
     /// greedy: the first largest logit. Otherwise softmax(logits / temperature) over the top_k largest
     /// (top_k <= 0 or >= V: all; ties at the k-th value are all kept) and a draw u = uniform(seed, draw*B + b)
     /// by inverse CDF, in id order as on the CPU.
-    static let sampling = KernelSource(name: "sampling", kernels: ["sample_next"], code: """
+    /// The seed and the draw's base are read from device memory (draws[0], draws[1]; draw = base + offset)
+    /// and advance_draws moves the base on, so a recorded chunk of steps (a CUDA graph, whose arguments
+    /// are fixed when it is recorded) draws new characters each time it is replayed.
+    static let sampling = KernelSource(name: "sampling", kernels: ["sample_next", "advance_draws"], code: """
+    extern "C" __global__ void advance_draws(unsigned long long *draws, int n) {
+        if (CRN_THREAD == 0) draws[1] += (unsigned long long)n;
+    }
+
     extern "C" __global__ void sample_next(int B, int V, const float *logits, float inv_temperature, int top_k, int greedy,
-                                           unsigned long long seed, unsigned long long draw, int *ids, int *history) {
+                                           const unsigned long long *draws, int offset, int *ids, int *history) {
         const long b = CRN_THREAD;
         if (b >= B) return;
+        const unsigned long long seed = draws[0], draw = draws[1] + (unsigned long long)offset;
         const float *x = logits + b * V;
         int best = 0;
         for (int j = 1; j < V; j++) if (x[j] > x[best]) best = j;
