@@ -1,28 +1,49 @@
 #!/usr/bin/env bash
-# Everything the GPU issues need checked and measured, in one go on the GPU machine (no Swift there):
-#   1. charrnn devices --check: every kernel, the GPU model and the training step against the CPU;
-#   2. gpu_compare.py: the GPU bench beside PyTorch's anchor, row by row, with peak GPU memory, for each
-#      of PRECISIONS (default "fp32 tf32 bf16");
-#   3. a training run on the GPU (2x512 LSTM, dropout 0.25, tiny Shakespeare) for TRAIN_SECONDS,
-#      then a 300-character sample from its best checkpoint;
-#   4. with NAMES_DIR (a folder of names by language): a names-by-category model and a classifier
-#      trained on the GPU, ten new names in one category, and the classifier's test accuracy.
-# Usage: Benchmarks/gpu_session.sh CHARRNN BENCH_TORCH_GPU_PY CORPUS [LOG_DIR]
+# Everything the GPU issues need checked and measured on the GPU machine (no Swift there), in stages
+# that each fit one device call of at most 10 minutes:
+#   check  charrnn devices --check: every kernel, the GPU model, the training step and graph-replayed
+#          generation against the CPU, then the products and the model again at tf32 and bf16;
+#   bench  gpu_compare.py: the GPU bench beside PyTorch's anchor, row by row, with peak GPU memory, for
+#          each of PRECISIONS (default "fp32 tf32 bf16"; about two minutes each);
+#   train  #10's closing run: a 2x512 LSTM, dropout 0.25, on CORPUS for TRAIN_SECONDS of training (default
+#          900), stopped cleanly (as Ctrl-C) after CALL_SECONDS (default 540) of this call and resumed
+#          where it stopped by the next call with this stage; once done, a 300-character sample of its
+#          best checkpoint at temperature 0.8;
+#   names  with NAMES_DIR (a folder of names by language): a names-by-category model and a classifier
+#          trained on the GPU, ten new names in one category, and the classifier's test accuracy.
+# Usage: [STAGES="check bench"] Benchmarks/gpu_session.sh CHARRNN BENCH_TORCH_GPU_PY CORPUS [LOG_DIR]
+# (STAGES defaults to "check bench"; train and names are asked for by name.)
 # Build CHARRNN on a development machine as ../shared/gpu/README.md says (static Swift runtime).
 set -uo pipefail
 BIN=$1 TORCH_BENCH=$2 CORPUS=$3 LOGS=${4:-gpu-logs}
 HERE="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$LOGS"
-"$BIN" devices --check 2>&1 | tee "$LOGS/devices-check.txt"
-for precision in ${PRECISIONS:-fp32 tf32 bf16}; do
-    python3 "$HERE/gpu_compare.py" "$BIN" "$TORCH_BENCH" --seconds "${BENCH_SECONDS:-3}" --precision "$precision" 2>&1 \
-        | tee "$LOGS/bench-$precision.txt"
+for stage in ${STAGES:-check bench}; do
+    case $stage in
+    check)
+        "$BIN" devices --check 2>&1 | tee "$LOGS/devices-check.txt" ;;
+    bench)
+        for precision in ${PRECISIONS:-fp32 tf32 bf16}; do
+            python3 "$HERE/gpu_compare.py" "$BIN" "$TORCH_BENCH" --seconds "${BENCH_SECONDS:-3}" --precision "$precision" 2>&1 \
+                | tee "$LOGS/bench-$precision.txt"
+        done ;;
+    train)
+        if [ -f "$LOGS/run/train-state.safetensors" ]; then
+            timeout -s INT "${CALL_SECONDS:-540}" "$BIN" train --resume "$LOGS/run" 2>&1 | tee -a "$LOGS/train.txt"
+        else
+            timeout -s INT "${CALL_SECONDS:-540}" "$BIN" train "$CORPUS" --device "${DEVICE:-cuda}" --layers 2 --hidden "${HIDDEN:-512}" --dropout 0.25 \
+                --max-time "${TRAIN_SECONDS:-900}" --eval-every 500 -o "$LOGS/run" 2>&1 | tee "$LOGS/train.txt"
+        fi
+        if tail -n 1 "$LOGS/train.txt" | grep -q "^done: "; then  # finished, not interrupted
+            "$BIN" sample -c "$LOGS/run/best.safetensors" --device "${DEVICE:-cuda}" --length 300 --temperature 0.8 --seed 1 2>&1 \
+                | tee "$LOGS/sample.txt"
+        fi ;;
+    names)
+        [ -n "${NAMES_DIR:-}" ] || { echo "the names stage needs NAMES_DIR" >&2; exit 2; }
+        "$BIN" train "$NAMES_DIR" --device cuda --hidden 128 --max-steps 2000 --eval-every 500 -o "$LOGS/names" 2>&1 | tee "$LOGS/names.txt"
+        "$BIN" sample -c "$LOGS/names" --device cuda --category Russian --count 10 --unique --seed 1 2>&1 | tee -a "$LOGS/names.txt"
+        "$BIN" classify train "$NAMES_DIR" --device cuda --epochs 6 -o "$LOGS/classifier" 2>&1 | tee "$LOGS/classifier.txt" ;;
+    *)
+        echo "unknown stage '$stage' (check, bench, train, names)" >&2; exit 2 ;;
+    esac
 done
-"$BIN" train "$CORPUS" --device cuda --layers 2 --hidden 512 --dropout 0.25 --max-time "${TRAIN_SECONDS:-240}" \
-    --eval-every 500 -o "$LOGS/run" 2>&1 | tee "$LOGS/train.txt"
-"$BIN" sample -c "$LOGS/run/best.safetensors" --device cuda --length 300 --temperature 0.8 --seed 1 2>&1 | tee "$LOGS/sample.txt"
-if [ -n "${NAMES_DIR:-}" ]; then
-    "$BIN" train "$NAMES_DIR" --device cuda --hidden 128 --max-steps 2000 --eval-every 500 -o "$LOGS/names" 2>&1 | tee "$LOGS/names.txt"
-    "$BIN" sample -c "$LOGS/names" --device cuda --category Russian --count 10 --unique --seed 1 2>&1 | tee -a "$LOGS/names.txt"
-    "$BIN" classify train "$NAMES_DIR" --device cuda --epochs 6 -o "$LOGS/classifier" 2>&1 | tee "$LOGS/classifier.txt"
-fi
