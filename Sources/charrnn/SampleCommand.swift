@@ -111,6 +111,10 @@ struct Sample: ParsableCommand {
         try model.setParameters(cp.model.parameters)
         let generator = try DeviceGenerator(model: model, vocabulary: cp.vocabulary, startCharacter: cp.startCharacter)
         generator.namesMode = cp.info.names ?? false
+        defer {
+            // The text is right either way; only the speed is not what it should be.
+            if let why = generator.graphFailure { Terminal.error("charrnn: note: generating step by step, as a CUDA graph failed: \(why)") }
+        }
         let seed = self.seed ?? UInt64(monotonicSeconds() * 1e6)
         if interactive {
             var rng = RandomGenerator(seed: seed)

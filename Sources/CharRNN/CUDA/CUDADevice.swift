@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// What the driver reports about one GPU.
 public struct CUDADeviceInfo: Sendable {
     public let ordinal: Int
@@ -180,9 +186,13 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
 
     public private(set) var freeCount = 0
 
+    /// CUDA graphs are used unless CHARRNN_CUDA_GRAPHS=0 (to compare, or to rule them out).
+    public let capturesWork = getenv("CHARRNN_CUDA_GRAPHS").map { String(cString: $0) != "0" } ?? true
+
     /// The work `body` queues, captured from the stream into a graph and instantiated. A failure inside
     /// `body` (anything a capture may not contain) ends the capture, discards it and is rethrown.
     public func capture(_ body: () throws -> Void) throws -> CapturedWork? {
+        guard capturesWork else { return nil }
         try makeCurrent()
         if blasWorkspace == nil {
             // cuBLAS's own recommendation: 32 MiB on Hopper and later, 4 MiB before.

@@ -30,6 +30,8 @@ public protocol ComputeDevice: AnyObject {
     /// one launch for a whole chunk of steps). nil where the device does not record. Anything else
     /// inside `body` (a copy to or from the host, an allocation, a wait) makes it throw.
     func capture(_ body: () throws -> Void) throws -> CapturedWork?
+    /// Whether capture records at all (false: it always returns nil).
+    var capturesWork: Bool { get }
     func replay(_ work: CapturedWork) throws
     /// How many buffers were freed so far. Captured work names addresses, so it stays valid only while
     /// this is unchanged (a buffer that grew was freed and allocated again elsewhere).
@@ -89,6 +91,7 @@ extension ComputeDevice {
     public var memory: (free: Int, total: Int)? { nil }
     public var precision: Precision { .fp32 }
     public func capture(_ body: () throws -> Void) throws -> CapturedWork? { nil }
+    public var capturesWork: Bool { false }
     public func replay(_ work: CapturedWork) throws {
         throw CharRNNError.cuda("\(name) cannot replay captured work")
     }

@@ -7,6 +7,9 @@
 /// nothing comes back within a step. The loss stays on the device until `lastLoss()` reads it.
 /// Dropout masks come from the counter-based generator of KernelSource.dropout, seeded from `rng`, so a
 /// step is the same on every run; they are not the CPU's masks (which come from the CPU's generator).
+/// Each entry point is a host part (`prepare...`: draws and copies to the device) and a device part
+/// (`queue...`: launches and products only), so that the device part of a training step can be
+/// captured once and replayed (DeviceTrainingStep).
 /// Device memory for T steps of B streams: the CPU model's activation formula, plus the parameters,
 /// gradients and (in the trainer) the optimizer's moments.
 public final class DeviceModel {
@@ -30,6 +33,9 @@ public final class DeviceModel {
     private let masks: [DeviceBuffer], dropped: [DeviceBuffer]
     private let dropConnected: DeviceBuffer, weightMasks: [DeviceBuffer], embedMask: DeviceBuffer
     private let lossRows: DeviceBuffer, lossPartial: DeviceBuffer, lossTotal: DeviceBuffer
+    /// The dropout seeds of one training forward (2L + 1 words, read by dropout_mask_from): the weight
+    /// drop of each layer, the embedding dropout, the dropout after each layer.
+    private let seeds: DeviceBuffer
     private var last = (T: 0, B: 0, dropping: false, weightDrop: false, embedDrop: false)
     private var top: DevicePointer?
     private var lastIds: [Int32] = []
@@ -62,6 +68,7 @@ public final class DeviceModel {
         lossRows = try DeviceBuffer(device, count: 0)
         lossPartial = try DeviceBuffer(device, count: Self.sumParts, elementSize: 8)
         lossTotal = try DeviceBuffer(device, count: 1, elementSize: 8)
+        seeds = try DeviceBuffer(device, count: 2 * config.layers + 1, elementSize: 8)
     }
 
     /// Threads of the first pass of a sum (KernelSource.reduction).
@@ -109,6 +116,24 @@ public final class DeviceModel {
     /// without a copy to the host). A training step's backward needs the host ids: use the other form.
     public func forward(ids idPointer: DevicePointer, T: Int, B: Int, state: DeviceHiddenState, training: Bool,
                         rng: inout RandomGenerator) throws {
+        try prepareMasks(training: training, rng: &rng)
+        try queueForward(ids: idPointer, T: T, B: B, state: state, training: training)
+    }
+
+    /// Draws the seeds of a forward's dropout masks from `rng`, in the order the forward uses them, and
+    /// copies them to the device. Nothing is drawn without training or without dropout.
+    func prepareMasks(training: Bool, rng: inout RandomGenerator) throws {
+        guard training else { return }
+        let L = config.layers
+        var words = [UInt64](repeating: 0, count: 2 * L + 1), drawn = false
+        if regularization.weightDrop > 0 { for l in 0..<L { words[l] = rng.next() }; drawn = true }
+        if regularization.embedDropout > 0 && config.embed > 0 { words[L] = rng.next(); drawn = true }
+        if config.dropout > 0 { for l in 0..<L { words[L + 1 + l] = rng.next() }; drawn = true }
+        if drawn { try words.withUnsafeBytes { try device.copy(to: seeds.pointer, from: $0.baseAddress!, bytes: $0.count) } }
+    }
+
+    /// The forward's device part: the masks from the seeds prepareMasks copied, then the model.
+    func queueForward(ids idPointer: DevicePointer, T: Int, B: Int, state: DeviceHiddenState, training: Bool) throws {
         precondition(state.batch == B, "batch shape does not match")
         precondition(config.categories == 0 || categoryStreams == B, "a conditional model needs one category per stream")
         let rows = T * B, H = config.hidden, V = config.vocabSize
@@ -122,7 +147,7 @@ public final class DeviceModel {
             for l in 0..<config.layers {
                 let slot = layout["rnn.weight_hh_l\(l)"]!
                 try weightMasks[l].reserve(slot.count)
-                try drawMask(weightMasks[l].pointer, count: slot.count, p: regularization.weightDrop, period: slot.count, rng: &rng)
+                try drawMask(weightMasks[l].pointer, count: slot.count, p: regularization.weightDrop, period: slot.count, seed: l)
                 let w = dropConnected[offset: slot.offset]
                 try device.launch("mul", threads: slot.count, [.long(slot.count), .pointer(w), .pointer(weightMasks[l].pointer), .pointer(w)])
             }
@@ -130,7 +155,7 @@ public final class DeviceModel {
         }
         let embedDrop = training && regularization.embedDropout > 0 && config.embed > 0
         if embedDrop {
-            try drawMask(embedMask.pointer, count: V, p: regularization.embedDropout, period: V, rng: &rng)
+            try drawMask(embedMask.pointer, count: V, p: regularization.embedDropout, period: V, seed: config.layers)
         }
 
         // The input rows [T*B, I]: embedding rows, or one-hot rows from the identity, then (a conditional
@@ -154,7 +179,8 @@ public final class DeviceModel {
                 let n = rows * H
                 try masks[l].reserve(n)
                 try dropped[l].reserve(n)
-                try drawMask(masks[l].pointer, count: n, p: config.dropout, period: regularization.variational ? B * H : n, rng: &rng)
+                try drawMask(masks[l].pointer, count: n, p: config.dropout, period: regularization.variational ? B * H : n,
+                             seed: config.layers + 1 + l)
                 try device.launch("mul", threads: n, [.long(n), .pointer(out), .pointer(masks[l].pointer), .pointer(dropped[l].pointer)])
                 out = dropped[l].pointer
             }
@@ -169,9 +195,12 @@ public final class DeviceModel {
         last = (T, B, dropping, weightDrop, embedDrop)
     }
 
-    /// mask = 0 with probability p, else 1/(1-p), repeating every `period` elements.
-    private func drawMask(_ mask: DevicePointer, count: Int, p: Double, period: Int, rng: inout RandomGenerator) throws {
-        try device.drawDropoutMask(mask, count: count, p: p, period: period, seed: rng.next())
+    /// mask = 0 with probability p, else 1/(1-p), repeating every `period` elements, drawn with the
+    /// prepared seed number `seed`.
+    private func drawMask(_ mask: DevicePointer, count: Int, p: Double, period: Int, seed: Int) throws {
+        try device.launch("dropout_mask_from", threads: count,
+                          [.long(count), .pointer(mask), .float(Float(p)), .float(Float(1 / (1 - p))), .pointer(seeds[offset: seed]),
+                           .long(period)])
     }
 
     // MARK: loss
@@ -217,8 +246,15 @@ public final class DeviceModel {
     /// so a copy in the middle of the step would stall the host until the GPU caught up.
     public func lossAndGradients(_ inputIds: [Int32], targets targetIds: [Int32], T: Int, B: Int, state: DeviceHiddenState,
                                  rng: inout RandomGenerator, categories: [Int32]? = nil) throws {
-        let rows = T * B
-        precondition(inputIds.count == rows && targetIds.count == rows, "one input and one target per row")
+        try prepareStep(inputIds, targets: targetIds, rng: &rng, categories: categories)
+        try queueLossAndGradients(T: T, B: B, state: state)
+    }
+
+    /// A training step's host part: the ids, targets, categories, the embedding gradient's index and
+    /// the dropout seeds copied to the device.
+    func prepareStep(_ inputIds: [Int32], targets targetIds: [Int32], rng: inout RandomGenerator, categories: [Int32]?) throws {
+        let rows = inputIds.count
+        precondition(targetIds.count == rows, "one input and one target per row")
         try ids.reserve(rows)
         try targets.reserve(rows)
         try device.upload(inputIds, to: ids.pointer)
@@ -226,8 +262,14 @@ public final class DeviceModel {
         if let categories { try setCategories(categories) }
         lastIds = inputIds
         if config.embed > 0 { try index.upload(ids: inputIds) }
-        try forward(ids: ids.pointer, T: T, B: B, state: state, training: true, rng: &rng)
-        try softmaxCrossEntropy(nil, scale: 1 / Float(rows), gradient: true)
+        try prepareMasks(training: true, rng: &rng)
+    }
+
+    /// Its device part, after prepareStep with T*B rows: forward, loss and backward.
+    func queueLossAndGradients(T: Int, B: Int, state: DeviceHiddenState) throws {
+        precondition(lastIds.count == T * B, "prepareStep was given another batch shape")
+        try queueForward(ids: ids.pointer, T: T, B: B, state: state, training: true)
+        try softmaxCrossEntropy(nil, scale: 1 / Float(T * B), gradient: true)
         try backwardFromLogitGradients(indexUploaded: true)
     }
 

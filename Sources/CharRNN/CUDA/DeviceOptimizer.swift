@@ -8,6 +8,8 @@ public final class DeviceOptimizer {
     private let device: ComputeDevice
     private let first: DeviceBuffer, second: DeviceBuffer
     private let normPartial: DeviceBuffer
+    /// The next update's learning rate and bias corrections (OptimizerUpdate.scalars), written by prepare.
+    private let scalars: DeviceBuffer
     /// Updates applied so far (Adam's bias correction), as Optimizer.step.
     public private(set) var updates = 0
 
@@ -21,6 +23,7 @@ public final class DeviceOptimizer {
         try first.zero()
         try second.zero()
         normPartial = try DeviceBuffer(device, count: DeviceModel.sumParts, elementSize: 8)
+        scalars = try DeviceBuffer(device, count: 5)
     }
 
     /// The host optimizer's moments and step count onto the device (a fresh run or a resume).
@@ -43,6 +46,20 @@ public final class DeviceOptimizer {
     /// one update of `parameters`; all queued, nothing read back.
     public func apply(parameters: DevicePointer, gradients g: DevicePointer, learningRate: Float, clipNorm: Float?,
                       clipValue: Float?, normSquared: DevicePointer) throws {
+        try prepare(learningRate: learningRate)
+        try queue(parameters: parameters, gradients: g, clipNorm: clipNorm, clipValue: clipValue, normSquared: normSquared)
+    }
+
+    /// The host's part of the next update: its learning rate and bias corrections copied to the device.
+    public func prepare(learningRate: Float) throws {
+        updates += 1
+        try device.upload(update.scalars(step: updates, learningRate: learningRate), to: scalars.pointer)
+    }
+
+    /// The device's part, after prepare: the norm, clipping and the update, with nothing from the host,
+    /// so it can be captured and replayed.
+    public func queue(parameters: DevicePointer, gradients g: DevicePointer, clipNorm: Float?, clipValue: Float?,
+                      normSquared: DevicePointer) throws {
         let n = count, parts = min(DeviceModel.sumParts, n)
         try device.launch("sum_floats", threads: parts, [.long(n), .pointer(g), .int(1), .int(parts), .pointer(normPartial.pointer)])
         try device.launch("sum_doubles", threads: 1, [.long(parts), .pointer(normPartial.pointer), .int(1), .pointer(normSquared)])
@@ -50,9 +67,8 @@ public final class DeviceOptimizer {
             try device.launch("clip_norm", threads: n, [.long(n), .pointer(g), .pointer(normSquared), .float(clipNorm)])
         }
         if let clipValue { try device.launch("clip_value", threads: n, [.long(n), .pointer(g), .float(clipValue)]) }
-        updates += 1
-        let (kernel, arguments) = update.launch(step: updates, learningRate: learningRate, count: n, parameters: parameters,
-                                                gradients: g, first: first.pointer, second: second.pointer)
+        let (kernel, arguments) = update.launch(count: n, parameters: parameters, gradients: g, first: first.pointer,
+                                                second: second.pointer, scalars: scalars.pointer)
         try device.launch(kernel, threads: n, arguments)
     }
 }

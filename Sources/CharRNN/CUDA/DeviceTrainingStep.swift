@@ -6,13 +6,37 @@
 /// A step copies nothing to the host: its summed loss and squared gradient norm go to the next slot of
 /// a log in device memory, and `readLog` brings every unread slot back in one wait, when the trainer
 /// prints or records the loss (every --log-every steps) or the log is full.
+///
+/// A step is a host part (the batch, the dropout seeds, the update's learning rate and the log slot
+/// copied to the device) and a device part of some hundreds of launches and products (four per layer
+/// and time step), whose launching costs more than the work in a small model. The device part is
+/// captured once as a CUDA graph and then replayed with one launch per step, as DeviceGenerator does
+/// for generation: captured after a step of the same shape has run step by step (so every workspace
+/// has its size), again when a buffer has moved, and never again once a capture fails.
 public final class DeviceTrainingStep {
     public let model: DeviceModel
     public let optimizer: DeviceOptimizer
     private let device: ComputeDevice
     /// [summed loss, squared norm] of each unread step, in order (doubles).
     private let log: DeviceBuffer
+    /// The log row of the step being taken (an int) and its squared gradient norm (a double).
+    private let slot: DeviceBuffer, normSquared: DeviceBuffer
     private var unreadRows: [Int] = []
+    /// Replay captured steps where the device can capture (false: launch everything every step).
+    public var useGraphs = true
+    /// Why capturing a step failed, if it did.
+    public private(set) var graphFailure: String?
+    /// Steps run from a captured graph so far.
+    public private(set) var replayedSteps = 0
+    private var graph: (key: StepKey, freeCount: Int, work: CapturedWork)?
+    /// The last step launched step by step, and the device's frees after it: a capture needs a
+    /// step of the same key before it with nothing moved since.
+    private var lastLaunched: (key: StepKey, freeCount: Int)?
+
+    /// What a captured step bakes in besides the buffers' addresses.
+    private struct StepKey: Equatable {
+        let T: Int, B: Int, state: ObjectIdentifier, clipNorm: Float?, clipValue: Float?
+    }
 
     /// Steps whose loss and norm `readLog` can hold before it must be called.
     public static let logCapacity = 64
@@ -26,6 +50,8 @@ public final class DeviceTrainingStep {
         device = model.device
         self.optimizer = try DeviceOptimizer(device, count: model.parameterCount, optimizer: optimizer)
         log = try DeviceBuffer(device, count: 2 * Self.logCapacity, elementSize: 8)
+        slot = try DeviceBuffer(device, count: 1, elementSize: 4)
+        normSquared = try DeviceBuffer(device, count: 1, elementSize: 8)
     }
 
     /// The host's parameters, optimizer moments and step count onto the device (a fresh run or a resume).
@@ -45,12 +71,48 @@ public final class DeviceTrainingStep {
     public func step(_ inputs: [Int32], targets: [Int32], T: Int, B: Int, state: DeviceHiddenState, rng: inout RandomGenerator,
                      learningRate: Float, clipNorm: Float?, clipValue: Float?, categories: [Int32]? = nil) throws {
         precondition(!logIsFull, "readLog must be called before the log of losses is full")
-        try model.lossAndGradients(inputs, targets: targets, T: T, B: B, state: state, rng: &rng, categories: categories)
-        let slot = unreadRows.count
-        try device.copy(from: model.lastLossSumPointer, to: log[offset: 2 * slot], bytes: 8)
-        try optimizer.apply(parameters: model.parameters.pointer, gradients: model.gradients.pointer, learningRate: learningRate,
-                            clipNorm: clipNorm, clipValue: clipValue, normSquared: log[offset: 2 * slot + 1])
+        precondition(inputs.count == T * B, "batch shape does not match")
+        try model.prepareStep(inputs, targets: targets, rng: &rng, categories: categories)
+        try optimizer.prepare(learningRate: learningRate)
+        try device.upload([Int32(unreadRows.count)], to: slot.pointer)
+        let key = StepKey(T: T, B: B, state: ObjectIdentifier(state), clipNorm: clipNorm, clipValue: clipValue)
+        if let work = try capturedStep(key, state: state) {
+            try device.replay(work)
+            replayedSteps += 1
+        } else {
+            try queueStep(key, state: state)
+            lastLaunched = (key, device.freeCount)
+        }
         unreadRows.append(T * B)
+    }
+
+    /// The device part of a step, after its host part: nothing from or to the host.
+    private func queueStep(_ key: StepKey, state: DeviceHiddenState) throws {
+        try model.queueLossAndGradients(T: key.T, B: key.B, state: state)
+        try optimizer.queue(parameters: model.parameters.pointer, gradients: model.gradients.pointer, clipNorm: key.clipNorm,
+                            clipValue: key.clipValue, normSquared: normSquared.pointer)
+        try device.launch("log_step", threads: 1, [.pointer(model.lastLossSumPointer), .pointer(normSquared.pointer),
+                                                   .pointer(slot.pointer), .pointer(log.pointer)])
+    }
+
+    /// The graph of this step's device part: the one kept while nothing has moved and the key is the
+    /// same, else a capture when the step before had this key and nothing has moved since it. nil: launch.
+    private func capturedStep(_ key: StepKey, state: DeviceHiddenState) throws -> CapturedWork? {
+        guard useGraphs, graphFailure == nil else { return nil }
+        if let graph, graph.key == key, graph.freeCount == device.freeCount { return graph.work }
+        graph = nil
+        guard let lastLaunched, lastLaunched.key == key, lastLaunched.freeCount == device.freeCount else { return nil }
+        do {
+            guard let work = try device.capture({ try queueStep(key, state: state) }) else {
+                useGraphs = false
+                return nil
+            }
+            graph = (key, device.freeCount, work)
+            return work
+        } catch {
+            graphFailure = "\(error)"
+            return nil
+        }
     }
 
     /// The mean loss and the gradient norm before clipping of every step since the last call, oldest

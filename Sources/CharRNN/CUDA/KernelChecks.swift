@@ -250,6 +250,12 @@ public enum KernelChecks {
             let sumsq = try device.downloadDoubles(total, count: 1)[0]
             let cpuSumsq = g.withUnsafeBufferPointer { crn_sumsq($0.baseAddress!, n) }
             record("sum_floats/sum_doubles", [([Float(sumsq / cpuSumsq)], [1])])
+            let log = try device.allocate(bytes: 6 * 8), slot = try put([Int32(2)])
+            allocations.append(log)
+            try device.zero(log, bytes: 6 * 8)
+            try device.launch("log_step", threads: 1, [.pointer(total), .pointer(partial), .pointer(slot), .pointer(log)])
+            let logged = try device.downloadDoubles(log, count: 6), firstPartial = try device.downloadDoubles(partial, count: 1)[0]
+            record("log_step", [(logged.map { Float($0) }, [0, 0, 0, 0, Float(sumsq), Float(firstPartial)])])
 
             try device.launch("clip_norm", threads: n, [.long(n), .pointer(pG), .pointer(total), .float(5)])
             let clipped = FloatBuffer(g)
@@ -273,8 +279,8 @@ public enum KernelChecks {
                 let grads = FloatBuffer(random(n))
                 let pG = try put(grads.array)
                 let lr: Float = 0.01 * Float(step)
-                let (kernel, args) = update.launch(step: step, learningRate: lr, count: n, parameters: pP, gradients: pG,
-                                                   first: pM, second: pV)
+                let pS = try put(update.scalars(step: step, learningRate: lr))
+                let (kernel, args) = update.launch(count: n, parameters: pP, gradients: pG, first: pM, second: pV, scalars: pS)
                 try device.launch(kernel, threads: n, args)
                 cpu.update(parameters: params, gradients: grads, learningRate: lr)
             }
@@ -313,8 +319,13 @@ public enum KernelChecks {
             let valuesOK = mask.allSatisfy { $0 == 0 || $0 == keep }
             let repeats = (0..<n).allSatisfy { mask[$0] == mask[$0 % period] }
             // 1000 draws at p = 0.3: a standard deviation of 0.0145, so 0.06 is over four.
-            let ok = valuesOK && repeats && abs(zeros - Double(p)) < 0.06
-            outcomes.append(Outcome(name: "dropout_mask (\(Int((zeros * 100).rounded()))% dropped, p = 0.3)",
+            let pSeed = try put([Int32]([12345, 0]))  // the same seed as a 64-bit word in device memory
+            let pFrom = try put([Float](repeating: -1, count: n))
+            try device.launch("dropout_mask_from", threads: n, [.long(n), .pointer(pFrom), .float(p), .float(keep), .pointer(pSeed),
+                                                                .long(period)])
+            let fromMemory = try get(pFrom, n)
+            let ok = valuesOK && repeats && abs(zeros - Double(p)) < 0.06 && fromMemory == mask
+            outcomes.append(Outcome(name: "dropout_mask/dropout_mask_from (\(Int((zeros * 100).rounded()))% dropped, p = 0.3)",
                                     relativeError: ok ? 0 : .infinity, passed: ok))
         }
 
@@ -416,23 +427,29 @@ public struct OptimizerUpdate: Sendable {
         }
     }
 
-    /// The kernel and arguments of update number `step` (1 for the first).
-    public func launch(step: Int, learningRate lr: Float, count n: Int, parameters p: DevicePointer,
-                       gradients g: DevicePointer, first m: DevicePointer, second v: DevicePointer) -> (String, [KernelArgument]) {
+    /// The per-update values the update kernels read from device memory (KernelSource.optimizers) for
+    /// update number `step` (1 for the first): [lr, step_size, bc2_root, shrink, first].
+    public func scalars(step: Int, learningRate lr: Float) -> [Float] {
+        let bc1 = 1 - powf(beta1, Float(step)), bc2 = 1 - powf(beta2, Float(step))
+        let shrink: Float = kind == .adamw ? 1 - lr * weightDecay : 1
+        return [lr, lr / bc1, bc2.squareRoot(), shrink, step == 1 ? 1 : 0]
+    }
+
+    /// The kernel and arguments of an update whose scalars are at `scalars` in device memory.
+    public func launch(count n: Int, parameters p: DevicePointer, gradients g: DevicePointer, first m: DevicePointer,
+                       second v: DevicePointer, scalars s: DevicePointer) -> (String, [KernelArgument]) {
         let name = Self.kernelName(kind, momentum: momentum)
         switch kind {
         case .sgd:
-            if momentum == 0 { return (name, [.long(n), .pointer(p), .pointer(g), .float(lr)]) }
-            return (name, [.long(n), .pointer(p), .pointer(g), .pointer(m), .float(lr), .float(momentum), .int(step == 1 ? 1 : 0)])
+            if momentum == 0 { return (name, [.long(n), .pointer(p), .pointer(g), .pointer(s)]) }
+            return (name, [.long(n), .pointer(p), .pointer(g), .pointer(m), .pointer(s), .float(momentum)])
         case .adam, .adamw:
-            let bc1 = 1 - powf(beta1, Float(step)), bc2 = 1 - powf(beta2, Float(step))
-            let shrink: Float = kind == .adamw ? 1 - lr * weightDecay : 1
             return (name, [.long(n), .pointer(p), .pointer(g), .pointer(m), .pointer(v), .float(beta1), .float(beta2),
-                           .float(epsilon), .float(lr / bc1), .float(bc2.squareRoot()), .float(shrink)])
+                           .float(epsilon), .pointer(s)])
         case .rmsprop:
-            return (name, [.long(n), .pointer(p), .pointer(g), .pointer(m), .float(lr), .float(alpha), .float(epsilon)])
+            return (name, [.long(n), .pointer(p), .pointer(g), .pointer(m), .pointer(s), .float(alpha), .float(epsilon)])
         case .adagrad:
-            return (name, [.long(n), .pointer(p), .pointer(g), .pointer(m), .float(lr), .float(epsilon)])
+            return (name, [.long(n), .pointer(p), .pointer(g), .pointer(m), .pointer(s), .float(epsilon)])
         }
     }
 }

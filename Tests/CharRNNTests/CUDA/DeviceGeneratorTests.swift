@@ -160,6 +160,47 @@ final class DeviceGraphTests: XCTestCase {
     }
 }
 
+/// Training steps replayed from a captured graph: captured once a step of the same shape has run, kept
+/// while nothing moves, captured again after a validation grows the workspaces, and never for steps
+/// whose shape keeps changing (names mode); the losses and parameters are those of launching every step.
+final class DeviceTrainingGraphTests: XCTestCase {
+    func testStepsReplayAndAreCapturedOnlyWhenNeeded() throws {
+        let device = try EmulatedDevice()
+        let config = ModelConfig(cell: .gru, layers: 2, hidden: 16, embed: 5, vocabSize: 11, dropout: 0.1)
+        let cpu = randomModel(config, seed: 91, scale: 1)
+        // (T, B) of each step; nil: a validation-like forward of 6 x 20 in between.
+        let plan: [(Int, Int)?] = [(5, 3), (5, 3), (5, 3), nil, (5, 3), (5, 3), (5, 3), (6, 3), (5, 3), (6, 3), (5, 3)]
+        func run(graphs: Bool) throws -> (log: [Double], parameters: [Float], training: DeviceTrainingStep) {
+            let model = try DeviceModel(config: config, device: device)
+            let training = try DeviceTrainingStep(model: model, optimizer: Optimizer(kind: .adam, count: cpu.parameterCount))
+            training.useGraphs = graphs
+            try training.upload(parameters: cpu.parameters, optimizer: Optimizer(kind: .adam, count: cpu.parameterCount))
+            let state = try model.hiddenState(batch: 3)
+            var data = RandomGenerator(seed: 5), masks = RandomGenerator(seed: 6)
+            for shape in plan {
+                guard let (T, B) = shape else {
+                    var none = RandomGenerator(seed: 0)
+                    try model.forward(randomIds(6 * 20, vocab: 11, seed: 9), T: 20, B: 6, state: try model.hiddenState(batch: 6),
+                                      training: false, rng: &none)
+                    continue
+                }
+                let x = (0..<(T * B)).map { _ in Int32(data.nextInt(below: 11)) }, y = x.map { ($0 + 1) % 11 }
+                try training.step(x, targets: y, T: T, B: B, state: state, rng: &masks, learningRate: 0.01, clipNorm: 1, clipValue: nil)
+            }
+            return (try training.readLog().flatMap { [$0.loss, $0.norm] }, try model.parameterValues(), training)
+        }
+        let plain = try run(graphs: false)
+        let captures = device.captures
+        let captured = try run(graphs: true)
+        XCTAssertEqual(captured.log, plain.log)
+        XCTAssertEqual(captured.parameters, plain.parameters)
+        XCTAssertNil(captured.training.graphFailure)
+        // Steps 2-3 (captured at 2) and 6-7 (captured again at 6, after the validation); the rest launch.
+        XCTAssertEqual(device.captures - captures, 2)
+        XCTAssertEqual(captured.training.replayedSteps, 4)
+    }
+}
+
 /// The server's continuous batching with its steps on the emulated device: a stream gives the same text
 /// alone or in a batch, and greedy text is the CPU engine's.
 final class DeviceGenerationBatchTests: XCTestCase {

@@ -212,6 +212,7 @@ final class EmulatedDevice: ComputeDevice {
     private(set) var freeCount = 0
     /// Whether capture records (false: it returns nil, as a device without graphs).
     var capturing = true
+    var capturesWork: Bool { capturing }
     /// Set: every capture fails with this, as when the driver refuses one.
     var captureFailure: String?
     private var recording: [() -> Void]?
@@ -233,8 +234,11 @@ final class EmulatedDevice: ComputeDevice {
         throw CharRNNError.cuda("\(what) during a capture: CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED")
     }
 
+    private(set) var captures = 0
+
     func capture(_ body: () throws -> Void) throws -> CapturedWork? {
         guard capturing else { return nil }
+        captures += 1
         precondition(recording == nil, "captures do not nest")
         recording = []
         captureInvalidated = nil

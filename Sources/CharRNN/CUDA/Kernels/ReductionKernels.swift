@@ -3,7 +3,9 @@ extension KernelSource {
     /// elements k, k + parts, k + 2*parts, ... in double (coalesced reads), and a second launch with
     /// parts = 1 adds the partial sums. square != 0 sums x*x (the gradient norm).
     /// out[k] = partial sum k (=).
-    static let reduction = KernelSource(name: "reduction", kernels: ["sum_floats", "sum_doubles"], code: """
+    /// log_step copies a step's summed loss and squared gradient norm into row *slot of the training
+    /// log (the slot read from device memory, so a captured step writes where the host says).
+    static let reduction = KernelSource(name: "reduction", kernels: ["sum_floats", "sum_doubles", "log_step"], code: """
     extern "C" __global__ void sum_floats(long n, const float *x, int square, int parts, double *out) {
         const long k = CRN_THREAD;
         if (k >= parts) return;
@@ -21,6 +23,12 @@ extension KernelSource {
         double s = 0.0;
         for (long i = k; i < n; i += parts) s += x[i];
         out[k] = s;
+    }
+
+    extern "C" __global__ void log_step(const double *loss, const double *norm_squared, const int *slot, double *log) {
+        if (CRN_THREAD != 0) return;
+        log[2 * *slot] = *loss;
+        log[2 * *slot + 1] = *norm_squared;
     }
     """)
 }
