@@ -94,7 +94,7 @@ public final class DeviceClassifierModel {
         droppingWith = p
         shape = (T, B)
         let H = config.hidden, E = config.embed, D = config.directions, rows = T * B, prm = parameters.pointer
-        // Everything from the host first: a copy from pageable memory waits for the work queued before it.
+        // Everything from the host first, then only launches and products.
         try ids.reserve(rows)
         try device.upload(inputIds, to: ids.pointer)
         if E > 0 { try index.upload(ids: inputIds) }

@@ -241,9 +241,9 @@ public final class DeviceModel {
 
     /// Forward, mean cross-entropy and backward: gradients of the mean loss over T*B characters land in
     /// `gradients` (overwritten). The loss stays on the device: lastLossSum() / (T*B) is the mean.
-    /// Everything the step needs from the host (ids, targets and the embedding gradient's index) is
-    /// copied before the first launch: a copy from pageable memory waits for the work queued before it,
-    /// so a copy in the middle of the step would stall the host until the GPU caught up.
+    /// Everything the step needs from the host (ids, targets, the embedding gradient's index and the
+    /// dropout seeds) is copied before the first launch (prepareStep), so the launches that follow
+    /// (queueLossAndGradients) can be captured and replayed.
     public func lossAndGradients(_ inputIds: [Int32], targets targetIds: [Int32], T: Int, B: Int, state: DeviceHiddenState,
                                  rng: inout RandomGenerator, categories: [Int32]? = nil) throws {
         try prepareStep(inputIds, targets: targetIds, rng: &rng, categories: categories)
