@@ -146,6 +146,9 @@ struct Train: ParsableCommand {
                                         device: trainer.deviceName.map { $0 + products })
         let result = try trainer.run { reporter.handle($0) }
         reporter.finish()
+        if let why = trainer.graphFailure {
+            Terminal.error("charrnn: note: the GPU steps were launched one by one, as capturing one as a CUDA graph failed: \(why)")
+        }
         switch result.outcome {
         case .interrupted:
             Terminal.error("interrupted at step \(result.step); checkpoint saved in \(result.directory) (resume with: charrnn train --resume \(result.directory))")

@@ -61,6 +61,9 @@ public final class Trainer {
     private(set) var onDevice: (step: DeviceTrainingStep, hidden: DeviceHiddenState)? = nil
     /// The device's name, or nil on the CPU.
     public var deviceName: String? { onDevice?.step.model.device.name }
+    /// Why the GPU's steps could not be captured as a CUDA graph, if they could not (they were then
+    /// launched one by one: the same numbers, more slowly).
+    public var graphFailure: String? { onDevice?.step.graphFailure }
     var rng: RandomGenerator
     let startCharacter: Unicode.Scalar
     var state: TrainState
