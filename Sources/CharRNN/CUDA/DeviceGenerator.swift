@@ -20,12 +20,15 @@ public final class DeviceGenerator {
     /// Names mode: every sample starts after the start symbol, also when a prime is given (as Sampler).
     public var namesMode = false
     /// Replay full chunks from a captured graph where the device can capture (false: launch each step).
-    public var useGraphs = true
+    public var useGraphs: Bool {
+        get { graphs.enabled }
+        set { graphs.enabled = newValue }
+    }
     /// Why capturing a chunk failed, if it did; the generator then launches step by step.
-    public private(set) var graphFailure: String?
+    public var graphFailure: String? { graphs.failure }
     /// Chunks run from a captured graph so far.
     public private(set) var replayedChunks = 0
-    private var graph: (key: GraphKey, freeCount: Int, work: CapturedWork)?
+    private var graphs = CapturedWorkCache<GraphKey>()
 
     /// What a captured chunk bakes in besides addresses.
     private struct GraphKey: Equatable {
@@ -85,7 +88,7 @@ public final class DeviceGenerator {
         var step = 0, warmed = false
         while step < length && ended.contains(false) {
             let steps = min(chunk, length - step)
-            if steps == chunk, let work = try capturedChunk(key, state: state, warmed: warmed) {
+            if steps == chunk, let work = capturedChunk(key, state: state, warmed: warmed) {
                 try device.replay(work)
                 replayedChunks += 1
             } else {
@@ -129,22 +132,10 @@ public final class DeviceGenerator {
     /// The graph of a full chunk: the one captured before while no buffer has moved since and the options
     /// are the same, else a new capture once a chunk has run in this call (every workspace then has its
     /// size, so the capture allocates nothing). nil: launch step by step.
-    private func capturedChunk(_ key: GraphKey, state: DeviceHiddenState, warmed: Bool) throws -> CapturedWork? {
-        guard useGraphs, graphFailure == nil else { return nil }
-        let device = model.device
-        if let graph, graph.key == key, graph.freeCount == device.freeCount { return graph.work }
-        graph = nil
+    private func capturedChunk(_ key: GraphKey, state: DeviceHiddenState, warmed: Bool) -> CapturedWork? {
+        guard useGraphs else { return nil }
+        if let work = graphs.valid(key, on: model.device) { return work }
         guard warmed else { return nil }
-        do {
-            guard let work = try device.capture({ try runChunk(key.chunk, key: key, state: state) }) else {
-                useGraphs = false  // the device does not capture
-                return nil
-            }
-            graph = (key, device.freeCount, work)
-            return work
-        } catch {
-            graphFailure = "\(error)"
-            return nil
-        }
+        return graphs.capture(key, on: model.device) { try runChunk(key.chunk, key: key, state: state) }
     }
 }

@@ -23,12 +23,15 @@ public final class DeviceTrainingStep {
     private let slot: DeviceBuffer, normSquared: DeviceBuffer
     private var unreadRows: [Int] = []
     /// Replay captured steps where the device can capture (false: launch everything every step).
-    public var useGraphs = true
+    public var useGraphs: Bool {
+        get { graphs.enabled }
+        set { graphs.enabled = newValue }
+    }
     /// Why capturing a step failed, if it did.
-    public private(set) var graphFailure: String?
+    public var graphFailure: String? { graphs.failure }
     /// Steps run from a captured graph so far.
     public private(set) var replayedSteps = 0
-    private var graph: (key: StepKey, freeCount: Int, work: CapturedWork)?
+    private var graphs = CapturedWorkCache<StepKey>()
     /// The last step launched step by step, and the device's frees after it: a capture needs a
     /// step of the same key before it with nothing moved since.
     private var lastLaunched: (key: StepKey, freeCount: Int)?
@@ -76,7 +79,7 @@ public final class DeviceTrainingStep {
         try optimizer.prepare(learningRate: learningRate)
         try device.upload([Int32(unreadRows.count)], to: slot.pointer)
         let key = StepKey(T: T, B: B, state: ObjectIdentifier(state), clipNorm: clipNorm, clipValue: clipValue)
-        if let work = try capturedStep(key, state: state) {
+        if let work = capturedStep(key, state: state) {
             try device.replay(work)
             replayedSteps += 1
         } else {
@@ -97,22 +100,11 @@ public final class DeviceTrainingStep {
 
     /// The graph of this step's device part: the one kept while nothing has moved and the key is the
     /// same, else a capture when the step before had this key and nothing has moved since it. nil: launch.
-    private func capturedStep(_ key: StepKey, state: DeviceHiddenState) throws -> CapturedWork? {
-        guard useGraphs, graphFailure == nil else { return nil }
-        if let graph, graph.key == key, graph.freeCount == device.freeCount { return graph.work }
-        graph = nil
+    private func capturedStep(_ key: StepKey, state: DeviceHiddenState) -> CapturedWork? {
+        guard useGraphs else { return nil }
+        if let work = graphs.valid(key, on: device) { return work }
         guard let lastLaunched, lastLaunched.key == key, lastLaunched.freeCount == device.freeCount else { return nil }
-        do {
-            guard let work = try device.capture({ try queueStep(key, state: state) }) else {
-                useGraphs = false
-                return nil
-            }
-            graph = (key, device.freeCount, work)
-            return work
-        } catch {
-            graphFailure = "\(error)"
-            return nil
-        }
+        return graphs.capture(key, on: device) { try queueStep(key, state: state) }
     }
 
     /// The mean loss and the gradient norm before clipping of every step since the last call, oldest
