@@ -36,9 +36,11 @@ public enum ModelChecks {
     }
 
     /// Training steps replayed from a captured graph against the same steps launched one by one: the
-    /// same losses, norms and parameters, bit for bit, with dropout, weight drop, embedding dropout,
-    /// clipping and a learning rate that changes every step, so every per-step value must come from the
-    /// host's copies rather than from what the capture saw.
+    /// same losses, norms and parameters, with dropout, weight drop, embedding dropout, clipping and a
+    /// learning rate that changes every step, so every per-step value must come from the host's copies
+    /// rather than from what the capture saw. (Bit for bit on the emulated device; within 1e-5 relative
+    /// on a GPU, where cuBLAS may pick another algorithm inside a capture. A value baked in by the
+    /// capture is off by far more.)
     static func capturedTraining(on device: ComputeDevice) throws -> KernelChecks.Outcome {
         let config = ModelConfig(cell: .lstm, layers: 2, hidden: 24, embed: 6, vocabSize: 13, dropout: 0.2)
         let cpu = CharRNNModel(config: config)
@@ -63,8 +65,11 @@ public enum ModelChecks {
             return (try training.readLog(), try model.parameterValues(), training.replayedSteps, training.graphFailure)
         }
         let plain = try run(graphs: false), captured = try run(graphs: true)
-        let same = plain.parameters == captured.parameters
-            && zip(plain.log, captured.log).allSatisfy { $0.loss == $1.loss && $0.norm == $1.norm }
+        var worst = KernelChecks.relativeError(captured.parameters, plain.parameters, floor: 1e-3)
+        for (a, b) in zip(plain.log, captured.log) {
+            worst = max(worst, abs(a.loss - b.loss) / max(1, a.loss), abs(a.norm - b.norm) / max(1, a.norm))
+        }
+        if plain.log.count != captured.log.count { worst = .infinity }
         var name = "training: steps replayed from a captured graph give the step-by-step losses and parameters"
         if let why = captured.failure {
             name += " (capture failed: \(why))"
@@ -72,8 +77,8 @@ public enum ModelChecks {
             name += " (\(captured.replayed) of \(steps) steps replayed)"
         }
         // The first step runs one by one, the second is captured, and the six after it replay it too.
-        let passed = same && captured.failure == nil && (captured.replayed == steps - 1 || !device.capturesWork)
-        return KernelChecks.Outcome(name: name, relativeError: passed ? 0 : .infinity, passed: passed)
+        let passed = worst <= 1e-5 && captured.failure == nil && (captured.replayed == steps - 1 || !device.capturesWork)
+        return KernelChecks.Outcome(name: name, relativeError: passed ? worst : .infinity, passed: passed)
     }
 
     /// Generation with each full chunk replayed from a captured graph against the same generation
