@@ -174,7 +174,7 @@ public final class DeviceModel {
         let dropping = training && config.dropout > 0
         var input = embedded.pointer
         for (l, layer) in layers.enumerated() {
-            var out = try layer.forward(input, T: T, B: B, params: p, state: state.blocks[l].pointer)
+            var out = try layer.forward(input, T: T, B: B, params: p, state: state.blocks[l].pointer, keepForBackward: training)
             if dropping {
                 let n = rows * H
                 try masks[l].reserve(n)

@@ -56,7 +56,10 @@ class DeviceRecurrentLayer {
 
     /// Runs T steps over input [T*B, I]. `state` holds stateCount blocks of [B, H] (h, then c for
     /// LSTM): read as the initial state, overwritten with the final one. Returns the outputs [T*B, H].
-    func forward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, state: DevicePointer) throws -> DevicePointer {
+    /// Without keepForBackward, one step (T = 1, generation's case) works on `state` in place and
+    /// returns its h: no copies in and out of the kept hiddens, which backward would need.
+    func forward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, state: DevicePointer,
+                 keepForBackward: Bool = true) throws -> DevicePointer {
         fatalError("subclass")
     }
 
@@ -153,10 +156,21 @@ final class DeviceLSTMLayer: DeviceRecurrentLayer {
         try dCell.reserve(B * hidden)
     }
 
-    override func forward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, state: DevicePointer) throws -> DevicePointer {
+    override func forward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, state: DevicePointer,
+                          keepForBackward: Bool = true) throws -> DevicePointer {
         try reserve(T: T, B: B)
         let H = hidden, G = 4 * H, bh = B * H
         let hs = hiddens.pointer, cs = cells.pointer, g = gateValues.pointer
+        if T == 1 && !keepForBackward {
+            // Each thread reads c_prev[k] before it writes c[k]; h_prev was read by the product before.
+            let h = state, c = state.advanced(byFloats: bh)
+            try launch("add", G, [.long(G), .pointer(params.advanced(byFloats: bIh)), .pointer(params.advanced(byFloats: bHh)),
+                                  .pointer(bias.pointer)])
+            try projectInput(input, rows: B, params: params, out: g)
+            try recurrentProduct(h, B: B, params: params, into: g)
+            try launch("lstm_forward", bh, [.int(B), .int(H), .pointer(g), .pointer(bias.pointer), .pointer(c), .pointer(c), .pointer(h)])
+            return h
+        }
         try copy(state, to: hs, count: bh)
         try copy(state.advanced(byFloats: bh), to: cs, count: bh)
         try launch("add", G, [.long(G), .pointer(params.advanced(byFloats: bIh)), .pointer(params.advanced(byFloats: bHh)),
@@ -215,14 +229,21 @@ final class DeviceGRULayer: DeviceRecurrentLayer {
         try dhDirect.reserve(B * hidden)
     }
 
-    override func forward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, state: DevicePointer) throws -> DevicePointer {
+    override func forward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, state: DevicePointer,
+                          keepForBackward: Bool = true) throws -> DevicePointer {
         try reserve(T: T, B: B)
         let H = hidden, G = 3 * H, bh = B * H, rows = T * B
         let hs = hiddens.pointer, xp = inputPre.pointer, hp = hiddenPre.pointer, act = activations.pointer
-        try copy(state, to: hs, count: bh)
         try projectInput(input, rows: rows, params: params, out: xp)
         try launch("add_rows", rows * G, [.int(rows), .int(G), .pointer(xp), .pointer(params.advanced(byFloats: bIh))])
         try launch("fill_rows", rows * G, [.int(rows), .int(G), .pointer(hp), .pointer(params.advanced(byFloats: bHh))])
+        if T == 1 && !keepForBackward {
+            // Each thread reads h_prev[k] before it writes h[k]; the product read h_prev before.
+            try recurrentProduct(state, B: B, params: params, into: hp)
+            try launch("gru_forward", bh, [.int(B), .int(H), .pointer(xp), .pointer(hp), .pointer(state), .pointer(act), .pointer(state)])
+            return state
+        }
+        try copy(state, to: hs, count: bh)
         for t in 0..<T {
             let off = t * B * G
             try recurrentProduct(hs.advanced(byFloats: t * bh), B: B, params: params, into: hp.advanced(byFloats: off))
@@ -272,14 +293,20 @@ final class DeviceRNNLayer: DeviceRecurrentLayer {
 
     override func reserveCell(rows: Int, B: Int) throws { try pre.reserve(rows * hidden) }
 
-    override func forward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, state: DevicePointer) throws -> DevicePointer {
+    override func forward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, state: DevicePointer,
+                          keepForBackward: Bool = true) throws -> DevicePointer {
         try reserve(T: T, B: B)
         let H = hidden, bh = B * H
         let hs = hiddens.pointer, p = pre.pointer
-        try copy(state, to: hs, count: bh)
         try launch("add", H, [.long(H), .pointer(params.advanced(byFloats: bIh)), .pointer(params.advanced(byFloats: bHh)),
                               .pointer(bias.pointer)])
         try projectInput(input, rows: T * B, params: params, out: p)
+        if T == 1 && !keepForBackward {
+            try recurrentProduct(state, B: B, params: params, into: p)
+            try launch("rnn_forward", bh, [.int(B), .int(H), .pointer(p), .pointer(bias.pointer), .pointer(state), .int(relu ? 1 : 0)])
+            return state
+        }
+        try copy(state, to: hs, count: bh)
         for t in 0..<T {
             let pt = p.advanced(byFloats: t * bh)
             try recurrentProduct(hs.advanced(byFloats: t * bh), B: B, params: params, into: pt)

@@ -190,7 +190,16 @@ public enum ModelChecks {
         try gpu.forward(inputs, T: T, B: B, state: gpuState, training: false, rng: &none, categories: categories)
         let want = Array(UnsafeBufferPointer(start: cpu.logits.pointer, count: T * B * V))
         worst = max(worst, KernelChecks.relativeError(try device.downloadFloats(gpu.logits.pointer, count: T * B * V), want))
-        let name = "model \(cell.rawValue) \(layers)x\(H) E\(embed) V\(V)\(C > 0 ? " C\(C)" : "") b\(B) s\(T): loss, gradients, state, logits"
+        // One more step alone, as generation takes it (the state updated in place on the device).
+        let next = Array(inputs.prefix(B))
+        next.withUnsafeBufferPointer { x in
+            _ = cpu.forward(x.baseAddress!, T: 1, B: B, state: cpuState, training: false, rng: &none, categories: categories)
+        }
+        try gpu.forward(next, T: 1, B: B, state: gpuState, training: false, rng: &none, categories: categories)
+        let step = Array(UnsafeBufferPointer(start: cpu.logits.pointer, count: B * V))
+        worst = max(worst, KernelChecks.relativeError(try device.downloadFloats(gpu.logits.pointer, count: B * V), step))
+        worst = max(worst, KernelChecks.relativeError(try gpuState.flattened(), cpuState.flattened))
+        let name = "model \(cell.rawValue) \(layers)x\(H) E\(embed) V\(V)\(C > 0 ? " C\(C)" : "") b\(B) s\(T): loss, gradients, state, logits, a step alone"
         return KernelChecks.Outcome(name: name, relativeError: worst, passed: worst <= device.precision.tolerance)
     }
 
