@@ -110,6 +110,10 @@ extension ComputeDevice {
         try values.withUnsafeBytes { try copy(to: destination, from: $0.baseAddress!, bytes: $0.count) }
     }
 
+    public func upload(_ values: [UInt64], to destination: DevicePointer) throws {
+        try values.withUnsafeBytes { try copy(to: destination, from: $0.baseAddress!, bytes: $0.count) }
+    }
+
     public func downloadFloats(_ source: DevicePointer, count: Int) throws -> [Float] {
         var out = [Float](repeating: 0, count: count)
         try out.withUnsafeMutableBytes { try copy(from: source, to: $0.baseAddress!, bytes: $0.count) }

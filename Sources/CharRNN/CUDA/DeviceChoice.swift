@@ -18,11 +18,6 @@ public enum DeviceChoice: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// --precision: fp32, tf32 or bf16.
-    public static func checkPrecision(_ precision: String) throws {
-        _ = try Precision(parsing: precision)
-    }
-
     public var description: String {
         switch self {
         case .auto: return "auto"

@@ -28,6 +28,8 @@ public final class DeviceClassifierModel {
     private let zeroState: DeviceBuffer, features: DeviceBuffer, dFeatures: DeviceBuffer, dOut: [DeviceBuffer]
     private let dConcat: DeviceBuffer, reversedRows: DeviceBuffer, ones: DeviceOnes
     private let embeddingMask: DeviceBuffer, featureMask: DeviceBuffer
+    /// Each mask's seed (embedding, features), written before its mask is drawn.
+    private let maskSeeds: DeviceBuffer
     private let lossRows: DeviceBuffer, rowScales: DeviceBuffer
     private var shape = (T: 0, B: 0)
     private var droppingWith = 0.0
@@ -60,6 +62,7 @@ public final class DeviceClassifierModel {
         ones = try DeviceOnes(device)
         embeddingMask = try DeviceBuffer(device, count: 0)
         featureMask = try DeviceBuffer(device, count: 0)
+        maskSeeds = try DeviceBuffer(device, count: 2, elementSize: 8)
         lossRows = try DeviceBuffer(device, count: 0)
         rowScales = try DeviceBuffer(device, count: 0)
     }
@@ -78,9 +81,11 @@ public final class DeviceClassifierModel {
     public func gradientValues() throws -> [Float] { try device.downloadFloats(gradients.pointer, count: layout.count) }
 
     /// mask = 0 with probability p, else 1/(1-p); x *= mask.
-    private func dropout(_ x: DevicePointer, count: Int, mask: DeviceBuffer, rng: inout RandomGenerator) throws {
+    private func dropout(_ x: DevicePointer, count: Int, mask: DeviceBuffer, seedSlot: Int, rng: inout RandomGenerator) throws {
         try mask.reserve(count)
-        try device.drawDropoutMask(mask.pointer, count: count, p: droppingWith, period: count, seed: rng.next())
+        let seed = maskSeeds[offset: seedSlot]
+        try device.upload([rng.next()], to: seed)
+        try device.drawDropoutMask(mask.pointer, count: count, p: droppingWith, period: count, seed: seed)
         try device.launch("mul", threads: count, [.long(count), .pointer(x), .pointer(mask.pointer), .pointer(x)])
     }
 
@@ -108,7 +113,7 @@ public final class DeviceClassifierModel {
                 let table = identity?.pointer ?? prm.advanced(byFloats: layout.offset("embedding.weight"))
                 try device.launch("embedding_forward", threads: rows * I, [.int(rows), .int(I), .pointer(ids.pointer), .pointer(table),
                                                                           .pointer(nil), .pointer(x.pointer), .int(I)])
-                if p > 0 && E > 0 { try dropout(x.pointer, count: rows * E, mask: embeddingMask, rng: &rng) }
+                if p > 0 && E > 0 { try dropout(x.pointer, count: rows * E, mask: embeddingMask, seedSlot: 0, rng: &rng) }
             } else {
                 // Layer l reads both directions of layer l-1, each in original time order.
                 try device.launch("copy_columns", threads: rows * H, [.int(rows), .int(H), .pointer(outputs[l - 1][0]), .int(H),
@@ -138,7 +143,7 @@ public final class DeviceClassifierModel {
             try device.launch("copy_columns", threads: B * H, [.int(B), .int(H), .pointer(outputs[config.layers - 1][d].advanced(byFloats: (T - 1) * B * H)),
                                                               .int(H), .pointer(features.pointer.advanced(byFloats: d * H)), .int(D * H)])
         }
-        if p > 0 { try dropout(features.pointer, count: B * D * H, mask: featureMask, rng: &rng) }
+        if p > 0 { try dropout(features.pointer, count: B * D * H, mask: featureMask, seedSlot: 1, rng: &rng) }
         let C = config.categories
         try logits.reserve(B * C)
         try device.launch("fill_rows", threads: B * C, [.int(B), .int(C), .pointer(logits.pointer),

@@ -7,8 +7,8 @@
 /// A whole chunk of steps is captured once as a CUDA graph and then replayed with one launch, since a
 /// step of a small model is a dozen tiny kernels whose launches, not their work, take the time. The
 /// graph holds the addresses of the buffers it uses, so the generator keeps its state and workspaces
-/// from call to call and captures again whenever a buffer has moved (ComputeDevice.freeCount), or when
-/// the options it baked in change. Text is the same with or without the graph.
+/// from call to call and captures again whenever a buffer has moved or the options it baked in change
+/// (CapturedWorkCache). Text is the same with or without the graph.
 public final class DeviceGenerator {
     public let model: DeviceModel
     public let vocabulary: Vocabulary
@@ -79,21 +79,20 @@ public final class DeviceGenerator {
         try tokens.reserve(B)
         try device.upload([Int32](repeating: context[context.count - 1], count: B), to: tokens.pointer)
         try history.reserve(chunk * B)
-        let words: [UInt64] = [seed, 0]
-        try words.withUnsafeBytes { try device.copy(to: draws.pointer, from: $0.baseAddress!, bytes: $0.count) }
+        try device.upload([seed, 0], to: draws.pointer)
         let key = GraphKey(streams: B, chunk: chunk, inverseTemperature: 1 / options.temperature, topK: options.topK ?? 0,
                            greedy: options.greedy)
         var texts = [String.UnicodeScalarView](repeating: String.UnicodeScalarView(), count: B)
         var ended = [Bool](repeating: false, count: B)
-        var step = 0, warmed = false
+        var step = 0
         while step < length && ended.contains(false) {
             let steps = min(chunk, length - step)
-            if steps == chunk, let work = capturedChunk(key, state: state, warmed: warmed) {
+            if steps == chunk, let work = graphs.work(for: key, on: device, { try runChunk(chunk, key: key, state: state) }) {
                 try device.replay(work)
                 replayedChunks += 1
             } else {
                 try runChunk(steps, key: key, state: state)
-                warmed = true
+                graphs.launched(key, on: device)
             }
             var drawn = [Int32](repeating: 0, count: steps * B)
             try drawn.withUnsafeMutableBytes { try device.copy(from: history.pointer, to: $0.baseAddress!, bytes: $0.count) }
@@ -127,15 +126,5 @@ public final class DeviceGenerator {
                                .pointer(history[offset: k * B])])
         }
         try device.launch("advance_draws", threads: 1, [.pointer(draws.pointer), .int(steps)])
-    }
-
-    /// The graph of a full chunk: the one captured before while no buffer has moved since and the options
-    /// are the same, else a new capture once a chunk has run in this call (every workspace then has its
-    /// size, so the capture allocates nothing). nil: launch step by step.
-    private func capturedChunk(_ key: GraphKey, state: DeviceHiddenState, warmed: Bool) -> CapturedWork? {
-        guard useGraphs else { return nil }
-        if let work = graphs.valid(key, on: model.device) { return work }
-        guard warmed else { return nil }
-        return graphs.capture(key, on: model.device) { try runChunk(key.chunk, key: key, state: state) }
     }
 }

@@ -33,7 +33,7 @@ public final class DeviceModel {
     private let masks: [DeviceBuffer], dropped: [DeviceBuffer]
     private let dropConnected: DeviceBuffer, weightMasks: [DeviceBuffer], embedMask: DeviceBuffer
     private let lossRows: DeviceBuffer, lossPartial: DeviceBuffer, lossTotal: DeviceBuffer
-    /// The dropout seeds of one training forward (2L + 1 words, read by dropout_mask_from): the weight
+    /// The dropout seeds of one training forward (2L + 1 words, read by dropout_mask): the weight
     /// drop of each layer, the embedding dropout, the dropout after each layer.
     private let seeds: DeviceBuffer
     private var last = (T: 0, B: 0, dropping: false, weightDrop: false, embedDrop: false)
@@ -129,7 +129,7 @@ public final class DeviceModel {
         if regularization.weightDrop > 0 { for l in 0..<L { words[l] = rng.next() }; drawn = true }
         if regularization.embedDropout > 0 && config.embed > 0 { words[L] = rng.next(); drawn = true }
         if config.dropout > 0 { for l in 0..<L { words[L + 1 + l] = rng.next() }; drawn = true }
-        if drawn { try words.withUnsafeBytes { try device.copy(to: seeds.pointer, from: $0.baseAddress!, bytes: $0.count) } }
+        if drawn { try device.upload(words, to: seeds.pointer) }
     }
 
     /// The forward's device part: the masks from the seeds prepareMasks copied, then the model.
@@ -198,9 +198,7 @@ public final class DeviceModel {
     /// mask = 0 with probability p, else 1/(1-p), repeating every `period` elements, drawn with the
     /// prepared seed number `seed`.
     private func drawMask(_ mask: DevicePointer, count: Int, p: Double, period: Int, seed: Int) throws {
-        try device.launch("dropout_mask_from", threads: count,
-                          [.long(count), .pointer(mask), .float(Float(p)), .float(Float(1 / (1 - p))), .pointer(seeds[offset: seed]),
-                           .long(period)])
+        try device.drawDropoutMask(mask, count: count, p: p, period: period, seed: seeds[offset: seed])
     }
 
     // MARK: loss

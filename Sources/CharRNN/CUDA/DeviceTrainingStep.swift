@@ -32,9 +32,6 @@ public final class DeviceTrainingStep {
     /// Steps run from a captured graph so far.
     public private(set) var replayedSteps = 0
     private var graphs = CapturedWorkCache<StepKey>()
-    /// The last step launched step by step, and the device's frees after it: a capture needs a
-    /// step of the same key before it with nothing moved since.
-    private var lastLaunched: (key: StepKey, freeCount: Int)?
 
     /// What a captured step bakes in besides the buffers' addresses.
     private struct StepKey: Equatable {
@@ -79,12 +76,12 @@ public final class DeviceTrainingStep {
         try optimizer.prepare(learningRate: learningRate)
         try device.upload([Int32(unreadRows.count)], to: slot.pointer)
         let key = StepKey(T: T, B: B, state: ObjectIdentifier(state), clipNorm: clipNorm, clipValue: clipValue)
-        if let work = capturedStep(key, state: state) {
+        if let work = graphs.work(for: key, on: device, { try queueStep(key, state: state) }) {
             try device.replay(work)
             replayedSteps += 1
         } else {
             try queueStep(key, state: state)
-            lastLaunched = (key, device.freeCount)
+            graphs.launched(key, on: device)
         }
         unreadRows.append(T * B)
     }
@@ -96,15 +93,6 @@ public final class DeviceTrainingStep {
                             clipValue: key.clipValue, normSquared: normSquared.pointer)
         try device.launch("log_step", threads: 1, [.pointer(model.lastLossSumPointer), .pointer(normSquared.pointer),
                                                    .pointer(slot.pointer), .pointer(log.pointer)])
-    }
-
-    /// The graph of this step's device part: the one kept while nothing has moved and the key is the
-    /// same, else a capture when the step before had this key and nothing has moved since it. nil: launch.
-    private func capturedStep(_ key: StepKey, state: DeviceHiddenState) -> CapturedWork? {
-        guard useGraphs else { return nil }
-        if let work = graphs.valid(key, on: device) { return work }
-        guard let lastLaunched, lastLaunched.key == key, lastLaunched.freeCount == device.freeCount else { return nil }
-        return graphs.capture(key, on: device) { try queueStep(key, state: state) }
     }
 
     /// The mean loss and the gradient norm before clipping of every step since the last call, oldest

@@ -52,9 +52,9 @@ final class DeviceCSRIndex {
 
 extension ComputeDevice {
     /// A dropout mask (KernelSource.dropout): 0 with probability p, else 1/(1-p), repeating every
-    /// `period` elements, drawn from the counter-based generator seeded by `seed`.
-    func drawDropoutMask(_ mask: DevicePointer, count: Int, p: Double, period: Int, seed: UInt64) throws {
+    /// `period` elements, drawn from the counter-based generator seeded by the word at `seed`.
+    func drawDropoutMask(_ mask: DevicePointer, count: Int, p: Double, period: Int, seed: DevicePointer) throws {
         try launch("dropout_mask", threads: count,
-                   [.long(count), .pointer(mask), .float(Float(p)), .float(Float(1 / (1 - p))), .uint64(seed), .long(period)])
+                   [.long(count), .pointer(mask), .float(Float(p)), .float(Float(1 / (1 - p))), .pointer(seed), .long(period)])
     }
 }

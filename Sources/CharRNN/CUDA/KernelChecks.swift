@@ -313,19 +313,15 @@ public enum KernelChecks {
         mutating func dropout() throws {
             let period = 1_000, n = 20 * period, p: Float = 0.3, keep: Float = 1 / 0.7
             let pm = try put([Float](repeating: -1, count: n))
-            try device.launch("dropout_mask", threads: n, [.long(n), .pointer(pm), .float(p), .float(keep), .uint64(12345), .long(period)])
+            let pSeed = try put([Int32]([12345, 0]))  // the seed, a 64-bit word in device memory
+            try device.launch("dropout_mask", threads: n, [.long(n), .pointer(pm), .float(p), .float(keep), .pointer(pSeed), .long(period)])
             let mask = try get(pm, n)
             let zeros = Double(mask.prefix(period).filter { $0 == 0 }.count) / Double(period)
             let valuesOK = mask.allSatisfy { $0 == 0 || $0 == keep }
             let repeats = (0..<n).allSatisfy { mask[$0] == mask[$0 % period] }
             // 1000 draws at p = 0.3: a standard deviation of 0.0145, so 0.06 is over four.
-            let pSeed = try put([Int32]([12345, 0]))  // the same seed as a 64-bit word in device memory
-            let pFrom = try put([Float](repeating: -1, count: n))
-            try device.launch("dropout_mask_from", threads: n, [.long(n), .pointer(pFrom), .float(p), .float(keep), .pointer(pSeed),
-                                                                .long(period)])
-            let fromMemory = try get(pFrom, n)
-            let ok = valuesOK && repeats && abs(zeros - Double(p)) < 0.06 && fromMemory == mask
-            outcomes.append(Outcome(name: "dropout_mask/dropout_mask_from (\(Int((zeros * 100).rounded()))% dropped, p = 0.3)",
+            let ok = valuesOK && repeats && abs(zeros - Double(p)) < 0.06
+            outcomes.append(Outcome(name: "dropout_mask (\(Int((zeros * 100).rounded()))% dropped, p = 0.3)",
                                     relativeError: ok ? 0 : .infinity, passed: ok))
         }
 

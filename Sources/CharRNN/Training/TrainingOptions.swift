@@ -70,7 +70,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
 
     public func validate() throws {
         _ = try DeviceChoice(parsing: device ?? "cpu")
-        try DeviceChoice.checkPrecision(precision ?? "fp32")
+        _ = try Precision(parsing: precision ?? "fp32")
         func bad(_ s: String) -> CharRNNError { .invalidOption(s) }
         guard !outputDirectory.isEmpty else { throw bad("--output must name a folder (got an empty name)") }
         guard seqLength >= 1 else { throw bad("--seq-length must be at least 1 (got \(seqLength))") }

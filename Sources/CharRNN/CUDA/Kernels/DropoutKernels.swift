@@ -3,9 +3,9 @@ extension KernelSource {
     /// a mask needs no generator state on the device and any launch can be replayed. period = n gives an
     /// ordinary mask; period = B*H over T*B*H elements repeats one mask at every step (variational dropout).
     /// mask[i] = 0 with probability p, else keep (= 1/(1-p)) (=).
-    /// dropout_mask_from reads its seed from device memory, so a captured training step draws new masks
-    /// each time it is replayed (the host writes the step's seeds first).
-    static let dropout = KernelSource(name: "dropout", kernels: ["dropout_mask", "dropout_mask_from"], code: """
+    /// The seed is read from device memory, so a captured training step draws new masks each time it is
+    /// replayed (the host writes the step's seeds first).
+    static let dropout = KernelSource(name: "dropout", kernels: ["dropout_mask"], code: """
     __device__ __forceinline__ float crn_uniform(unsigned long long seed, unsigned long long i) {
         unsigned long long z = seed + 0x9E3779B97F4A7C15ULL * (i + 1ULL);
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
@@ -14,15 +14,8 @@ extension KernelSource {
         return (float)(z >> 40) * (1.0f / 16777216.0f);
     }
 
-    extern "C" __global__ void dropout_mask(long n, float *mask, float p, float keep, unsigned long long seed,
+    extern "C" __global__ void dropout_mask(long n, float *mask, float p, float keep, const unsigned long long *seed,
                                             long period) {
-        const long i = CRN_THREAD;
-        if (i >= n) return;
-        mask[i] = crn_uniform(seed, (unsigned long long)(i % period)) < p ? 0.0f : keep;
-    }
-
-    extern "C" __global__ void dropout_mask_from(long n, float *mask, float p, float keep, const unsigned long long *seed,
-                                                 long period) {
         const long i = CRN_THREAD;
         if (i >= n) return;
         mask[i] = crn_uniform(*seed, (unsigned long long)(i % period)) < p ? 0.0f : keep;
