@@ -230,6 +230,32 @@ void crn_softmax_temperature(int V, const float *logits, float inv_temperature, 
     for (int j = 0; j < V; j++) probs[j] *= k;
 }
 
+void crn_keep_top_k(int V, float *probs, int k) {
+    if (k >= V) return;
+    // A non-negative float's bits order as its value. Find the k-th largest key a byte at a time, from
+    // the top: `rank` is its place among the keys that share the bytes found so far.
+    uint32_t prefix = 0, mask = 0;
+    int rank = k;
+    for (int shift = 24; shift >= 0; shift -= 8) {
+        int count[256] = {0};
+        for (int j = 0; j < V; j++) {
+            uint32_t key;
+            memcpy(&key, probs + j, 4);
+            if ((key & mask) == prefix) count[(key >> shift) & 255]++;
+        }
+        int digit = 255;
+        while (count[digit] < rank) rank -= count[digit--];
+        prefix |= (uint32_t)digit << shift;
+        mask |= 255u << shift;
+    }
+    // prefix is the k-th largest key; the first `rank` ids that hold it stay.
+    for (int j = 0; j < V; j++) {
+        uint32_t key;
+        memcpy(&key, probs + j, 4);
+        if (key < prefix || (key == prefix && rank-- <= 0)) probs[j] = 0.0f;
+    }
+}
+
 void crn_mul(const float *x, const float *m, float *y, size_t n) {
     for (size_t i = 0; i < n; i++) y[i] = x[i] * m[i];
 }

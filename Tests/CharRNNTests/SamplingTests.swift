@@ -1,3 +1,4 @@
+import CCharRNNKernels
 import CharRNN
 import XCTest
 
@@ -45,6 +46,28 @@ final class SamplingTests: XCTestCase {
             XCTAssertEqual(seen.count, 2, prefix)
             XCTAssertTrue(seen.contains(best.unicodeScalars.first!), prefix)
             XCTAssertGreaterThan(unrestricted.count, 2, "without top-k the draws spread wider")
+        }
+    }
+
+    /// The k largest values stay, and of equal values at the k-th place the lowest ids: the same set as a
+    /// stable sort by value (largest first) cut after k, over random values, many ties, zeros, and every k.
+    func testKeepTopKKeepsTheKLargestAndTheFirstOfTies() {
+        var rng = RandomGenerator(seed: 17)
+        let rows: [[Float]] = [
+            (0..<300).map { _ in Float(rng.nextDouble()) },
+            (0..<300).map { _ in Float(Int(rng.nextDouble() * 6)) / 5 },  // six values, many ties, zeros
+            (0..<300).map { _ in Float(rng.nextDouble() < 0.5 ? 0 : rng.nextDouble() * 1e-30) },  // subnormal and zero
+            [0.25, 0.25, 0.25, 0.25], [1], [0, 0, 3, 0, 3],
+        ]
+        for row in rows {
+            for k in Set([1, 2, 3, 5, 17, 150, row.count - 1, row.count, row.count + 4]) where k >= 1 {
+                let order = row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }
+                let kept = Set(order.prefix(k))
+                let expected = row.indices.map { kept.contains($0) ? row[$0] : 0 }
+                var p = row
+                crn_keep_top_k(Int32(p.count), &p, Int32(k))
+                XCTAssertEqual(p, expected, "k = \(k) of \(row.count)")
+            }
         }
     }
 

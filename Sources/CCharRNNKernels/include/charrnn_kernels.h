@@ -52,6 +52,10 @@ double crn_softmax_xent(int N, int V, float *logits, const int32_t *targets, flo
 // probs[V] = softmax(logits / temperature).
 void crn_softmax_temperature(int V, const float *logits, float inv_temperature, float *probs);
 
+// Zeroes all of probs[V] (values >= 0) but the k largest; of equal values at the k-th place, the lowest
+// ids stay. A radix select on the values' bits: O(V), where sorting the ids cost O(V log V) per draw.
+void crn_keep_top_k(int V, float *probs, int k);
+
 // y[i] = x[i] * m[i]
 void crn_mul(const float *x, const float *m, float *y, size_t n);
 // y[i] += x[i]

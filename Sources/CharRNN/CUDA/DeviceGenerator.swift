@@ -14,8 +14,10 @@ public final class DeviceGenerator {
     public let vocabulary: Vocabulary
     public let startCharacter: Unicode.Scalar
     private let tokens: DeviceBuffer, history: DeviceBuffer
-    /// The seed and the draw counter's base, two 64-bit words read by sample_next.
+    /// The seed and the draw counter's base, two 64-bit words read by the sampling kernels.
     private let draws: DeviceBuffer
+    /// Picks each step's characters (one thread per stream, or by slices for a large vocabulary).
+    public let sampler: DeviceSampler
     private var state: DeviceHiddenState?
     /// Names mode: every sample starts after the start symbol, also when a prime is given (as Sampler).
     public var namesMode = false
@@ -42,6 +44,7 @@ public final class DeviceGenerator {
         tokens = try DeviceBuffer(model.device, count: 0, elementSize: 4)
         history = try DeviceBuffer(model.device, count: 0, elementSize: 4)
         draws = try DeviceBuffer(model.device, count: 2, elementSize: 8)
+        sampler = try DeviceSampler(device: model.device)
     }
 
     /// Feeds `prime` (the start character when empty) to every stream from the zero state, then draws up
@@ -79,6 +82,7 @@ public final class DeviceGenerator {
         try tokens.reserve(B)
         try device.upload([Int32](repeating: context[context.count - 1], count: B), to: tokens.pointer)
         try history.reserve(chunk * B)
+        try sampler.reserve(streams: B, vocabulary: vocabulary.count)
         try device.upload([seed, 0], to: draws.pointer)
         let key = GraphKey(streams: B, chunk: chunk, inverseTemperature: 1 / options.temperature, topK: options.topK ?? 0,
                            greedy: options.greedy)
@@ -120,10 +124,9 @@ public final class DeviceGenerator {
         var none = RandomGenerator(seed: 0)
         for k in 0..<steps {
             try model.forward(ids: tokens.pointer, T: 1, B: B, state: state, training: false, rng: &none)
-            try device.launch("sample_next", threads: B,
-                              [.int(B), .int(V), .pointer(model.logits.pointer), .float(key.inverseTemperature), .int(key.topK),
-                               .int(key.greedy ? 1 : 0), .pointer(draws.pointer), .int(k), .pointer(tokens.pointer),
-                               .pointer(history[offset: k * B])])
+            try sampler.queue(streams: B, vocabulary: V, logits: model.logits.pointer, inverseTemperature: key.inverseTemperature,
+                              topK: key.topK, greedy: key.greedy, draws: draws.pointer, offset: k, ids: tokens.pointer,
+                              history: history[offset: k * B])
         }
         try device.launch("advance_draws", threads: 1, [.pointer(draws.pointer), .int(steps)])
     }

@@ -95,6 +95,7 @@ public enum KernelChecks {
             try elementwise()
             try dropout()
             try sampling()
+            try slicedSampling()
             for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] { try gemm(transA: ta, transB: tb) }
             try device.synchronize()
             return outcomes
@@ -362,6 +363,70 @@ public enum KernelChecks {
             }
             let ok = greedyOK && topOK && x2 < 32.9
             outcomes.append(Outcome(name: "sample_next/advance_draws (greedy, top-3, chi-square \(Int(x2.rounded())) over \(B) draws)",
+                                    relativeError: ok ? 0 : .infinity, passed: ok))
+        }
+
+        /// The two ways of DeviceSampler over a vocabulary of 1,300 (six slices, the last short): the same
+        /// ids bit for bit, for rows with many ties at the k-th place and negative logits, at each top-k; the
+        /// ids among the k largest logits with ties going to the lowest ids (the CPU's rule); greedy the
+        /// first largest; and by slices, draws that follow the softmax when the mass lies in several slices.
+        mutating func slicedSampling() throws {
+            let V = 1_300, B = 24
+            var rows: [Float] = []
+            for b in 0..<B {
+                switch b % 3 {
+                case 0: rows += random(V, scale: 3)
+                case 1: rows += (0..<V).map { _ in Float(Int(rng.nextFloat() * 8)) * 0.5 - 2 }  // ties everywhere
+                default: rows += random(V, scale: 5).map { $0 - 10 }
+                }
+            }
+            let pL = try put(rows), pIds = try put([Int32](repeating: -1, count: B))
+            let pDraws = try put([Int32]([19, 0, 3, 0]))  // seed 19, base 3
+            let oneThread = try DeviceSampler(device: device), slices = try DeviceSampler(device: device)
+            oneThread.slicedAbove = .max
+            slices.slicedAbove = 0
+            func draw(_ sampler: DeviceSampler, streams: Int, logits: DevicePointer, _ temperature: Float, topK: Int,
+                      greedy: Bool) throws -> [Int32] {
+                try sampler.queue(streams: streams, vocabulary: V, logits: logits, inverseTemperature: 1 / temperature,
+                                  topK: topK, greedy: greedy, draws: pDraws, offset: 1, ids: pIds, history: nil)
+                var ids = [Int32](repeating: 0, count: streams)
+                try ids.withUnsafeMutableBytes { try device.copy(from: pIds, to: $0.baseAddress!, bytes: $0.count) }
+                return ids
+            }
+            var same = true, inTopK = true
+            for (temperature, topK, greedy) in [(Float(1), 0, false), (0.7, 3, false), (1.3, 40, false), (1, 1, false),
+                                                 (1, 200, false), (1, V - 1, false), (1, 0, true)] {
+                let a = try draw(oneThread, streams: B, logits: pL, temperature, topK: topK, greedy: greedy)
+                let b = try draw(slices, streams: B, logits: pL, temperature, topK: topK, greedy: greedy)
+                same = same && a == b
+                let k = greedy ? 1 : (topK > 0 ? topK : V)
+                for s in 0..<B {
+                    let row = Array(rows[s * V..<(s + 1) * V])
+                    let kept = Set(row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }.prefix(k))
+                    inTopK = inTopK && kept.contains(Int(b[s]))
+                }
+            }
+            // Many streams on one row whose mass lies on 12 ids spread over the slices.
+            let draws = 4_000
+            var row = [Float](repeating: -30, count: V)
+            for i in 0..<12 { row[7 + 107 * i] = random(1, scale: 1.5)[0] }
+            let pRow = try put((0..<draws).flatMap { _ in row }), pMany = try put([Int32](repeating: -1, count: draws))
+            try slices.queue(streams: draws, vocabulary: V, logits: pRow, inverseTemperature: 1 / 0.8, topK: 0, greedy: false,
+                             draws: pDraws, offset: 0, ids: pMany, history: nil)
+            var ids = [Int32](repeating: 0, count: draws)
+            try ids.withUnsafeMutableBytes { try device.copy(from: pMany, to: $0.baseAddress!, bytes: $0.count) }
+            var p = [Float](repeating: 0, count: V)
+            crn_softmax_temperature(Int32(V), row, 1 / 0.8, &p)
+            var counts = [Int](repeating: 0, count: V)
+            for id in ids { counts[Int(id)] += 1 }
+            var x2 = 0.0
+            for j in 0..<V where Double(p[j]) * Double(draws) >= 5 {
+                let e = Double(p[j]) * Double(draws)
+                x2 += (Double(counts[j]) - e) * (Double(counts[j]) - e) / e
+            }
+            // The 0.999 quantile of chi-square with 11 degrees of freedom is 31.3.
+            let ok = same && inTopK && x2 < 31.3
+            outcomes.append(Outcome(name: "sample_slice_max/sample_select_begin/sample_radix_count/sample_radix_choose/sample_slice_mass/sample_pick (by slices, V = \(V): ids equal to one thread's, top-k with ties, chi-square \(Int(x2.rounded())))",
                                     relativeError: ok ? 0 : .infinity, passed: ok))
         }
 

@@ -3,7 +3,8 @@ import CCharRNNKernels
 /// How the next character is chosen from the model's distribution.
 public struct SamplingOptions: Sendable, Equatable {
     public var temperature: Float = 1
-    /// Keep only the k most likely characters (nil: all).
+    /// Keep only the k most likely characters, and of equally likely ones at the k-th place the first in
+    /// vocabulary order (nil: all).
     public var topK: Int? = nil
     /// Always take the most likely character.
     public var greedy = false
@@ -38,7 +39,6 @@ public final class Sampler {
     public let startCharacter: Unicode.Scalar
     private let state: HiddenState
     private let probabilities: FloatBuffer
-    private var order: [Int32]
     private var noDropout = RandomGenerator(seed: 0)
     /// Names mode: every sample starts after the start symbol, also when a prime is given.
     public var namesMode = false
@@ -54,7 +54,6 @@ public final class Sampler {
         self.startCharacter = startCharacter
         state = model.hiddenState(batch: 1)
         probabilities = FloatBuffer(count: vocabulary.count)
-        order = (0..<Int32(vocabulary.count)).map { $0 }
         model.freezeForInference()
     }
 
@@ -111,13 +110,8 @@ public final class Sampler {
         }
         let p = probabilities.pointer
         crn_softmax_temperature(Int32(V), logits, 1 / options.temperature, p)
-        if let k = options.topK, k < V {
-            // Zero all but the k largest, then draw from the rest in proportion.
-            order.withUnsafeMutableBufferPointer { o in
-                o.sort { p[Int($0)] > p[Int($1)] }
-                for j in k..<V { p[Int(o[j])] = 0 }
-            }
-        }
+        // Zero all but the k largest, then draw from the rest in proportion.
+        if let k = options.topK, k < V { crn_keep_top_k(Int32(V), p, Int32(k)) }
         var total: Float = 0
         for j in 0..<V { total += p[j] }
         let u = Float(rng.nextDouble()) * total

@@ -97,6 +97,41 @@ final class DeviceGeneratorTests: XCTestCase {
     }
 }
 
+/// A vocabulary of 1,500 characters (Chinese-sized) draws by slices: the text of one thread per stream,
+/// replayed from graphs and step by step, with top-k, without, and greedy (then the CPU sampler's text).
+final class DeviceLargeVocabularyTests: XCTestCase {
+    func testSlicedDrawsGiveTheOneThreadText() throws {
+        let vocabulary = Vocabulary(scalars: (0..<1_500).map { Unicode.Scalar(0x4E00 + $0)! })
+        let config = ModelConfig(cell: .lstm, layers: 1, hidden: 12, embed: 6, vocabSize: vocabulary.count)
+        let cpu = randomModel(config, seed: 29, scale: 3)
+        let device = try EmulatedDevice()
+        func generator(sliced: Bool) throws -> DeviceGenerator {
+            let model = try DeviceModel(config: config, device: device)
+            try model.setParameters(cpu.parameters)
+            let g = try DeviceGenerator(model: model, vocabulary: vocabulary, startCharacter: "\u{4E00}")
+            g.sampler.slicedAbove = sliced ? 256 : .max
+            return g
+        }
+        let oneThread = try generator(sliced: false), slices = try generator(sliced: true)
+        XCTAssertTrue(slices.sampler.usesSlices(vocabulary: vocabulary.count))
+        let prime = String(String.UnicodeScalarView((0..<5).map { Unicode.Scalar(0x4E10 + 37 * $0)! }))
+        for options in [SamplingOptions(temperature: 0.9, topK: 30), SamplingOptions(temperature: 1.1), SamplingOptions(greedy: true)] {
+            let want = try oneThread.generate(prime: prime, streams: 3, length: 20, options: options, seed: 4, chunk: 8)
+            let launches = device.launches
+            let got = try slices.generate(prime: prime, streams: 3, length: 20, options: options, seed: 4, chunk: 8)
+            XCTAssertEqual(got, want, "\(options)")
+            XCTAssertGreaterThan(device.launches, launches, "the last, partial chunk launches step by step")
+            XCTAssertEqual(Set(want).count, options.greedy ? 1 : 3, "\(options)")
+        }
+        XCTAssertGreaterThan(slices.replayedChunks, 0)
+        var rng = RandomGenerator(seed: 0)
+        let greedy = try Sampler(model: cpu, vocabulary: vocabulary, startCharacter: "\u{4E00}")
+            .generate(prime: prime, length: 20, options: SamplingOptions(greedy: true), rng: &rng)
+        XCTAssertEqual(try slices.generate(prime: prime, streams: 1, length: 20, options: SamplingOptions(greedy: true), seed: 1),
+                       [greedy])
+    }
+}
+
 /// Chunks replayed from a captured graph (a CUDA graph on a GPU; recorded closures with their arguments
 /// and addresses fixed on the emulated device): the step-by-step text, captured again when a buffer
 /// moves or the options change, and step by step again when capturing fails.

@@ -28,6 +28,19 @@ final class KernelEmulationTests: XCTestCase {
         XCTAssertTrue(failed.contains("lstm_forward"), "failed: \(failed)")
     }
 
+    /// Sampling by slices is caught when it strays from one thread per stream (the ties in the slices
+    /// before one counted with its own) and when both keep a tie too many at the k-th place.
+    func testWrongSamplingFailsItsCheck() throws {
+        for (wrong, right) in [("for (int q = 0; q < p; q++)", "for (int q = 0; q <= p; q++)"), ("(*ties)++ < keep", "(*ties)++ <= keep")] {
+            let broken = KernelSource.moduleSource.replacingOccurrences(of: wrong, with: right)
+            XCTAssertNotEqual(broken, KernelSource.moduleSource)
+            let outcomes = try KernelChecks.run(on: try EmulatedDevice(source: broken))
+            let failed = outcomes.filter { !$0.passed }.map(\.name)
+            XCTAssertEqual(failed.count, 1, "\(right): failed \(failed)")
+            XCTAssertTrue(failed.first?.hasPrefix("sample_slice_max/") ?? false, "\(right): failed \(failed)")
+        }
+    }
+
     func testCSRIndexGroupsRowsByCharacterInOrder() {
         let index = CSRIndex(ids: [2, 0, 2, 1, 0, 2], vocabulary: 4)
         XCTAssertEqual(index.first, [0, 2, 3, 6, 6])

@@ -34,6 +34,7 @@ public struct KernelSource: Sendable {
     #define __device__
     #define __forceinline__ inline
     #define __restrict__
+    #define __fmul_rn(a, b) ((a) * (b))
     struct crn_dim3 { unsigned x, y, z; };
     extern "C" { crn_dim3 threadIdx, blockIdx, blockDim, gridDim; }
 

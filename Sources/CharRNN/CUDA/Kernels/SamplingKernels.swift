@@ -1,51 +1,255 @@
 extension KernelSource {
-    /// The next character of B streams, the GPU twin of Sampler.choose: one thread per stream reads its
-    /// logits [V] and writes ids[b] (=), and also history[b] (=) when history is not null (the text so
-    /// far stays on the device until the host asks for it).
+    /// The next character of B streams, the GPU twin of Sampler.choose, from logits [B, V]; each writes
+    /// ids[b] (=), and also history[b] (=) when history is not null (the text so far stays on the device
+    /// until the host asks for it).
+    ///
     /// greedy: the first largest logit. Otherwise softmax(logits / temperature) over the top_k largest
-    /// (top_k <= 0 or >= V: all; ties at the k-th value are all kept) and a draw u = uniform(seed, draw*B + b)
-    /// by inverse CDF, in id order as on the CPU.
-    /// The seed and the draw's base are read from device memory (draws[0], draws[1]; draw = base + offset)
-    /// and advance_draws moves the base on, so a recorded chunk of steps (a CUDA graph, whose arguments
-    /// are fixed when it is recorded) draws new characters each time it is replayed.
-    static let sampling = KernelSource(name: "sampling", kernels: ["sample_next", "advance_draws"], code: """
+    /// (top_k <= 0 or >= V: all; of equal logits at the k-th place, the lowest ids, as on the CPU) and a
+    /// draw u = uniform(seed, draw*B + b) by inverse CDF in id order. The seed and the draw's base are
+    /// read from device memory (draws[0], draws[1]; draw = base + offset) and advance_draws moves the
+    /// base on, so a recorded chunk of steps (a CUDA graph, whose arguments are fixed when it is
+    /// recorded) draws new characters each time it is replayed.
+    ///
+    /// The k-th largest logit is found by a radix select: a logit's bits, mapped so that they order as
+    /// the value (crn_order_key), one byte at a time from the top, counting the keys that share the
+    /// bytes found so far.
+    ///
+    /// Two ways, the same ids bit for bit. `sample_next` is one thread per stream, for small vocabularies.
+    /// A large one (a Chinese corpus: thousands of characters) is cut into slices of CRN_SAMPLE_SLICE
+    /// logits, a thread per slice, in a chain of kernels (no barriers or atomics): sample_slice_max;
+    /// sample_select_begin; with top-k, sample_radix_count and sample_radix_choose for each byte;
+    /// sample_slice_mass; sample_pick. Both sum the probabilities slice by slice and the slices in order,
+    /// so their sums are the same floats (u is rounded on its own, __fmul_rn, so that no FMA differs).
+    ///
+    /// select [B, 4] (unsigned) carries a stream's selection between kernels: the threshold key (the k-th
+    /// largest logit's, 0 when every logit stays), how many logits equal to it stay (the first ones in
+    /// id order), the largest logit's bits, unused.
+    /// part_max, part_mass [B, P] and part_counts [B, P, 256] are per slice (P = ceil(V / SLICE)).
+    static let sampling = KernelSource(name: "sampling", kernels: [
+        "sample_next", "advance_draws", "sample_slice_max", "sample_select_begin", "sample_radix_count",
+        "sample_radix_choose", "sample_slice_mass", "sample_pick",
+    ], code: """
+    #define CRN_SAMPLE_SLICE 256
+
     extern "C" __global__ void advance_draws(unsigned long long *draws, int n) {
         if (CRN_THREAD == 0) draws[1] += (unsigned long long)n;
+    }
+
+    __device__ __forceinline__ unsigned crn_float_bits(float x) { union { float f; unsigned u; } v; v.f = x; return v.u; }
+    __device__ __forceinline__ float crn_bits_float(unsigned u) { union { unsigned u; float f; } v; v.u = u; return v.f; }
+
+    // Unsigned keys in the order of the floats: negative values flipped whole, positive ones above them.
+    __device__ __forceinline__ unsigned crn_order_key(float x) {
+        const unsigned u = crn_float_bits(x);
+        return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+    }
+
+    __device__ __forceinline__ int crn_slice_end(int p, int V) { return p * CRN_SAMPLE_SLICE + CRN_SAMPLE_SLICE < V ? p * CRN_SAMPLE_SLICE + CRN_SAMPLE_SLICE : V; }
+
+    __device__ float crn_slice_max(const float *x, int begin, int end) {
+        float m = x[begin];
+        for (int j = begin + 1; j < end; j++) m = x[j] > m ? x[j] : m;
+        return m;
+    }
+
+    __device__ int crn_first_at(const float *x, int begin, int end, float value) {
+        for (int j = begin; j < end; j++) if (x[j] == value) return j;
+        return begin;
+    }
+
+    // counts[256] += the byte at `shift` of the keys in x[begin, end) whose higher bytes are prefix's.
+    __device__ void crn_slice_histogram(const float *x, int begin, int end, unsigned prefix, int shift, int *counts) {
+        const unsigned mask = shift >= 24 ? 0u : 0xFFFFFFFFu << (shift + 8);
+        for (int j = begin; j < end; j++) {
+            const unsigned key = crn_order_key(x[j]);
+            if ((key & mask) == prefix) counts[(key >> shift) & 255]++;
+        }
+    }
+
+    // Whether a logit stays: above the threshold, or equal to it and among the first `keep` such ids
+    // (*ties counts those seen so far).
+    __device__ __forceinline__ int crn_kept(unsigned key, unsigned threshold, int keep, int *ties) {
+        return key > threshold || (key == threshold && (*ties)++ < keep);
+    }
+
+    // The sum of exp((x - m) / temperature) over the logits in x[begin, end) that stay.
+    __device__ float crn_slice_mass(const float *x, int begin, int end, float m, float inv_temperature,
+                                    unsigned threshold, int keep, int *ties) {
+        float s = 0.0f;
+        for (int j = begin; j < end; j++)
+            if (crn_kept(crn_order_key(x[j]), threshold, keep, ties)) s += expf((x[j] - m) * inv_temperature);
+        return s;
+    }
+
+    // The id in x[begin, end) at which the running sum of the kept masses passes u; the last kept id
+    // when rounding leaves u unpassed; -1 when none stays.
+    __device__ int crn_slice_pick(const float *x, int begin, int end, float m, float inv_temperature,
+                                  unsigned threshold, int keep, int *ties, float u) {
+        float s = 0.0f;
+        int last = -1;
+        for (int j = begin; j < end; j++) {
+            if (!crn_kept(crn_order_key(x[j]), threshold, keep, ties)) continue;
+            s += expf((x[j] - m) * inv_temperature);
+            last = j;
+            if (u < s) return j;
+        }
+        return last;
     }
 
     extern "C" __global__ void sample_next(int B, int V, const float *logits, float inv_temperature, int top_k, int greedy,
                                            const unsigned long long *draws, int offset, int *ids, int *history) {
         const long b = CRN_THREAD;
         if (b >= B) return;
-        const unsigned long long seed = draws[0], draw = draws[1] + (unsigned long long)offset;
         const float *x = logits + b * V;
-        int best = 0;
-        for (int j = 1; j < V; j++) if (x[j] > x[best]) best = j;
+        const int P = (V + CRN_SAMPLE_SLICE - 1) / CRN_SAMPLE_SLICE;
+        float m = x[0];
+        for (int p = 0; p < P; p++) { const float s = crn_slice_max(x, p * CRN_SAMPLE_SLICE, crn_slice_end(p, V)); m = s > m ? s : m; }
+        const int best = crn_first_at(x, 0, V, m);
         int chosen = best;
         if (!greedy) {
-            const float m = x[best];
-            float threshold = -3.0e38f;
+            unsigned threshold = 0;
+            int keep = V;
             if (top_k > 0 && top_k < V) {
-                // The k-th largest distinct value: k - 1 steps down from the maximum.
-                threshold = m;
-                for (int step = 1; step < top_k; step++) {
-                    float next = -3.0e38f;
-                    for (int j = 0; j < V; j++) if (x[j] < threshold && x[j] > next) next = x[j];
-                    if (next <= -3.0e38f) break;
-                    threshold = next;
+                keep = top_k;
+                for (int shift = 24; shift >= 0; shift -= 8) {
+                    int counts[256];
+                    for (int d = 0; d < 256; d++) counts[d] = 0;
+                    crn_slice_histogram(x, 0, V, threshold, shift, counts);
+                    int digit = 255;
+                    while (digit > 0 && counts[digit] < keep) keep -= counts[digit--];
+                    threshold |= (unsigned)digit << shift;
                 }
             }
             float total = 0.0f;
-            for (int j = 0; j < V; j++) if (x[j] >= threshold) total += expf((x[j] - m) * inv_temperature);
-            const float u = crn_uniform(seed, draw * (unsigned long long)B + (unsigned long long)b) * total;
-            float acc = 0.0f;
-            chosen = -1;
-            for (int j = 0; j < V; j++) {
-                if (x[j] < threshold) continue;
-                acc += expf((x[j] - m) * inv_temperature);
-                if (u < acc) { chosen = j; break; }
+            int ties = 0;
+            for (int p = 0; p < P; p++)
+                total += crn_slice_mass(x, p * CRN_SAMPLE_SLICE, crn_slice_end(p, V), m, inv_temperature, threshold, keep, &ties);
+            const unsigned long long seed = draws[0], draw = draws[1] + (unsigned long long)offset;
+            const float u = __fmul_rn(crn_uniform(seed, draw * (unsigned long long)B + (unsigned long long)b), total);
+            float before = 0.0f;
+            ties = 0;
+            for (int p = 0; p < P; p++) {
+                int tiesBefore = ties;
+                const int begin = p * CRN_SAMPLE_SLICE, end = crn_slice_end(p, V);
+                const float mass = crn_slice_mass(x, begin, end, m, inv_temperature, threshold, keep, &ties);
+                if (mass > 0.0f && u - before < mass) {
+                    const int j = crn_slice_pick(x, begin, end, m, inv_temperature, threshold, keep, &tiesBefore, u - before);
+                    if (j >= 0) chosen = j;
+                    break;
+                }
+                before += mass;
             }
-            if (chosen < 0) chosen = best;
+        }
+        ids[b] = chosen;
+        if (history) history[b] = chosen;
+    }
+
+    // The slice kernels: thread i is slice i % P of stream i / P.
+
+    extern "C" __global__ void sample_slice_max(int B, int V, const float *logits, float *part_max) {
+        const long i = CRN_THREAD;
+        const int P = (V + CRN_SAMPLE_SLICE - 1) / CRN_SAMPLE_SLICE;
+        if (i >= (long)B * P) return;
+        const int p = (int)(i % P);
+        part_max[i] = crn_slice_max(logits + (i / P) * V, p * CRN_SAMPLE_SLICE, crn_slice_end(p, V));
+    }
+
+    // One thread per stream: the largest logit, and the selection before any byte is chosen.
+    extern "C" __global__ void sample_select_begin(int B, int V, int top_k, const float *part_max, unsigned *select) {
+        const long b = CRN_THREAD;
+        if (b >= B) return;
+        const int P = (V + CRN_SAMPLE_SLICE - 1) / CRN_SAMPLE_SLICE;
+        float m = part_max[b * P];
+        for (int p = 1; p < P; p++) m = part_max[b * P + p] > m ? part_max[b * P + p] : m;
+        select[b * 4] = 0u;
+        select[b * 4 + 1] = (unsigned)(top_k > 0 && top_k < V ? top_k : V);
+        select[b * 4 + 2] = crn_float_bits(m);
+        select[b * 4 + 3] = 0u;
+    }
+
+    // part_counts[i, 256]: slice i's histogram of the byte at `shift` among the keys that match so far.
+    extern "C" __global__ void sample_radix_count(int B, int V, const float *logits, const unsigned *select, int shift,
+                                                  int *part_counts) {
+        const long i = CRN_THREAD;
+        const int P = (V + CRN_SAMPLE_SLICE - 1) / CRN_SAMPLE_SLICE;
+        if (i >= (long)B * P) return;
+        const int p = (int)(i % P);
+        int counts[256];
+        for (int d = 0; d < 256; d++) counts[d] = 0;
+        crn_slice_histogram(logits + (i / P) * V, p * CRN_SAMPLE_SLICE, crn_slice_end(p, V), select[(i / P) * 4], shift, counts);
+        for (int d = 0; d < 256; d++) part_counts[i * 256 + d] = counts[d];
+    }
+
+    // One thread per stream: the byte at `shift` of the k-th largest key, from the slices' histograms.
+    extern "C" __global__ void sample_radix_choose(int B, int V, const int *part_counts, int shift, unsigned *select) {
+        const long b = CRN_THREAD;
+        if (b >= B) return;
+        const int P = (V + CRN_SAMPLE_SLICE - 1) / CRN_SAMPLE_SLICE;
+        int keep = (int)select[b * 4 + 1], digit = 255;
+        for (;; digit--) {
+            int count = 0;
+            for (int p = 0; p < P; p++) count += part_counts[(b * P + p) * 256 + digit];
+            if (digit == 0 || count >= keep) break;
+            keep -= count;
+        }
+        select[b * 4] |= (unsigned)digit << shift;
+        select[b * 4 + 1] = (unsigned)keep;
+    }
+
+    // The number of logits equal to the threshold in the slices before p (ranked: part_counts holds the
+    // last byte's histograms, whose bin for the threshold's low byte counts exactly those).
+    __device__ int crn_ties_before(const int *part_counts, int ranked, long b, int P, int p, unsigned threshold) {
+        int ties = 0;
+        if (ranked) for (int q = 0; q < p; q++) ties += part_counts[(b * P + q) * 256 + (threshold & 255u)];
+        return ties;
+    }
+
+    extern "C" __global__ void sample_slice_mass(int B, int V, const float *logits, float inv_temperature, const unsigned *select,
+                                                 int ranked, const int *part_counts, float *part_mass) {
+        const long i = CRN_THREAD;
+        const int P = (V + CRN_SAMPLE_SLICE - 1) / CRN_SAMPLE_SLICE;
+        if (i >= (long)B * P) return;
+        const long b = i / P;
+        const int p = (int)(i % P);
+        const unsigned threshold = select[b * 4];
+        int ties = crn_ties_before(part_counts, ranked, b, P, p, threshold);
+        part_mass[i] = crn_slice_mass(logits + b * V, p * CRN_SAMPLE_SLICE, crn_slice_end(p, V), crn_bits_float(select[b * 4 + 2]),
+                                      inv_temperature, threshold, (int)select[b * 4 + 1], &ties);
+    }
+
+    // One thread per stream: the draw, as sample_next's, from the slices' masses.
+    extern "C" __global__ void sample_pick(int B, int V, const float *logits, float inv_temperature, int greedy,
+                                           const unsigned *select, int ranked, const int *part_counts, const float *part_max,
+                                           const float *part_mass, const unsigned long long *draws, int offset, int *ids,
+                                           int *history) {
+        const long b = CRN_THREAD;
+        if (b >= B) return;
+        const int P = (V + CRN_SAMPLE_SLICE - 1) / CRN_SAMPLE_SLICE;
+        const float *x = logits + b * V;
+        const float m = crn_bits_float(select[b * 4 + 2]);
+        int first = 0;
+        while (first < P - 1 && part_max[b * P + first] != m) first++;
+        const int best = crn_first_at(x, first * CRN_SAMPLE_SLICE, crn_slice_end(first, V), m);
+        int chosen = best;
+        if (!greedy) {
+            const unsigned threshold = select[b * 4];
+            const int keep = (int)select[b * 4 + 1];
+            float total = 0.0f;
+            for (int p = 0; p < P; p++) total += part_mass[b * P + p];
+            const unsigned long long seed = draws[0], draw = draws[1] + (unsigned long long)offset;
+            const float u = __fmul_rn(crn_uniform(seed, draw * (unsigned long long)B + (unsigned long long)b), total);
+            float before = 0.0f;
+            for (int p = 0; p < P; p++) {
+                const float mass = part_mass[b * P + p];
+                if (mass > 0.0f && u - before < mass) {
+                    int ties = crn_ties_before(part_counts, ranked, b, P, p, threshold);
+                    const int j = crn_slice_pick(x, p * CRN_SAMPLE_SLICE, crn_slice_end(p, V), m, inv_temperature, threshold,
+                                                 keep, &ties, u - before);
+                    if (j >= 0) chosen = j;
+                    break;
+                }
+                before += mass;
+            }
         }
         ids[b] = chosen;
         if (history) history[b] = chosen;

@@ -1,0 +1,75 @@
+/// Draws the next character of B streams from the logits on a device (KernelSource.sampling), the twin
+/// of Sampler.choose. A small vocabulary takes one thread per stream (`sample_next`, one launch); a large
+/// one, where a thread would walk thousands of logits several times (a few hundred microseconds per
+/// character with top-k), takes a thread per slice of 256 logits in a chain of small kernels. Both give
+/// the same ids bit for bit, so which one runs changes no text.
+public final class DeviceSampler {
+    public let device: ComputeDevice
+    /// Logits per slice (CRN_SAMPLE_SLICE in the kernels).
+    public static let slice = 256
+    /// Vocabularies larger than this draw by slices. Below it, one launch on one thread per stream costs
+    /// less than the chain's launches.
+    public var slicedAbove = 1024
+    private let select: DeviceBuffer, partMax: DeviceBuffer, partMass: DeviceBuffer, partCounts: DeviceBuffer
+
+    public init(device: ComputeDevice) throws {
+        self.device = device
+        select = try DeviceBuffer(device, count: 0)
+        partMax = try DeviceBuffer(device, count: 0)
+        partMass = try DeviceBuffer(device, count: 0)
+        partCounts = try DeviceBuffer(device, count: 0)
+    }
+
+    public func usesSlices(vocabulary V: Int) -> Bool { V > slicedAbove }
+
+    /// Makes room for B streams over V characters, before a capture (which may not allocate).
+    public func reserve(streams B: Int, vocabulary V: Int) throws {
+        guard usesSlices(vocabulary: V) else { return }
+        let P = (V + Self.slice - 1) / Self.slice
+        try select.reserve(B * 4)
+        try partMax.reserve(B * P)
+        try partMass.reserve(B * P)
+        try partCounts.reserve(B * P * 256)
+    }
+
+    /// Queues the draw: ids[b] (and history[b], when given) from logits [B, V], with the seed and the draw
+    /// counter's base read from `draws` and `offset` added to the base.
+    public func queue(streams B: Int, vocabulary V: Int, logits: DevicePointer, inverseTemperature: Float, topK: Int,
+                      greedy: Bool, draws: DevicePointer, offset: Int, ids: DevicePointer, history: DevicePointer?) throws {
+        guard usesSlices(vocabulary: V) else {
+            try device.launch("sample_next", threads: B, [
+                .int(B), .int(V), .pointer(logits), .float(inverseTemperature), .int(topK), .int(greedy ? 1 : 0),
+                .pointer(draws), .int(offset), .pointer(ids), .pointer(history),
+            ])
+            return
+        }
+        try reserve(streams: B, vocabulary: V)
+        let slices = B * ((V + Self.slice - 1) / Self.slice)
+        let ranked = !greedy && topK > 0 && topK < V
+        try device.launch("sample_slice_max", threads: slices, [.int(B), .int(V), .pointer(logits), .pointer(partMax.pointer)])
+        try device.launch("sample_select_begin", threads: B, [
+            .int(B), .int(V), .int(ranked ? topK : 0), .pointer(partMax.pointer), .pointer(select.pointer),
+        ])
+        if ranked {
+            for shift in stride(from: 24, through: 0, by: -8) {
+                try device.launch("sample_radix_count", threads: slices, [
+                    .int(B), .int(V), .pointer(logits), .pointer(select.pointer), .int(shift), .pointer(partCounts.pointer),
+                ])
+                try device.launch("sample_radix_choose", threads: B, [
+                    .int(B), .int(V), .pointer(partCounts.pointer), .int(shift), .pointer(select.pointer),
+                ])
+            }
+        }
+        if !greedy {
+            try device.launch("sample_slice_mass", threads: slices, [
+                .int(B), .int(V), .pointer(logits), .float(inverseTemperature), .pointer(select.pointer), .int(ranked ? 1 : 0),
+                .pointer(partCounts.pointer), .pointer(partMass.pointer),
+            ])
+        }
+        try device.launch("sample_pick", threads: B, [
+            .int(B), .int(V), .pointer(logits), .float(inverseTemperature), .int(greedy ? 1 : 0), .pointer(select.pointer),
+            .int(ranked ? 1 : 0), .pointer(partCounts.pointer), .pointer(partMax.pointer), .pointer(partMass.pointer),
+            .pointer(draws), .int(offset), .pointer(ids), .pointer(history),
+        ])
+    }
+}
