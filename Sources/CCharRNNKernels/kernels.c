@@ -197,23 +197,48 @@ void crn_rnn_backward(int B, int H, const float *h, const float *dh_out, const f
     }
 }
 
+// The largest of x[V], eight lanes at a time.
+static float row_max(const float *x, int V) {
+    float m = x[0];
+    int j = 0;
+    if (V >= 8) {
+        v8f mv = ld(x, 8);
+        for (j = 8; j + 8 <= V; j += 8) mv = __builtin_elementwise_max(mv, ld(x + j, 8));
+        for (int l = 0; l < 8; l++) m = mv[l] > m ? mv[l] : m;
+    }
+    for (; j < V; j++) m = x[j] > m ? x[j] : m;
+    return m;
+}
+
+// The sum of exp((x[j] - m) * k) over x[V], the terms written to y[V] when y is not null. Eight partial
+// sums, one per lane (a single running sum is a chain the compiler may not reorder, so it stays scalar).
+static float exp_sum(const float *x, int V, float m, float k, float *y) {
+    v8f sv = 0.0f;
+    for (int j = 0; j < V; j += 8) {
+        int w = V - j < 8 ? V - j : 8;
+        v8f e = vexp((ld(x + j, w) - m) * k);
+        if (w < 8) {
+            for (int l = w; l < 8; l++) e[l] = 0.0f;  // the zero padding of a short tail is not a term
+        }
+        if (y) st(y + j, e, w);
+        sv += e;
+    }
+    float s = 0.0f;
+    for (int l = 0; l < 8; l++) s += sv[l];
+    return s;
+}
+
 double crn_softmax_xent(int N, int V, float *logits, const int32_t *targets, float scale, int grad) {
     double total = 0.0;
     for (int r = 0; r < N; r++) {
         float *x = logits + (size_t)r * V;
-        float m = x[0];
-        for (int j = 1; j < V; j++) m = x[j] > m ? x[j] : m;
-        int t = targets[r];
-        float xt = x[t] - m;
-        float s = 0.0f;
-        if (grad) {
-            for (int j = 0; j < V; j++) { float e = fast_exp(x[j] - m); x[j] = e; s += e; }
-        } else {
-            for (int j = 0; j < V; j++) s += fast_exp(x[j] - m);
-        }
+        const float m = row_max(x, V);
+        const int t = targets[r];
+        const float xt = x[t] - m;
+        const float s = exp_sum(x, V, m, 1.0f, grad ? x : NULL);
         total += log((double)s) - (double)xt;
         if (grad) {
-            float k = scale / s;
+            const float k = scale / s;
             for (int j = 0; j < V; j++) x[j] *= k;
             x[t] -= scale;
         }
@@ -222,11 +247,8 @@ double crn_softmax_xent(int N, int V, float *logits, const int32_t *targets, flo
 }
 
 void crn_softmax_temperature(int V, const float *logits, float inv_temperature, float *probs) {
-    float m = logits[0];
-    for (int j = 1; j < V; j++) m = logits[j] > m ? logits[j] : m;
-    float s = 0.0f;
-    for (int j = 0; j < V; j++) { float e = fast_exp((logits[j] - m) * inv_temperature); probs[j] = e; s += e; }
-    float k = 1.0f / s;
+    const float s = exp_sum(logits, V, row_max(logits, V), inv_temperature, probs);
+    const float k = 1.0f / s;
     for (int j = 0; j < V; j++) probs[j] *= k;
 }
 

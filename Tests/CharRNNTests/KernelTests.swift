@@ -68,6 +68,30 @@ final class KernelTests: XCTestCase {
         XCTAssertEqual(Double(logits[3]), 0.5 * (1.0 / 3 - 1), accuracy: 1e-6)
     }
 
+    /// The vectorised softmax (eight lanes, a scalar tail) against a double-precision one at every length
+    /// around the lane width and a Chinese-sized vocabulary, with the maximum in the tail and large
+    /// negative logits (whose padding lanes must not count).
+    func testSoftmaxAtEveryLengthAgainstDoublePrecision() {
+        var rng = RandomGenerator(seed: 3)
+        for V in [1, 2, 7, 8, 9, 15, 16, 17, 65, 2574] {
+            var row = (0..<V).map { _ in Float(rng.nextDouble() * 8 - 60) }
+            row[V - 1] = -40
+            let m = Double(row.max()!)
+            let e = row.map { exp(Double($0) - m) }, s = e.reduce(0, +)
+            var logits = row
+            let target = Int32(V / 2)
+            let loss = crn_softmax_xent(1, Int32(V), &logits, [target], 1, 1)
+            XCTAssertEqual(loss, log(s) - (Double(row[Int(target)]) - m), accuracy: 1e-5, "V = \(V)")
+            for j in 0..<V {
+                XCTAssertEqual(Double(logits[j]), e[j] / s - (j == Int(target) ? 1 : 0), accuracy: 1e-6, "V = \(V), j = \(j)")
+            }
+            var p = [Float](repeating: -1, count: V)
+            crn_softmax_temperature(Int32(V), row, 0.5, &p)
+            let e2 = row.map { exp((Double($0) - m) * 0.5) }, s2 = e2.reduce(0, +)
+            for j in 0..<V { XCTAssertEqual(Double(p[j]), e2[j] / s2, accuracy: 1e-6, "V = \(V), j = \(j)") }
+        }
+    }
+
     func testGemmAgainstNaiveProduct() {
         let m = 5, n = 4, k = 3
         let a = (0..<(m * k)).map { Float($0) * 0.1 }, b = (0..<(k * n)).map { Float($0) * -0.2 + 1 }
