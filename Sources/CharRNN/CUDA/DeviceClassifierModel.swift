@@ -31,6 +31,7 @@ public final class DeviceClassifierModel {
     /// Each mask's seed (embedding, features), written before its mask is drawn.
     private let maskSeeds: DeviceBuffer
     private let lossRows: DeviceBuffer, rowScales: DeviceBuffer
+    private let softmaxLoss: DeviceSoftmaxLoss
     private var shape = (T: 0, B: 0)
     private var droppingWith = 0.0
 
@@ -64,6 +65,7 @@ public final class DeviceClassifierModel {
         featureMask = try DeviceBuffer(device, count: 0)
         maskSeeds = try DeviceBuffer(device, count: 2, elementSize: 8)
         lossRows = try DeviceBuffer(device, count: 0)
+        softmaxLoss = try DeviceSoftmaxLoss(device)
         rowScales = try DeviceBuffer(device, count: 0)
     }
 
@@ -168,8 +170,8 @@ public final class DeviceClassifierModel {
         try device.upload(itemLabels, to: labels.pointer)
         try device.upload(w.map { $0 / weightSum }, to: rowScales.pointer)
         let ones = try self.ones.pointer(count: B)  // copied before the launches
-        try device.launch("softmax_xent", threads: B, [.int(B), .int(C), .pointer(logits.pointer), .pointer(labels.pointer), .float(0),
-                                                       .int(1), .pointer(lossRows.pointer), .pointer(rowScales.pointer)])
+        try softmaxLoss.queue(rows: B, vocabulary: C, logits: logits.pointer, targets: labels.pointer, loss: lossRows.pointer,
+                              gradient: true, scale: 0, rowScale: rowScales.pointer)
         // sum over items of w_b / sum(w) * loss_b, in double.
         try device.launch("mul", threads: B, [.long(B), .pointer(lossRows.pointer), .pointer(rowScales.pointer), .pointer(lossRows.pointer)])
         try device.launch("sum_floats", threads: 1, [.long(B), .pointer(lossRows.pointer), .int(0), .int(1), .pointer(lossOut)])

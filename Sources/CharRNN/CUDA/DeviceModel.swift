@@ -33,6 +33,7 @@ public final class DeviceModel {
     private let masks: [DeviceBuffer], dropped: [DeviceBuffer]
     private let dropConnected: DeviceBuffer, weightMasks: [DeviceBuffer], embedMask: DeviceBuffer
     private let lossRows: DeviceBuffer, lossPartial: DeviceBuffer, lossTotal: DeviceBuffer
+    private let softmaxLoss: DeviceSoftmaxLoss
     /// The dropout seeds of one training forward (2L + 1 words, read by dropout_mask): the weight
     /// drop of each layer, the embedding dropout, the dropout after each layer.
     private let seeds: DeviceBuffer
@@ -66,6 +67,7 @@ public final class DeviceModel {
         weightMasks = try (0..<config.layers).map { _ in try DeviceBuffer(device, count: 0) }
         embedMask = try DeviceBuffer(device, count: config.vocabSize)
         lossRows = try DeviceBuffer(device, count: 0)
+        softmaxLoss = try DeviceSoftmaxLoss(device)
         lossPartial = try DeviceBuffer(device, count: Self.sumParts, elementSize: 8)
         lossTotal = try DeviceBuffer(device, count: 1, elementSize: 8)
         seeds = try DeviceBuffer(device, count: 2 * config.layers + 1, elementSize: 8)
@@ -214,9 +216,8 @@ public final class DeviceModel {
             try device.upload(targetIds, to: targets.pointer)
         }
         try lossRows.reserve(rows)
-        try device.launch("softmax_xent", threads: rows, [.int(rows), .int(V), .pointer(logits.pointer), .pointer(targets.pointer),
-                                                          .float(scale), .int(gradient ? 1 : 0), .pointer(lossRows.pointer),
-                                                          .pointer(nil)])
+        try softmaxLoss.queue(rows: rows, vocabulary: V, logits: logits.pointer, targets: targets.pointer, loss: lossRows.pointer,
+                              gradient: gradient, scale: scale)
         let parts = min(Self.sumParts, rows)
         try device.launch("sum_floats", threads: parts, [.long(rows), .pointer(lossRows.pointer), .int(0), .int(parts),
                                                          .pointer(lossPartial.pointer)])

@@ -50,6 +50,41 @@ final class DeviceCSRIndex {
     }
 }
 
+/// Softmax cross-entropy of N rows on a device (KernelSource.loss), with the workspace its launches share.
+final class DeviceSoftmaxLoss {
+    /// Threads per row in softmax_lanes (CRN_SOFTMAX_LANES).
+    static let lanes = 32
+    private let device: ComputeDevice
+    private let partials: DeviceBuffer, rowStats: DeviceBuffer
+
+    init(_ device: ComputeDevice) throws {
+        self.device = device
+        partials = try DeviceBuffer(device, count: 0)
+        rowStats = try DeviceBuffer(device, count: 0)
+    }
+
+    /// Makes room for N rows (before a capture, which may not allocate).
+    func reserve(rows N: Int) throws {
+        try partials.reserve(N * Self.lanes * 2)
+        try rowStats.reserve(N * 2)
+    }
+
+    /// loss[r] = the cross-entropy of row r of logits [N, V] at targets[r]; with gradient, the logits
+    /// become w * (softmax - onehot(target)), w = rowScale[r] when given, else scale.
+    func queue(rows N: Int, vocabulary V: Int, logits: DevicePointer, targets: DevicePointer, loss: DevicePointer,
+               gradient: Bool, scale: Float, rowScale: DevicePointer? = nil) throws {
+        try reserve(rows: N)
+        try device.launch("softmax_lanes", threads: N * Self.lanes, [.int(N), .int(V), .pointer(logits), .pointer(partials.pointer)])
+        try device.launch("softmax_rows", threads: N, [
+            .int(N), .int(V), .pointer(logits), .pointer(targets), .pointer(partials.pointer), .pointer(loss), .pointer(rowStats.pointer),
+        ])
+        guard gradient else { return }
+        try device.launch("softmax_gradient", threads: N * V, [
+            .long(N * V), .int(V), .pointer(logits), .pointer(targets), .pointer(rowStats.pointer), .float(scale), .pointer(rowScale),
+        ])
+    }
+}
+
 extension ComputeDevice {
     /// A dropout mask (KernelSource.dropout): 0 with probability p, else 1/(1-p), repeating every
     /// `period` elements, drawn from the counter-based generator seeded by the word at `seed`.

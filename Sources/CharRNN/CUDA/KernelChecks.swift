@@ -194,27 +194,38 @@ public enum KernelChecks {
             record("embedding_backward", [(try get(pGrad, grad.count), grad)])
         }
 
+        /// The loss's three launches against crn_softmax_xent: a vocabulary of 67, a Chinese-sized one
+        /// (lanes of 80 logits) and fewer logits than lanes (a classifier's 18 categories); the mean-scaled
+        /// gradient, each row's own scale (a weighted loss), and the loss alone leaving the logits as they were.
         mutating func loss() throws {
-            let N = 7, V = 67
-            let logits = random(N * V, scale: 4)
-            let targets = (0..<N).map { _ in Int32(rng.next(upperBound: UInt64(V))) }
-            let pL = try put(logits), pT = try put(targets), pLoss = try put([Float](repeating: 0, count: N))
-            try device.launch("softmax_xent", threads: N, [.int(N), .int(V), .pointer(pL), .pointer(pT), .float(0.25), .int(1), .pointer(pLoss),
-                                                           .pointer(nil)])
-            var cpu = logits
-            let total = crn_softmax_xent(Int32(N), Int32(V), &cpu, targets, 0.25, 1)
-            let rowLosses = try get(pLoss, N)
-            // Each row with its own scale (a weighted loss), as one CPU call per row.
-            let scales = (0..<N).map { _ in rng.nextFloat() }
-            let pW = try put(logits)
-            try device.launch("softmax_xent", threads: N, [.int(N), .int(V), .pointer(pW), .pointer(pT), .float(0), .int(1), .pointer(pLoss),
-                                                           .pointer(try put(scales))])
-            var weighted = logits
-            weighted.withUnsafeMutableBufferPointer { w in
-                for r in 0..<N { _ = crn_softmax_xent(1, Int32(V), w.baseAddress! + r * V, [targets[r]], scales[r], 1) }
+            let softmax = try DeviceSoftmaxLoss(device)
+            var pairs: [([Float], [Float])] = []
+            for (N, V) in [(7, 67), (5, 2_574), (6, 18)] {
+                let logits = random(N * V, scale: 4)
+                let targets = (0..<N).map { _ in Int32(rng.next(upperBound: UInt64(V))) }
+                let pL = try put(logits), pT = try put(targets), pLoss = try put([Float](repeating: 0, count: N))
+                try softmax.queue(rows: N, vocabulary: V, logits: pL, targets: pT, loss: pLoss, gradient: true, scale: 0.25)
+                var cpu = logits
+                let total = crn_softmax_xent(Int32(N), Int32(V), &cpu, targets, 0.25, 1)
+                pairs.append((try get(pL, cpu.count), cpu))
+                pairs.append(([try get(pLoss, N).reduce(0, +)], [Float(total)]))
+                // Each row with its own scale, as one CPU call per row.
+                let scales = (0..<N).map { _ in rng.nextFloat() }
+                let pW = try put(logits)
+                try softmax.queue(rows: N, vocabulary: V, logits: pW, targets: pT, loss: pLoss, gradient: true, scale: 0,
+                                  rowScale: try put(scales))
+                var weighted = logits
+                weighted.withUnsafeMutableBufferPointer { w in
+                    for r in 0..<N { _ = crn_softmax_xent(1, Int32(V), w.baseAddress! + r * V, [targets[r]], scales[r], 1) }
+                }
+                pairs.append((try get(pW, weighted.count), weighted))
+                // The loss alone.
+                let pPlain = try put(logits)
+                try softmax.queue(rows: N, vocabulary: V, logits: pPlain, targets: pT, loss: pLoss, gradient: false, scale: 1)
+                pairs.append((try get(pPlain, logits.count), logits))
+                pairs.append(([try get(pLoss, N).reduce(0, +)], [Float(total)]))
             }
-            record("softmax_xent", [(try get(pL, cpu.count), cpu), ([rowLosses.reduce(0, +)], [Float(total)]),
-                                    (try get(pW, weighted.count), weighted)])
+            record("softmax_lanes/softmax_rows/softmax_gradient", pairs)
         }
 
         // MARK: sequences (the bidirectional classifier)

@@ -1,31 +1,54 @@
 extension KernelSource {
-    /// Softmax cross-entropy over N rows of V logits, the GPU twin of crn_softmax_xent. One thread per row.
-    /// loss[r] = logsumexp(logits[r]) - logits[r, targets[r]] (=). With grad != 0 the logits are
-    /// overwritten by scale * (softmax - onehot(target)) (=), dL/dlogits of the scaled loss; with
-    /// row_scale not null, row r's scale is row_scale[r] (the classifier's weighted loss).
-    static let loss = KernelSource(name: "loss", kernels: ["softmax_xent"], code: """
-    extern "C" __global__ void softmax_xent(int N, int V, float *logits, const int *targets, float scale, int grad,
-                                            float *loss, const float *row_scale) {
+    /// Softmax cross-entropy over N rows of V logits, the GPU twin of crn_softmax_xent, in three launches
+    /// whose neighbouring threads read neighbouring logits (one thread walking a whole row, as on the CPU,
+    /// reads a cache line per thread per logit: slow for a vocabulary of thousands):
+    ///
+    /// softmax_lanes, N * CRN_SOFTMAX_LANES threads: lane l of row r walks logits l, l + LANES, ... keeping
+    ///   a running maximum and the sum of exp(x - maximum) rescaled as the maximum grows; partials[r, l] =
+    ///   (maximum, sum) (=).
+    /// softmax_rows, N threads: the lanes' partials combined; loss[r] = logsumexp(logits[r]) -
+    ///   logits[r, targets[r]] (=); row_stats[r] = (maximum, sum) (=).
+    /// softmax_gradient, N * V threads (with gradient only): logits[r, j] = w * (softmax_j - [j = target])
+    ///   (=), dL/dlogits of the loss scaled by w = scale, or row_scale[r] when row_scale is not null (the
+    ///   classifier's weighted loss).
+    static let loss = KernelSource(name: "loss", kernels: ["softmax_lanes", "softmax_rows", "softmax_gradient"], code: """
+    #define CRN_SOFTMAX_LANES 32
+
+    extern "C" __global__ void softmax_lanes(int N, int V, const float *logits, float *partials) {
+        const long i = CRN_THREAD;
+        if (i >= (long)N * CRN_SOFTMAX_LANES) return;
+        const float *x = logits + (i / CRN_SOFTMAX_LANES) * V;
+        float m = -3.0e38f, s = 0.0f;
+        for (int j = (int)(i % CRN_SOFTMAX_LANES); j < V; j += CRN_SOFTMAX_LANES) {
+            const float v = x[j];
+            if (v > m) { s = s * expf(m - v) + 1.0f; m = v; } else s += expf(v - m);
+        }
+        partials[i * 2] = m;
+        partials[i * 2 + 1] = s;
+    }
+
+    extern "C" __global__ void softmax_rows(int N, int V, const float *logits, const int *targets, const float *partials,
+                                            float *loss, float *row_stats) {
         const long r = CRN_THREAD;
         if (r >= N) return;
-        float *x = logits + r * V;
-        float m = x[0];
-        for (int j = 1; j < V; j++) m = fmaxf(m, x[j]);
-        const int t = targets[r];
-        const float xt = x[t] - m;
+        const float *p = partials + r * CRN_SOFTMAX_LANES * 2;
+        float m = p[0];
+        for (int l = 1; l < CRN_SOFTMAX_LANES; l++) m = fmaxf(m, p[l * 2]);
         float s = 0.0f;
-        for (int j = 0; j < V; j++) {
-            const float e = expf(x[j] - m);
-            if (grad) x[j] = e;
-            s += e;
-        }
-        loss[r] = logf(s) - xt;
-        if (grad) {
-            const float w = row_scale ? row_scale[r] : scale;
-            const float k = w / s;
-            for (int j = 0; j < V; j++) x[j] *= k;
-            x[t] -= w;
-        }
+        for (int l = 0; l < CRN_SOFTMAX_LANES; l++) s += p[l * 2 + 1] * expf(p[l * 2] - m);
+        loss[r] = logf(s) - (logits[r * V + targets[r]] - m);
+        row_stats[r * 2] = m;
+        row_stats[r * 2 + 1] = s;
+    }
+
+    extern "C" __global__ void softmax_gradient(long n, int V, float *logits, const int *targets, const float *row_stats,
+                                                float scale, const float *row_scale) {
+        const long i = CRN_THREAD;
+        if (i >= n) return;
+        const long r = i / V;
+        const float w = row_scale ? row_scale[r] : scale;
+        const float g = expf(logits[i] - row_stats[r * 2]) * (w / row_stats[r * 2 + 1]);
+        logits[i] = (int)(i % V) == targets[r] ? g - w : g;
     }
     """)
 }
