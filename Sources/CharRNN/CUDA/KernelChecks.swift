@@ -363,18 +363,26 @@ public enum KernelChecks {
             let greedyOK = try draw(1, topK: 0, greedy: true).allSatisfy { $0 == best }
             let top3 = Set(row.indices.sorted { row[$0] > row[$1] }.prefix(3).map { Int32($0) })
             let topOK = try draw(1, topK: 3, greedy: false).allSatisfy { top3.contains($0) }
-            var p = [Float](repeating: 0, count: V)
-            crn_softmax_temperature(Int32(V), row, 1 / 0.8, &p)
-            var counts = [Int](repeating: 0, count: V)
-            for id in try draw(0.8, topK: 0, greedy: false) { counts[Int(id)] += 1 }
-            var x2 = 0.0
-            for j in 0..<V where Double(p[j]) * Double(B) >= 5 {
-                let e = Double(p[j]) * Double(B)
-                x2 += (Double(counts[j]) - e) * (Double(counts[j]) - e) / e
-            }
+            let x2 = Self.chiSquare(try draw(0.8, topK: 0, greedy: false), logits: row, temperature: 0.8)
             let ok = greedyOK && topOK && x2 < 32.9
             outcomes.append(Outcome(name: "sample_next/advance_draws (greedy, top-3, chi-square \(Int(x2.rounded())) over \(B) draws)",
                                     relativeError: ok ? 0 : .infinity, passed: ok))
+        }
+
+        /// Pearson's statistic of `ids`, drawn from softmax(logits / temperature), over the characters
+        /// expected at least 5 times.
+        static func chiSquare(_ ids: [Int32], logits: [Float], temperature: Float) -> Double {
+            let V = logits.count, n = Double(ids.count)
+            var p = [Float](repeating: 0, count: V)
+            crn_softmax_temperature(Int32(V), logits, 1 / temperature, &p)
+            var counts = [Int](repeating: 0, count: V)
+            for id in ids { counts[Int(id)] += 1 }
+            var x2 = 0.0
+            for j in 0..<V where Double(p[j]) * n >= 5 {
+                let e = Double(p[j]) * n
+                x2 += (Double(counts[j]) - e) * (Double(counts[j]) - e) / e
+            }
+            return x2
         }
 
         /// The two ways of DeviceSampler over a vocabulary of 1,300 (six slices, the last short): the same
@@ -426,15 +434,7 @@ public enum KernelChecks {
                              draws: pDraws, offset: 0, ids: pMany, history: nil)
             var ids = [Int32](repeating: 0, count: draws)
             try ids.withUnsafeMutableBytes { try device.copy(from: pMany, to: $0.baseAddress!, bytes: $0.count) }
-            var p = [Float](repeating: 0, count: V)
-            crn_softmax_temperature(Int32(V), row, 1 / 0.8, &p)
-            var counts = [Int](repeating: 0, count: V)
-            for id in ids { counts[Int(id)] += 1 }
-            var x2 = 0.0
-            for j in 0..<V where Double(p[j]) * Double(draws) >= 5 {
-                let e = Double(p[j]) * Double(draws)
-                x2 += (Double(counts[j]) - e) * (Double(counts[j]) - e) / e
-            }
+            let x2 = Self.chiSquare(ids, logits: row, temperature: 0.8)
             // The 0.999 quantile of chi-square with 11 degrees of freedom is 31.3.
             let ok = same && inTopK && x2 < 31.3
             outcomes.append(Outcome(name: "sample_slice_max/sample_select_begin/sample_radix_count/sample_radix_choose/sample_slice_mass/sample_pick (by slices, V = \(V): ids equal to one thread's, top-k with ties, chi-square \(Int(x2.rounded())))",
