@@ -3,12 +3,13 @@
 # characters, for DURATION, once with continuous batching (--max-batch 64) and once without
 # (--max-batch 1). Prints wrk's figures and a summary table.
 #   scripts/load-test.sh CHECKPOINT [PROMPT]
-# Environment: CLIENTS (64), DURATION (30s), LENGTH (200), PORT (8089).
+# Environment: CLIENTS (64), DURATION (30s), LENGTH (200), PORT (8089), STREAM (1: server-sent events).
 source "$(dirname "$0")/common.sh"
 [ $# -ge 1 ] || { echo "usage: scripts/load-test.sh CHECKPOINT [PROMPT]" >&2; exit 64; }
 CHECKPOINT=$1
 export PROMPT=${2:-"The "}
 export LENGTH=${LENGTH:-200}
+export STREAM=${STREAM:-0}
 CLIENTS=${CLIENTS:-64}
 DURATION=${DURATION:-30s}
 PORT=${PORT:-8089}

@@ -1,16 +1,6 @@
 import CharRNN
 import Foundation
 
-/// What a generation sends back to the request that asked for it.
-public enum GenerationEvent: Sendable, Equatable {
-    case text(String)
-    /// The last event: how many characters were produced and why it ended ("length", "stop", "cancelled", or
-    /// "error" when the device failed).
-    case finished(tokens: Int, reason: String)
-    /// The request was refused (bad prompt, unknown category, ...); nothing was generated.
-    case rejected(String)
-}
-
 /// A generation as a request describes it.
 public struct GenerationRequest: Sendable {
     public var model: String
@@ -24,15 +14,6 @@ public struct GenerationRequest: Sendable {
         self.model = model; self.prompt = prompt; self.length = length
         self.options = options; self.seed = seed; self.category = category
     }
-}
-
-/// Set from any thread when the client stops listening; read by the compute thread.
-final class CancellationFlag: @unchecked Sendable {
-    // @unchecked: the one stored Bool is only read or written while holding `lock`.
-    private let lock = NSLock()
-    private var cancelled = false
-    func cancel() { lock.lock(); cancelled = true; lock.unlock() }
-    var isCancelled: Bool { lock.lock(); defer { lock.unlock() }; return cancelled }
 }
 
 /// Owns every loaded model and runs all model computation on one thread of its own.
@@ -55,17 +36,13 @@ public final class InferenceEngine: @unchecked Sendable {
 
     private final class Active {
         let stream: GenerationStream
-        let continuation: AsyncStream<GenerationEvent>.Continuation
-        let cancel: CancellationFlag
-        init(_ stream: GenerationStream, _ continuation: AsyncStream<GenerationEvent>.Continuation, _ cancel: CancellationFlag) {
-            self.stream = stream; self.continuation = continuation; self.cancel = cancel
-        }
+        let events: GenerationEventBuffer
+        init(_ stream: GenerationStream, _ events: GenerationEventBuffer) { self.stream = stream; self.events = events }
     }
 
     private struct Pending {
         let request: GenerationRequest
-        let continuation: AsyncStream<GenerationEvent>.Continuation
-        let cancel: CancellationFlag
+        let events: GenerationEventBuffer
     }
 
     private let models: [String: Loaded]
@@ -137,24 +114,21 @@ public final class InferenceEngine: @unchecked Sendable {
         condition.unlock()
     }
 
-    /// Queues a generation; events arrive on the returned stream. Dropping the stream (a client that
-    /// went away) cancels the generation at its next step.
-    public func generate(_ request: GenerationRequest) -> AsyncStream<GenerationEvent> {
-        let cancel = CancellationFlag()
-        let (stream, continuation) = AsyncStream<GenerationEvent>.makeStream(bufferingPolicy: .unbounded)
-        continuation.onTermination = { _ in cancel.cancel() }
+    /// Queues a generation; its events arrive on the returned sequence. Releasing the sequence (a client
+    /// that went away) cancels the generation at its next step.
+    public func generate(_ request: GenerationRequest) -> GenerationEvents {
+        let buffer = GenerationEventBuffer()
         condition.lock()
         if stopping {
             condition.unlock()
-            continuation.yield(.rejected("the server is shutting down"))
-            continuation.finish()
-            return stream
+            buffer.finish(.rejected("the server is shutting down"))
+            return GenerationEvents(buffer)
         }
-        pending[request.model, default: []].append(Pending(request: request, continuation: continuation, cancel: cancel))
+        pending[request.model, default: []].append(Pending(request: request, events: buffer))
         inFlight += 1
         condition.signal()
         condition.unlock()
-        return stream
+        return GenerationEvents(buffer)
     }
 
     /// Top categories for each item, computed on the compute thread between generation steps.
@@ -192,7 +166,7 @@ public final class InferenceEngine: @unchecked Sendable {
                 pending = [:]
                 jobs = []
                 condition.unlock()
-                for p in left { close(p.continuation, .finished(tokens: 0, reason: "cancelled")) }
+                for p in left { close(p.events, .finished(tokens: 0, reason: "cancelled")) }
                 for a in active.values.flatMap({ $0 }) { finish(a, reason: "cancelled") }
                 active = [:]
                 return
@@ -216,25 +190,25 @@ public final class InferenceEngine: @unchecked Sendable {
 
     private func admit(_ p: Pending, model name: String) {
         guard case .generator(let batch)? = models[name] else {
-            close(p.continuation, .rejected("unknown model '\(name)'"))
+            close(p.events, .rejected("unknown model '\(name)'"))
             return
         }
         do {
             let r = p.request
             let stream = try batch.start(prompt: r.prompt, length: r.length, options: r.options, seed: r.seed, category: r.category)
-            let a = Active(stream, p.continuation, p.cancel)
+            let a = Active(stream, p.events)
             if stream.finished { finish(a, reason: "length") } else { active[name, default: []].append(a) }
         } catch let error as CharRNNError {
-            close(p.continuation, .rejected(error.description))
+            close(p.events, .rejected(error.description))
         } catch {
-            close(p.continuation, .rejected("\(error)"))
+            close(p.events, .rejected("\(error)"))
         }
     }
 
     private func stepModel(_ name: String) {
         guard case .generator(let batch)? = models[name], var list = active[name], !list.isEmpty else { return }
         list.removeAll { a in
-            guard a.cancel.isCancelled else { return false }
+            guard a.events.isCancelled else { return false }
             finish(a, reason: "cancelled")
             return true
         }
@@ -257,7 +231,7 @@ public final class InferenceEngine: @unchecked Sendable {
             for (a, outcome) in zip(list, outcomes) {
                 switch outcome {
                 case .character(let ch):
-                    if case .terminated = a.continuation.yield(.text(String(ch))) {
+                    if !a.events.append(ch) {
                         finish(a, reason: "cancelled")
                         continue
                     }
@@ -272,16 +246,15 @@ public final class InferenceEngine: @unchecked Sendable {
     }
 
     private func finish(_ a: Active, reason: String) {
-        close(a.continuation, .finished(tokens: a.stream.produced, reason: reason))
+        close(a.events, .finished(tokens: a.stream.produced, reason: reason))
     }
 
     /// Counts the generation out before its request can see the end, so a client never reads a stale count.
-    private func close(_ continuation: AsyncStream<GenerationEvent>.Continuation, _ last: GenerationEvent) {
+    private func close(_ events: GenerationEventBuffer, _ last: GenerationEvent) {
         condition.lock()
         inFlight -= 1
         condition.unlock()
-        continuation.yield(last)
-        continuation.finish()
+        events.finish(last)
     }
 }
 

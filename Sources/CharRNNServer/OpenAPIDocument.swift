@@ -31,7 +31,7 @@ enum OpenAPIDocument {
                 ]],
                 "/v1/generate": ["post": [
                     "summary": "Generate text from a prompt",
-                    "description": "With \"stream\": true the reply is text/event-stream: one `data: {\"text\": ...}` event per chunk of characters, then `event: done` with the totals.",
+                    "description": "With \"stream\": true the reply is text/event-stream: one `data: {\"text\": ...}` event with the characters produced since the last (at most 50 a second), then `event: done` with the totals.",
                     "operationId": "generate",
                     "requestBody": jsonBody("GenerateRequest"),
                     "responses": [

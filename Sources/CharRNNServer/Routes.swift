@@ -61,6 +61,8 @@ struct Routes: Sendable {
                     switch event {
                     case .text(let text):
                         try await writer.write(Self.event(data: JSON.encode(StreamChunk(text: text))))
+                        // What the model produces meanwhile goes out with the next event.
+                        try await Task.sleep(for: Self.streamInterval)
                     case .finished(let tokens, let reason):
                         let done = StreamDone(tokens: tokens, ms: Self.ms(since: started), finishReason: reason, seed: seed)
                         try await writer.write(Self.event(name: "done", data: JSON.encode(done)))
@@ -140,6 +142,11 @@ struct Routes: Sendable {
         }
         return name
     }
+
+    /// The shortest time between two events of a streamed generation: text still arrives 50 times a
+    /// second, while a fast model's characters go out many to an event instead of an event each (each is
+    /// a JSON encoding, a wake-up and a socket write, on a core the model could use).
+    static let streamInterval = Duration.milliseconds(20)
 
     static func json<T: Encodable>(_ value: T) -> Response {
         Response(status: .ok, headers: [.contentType: "application/json"],

@@ -10,7 +10,7 @@ final class InferenceEngineTests: XCTestCase {
     override func setUpWithError() throws { fixture = try ServerFixture() }
     override func tearDown() { fixture.remove() }
 
-    static func collect(_ stream: AsyncStream<GenerationEvent>) async -> (text: String, last: GenerationEvent?) {
+    static func collect(_ stream: GenerationEvents) async -> (text: String, last: GenerationEvent?) {
         var text = "", last: GenerationEvent? = nil
         for await event in stream {
             if case .text(let t) = event { text += t } else { last = event }
@@ -67,6 +67,40 @@ final class InferenceEngineTests: XCTestCase {
         guard case .rejected(let message)? = result.last else { return XCTFail("expected a rejection, got \(String(describing: result.last))") }
         XCTAssertTrue(message.contains("'Q'"), message)
         XCTAssertEqual(engine.generationsInFlight, 0)
+    }
+
+    /// A reader that reads nothing until the generation has ended gets its whole text as one event, then
+    /// the last event: nothing is lost, and no event per character waits for it.
+    func testAReaderThatFallsBehindGetsTheTextTogether() async throws {
+        let engine = try fixture.engine()
+        defer { engine.shutdown() }
+        let events = engine.generate(request(seed: 4, length: 300))
+        let deadline = Date().addingTimeInterval(20)
+        while engine.generationsInFlight > 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        var all: [GenerationEvent] = []
+        for await event in events { all.append(event) }
+        let expected = try fixture.expectedText(prompt: "ab", length: 300, options: SamplingOptions(temperature: 0.8), seed: 4)
+        XCTAssertEqual(all, [.text(expected), .finished(tokens: 300, reason: "length")])
+    }
+
+    /// A reader gets text while the generation runs, and releasing the events stops it.
+    func testTextArrivesBeforeTheEndAndReleasingTheEventsStopsIt() async throws {
+        let engine = try fixture.engine()
+        defer { engine.shutdown() }
+        // The events and their iterator live only inside this function.
+        func readFirst() async -> (text: String?, inFlight: Int) {
+            let events = engine.generate(request(seed: 5, length: 1_000_000))
+            var iterator = events.makeAsyncIterator()
+            guard case .text(let first)? = await iterator.next() else { return (nil, engine.generationsInFlight) }
+            return (first, engine.generationsInFlight)
+        }
+        let (first, inFlight) = await readFirst()
+        XCTAssertFalse(first?.isEmpty ?? true, "no text first")
+        XCTAssertEqual(inFlight, 1, "the text came before the end")
+        let deadline = Date().addingTimeInterval(20)
+        while engine.generationsInFlight > 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        XCTAssertEqual(engine.generationsInFlight, 0, "the generation went on after its reader left")
+        XCTAssertLessThan(engine.statistics.rows, 1_000_000)
     }
 
     func testShutdownCancelsRunningAndQueuedGenerations() async throws {
