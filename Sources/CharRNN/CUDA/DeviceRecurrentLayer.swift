@@ -134,16 +134,15 @@ class DeviceRecurrentLayer {
 }
 
 /// nn.LSTM's layer on a device (Layers/LSTMLayer.swift). Kept for backward: activated gates T*B*4H,
-/// cells (T+1)*B*H, hiddens (T+1)*B*H; workspaces dGates T*B*4H, dCell B*H, the combined bias 4H.
+/// cells (T+1)*B*H, hiddens (T+1)*B*H; workspaces dGates T*B*4H, dCell B*H.
 final class DeviceLSTMLayer: DeviceRecurrentLayer {
-    private let gateValues: DeviceBuffer, cells: DeviceBuffer, dGates: DeviceBuffer, dCell: DeviceBuffer, bias: DeviceBuffer
+    private let gateValues: DeviceBuffer, cells: DeviceBuffer, dGates: DeviceBuffer, dCell: DeviceBuffer
 
     init(_ device: ComputeDevice, inputSize: Int, hidden: Int, layout: ParameterLayout, layer: Int, suffix: String) throws {
         gateValues = try DeviceBuffer(device, count: 0)
         cells = try DeviceBuffer(device, count: 0)
         dGates = try DeviceBuffer(device, count: 0)
         dCell = try DeviceBuffer(device, count: 0)
-        bias = try DeviceBuffer(device, count: 4 * hidden)
         try super.init(device, inputSize: inputSize, hidden: hidden, gates: 4, layout: layout, layer: layer, suffix: suffix)
     }
 
@@ -164,22 +163,20 @@ final class DeviceLSTMLayer: DeviceRecurrentLayer {
         if T == 1 && !keepForBackward {
             // Each thread reads c_prev[k] before it writes c[k]; h_prev was read by the product before.
             let h = state, c = state.advanced(byFloats: bh)
-            try launch("add", G, [.long(G), .pointer(params.advanced(byFloats: bIh)), .pointer(params.advanced(byFloats: bHh)),
-                                  .pointer(bias.pointer)])
             try projectInput(input, rows: B, params: params, out: g)
             try recurrentProduct(h, B: B, params: params, into: g)
-            try launch("lstm_forward", bh, [.int(B), .int(H), .pointer(g), .pointer(bias.pointer), .pointer(c), .pointer(c), .pointer(h)])
+            try launch("lstm_forward", bh, [.int(B), .int(H), .pointer(g), .pointer(params.advanced(byFloats: bIh)),
+                                            .pointer(params.advanced(byFloats: bHh)), .pointer(c), .pointer(c), .pointer(h)])
             return h
         }
         try copy(state, to: hs, count: bh)
         try copy(state.advanced(byFloats: bh), to: cs, count: bh)
-        try launch("add", G, [.long(G), .pointer(params.advanced(byFloats: bIh)), .pointer(params.advanced(byFloats: bHh)),
-                              .pointer(bias.pointer)])
         try projectInput(input, rows: T * B, params: params, out: g)
         for t in 0..<T {
             let gt = g.advanced(byFloats: t * B * G)
             try recurrentProduct(hs.advanced(byFloats: t * bh), B: B, params: params, into: gt)
-            try launch("lstm_forward", bh, [.int(B), .int(H), .pointer(gt), .pointer(bias.pointer),
+            try launch("lstm_forward", bh, [.int(B), .int(H), .pointer(gt), .pointer(params.advanced(byFloats: bIh)),
+                                            .pointer(params.advanced(byFloats: bHh)),
                                             .pointer(cs.advanced(byFloats: t * bh)), .pointer(cs.advanced(byFloats: (t + 1) * bh)),
                                             .pointer(hs.advanced(byFloats: (t + 1) * bh))])
         }
@@ -282,12 +279,11 @@ final class DeviceGRULayer: DeviceRecurrentLayer {
 /// the pre-activations T*B*H (reused for their gradients).
 final class DeviceRNNLayer: DeviceRecurrentLayer {
     private let relu: Bool
-    private let pre: DeviceBuffer, bias: DeviceBuffer
+    private let pre: DeviceBuffer
 
     init(_ device: ComputeDevice, inputSize: Int, hidden: Int, relu: Bool, layout: ParameterLayout, layer: Int, suffix: String) throws {
         self.relu = relu
         pre = try DeviceBuffer(device, count: 0)
-        bias = try DeviceBuffer(device, count: hidden)
         try super.init(device, inputSize: inputSize, hidden: hidden, gates: 1, layout: layout, layer: layer, suffix: suffix)
     }
 
@@ -298,19 +294,18 @@ final class DeviceRNNLayer: DeviceRecurrentLayer {
         try reserve(T: T, B: B)
         let H = hidden, bh = B * H
         let hs = hiddens.pointer, p = pre.pointer
-        try launch("add", H, [.long(H), .pointer(params.advanced(byFloats: bIh)), .pointer(params.advanced(byFloats: bHh)),
-                              .pointer(bias.pointer)])
+        let bi = params.advanced(byFloats: bIh), bhh = params.advanced(byFloats: bHh)
         try projectInput(input, rows: T * B, params: params, out: p)
         if T == 1 && !keepForBackward {
             try recurrentProduct(state, B: B, params: params, into: p)
-            try launch("rnn_forward", bh, [.int(B), .int(H), .pointer(p), .pointer(bias.pointer), .pointer(state), .int(relu ? 1 : 0)])
+            try launch("rnn_forward", bh, [.int(B), .int(H), .pointer(p), .pointer(bi), .pointer(bhh), .pointer(state), .int(relu ? 1 : 0)])
             return state
         }
         try copy(state, to: hs, count: bh)
         for t in 0..<T {
             let pt = p.advanced(byFloats: t * bh)
             try recurrentProduct(hs.advanced(byFloats: t * bh), B: B, params: params, into: pt)
-            try launch("rnn_forward", bh, [.int(B), .int(H), .pointer(pt), .pointer(bias.pointer),
+            try launch("rnn_forward", bh, [.int(B), .int(H), .pointer(pt), .pointer(bi), .pointer(bhh),
                                            .pointer(hs.advanced(byFloats: (t + 1) * bh)), .int(relu ? 1 : 0)])
         }
         try copy(hs.advanced(byFloats: T * bh), to: state, count: bh)

@@ -105,10 +105,13 @@ public enum KernelChecks {
 
         mutating func lstm() throws {
             let B = 3, H = 37, n = B * H
-            var gates = random(B * 4 * H, scale: 2), bias = random(4 * H), cPrev = random(n)
+            // The kernel adds nn.LSTM's two biases itself; the CPU kernel takes their sum.
+            var gates = random(B * 4 * H, scale: 2), biasIh = random(4 * H), biasHh = random(4 * H), cPrev = random(n)
+            var bias = zip(biasIh, biasHh).map { $0 + $1 }
             var c = [Float](repeating: 0, count: n), h = c
-            let dg = try put(gates), db = try put(bias), dcp = try put(cPrev), dc = try put(c), dh = try put(h)
-            try device.launch("lstm_forward", threads: n, [.int(B), .int(H), .pointer(dg), .pointer(db), .pointer(dcp), .pointer(dc), .pointer(dh)])
+            let dg = try put(gates), dbi = try put(biasIh), dbh = try put(biasHh), dcp = try put(cPrev), dc = try put(c), dh = try put(h)
+            try device.launch("lstm_forward", threads: n, [.int(B), .int(H), .pointer(dg), .pointer(dbi), .pointer(dbh), .pointer(dcp),
+                                                           .pointer(dc), .pointer(dh)])
             crn_lstm_forward(Int32(B), Int32(H), &gates, &bias, &cPrev, &c, &h)
             record("lstm_forward", [(try get(dg, gates.count), gates), (try get(dc, n), c), (try get(dh, n), h)])
 
@@ -149,10 +152,10 @@ public enum KernelChecks {
 
         mutating func rnn(relu: Bool) throws {
             let B = 3, H = 41, n = B * H, r: Int32 = relu ? 1 : 0
-            let pre = random(n, scale: 2), bias = random(H)
+            let pre = random(n, scale: 2), biasIh = random(H), biasHh = random(H), bias = zip(biasIh, biasHh).map { $0 + $1 }
             var h = [Float](repeating: 0, count: n)
-            let pPre = try put(pre), pBias = try put(bias), ph = try put(h)
-            try device.launch("rnn_forward", threads: n, [.int(B), .int(H), .pointer(pPre), .pointer(pBias), .pointer(ph), .int32(r)])
+            let pPre = try put(pre), pIh = try put(biasIh), pHh = try put(biasHh), ph = try put(h)
+            try device.launch("rnn_forward", threads: n, [.int(B), .int(H), .pointer(pPre), .pointer(pIh), .pointer(pHh), .pointer(ph), .int32(r)])
             crn_rnn_forward(Int32(B), Int32(H), pre, bias, &h, r)
             let dhOut = random(n), dhRec = random(n)
             var dpre = [Float](repeating: 0, count: n)

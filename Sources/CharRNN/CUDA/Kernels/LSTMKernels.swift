@@ -1,21 +1,22 @@
 extension KernelSource {
     /// nn.LSTM's cell, the GPU twin of crn_lstm_forward / crn_lstm_backward (Layers/LSTMLayer.swift).
     /// One thread per (row b, unit j) of B*H.
-    /// forward: gates[B,4H] holds x W_ih^T + h W_hh^T; adds bias[4H], activates in place (=),
+    /// forward: gates[B,4H] holds x W_ih^T + h W_hh^T; adds bias_ih[4H] + bias_hh[4H] (summed here, not by
+    ///          a launch of its own per call: one launch fewer per layer per generated character), activates in place (=),
     ///          c = f*c_prev + i*g (=), h = o*tanh(c) (=).
     /// backward: dh = dh_out + dh_rec (dh_rec may be null); dc[B,H] carries dc from step t+1 in and
     ///           the dc for step t-1 out; writes dgates[B,4H] (=).
     static let lstm = KernelSource(name: "lstm", kernels: ["lstm_forward", "lstm_backward"], code: """
-    extern "C" __global__ void lstm_forward(int B, int H, float *gates, const float *bias, const float *c_prev,
-                                            float *c, float *h) {
+    extern "C" __global__ void lstm_forward(int B, int H, float *gates, const float *bias_ih, const float *bias_hh,
+                                            const float *c_prev, float *c, float *h) {
         const long k = CRN_THREAD;
         if (k >= (long)B * H) return;
         const long b = k / H, j = k % H;
         float *g = gates + b * 4 * H;
-        const float i = crn_sigmoidf(g[j] + bias[j]);
-        const float f = crn_sigmoidf(g[H + j] + bias[H + j]);
-        const float gg = tanhf(g[2 * H + j] + bias[2 * H + j]);
-        const float o = crn_sigmoidf(g[3 * H + j] + bias[3 * H + j]);
+        const float i = crn_sigmoidf(g[j] + (bias_ih[j] + bias_hh[j]));
+        const float f = crn_sigmoidf(g[H + j] + (bias_ih[H + j] + bias_hh[H + j]));
+        const float gg = tanhf(g[2 * H + j] + (bias_ih[2 * H + j] + bias_hh[2 * H + j]));
+        const float o = crn_sigmoidf(g[3 * H + j] + (bias_ih[3 * H + j] + bias_hh[3 * H + j]));
         const float cn = f * c_prev[k] + i * gg;
         g[j] = i; g[H + j] = f; g[2 * H + j] = gg; g[3 * H + j] = o;
         c[k] = cn;

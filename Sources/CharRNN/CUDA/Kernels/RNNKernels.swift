@@ -1,13 +1,14 @@
 extension KernelSource {
     /// nn.RNN's cell, the GPU twin of crn_rnn_forward / crn_rnn_backward (Layers/SimpleRNNLayer.swift).
     /// One thread per element of B*H; relu != 0 selects ReLU, else tanh.
-    /// forward: h = act(pre + bias) (=), pre[B,H] = x W_ih^T + h W_hh^T.
+    /// forward: h = act(pre + (bias_ih + bias_hh)) (=), pre[B,H] = x W_ih^T + h W_hh^T.
     /// backward: dpre = (dh_out + dh_rec) * act'(h) (=); dh_rec may be null.
     static let rnn = KernelSource(name: "rnn", kernels: ["rnn_forward", "rnn_backward"], code: """
-    extern "C" __global__ void rnn_forward(int B, int H, const float *pre, const float *bias, float *h, int relu) {
+    extern "C" __global__ void rnn_forward(int B, int H, const float *pre, const float *bias_ih, const float *bias_hh, float *h,
+                                           int relu) {
         const long k = CRN_THREAD;
         if (k >= (long)B * H) return;
-        const float v = pre[k] + bias[k % H];
+        const float v = pre[k] + (bias_ih[k % H] + bias_hh[k % H]);
         h[k] = relu ? fmaxf(v, 0.0f) : tanhf(v);
     }
 
