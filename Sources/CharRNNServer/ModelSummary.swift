@@ -18,6 +18,9 @@ public struct ModelSummary: Codable, Sendable, Equatable {
     /// Categories a classifier predicts, or a conditional generator generates in.
     public var categories: [String]?
     public var bidirectional: Bool?
+    /// A classifier's members: several when a training folder holds an ensemble (their probabilities are
+    /// averaged).
+    public var members: Int?
     /// One name per line: generation stops at the end of a name.
     public var namesMode: Bool?
     /// What an empty prompt starts from: the corpus's first character (not part of the reply's text, as
@@ -25,7 +28,7 @@ public struct ModelSummary: Codable, Sendable, Equatable {
     public var startCharacter: String?
 
     enum CodingKeys: String, CodingKey {
-        case name, kind, cell, layers, hidden, categories, bidirectional
+        case name, kind, cell, layers, hidden, categories, bidirectional, members
         case vocabularySize = "vocabulary_size"
         case trainingLoss = "training_loss"
         case validationLoss = "validation_loss"
@@ -60,6 +63,7 @@ public struct ModelSummary: Codable, Sendable, Equatable {
         vocabularySize = c.vocabSize
         categories = cp.info.categories
         bidirectional = c.bidirectional
+        members = cp.members.count
     }
 
     /// Whether a checkpoint path (file or training folder) holds a classifier, from its metadata.

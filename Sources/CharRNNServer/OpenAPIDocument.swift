@@ -76,6 +76,7 @@ enum OpenAPIDocument {
                     "training_steps": ["type": "integer"],
                     "categories": ["type": "array", "items": ["type": "string"]],
                     "bidirectional": ["type": "boolean"],
+                    "members": ["type": "integer", "description": "A classifier's members: more than one for an ensemble (a training folder of several), whose probabilities are averaged."],
                     "names_mode": ["type": "boolean"],
                     "start_character": ["type": "string", "description": "What an empty prompt starts from (the training text's first character; a newline for a names model). Like a prompt, it is not part of the generated text."],
                 ], required: ["name", "kind", "cell", "layers", "hidden", "vocabulary_size"]),

@@ -134,6 +134,7 @@ final class InferenceEngineTests: XCTestCase {
         let expected = try ClassifierEnsemble.load(folder).predict(["Abba", "hijack"], top: 3)
         XCTAssertNotEqual(expected.map { $0.map(\.probability) }, try first.predict(["Abba", "hijack"], top: 3).map { $0.map(\.probability) })
         let engine = try InferenceEngine(checkpoints: [("both", folder)])
+        XCTAssertEqual(engine.model(named: "both")?.members, 2)
         engine.start()
         defer { engine.shutdown() }
         let got = try await engine.classify(model: "both", items: ["Abba", "hijack"], top: 3)

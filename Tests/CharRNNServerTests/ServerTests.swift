@@ -50,6 +50,8 @@ final class ServerTests: XCTestCase {
             XCTAssertEqual(list[0]["start_character"] as? String, "\n", "what an empty prompt starts from")
             XCTAssertEqual(list[1]["kind"] as? String, "classifier")
             XCTAssertEqual(list[1]["categories"] as? [String], ["North", "South", "West"])
+            XCTAssertEqual(list[1]["members"] as? Int, 1)
+            XCTAssertNil(list[0]["members"])
 
             let page = try await client.execute(uri: "/", method: .get)
             XCTAssertEqual(page.status, .ok)
