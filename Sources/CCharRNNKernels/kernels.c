@@ -4,34 +4,6 @@
 #include <string.h>
 #include <unistd.h>
 
-// exp by Cody-Waite range reduction and a degree-6 polynomial (Cephes expf coefficients).
-// The rounding uses the 1.5*2^23 trick so it vectorises without SSE4.1's round instruction.
-static inline float fast_exp(float x) {
-    x = x < -87.0f ? -87.0f : x;
-    x = x > 88.0f ? 88.0f : x;
-    const float magic = 12582912.0f;
-    float n = (x * 1.44269504088896341f + magic) - magic;
-    float r = x - n * 0.693359375f;
-    r = r + n * 2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    union { int32_t i; float f; } scale;
-    scale.i = ((int32_t)n + 127) << 23;
-    return p * scale.f;
-}
-
-static inline float fast_sigmoid(float x) { return 1.0f / (1.0f + fast_exp(-x)); }
-
-static inline float fast_tanh(float x) {
-    float e = fast_exp(2.0f * x);
-    return 1.0f - 2.0f / (e + 1.0f);
-}
-
 // Eight floats at a time with clang's vector extension: vectorised whatever the compiler concludes about
 // aliasing, and lowered to AVX on x86-64 with -march, to SSE pairs without it, to NEON on Arm.
 // A row's tail (n < 8) is loaded into zero padding and goes through the same arithmetic.
@@ -48,6 +20,8 @@ static inline void st(float *p, v8f v, int n) {
 }
 static inline v8f splat(float x) { return (v8f)x; }
 
+// exp by Cody-Waite range reduction and a degree-6 polynomial (Cephes expf coefficients), eight lanes
+// at a time. The rounding uses the 1.5*2^23 trick so it vectorises without SSE4.1's round instruction.
 static inline v8f vexp(v8f x) {
     x = __builtin_elementwise_max(x, splat(-87.0f));
     x = __builtin_elementwise_min(x, splat(88.0f));
