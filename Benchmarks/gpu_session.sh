@@ -10,7 +10,11 @@
 #          where it stopped by the next call with this stage; once done, a 300-character sample of its
 #          best checkpoint at temperature 0.8;
 #   names  with NAMES_DIR (a folder of names by language): a names-by-category model and a classifier
-#          trained on the GPU, ten new names in one category, and the classifier's test accuracy.
+#          trained on the GPU, ten new names in one category, and the classifier's test accuracy;
+#   chinese with CHINESE (a corpus of thousands of characters, e.g. the Tang poems): the bench's first
+#          training and batch-1 sampling rows on its text on the GPU and on the CPU, then 20,000
+#          characters drawn with top-k 40 from a model trained briefly on the GPU, one thread per stream
+#          and by slices (CHARRNN_SAMPLE_SLICED_ABOVE), timed.
 # Usage: [STAGES="check bench"] Benchmarks/gpu_session.sh CHARRNN BENCH_TORCH_GPU_PY CORPUS [LOG_DIR]
 # (STAGES defaults to "check bench"; train and names are asked for by name.)
 # Build CHARRNN on a development machine as ../shared/gpu/README.md says (static Swift runtime).
@@ -43,7 +47,25 @@ for stage in ${STAGES:-check bench}; do
         "$BIN" train "$NAMES_DIR" --device cuda --hidden 128 --max-steps 2000 --eval-every 500 -o "$LOGS/names" 2>&1 | tee "$LOGS/names.txt"
         "$BIN" sample -c "$LOGS/names" --device cuda --category Russian --count 10 --unique --seed 1 2>&1 | tee -a "$LOGS/names.txt"
         "$BIN" classify train "$NAMES_DIR" --device cuda --epochs 6 -o "$LOGS/classifier" 2>&1 | tee "$LOGS/classifier.txt" ;;
+    chinese)
+        [ -n "${CHINESE:-}" ] || { echo "the chinese stage needs CHINESE" >&2; exit 2; }
+        for device in "${DEVICE:-cuda}" cpu; do
+            for row in 1 8; do
+                "$BIN" bench --only "$row" --text "$CHINESE" --device "$device" 2>&1 | tail -n 1 | tee -a "$LOGS/chinese.txt"
+            done
+        done
+        "$BIN" train "$CHINESE" --device "${DEVICE:-cuda}" --hidden 256 --max-steps 300 --eval-every 300 -o "$LOGS/chinese" 2>&1 | tail -n 1 \
+            | tee -a "$LOGS/chinese.txt"
+        for above in 1000000 0 1024; do
+            start=$(date +%s.%N)
+            CHARRNN_SAMPLE_SLICED_ABOVE=$above "$BIN" sample -c "$LOGS/chinese" --device "${DEVICE:-cuda}" --length 20000 --top-k 40 --seed 1 \
+                > "$LOGS/chinese-sample-$above.txt" 2>&1
+            echo "sliced above $above: $(python3 -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 2))" \
+                "$start" "$(date +%s.%N)") s for 20,000 characters (top-k 40)" | tee -a "$LOGS/chinese.txt"
+        done
+        cmp -s "$LOGS/chinese-sample-1000000.txt" "$LOGS/chinese-sample-0.txt" && echo "the two ways drew the same text" \
+            | tee -a "$LOGS/chinese.txt" ;;
     *)
-        echo "unknown stage '$stage' (check, bench, train, names)" >&2; exit 2 ;;
+        echo "unknown stage '$stage' (check, bench, train, names, chinese)" >&2; exit 2 ;;
     esac
 done

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Draws the next character of B streams from the logits on a device (KernelSource.sampling), the twin
 /// of Sampler.choose. A small vocabulary takes one thread per stream (`sample_next`, one launch); a large
 /// one, where a thread would walk thousands of logits several times (a few hundred microseconds per
@@ -8,8 +10,9 @@ public final class DeviceSampler {
     /// Logits per slice (CRN_SAMPLE_SLICE in the kernels).
     public static let slice = 256
     /// Vocabularies larger than this draw by slices. Below it, one launch on one thread per stream costs
-    /// less than the chain's launches.
-    public var slicedAbove = 1024
+    /// less than the chain's launches. 1,024 unless CHARRNN_SAMPLE_SLICED_ABOVE says otherwise (to compare
+    /// the two ways on a GPU).
+    public var slicedAbove = ProcessInfo.processInfo.environment["CHARRNN_SAMPLE_SLICED_ABOVE"].flatMap { Int($0) } ?? 1024
     private let select: DeviceBuffer, partMax: DeviceBuffer, partMass: DeviceBuffer, partCounts: DeviceBuffer
 
     public init(device: ComputeDevice) throws {
