@@ -240,7 +240,7 @@ void crn_keep_top_k(int V, float *probs, int k) {
             if ((key & mask) == prefix) count[(key >> shift) & 255]++;
         }
         int digit = 255;
-        while (count[digit] < rank) rank -= count[digit--];
+        while (digit > 0 && count[digit] < rank) rank -= count[digit--];
         prefix |= (uint32_t)digit << shift;
         mask |= 255u << shift;
     }
