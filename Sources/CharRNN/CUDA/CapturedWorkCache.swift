@@ -11,6 +11,20 @@ struct CapturedWorkCache<Key: Equatable> {
     var enabled = true
     /// Why a capture failed, if one did.
     private(set) var failure: String?
+    /// Times the work ran from a captured graph.
+    private(set) var replays = 0
+
+    /// Runs `body`'s work for `key`: replayed from the kept (or a newly captured) graph where it may be,
+    /// else launched step by step and noted as launched.
+    mutating func run(_ key: Key, on device: ComputeDevice, _ body: () throws -> Void) throws {
+        if let work = work(for: key, on: device, body) {
+            try device.replay(work)
+            replays += 1
+        } else {
+            try body()
+            launched(key, on: device)
+        }
+    }
 
     /// Notes that the work for `key` was just launched step by step.
     mutating func launched(_ key: Key, on device: ComputeDevice) {
@@ -19,7 +33,7 @@ struct CapturedWorkCache<Key: Equatable> {
 
     /// The work to replay for `key`: the kept work while it is valid, else `body` captured now if it may
     /// be; nil: launch it step by step.
-    mutating func work(for key: Key, on device: ComputeDevice, _ body: () throws -> Void) -> CapturedWork? {
+    private mutating func work(for key: Key, on device: ComputeDevice, _ body: () throws -> Void) -> CapturedWork? {
         guard enabled else { return nil }
         if let kept, kept.key == key, kept.freeCount == device.freeCount { return kept.work }
         kept = nil

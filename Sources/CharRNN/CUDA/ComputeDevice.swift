@@ -125,4 +125,10 @@ extension ComputeDevice {
         try out.withUnsafeMutableBytes { try copy(from: source, to: $0.baseAddress!, bytes: $0.count) }
         return out
     }
+
+    public func downloadInt32s(_ source: DevicePointer, count: Int) throws -> [Int32] {
+        var out = [Int32](repeating: 0, count: count)
+        try out.withUnsafeMutableBytes { try copy(from: source, to: $0.baseAddress!, bytes: $0.count) }
+        return out
+    }
 }

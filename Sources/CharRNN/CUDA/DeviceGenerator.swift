@@ -29,7 +29,7 @@ public final class DeviceGenerator {
     /// Why capturing a chunk failed, if it did; the generator then launches step by step.
     public var graphFailure: String? { graphs.failure }
     /// Chunks run from a captured graph so far.
-    public private(set) var replayedChunks = 0
+    public var replayedChunks: Int { graphs.replays }
     private var graphs = CapturedWorkCache<GraphKey>()
 
     /// What a captured chunk bakes in besides addresses.
@@ -91,15 +91,13 @@ public final class DeviceGenerator {
         var step = 0
         while step < length && ended.contains(false) {
             let steps = min(chunk, length - step)
-            if steps == chunk, let work = graphs.work(for: key, on: device, { try runChunk(chunk, key: key, state: state) }) {
-                try device.replay(work)
-                replayedChunks += 1
+            if steps == chunk {
+                try graphs.run(key, on: device) { try runChunk(chunk, key: key, state: state) }
             } else {
                 try runChunk(steps, key: key, state: state)
                 graphs.launched(key, on: device)
             }
-            var drawn = [Int32](repeating: 0, count: steps * B)
-            try drawn.withUnsafeMutableBytes { try device.copy(from: history.pointer, to: $0.baseAddress!, bytes: $0.count) }
+            let drawn = try device.downloadInt32s(history.pointer, count: steps * B)
             var fresh = [String](repeating: "", count: B)
             for b in 0..<B where !ended[b] {
                 var part = String.UnicodeScalarView()

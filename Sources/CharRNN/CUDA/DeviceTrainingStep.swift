@@ -30,7 +30,7 @@ public final class DeviceTrainingStep {
     /// Why capturing a step failed, if it did.
     public var graphFailure: String? { graphs.failure }
     /// Steps run from a captured graph so far.
-    public private(set) var replayedSteps = 0
+    public var replayedSteps: Int { graphs.replays }
     private var graphs = CapturedWorkCache<StepKey>()
 
     /// What a captured step bakes in besides the buffers' addresses.
@@ -76,13 +76,7 @@ public final class DeviceTrainingStep {
         try optimizer.prepare(learningRate: learningRate)
         try device.upload([Int32(unreadRows.count)], to: slot.pointer)
         let key = StepKey(T: T, B: B, state: ObjectIdentifier(state), clipNorm: clipNorm, clipValue: clipValue)
-        if let work = graphs.work(for: key, on: device, { try queueStep(key, state: state) }) {
-            try device.replay(work)
-            replayedSteps += 1
-        } else {
-            try queueStep(key, state: state)
-            graphs.launched(key, on: device)
-        }
+        try graphs.run(key, on: device) { try queueStep(key, state: state) }
         unreadRows.append(T * B)
     }
 

@@ -358,9 +358,7 @@ public enum KernelChecks {
                 try device.launch("sample_next", threads: B, [.int(B), .int(V), .pointer(pL), .float(1 / temperature), .int(topK),
                                                               .int(greedy ? 1 : 0), .pointer(pDraws), .int(1), .pointer(pIds),
                                                               .pointer(nil)])
-                var ids = [Int32](repeating: 0, count: B)
-                try ids.withUnsafeMutableBytes { try device.copy(from: pIds, to: $0.baseAddress!, bytes: $0.count) }
-                return ids
+                return try device.downloadInt32s(pIds, count: B)
             }
             let best = Int32(row.indices.max { row[$0] < row[$1] }!)
             let greedyOK = try draw(1, topK: 0, greedy: true).allSatisfy { $0 == best }
@@ -407,19 +405,16 @@ public enum KernelChecks {
             let oneThread = try DeviceSampler(device: device), slices = try DeviceSampler(device: device)
             oneThread.slicedAbove = .max
             slices.slicedAbove = 0
-            func draw(_ sampler: DeviceSampler, streams: Int, logits: DevicePointer, _ temperature: Float, topK: Int,
-                      greedy: Bool) throws -> [Int32] {
-                try sampler.queue(streams: streams, vocabulary: V, logits: logits, inverseTemperature: 1 / temperature,
+            func draw(_ sampler: DeviceSampler, _ temperature: Float, topK: Int, greedy: Bool) throws -> [Int32] {
+                try sampler.queue(streams: B, vocabulary: V, logits: pL, inverseTemperature: 1 / temperature,
                                   topK: topK, greedy: greedy, draws: pDraws, offset: 1, ids: pIds, history: nil)
-                var ids = [Int32](repeating: 0, count: streams)
-                try ids.withUnsafeMutableBytes { try device.copy(from: pIds, to: $0.baseAddress!, bytes: $0.count) }
-                return ids
+                return try device.downloadInt32s(pIds, count: B)
             }
             var same = true, inTopK = true
             for (temperature, topK, greedy) in [(Float(1), 0, false), (0.7, 3, false), (1.3, 40, false), (1, 1, false),
                                                  (1, 200, false), (1, V - 1, false), (1, 0, true)] {
-                let a = try draw(oneThread, streams: B, logits: pL, temperature, topK: topK, greedy: greedy)
-                let b = try draw(slices, streams: B, logits: pL, temperature, topK: topK, greedy: greedy)
+                let a = try draw(oneThread, temperature, topK: topK, greedy: greedy)
+                let b = try draw(slices, temperature, topK: topK, greedy: greedy)
                 same = same && a == b
                 let k = greedy ? 1 : (topK > 0 ? topK : V)
                 for s in 0..<B {
@@ -435,9 +430,7 @@ public enum KernelChecks {
             let pRow = try put((0..<draws).flatMap { _ in row }), pMany = try put([Int32](repeating: -1, count: draws))
             try slices.queue(streams: draws, vocabulary: V, logits: pRow, inverseTemperature: 1 / 0.8, topK: 0, greedy: false,
                              draws: pDraws, offset: 0, ids: pMany, history: nil)
-            var ids = [Int32](repeating: 0, count: draws)
-            try ids.withUnsafeMutableBytes { try device.copy(from: pMany, to: $0.baseAddress!, bytes: $0.count) }
-            let x2 = Self.chiSquare(ids, logits: row, temperature: 0.8)
+            let x2 = Self.chiSquare(try device.downloadInt32s(pMany, count: draws), logits: row, temperature: 0.8)
             // The 0.999 quantile of chi-square with 11 degrees of freedom is 31.3.
             let ok = same && inTopK && x2 < 31.3
             outcomes.append(Outcome(name: "sample_slice_max/sample_select_begin/sample_radix_count/sample_radix_choose/sample_slice_mass/sample_pick (by slices, V = \(V): ids equal to one thread's, top-k with ties, chi-square \(Int(x2.rounded())))",
