@@ -2,7 +2,6 @@ import CharRNN
 import CharRNNServer
 import Foundation
 import Hummingbird
-import HummingbirdTesting
 import XCTest
 
 /// Small checkpoints written to a temporary folder: a language model over a few letters and a
@@ -83,15 +82,42 @@ func serverSentEvents(_ text: String) throws -> [(name: String, data: [String: A
 
 /// Opens a TCP connection to loopback, sends `request`, reads until `enough` bytes came back, then
 /// closes the socket without reading the rest: a client that goes away mid-stream.
-func sendAndHangUp(port: Int, request: String, enough: Int) throws -> String {
-    let connection = try RawConnection(port: port)
-    connection.send(request)
-    return connection.receive(atLeast: enough, timeout: 30).text
+func sendAndHangUp(port: Int, request: String, enough: Int) async throws -> String {
+    try await offTheCooperativePool {
+        let connection = try RawConnection(port: port)
+        connection.send(request)
+        return connection.receive(atLeast: enough, timeout: 30).text
+    }
 }
 
-/// A raw TCP connection to loopback, for requests no HTTP client would send.
+/// Opens a connection, sends `request` (optionally shutting down the sending side), then reads until
+/// the server closes the connection or `timeout` seconds pass.
+func exchange(port: Int, _ request: String, halfClose: Bool, timeout: Double) async throws -> RawConnection.Reply {
+    try await offTheCooperativePool {
+        try RawConnection(port: port).exchange(request, halfClose: halfClose, timeout: timeout)
+    }
+}
+
+/// Runs blocking socket work on a thread of its own. The server's handlers run on Swift's cooperative
+/// pool, which has one thread per core: a test that blocked one of them waiting for the server could
+/// starve the server on a machine with few cores.
+func offTheCooperativePool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try work() }) }.start()
+    }
+}
+
+/// A raw TCP connection to loopback, for requests no HTTP client would send (and, through
+/// `LiveClient`, for those one would).
 final class RawConnection {
     private var fd: Int32
+
+    struct Reply {
+        let bytes: [UInt8]
+        let closedByServer: Bool
+        let seconds: Double
+        var text: String { String(decoding: bytes, as: UTF8.self) }
+    }
 
     init(port: Int) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -124,7 +150,7 @@ final class RawConnection {
     }
 
     /// Reads until `atLeast` bytes came, the server closes the connection, or `timeout` seconds pass.
-    func receive(atLeast: Int = .max, timeout: Double) -> (text: String, closedByServer: Bool, seconds: Double) {
+    func receive(atLeast: Int = .max, timeout: Double) -> Reply {
         let start = Date()
         var received: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
@@ -136,12 +162,12 @@ final class RawConnection {
             if n <= 0 { closed = true; break }
             received += chunk[0..<n]
         }
-        return (String(decoding: received, as: UTF8.self), closed, Date().timeIntervalSince(start))
+        return Reply(bytes: received, closedByServer: closed, seconds: Date().timeIntervalSince(start))
     }
 
     /// Sends `request` (optionally shutting down the sending side), then reads until the server closes
     /// the connection or `timeout` seconds pass.
-    func exchange(_ request: String, halfClose: Bool, timeout: Double) throws -> (text: String, closedByServer: Bool, seconds: Double) {
+    func exchange(_ request: String, halfClose: Bool, timeout: Double) -> Reply {
         send(request)
         if halfClose { shutdown(fd, Int32(SHUT_WR)) }
         return receive(timeout: timeout)

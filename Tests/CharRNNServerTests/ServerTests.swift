@@ -2,7 +2,6 @@ import CharRNN
 import CharRNNServer
 import Foundation
 import Hummingbird
-import HummingbirdTesting
 import XCTest
 
 /// Every endpoint and every refusal, over real HTTP on an ephemeral loopback port.
@@ -20,8 +19,9 @@ final class ServerTests: XCTestCase {
         fixture.remove()
     }
 
-    func app(maxLength: Int = 2000, maxBodyBytes: Int = 4096, idleTimeout: Double = 30,
-             maxConnections: Int = 512) -> some ApplicationProtocol {
+    /// Serves the engine on an ephemeral loopback port for the length of `body`.
+    func live(maxLength: Int = 2000, maxBodyBytes: Int = 4096, idleTimeout: Double = 30,
+              maxConnections: Int = 512, _ body: (LiveClient) async throws -> Void) async throws {
         var configuration = ServerConfiguration()
         configuration.port = 0
         configuration.maxLength = maxLength
@@ -29,11 +29,12 @@ final class ServerTests: XCTestCase {
         configuration.maxItems = 10
         configuration.idleTimeout = idleTimeout
         configuration.maxConnections = maxConnections
-        return ModelServer.application(engine: engine, configuration: configuration)
+        let engine = self.engine!
+        try await withLiveServer({ ModelServer.application(engine: engine, configuration: configuration, onRunning: $0) }, body)
     }
 
     func testHealthModelsPageAndOpenAPIDocument() async throws {
-        try await app().test(.live) { client in
+        try await live { client in
             let health = try await client.execute(uri: "/healthz", method: .get)
             XCTAssertEqual(health.status, .ok)
             XCTAssertEqual(try jsonObject(health.body)["status"] as? String, "ok")
@@ -71,7 +72,7 @@ final class ServerTests: XCTestCase {
     func testGenerationIsWhatTheSamplerGivesForTheSameSeed() async throws {
         let options = SamplingOptions(temperature: 0.9, topK: 6)
         let expected = try fixture.expectedText(prompt: "abc", length: 80, options: options, seed: 42)
-        try await app().test(.live) { client in
+        try await live { client in
             let request = body(["model": "letters", "prompt": "abc", "length": 80, "temperature": 0.9, "top_k": 6, "seed": 42])
             let response = try await client.execute(uri: "/v1/generate", method: .post, body: request)
             XCTAssertEqual(response.status, .ok)
@@ -88,7 +89,7 @@ final class ServerTests: XCTestCase {
     /// InferenceEngineTests checks both ends).
     func testStreamedGenerationSendsEventsThatAddUpToTheSameText() async throws {
         let expected = try fixture.expectedText(prompt: "", length: 60, options: SamplingOptions(), seed: 7)
-        try await app().test(.live) { client in
+        try await live { client in
             // No model named: the server has one language model, so it is that one.
             let response = try await client.execute(uri: "/v1/generate", method: .post,
                                                     body: body(["length": 60, "seed": 7, "stream": true]))
@@ -111,7 +112,7 @@ final class ServerTests: XCTestCase {
         let scalars = Array(free.unicodeScalars)
         let stop = scalars[min(5, scalars.count - 1)]
         let expected = String(String.UnicodeScalarView(scalars.prefix { $0 != stop }))
-        try await app().test(.live) { client in
+        try await live { client in
             let request = body(["prompt": "ab", "length": 200, "seed": 3, "stop": String(stop)])
             let reply = try jsonObject(try await client.execute(uri: "/v1/generate", method: .post, body: request).body)
             XCTAssertEqual(reply["text"] as? String, expected)
@@ -122,7 +123,7 @@ final class ServerTests: XCTestCase {
 
     func testClassifyRanksCategoriesAsTheLibraryDoes() async throws {
         let expected = try ClassifierCheckpoint.load(fixture.classifierPath).predict(["Abba", "hijack"], top: 2)
-        try await app().test(.live) { client in
+        try await live { client in
             let response = try await client.execute(uri: "/v1/classify", method: .post,
                                                     body: body(["model": "places", "items": ["Abba", "hijack"], "top": 2]))
             XCTAssertEqual(response.status, .ok)
@@ -170,7 +171,7 @@ final class ServerTests: XCTestCase {
             ("/v1/generate", .get, "", .methodNotAllowed, "use POST"),
             ("/v1/models", .delete, "", .methodNotAllowed, "use GET"),
         ]
-        try await app(maxLength: 100).test(.live) { client in
+        try await live(maxLength: 100) { client in
             for (uri, method, text, status, message) in cases {
                 let response = try await client.execute(uri: uri, method: method, body: text.isEmpty ? nil : ByteBuffer(string: text))
                 XCTAssertEqual(response.status, status, "\(text)")
@@ -187,12 +188,12 @@ final class ServerTests: XCTestCase {
 
     func testAClientThatHangsUpStopsItsGeneration() async throws {
         let engine = self.engine!
-        try await app(maxLength: 100_000).test(.live) { client in
-            let port = try XCTUnwrap(client.port)
+        try await live(maxLength: 100_000) { client in
+            let port = client.port
             let payload = #"{"length": 100000, "stream": true, "seed": 1}"#
             let request = "POST /v1/generate HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
                 "Content-Length: \(payload.utf8.count)\r\n\r\n" + payload
-            let head = try sendAndHangUp(port: port, request: request, enough: 2000)
+            let head = try await sendAndHangUp(port: port, request: request, enough: 2000)
             XCTAssertTrue(head.hasPrefix("HTTP/1.1 200"), head)
             let deadline = Date().addingTimeInterval(10)
             while engine.generationsInFlight > 0 && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
@@ -204,8 +205,8 @@ final class ServerTests: XCTestCase {
     /// Protocol errors and truncated bodies get 400 with the JSON error; a connection beyond the limit
     /// gets 503; idle, half-sent-header and half-sent-body connections are closed after the timeout.
     func testProtocolErrorsConnectionLimitAndSlowClients() async throws {
-        try await app(idleTimeout: 1, maxConnections: 4).test(.live) { client in
-            let port = try XCTUnwrap(client.port)
+        try await live(idleTimeout: 1, maxConnections: 4) { client in
+            let port = client.port
             let malformed: [String] = [
                 "garbage\r\n\r\n",
                 "GET /\r\n",
@@ -215,29 +216,28 @@ final class ServerTests: XCTestCase {
                 "POST /v1/generate HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"prompt\":",
             ]
             for request in malformed {
-                let reply = try RawConnection(port: port).exchange(request, halfClose: true, timeout: 5)
+                let reply = try await exchange(port: port, request, halfClose: true, timeout: 5)
                 XCTAssertTrue(reply.text.hasPrefix("HTTP/1.1 400"), "\(request.prefix(60)): \(reply.text.prefix(200))")
                 XCTAssertTrue(reply.text.contains("{\"error\":{\"message\":"), "\(request.prefix(60)): \(reply.text.prefix(300))")
             }
             // Slow clients: idle, a header never finished, a body never finished. Each is closed by the
             // server within about the timeout (1 s), not held open.
             for request in ["", "GET /healthz HTTP/1.1\r\nHo", "POST /v1/generate HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n{"] {
-                let reply = try RawConnection(port: port).exchange(request, halfClose: false, timeout: 10)
+                let reply = try await exchange(port: port, request, halfClose: false, timeout: 10)
                 XCTAssertTrue(reply.closedByServer, "'\(request)' left open")
                 XCTAssertLessThan(reply.seconds, 5, "'\(request)' closed only after \(reply.seconds) s")
             }
             // Four connections held open: the fifth is refused at once with 503 and the JSON error.
             let held = try (0..<4).map { _ in try RawConnection(port: port) }
             try await Task.sleep(for: .milliseconds(200))
-            let refused = try RawConnection(port: port).exchange("", halfClose: false, timeout: 5)
+            let refused = try await exchange(port: port, "", halfClose: false, timeout: 5)
             XCTAssertTrue(refused.text.hasPrefix("HTTP/1.1 503"), refused.text)
             XCTAssertTrue(refused.text.contains("maximum"), refused.text)
             XCTAssertLessThan(refused.seconds, 1)
             held.forEach { $0.close() }
             try await Task.sleep(for: .milliseconds(300))
-            // (the test client's own connection has been closed by the idle timeout by now)
-            let after = try RawConnection(port: port).exchange("GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                                                               halfClose: false, timeout: 5)
+            let after = try await exchange(port: port, "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                                             halfClose: false, timeout: 5)
             XCTAssertTrue(after.text.hasPrefix("HTTP/1.1 200"), "the server answers once connections are released: \(after.text)")
         }
     }
