@@ -135,7 +135,7 @@ public final class DeviceClassifierModel {
                                                                          .pointer(inputs[l][1].pointer)])
                 }
                 try zeroState.zero()
-                outs.append(try layers[l][d].forward(inputs[l][d].pointer, T: T, B: B, params: prm, state: zeroState.pointer))
+                outs.append(try layers[l][d].forward(.rows(inputs[l][d].pointer), T: T, B: B, params: prm, state: zeroState.pointer))
             }
             outputs.append(outs)
         }

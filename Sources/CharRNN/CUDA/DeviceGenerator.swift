@@ -14,6 +14,9 @@ public final class DeviceGenerator {
     public let vocabulary: Vocabulary
     public let startCharacter: Unicode.Scalar
     private let tokens: DeviceBuffer, history: DeviceBuffer
+    /// Layer 0's input product of every character, folded again at each generate for the parameters
+    /// of that moment (nil: a conditional model, which multiplies).
+    private let folded: DeviceBuffer?
     /// The seed and the draw counter's base, two 64-bit words read by the sampling kernels.
     private let draws: DeviceBuffer
     /// Picks each step's characters (one thread per stream, or by slices for a large vocabulary).
@@ -44,6 +47,7 @@ public final class DeviceGenerator {
         tokens = try DeviceBuffer(model.device, count: 0, elementSize: 4)
         history = try DeviceBuffer(model.device, count: 0, elementSize: 4)
         draws = try DeviceBuffer(model.device, count: 2, elementSize: 8)
+        folded = model.foldsInputProjection ? try DeviceBuffer(model.device, count: 0) : nil
         sampler = try DeviceSampler(device: model.device)
     }
 
@@ -70,13 +74,14 @@ public final class DeviceGenerator {
         if state?.batch != B { state = nil; state = try model.hiddenState(batch: B) }
         let state = state!
         try state.reset()
+        if let folded { try model.foldInputProjection(into: folded) }
         var none = RandomGenerator(seed: 0)
         let feed = Array(context.dropLast())
         for start in stride(from: 0, to: feed.count, by: CharRNNModel.primeChunk) {
             let part = feed[start..<min(start + CharRNNModel.primeChunk, feed.count)]
             // Time-major: every stream reads the same character at each step.
             try model.forward(part.flatMap { Array(repeating: $0, count: B) }, T: part.count, B: B, state: state,
-                              training: false, rng: &none)
+                              training: false, rng: &none, folded: folded)
         }
         let device = model.device
         try tokens.reserve(B)
@@ -121,7 +126,7 @@ public final class DeviceGenerator {
         let device = model.device, B = key.streams, V = vocabulary.count
         var none = RandomGenerator(seed: 0)
         for k in 0..<steps {
-            try model.forward(ids: tokens.pointer, T: 1, B: B, state: state, training: false, rng: &none)
+            try model.forward(ids: tokens.pointer, T: 1, B: B, state: state, training: false, rng: &none, folded: folded)
             try sampler.queue(streams: B, vocabulary: V, logits: model.logits.pointer, inverseTemperature: key.inverseTemperature,
                               topK: key.topK, greedy: key.greedy, draws: draws.pointer, offset: k, ids: tokens.pointer,
                               history: history[offset: k * B])

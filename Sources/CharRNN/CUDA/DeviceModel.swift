@@ -104,22 +104,42 @@ public final class DeviceModel {
     /// Runs the model over T steps of B streams (ids time-major, T*B) and leaves the logits [T*B, V] in
     /// `logits`. With training on, dropout masks are drawn with seeds from `rng`. The state advances.
     /// A conditional model takes each stream's category (or those of the last setCategories).
+    /// In inference, `folded` (foldInputProjection's table for the current parameters) replaces layer 0's
+    /// input product with a lookup.
     public func forward(_ inputIds: [Int32], T: Int, B: Int, state: DeviceHiddenState, training: Bool,
-                        rng: inout RandomGenerator, categories: [Int32]? = nil) throws {
+                        rng: inout RandomGenerator, categories: [Int32]? = nil, folded: DeviceBuffer? = nil) throws {
         precondition(inputIds.count == T * B, "batch shape does not match")
         try ids.reserve(T * B)
         try device.upload(inputIds, to: ids.pointer)
         if let categories { try setCategories(categories) }
         lastIds = inputIds
-        try forward(ids: ids.pointer, T: T, B: B, state: state, training: training, rng: &rng)
+        try forward(ids: ids.pointer, T: T, B: B, state: state, training: training, rng: &rng, folded: folded)
     }
 
     /// The same, reading the ids [T*B] from device memory (generation feeds each step's draws back
     /// without a copy to the host). A training step's backward needs the host ids: use the other form.
     public func forward(ids idPointer: DevicePointer, T: Int, B: Int, state: DeviceHiddenState, training: Bool,
-                        rng: inout RandomGenerator) throws {
+                        rng: inout RandomGenerator, folded: DeviceBuffer? = nil) throws {
         try prepareMasks(training: training, rng: &rng)
-        try queueForward(ids: idPointer, T: T, B: B, state: state, training: training)
+        try queueForward(ids: idPointer, T: T, B: B, state: state, training: training, folded: folded?.pointer)
+    }
+
+    /// Whether foldInputProjection applies: not to a conditional model, whose layer-0 input also
+    /// carries the stream's category.
+    public var foldsInputProjection: Bool { config.categories == 0 }
+
+    /// Fills `table` [V, G*H] with layer 0's input product of every character: the embedding (or, with
+    /// one-hot input, the identity) times W_ih^T. Inference then looks each step's rows up instead of
+    /// multiplying: one product less per step, which at one step per character is one of the five
+    /// products of a 2-layer generation step. The table holds for the parameters it was made from.
+    public func foldInputProjection(into table: DeviceBuffer) throws {
+        precondition(foldsInputProjection, "a conditional model's input product depends on the category")
+        let V = config.vocabSize, I = config.inputSize(layer: 0), gh = config.cell.gateCount * config.hidden
+        try table.reserve(V * gh)
+        let input = identity?.pointer ?? parameters.pointer.advanced(byFloats: layout.offset("embedding.weight"))
+        try device.gemm(transA: false, transB: true, m: V, n: gh, k: I, alpha: 1, a: input, lda: I,
+                        b: parameters.pointer.advanced(byFloats: layout.offset("rnn.weight_ih_l0")), ldb: I,
+                        beta: 0, c: table.pointer, ldc: gh)
     }
 
     /// Draws the seeds of a forward's dropout masks from `rng`, in the order the forward uses them, and
@@ -135,8 +155,10 @@ public final class DeviceModel {
     }
 
     /// The forward's device part: the masks from the seeds prepareMasks copied, then the model.
-    func queueForward(ids idPointer: DevicePointer, T: Int, B: Int, state: DeviceHiddenState, training: Bool) throws {
+    func queueForward(ids idPointer: DevicePointer, T: Int, B: Int, state: DeviceHiddenState, training: Bool,
+                      folded: DevicePointer? = nil) throws {
         precondition(state.batch == B, "batch shape does not match")
+        precondition(folded == nil || (!training && foldsInputProjection), "the folded input is for inference without categories")
         precondition(config.categories == 0 || categoryStreams == B, "a conditional model needs one category per stream")
         let rows = T * B, H = config.hidden, V = config.vocabSize
 
@@ -161,22 +183,29 @@ public final class DeviceModel {
         }
 
         // The input rows [T*B, I]: embedding rows, or one-hot rows from the identity, then (a conditional
-        // model) the stream's category one-hot.
-        let I = config.inputSize(layer: 0), C = config.categories, width = I - C
-        try embedded.reserve(rows * I)
-        let table = identity?.pointer ?? p.advanced(byFloats: layout.offset("embedding.weight"))
-        try device.launch("embedding_forward", threads: rows * width,
-                          [.int(rows), .int(width), .pointer(idPointer), .pointer(table),
-                           .pointer(embedDrop ? embedMask.pointer : nil), .pointer(embedded.pointer), .int(I)])
-        if C > 0 {
-            try device.launch("category_onehot", threads: rows * C, [.int(rows), .int(B), .int(C), .pointer(categoryIds.pointer),
-                                                                     .pointer(embedded.pointer), .int(I), .int(width)])
+        // model) the stream's category one-hot. Folded: layer 0 looks up its input product instead.
+        let first: DeviceLayerInput
+        if let folded {
+            first = .folded(ids: idPointer, table: folded)
+        } else {
+            let I = config.inputSize(layer: 0), C = config.categories, width = I - C
+            try embedded.reserve(rows * I)
+            let table = identity?.pointer ?? p.advanced(byFloats: layout.offset("embedding.weight"))
+            try device.launch("embedding_forward", threads: rows * width,
+                              [.int(rows), .int(width), .pointer(idPointer), .pointer(table),
+                               .pointer(embedDrop ? embedMask.pointer : nil), .pointer(embedded.pointer), .int(I)])
+            if C > 0 {
+                try device.launch("category_onehot", threads: rows * C, [.int(rows), .int(B), .int(C), .pointer(categoryIds.pointer),
+                                                                         .pointer(embedded.pointer), .int(I), .int(width)])
+            }
+            first = .rows(embedded.pointer)
         }
 
         let dropping = training && config.dropout > 0
         var input = embedded.pointer
         for (l, layer) in layers.enumerated() {
-            var out = try layer.forward(input, T: T, B: B, params: p, state: state.blocks[l].pointer, keepForBackward: training)
+            var out = try layer.forward(l == 0 ? first : .rows(input), T: T, B: B, params: p, state: state.blocks[l].pointer,
+                                        keepForBackward: training)
             if dropping {
                 let n = rows * H
                 try masks[l].reserve(n)

@@ -1,3 +1,11 @@
+/// What a layer's input product reads: rows [T*B, I], or (layer 0, in inference) the characters' ids
+/// [T*B] and the table of every character's input product [V, G*H] (DeviceModel.foldInputProjection),
+/// whose rows are looked up instead of multiplied.
+enum DeviceLayerInput {
+    case rows(DevicePointer)
+    case folded(ids: DevicePointer, table: DevicePointer)
+}
+
 /// A recurrent layer on a ComputeDevice, the twin of Layers/RecurrentLayer.swift: the fused weights
 /// W_ih [G*H, I], W_hh [G*H, H], b_ih, b_hh [G*H] at the same offsets of the same flat layout; the input
 /// projection of all T steps as one product, one product and one cell kernel per step, and the weight
@@ -58,7 +66,7 @@ class DeviceRecurrentLayer {
     /// LSTM): read as the initial state, overwritten with the final one. Returns the outputs [T*B, H].
     /// Without keepForBackward, one step (T = 1, generation's case) works on `state` in place and
     /// returns its h: no copies in and out of the kept hiddens, which backward would need.
-    func forward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, state: DevicePointer,
+    func forward(_ input: DeviceLayerInput, T: Int, B: Int, params: DevicePointer, state: DevicePointer,
                  keepForBackward: Bool = true) throws -> DevicePointer {
         fatalError("subclass")
     }
@@ -72,18 +80,25 @@ class DeviceRecurrentLayer {
 
     // MARK: shared products, as in RecurrentLayer
 
-    /// out[rows, G*H] = input W_ih^T.
-    func projectInput(_ input: DevicePointer, rows: Int, params: DevicePointer, out: DevicePointer) throws {
+    /// out[rows, G*H] = input W_ih^T: a product, or the folded table's rows of the ids.
+    func projectInput(_ input: DeviceLayerInput, rows: Int, params: DevicePointer, out: DevicePointer) throws {
         let gh = gates * hidden
-        try device.gemm(transA: false, transB: true, m: rows, n: gh, k: inputSize, alpha: 1, a: input, lda: inputSize,
-                        b: params.advanced(byFloats: wIh), ldb: inputSize, beta: 0, c: out, ldc: gh)
+        switch input {
+        case .rows(let x):
+            try device.gemm(transA: false, transB: true, m: rows, n: gh, k: inputSize, alpha: 1, a: x, lda: inputSize,
+                            b: params.advanced(byFloats: wIh), ldb: inputSize, beta: 0, c: out, ldc: gh)
+        case .folded(let ids, let table):
+            try launch("embedding_forward", rows * gh, [.int(rows), .int(gh), .pointer(ids), .pointer(table), .pointer(nil),
+                                                       .pointer(out), .int(gh)])
+        }
     }
 
-    /// out[B, G*H] += h W_hh^T, one step's recurrent product.
-    func recurrentProduct(_ h: DevicePointer, B: Int, params: DevicePointer, into out: DevicePointer) throws {
+    /// out[B, G*H] += h W_hh^T (or =, not accumulating), one step's recurrent product.
+    func recurrentProduct(_ h: DevicePointer, B: Int, params: DevicePointer, into out: DevicePointer,
+                          accumulate: Bool = true) throws {
         let gh = gates * hidden
         try device.gemm(transA: false, transB: true, m: B, n: gh, k: hidden, alpha: 1, a: h, lda: hidden,
-                        b: params.advanced(byFloats: wHh), ldb: hidden, beta: 1, c: out, ldc: gh)
+                        b: params.advanced(byFloats: wHh), ldb: hidden, beta: accumulate ? 1 : 0, c: out, ldc: gh)
     }
 
     /// out[B, H] (+)= dPre W_hh: the gradient reaching h_{t-1} through the recurrent weights.
@@ -155,7 +170,7 @@ final class DeviceLSTMLayer: DeviceRecurrentLayer {
         try dCell.reserve(B * hidden)
     }
 
-    override func forward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, state: DevicePointer,
+    override func forward(_ input: DeviceLayerInput, T: Int, B: Int, params: DevicePointer, state: DevicePointer,
                           keepForBackward: Bool = true) throws -> DevicePointer {
         try reserve(T: T, B: B)
         let H = hidden, G = 4 * H, bh = B * H
@@ -206,7 +221,7 @@ final class DeviceLSTMLayer: DeviceRecurrentLayer {
 }
 
 /// nn.GRU's layer on a device (Layers/GRULayer.swift). Kept for backward: r, z, n T*B*3H;
-/// h W_hh^T + b_hh T*B*3H; hiddens (T+1)*B*H.
+/// h W_hh^T T*B*3H (its n third with b_hh added, by gru_forward); hiddens (T+1)*B*H.
 final class DeviceGRULayer: DeviceRecurrentLayer {
     private let inputPre: DeviceBuffer, hiddenPre: DeviceBuffer, activations: DeviceBuffer
     private let dInputPre: DeviceBuffer, dHiddenPre: DeviceBuffer, dhDirect: DeviceBuffer
@@ -226,25 +241,26 @@ final class DeviceGRULayer: DeviceRecurrentLayer {
         try dhDirect.reserve(B * hidden)
     }
 
-    override func forward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, state: DevicePointer,
+    override func forward(_ input: DeviceLayerInput, T: Int, B: Int, params: DevicePointer, state: DevicePointer,
                           keepForBackward: Bool = true) throws -> DevicePointer {
         try reserve(T: T, B: B)
         let H = hidden, G = 3 * H, bh = B * H, rows = T * B
         let hs = hiddens.pointer, xp = inputPre.pointer, hp = hiddenPre.pointer, act = activations.pointer
+        let bi = params.advanced(byFloats: bIh), bhh = params.advanced(byFloats: bHh)
         try projectInput(input, rows: rows, params: params, out: xp)
-        try launch("add_rows", rows * G, [.int(rows), .int(G), .pointer(xp), .pointer(params.advanced(byFloats: bIh))])
-        try launch("fill_rows", rows * G, [.int(rows), .int(G), .pointer(hp), .pointer(params.advanced(byFloats: bHh))])
         if T == 1 && !keepForBackward {
             // Each thread reads h_prev[k] before it writes h[k]; the product read h_prev before.
-            try recurrentProduct(state, B: B, params: params, into: hp)
-            try launch("gru_forward", bh, [.int(B), .int(H), .pointer(xp), .pointer(hp), .pointer(state), .pointer(act), .pointer(state)])
+            try recurrentProduct(state, B: B, params: params, into: hp, accumulate: false)
+            try launch("gru_forward", bh, [.int(B), .int(H), .pointer(xp), .pointer(bi), .pointer(hp), .pointer(bhh), .pointer(state),
+                                           .pointer(act), .pointer(state)])
             return state
         }
         try copy(state, to: hs, count: bh)
         for t in 0..<T {
             let off = t * B * G
-            try recurrentProduct(hs.advanced(byFloats: t * bh), B: B, params: params, into: hp.advanced(byFloats: off))
-            try launch("gru_forward", bh, [.int(B), .int(H), .pointer(xp.advanced(byFloats: off)), .pointer(hp.advanced(byFloats: off)),
+            try recurrentProduct(hs.advanced(byFloats: t * bh), B: B, params: params, into: hp.advanced(byFloats: off), accumulate: false)
+            try launch("gru_forward", bh, [.int(B), .int(H), .pointer(xp.advanced(byFloats: off)), .pointer(bi),
+                                           .pointer(hp.advanced(byFloats: off)), .pointer(bhh),
                                            .pointer(hs.advanced(byFloats: t * bh)), .pointer(act.advanced(byFloats: off)),
                                            .pointer(hs.advanced(byFloats: (t + 1) * bh))])
         }
@@ -289,7 +305,7 @@ final class DeviceRNNLayer: DeviceRecurrentLayer {
 
     override func reserveCell(rows: Int, B: Int) throws { try pre.reserve(rows * hidden) }
 
-    override func forward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, state: DevicePointer,
+    override func forward(_ input: DeviceLayerInput, T: Int, B: Int, params: DevicePointer, state: DevicePointer,
                           keepForBackward: Bool = true) throws -> DevicePointer {
         try reserve(T: T, B: B)
         let H = hidden, bh = B * H

@@ -133,12 +133,21 @@ public enum KernelChecks {
 
         mutating func gru() throws {
             let B = 3, H = 29, n = B * H
+            // The device adds the biases itself; the CPU's kernel takes the products with their bias.
             let xp = random(B * 3 * H, scale: 2), hp = random(B * 3 * H, scale: 2), hPrev = random(n)
+            let biasIh = random(3 * H), biasHh = random(3 * H)
+            let xpBiased = (0..<xp.count).map { xp[$0] + biasIh[$0 % (3 * H)] }
+            let hpBiased = (0..<hp.count).map { hp[$0] + biasHh[$0 % (3 * H)] }
             var act = [Float](repeating: 0, count: B * 3 * H), h = [Float](repeating: 0, count: n)
-            let pxp = try put(xp), php = try put(hp), pPrev = try put(hPrev), pAct = try put(act), ph = try put(h)
-            try device.launch("gru_forward", threads: n, [.int(B), .int(H), .pointer(pxp), .pointer(php), .pointer(pPrev), .pointer(pAct), .pointer(ph)])
-            crn_gru_forward(Int32(B), Int32(H), xp, hp, hPrev, &act, &h)
-            record("gru_forward", [(try get(pAct, act.count), act), (try get(ph, n), h)])
+            let pxp = try put(xp), php = try put(hp), pIh = try put(biasIh), pHh = try put(biasHh)
+            let pPrev = try put(hPrev), pAct = try put(act), ph = try put(h)
+            try device.launch("gru_forward", threads: n, [.int(B), .int(H), .pointer(pxp), .pointer(pIh), .pointer(php), .pointer(pHh),
+                                                          .pointer(pPrev), .pointer(pAct), .pointer(ph)])
+            crn_gru_forward(Int32(B), Int32(H), xpBiased, hpBiased, hPrev, &act, &h)
+            // What backward reads of hp: its n third, now with b_hh.
+            let hpKept = try get(php, hp.count), nThird = (0..<hp.count).filter { $0 % (3 * H) >= 2 * H }
+            record("gru_forward", [(try get(pAct, act.count), act), (try get(ph, n), h),
+                                   (nThird.map { hpKept[$0] }, nThird.map { hpBiased[$0] })])
 
             let dhOut = random(n), dhRec = random(n)
             var dxp = [Float](repeating: 0, count: B * 3 * H), dhp = dxp, dhPrev = [Float](repeating: 0, count: n)
@@ -146,7 +155,7 @@ public enum KernelChecks {
             try device.launch("gru_backward", threads: n,
                               [.int(B), .int(H), .pointer(pAct), .pointer(php), .pointer(pPrev), .pointer(pOut), .pointer(pRec),
                                .pointer(pdx), .pointer(pdh), .pointer(pdp)])
-            crn_gru_backward(Int32(B), Int32(H), act, hp, hPrev, dhOut, dhRec, &dxp, &dhp, &dhPrev)
+            crn_gru_backward(Int32(B), Int32(H), act, hpBiased, hPrev, dhOut, dhRec, &dxp, &dhp, &dhPrev)
             record("gru_backward", [(try get(pdx, dxp.count), dxp), (try get(pdh, dhp.count), dhp), (try get(pdp, n), dhPrev)])
         }
 
@@ -308,19 +317,14 @@ public enum KernelChecks {
 
         mutating func elementwise() throws {
             let rows = 5, cols = 19, n = rows * cols
-            let x = random(n), m = random(n), v = random(cols), f = random(rows)
-            let px = try put(x), pm = try put(m), pv = try put(v), pf = try put(f), py = try put([Float](repeating: 0, count: n))
+            let x = random(n), m = random(n), v = random(cols)
+            let px = try put(x), pm = try put(m), pv = try put(v), py = try put([Float](repeating: 0, count: n))
             try device.launch("mul", threads: n, [.long(n), .pointer(px), .pointer(pm), .pointer(py)])
             record("mul", [(try get(py, n), zip(x, m).map { $0 * $1 })])
             try device.launch("add", threads: n, [.long(n), .pointer(px), .pointer(pm), .pointer(py)])
             record("add", [(try get(py, n), zip(x, m).map { $0 + $1 })])
             try device.launch("fill_rows", threads: n, [.int(rows), .int(cols), .pointer(py), .pointer(pv)])
             record("fill_rows", [(try get(py, n), (0..<n).map { v[$0 % cols] })])
-            try device.launch("add_rows", threads: n, [.int(rows), .int(cols), .pointer(px), .pointer(pv)])
-            let added = (0..<n).map { x[$0] + v[$0 % cols] }
-            record("add_rows", [(try get(px, n), added)])
-            try device.launch("scale_rows", threads: n, [.int(rows), .int(cols), .pointer(px), .pointer(pf)])
-            record("scale_rows", [(try get(px, n), (0..<n).map { added[$0] * f[$0 / cols] })])
         }
 
         /// No CPU twin draws the same numbers: the mask is checked for its values, its rate and its

@@ -1,7 +1,8 @@
 /// DeviceModel, DeviceTrainingStep and DeviceClassifierModel against CharRNNModel, Optimizer and
 /// ClassifierModel on the CPU, on any device: the loss, every gradient, the carried state and the logits
 /// of each cell (with an embedding and one-hot, from a non-zero state, at a small odd size and at
-/// char-rnn's default size; a conditional model with each stream's category after the character), three
+/// char-rnn's default size; a conditional model with each stream's category after the character; in
+/// inference also with layer 0's input product folded into a table looked up by id), three
 /// updates of each optimizer with clipping, and the classifier (one and two directions). The tests run
 /// it on the emulated device; `charrnn devices --check` on a GPU. Each outcome passes within the tolerance
 /// of the device's precision (1e-4 relative in fp32).
@@ -187,19 +188,29 @@ public enum ModelChecks {
         inputs.withUnsafeBufferPointer { x in
             _ = cpu.forward(x.baseAddress!, T: T, B: B, state: cpuState, training: false, rng: &none, categories: categories)
         }
-        try gpu.forward(inputs, T: T, B: B, state: gpuState, training: false, rng: &none, categories: categories)
         let want = Array(UnsafeBufferPointer(start: cpu.logits.pointer, count: T * B * V))
-        worst = max(worst, KernelChecks.relativeError(try device.downloadFloats(gpu.logits.pointer, count: T * B * V), want))
         // One more step alone, as generation takes it (the state updated in place on the device).
         let next = Array(inputs.prefix(B))
         next.withUnsafeBufferPointer { x in
             _ = cpu.forward(x.baseAddress!, T: 1, B: B, state: cpuState, training: false, rng: &none, categories: categories)
         }
-        try gpu.forward(next, T: 1, B: B, state: gpuState, training: false, rng: &none, categories: categories)
         let step = Array(UnsafeBufferPointer(start: cpu.logits.pointer, count: B * V))
-        worst = max(worst, KernelChecks.relativeError(try device.downloadFloats(gpu.logits.pointer, count: B * V), step))
-        worst = max(worst, KernelChecks.relativeError(try gpuState.flattened(), cpuState.flattened))
-        let name = "model \(cell.rawValue) \(layers)x\(H) E\(embed) V\(V)\(C > 0 ? " C\(C)" : "") b\(B) s\(T): loss, gradients, state, logits, a step alone"
+        // The device both ways: layer 0 multiplying its input, and looking up its folded input product.
+        let start = try gpuState.flattened()
+        var folded: DeviceBuffer? = nil
+        if gpu.foldsInputProjection {
+            folded = try DeviceBuffer(device, count: 0)
+            try gpu.foldInputProjection(into: folded!)
+        }
+        for table in folded == nil ? [nil] : [nil, folded] {
+            try gpuState.load(start)
+            try gpu.forward(inputs, T: T, B: B, state: gpuState, training: false, rng: &none, categories: categories, folded: table)
+            worst = max(worst, KernelChecks.relativeError(try device.downloadFloats(gpu.logits.pointer, count: T * B * V), want))
+            try gpu.forward(next, T: 1, B: B, state: gpuState, training: false, rng: &none, categories: categories, folded: table)
+            worst = max(worst, KernelChecks.relativeError(try device.downloadFloats(gpu.logits.pointer, count: B * V), step))
+            worst = max(worst, KernelChecks.relativeError(try gpuState.flattened(), cpuState.flattened))
+        }
+        let name = "model \(cell.rawValue) \(layers)x\(H) E\(embed) V\(V)\(C > 0 ? " C\(C)" : "") b\(B) s\(T): loss, gradients, state, logits, a step alone\(folded == nil ? "" : ", folded input")"
         return KernelChecks.Outcome(name: name, relativeError: worst, passed: worst <= device.precision.tolerance)
     }
 

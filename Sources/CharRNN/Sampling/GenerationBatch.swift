@@ -52,6 +52,8 @@ public final class GenerationBatch {
     /// The GPU path: each step's forward runs there (the prompt is read on the CPU); the logits and the
     /// state come back to the host, where every stream draws with its own options and generator.
     private let onDevice: DeviceModel?
+    /// Layer 0's input product of every character on the device (the parameters never change here).
+    private let deviceFolded: DeviceBuffer?
     private var deviceStates: [Int: DeviceHiddenState] = [:]
     private let hostLogits = FloatBuffer(count: 0)
 
@@ -64,16 +66,22 @@ public final class GenerationBatch {
 
     /// Steps run on `device` (DeviceModel); nil is the CPU.
     public convenience init(checkpoint: Checkpoint, device: ComputeDevice?) throws {
-        var deviceModel: DeviceModel? = nil
+        var deviceModel: DeviceModel? = nil, folded: DeviceBuffer? = nil
         if let device {
-            deviceModel = try DeviceModel(config: checkpoint.model.config, device: device)
-            try deviceModel!.setParameters(checkpoint.model.parameters)
+            let model = try DeviceModel(config: checkpoint.model.config, device: device)
+            try model.setParameters(checkpoint.model.parameters)
+            if model.foldsInputProjection {
+                folded = try DeviceBuffer(device, count: 0)
+                try model.foldInputProjection(into: folded!)
+            }
+            deviceModel = model
         }
-        self.init(checkpoint: checkpoint, deviceModel: deviceModel)
+        self.init(checkpoint: checkpoint, deviceModel: deviceModel, folded: folded)
     }
 
-    private init(checkpoint: Checkpoint, deviceModel: DeviceModel?) {
+    private init(checkpoint: Checkpoint, deviceModel: DeviceModel?, folded: DeviceBuffer? = nil) {
         onDevice = deviceModel
+        deviceFolded = folded
         model = checkpoint.model
         vocabulary = checkpoint.vocabulary
         startCharacter = checkpoint.startCharacter
@@ -136,7 +144,8 @@ public final class GenerationBatch {
                 deviceStates[B] = deviceState
             }
             try deviceState.load(state.flattened)
-            try onDevice.forward(inputs, T: 1, B: B, state: deviceState, training: false, rng: &noDropout, categories: cats)
+            try onDevice.forward(inputs, T: 1, B: B, state: deviceState, training: false, rng: &noDropout, categories: cats,
+                                 folded: deviceFolded)
             hostLogits.reserve(B * V)
             try onDevice.device.copy(from: onDevice.logits.pointer, to: hostLogits.pointer, bytes: B * V * 4)
             state.load(try deviceState.flattened())

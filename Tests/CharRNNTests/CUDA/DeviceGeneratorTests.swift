@@ -97,6 +97,43 @@ final class DeviceGeneratorTests: XCTestCase {
     }
 }
 
+/// What one generated character costs on the device, launched step by step: layer 0 looks its input
+/// product up in the folded table (no product), and the cell kernels add both biases, so a 2-layer
+/// LSTM or GRU step is the gather, two cell kernels, the decoder's bias and the draw, with two recurrent
+/// products, layer 1's input product and the decoder's. A conditional model multiplies, since its input
+/// also carries the category.
+final class DeviceGenerationCostTests: XCTestCase {
+    /// [kernels, products] per character.
+    func cost(_ config: ModelConfig) throws -> [Int] {
+        let device = DeviceTrainerTests.device
+        let model = try DeviceModel(config: config, device: device)
+        try model.setParameters(randomModel(config, seed: 7, scale: 1).parameters)
+        if config.categories > 0 { try model.setCategories([1]) }
+        let generator = try DeviceGenerator(model: model, vocabulary: DeviceGeneratorTests.vocabulary, startCharacter: "a")
+        generator.useGraphs = false
+        let category: Int32? = config.categories > 0 ? 1 : nil
+        func run(_ length: Int) throws -> (Int, Int) {
+            let (launches, products) = (device.launches, device.products)
+            _ = try generator.generate(prime: "abc", streams: 2, length: length, options: SamplingOptions(), seed: 1,
+                                       category: category, chunk: 10)
+            return (device.launches - launches, device.products - products)
+        }
+        let short = try run(10), long = try run(30)
+        // 20 more characters in 2 more chunks, each chunk ending with one launch that moves the draw counter.
+        return [(long.0 - short.0 - 2) / 20, (long.1 - short.1) / 20]
+    }
+
+    func testAGeneratedCharactersKernelsAndProducts() throws {
+        let V = DeviceGeneratorTests.V
+        XCTAssertEqual(try cost(ModelConfig(cell: .lstm, layers: 2, hidden: 16, embed: 5, vocabSize: V)), [5, 4])
+        XCTAssertEqual(try cost(ModelConfig(cell: .lstm, layers: 2, hidden: 16, embed: 0, vocabSize: V)), [5, 4], "one-hot")
+        XCTAssertEqual(try cost(ModelConfig(cell: .rnnTanh, layers: 1, hidden: 16, embed: 5, vocabSize: V)), [4, 2])
+        XCTAssertEqual(try cost(ModelConfig(cell: .gru, layers: 2, hidden: 16, embed: 5, vocabSize: V)), [5, 4])
+        XCTAssertEqual(try cost(ModelConfig(cell: .lstm, layers: 2, hidden: 16, embed: 5, vocabSize: V, categories: 3)), [6, 5],
+                       "conditional")
+    }
+}
+
 /// A vocabulary of 1,500 characters (Chinese-sized) draws by slices: the text of one thread per stream,
 /// replayed from graphs and step by step, with top-k, without, and greedy (then the CPU sampler's text).
 final class DeviceLargeVocabularyTests: XCTestCase {

@@ -163,6 +163,7 @@ final class EmulatedDevice: ComputeDevice {
 
     func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: DevicePointer, lda: Int,
               b: DevicePointer, ldb: Int, beta: Float, c: DevicePointer, ldc: Int) throws {
+        products += 1
         run { self.product(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                            beta: beta, c: c, ldc: ldc) }
     }
@@ -208,6 +209,8 @@ final class EmulatedDevice: ComputeDevice {
 
     /// Kernel launches so far, replayed ones not counted (a replay is one launch on a GPU).
     private(set) var launches = 0
+    /// Matrix products so far, replayed ones not counted.
+    private(set) var products = 0
     private(set) var replays = 0
     private(set) var freeCount = 0
     /// Whether capture records (false: it returns nil, as a device without graphs).

@@ -1,10 +1,10 @@
 extension KernelSource {
     /// Small element-wise helpers of the model's forward and backward.
-    /// mul: y = x * m (=), dropout and weight-drop masks. add: y = a + b (=), the combined LSTM/RNN bias.
+    /// mul: y = x * m (=), dropout and weight-drop masks. add: y = a + b (=), the two directions'
+    /// gradients of a bidirectional classifier's input.
     /// fill_rows: out[r, :] = v (=), a bias row broadcast before a product accumulates into it.
-    /// add_rows: out[r, :] += v. scale_rows: x[r, :] *= f[r] (embedding dropout on the folded table).
     static let elementwise = KernelSource(name: "elementwise",
-                                          kernels: ["mul", "add", "fill_rows", "add_rows", "scale_rows"], code: """
+                                          kernels: ["mul", "add", "fill_rows"], code: """
     extern "C" __global__ void mul(long n, const float *x, const float *m, float *y) {
         const long i = CRN_THREAD;
         if (i >= n) return;
@@ -21,18 +21,6 @@ extension KernelSource {
         const long k = CRN_THREAD;
         if (k >= (long)rows * cols) return;
         out[k] = v[k % cols];
-    }
-
-    extern "C" __global__ void add_rows(int rows, int cols, float *out, const float *v) {
-        const long k = CRN_THREAD;
-        if (k >= (long)rows * cols) return;
-        out[k] += v[k % cols];
-    }
-
-    extern "C" __global__ void scale_rows(int rows, int cols, float *x, const float *f) {
-        const long k = CRN_THREAD;
-        if (k >= (long)rows * cols) return;
-        x[k] *= f[k / cols];
     }
     """)
 }

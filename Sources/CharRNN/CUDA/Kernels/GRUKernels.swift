@@ -1,18 +1,21 @@
 extension KernelSource {
     /// nn.GRU's cell, the GPU twin of crn_gru_forward / crn_gru_backward (Layers/GRULayer.swift).
     /// One thread per (row b, unit j) of B*H.
-    /// forward: xp[B,3H] = x W_ih^T + b_ih, hp[B,3H] = h W_hh^T + b_hh; act[B,3H] = r, z, n (=);
-    ///          h = (1-z)*n + z*h_prev (=).
+    /// forward: xp[B,3H] = x W_ih^T, hp[B,3H] = h W_hh^T, the biases b_ih, b_hh [3H] added here (no launch
+    ///          of their own); act[B,3H] = r, z, n (=); h = (1-z)*n + z*h_prev (=); hp's n third becomes
+    ///          h W_hh^T + b_hh there, which backward reads (the CPU's hp holds its bias throughout).
     /// backward: dxp, dhp [B,3H] (=), the gradients of xp and hp; dh_prev[B,H] = dh*z (=).
     static let gru = KernelSource(name: "gru", kernels: ["gru_forward", "gru_backward"], code: """
-    extern "C" __global__ void gru_forward(int B, int H, const float *xp, const float *hp, const float *h_prev,
-                                           float *act, float *h) {
+    extern "C" __global__ void gru_forward(int B, int H, const float *xp, const float *b_ih, float *hp, const float *b_hh,
+                                           const float *h_prev, float *act, float *h) {
         const long k = CRN_THREAD;
         if (k >= (long)B * H) return;
         const long b = k / H, j = k % H, row = b * 3 * H;
-        const float r = crn_sigmoidf(xp[row + j] + hp[row + j]);
-        const float z = crn_sigmoidf(xp[row + H + j] + hp[row + H + j]);
-        const float n = tanhf(xp[row + 2 * H + j] + r * hp[row + 2 * H + j]);
+        const float r = crn_sigmoidf((xp[row + j] + b_ih[j]) + (hp[row + j] + b_hh[j]));
+        const float z = crn_sigmoidf((xp[row + H + j] + b_ih[H + j]) + (hp[row + H + j] + b_hh[H + j]));
+        const float hn = hp[row + 2 * H + j] + b_hh[2 * H + j];
+        const float n = tanhf((xp[row + 2 * H + j] + b_ih[2 * H + j]) + r * hn);
+        hp[row + 2 * H + j] = hn;
         act[row + j] = r; act[row + H + j] = z; act[row + 2 * H + j] = n;
         h[k] = (1.0f - z) * n + z * h_prev[k];
     }
