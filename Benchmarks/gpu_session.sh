@@ -4,7 +4,9 @@
 #   check  charrnn devices --check: every kernel, the GPU model, the training step and graph-replayed
 #          generation against the CPU, then the products and the model again at tf32 and bf16;
 #   bench  gpu_compare.py: the GPU bench beside PyTorch's anchor, row by row, with peak GPU memory, for
-#          each of PRECISIONS (default "fp32 tf32 bf16"; about two minutes each);
+#          each of PRECISIONS (default "fp32 tf32 bf16"; about two minutes each), then fp32 again with a
+#          cuBLAS workspace of each of WORKSPACE_MIBS (e.g. "4"; default none: the recommended 32 MiB on
+#          Hopper), which counts in the peak memory;
 #   train  #10's closing run: a 2x512 LSTM, dropout 0.25, on CORPUS for TRAIN_SECONDS of training (default
 #          900), stopped cleanly (as Ctrl-C) after CALL_SECONDS (default 540) of this call and resumed
 #          where it stopped by the next call with this stage; once done, a 300-character sample of its
@@ -30,6 +32,10 @@ for stage in ${STAGES:-check bench}; do
         for precision in ${PRECISIONS:-fp32 tf32 bf16}; do
             python3 "$HERE/gpu_compare.py" "$BIN" "$TORCH_BENCH" --seconds "${BENCH_SECONDS:-3}" --precision "$precision" 2>&1 \
                 | tee "$LOGS/bench-$precision.txt"
+        done
+        for mib in ${WORKSPACE_MIBS:-}; do
+            CHARRNN_CUBLAS_WORKSPACE_MIB=$mib python3 "$HERE/gpu_compare.py" "$BIN" "$TORCH_BENCH" --seconds "${BENCH_SECONDS:-3}" \
+                --precision fp32 2>&1 | tee "$LOGS/bench-fp32-workspace-$mib.txt"
         done ;;
     train)
         if [ -f "$LOGS/run/train-state.safetensors" ]; then

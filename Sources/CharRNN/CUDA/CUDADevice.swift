@@ -195,8 +195,11 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
         guard capturesWork else { return nil }
         try makeCurrent()
         if blasWorkspace == nil {
-            // cuBLAS's own recommendation: 32 MiB on Hopper and later, 4 MiB before.
-            let bytes = (info.computeCapability.major >= 9 ? 32 : 4) << 20
+            // cuBLAS's own recommendation: 32 MiB on Hopper and later, 4 MiB before. It counts in the
+            // peak memory, so CHARRNN_CUBLAS_WORKSPACE_MIB lets the bench weigh its size against speed.
+            let recommended = info.computeCapability.major >= 9 ? 32 : 4
+            let mebibytes = getenv("CHARRNN_CUBLAS_WORKSPACE_MIB").flatMap { Int(String(cString: $0)) }.map { max(1, $0) }
+            let bytes = (mebibytes ?? recommended) << 20
             let workspace = try allocate(bytes: bytes)
             if try blas.setWorkspace(blasHandle, workspace.address, bytes: bytes) { blasWorkspace = workspace } else { free(workspace) }
         }
