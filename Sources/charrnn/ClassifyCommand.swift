@@ -52,7 +52,7 @@ struct ClassifyTrain: ParsableCommand {
     var batchSize = 64
     @Option(help: "sgd, adam, rmsprop or adagrad.")
     var optimizer: OptimizerKind = .adam
-    @Option(parsing: .unconditional, help: "Learning rate.")
+    @Option(name: [.customLong("learning-rate"), .customLong("lr")], parsing: .unconditional, help: "Learning rate.")
     var learningRate = 3e-3
     @Option(parsing: .unconditional, help: "Passes over the training items.")
     var epochs = 12

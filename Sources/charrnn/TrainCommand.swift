@@ -54,7 +54,7 @@ struct Train: ParsableCommand {
     var lrSchedule: LRScheduleKind?
     @Option(parsing: .unconditional, help: "Steps whose learning rate ramps up linearly (from 1/N of it) before the schedule starts.")
     var warmup = 0
-    @Option(parsing: .unconditional, help: "Learning rate.")
+    @Option(name: [.customLong("learning-rate"), .customLong("lr")], parsing: .unconditional, help: "Learning rate.")
     var learningRate = 2e-3
     @Option(parsing: .unconditional, help: "Multiply the learning rate by this every --lr-decay-every steps.")
     var lrDecay = 1.0

@@ -211,6 +211,7 @@ final class CLITests: CLITestCase {
         assertCleanError(try charrnn(["train", text, "--hidden=-3"]), "--hidden")
         assertCleanError(try charrnn(["train", text, "--layers", "0"]), "--layers")
         assertCleanError(try charrnn(["train", text, "--learning-rate", "0"]), "--learning-rate")
+        assertCleanError(try charrnn(["train", text, "--lr", "0"]), "--learning-rate must")  // PyTorch's short name
         assertCleanError(try charrnn(["train", text, "--dropout", "1"]), "--dropout")
         assertCleanError(try charrnn(["train", text, "--cell", "transformer"]), "transformer")
         assertCleanError(try charrnn(["train", "--resume", dir + "/nothing"]), "resume")
