@@ -49,12 +49,17 @@ public final class GenerationBatch {
     private var categories: [Int32] = []
     private var noDropout = RandomGenerator(seed: 0)
     private let rowValues: Int
-    /// The GPU path: each step's forward runs there (the prompt is read on the CPU); the logits and the
-    /// state come back to the host, where every stream draws with its own options and generator.
+    /// The GPU path: each step's forward runs there (the prompt is read on the CPU); the logits come back
+    /// to the host, where every stream draws with its own options and generator. The state stays on the
+    /// device while the same streams step together (`resident`).
     private let onDevice: DeviceModel?
     /// Layer 0's input product of every character on the device (the parameters never change here).
     private let deviceFolded: DeviceBuffer?
     private var deviceStates: [Int: DeviceHiddenState] = [:]
+    /// The streams whose state the device holds, in the order of the last step, and where: a step of
+    /// the same streams starts from there with no copy either way; any other step first copies that
+    /// state back to its streams. (Only the logits then cross to the host at each step.)
+    private var resident: (streams: [GenerationStream], state: DeviceHiddenState)?
     private let hostLogits = FloatBuffer(count: 0)
 
     /// Most streams one step may carry and still give each exactly the text it gets alone.
@@ -126,7 +131,6 @@ public final class GenerationBatch {
         precondition(B <= Self.largestBatch, "at most \(Self.largestBatch) streams per step")
         precondition(!streams.contains { $0.finished }, "a finished stream cannot step")
         let state = hiddenState(batch: B)
-        gather(streams, into: state)
         inputs.removeAll(keepingCapacity: true)
         for s in streams { inputs.append(s.token) }
         var cats: [Int32]? = nil
@@ -139,23 +143,31 @@ public final class GenerationBatch {
         let logits: UnsafePointer<Float>
         if let onDevice {
             let deviceState: DeviceHiddenState
-            if let s = deviceStates[B] { deviceState = s } else {
-                deviceState = try onDevice.hiddenState(batch: B)
-                deviceStates[B] = deviceState
+            if let r = resident, r.streams.count == B, zip(r.streams, streams).allSatisfy({ $0 === $1 }) {
+                deviceState = r.state
+            } else {
+                try returnResidentState()
+                if let s = deviceStates[B] { deviceState = s } else {
+                    deviceState = try onDevice.hiddenState(batch: B)
+                    deviceStates[B] = deviceState
+                }
+                gather(streams, into: state)
+                try deviceState.load(state.flattened)
             }
-            try deviceState.load(state.flattened)
+            resident = nil  // until this step has run
             try onDevice.forward(inputs, T: 1, B: B, state: deviceState, training: false, rng: &noDropout, categories: cats,
                                  folded: deviceFolded)
             hostLogits.reserve(B * V)
             try onDevice.device.copy(from: onDevice.logits.pointer, to: hostLogits.pointer, bytes: B * V * 4)
-            state.load(try deviceState.flattened())
+            resident = (streams, deviceState)
             logits = UnsafePointer(hostLogits.pointer)
         } else {
+            gather(streams, into: state)
             logits = UnsafePointer(inputs.withUnsafeBufferPointer {
                 model.forward($0.baseAddress!, T: 1, B: B, state: state, training: false, rng: &noDropout, categories: cats)
             })
+            scatter(state, into: streams)
         }
-        scatter(state, into: streams)
         var outcomes: [GenerationStream.Outcome] = []
         outcomes.reserveCapacity(B)
         for (b, s) in streams.enumerated() {
@@ -167,6 +179,15 @@ public final class GenerationBatch {
             outcomes.append(outcome)
         }
         return outcomes
+    }
+
+    /// Copies the device's state of the last step's streams back to them.
+    private func returnResidentState() throws {
+        guard let r = resident else { return }
+        resident = nil
+        let host = hiddenState(batch: r.streams.count)
+        host.load(try r.state.flattened())
+        scatter(host, into: r.streams)
     }
 
     private func hiddenState(batch: Int) -> HiddenState {

@@ -302,4 +302,42 @@ final class DeviceGenerationBatchTests: XCTestCase {
         XCTAssertEqual(try run(cpu, [requests[1]]), [together[1]], "greedy text on the device and on the CPU")
         XCTAssertEqual(together[0].count, 40)
     }
+
+    /// Streams that join late and end early: each batch of a new make-up takes its streams' states from
+    /// where the device left them. A run of steps of the same streams copies only the logits back.
+    func testStreamsThatComeAndGoKeepTheirStateAndASteadyBatchCopiesOnlyLogits() throws {
+        let config = ModelConfig(cell: .lstm, layers: 2, hidden: 20, embed: 6, vocabSize: 11)
+        let cp = Checkpoint(model: randomModel(config, seed: 72, scale: 1.5), vocabulary: DeviceGeneratorTests.vocabulary,
+                            startCharacter: "a", training: nil)
+        let device = DeviceTrainerTests.device
+        let gpu = try GenerationBatch(checkpoint: cp, device: device)
+        // (prompt, length, the step it joins at, seed)
+        let requests: [(String, Int, Int, UInt64)] = [("abc", 30, 0, 1), ("j", 8, 0, 2), ("", 20, 5, 3), ("hh", 12, 11, 4)]
+        let options = SamplingOptions(temperature: 1.1)
+        func run(_ requests: [(String, Int, Int, UInt64)]) throws -> [String] {
+            var streams: [GenerationStream?] = Array(repeating: nil, count: requests.count)
+            var texts = [String](repeating: "", count: requests.count)
+            var step = 0
+            while step == 0 || streams.contains(where: { $0.map { !$0.finished } ?? true }) {
+                for (i, r) in requests.enumerated() where r.2 == step {
+                    streams[i] = try gpu.start(prompt: r.0, length: r.1, options: options, seed: r.3)
+                }
+                let live = streams.indices.filter { streams[$0].map { !$0.finished } ?? false }
+                for (i, outcome) in zip(live, try gpu.step(live.map { streams[$0]! })) {
+                    if case .character(let ch) = outcome { texts[i].unicodeScalars.append(ch) }
+                }
+                step += 1
+            }
+            return texts
+        }
+        let together = try run(requests)
+        for (i, r) in requests.enumerated() {
+            XCTAssertEqual(try run([(r.0, r.1, 0, r.3)]), [together[i]], "request \(i) alone")
+            XCTAssertEqual(together[i].unicodeScalars.count, r.1)
+        }
+        let stream = try gpu.start(prompt: "ab", length: 25, options: options, seed: 9)
+        let copies = device.copiesToHost
+        for _ in 0..<25 { _ = try gpu.step([stream]) }
+        XCTAssertLessThanOrEqual(device.copiesToHost - copies, 25 + config.layers, "the state came back at every step")
+    }
 }
