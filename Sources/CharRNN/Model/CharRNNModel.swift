@@ -39,8 +39,10 @@ public final class CharRNNModel {
     let layers: [RecurrentLayer]
 
     private let embedded = FloatBuffer(count: 0)
-    /// The embedding times layer 0's W_ih^T, [V, G*H], when a call folds them (see forward).
+    /// The embedding times layer 0's W_ih^T, [V, G*H], when a call folds them (see forward); while
+    /// frozen, layer 0's input product of every character, made once by freezeForInference.
     private let projectedTable = FloatBuffer(count: 0)
+    private var tableFrozen = false
     private let categoryIds = IdBuffer()
     private let masks: [FloatBuffer]
     private let dropped: [FloatBuffer]
@@ -121,6 +123,22 @@ public final class CharRNNModel {
     /// call. A training forward undoes it; after changing `parameters` any other way, call it again.
     public func freezeForInference() {
         for layer in layers { layer.freeze(parameters.pointer) }
+        // An inference step then copies its characters' rows of the input product instead of
+        // multiplying: the embedding times W_ih^T, or W_ih's columns (one-hot input). A conditional
+        // model's input also carries the category, so it multiplies.
+        if config.categories == 0 {
+            let V = config.vocabSize, E = config.embed, gh = config.cell.gateCount * config.hidden
+            let p = parameters.pointer, wIh = p + layout.offset("rnn.weight_ih_l0")
+            projectedTable.reserve(V * gh)
+            if E > 0 {
+                BLAS.pgemm(transB: true, m: V, n: gh, k: E, a: p + layout.offset("embedding.weight"), lda: E, b: wIh,
+                           ldb: E, c: projectedTable.pointer, ldc: gh)
+            } else {
+                let table = projectedTable.pointer
+                for j in 0..<gh { for v in 0..<V { table[v * gh + j] = wIh[j * V + v] } }
+            }
+            tableFrozen = true
+        }
         packedDecoder.pack(parameters.pointer + layout.offset("decoder.weight"), k: config.hidden, n: config.vocabSize,
                            transposed: true)
         decoderFrozen = true
@@ -129,6 +147,7 @@ public final class CharRNNModel {
     /// Drops the frozen packing: each forward packs the current weights again.
     public func thaw() {
         for layer in layers { layer.frozen = false }
+        tableFrozen = false
         decoderFrozen = false
     }
 
@@ -197,6 +216,8 @@ public final class CharRNNModel {
                 row[base + Int(cats[r % B])] = 1
             }
             input = .dense(embedded.pointer)
+        } else if tableFrozen {
+            input = .projected(ids: inputs, table: UnsafePointer(projectedTable.pointer), vocabulary: V)
         } else if E > 0 && rows > V && !layers[0].frozen {
             // More rows than characters: multiply the V embedding rows by W_ih once and look rows up, instead
             // of multiplying every row (the same sums; layer 0's input product shrinks by rows / V).
