@@ -5,6 +5,7 @@ import CCharRNNKernels
 /// Each output element is one chain of FMAs over k in order, whatever the rows and however the work is
 /// split, so a row's result does not depend on the rows computed with it.
 final class PackedMatrix {
+    static let macsPerPart = 1 << 15
     private let buffer = FloatBuffer(count: 0)
     private(set) var k = 0, n = 0
 
@@ -29,8 +30,11 @@ final class PackedMatrix {
 
     /// c[m, n] (+)= a[m, k] B with the panels shared out among the threads, so each streams only its
     /// share of B (a product with few rows is bound by reading B, not by arithmetic).
+    /// A part gets at least `macsPerPart` multiply-adds: less work than that takes less time than
+    /// waking a thread for it and waiting for it (a microsecond or two each way), so a small product (a
+    /// batch-1 step of a small model, a small vocabulary's decoder) uses fewer threads than the pool has.
     func multiplyByPanels(rows m: Int, _ a: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>, accumulate: Bool) {
-        let panels = (n + 15) / 16, parts = min(Parallel.threads, panels)
+        let panels = (n + 15) / 16, parts = min(Parallel.threads, panels, max(1, m * n * k / Self.macsPerPart))
         Parallel.run(parts) { p in
             multiply(Parallel.Tile(rows: 0..<m, panels: Parallel.range(part: p, of: parts, total: panels)), a,
                      into: c, accumulate: accumulate)
