@@ -10,7 +10,8 @@
 #   train  #10's closing run: a 2x512 LSTM, dropout 0.25, on CORPUS for TRAIN_SECONDS of training (default
 #          900), stopped cleanly (as Ctrl-C) after CALL_SECONDS (default 540) of this call and resumed
 #          where it stopped by the next call with this stage; once done, a 300-character sample of its
-#          best checkpoint at temperature 0.8;
+#          best checkpoint at temperature 0.8; with PRESET=medium or large, #14's run with that preset
+#          (its own folder and logs) instead;
 #   names  with NAMES_DIR (a folder of names by language): a names-by-category model and a classifier
 #          trained on the GPU, ten new names in one category, and the classifier's test accuracy;
 #   chinese with CHINESE (a corpus of thousands of characters, e.g. the Tang poems): the bench's first
@@ -38,15 +39,18 @@ for stage in ${STAGES:-check bench}; do
                 --precision fp32 2>&1 | tee "$LOGS/bench-fp32-workspace-$mib.txt"
         done ;;
     train)
-        if [ -f "$LOGS/run/train-state.safetensors" ]; then
-            timeout -s INT "${CALL_SECONDS:-540}" "$BIN" train --resume "$LOGS/run" 2>&1 | tee -a "$LOGS/train.txt"
+        # PRESET (medium, large): #14's run with that preset instead, in run-PRESET beside the other.
+        run=run${PRESET:+-$PRESET}
+        if [ -n "${PRESET:-}" ]; then model=(--preset "$PRESET"); else model=(--layers 2 --hidden "${HIDDEN:-512}" --dropout 0.25 --eval-every 500); fi
+        if [ -f "$LOGS/$run/train-state.safetensors" ]; then
+            timeout -s INT "${CALL_SECONDS:-540}" "$BIN" train --resume "$LOGS/$run" 2>&1 | tee -a "$LOGS/$run.txt"
         else
-            timeout -s INT "${CALL_SECONDS:-540}" "$BIN" train "$CORPUS" --device "${DEVICE:-cuda}" --layers 2 --hidden "${HIDDEN:-512}" --dropout 0.25 \
-                --max-time "${TRAIN_SECONDS:-900}" --eval-every 500 -o "$LOGS/run" 2>&1 | tee "$LOGS/train.txt"
+            timeout -s INT "${CALL_SECONDS:-540}" "$BIN" train "$CORPUS" --device "${DEVICE:-cuda}" "${model[@]}" \
+                --max-time "${TRAIN_SECONDS:-900}" -o "$LOGS/$run" 2>&1 | tee "$LOGS/$run.txt"
         fi
-        if tail -n 1 "$LOGS/train.txt" | grep -q "^done: "; then  # finished, not interrupted
-            "$BIN" sample -c "$LOGS/run/best.safetensors" --device "${DEVICE:-cuda}" --length 300 --temperature 0.8 --seed 1 2>&1 \
-                | tee "$LOGS/sample.txt"
+        if tail -n 1 "$LOGS/$run.txt" | grep -q "^done: "; then  # finished, not interrupted
+            "$BIN" sample -c "$LOGS/$run/best.safetensors" --device "${DEVICE:-cuda}" --length 300 --temperature 0.8 --seed 1 2>&1 \
+                | tee "$LOGS/$run-sample.txt"
         fi ;;
     names)
         [ -n "${NAMES_DIR:-}" ] || { echo "the names stage needs NAMES_DIR" >&2; exit 2; }
