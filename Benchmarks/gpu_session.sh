@@ -18,8 +18,11 @@
 #          training and batch-1 sampling rows on its text on the GPU and on the CPU, then 20,000
 #          characters drawn with top-k 40 from a model trained briefly on the GPU, one thread per stream
 #          and by slices (CHARRNN_SAMPLE_SLICED_ABOVE), timed.
+#   cores  #12 on the machine's own CPU (16 cores there): the CPU bench at each of SWEEP (default
+#          1,2,4,8,16 threads), then beside PyTorch's CPU reference at 16 threads with compare.py; needs
+#          PYTORCH_CPU, a copy of ../shared/bench/pytorch.
 # Usage: [STAGES="check bench"] Benchmarks/gpu_session.sh CHARRNN BENCH_TORCH_GPU_PY CORPUS [LOG_DIR]
-# (STAGES defaults to "check bench"; train and names are asked for by name.)
+# (STAGES defaults to "check bench"; the others are asked for by name.)
 # Build CHARRNN on a development machine as ../shared/gpu/README.md says (static Swift runtime).
 set -uo pipefail
 BIN=$1 TORCH_BENCH=$2 CORPUS=$3 LOGS=${4:-gpu-logs}
@@ -75,7 +78,12 @@ for stage in ${STAGES:-check bench}; do
         done
         cmp -s "$LOGS/chinese-sample-1000000.txt" "$LOGS/chinese-sample-0.txt" && echo "the two ways drew the same text" \
             | tee -a "$LOGS/chinese.txt" ;;
+    cores)
+        [ -n "${PYTORCH_CPU:-}" ] || { echo "the cores stage needs PYTORCH_CPU (a copy of ../shared/bench/pytorch)" >&2; exit 2; }
+        "$BIN" bench --threads-sweep "${SWEEP:-1,2,4,8,16}" --seconds "${BENCH_SECONDS:-2}" 2>&1 | tee "$LOGS/cores-sweep.txt"
+        python3 "$HERE/compare.py" "$BIN" "$PYTORCH_CPU" --threads "${CORES_THREADS:-16}" --seconds "${BENCH_SECONDS:-2}" 2>&1 \
+            | tee "$LOGS/cores-vs-pytorch.txt" ;;
     *)
-        echo "unknown stage '$stage' (check, bench, train, names, chinese)" >&2; exit 2 ;;
+        echo "unknown stage '$stage' (check, bench, train, names, chinese, cores)" >&2; exit 2 ;;
     esac
 done

@@ -5,7 +5,7 @@ import CCharRNNKernels
 /// Each output element is one chain of FMAs over k in order, whatever the rows and however the work is
 /// split, so a row's result does not depend on the rows computed with it.
 final class PackedMatrix {
-    static let macsPerPart = 1 << 15
+    static let macsPerPart = 1 << 16
     private let buffer = FloatBuffer(count: 0)
     private(set) var k = 0, n = 0
 
@@ -33,6 +33,8 @@ final class PackedMatrix {
     /// A part gets at least `macsPerPart` multiply-adds: less work than that takes less time than
     /// waking a thread for it and waiting for it (a microsecond or two each way), so a small product (a
     /// batch-1 step of a small model, a small vocabulary's decoder) uses fewer threads than the pool has.
+    /// (At 32k, a batch-1 step of the 2x128 LSTM split its products in two and was as often slower on 2
+    /// threads than on 1 as faster; at 64k it runs them on one thread.)
     func multiplyByPanels(rows m: Int, _ a: UnsafePointer<Float>, into c: UnsafeMutablePointer<Float>, accumulate: Bool) {
         let panels = (n + 15) / 16, parts = min(Parallel.threads, panels, max(1, m * n * k / Self.macsPerPart))
         Parallel.run(parts) { p in
