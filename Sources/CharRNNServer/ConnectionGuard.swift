@@ -50,7 +50,8 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
                                  .connection: "close", .retryAfter: "1"]
             context.write(wrapOutboundOut(.head(head)), promise: nil)
             context.write(wrapOutboundOut(.body(body)), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+            let channel = context.channel  // Sendable, unlike the context, for the completion handler
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
             return
         }
         admitted = true
