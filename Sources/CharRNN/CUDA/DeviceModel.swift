@@ -142,6 +142,14 @@ public final class DeviceModel {
                         beta: 0, c: table.pointer, ldc: gh)
     }
 
+    /// A new table of foldInputProjection for the current parameters; nil for a conditional model.
+    public func foldedInputProjection() throws -> DeviceBuffer? {
+        guard foldsInputProjection else { return nil }
+        let table = try DeviceBuffer(device, count: 0)
+        try foldInputProjection(into: table)
+        return table
+    }
+
     /// Draws the seeds of a forward's dropout masks from `rng`, in the order the forward uses them, and
     /// copies them to the device. Nothing is drawn without training or without dropout.
     func prepareMasks(training: Bool, rng: inout RandomGenerator) throws {

@@ -175,13 +175,14 @@ final class DeviceLSTMLayer: DeviceRecurrentLayer {
         try reserve(T: T, B: B)
         let H = hidden, G = 4 * H, bh = B * H
         let hs = hiddens.pointer, cs = cells.pointer, g = gateValues.pointer
+        let bi = params.advanced(byFloats: bIh), bhh = params.advanced(byFloats: bHh)
         if T == 1 && !keepForBackward {
             // Each thread reads c_prev[k] before it writes c[k]; h_prev was read by the product before.
             let h = state, c = state.advanced(byFloats: bh)
             try projectInput(input, rows: B, params: params, out: g)
             try recurrentProduct(h, B: B, params: params, into: g)
-            try launch("lstm_forward", bh, [.int(B), .int(H), .pointer(g), .pointer(params.advanced(byFloats: bIh)),
-                                            .pointer(params.advanced(byFloats: bHh)), .pointer(c), .pointer(c), .pointer(h)])
+            try launch("lstm_forward", bh, [.int(B), .int(H), .pointer(g), .pointer(bi), .pointer(bhh), .pointer(c), .pointer(c),
+                                            .pointer(h)])
             return h
         }
         try copy(state, to: hs, count: bh)
@@ -190,8 +191,7 @@ final class DeviceLSTMLayer: DeviceRecurrentLayer {
         for t in 0..<T {
             let gt = g.advanced(byFloats: t * B * G)
             try recurrentProduct(hs.advanced(byFloats: t * bh), B: B, params: params, into: gt)
-            try launch("lstm_forward", bh, [.int(B), .int(H), .pointer(gt), .pointer(params.advanced(byFloats: bIh)),
-                                            .pointer(params.advanced(byFloats: bHh)),
+            try launch("lstm_forward", bh, [.int(B), .int(H), .pointer(gt), .pointer(bi), .pointer(bhh),
                                             .pointer(cs.advanced(byFloats: t * bh)), .pointer(cs.advanced(byFloats: (t + 1) * bh)),
                                             .pointer(hs.advanced(byFloats: (t + 1) * bh))])
         }

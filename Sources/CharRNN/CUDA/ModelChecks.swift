@@ -197,11 +197,7 @@ public enum ModelChecks {
         let step = Array(UnsafeBufferPointer(start: cpu.logits.pointer, count: B * V))
         // The device both ways: layer 0 multiplying its input, and looking up its folded input product.
         let start = try gpuState.flattened()
-        var folded: DeviceBuffer? = nil
-        if gpu.foldsInputProjection {
-            folded = try DeviceBuffer(device, count: 0)
-            try gpu.foldInputProjection(into: folded!)
-        }
+        let folded = try gpu.foldedInputProjection()
         for table in folded == nil ? [nil] : [nil, folded] {
             try gpuState.load(start)
             try gpu.forward(inputs, T: T, B: B, state: gpuState, training: false, rng: &none, categories: categories, folded: table)

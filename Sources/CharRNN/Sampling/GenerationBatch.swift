@@ -75,10 +75,7 @@ public final class GenerationBatch {
         if let device {
             let model = try DeviceModel(config: checkpoint.model.config, device: device)
             try model.setParameters(checkpoint.model.parameters)
-            if model.foldsInputProjection {
-                folded = try DeviceBuffer(device, count: 0)
-                try model.foldInputProjection(into: folded!)
-            }
+            folded = try model.foldedInputProjection()
             deviceModel = model
         }
         self.init(checkpoint: checkpoint, deviceModel: deviceModel, folded: folded)

@@ -108,7 +108,6 @@ final class DeviceGenerationCostTests: XCTestCase {
         let device = DeviceTrainerTests.device
         let model = try DeviceModel(config: config, device: device)
         try model.setParameters(randomModel(config, seed: 7, scale: 1).parameters)
-        if config.categories > 0 { try model.setCategories([1]) }
         let generator = try DeviceGenerator(model: model, vocabulary: DeviceGeneratorTests.vocabulary, startCharacter: "a")
         generator.useGraphs = false
         let category: Int32? = config.categories > 0 ? 1 : nil
