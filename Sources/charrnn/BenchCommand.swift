@@ -16,7 +16,7 @@ struct Bench: ParsableCommand {
     var threads = CPUCount.usable
     @Option(parsing: .unconditional, help: "Seconds to time each configuration.")
     var seconds = 3.0
-    @Option(parsing: .unconditional, help: "Run only configuration N of the table (1-based), printing one JSON line.")
+    @Option(parsing: .unconditional, help: "Run only configuration N of the table (1-based; of the --rows chosen), printing one JSON line.")
     var only: Int?
     @Option(help: "Train on this text's ids instead of random ids (V = its vocabulary).")
     var text: String?
@@ -55,17 +55,20 @@ struct Bench: ParsableCommand {
             let t = try TextFile.read(text)
             ids = try Vocabulary(scalarsOf: t.unicodeScalars).encode(t, what: text)
         }
-        if let only {
-            guard only >= 1 && only <= configs.count else {
-                throw CharRNNError.invalidOption("--only must be between 1 and \(configs.count)")
-            }
-            let config = configs[only - 1]
-            let r = try Benchmark.run(config, seconds: seconds, text: ids, device: try choice.open(precision: precision) as? CUDADevice)
-            Terminal.write(json(r) + "\n")
-            return
-        }
         guard ["all", "train", "sample"].contains(rows) else {
             throw CharRNNError.invalidOption("--rows must be all, train or sample (got \(rows))")
+        }
+        if let only {
+            // Counted within --rows: the CPU and GPU tables have different training rows, so
+            // "--rows sample --only 2" names the same row on both.
+            let chosen = configs.filter { rows == "all" || $0.kind.rawValue == rows }
+            guard only >= 1 && only <= chosen.count else {
+                throw CharRNNError.invalidOption("--only must be between 1 and \(chosen.count)")
+            }
+            let r = try Benchmark.run(chosen[only - 1], seconds: seconds, text: ids,
+                                      device: try choice.open(precision: precision) as? CUDADevice)
+            Terminal.write(json(r) + "\n")
+            return
         }
         if let threadsSweep {
             guard !gpu else { throw CharRNNError.invalidOption("--threads-sweep measures the CPU; leave out --device") }

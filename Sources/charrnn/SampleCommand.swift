@@ -111,10 +111,14 @@ struct Sample: ParsableCommand {
         try model.setParameters(cp.model.parameters)
         let generator = try DeviceGenerator(model: model, vocabulary: cp.vocabulary, startCharacter: cp.startCharacter)
         generator.namesMode = cp.info.names ?? false
-        defer {
-            // The text is right either way; only the speed is not what it should be.
-            if let why = generator.graphFailure { Terminal.error("charrnn: note: generating step by step, as a CUDA graph failed: \(why)") }
-        }
+        try draw(on: generator, cp, options: options, length: length, category: category, opening: opening)
+        // The text is right either way; only the speed is not what it should be. (Not said after an
+        // error, whose own line says what went wrong.)
+        if let why = generator.graphFailure { Terminal.error("charrnn: note: generating step by step, as a CUDA graph failed: \(why)") }
+    }
+
+    private func draw(on generator: DeviceGenerator, _ cp: Checkpoint, options: SamplingOptions, length: Int,
+                      category: Int32?, opening: (String) -> String) throws {
         let seed = self.seed ?? UInt64(monotonicSeconds() * 1e6)
         if interactive {
             var rng = RandomGenerator(seed: seed)

@@ -250,9 +250,29 @@ final class CLITests: CLITestCase {
         assertCleanError(try charrnn(["serve", "-c", out, "--max-batch", "0"]), "--max-batch")
         assertCleanError(try charrnn(["serve", "-c", text]), "not a usable charrnn checkpoint")
 
+        let (p, base) = try serve(["-c", "poem=" + out])
+        var request = URLRequest(url: URL(string: base + "v1/generate")!)
+        request.httpMethod = "POST"
+        request.httpBody = Data(#"{"model": "poem", "prompt": "to be", "length": 40, "seed": 5}"#.utf8)
+        let reply = try Self.fetch(request)
+        let expected = try charrnn(["sample", "-c", out, "--prime", "to be", "--length", "40", "--seed", "5"]).stdout
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: reply) as? [String: Any])
+        XCTAssertEqual("to be" + (object["text"] as? String ?? "") + "\n", expected)
+
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0, "a SIGTERM is a clean stop")
+        XCTAssertEqual(p.terminationReason, .exit)
+    }
+}
+
+extension CLITestCase {
+    /// `charrnn serve ARGS --port 0`, started, and the address it announced.
+    func serve(_ args: [String], environment: [String: String] = [:]) throws -> (Process, String) {
         let p = Process()
         p.executableURL = Self.binary
-        p.arguments = ["serve", "-c", "poem=" + out, "--port", "0"]
+        p.arguments = ["serve"] + args + ["--port", "0"]
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let err = Pipe()
         p.standardOutput = FileHandle.nullDevice
         p.standardError = err
@@ -266,25 +286,13 @@ final class CLITests: CLITestCase {
         }
         guard let range = said.range(of: #"http://127\.0\.0\.1:\d+/"#, options: .regularExpression) else {
             p.terminate()
-            return XCTFail("no address announced: \(said)")
+            throw SetupFailure(description: "charrnn serve announced no address: \(said)")
         }
-        let base = String(said[range])
-        var request = URLRequest(url: URL(string: base + "v1/generate")!)
-        request.httpMethod = "POST"
-        request.httpBody = Data(#"{"model": "poem", "prompt": "to be", "length": 40, "seed": 5}"#.utf8)
-        let reply = try fetch(request)
-        let expected = try charrnn(["sample", "-c", out, "--prime", "to be", "--length", "40", "--seed", "5"]).stdout
-        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: reply) as? [String: Any])
-        XCTAssertEqual("to be" + (object["text"] as? String ?? "") + "\n", expected)
-
-        kill(p.processIdentifier, SIGTERM)
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, "a SIGTERM is a clean stop")
-        XCTAssertEqual(p.terminationReason, .exit)
+        return (p, String(said[range]))
     }
 
     /// A blocking HTTP round trip.
-    func fetch(_ request: URLRequest) throws -> Data {
+    static func fetch(_ request: URLRequest) throws -> Data {
         final class Box: @unchecked Sendable { var data: Data?; var error: Error? }  // written before the semaphore signals
         let box = Box(), done = DispatchSemaphore(value: 0)
         URLSession.shared.dataTask(with: request) { data, _, error in
@@ -294,4 +302,9 @@ final class CLITests: CLITestCase {
         if let error = box.error { throw error }
         return try XCTUnwrap(box.data)
     }
+}
+
+/// Something a test needs that could not be made (a server that did not start, a library that did not build).
+struct SetupFailure: Error, CustomStringConvertible {
+    let description: String
 }

@@ -121,7 +121,9 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
         let status = driver.cuMemAlloc(&address, max(bytes, 4))
         if status == 2 {  // CUDA_ERROR_OUT_OF_MEMORY
             let (free, total) = memory ?? (0, 0)
-            throw CharRNNError.cuda("out of GPU memory: \(bytes >> 20) MiB more were needed, \(free >> 20) MiB of "
+            // KiB below a MiB: "0 MiB more were needed" would read as nonsense.
+            let needed = bytes >= 1 << 20 ? "\(bytes >> 20) MiB" : "\((bytes + 1023) >> 10) KiB"
+            throw CharRNNError.cuda("out of GPU memory: \(needed) more were needed, \(free >> 20) MiB of "
                                     + "\(total >> 20) MiB free on \(name)")
         }
         try driver.check(status, "cuMemAlloc(\(bytes) bytes)")

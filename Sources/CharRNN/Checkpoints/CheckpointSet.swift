@@ -172,6 +172,9 @@ public final class DirectoryLock {
         }
     }
 
+    /// Deletes the lock file, of a folder about to be removed; the lock itself goes with the last reference.
+    public func remove() { unlink(path.string) }
+
     deinit { close(fd) }
 }
 

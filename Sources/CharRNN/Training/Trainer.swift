@@ -137,15 +137,23 @@ public final class Trainer {
         try MemoryEstimate.check(MemoryEstimate.training(config, T: T, B: B),
                                  what: "training a \(config.layers)x\(config.hidden) \(config.cell.rawValue) on \(B) x \(T) characters per step",
                                  on: computeDevice)
+        // A start that fails once the folder exists (a GPU out of memory while the model is set up)
+        // takes away the folder it made, as a run that fails before its first save does.
+        var abandonFolder: (() -> Void)? = nil
+        defer { abandonFolder?() }
         if let resume {
             lock = resume.lock
             checkpoints = resume.checkpoints
             createdDirectory = false
         } else {
             let folder = FilePath(options.outputDirectory)
-            createdDirectory = FileKind(folder, followingLinks: true) == .missing
+            let created = FileKind(folder, followingLinks: true) == .missing
+            createdDirectory = created
             try AtomicFile.makeDirectory(options.outputDirectory)
-            lock = try DirectoryLock(folder)
+            if created { abandonFolder = { rmdir(folder.string) } }
+            let lock = try DirectoryLock(folder)
+            self.lock = lock
+            if created { abandonFolder = { lock.remove(); rmdir(folder.string) } }
             checkpoints = try CheckpointSet.open(folder, managing: Self.savedFiles, resuming: false)
         }
         model = CharRNNModel(config: config)
@@ -175,6 +183,7 @@ public final class Trainer {
             try state.load(hidden.flattened)
             onDevice = (step, state)
         }
+        abandonFolder = nil
     }
 
     private func restore(_ loaded: TrainState.Loaded) throws {
@@ -210,7 +219,7 @@ public final class Trainer {
         } catch {
             // A run that fails before its first save leaves no empty folder behind.
             if createdDirectory && checkpoints.manifest == nil {
-                unlink(lock.path.string)
+                lock.remove()
                 rmdir(directory)
             }
             throw error

@@ -1,0 +1,193 @@
+import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import XCTest
+
+/// The host stand-in for libcuda, NVRTC and cuBLAS (Tests/HostCUDA/host_cuda.cpp), built once per test
+/// process by scripts/host-cuda.sh, with a kernel cache of its own.
+enum HostCUDA {
+    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    private static let built: Result<String, Error> = Result {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("charrnn-host-cuda-\(UUID().uuidString)").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/bash")
+        p.arguments = [root + "/scripts/host-cuda.sh", folder]
+        let err = Pipe()
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = err
+        try p.run()
+        let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw SetupFailure(description: "scripts/host-cuda.sh failed: \(log)") }
+        return folder
+    }
+
+    /// The variables that point charrnn at the stand-in; `cache` replaces the shared kernel cache.
+    static func environment(cache: String? = nil) throws -> [String: String] {
+        let folder = try built.get()
+        let library = folder + "/libhostcuda.so"
+        return ["CHARRNN_LIBCUDA": library, "CHARRNN_NVRTC": library, "CHARRNN_CUBLAS": library,
+                "CHARRNN_CACHE_DIR": cache ?? folder + "/cache"]
+    }
+}
+
+/// The binary's whole GPU path (CUDADevice over the driver API, NVRTC and cuBLAS, the kernel cache, CUDA
+/// graphs, `--device cuda` in each command, the GPU's error lines) run against the host stand-in for
+/// those libraries, which checks every address a copy, product or launch uses. It cannot tell speed,
+/// nor how a real GPU differs: `charrnn devices --check` on one does.
+final class HostCUDACLITests: CLITestCase {
+    private var cuda: [String: String] = [:]
+
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        cuda = try HostCUDA.environment()
+    }
+
+    private func on(_ extra: [String: String]) -> [String: String] { cuda.merging(extra) { $1 } }
+
+    func testDevicesListsTheGPUAndItsChecksPass() throws {
+        let listed = try charrnn(["devices"], environment: cuda)
+        XCTAssertEqual(listed.status, 0, listed.stderr)
+        XCTAssertTrue(listed.stdout.contains("cuda:0: charrnn host CUDA stand-in, 16.0 GiB, compute capability 9.0"), listed.stdout)
+        XCTAssertTrue(listed.stdout.contains("NVRTC 99.0: "), listed.stdout)
+        let checked = try charrnn(["devices", "--check"], environment: cuda)
+        XCTAssertEqual(checked.status, 0, checked.stdout + checked.stderr)
+        XCTAssertTrue(checked.stdout.contains("all kernel checks passed"), checked.stdout)
+        XCTAssertTrue(checked.stdout.contains("chunks replayed from a captured graph"), checked.stdout)
+        XCTAssertFalse(checked.stdout.contains("FAIL"), checked.stdout)
+    }
+
+    /// Without dropout the GPU path computes what the CPU does, so the losses agree to the printed
+    /// digits; a run saved on one resumes on the other and goes on as an uninterrupted run would.
+    func testTrainingMatchesTheCPUAndResumesOnEitherDevice() throws {
+        let gpu = dir + "/gpu", cpu = dir + "/cpu"
+        var r = try charrnn(["train", text, "-o", gpu, "--max-steps", "40", "--eval-every", "20", "--device", "cuda"] + small,
+                            environment: cuda)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("on charrnn host CUDA stand-in (cuda:0)"), r.stdout)
+        XCTAssertEqual(try train(cpu, steps: 60).status, 0)
+        let cpuLosses = try csvLosses(cpu), gpuLosses = try csvLosses(gpu)
+        XCTAssertEqual(gpuLosses.count, 4)
+        for (a, b) in zip(gpuLosses, cpuLosses) { XCTAssertEqual(a, b, accuracy: 1e-4 * b) }
+        r = try charrnn(["train", "--resume", gpu, "--max-steps", "60", "--device", "cpu"], environment: cuda)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let resumed = try csvLosses(gpu)
+        XCTAssertEqual(resumed.count, cpuLosses.count)
+        for (a, b) in zip(resumed, cpuLosses) { XCTAssertEqual(a, b, accuracy: 1e-4 * b) }
+
+        let back = dir + "/back"
+        XCTAssertEqual(try train(back, steps: 40).status, 0)
+        r = try charrnn(["train", "--resume", back, "--max-steps", "60", "--device", "cuda"], environment: cuda)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for (a, b) in zip(try csvLosses(back), cpuLosses) { XCTAssertEqual(a, b, accuracy: 1e-4 * b) }
+    }
+
+    /// The same seed on the GPU gives the same text, with CUDA graphs or without, and with a capture the
+    /// driver refuses (a note, then step by step); eval agrees with the CPU.
+    func testSamplingAndEvaluationOnTheGPU() throws {
+        let out = dir + "/run"
+        XCTAssertEqual(try train(out, steps: 30).status, 0)
+        // Two full chunks of 256 steps: the second is replayed from a graph.
+        let args = ["sample", "-c", out, "--device", "cuda", "--seed", "4", "--length", "600", "--count", "2"]
+        let first = try charrnn(args, environment: cuda)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        XCTAssertEqual(first.stderr, "")
+        XCTAssertGreaterThan(first.stdout.count, 600, first.stdout)
+        XCTAssertEqual(try charrnn(args, environment: cuda).stdout, first.stdout)
+        XCTAssertEqual(try charrnn(args, environment: on(["CHARRNN_CUDA_GRAPHS": "0"])).stdout, first.stdout)
+        let refused = try charrnn(args, environment: on(["CHARRNN_HOST_CUDA_FAIL": "cuStreamBeginCapture_v2"]))
+        XCTAssertEqual(refused.status, 0, refused.stderr)
+        XCTAssertEqual(refused.stdout, first.stdout)
+        XCTAssertTrue(refused.stderr.hasPrefix("charrnn: note: generating step by step, as a CUDA graph failed: CUDA: "
+                                               + "cuStreamBeginCapture: CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED"), refused.stderr)
+
+        let onGPU = try charrnn(["eval", "-c", out, text, "--device", "cuda"], environment: cuda)
+        XCTAssertEqual(onGPU.status, 0, onGPU.stderr)
+        XCTAssertEqual(onGPU.stdout, try charrnn(["eval", "-c", out, text, "--device", "cpu"]).stdout)
+
+        let bench = try charrnn(["bench", "--device", "cuda", "--rows", "sample", "--only", "2", "--seconds", "0.2"],
+                                environment: cuda)
+        XCTAssertEqual(bench.status, 0, bench.stderr)
+        XCTAssertTrue(bench.stdout.contains(#""config":"sample LSTM 2x128 b1""#), bench.stdout)
+        XCTAssertTrue(bench.stdout.contains(#""peak_device_mb":"#), bench.stdout)
+    }
+
+    /// Requests served together on the GPU each get the text they get alone.
+    func testServeOnTheGPUBatchesWithoutChangingText() throws {
+        let out = dir + "/run"
+        XCTAssertEqual(try train(out, steps: 30).status, 0)
+        let (p, base) = try serve(["-c", "poem=" + out, "--device", "cuda"], environment: cuda)
+        defer { kill(p.processIdentifier, SIGTERM); p.waitUntilExit() }
+        @Sendable func generate(seed: Int) throws -> String {
+            var request = URLRequest(url: URL(string: base + "v1/generate")!)
+            request.httpMethod = "POST"
+            request.httpBody = Data(#"{"model": "poem", "prompt": "to be", "length": 300, "seed": \#(seed)}"#.utf8)
+            let object = try JSONSerialization.jsonObject(with: try Self.fetch(request)) as? [String: Any]
+            return try XCTUnwrap(object?["text"] as? String)
+        }
+        let alone = try (1...4).map { try generate(seed: $0) }
+        final class Texts: @unchecked Sendable { var values = [String](repeating: "", count: 4); let lock = NSLock() }
+        let together = Texts()
+        DispatchQueue.concurrentPerform(iterations: 4) { i in
+            let text = (try? generate(seed: i + 1)) ?? "failed"
+            together.lock.lock(); together.values[i] = text; together.lock.unlock()
+        }
+        XCTAssertEqual(together.values, alone)
+        XCTAssertEqual(Set(alone).count, 4, "different seeds, different texts")
+    }
+
+    /// What a GPU can do wrong is one line, and a training run that fails leaves nothing behind.
+    func testGPUFailuresAreOneLine() throws {
+        let out = dir + "/run"
+        let trainArgs = ["train", text, "-o", out, "--max-steps", "20", "--device", "cuda"] + small
+        assertCleanError(try charrnn(trainArgs, environment: on(["CHARRNN_HOST_CUDA_FAIL": "cuMemAlloc_v2:12"])),
+                         "CUDA: out of GPU memory: ")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        assertCleanError(try charrnn(trainArgs, environment: on(["CHARRNN_HOST_CUDA_FAIL": "cublasSgemm_v2:50"])),
+                         "CUDA: cublasSgemm (")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+        assertCleanError(try charrnn(["train", text, "-o", out, "--hidden", "2048", "--device", "cuda"],
+                                     environment: on(["CHARRNN_HOST_CUDA_MEMORY_MIB": "64"])),
+                         "GPU memory and charrnn host CUDA stand-in (cuda:0) has 64 MB free; choose smaller sizes")
+        assertCleanError(try charrnn(trainArgs, environment: on(["CHARRNN_HOST_CUDA_DEVICES": "0"])),
+                         "CUDA: no usable GPU: the driver at ")
+        assertCleanError(try charrnn(trainArgs.map { $0 == "cuda" ? "cuda:1" : $0 }, environment: cuda),
+                         "CUDA: there is no cuda:1: the driver sees 1 GPU")
+        assertCleanError(try charrnn(trainArgs, environment: on(["CHARRNN_HOST_CUDA_FAIL": "nvrtcCompileProgram",
+                                                                 "CHARRNN_CACHE_DIR": dir + "/empty-cache"])),
+                         "CUDA: NVRTC 99.0 could not compile charrnn_kernels.cu for sm_90: ")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out))
+
+        XCTAssertEqual(try train(out, steps: 10).status, 0)
+        // A fault in the middle of generation: the error alone, no note about graphs before it.
+        let fault = try charrnn(["sample", "-c", out, "--device", "cuda", "--length", "500", "--seed", "1"],
+                                environment: on(["CHARRNN_HOST_CUDA_FAIL": "cuLaunchKernel:100"]))
+        XCTAssertNotEqual(fault.status, 0)
+        XCTAssertFalse(fault.signaled)
+        XCTAssertEqual(fault.stderr.split(separator: "\n").count, 1, fault.stderr)
+        XCTAssertTrue(fault.stderr.hasPrefix("charrnn: error: CUDA: launching "), fault.stderr)
+    }
+
+    /// A cached module that no longer loads is compiled again and replaced.
+    func testADamagedKernelCacheIsCompiledAgain() throws {
+        let cache = dir + "/cache"
+        let environment = try HostCUDA.environment(cache: cache)
+        let out = dir + "/run"
+        XCTAssertEqual(try train(out, steps: 10).status, 0)
+        let args = ["sample", "-c", out, "--device", "cuda", "--seed", "2", "--length", "50"]
+        let first = try charrnn(args, environment: environment)
+        XCTAssertEqual(first.status, 0, first.stderr)
+        let files = try FileManager.default.contentsOfDirectory(atPath: cache).filter { $0.hasSuffix(".cubin") }
+        XCTAssertEqual(files.count, 1, "\(files)")
+        let path = cache + "/" + files[0]
+        let module = try Data(contentsOf: URL(fileURLWithPath: path))
+        try Data("not a module".utf8).write(to: URL(fileURLWithPath: path))
+        let again = try charrnn(args, environment: environment)
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(again.stdout, first.stdout)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)).count, module.count, "the module was written again")
+    }
+}
