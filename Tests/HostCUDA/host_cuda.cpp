@@ -21,6 +21,9 @@
 // - cuBLAS: column-major products with cuBLAS's argument checks (leading dimensions), alpha and beta
 //   read at the call, C not read when beta is 0; TF32 math and the bf16 compute type round the
 //   operands as the tensor cores do.
+// CHARRNN_HOST_CUDA_CXXFLAGS adds options to the kernels' compile: with "-fsanitize=address" (and the
+// sanitizer's runtime in LD_PRELOAD, a separate CHARRNN_CACHE_DIR) a kernel that reads or writes past
+// its buffers is caught at the access, since device memory here comes from malloc.
 // CHARRNN_HOST_CUDA_FAIL=name[:after[:code]] makes the named entry point fail with `code` once it has
 // succeeded `after` times (default 0 times, and the error that call usually returns), to reach error
 // paths. CHARRNN_HOST_CUDA_DEVICES, _NAME and _CC (e.g. 8.0) describe the devices.
@@ -45,6 +48,14 @@
 namespace {
 
 std::recursive_mutex lock;
+
+int contextToken, streamToken;
+
+// The context each thread has made current (cuCtxSetCurrent): the driver binds contexts per thread,
+// so a call from a thread that never made one current fails, as it does on a GPU.
+thread_local void *currentContext = nullptr;
+
+int requireContext() { return currentContext == &contextToken ? 0 : 201; }  // CUDA_ERROR_INVALID_CONTEXT
 
 [[noreturn]] void misuse(const char *format, ...) {
     va_list args;
@@ -224,6 +235,7 @@ struct BLASHandle {
 int gemm(BLASHandle *h, int opA, int opB, int m, int n, int k, float alpha, uint64_t A, int lda, uint64_t B, int ldb,
          float beta, uint64_t C, int ldc, int bits) {
     if (!h) return 1;  // CUBLAS_STATUS_NOT_INITIALIZED
+    if (requireContext()) misuse("a cuBLAS product from a thread whose current context is not the handle's");
     if (opA < 0 || opA > 2 || opB < 0 || opB > 2 || m < 0 || n < 0 || k < 0) return 7;  // INVALID_VALUE
     bool ta = opA != 0, tb = opB != 0;
     if (lda < std::max(1, ta ? k : m) || ldb < std::max(1, tb ? n : k) || ldc < std::max(1, m)) return 7;
@@ -343,8 +355,9 @@ int compileForHost(Program *p, int architecture) {
     }
     text += "extern \"C\" int crn_host_architecture = " + std::to_string(architecture) + ";\n";
     if (FILE *f = fopen(cpp.c_str(), "wb")) { fwrite(text.data(), 1, text.size(), f); fclose(f); }
-    std::string command = "'" + hostCompiler() + "' -x c++ -std=c++17 -O2 -fPIC -shared -w -o '" + so + "' '" + cpp
-                          + "' -lm > '" + log + "' 2>&1";
+    const char *extra = getenv("CHARRNN_HOST_CUDA_CXXFLAGS");
+    std::string command = "'" + hostCompiler() + "' -x c++ -std=c++17 -O2 -fPIC -shared -w " + (extra ? extra : "") + " -o '" + so
+                          + "' '" + cpp + "' -lm > '" + log + "' 2>&1";
     int status = system(command.c_str());
     p->log = readFile(log);
     std::string library = status == 0 ? readFile(so) : "";
@@ -360,7 +373,6 @@ int compileForHost(Program *p, int architecture) {
     return 0;
 }
 
-int contextToken, streamToken;
 const char *deviceName() {
     const char *n = getenv("CHARRNN_HOST_CUDA_NAME");
     return n && *n ? n : "charrnn host CUDA stand-in";
@@ -433,15 +445,21 @@ EXPORT int cuDeviceGetAttribute(int *value, int attribute, int) {
 }
 
 EXPORT int cuDevicePrimaryCtxRetain(void **context, int) { *context = &contextToken; return 0; }
-EXPORT int cuCtxSetCurrent(void *context) { return context == &contextToken ? 0 : 201; }
+EXPORT int cuCtxSetCurrent(void *context) {
+    if (context && context != &contextToken) return 201;
+    currentContext = context;
+    return 0;
+}
 
 EXPORT int cuCtxSynchronize() {
     std::lock_guard<std::recursive_mutex> guard(lock);
+    if (int e = requireContext()) return e;
     return refuseWhileCapturing("cuCtxSynchronize");
 }
 
 EXPORT int cuMemAlloc_v2(uint64_t *address, size_t bytes) {
     std::lock_guard<std::recursive_mutex> guard(lock);
+    if (int e = requireContext()) return e;
     if (int e = refuseWhileCapturing("cuMemAlloc")) return e;
     if (int e = injectedFailure("cuMemAlloc_v2", 2)) return e;
     if (bytes == 0) return 1;
@@ -457,6 +475,7 @@ EXPORT int cuMemAlloc_v2(uint64_t *address, size_t bytes) {
 
 EXPORT int cuMemFree_v2(uint64_t address) {
     std::lock_guard<std::recursive_mutex> guard(lock);
+    if (int e = requireContext()) return e;
     if (int e = refuseWhileCapturing("cuMemFree")) return e;
     auto it = live.find(address);
     if (it == live.end()) misuse("cuMemFree of 0x%llx, which is not a live allocation", (unsigned long long)address);
@@ -468,6 +487,7 @@ EXPORT int cuMemFree_v2(uint64_t address) {
 
 EXPORT int cuMemGetInfo_v2(size_t *freeBytes, size_t *total) {
     std::lock_guard<std::recursive_mutex> guard(lock);
+    if (int e = requireContext()) return e;
     *total = deviceMemory();
     *freeBytes = *total - allocated;
     return 0;
@@ -475,6 +495,7 @@ EXPORT int cuMemGetInfo_v2(size_t *freeBytes, size_t *total) {
 
 EXPORT int cuModuleLoadData(void **module, const void *image) {
     std::lock_guard<std::recursive_mutex> guard(lock);
+    if (int e = requireContext()) return e;
     if (int e = injectedFailure("cuModuleLoadData", 200)) return e;
     const char *bytes = (const char *)image;
     if (memcmp(bytes, cubinMagic, 8) != 0) return 200;  // INVALID_IMAGE: not one of ours (a real CUBIN, or damaged)
@@ -495,6 +516,7 @@ EXPORT int cuModuleLoadData(void **module, const void *image) {
 
 EXPORT int cuModuleGetFunction(void **function, void *module, const char *name) {
     std::lock_guard<std::recursive_mutex> guard(lock);
+    if (int e = requireContext()) return e;
     Module *m = (Module *)module;
     if (!m) return 400;
     auto found = m->kernels.find(name);
@@ -512,6 +534,7 @@ EXPORT int cuModuleGetFunction(void **function, void *module, const char *name) 
 EXPORT int cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz, unsigned bx, unsigned by, unsigned bz,
                           unsigned sharedBytes, void *stream, void **params, void **extra) {
     std::lock_guard<std::recursive_mutex> guard(lock);
+    if (int e = requireContext()) return e;
     if (int e = injectedFailure("cuLaunchKernel", 700)) return e;
     Kernel *k = (Kernel *)function;
     if (!k) return 400;
@@ -528,16 +551,22 @@ EXPORT int cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
     return 0;
 }
 
-EXPORT int cuStreamCreate(void **stream, unsigned) { *stream = &streamToken; return 0; }
+EXPORT int cuStreamCreate(void **stream, unsigned) {
+    if (int e = requireContext()) return e;
+    *stream = &streamToken;
+    return 0;
+}
 
 EXPORT int cuStreamSynchronize(void *stream) {
     std::lock_guard<std::recursive_mutex> guard(lock);
+    if (int e = requireContext()) return e;
     if (stream != &streamToken) return 400;
     return refuseWhileCapturing("cuStreamSynchronize");
 }
 
 EXPORT int cuMemcpyHtoDAsync_v2(uint64_t destination, const void *source, size_t bytes, void *stream) {
     std::lock_guard<std::recursive_mutex> guard(lock);
+    if (int e = requireContext()) return e;
     if (stream != &streamToken) return 400;
     if (int e = refuseWhileCapturing("a copy from pageable host memory")) return e;
     requireInside(destination, bytes, "cuMemcpyHtoD: the destination");
@@ -547,6 +576,7 @@ EXPORT int cuMemcpyHtoDAsync_v2(uint64_t destination, const void *source, size_t
 
 EXPORT int cuMemcpyDtoHAsync_v2(void *destination, uint64_t source, size_t bytes, void *stream) {
     std::lock_guard<std::recursive_mutex> guard(lock);
+    if (int e = requireContext()) return e;
     if (stream != &streamToken) return 400;
     if (int e = refuseWhileCapturing("a copy to pageable host memory")) return e;
     requireInside(source, bytes, "cuMemcpyDtoH: the source");
@@ -556,6 +586,7 @@ EXPORT int cuMemcpyDtoHAsync_v2(void *destination, uint64_t source, size_t bytes
 
 EXPORT int cuMemcpyDtoDAsync_v2(uint64_t destination, uint64_t source, size_t bytes, void *stream) {
     std::lock_guard<std::recursive_mutex> guard(lock);
+    if (int e = requireContext()) return e;
     if (stream != &streamToken) return 400;
     requireInside(destination, bytes, "cuMemcpyDtoD: the destination");
     requireInside(source, bytes, "cuMemcpyDtoD: the source");
@@ -568,6 +599,7 @@ EXPORT int cuMemcpyDtoDAsync_v2(uint64_t destination, uint64_t source, size_t by
 
 EXPORT int cuMemsetD32Async(uint64_t destination, unsigned value, size_t count, void *stream) {
     std::lock_guard<std::recursive_mutex> guard(lock);
+    if (int e = requireContext()) return e;
     if (stream != &streamToken) return 400;
     if (destination % 4) return 1;
     requireInside(destination, 4 * count, "cuMemsetD32");
@@ -581,6 +613,7 @@ EXPORT int cuMemsetD32Async(uint64_t destination, unsigned value, size_t count, 
 
 EXPORT int cuStreamBeginCapture_v2(void *stream, int mode) {
     std::lock_guard<std::recursive_mutex> guard(lock);
+    if (int e = requireContext()) return e;
     if (int e = injectedFailure("cuStreamBeginCapture_v2", 900)) return e;
     if (stream != &streamToken) return 400;
     if (capture.active) return 401;  // ILLEGAL_STATE: captures do not nest
@@ -591,6 +624,7 @@ EXPORT int cuStreamBeginCapture_v2(void *stream, int mode) {
 
 EXPORT int cuStreamEndCapture(void *stream, void **graph) {
     std::lock_guard<std::recursive_mutex> guard(lock);
+    if (int e = requireContext()) return e;
     if (stream != &streamToken || !capture.active) return 401;
     Graph *g = capture.graph;
     bool invalidated = capture.invalidatedBy != nullptr;
@@ -602,6 +636,7 @@ EXPORT int cuStreamEndCapture(void *stream, void **graph) {
 
 EXPORT int cuGraphInstantiateWithFlags(void **exec, void *graph, unsigned long long) {
     std::lock_guard<std::recursive_mutex> guard(lock);
+    if (int e = requireContext()) return e;
     if (!graph) return 400;
     *exec = new Graph(*(Graph *)graph);
     return 0;
@@ -609,6 +644,7 @@ EXPORT int cuGraphInstantiateWithFlags(void **exec, void *graph, unsigned long l
 
 EXPORT int cuGraphLaunch(void *exec, void *stream) {
     std::lock_guard<std::recursive_mutex> guard(lock);
+    if (int e = requireContext()) return e;
     if (!exec || stream != &streamToken) return 400;
     if (capture.active) misuse("cuGraphLaunch inside a capture");
     for (auto &work : ((Graph *)exec)->work) work();
@@ -683,6 +719,7 @@ EXPORT int nvrtcDestroyProgram(void **program) { delete (Program *)*program; *pr
 
 EXPORT int cublasCreate_v2(void **handle) {
     if (int e = injectedFailure("cublasCreate_v2", 1)) return e;
+    if (requireContext()) return 1;  // NOT_INITIALIZED: cuBLAS binds the handle to the current context
     *handle = new BLASHandle;
     return 0;
 }

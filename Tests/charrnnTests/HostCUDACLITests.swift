@@ -4,33 +4,44 @@ import FoundationNetworking
 #endif
 import XCTest
 
-/// The host stand-in for libcuda, NVRTC and cuBLAS (Tests/HostCUDA/host_cuda.cpp), built once per test
-/// process by scripts/host-cuda.sh, with a kernel cache of its own.
+/// The host stand-in for libcuda, NVRTC and cuBLAS (Tests/HostCUDA/host_cuda.cpp), built by
+/// scripts/host-cuda.sh once per test process, and the variables the script says to set.
 enum HostCUDA {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().path
+    private static let folder = FileManager.default.temporaryDirectory.appendingPathComponent("charrnn-host-cuda-\(UUID().uuidString)").path
 
-    private static let built: Result<String, Error> = Result {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("charrnn-host-cuda-\(UUID().uuidString)").path
+    private static func build(_ options: [String]) throws -> [String: String] {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/bash")
-        p.arguments = [root + "/scripts/host-cuda.sh", folder]
-        let err = Pipe()
-        p.standardOutput = FileHandle.nullDevice
+        p.arguments = [root + "/scripts/host-cuda.sh"] + options + [folder]
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out
         p.standardError = err
         try p.run()
+        let said = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let log = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         p.waitUntilExit()
         guard p.terminationStatus == 0 else { throw SetupFailure(description: "scripts/host-cuda.sh failed: \(log)") }
-        return folder
+        var variables: [String: String] = [:]
+        for line in said.split(separator: "\n") where line.hasPrefix("export ") {
+            let assignment = line.dropFirst("export ".count)
+            guard let equals = assignment.firstIndex(of: "=") else { continue }
+            variables[String(assignment[..<equals])] = String(assignment[assignment.index(after: equals)...])
+                .trimmingCharacters(in: CharacterSet(charactersIn: "'"))
+        }
+        return variables
     }
 
-    /// The variables that point charrnn at the stand-in; `cache` replaces the shared kernel cache.
-    static func environment(cache: String? = nil) throws -> [String: String] {
-        let folder = try built.get()
-        let library = folder + "/libhostcuda.so"
-        return ["CHARRNN_LIBCUDA": library, "CHARRNN_NVRTC": library, "CHARRNN_CUBLAS": library,
-                "CHARRNN_CACHE_DIR": cache ?? folder + "/cache"]
+    private static let plain = Result { try build([]) }
+    private static let sanitized = Result { try build(["--sanitize"]) }
+
+    /// The variables that point charrnn at the stand-in; `cache` replaces its kernel cache. `sanitized`:
+    /// kernels compiled with AddressSanitizer, its runtime preloaded.
+    static func environment(cache: String? = nil, sanitized: Bool = false) throws -> [String: String] {
+        var variables = try (sanitized ? Self.sanitized : plain).get()
+        if let cache { variables["CHARRNN_CACHE_DIR"] = cache }
+        return variables
     }
 }
 
@@ -169,6 +180,32 @@ final class HostCUDACLITests: CLITestCase {
         XCTAssertFalse(fault.signaled)
         XCTAssertEqual(fault.stderr.split(separator: "\n").count, 1, fault.stderr)
         XCTAssertTrue(fault.stderr.hasPrefix("charrnn: error: CUDA: launching "), fault.stderr)
+    }
+
+    /// Every kernel that `devices --check` runs, training with each regulariser and sampling by slices from
+    /// a vocabulary of thousands, with the kernels compiled with AddressSanitizer: a read or write outside
+    /// a buffer (which a GPU may not report at all) stops the run.
+    func testKernelsStayInsideTheirBuffers() throws {
+        let sanitized = try HostCUDA.environment(sanitized: true)
+        let checked = try charrnn(["devices", "--check"], environment: sanitized)
+        XCTAssertEqual(checked.status, 0, checked.stderr)
+        XCTAssertFalse(checked.stderr.contains("AddressSanitizer"), checked.stderr)
+        XCTAssertTrue(checked.stdout.contains("all kernel checks passed"), checked.stdout)
+
+        var poem = ""
+        for i in 0..<3000 { poem += String(UnicodeScalar(0x4E00 + (i * 7919) % 1500)!) + (i % 12 == 11 ? "\n" : "") }
+        let chinese = dir + "/poem-zh.txt"
+        try poem.write(toFile: chinese, atomically: true, encoding: .utf8)
+        let out = dir + "/zh"
+        let trained = try charrnn(["train", chinese, "-o", out, "--max-steps", "12", "--eval-every", "6", "--device", "cuda",
+                                   "--dropout", "0.2", "--variational-dropout", "--weight-drop", "0.2", "--embed-dropout", "0.1"] + small,
+                                  environment: sanitized)
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        XCTAssertFalse(trained.stderr.contains("AddressSanitizer"), trained.stderr)
+        let sliced = try charrnn(["sample", "-c", out, "--device", "cuda", "--top-k", "40", "--count", "3", "--length", "40", "--seed", "1"],
+                                 environment: sanitized.merging(["CHARRNN_SAMPLE_SLICED_ABOVE": "0"]) { $1 })
+        XCTAssertEqual(sliced.status, 0, sliced.stderr)
+        XCTAssertFalse(sliced.stderr.contains("AddressSanitizer"), sliced.stderr)
     }
 
     /// A cached module that no longer loads is compiled again and replaced.
