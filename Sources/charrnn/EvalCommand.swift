@@ -1,17 +1,20 @@
 import ArgumentParser
 import CharRNN
+import SystemPackage
 
 struct Eval: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure how well a model predicts a text: cross-entropy, perplexity, bits per character.",
-        discussion: "The hidden state is carried through the whole file, as when the model reads it in one go."
+        discussion: "The hidden state is carried through the whole file, as when the model reads it in one go. A names model (trained with --names or on a folder) reads each line from its start symbol instead, as in training, so its figures are those of the run's validation."
     )
 
     @Option(name: [.short, .long], help: "A checkpoint file, or a training folder.")
     var checkpoint: String
-    @Argument(help: "The text to evaluate (UTF-8).")
+    @Argument(help: "The text to evaluate (UTF-8). For a names model, a file of names, one per line; for one trained by category, a folder of one file per category (as in training) or a file with --category.")
     var file: String
-    @Flag(help: "Drop characters the model never saw instead of failing.")
+    @Option(help: "With a model trained by category: the category of every line of the file.")
+    var category: String?
+    @Flag(help: "Drop characters the model never saw instead of failing (in names mode, the lines that have one).")
     var skipUnknown = false
     @Option(parsing: .unconditional, help: "Characters fed per forward pass (does not change the result).")
     var chunk = 256
@@ -25,6 +28,8 @@ struct Eval: ParsableCommand {
         try BLAS.checkThreads(threads)
         let choice = try DeviceChoice(parsing: device)
         let cp = try Checkpoint.load(checkpoint)
+        if cp.info.names == true { return try evaluateNames(cp, choice) }
+        if category != nil { throw CharRNNError.invalidOption("--category is for a model trained by category; this one reads text") }
         let text = try TextFile.read(file)
         BLAS.setThreads(threads)
         var ids: [Int32]
@@ -50,8 +55,84 @@ struct Eval: ParsableCommand {
         }
         Terminal.write("file: \(file)\n")
         Terminal.write("characters predicted: \(r.characters)\(skipped > 0 ? " (\(skipped) unknown skipped)" : "")\n")
+        report(r)
+    }
+
+    private func report(_ r: LossReport) {
         Terminal.write("cross-entropy: \(fmt(r.nats, 4)) nats/char\n")
         Terminal.write("perplexity: \(fmt(r.perplexity, 3))\n")
         Terminal.write("bits per character: \(fmt(r.bitsPerCharacter, 4))\n")
+    }
+
+    /// A names model reads each line from its start symbol, as in training, so a line's loss does not
+    /// depend on the lines before it; a model trained by category reads each line in its category.
+    private func evaluateNames(_ cp: Checkpoint, _ choice: DeviceChoice) throws {
+        let vocabulary = cp.vocabulary
+        guard let separator = vocabulary.id(of: cp.startCharacter) else {
+            throw CharRNNError.badCheckpoint(checkpoint, "its start symbol is not in its vocabulary")
+        }
+        var raw: [(text: String, category: Int32)] = []
+        let isFolder = FileKind(FilePath(file), followingLinks: true) == .directory
+        if let names = cp.info.categoryNames {
+            if isFolder {
+                guard category == nil else {
+                    throw CharRNNError.invalidOption("--category is for a file; the folder's files name their categories")
+                }
+                let data = try LabelledData.load(directory: file, normalization: TextNormalization(), deduplicate: false,
+                                                 minimumCategories: 1)
+                let index = try data.categories.map { c -> Int32 in
+                    guard let i = names.firstIndex(of: c) else {
+                        throw CharRNNError.invalidOption("\(file): unknown category '\(c)'; the model knows: \(names.joined(separator: ", "))")
+                    }
+                    return Int32(i)
+                }
+                raw = data.items.map { ($0.text, index[$0.label]) }
+            } else {
+                guard let category else {
+                    throw CharRNNError.invalidOption("this model predicts names by category: give a folder of one file per "
+                                                     + "category, or --category (one of \(names.joined(separator: ", ")))")
+                }
+                guard let i = names.firstIndex(of: category) else {
+                    throw CharRNNError.invalidOption("unknown category '\(category)'; the model knows: \(names.joined(separator: ", "))")
+                }
+                raw = try lines(of: file).map { ($0, Int32(i)) }
+            }
+        } else {
+            if category != nil { throw CharRNNError.invalidOption("this model was not trained by category; drop --category") }
+            if isFolder { throw CharRNNError.invalidOption("\(file) is a folder, and this model reads a file of names") }
+            raw = try lines(of: file).map { ($0, 0) }
+        }
+        var lines: [LineBatches.Line] = []
+        var skipped = 0
+        for (text, category) in raw {
+            if skipUnknown && !text.unicodeScalars.allSatisfy({ vocabulary.id(of: $0) != nil }) { skipped += 1; continue }
+            lines.append(LineBatches.Line(ids: try vocabulary.encode(text, what: file), category: category))
+        }
+        guard !lines.isEmpty else { throw CharRNNError.invalidOption("\(file): no names to evaluate") }
+        BLAS.setThreads(threads)
+        let batch = 64, longest = (lines.map(\.ids.count).max() ?? 0) + 1
+        let gpu = try choice.open()
+        try MemoryEstimate.check(MemoryEstimate.inference(cp.model.config, T: longest, B: batch),
+                                 what: "evaluating \(batch) names of up to \(longest) characters per pass", on: gpu)
+        let conditional = cp.info.categoryNames != nil
+        let r: LossReport
+        if let gpu {
+            let model = try DeviceModel(config: cp.model.config, device: gpu)
+            try model.setParameters(cp.model.parameters)
+            r = try Evaluation.loss(of: model, lines: lines, separator: separator, batch: batch, conditional: conditional)
+        } else {
+            r = try Evaluation.loss(of: cp.model, lines: lines, separator: separator, batch: batch, conditional: conditional)
+        }
+        Terminal.write("file: \(file)\n")
+        Terminal.write("names: \(lines.count)\(skipped > 0 ? " (\(skipped) with unknown characters skipped)" : ""), each read "
+                       + "from the start symbol\n")
+        Terminal.write("characters predicted: \(r.characters) (each name's end included)\n")
+        report(r)
+    }
+
+    private func lines(of path: String) throws -> [String] {
+        let lines = try TextFile.read(path).split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map(String.init)
+        guard !lines.isEmpty else { throw CharRNNError.invalidOption("\(path) has no names to evaluate") }
+        return lines
     }
 }

@@ -141,4 +141,45 @@ final class NamesCLITests: CLITestCase {
         assertCleanError(try charrnn(["sample", "-c", cond]), "--category")
         assertCleanError(try charrnn(["sample", "-c", cond, "--category", "Omega"]), "unknown category 'Omega'")
     }
+
+    /// `eval` of a names model reads each line from the start symbol, as training's validation does, so
+    /// a name scores the same wherever it stands; a model trained by category reads a folder by category
+    /// or a file with --category, and refuses a file without one (which used to stop at a precondition).
+    func testEvalReadsNamesLineByLineAndByCategory() throws {
+        let file = dir + "/names.txt", once = dir + "/once.txt", five = dir + "/five.txt"
+        try ["Saurus", "Rapdon", "Tyrodon", "Ceratops", "Donrus"].joined(separator: "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        try "Rapdon\n".write(toFile: once, atomically: true, encoding: .utf8)
+        try String(repeating: "Rapdon\n", count: 5).write(toFile: five, atomically: true, encoding: .utf8)
+        let out = dir + "/names"
+        XCTAssertEqual(try charrnn(["train", file, "--names", "-o", out, "--hidden", "16", "--embed", "8", "--max-steps", "30",
+                                    "--threads", "1"]).status, 0)
+        let one = try charrnn(["eval", "-c", out, once]), many = try charrnn(["eval", "-c", out, five])
+        XCTAssertEqual(one.status, 0, one.stderr)
+        func line(_ r: Run, _ prefix: String) -> String? { r.stdout.split(separator: "\n").first { $0.hasPrefix(prefix) }.map(String.init) }
+        XCTAssertEqual(line(one, "cross-entropy"), line(many, "cross-entropy"))
+        XCTAssertEqual(line(one, "characters predicted"), "characters predicted: 7 (each name's end included)")
+        XCTAssertEqual(line(many, "names"), "names: 5, each read from the start symbol")
+        assertCleanError(try charrnn(["eval", "-c", out, once, "--category", "Alpha"]), "not trained by category")
+
+        let labelled = try labelledFolder(), cond = dir + "/cond"
+        XCTAssertEqual(try charrnn(["train", labelled, "-o", cond, "--hidden", "16", "--embed", "8", "--max-steps", "20",
+                                    "--threads", "1"]).status, 0)
+        let all = try charrnn(["eval", "-c", cond, labelled])
+        XCTAssertEqual(all.status, 0, all.stderr)
+        XCTAssertEqual(line(all, "names"), "names: 360, each read from the start symbol")
+        let gammaOnly = dir + "/gamma-only"
+        try FileManager.default.createDirectory(atPath: gammaOnly, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: labelled + "/Gamma.txt", toPath: gammaOnly + "/Gamma.txt")
+        let byFolder = try charrnn(["eval", "-c", cond, gammaOnly])
+        let byOption = try charrnn(["eval", "-c", cond, labelled + "/Gamma.txt", "--category", "Gamma"])
+        XCTAssertEqual(byOption.status, 0, byOption.stderr)
+        XCTAssertEqual(line(byFolder, "cross-entropy"), line(byOption, "cross-entropy"))
+        XCTAssertNotEqual(line(byOption, "cross-entropy"),
+                          line(try charrnn(["eval", "-c", cond, labelled + "/Gamma.txt", "--category", "Alpha"]), "cross-entropy"))
+        assertCleanError(try charrnn(["eval", "-c", cond, labelled + "/Gamma.txt"]), "give a folder of one file per category, or --category")
+        assertCleanError(try charrnn(["eval", "-c", cond, labelled + "/Gamma.txt", "--category", "Omega"]), "unknown category 'Omega'")
+        try "Omab\n".write(toFile: gammaOnly + "/Omega.txt", atomically: true, encoding: .utf8)
+        assertCleanError(try charrnn(["eval", "-c", cond, gammaOnly]), "unknown category 'Omega'")
+        assertCleanError(try charrnn(["eval", "-c", out, labelled]), "is a folder")
+    }
 }

@@ -45,7 +45,9 @@ public struct LabelledData: Sendable {
     /// Items that occur in more than one category.
     public let ambiguous: [String]
 
-    public static func load(directory: String, normalization: TextNormalization, deduplicate: Bool) throws -> LabelledData {
+    /// `minimumCategories`: 2 to train a classifier; evaluating a model of names by category takes 1.
+    public static func load(directory: String, normalization: TextNormalization, deduplicate: Bool,
+                            minimumCategories: Int = 2) throws -> LabelledData {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir) else {
             throw CharRNNError.fileNotFound(directory)
@@ -56,7 +58,7 @@ public struct LabelledData: Sendable {
         guard !files.isEmpty else {
             throw CharRNNError.invalidOption("\(directory) has no .txt files (one file per category, one item per line)")
         }
-        guard files.count >= 2 else {
+        guard files.count >= minimumCategories else {
             throw CharRNNError.invalidOption("\(directory) has a single category (\(files[0])); classification needs at least two")
         }
         var categories: [String] = []

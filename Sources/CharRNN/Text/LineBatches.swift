@@ -6,6 +6,11 @@ public struct LineBatches: Sendable {
     public struct Line: Sendable, Equatable {
         public var ids: [Int32]
         public var category: Int32
+
+        public init(ids: [Int32], category: Int32) {
+            self.ids = ids
+            self.category = category
+        }
     }
 
     public let lines: [Line]
