@@ -4,7 +4,7 @@ import FoundationNetworking
 #endif
 import XCTest
 
-/// The host stand-in for libcuda, NVRTC and cuBLAS (Tests/HostCUDA/host_cuda.cpp), built by
+/// The host stand-in for libcuda, NVRTC and cuBLAS (Tests/HostCUDA/), built by
 /// scripts/host-cuda.sh once per test process, and the variables the script says to set.
 enum HostCUDA {
     static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
