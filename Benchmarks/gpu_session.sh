@@ -3,6 +3,10 @@
 # that each fit one device call of at most 10 minutes:
 #   check  charrnn devices --check: every kernel, the GPU model, the training step and graph-replayed
 #          generation against the CPU, then the products and the model again at tf32 and bf16;
+#   smoke  every command once on the GPU at a small size (train, resume on the CPU and back, sample with
+#          and without graphs, eval beside the CPU, serve over HTTP, a names model by category and a
+#          classifier with NAMES_DIR): the CLI's wiring on the real driver, which `check` does not reach;
+#          each line "rc=N" after its command (a minute or two);
 #   bench  gpu_compare.py: the GPU bench beside PyTorch's anchor, row by row, with peak GPU memory, for
 #          each of PRECISIONS (default "fp32 tf32 bf16"; about two minutes each), then fp32 again with a
 #          cuBLAS workspace of each of WORKSPACE_MIBS (e.g. "4"; default none: the recommended 32 MiB on
@@ -21,17 +25,61 @@
 #   cores  #12 on the machine's own CPU (16 cores there): the CPU bench at each of SWEEP (default
 #          1,2,4,8,16 threads), then beside PyTorch's CPU reference at 16 threads with compare.py; needs
 #          PYTORCH_CPU, a copy of ../shared/bench/pytorch.
-# Usage: [STAGES="check bench"] Benchmarks/gpu_session.sh CHARRNN BENCH_TORCH_GPU_PY CORPUS [LOG_DIR]
-# (STAGES defaults to "check bench"; the others are asked for by name.)
+# Usage: [STAGES="check smoke bench"] Benchmarks/gpu_session.sh CHARRNN BENCH_TORCH_GPU_PY CORPUS [LOG_DIR]
+# (STAGES defaults to "check smoke bench"; the others are asked for by name.) Every stage runs on a
+# machine without a GPU too, against the host stand-in: eval "$(scripts/host-cuda.sh)" first.
 # Build CHARRNN on a development machine as ../shared/gpu/README.md says (static Swift runtime).
 set -uo pipefail
 BIN=$1 TORCH_BENCH=$2 CORPUS=$3 LOGS=${4:-gpu-logs}
 HERE="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$LOGS"
-for stage in ${STAGES:-check bench}; do
+for stage in ${STAGES:-check smoke bench}; do
     case $stage in
     check)
         "$BIN" devices --check 2>&1 | tee "$LOGS/devices-check.txt" ;;
+    smoke)
+        smoke="$LOGS/smoke"; rm -rf "$smoke"; mkdir -p "$smoke"
+        step() { echo "== $*"; "$@"; echo "rc=$?"; }
+        {
+            small=(--hidden 64 --eval-every 30 --sample-length 100)
+            step "$BIN" train "$CORPUS" --device cuda "${small[@]}" --max-steps 60 -o "$smoke/run"
+            step "$BIN" train --resume "$smoke/run" --device cpu --max-steps 80
+            step "$BIN" train --resume "$smoke/run" --device cuda --max-steps 100
+            echo "== sample --count 3 --length 600, with CUDA graphs and without"
+            "$BIN" sample -c "$smoke/run" --device cuda --seed 1 --length 600 --count 3 > "$smoke/graphs.txt"; echo "rc=$?"
+            CHARRNN_CUDA_GRAPHS=0 "$BIN" sample -c "$smoke/run" --device cuda --seed 1 --length 600 --count 3 > "$smoke/no-graphs.txt"
+            echo "rc=$?"
+            cmp "$smoke/graphs.txt" "$smoke/no-graphs.txt" && echo "the same text with and without CUDA graphs"
+            step "$BIN" sample -c "$smoke/run" --device cuda --seed 2 --length 200 --temperature 0.8 --top-k 5
+            step "$BIN" eval -c "$smoke/run" "$CORPUS" --device cuda
+            step "$BIN" eval -c "$smoke/run" "$CORPUS" --device cpu
+            "$BIN" serve -c "$smoke/run" --device cuda --port "${SMOKE_PORT:-18931}" 2> "$smoke/serve.txt" &
+            server=$!
+            echo "== serve --device cuda: 8 requests one at a time, then together"
+            python3 -c "
+import json, sys, time, urllib.request
+from concurrent.futures import ThreadPoolExecutor
+for _ in range(60):
+    try: urllib.request.urlopen('http://127.0.0.1:${SMOKE_PORT:-18931}/healthz', timeout=5); break
+    except OSError: time.sleep(0.5)
+def generate(seed):
+    body = json.dumps({'prompt': 'The ', 'length': 200, 'seed': seed}).encode()
+    request = urllib.request.Request('http://127.0.0.1:${SMOKE_PORT:-18931}/v1/generate', body, {'Content-Type': 'application/json'})
+    return json.load(urllib.request.urlopen(request, timeout=60))['text']
+alone = [generate(s) for s in range(8)]
+together = list(ThreadPoolExecutor(8).map(generate, range(8)))
+print('serve: 8 requests alone and together give the same texts:', alone == together)
+sys.exit(0 if alone == together else 1)"
+            echo "rc=$?"
+            kill -TERM "$server"; wait "$server"; echo "serve stopped: rc=$?"; cat "$smoke/serve.txt"
+            if [ -n "${NAMES_DIR:-}" ]; then
+                step "$BIN" train "$NAMES_DIR" --device cuda --hidden 32 --max-steps 100 --eval-every 50 -o "$smoke/names"
+                step "$BIN" sample -c "$smoke/names" --device cuda --category "$(ls "$NAMES_DIR" | head -1 | sed 's/\.txt$//')" --count 5 --seed 1
+                step "$BIN" eval -c "$smoke/names" "$NAMES_DIR" --device cuda
+                step "$BIN" classify train "$NAMES_DIR" --device cuda --epochs 1 --hidden 32 -o "$smoke/classifier"
+                step "$BIN" classify predict -c "$smoke/classifier" --device cuda Dostoevsky Nguyen Schmidt
+            fi
+        } 2>&1 | tee "$LOGS/smoke.txt" ;;
     bench)
         for precision in ${PRECISIONS:-fp32 tf32 bf16}; do
             python3 "$HERE/gpu_compare.py" "$BIN" "$TORCH_BENCH" --seconds "${BENCH_SECONDS:-3}" --precision "$precision" 2>&1 \
@@ -85,6 +133,6 @@ for stage in ${STAGES:-check bench}; do
         python3 "$HERE/compare.py" "$BIN" "$PYTORCH_CPU" --threads "${CORES_THREADS:-16}" --seconds "${BENCH_SECONDS:-2}" 2>&1 \
             | tee "$LOGS/cores-vs-pytorch.txt" ;;
     *)
-        echo "unknown stage '$stage' (check, bench, train, names, chinese, cores)" >&2; exit 2 ;;
+        echo "unknown stage '$stage' (check, smoke, bench, train, names, chinese, cores)" >&2; exit 2 ;;
     esac
 done
