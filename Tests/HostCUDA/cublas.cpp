@@ -80,7 +80,7 @@ int gemm(BLASHandle *h, int opA, int opB, int m, int n, int k, float alpha, uint
         requireInside(B, 4 * ((size_t)((tb ? k : n) - 1) * ldb + (tb ? n : k)), "cublas gemm: B");
     }
     requireInside(C, 4 * ((size_t)(n - 1) * ldc + m), "cublas gemm: C");
-    enqueue([=] {
+    enqueue(Work::product, [=] {
         if (!inside(C, 4 * ((size_t)(n - 1) * ldc + m))) misuse("replaying a product into freed memory");
         columnMajorProduct(ta, tb, m, n, k, alpha, (const float *)(uintptr_t)A, lda, (const float *)(uintptr_t)B, ldb, beta,
                            (float *)(uintptr_t)C, ldc, bits);

@@ -115,7 +115,9 @@ EXPORT int cuCtxSetCurrent(void *context) {
 EXPORT int cuCtxSynchronize() {
     std::lock_guard<std::recursive_mutex> guard(lock);
     if (int e = requireContext()) return e;
-    return refuseWhileCapturing("cuCtxSynchronize");
+    if (int e = refuseWhileCapturing("cuCtxSynchronize")) return e;
+    counts.waits++;
+    return 0;
 }
 
 EXPORT int cuMemAlloc_v2(uint64_t *address, size_t bytes) {
@@ -131,6 +133,7 @@ EXPORT int cuMemAlloc_v2(uint64_t *address, size_t bytes) {
     *address = (uint64_t)(uintptr_t)p;
     live[*address] = bytes;
     allocated += bytes;
+    counts.allocations++;
     return 0;
 }
 
@@ -142,6 +145,7 @@ EXPORT int cuMemFree_v2(uint64_t address) {
     if (it == live.end()) misuse("cuMemFree of 0x%llx, which is not a live allocation", (unsigned long long)address);
     allocated -= it->second;
     live.erase(it);
+    counts.frees++;
     free((void *)(uintptr_t)address);
     return 0;
 }
@@ -208,7 +212,7 @@ EXPORT int cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
     checkPointers(k, values, "launching");
     long threads = (long)gx * bx;
     int block = (int)bx;
-    enqueue([k, values, threads, block] { runKernel(k, values, threads, block); });
+    enqueue(Work::kernel, [k, values, threads, block] { runKernel(k, values, threads, block); });
     return 0;
 }
 
@@ -222,7 +226,9 @@ EXPORT int cuStreamSynchronize(void *stream) {
     std::lock_guard<std::recursive_mutex> guard(lock);
     if (int e = requireContext()) return e;
     if (stream != &streamToken) return 400;
-    return refuseWhileCapturing("cuStreamSynchronize");
+    if (int e = refuseWhileCapturing("cuStreamSynchronize")) return e;
+    counts.waits++;
+    return 0;
 }
 
 EXPORT int cuMemcpyHtoDAsync_v2(uint64_t destination, const void *source, size_t bytes, void *stream) {
@@ -232,6 +238,8 @@ EXPORT int cuMemcpyHtoDAsync_v2(uint64_t destination, const void *source, size_t
     if (int e = refuseWhileCapturing("a copy from pageable host memory")) return e;
     requireInside(destination, bytes, "cuMemcpyHtoD: the destination");
     memcpy((void *)(uintptr_t)destination, source, bytes);  // pageable: staged before the call returns
+    counts.toDevice++;
+    counts.toDeviceBytes += bytes;
     return 0;
 }
 
@@ -242,6 +250,8 @@ EXPORT int cuMemcpyDtoHAsync_v2(void *destination, uint64_t source, size_t bytes
     if (int e = refuseWhileCapturing("a copy to pageable host memory")) return e;
     requireInside(source, bytes, "cuMemcpyDtoH: the source");
     memcpy(destination, (const void *)(uintptr_t)source, bytes);
+    counts.toHost++;
+    counts.toHostBytes += bytes;
     return 0;
 }
 
@@ -251,7 +261,7 @@ EXPORT int cuMemcpyDtoDAsync_v2(uint64_t destination, uint64_t source, size_t by
     if (stream != &streamToken) return 400;
     requireInside(destination, bytes, "cuMemcpyDtoD: the destination");
     requireInside(source, bytes, "cuMemcpyDtoD: the source");
-    enqueue([=] {
+    enqueue(Work::copy, [=] {
         if (!inside(destination, bytes) || !inside(source, bytes)) misuse("replaying a copy between freed buffers");
         memmove((void *)(uintptr_t)destination, (const void *)(uintptr_t)source, bytes);
     });
@@ -264,7 +274,7 @@ EXPORT int cuMemsetD32Async(uint64_t destination, unsigned value, size_t count, 
     if (stream != &streamToken) return 400;
     if (destination % 4) return 1;
     requireInside(destination, 4 * count, "cuMemsetD32");
-    enqueue([=] {
+    enqueue(Work::memset, [=] {
         if (!inside(destination, 4 * count)) misuse("replaying a memset of freed memory");
         uint32_t *p = (uint32_t *)(uintptr_t)destination;
         for (size_t i = 0; i < count; i++) p[i] = value;
@@ -308,6 +318,8 @@ EXPORT int cuGraphLaunch(void *exec, void *stream) {
     if (int e = requireContext()) return e;
     if (!exec || stream != &streamToken) return 400;
     if (capture.active) misuse("cuGraphLaunch inside a capture");
+    counts.graphLaunches++;
+    counts.replayedNodes += (long)((Graph *)exec)->work.size();
     for (auto &work : ((Graph *)exec)->work) work();
     return 0;
 }

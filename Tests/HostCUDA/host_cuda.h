@@ -27,6 +27,8 @@
 // CHARRNN_HOST_CUDA_FAIL=name[:after[:code]] makes the named entry point fail with `code` once it has
 // succeeded `after` times (default 0 times, and the error that call usually returns), to reach error
 // paths. CHARRNN_HOST_CUDA_DEVICES, _NAME and _CC (e.g. 8.0) describe the devices.
+// CHARRNN_HOST_CUDA_STATS=1 prints at exit what the process asked of the "GPU": launches, products,
+// graph replays, copies each way, allocations and waits (how much of a step crosses to the host).
 //
 // driver.cpp has the driver API, nvrtc.cpp the compiler, cublas.cpp the products; this header and
 // state.cpp what they share: memory, the capture in progress, the current context, failures.
@@ -92,8 +94,17 @@ bool capturingHere();
 // What a capture may not contain: the call fails (CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED) and the capture
 // is invalidated.
 int refuseWhileCapturing(const char *what);
+// What each call queued on the stream, counted for CHARRNN_HOST_CUDA_STATS=1 (a line on stderr at exit).
+enum class Work { kernel, product, copy, memset };
+struct Counts {
+    long queued[4] = {0, 0, 0, 0};  // by Work, run as they were queued
+    long captured = 0, graphLaunches = 0, replayedNodes = 0;
+    long toDevice = 0, toHost = 0, allocations = 0, frees = 0, waits = 0;
+    size_t toDeviceBytes = 0, toHostBytes = 0;
+};
+extern Counts counts;
 // Runs `work` now, or records it into the capture.
-void enqueue(std::function<void()> work);
+void enqueue(Work kind, std::function<void()> work);
 
 // The "CUBIN" nvrtc.cpp makes and driver.cpp loads: this, the library's size (8 bytes), the library.
 extern const char cubinMagic[8];

@@ -73,10 +73,32 @@ int refuseWhileCapturing(const char *what) {
     return 900;  // CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED
 }
 
-void enqueue(std::function<void()> work) {
-    if (capturingHere()) capture.graph->work.push_back(std::move(work));
-    else work();
+Counts counts;
+
+void enqueue(Work kind, std::function<void()> work) {
+    if (capturingHere()) {
+        capture.graph->work.push_back(std::move(work));
+        counts.captured++;
+    } else {
+        counts.queued[(int)kind]++;
+        work();
+    }
 }
+
+namespace {
+struct StatsAtExit {
+    ~StatsAtExit() {
+        if (environmentNumber("CHARRNN_HOST_CUDA_STATS", 0) == 0) return;
+        const Counts &c = counts;
+        fprintf(stderr,
+                "host CUDA: %ld kernel launches, %ld products, %ld device copies, %ld memsets; %ld graph launches "
+                "replaying %ld nodes (%ld captured); %ld copies to the device (%zu bytes), %ld to the host (%zu bytes); "
+                "%ld allocations, %ld frees, %ld waits\n",
+                c.queued[0], c.queued[1], c.queued[2], c.queued[3], c.graphLaunches, c.replayedNodes, c.captured, c.toDevice,
+                c.toDeviceBytes, c.toHost, c.toHostBytes, c.allocations, c.frees, c.waits);
+    }
+} statsAtExit;
+}  // namespace
 
 const char cubinMagic[8] = {'C', 'R', 'N', 'H', 'O', 'S', 'T', '1'};
 
