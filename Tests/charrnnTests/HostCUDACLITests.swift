@@ -208,6 +208,33 @@ final class HostCUDACLITests: CLITestCase {
         XCTAssertFalse(sliced.stderr.contains("AddressSanitizer"), sliced.stderr)
     }
 
+    /// The issue's rule for a GPU step, seen at the driver: 40 more steps are 40 more graph launches and
+    /// no more launches or products of their own, and cross to the host only for the loss logged every
+    /// --log-every steps (one copy and one wait each).
+    func testATrainingStepCopiesToTheHostOnlyTheLoggedLoss() throws {
+        func stats(steps: Int) throws -> [String: Int] {
+            let out = dir + "/steps-\(steps)"
+            let r = try charrnn(["train", text, "-o", out, "--max-steps", "\(steps)", "--eval-every", "1000", "--log-every", "8",
+                                 "--device", "cuda", "--hidden", "32", "--seq-length", "16", "--batch-size", "8", "--sample-length", "0"],
+                                environment: on(["CHARRNN_HOST_CUDA_STATS": "1"]))
+            XCTAssertEqual(r.status, 0, r.stderr)
+            let line = try XCTUnwrap(r.stderr.split(separator: "\n").last { $0.hasPrefix("host CUDA: ") }, r.stderr)
+            var counts: [String: Int] = [:]
+            for (pattern, key) in [(#"(\d+) kernel launches"#, "launches"), (#"(\d+) products"#, "products"),
+                                   (#"(\d+) graph launches"#, "graphs"), (#"(\d+) to the host"#, "toHost"), (#"(\d+) waits"#, "waits")] {
+                let match = try XCTUnwrap(line.range(of: pattern, options: .regularExpression), String(line))
+                counts[key] = Int(line[match].split(separator: " ")[0])
+            }
+            return counts
+        }
+        let shorter = try stats(steps: 40), longer = try stats(steps: 80)
+        XCTAssertEqual(longer["graphs"]! - shorter["graphs"]!, 40)
+        XCTAssertEqual(longer["launches"], shorter["launches"])
+        XCTAssertEqual(longer["products"], shorter["products"])
+        XCTAssertEqual(longer["toHost"]! - shorter["toHost"]!, 5)
+        XCTAssertEqual(longer["waits"]! - shorter["waits"]!, 5)
+    }
+
     /// A cached module that no longer loads is compiled again and replaced.
     func testADamagedKernelCacheIsCompiledAgain() throws {
         let cache = dir + "/cache"
