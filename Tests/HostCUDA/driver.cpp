@@ -174,6 +174,10 @@ EXPORT int cuModuleLoadData(void **module, const void *image) {
     void *library = written ? dlopen(path, RTLD_NOW | RTLD_LOCAL) : nullptr;
     unlink(path);
     if (!library) return 200;
+    // CHARRNN_HOST_CUDA_THREAD_ORDER=reverse runs each launch's threads last to first: a kernel whose
+    // threads read what other threads of the same launch write (a race on a GPU) then computes otherwise.
+    if (const char *order = getenv("CHARRNN_HOST_CUDA_THREAD_ORDER"); order && !strcmp(order, "reverse"))
+        if (int *reverse = (int *)dlsym(library, "crn_host_reverse")) *reverse = 1;
     Module *m = new Module{library, {}};
     *module = m;
     return 0;

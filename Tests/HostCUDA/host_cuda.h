@@ -27,6 +27,8 @@
 // CHARRNN_HOST_CUDA_FAIL=name[:after[:code]] makes the named entry point fail with `code` once it has
 // succeeded `after` times (default 0 times, and the error that call usually returns), to reach error
 // paths. CHARRNN_HOST_CUDA_DEVICES, _NAME and _CC (e.g. 8.0) describe the devices.
+// CHARRNN_HOST_CUDA_THREAD_ORDER=reverse runs each launch's threads from the last to the first, so a
+// kernel that depends on the order of its threads (a race on a GPU) computes otherwise and its check fails.
 // CHARRNN_HOST_CUDA_STATS=1 prints at exit what the process asked of the "GPU": launches, products,
 // graph replays, copies each way, allocations and waits (how much of a step crosses to the host).
 //

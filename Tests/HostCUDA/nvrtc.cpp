@@ -55,15 +55,17 @@ template <typename... A, unsigned long... I>
 static void crn_apply(void (*f)(A...), void **args, crn_indices<I...>) {
     f(*static_cast<typename crn_plain<A>::type *>(args[I])...);
 }
+extern "C" { int crn_host_reverse = 0; }
 template <typename... A> static void crn_launch(void (*f)(A...), void **args, long threads, int block) {
     blockDim.x = block; blockDim.y = blockDim.z = 1;
     gridDim.x = (unsigned)((threads + block - 1) / block); gridDim.y = gridDim.z = 1;
     blockIdx.y = blockIdx.z = threadIdx.y = threadIdx.z = 0;
-    for (unsigned b = 0; b < gridDim.x; b++)
-        for (unsigned t = 0; t < (unsigned)block; t++) {
-            blockIdx.x = b; threadIdx.x = t;
-            crn_apply(f, args, typename crn_make<sizeof...(A)>::type());
-        }
+    const long all = (long)gridDim.x * block;
+    for (long n = 0; n < all; n++) {
+        const long k = crn_host_reverse ? all - 1 - n : n;
+        blockIdx.x = (unsigned)(k / block); threadIdx.x = (unsigned)(k % block);
+        crn_apply(f, args, typename crn_make<sizeof...(A)>::type());
+    }
 }
 template <typename... A> static int crn_signature(void (*)(A...), unsigned char *sizes, unsigned char *pointers) {
     const unsigned char s[] = {(unsigned char)sizeof(typename crn_plain<A>::type)..., 0};

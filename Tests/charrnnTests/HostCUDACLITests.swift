@@ -69,6 +69,11 @@ final class HostCUDACLITests: CLITestCase {
         XCTAssertTrue(checked.stdout.contains("all kernel checks passed"), checked.stdout)
         XCTAssertTrue(checked.stdout.contains("chunks replayed from a captured graph"), checked.stdout)
         XCTAssertFalse(checked.stdout.contains("FAIL"), checked.stdout)
+        // Each launch's threads from the last to the first: a kernel whose threads read what others of the
+        // same launch write (a race on a GPU, hidden by running them in order) would fail its check.
+        let reversed = try charrnn(["devices", "--check"], environment: on(["CHARRNN_HOST_CUDA_THREAD_ORDER": "reverse"]))
+        XCTAssertEqual(reversed.status, 0, reversed.stdout + reversed.stderr)
+        XCTAssertTrue(reversed.stdout.contains("all kernel checks passed"), reversed.stdout)
     }
 
     /// Without dropout the GPU path computes what the CPU does, so the losses agree to the printed
