@@ -239,6 +239,23 @@ def main():
     judge_cli("messages", ["train"])
     judge_cli("messages", ["sample"])
 
+    # --- 5b. kinds: each command given each kind of checkpoint (text, names, names by category, classifier)
+    # and each kind of data (a text, a file of names, a folder of names by category) ---
+    write("names.txt", b"Abcab\nBdebd\nAcca\nBede\nAbba\nBbeb\n")
+    assert run(["train", "names.txt", "--names", "-o", "names-model", "--max-steps", "4"] + small)[0] == 0
+    assert run(["train", "names", "-o", "category-model", "--max-steps", "4"] + small)[0] == 0
+    for cp in ["model", "names-model", "category-model", "clf"]:
+        for data in [corpus, "names.txt", "names", "names/A.txt"]:
+            judge_cli("kinds", ["eval", "-c", cp, data])
+            judge_cli("kinds", ["eval", "-c", cp, data, "--category", "A"])
+            judge_cli("kinds", ["classify", "eval", "-c", cp, data])
+            judge_cli("kinds", ["train", data, "--resume", cp])
+        judge_cli("kinds", ["sample", "-c", cp, "--length", "5", "--seed", "1"])
+        judge_cli("kinds", ["sample", "-c", cp, "--length", "5", "--seed", "1", "--category", "B", "--novel", "--count", "2"])
+        judge_cli("kinds", ["classify", "predict", "-c", cp, "Abba"])
+        judge_cli("kinds", ["bench", "--text", cp, "--only", "1", "--seconds", "0.05"])
+        judge_cli("kinds", ["serve", "-c", cp, "--port", "0"], timeout=3)
+
     # --- 6. the server ---
     proc = subprocess.Popen([BIN, "serve", "-c", "model", "-c", "clf", "--port", "0", "--idle-timeout", "2",
                              "--max-connections", "64"], stderr=subprocess.PIPE)
