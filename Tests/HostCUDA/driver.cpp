@@ -229,6 +229,7 @@ EXPORT int cuStreamCreate(void **stream, unsigned) {
 EXPORT int cuStreamSynchronize(void *stream) {
     std::lock_guard<std::recursive_mutex> guard(lock);
     if (int e = requireContext()) return e;
+    if (int e = injectedFailure("cuStreamSynchronize", 700)) return e;  // an earlier kernel's fault surfaces here
     if (stream != &streamToken) return 400;
     if (int e = refuseWhileCapturing("cuStreamSynchronize")) return e;
     counts.waits++;
@@ -238,6 +239,7 @@ EXPORT int cuStreamSynchronize(void *stream) {
 EXPORT int cuMemcpyHtoDAsync_v2(uint64_t destination, const void *source, size_t bytes, void *stream) {
     std::lock_guard<std::recursive_mutex> guard(lock);
     if (int e = requireContext()) return e;
+    if (int e = injectedFailure("cuMemcpyHtoDAsync_v2", 700)) return e;  // an earlier kernel's fault surfaces here
     if (stream != &streamToken) return 400;
     if (int e = refuseWhileCapturing("a copy from pageable host memory")) return e;
     requireInside(destination, bytes, "cuMemcpyHtoD: the destination");
@@ -250,6 +252,7 @@ EXPORT int cuMemcpyHtoDAsync_v2(uint64_t destination, const void *source, size_t
 EXPORT int cuMemcpyDtoHAsync_v2(void *destination, uint64_t source, size_t bytes, void *stream) {
     std::lock_guard<std::recursive_mutex> guard(lock);
     if (int e = requireContext()) return e;
+    if (int e = injectedFailure("cuMemcpyDtoHAsync_v2", 700)) return e;  // an earlier kernel's fault surfaces here
     if (stream != &streamToken) return 400;
     if (int e = refuseWhileCapturing("a copy to pageable host memory")) return e;
     requireInside(source, bytes, "cuMemcpyDtoH: the source");
@@ -320,6 +323,7 @@ EXPORT int cuGraphInstantiateWithFlags(void **exec, void *graph, unsigned long l
 EXPORT int cuGraphLaunch(void *exec, void *stream) {
     std::lock_guard<std::recursive_mutex> guard(lock);
     if (int e = requireContext()) return e;
+    if (int e = injectedFailure("cuGraphLaunch", 700)) return e;  // an earlier kernel's fault surfaces here
     if (!exec || stream != &streamToken) return 400;
     if (capture.active) misuse("cuGraphLaunch inside a capture");
     counts.graphLaunches++;

@@ -240,6 +240,21 @@ final class HostCUDACLITests: CLITestCase {
         XCTAssertEqual(longer["waits"]! - shorter["waits"]!, 5)
     }
 
+    /// A GPU fault in the middle of a run (an illegal address surfacing at a graph launch) is one line;
+    /// the folder keeps its last checkpoint, and --resume from it ends where an unbroken run ends.
+    func testAFaultMidRunKeepsTheLastCheckpointAndResumesExactly() throws {
+        let broken = dir + "/broken", whole = dir + "/whole"
+        let args = ["--max-steps", "60", "--eval-every", "20", "--device", "cuda"] + small
+        let fault = try charrnn(["train", text, "-o", broken] + args, environment: on(["CHARRNN_HOST_CUDA_FAIL": "cuGraphLaunch:30"]))
+        assertCleanError(fault, "CUDA: cuGraphLaunch: CUDA_ERROR_ILLEGAL_ADDRESS")
+        let saved = try String(contentsOfFile: broken + "/checkpoint.json", encoding: .utf8)
+        XCTAssertTrue(saved.contains(#""step":20"#), saved)
+        let resumed = try charrnn(["train", "--resume", broken], environment: cuda)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        XCTAssertEqual(try charrnn(["train", text, "-o", whole] + args, environment: cuda).status, 0)
+        XCTAssertEqual(try csvLosses(broken), try csvLosses(whole))
+    }
+
     /// A cached module that no longer loads is compiled again and replaced.
     func testADamagedKernelCacheIsCompiledAgain() throws {
         let cache = dir + "/cache"
