@@ -25,9 +25,15 @@ results = defaultdict(Counter)
 problems = []
 
 
+def default_interrupt():
+    """Ctrl-C as a terminal gives it, also when this script runs as a background job (which ignores it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def run(args, timeout=TIMEOUT):
     """(exit code, stdout, stderr, stopped by Ctrl-C); a run past `timeout` gets SIGINT and one second."""
-    p = subprocess.Popen([BIN] + args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen([BIN] + args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         preexec_fn=default_interrupt)
     try:
         out, err = p.communicate(timeout=timeout)
         return p.returncode, out.decode(errors="replace"), err.decode(errors="replace"), False
