@@ -93,7 +93,8 @@ struct Sample: ParsableCommand {
             if i > 0 && options.stop == nil { Terminal.writeFlushed("\n") }
             Terminal.writeFlushed(prime)
             var last: Unicode.Scalar? = prime.unicodeScalars.last
-            try sampler.generate(prime: prime, length: length, options: options, rng: &rng, category: categoryIndex) { ch in
+            try sampler.generate(prime: prime, length: length, options: options, rng: &rng, category: categoryIndex,
+                                 keep: false) { ch in
                 Terminal.writeFlushed(String(ch))
                 last = ch
                 return true
@@ -142,7 +143,7 @@ struct Sample: ParsableCommand {
         if count == 1 { Terminal.writeFlushed(prime) }
         var last: Unicode.Scalar? = prime.unicodeScalars.last
         let texts = try generator.generate(prime: prime, streams: count, length: length, options: options, seed: seed,
-                                           category: category, chunk: count == 1 ? 16 : 256) { fresh in
+                                           category: category, chunk: count == 1 ? 16 : 256, keep: count > 1) { fresh in
             if count == 1, let part = fresh.first, !part.isEmpty {
                 Terminal.writeFlushed(part)
                 last = part.unicodeScalars.last

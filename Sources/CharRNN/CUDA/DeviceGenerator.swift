@@ -54,10 +54,12 @@ public final class DeviceGenerator {
     /// Feeds `prime` (the start character when empty) to every stream from the zero state, then draws up
     /// to `length` characters per stream. `emit` gets each stream's new characters every `chunk` steps
     /// and returns false to stop. A stream ends at the stop character (not emitted). A conditional model
-    /// generates in `category` (every stream the same), as Sampler.generate.
+    /// generates in `category` (every stream the same), as Sampler.generate. `keep: false` returns empty
+    /// texts, for a caller that takes them from `emit`.
     @discardableResult
     public func generate(prime: String, streams B: Int, length: Int, options: SamplingOptions, seed: UInt64,
-                         category: Int32? = nil, chunk: Int = 64, emit: ([String]) -> Bool = { _ in true }) throws -> [String] {
+                         category: Int32? = nil, chunk: Int = 64, keep: Bool = true,
+                         emit: ([String]) -> Bool = { _ in true }) throws -> [String] {
         try options.validate(for: vocabulary)
         precondition(B >= 1 && chunk >= 1)
         let C = model.config.categories
@@ -111,7 +113,7 @@ public final class DeviceGenerator {
                     if let stop = options.stop, ch == stop { ended[b] = true; break }
                     part.append(ch)
                 }
-                texts[b].append(contentsOf: part)
+                if keep { texts[b].append(contentsOf: part) }
                 fresh[b] = String(part)
             }
             step += steps

@@ -68,8 +68,10 @@ public final class Sampler {
     /// to `length` characters, calling `emit` with each; `emit` returns false to stop early.
     /// Returns the generated text (without the prime).
     @discardableResult
+    /// `keep: false` returns "" instead of the text, for a caller that takes it all from `emit` (an endless
+    /// --length then runs in constant memory).
     public func generate(prime: String, length: Int, options: SamplingOptions, rng: inout RandomGenerator,
-                         category: Int32? = nil, emit: (Unicode.Scalar) -> Bool = { _ in true }) throws -> String {
+                         category: Int32? = nil, keep: Bool = true, emit: (Unicode.Scalar) -> Bool = { _ in true }) throws -> String {
         try options.validate(for: vocabulary)
         let C = model.config.categories
         if C > 0 {
@@ -94,7 +96,7 @@ public final class Sampler {
             token = choose(logits: logits, options: options, rng: &rng)
             let ch = vocabulary.decode(token)
             if let stop = options.stop, ch == stop { break }
-            out.append(ch)
+            if keep { out.append(ch) }
             if !emit(ch) { break }
         }
         return String(out)
