@@ -67,7 +67,7 @@ public final class InferenceEngine: @unchecked Sendable {
     }
 
     /// Loads every checkpoint (language model or classifier); a name must be unique.
-    /// With `device`, the language models' steps run there (classifiers stay on the CPU).
+    /// With `device`, the language models' steps and the classifiers' forward passes run there.
     public init(checkpoints: [(name: String, path: String)], maxBatch: Int = 64, device: ComputeDevice? = nil) throws {
         guard maxBatch >= 1 && maxBatch <= GenerationBatch.largestBatch else {
             throw CharRNNError.invalidOption("--max-batch must be between 1 and \(GenerationBatch.largestBatch) (got \(maxBatch))")
@@ -80,7 +80,7 @@ public final class InferenceEngine: @unchecked Sendable {
                 throw CharRNNError.invalidOption("two models are named '\(name)'; name them with NAME=PATH")
             }
             if try ModelSummary.isClassifier(path) {
-                let cp = try ClassifierEnsemble.load(path)
+                let cp = try ClassifierEnsemble.load(path).placed(on: device)
                 models[name] = .classifier(cp)
                 catalog.append(ModelSummary(name: name, classifier: cp))
             } else {

@@ -36,7 +36,7 @@ struct Serve: AsyncParsableCommand {
     var maxConnections = 512
     @Option(parsing: .unconditional, help: "Threads (default: the cores this process may use, from its CPU affinity and any cgroup quota).")
     var threads = CPUCount.usable
-    @Option(help: "cpu, cuda, cuda:N or auto: where the language models' steps run (each request draws on the CPU).")
+    @Option(help: "cpu, cuda, cuda:N or auto: where the language models' steps and the classifiers' forward passes run (each generation request draws on the CPU).")
     var device = "cpu"
 
     func run() async throws {

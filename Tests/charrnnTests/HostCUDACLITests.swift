@@ -1,3 +1,4 @@
+import CharRNN
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -153,6 +154,42 @@ final class HostCUDACLITests: CLITestCase {
         }
         XCTAssertEqual(together.values, alone)
         XCTAssertEqual(Set(alone).count, 4, "different seeds, different texts")
+    }
+
+    /// `serve --device cuda` runs a classifier's forward passes there: the probabilities are the CPU
+    /// server's, and a GPU whose products fail turns /v1/classify into an error that says so.
+    func testServeClassifiesOnTheGPU() throws {
+        let folder = dir + "/labelled"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        var rng = RandomGenerator(seed: 8)
+        for (letters, name) in [("abcd", "Alpha"), ("wxyz", "Omega")] {
+            let lines = (0..<60).map { _ in String((0..<5).map { _ in Array(letters)[rng.nextInt(below: 4)] }) }
+            try lines.joined(separator: "\n").write(toFile: folder + "/\(name).txt", atomically: true, encoding: .utf8)
+        }
+        let classifier = dir + "/classifier"
+        let trained = try charrnn(["classify", "train", folder, "-o", classifier, "--epochs", "2", "--hidden", "16", "--embed", "4",
+                                   "--threads", "1"])
+        XCTAssertEqual(trained.status, 0, trained.stderr)
+        func classify(device: String, environment: [String: String]) throws -> [String: Any] {
+            let (p, base) = try serve(["-c", "names=" + classifier, "--device", device], environment: environment)
+            defer { kill(p.processIdentifier, SIGTERM); p.waitUntilExit() }
+            var request = URLRequest(url: URL(string: base + "v1/classify")!)
+            request.httpMethod = "POST"
+            request.httpBody = Data(#"{"model": "names", "items": ["abcab", "wxzzy", "abzzy"], "top": 2}"#.utf8)
+            return try XCTUnwrap(try JSONSerialization.jsonObject(with: try Self.fetch(request)) as? [String: Any])
+        }
+        func probabilities(_ reply: [String: Any]) -> [Double] {
+            ((reply["results"] as? [[String: Any]]) ?? []).flatMap { item in
+                ((item["categories"] as? [[String: Any]]) ?? []).map { ($0["probability"] as? NSNumber)?.doubleValue ?? -1 }
+            }
+        }
+        let onGPU = probabilities(try classify(device: "cuda", environment: cuda))
+        let onCPU = probabilities(try classify(device: "cpu", environment: [:]))
+        XCTAssertEqual(onGPU.count, 6)
+        XCTAssertEqual(onGPU.count, onCPU.count)
+        for (g, c) in zip(onGPU, onCPU) { XCTAssertEqual(g, c, accuracy: 1e-5) }
+        let failing = try classify(device: "cuda", environment: on(["CHARRNN_HOST_CUDA_FAIL": "cublasSgemm_v2"]))
+        XCTAssertTrue("\(failing)".contains("cublasSgemm"), "\(failing)")
     }
 
     /// What a GPU can do wrong is one line, and a training run that fails leaves nothing behind.
