@@ -217,7 +217,9 @@ public final class InferenceEngine: @unchecked Sendable {
             do {
                 outcomes = try batch.step(list.map(\.stream))
             } catch {
-                // A device failure (a GPU that went away): each generation ends with what it produced.
+                // A device failure (a GPU that went away): each generation ends with what it produced,
+                // and the operator reads why.
+                FileHandle.standardError.write(Data("charrnn: serve: a step of '\(name)' failed: \(error)\n".utf8))
                 for a in list { finish(a, reason: "error") }
                 active[name] = []
                 return

@@ -108,6 +108,8 @@ struct Routes: Sendable {
         do {
             ranked = try await engine.classify(model: name, items: body.items, top: min(top, categories))
         } catch let error as CharRNNError {
+            // A GPU that failed is the server's fault, not the request's.
+            if case .cuda = error { throw APIError(.internalServerError, error.description) }
             throw APIError(.badRequest, error.description)
         }
         let results = zip(body.items, ranked).map { item, list in

@@ -189,7 +189,9 @@ final class HostCUDACLITests: CLITestCase {
         XCTAssertEqual(onGPU.count, onCPU.count)
         for (g, c) in zip(onGPU, onCPU) { XCTAssertEqual(g, c, accuracy: 1e-5) }
         let failing = try classify(device: "cuda", environment: on(["CHARRNN_HOST_CUDA_FAIL": "cublasSgemm_v2"]))
-        XCTAssertTrue("\(failing)".contains("cublasSgemm"), "\(failing)")
+        let error = try XCTUnwrap(failing["error"] as? [String: Any], "\(failing)")
+        XCTAssertEqual(error["status"] as? Int, 500, "a failing GPU is the server's fault")
+        XCTAssertTrue((error["message"] as? String ?? "").contains("cublasSgemm"), "\(failing)")
     }
 
     /// What a GPU can do wrong is one line, and a training run that fails leaves nothing behind.
