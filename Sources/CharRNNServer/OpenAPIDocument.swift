@@ -51,7 +51,7 @@ enum OpenAPIDocument {
                     "operationId": "classify",
                     "requestBody": jsonBody("ClassifyRequest"),
                     "responses": ["200": ok("ClassifyReply", "Categories with probabilities, most likely first."),
-                                  "400": error, "404": error, "413": error, "503": error],
+                                  "400": error, "404": error, "413": error, "500": error, "503": error],
                 ]],
             ],
             "components": ["schemas": [
