@@ -73,7 +73,7 @@ struct Eval: ParsableCommand {
         }
         var raw: [(text: String, category: Int32)] = []
         let isFolder = FileKind(FilePath(file), followingLinks: true) == .directory
-        if let names = cp.info.categoryNames {
+        if let known = cp.info.categoryNames {
             if isFolder {
                 guard category == nil else {
                     throw CharRNNError.invalidOption("--category is for a file; the folder's files name their categories")
@@ -81,8 +81,8 @@ struct Eval: ParsableCommand {
                 let data = try LabelledData.load(directory: file, normalization: TextNormalization(), deduplicate: false,
                                                  minimumCategories: 1)
                 let index = try data.categories.map { c -> Int32 in
-                    guard let i = names.firstIndex(of: c) else {
-                        throw CharRNNError.invalidOption("\(file): unknown category '\(c)'; the model knows: \(names.joined(separator: ", "))")
+                    guard let i = known.firstIndex(of: c) else {
+                        throw CharRNNError.invalidOption("\(file): unknown category '\(c)'; the model knows: \(known.joined(separator: ", "))")
                     }
                     return Int32(i)
                 }
@@ -90,17 +90,17 @@ struct Eval: ParsableCommand {
             } else {
                 guard let category else {
                     throw CharRNNError.invalidOption("this model predicts names by category: give a folder of one file per "
-                                                     + "category, or --category (one of \(names.joined(separator: ", ")))")
+                                                     + "category, or --category (one of \(known.joined(separator: ", ")))")
                 }
-                guard let i = names.firstIndex(of: category) else {
-                    throw CharRNNError.invalidOption("unknown category '\(category)'; the model knows: \(names.joined(separator: ", "))")
+                guard let i = known.firstIndex(of: category) else {
+                    throw CharRNNError.invalidOption("unknown category '\(category)'; the model knows: \(known.joined(separator: ", "))")
                 }
-                raw = try lines(of: file).map { ($0, Int32(i)) }
+                raw = try names(in: file).map { ($0, Int32(i)) }
             }
         } else {
             if category != nil { throw CharRNNError.invalidOption("this model was not trained by category; drop --category") }
             if isFolder { throw CharRNNError.invalidOption("\(file) is a folder, and this model reads a file of names") }
-            raw = try lines(of: file).map { ($0, 0) }
+            raw = try names(in: file).map { ($0, 0) }
         }
         var lines: [LineBatches.Line] = []
         var skipped = 0
@@ -130,7 +130,8 @@ struct Eval: ParsableCommand {
         report(r)
     }
 
-    private func lines(of path: String) throws -> [String] {
+    /// The non-empty lines of a file of names.
+    private func names(in path: String) throws -> [String] {
         let lines = try TextFile.read(path).split(whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map(String.init)
         guard !lines.isEmpty else { throw CharRNNError.invalidOption("\(path) has no names to evaluate") }
         return lines

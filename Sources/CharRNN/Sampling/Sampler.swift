@@ -66,10 +66,9 @@ public final class Sampler {
 
     /// Feeds the prime text (or the start character when it is empty) from the zero state, then draws up
     /// to `length` characters, calling `emit` with each; `emit` returns false to stop early.
-    /// Returns the generated text (without the prime).
+    /// Returns the generated text (without the prime), or "" with `keep: false`, for a caller that takes
+    /// it all from `emit` (an endless --length then runs in constant memory).
     @discardableResult
-    /// `keep: false` returns "" instead of the text, for a caller that takes it all from `emit` (an endless
-    /// --length then runs in constant memory).
     public func generate(prime: String, length: Int, options: SamplingOptions, rng: inout RandomGenerator,
                          category: Int32? = nil, keep: Bool = true, emit: (Unicode.Scalar) -> Bool = { _ in true }) throws -> String {
         try options.validate(for: vocabulary)
