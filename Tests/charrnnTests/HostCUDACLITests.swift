@@ -294,6 +294,24 @@ final class HostCUDACLITests: CLITestCase {
         XCTAssertEqual(try csvLosses(broken), try csvLosses(whole))
     }
 
+    /// #14's regularisers on the GPU path, killed inside the second save and resumed there: the files of
+    /// the run that was never interrupted, bit for bit (the masks come from the device's counter-based
+    /// generator, whose seeds the saved state carries).
+    func testAllRegularisersResumeExactlyAfterAKillOnTheGPU() throws {
+        let awd = ["--dropout", "0.2", "--variational-dropout", "--weight-drop", "0.3", "--embed-dropout", "0.1",
+                   "--optimizer", "adamw", "--weight-decay", "0.05", "--lr-schedule", "cosine", "--warmup", "10",
+                   "--device", "cuda", "--max-steps", "40", "--eval-every", "20"] + small
+        let full = dir + "/full", killed = dir + "/killed"
+        XCTAssertEqual(try charrnn(["train", text, "-o", full] + awd, environment: cuda).status, 0)
+        let k = try charrnn(["train", text, "-o", killed] + awd, environment: on(["CHARRNN_TEST_KILL_AT_SAVE_POINT": "17"]))
+        XCTAssertTrue(k.signaled, "killed inside the second save")
+        let resumed = try charrnn(["train", "--resume", killed], environment: cuda)
+        XCTAssertEqual(resumed.status, 0, resumed.stderr)
+        for f in ["latest.safetensors", "best.safetensors", "loss.csv"] {
+            XCTAssertEqual(FileManager.default.contents(atPath: killed + "/" + f), FileManager.default.contents(atPath: full + "/" + f), f)
+        }
+    }
+
     /// A cached module that no longer loads is compiled again and replaced.
     func testADamagedKernelCacheIsCompiledAgain() throws {
         let cache = dir + "/cache"
