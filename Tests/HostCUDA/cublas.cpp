@@ -75,13 +75,13 @@ int gemm(BLASHandle *h, int opA, int opB, int m, int n, int k, float alpha, uint
     bool ta = opA != 0, tb = opB != 0;
     if (lda < std::max(1, ta ? k : m) || ldb < std::max(1, tb ? n : k) || ldc < std::max(1, m)) return 7;
     if (m == 0 || n == 0) return 0;
-    if (k > 0) {
-        requireInside(A, 4 * ((size_t)((ta ? m : k) - 1) * lda + (ta ? k : m)), "cublas gemm: A");
-        requireInside(B, 4 * ((size_t)((tb ? k : n) - 1) * ldb + (tb ? n : k)), "cublas gemm: B");
-    }
-    requireInside(C, 4 * ((size_t)(n - 1) * ldc + m), "cublas gemm: C");
     enqueue(Work::product, [=] {
-        if (!inside(C, 4 * ((size_t)(n - 1) * ldc + m))) misuse("replaying a product into freed memory");
+        if (k > 0) {
+            requireInside(A, 4 * ((size_t)((ta ? m : k) - 1) * lda + (ta ? k : m)), "cublas gemm: A");
+            requireInside(B, 4 * ((size_t)((tb ? k : n) - 1) * ldb + (tb ? n : k)), "cublas gemm: B");
+        }
+        requireInside(C, 4 * ((size_t)(n - 1) * ldc + m), "cublas gemm: C");
+    }, [=] {
         columnMajorProduct(ta, tb, m, n, k, alpha, (const float *)(uintptr_t)A, lda, (const float *)(uintptr_t)B, ldb, beta,
                            (float *)(uintptr_t)C, ldc, bits);
     });

@@ -19,20 +19,17 @@ struct Module {
     std::map<std::string, Kernel *> kernels;
 };
 
-// Every pointer argument must point into a live allocation: at the launch, and again at each replay of
-// a graph that recorded it (a buffer freed since then leaves the graph pointing at nothing).
-void checkPointers(const Kernel *k, const std::vector<uint64_t> &values, const char *when) {
+// Every pointer argument must point into a live allocation.
+void checkPointers(const Kernel *k, const std::vector<uint64_t> &values) {
     for (int i = 0; i < k->count; i++)
         if (k->pointers[i] && values[i] && !inside(values[i], 0))
-            misuse("%s %s: argument %d (0x%llx) points into no live allocation", when, k->name.c_str(), i,
+            misuse("launching %s: argument %d (0x%llx) points into no live allocation", k->name.c_str(), i,
                    (unsigned long long)values[i]);
 }
 
-void runKernel(const Kernel *k, const std::vector<uint64_t> &values, long threads, int block) {
-    checkPointers(k, values, "running");
-    std::vector<uint64_t> copy(values);
+void runKernel(const Kernel *k, std::vector<uint64_t> values, long threads, int block) {
     std::vector<void *> args(k->count + 1);
-    for (int i = 0; i < k->count; i++) args[i] = &copy[i];
+    for (int i = 0; i < k->count; i++) args[i] = &values[i];
     k->launch(args.data(), threads, block);
 }
 
@@ -213,10 +210,10 @@ EXPORT int cuLaunchKernel(void *function, unsigned gx, unsigned gy, unsigned gz,
     if (k->count > 0 && !params) return 1;
     std::vector<uint64_t> values(k->count, 0);
     for (int i = 0; i < k->count; i++) memcpy(&values[i], params[i], k->sizes[i]);  // by value, now
-    checkPointers(k, values, "launching");
     long threads = (long)gx * bx;
     int block = (int)bx;
-    enqueue(Work::kernel, [k, values, threads, block] { runKernel(k, values, threads, block); });
+    enqueue(Work::kernel, [k, values] { checkPointers(k, values); },
+            [k, values, threads, block] { runKernel(k, values, threads, block); });
     return 0;
 }
 
@@ -266,12 +263,10 @@ EXPORT int cuMemcpyDtoDAsync_v2(uint64_t destination, uint64_t source, size_t by
     std::lock_guard<std::recursive_mutex> guard(lock);
     if (int e = requireContext()) return e;
     if (stream != &streamToken) return 400;
-    requireInside(destination, bytes, "cuMemcpyDtoD: the destination");
-    requireInside(source, bytes, "cuMemcpyDtoD: the source");
     enqueue(Work::copy, [=] {
-        if (!inside(destination, bytes) || !inside(source, bytes)) misuse("replaying a copy between freed buffers");
-        memmove((void *)(uintptr_t)destination, (const void *)(uintptr_t)source, bytes);
-    });
+        requireInside(destination, bytes, "cuMemcpyDtoD: the destination");
+        requireInside(source, bytes, "cuMemcpyDtoD: the source");
+    }, [=] { memmove((void *)(uintptr_t)destination, (const void *)(uintptr_t)source, bytes); });
     return 0;
 }
 
@@ -280,9 +275,7 @@ EXPORT int cuMemsetD32Async(uint64_t destination, unsigned value, size_t count, 
     if (int e = requireContext()) return e;
     if (stream != &streamToken) return 400;
     if (destination % 4) return 1;
-    requireInside(destination, 4 * count, "cuMemsetD32");
-    enqueue(Work::memset, [=] {
-        if (!inside(destination, 4 * count)) misuse("replaying a memset of freed memory");
+    enqueue(Work::memset, [=] { requireInside(destination, 4 * count, "cuMemsetD32"); }, [=] {
         uint32_t *p = (uint32_t *)(uintptr_t)destination;
         for (size_t i = 0; i < count; i++) p[i] = value;
     });
@@ -328,7 +321,9 @@ EXPORT int cuGraphLaunch(void *exec, void *stream) {
     if (capture.active) misuse("cuGraphLaunch inside a capture");
     counts.graphLaunches++;
     counts.replayedNodes += (long)((Graph *)exec)->work.size();
+    replaying = true;
     for (auto &work : ((Graph *)exec)->work) work();
+    replaying = false;
     return 0;
 }
 

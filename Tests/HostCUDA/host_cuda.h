@@ -105,8 +105,11 @@ struct Counts {
     size_t toDeviceBytes = 0, toHostBytes = 0;
 };
 extern Counts counts;
-// Runs `work` now, or records it into the capture.
-void enqueue(Work kind, std::function<void()> work);
+// Runs `check` (the work's addresses are live), then `work` now or records both into the capture: a
+// replayed graph checks again, since a buffer it names may have been freed since.
+void enqueue(Work kind, std::function<void()> check, std::function<void()> work);
+// Set while a graph replays, so that a misuse found then says so.
+extern bool replaying;
 
 // The "CUBIN" nvrtc.cpp makes and driver.cpp loads: this, the library's size (8 bytes), the library.
 extern const char cubinMagic[8];

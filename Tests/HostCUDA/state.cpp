@@ -17,7 +17,7 @@ int requireContext() { return currentContext == &contextToken ? 0 : 201; }  // C
     va_start(args, format);
     fputs("host CUDA: misuse: ", stderr);
     vfprintf(stderr, format, args);
-    fputc('\n', stderr);
+    fputs(replaying ? " (replaying a graph)\n" : "\n", stderr);
     va_end(args);
     fflush(stderr);
     abort();
@@ -74,10 +74,12 @@ int refuseWhileCapturing(const char *what) {
 }
 
 Counts counts;
+bool replaying = false;
 
-void enqueue(Work kind, std::function<void()> work) {
+void enqueue(Work kind, std::function<void()> check, std::function<void()> work) {
+    check();
     if (capturingHere()) {
-        capture.graph->work.push_back(std::move(work));
+        capture.graph->work.push_back([check, work] { check(); work(); });
         counts.captured++;
     } else {
         counts.queued[(int)kind]++;
