@@ -127,13 +127,12 @@ public final class CharRNNModel {
         // multiplying: the embedding times W_ih^T, or W_ih's columns (one-hot input). A conditional
         // model's input also carries the category, so it multiplies.
         if config.categories == 0 {
-            let V = config.vocabSize, E = config.embed, gh = config.cell.gateCount * config.hidden
-            let p = parameters.pointer, wIh = p + layout.offset("rnn.weight_ih_l0")
-            projectedTable.reserve(V * gh)
-            if E > 0 {
-                BLAS.pgemm(transB: true, m: V, n: gh, k: E, a: p + layout.offset("embedding.weight"), lda: E, b: wIh,
-                           ldb: E, c: projectedTable.pointer, ldc: gh)
+            if config.embed > 0 {
+                projectEmbedding(parameters.pointer)
             } else {
+                let V = config.vocabSize, gh = config.cell.gateCount * config.hidden
+                let wIh = parameters.pointer + layout.offset("rnn.weight_ih_l0")
+                projectedTable.reserve(V * gh)
                 let table = projectedTable.pointer
                 for j in 0..<gh { for v in 0..<V { table[v * gh + j] = wIh[j * V + v] } }
             }
@@ -142,6 +141,15 @@ public final class CharRNNModel {
         packedDecoder.pack(parameters.pointer + layout.offset("decoder.weight"), k: config.hidden, n: config.vocabSize,
                            transposed: true)
         decoderFrozen = true
+    }
+
+    /// projectedTable [V, G*H] = the embedding times layer 0's W_ih^T, both read from the parameters `p`:
+    /// every character's input product.
+    private func projectEmbedding(_ p: UnsafePointer<Float>) {
+        let V = config.vocabSize, E = config.embed, gh = config.cell.gateCount * config.hidden
+        projectedTable.reserve(V * gh)
+        BLAS.pgemm(transB: true, m: V, n: gh, k: E, a: p + layout.offset("embedding.weight"), lda: E,
+                   b: p + layout.offset("rnn.weight_ih_l0"), ldb: E, c: projectedTable.pointer, ldc: gh)
     }
 
     /// Drops the frozen packing: each forward packs the current weights again.
@@ -221,10 +229,8 @@ public final class CharRNNModel {
         } else if E > 0 && rows > V && !layers[0].frozen {
             // More rows than characters: multiply the V embedding rows by W_ih once and look rows up, instead
             // of multiplying every row (the same sums; layer 0's input product shrinks by rows / V).
-            let gh = config.cell.gateCount * H, table = p + layout.offset("embedding.weight")
-            projectedTable.reserve(V * gh)
-            BLAS.pgemm(transB: true, m: V, n: gh, k: E, a: table, lda: E, b: p + layout.offset("rnn.weight_ih_l0"),
-                       ldb: E, c: projectedTable.pointer, ldc: gh)
+            let gh = config.cell.gateCount * H
+            projectEmbedding(p)
             if let em { for v in 0..<V { Self.scale(projectedTable.pointer + v * gh, gh, by: em[v]) } }
             input = .projected(ids: inputs, table: UnsafePointer(projectedTable.pointer), vocabulary: V)
         } else if E > 0 {
