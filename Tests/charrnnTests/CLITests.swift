@@ -267,6 +267,21 @@ final class CLITests: CLITestCase {
 }
 
 extension CLITestCase {
+    /// A labelled folder (dir/labelled) of three categories with their own letters; returns its path.
+    func labelledFolder() throws -> String {
+        let folder = dir + "/labelled"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let alphabets = ["abcdx": "Alpha", "defgx": "Delta", "ghijx": "Gamma"]
+        var rng = RandomGenerator(seed: 5)
+        for (letters, name) in alphabets {
+            let lines = (0..<120).map { _ in
+                String((0..<(3 + rng.nextInt(below: 6))).map { _ in Array(letters)[rng.nextInt(below: letters.count)] }).capitalized
+            }
+            try lines.joined(separator: "\n").write(toFile: folder + "/\(name).txt", atomically: true, encoding: .utf8)
+        }
+        return folder
+    }
+
     /// `charrnn serve ARGS --port 0`, started, and the address it announced.
     func serve(_ args: [String], environment: [String: String] = [:]) throws -> (Process, String) {
         let p = Process()

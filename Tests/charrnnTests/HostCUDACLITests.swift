@@ -1,4 +1,3 @@
-import CharRNN
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -159,13 +158,7 @@ final class HostCUDACLITests: CLITestCase {
     /// `serve --device cuda` runs a classifier's forward passes there: the probabilities are the CPU
     /// server's, and a GPU whose products fail turns /v1/classify into an error that says so.
     func testServeClassifiesOnTheGPU() throws {
-        let folder = dir + "/labelled"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        var rng = RandomGenerator(seed: 8)
-        for (letters, name) in [("abcd", "Alpha"), ("wxyz", "Omega")] {
-            let lines = (0..<60).map { _ in String((0..<5).map { _ in Array(letters)[rng.nextInt(below: 4)] }) }
-            try lines.joined(separator: "\n").write(toFile: folder + "/\(name).txt", atomically: true, encoding: .utf8)
-        }
+        let folder = try labelledFolder()
         let classifier = dir + "/classifier"
         let trained = try charrnn(["classify", "train", folder, "-o", classifier, "--epochs", "2", "--hidden", "16", "--embed", "4",
                                    "--threads", "1"])
@@ -175,7 +168,7 @@ final class HostCUDACLITests: CLITestCase {
             defer { kill(p.processIdentifier, SIGTERM); p.waitUntilExit() }
             var request = URLRequest(url: URL(string: base + "v1/classify")!)
             request.httpMethod = "POST"
-            request.httpBody = Data(#"{"model": "names", "items": ["abcab", "wxzzy", "abzzy"], "top": 2}"#.utf8)
+            request.httpBody = Data(#"{"model": "names", "items": ["Abcab", "Feged", "Hgihj"], "top": 2}"#.utf8)
             return try XCTUnwrap(try JSONSerialization.jsonObject(with: try Self.fetch(request)) as? [String: Any])
         }
         func probabilities(_ reply: [String: Any]) -> [Double] {

@@ -4,21 +4,6 @@ import XCTest
 
 /// `charrnn classify ...` and names-mode sampling, end to end.
 final class NamesCLITests: CLITestCase {
-    /// A labelled folder (dir/labelled) of three categories with their own letters; returns its path.
-    func labelledFolder() throws -> String {
-        let folder = dir + "/labelled"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let alphabets = ["abcdx": "Alpha", "defgx": "Delta", "ghijx": "Gamma"]
-        var rng = RandomGenerator(seed: 5)
-        for (letters, name) in alphabets {
-            let lines = (0..<120).map { _ in
-                String((0..<(3 + rng.nextInt(below: 6))).map { _ in Array(letters)[rng.nextInt(below: letters.count)] }).capitalized
-            }
-            try lines.joined(separator: "\n").write(toFile: folder + "/\(name).txt", atomically: true, encoding: .utf8)
-        }
-        return folder
-    }
-
     /// `charrnn classify train` of a small, quick classifier on `data` into `out`, plus `extra` options.
     func trainSmallClassifier(_ data: String, _ out: String, _ extra: [String]) throws -> Run {
         try charrnn(["classify", "train", data, "-o", out, "--embed", "8", "--learning-rate", "0.01", "--batch-size", "16",
