@@ -15,9 +15,32 @@ final class KernelTests: XCTestCase {
         for (x, v) in zip(xs, y) { XCTAssertEqual(v, Foundation.tanh(x), accuracy: 3e-7, "tanh(\(x))") }
     }
 
-    /// The packed small-M product against a plain triple loop, over row counts around the 6-row tile,
-    /// column counts around the 16-column panel, both weight layouts, overwrite and accumulate.
+    /// The packed small-M product against a plain triple loop, over row counts around the 6-row tile
+    /// (and the 14-row one of the AVX-512 kernel), column counts around the 16-column panel, both weight
+    /// layouts, overwrite and accumulate; with each kernel this CPU has. The two kernels give the same bits.
     func testPackedProductMatchesNaive() {
+        let automatic = crn_packed_kernel_width()
+        defer { crn_packed_set_kernel_width(0) }
+        XCTAssertEqual(crn_packed_set_kernel_width(8), 8)
+        let eight = packedProducts()
+        guard crn_packed_set_kernel_width(16) == 16 else {
+            XCTAssertEqual(automatic, 8)
+            print("KernelTests: no AVX-512 on this CPU, so only the 8-lane packed kernel was checked")
+            return
+        }
+        XCTAssertEqual(automatic, getenv("CHARRNN_AVX512").map { String(cString: $0) } == "0" ? 8 : 16)
+        let sixteen = packedProducts()
+        XCTAssertEqual(eight.count, sixteen.count)
+        if crn_packed_built_with_fma() == 1 {
+            XCTAssertEqual(eight.map(\.bitPattern), sixteen.map(\.bitPattern), "the 8- and 16-lane kernels differ")
+        } else {
+            for (a, b) in zip(eight, sixteen) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+        }
+    }
+
+    /// Every product of testPackedProductMatchesNaive with the kernel in use, checked and concatenated.
+    private func packedProducts() -> [Float] {
+        var all: [Float] = []
         var rng = RandomGenerator(seed: 9)
         for (K, N) in [(1, 1), (7, 16), (13, 33), (64, 100), (37, 48)] {
             let W = (0..<K * N).map { _ in rng.nextFloat() - 0.5 }
@@ -29,7 +52,7 @@ final class KernelTests: XCTestCase {
                 // Two calls over disjoint panel ranges, as threads share the packing.
                 crn_pack_b(Int32(K), Int32(N), W, Int32(transposed ? K : N), transposed ? 1 : 0, &packed, 0, panels / 2)
                 crn_pack_b(Int32(K), Int32(N), W, Int32(transposed ? K : N), transposed ? 1 : 0, &packed, panels / 2, panels)
-                for M in [1, 2, 5, 6, 7, 12, 13] {
+                for M in [1, 2, 3, 4, 5, 6, 7, 9, 12, 13, 14, 15, 29] {
                     let A = (0..<M * K).map { _ in rng.nextFloat() - 0.5 }
                     let C0 = (0..<M * N).map { _ in rng.nextFloat() }
                     for accumulate in [false, true] {
@@ -42,10 +65,12 @@ final class KernelTests: XCTestCase {
                                 XCTAssertEqual(C[i * N + n], want, accuracy: 1e-4, "M \(M) K \(K) N \(N) t \(transposed) acc \(accumulate)")
                             }
                         }
+                        all += C
                     }
                 }
             }
         }
+        return all
     }
 
     func testExtremeInputsStayFinite() {
