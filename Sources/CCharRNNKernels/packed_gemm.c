@@ -99,22 +99,9 @@ void rows_block(const int mr, const int np, int p0, int p1, int N, int K, const 
 }
 
 #if defined(__x86_64__) && defined(__clang__)
-#include <cpuid.h>
 #define CRN_AVX512_VARIANT 1
 static void gemm_packed_avx512(int M, int N, int K, const float *A, int lda, const float *packed, float *C, int ldc,
                                int accumulate);
-
-// AVX-512F in the CPU (CPUID leaf 7, EBX bit 16) and its registers saved by the OS (XCR0: SSE, AVX,
-// opmask, ZMM upper halves and ZMM16-31).
-static int cpu_has_avx512(void) {
-    unsigned a, b, c, d;
-    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 27))) return 0;  // OSXSAVE
-    unsigned lo, hi;
-    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
-    if ((lo & 0xE6) != 0xE6) return 0;
-    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
-    return (b >> 16) & 1;
-}
 #endif
 
 // 0: not yet chosen; else the lane width of the kernel in use (8 or 16).
@@ -126,7 +113,7 @@ int crn_packed_kernel_width(void) {
     w = 8;
 #ifdef CRN_AVX512_VARIANT
     const char *env = getenv("CHARRNN_AVX512");
-    if (!(env && env[0] == '0') && cpu_has_avx512()) w = 16;
+    if (!(env && env[0] == '0') && crn_cpu_has_avx512f()) w = 16;
 #endif
     __atomic_store_n(&packed_width, w, __ATOMIC_RELAXED);
     return w;
@@ -135,7 +122,7 @@ int crn_packed_kernel_width(void) {
 int crn_packed_set_kernel_width(int width) {
     int w = 8;
 #ifdef CRN_AVX512_VARIANT
-    if (width == 16 && cpu_has_avx512()) w = 16;
+    if (width == 16 && crn_cpu_has_avx512f()) w = 16;
 #endif
     if (width == 0) { __atomic_store_n(&packed_width, 0, __ATOMIC_RELAXED); return crn_packed_kernel_width(); }
     __atomic_store_n(&packed_width, w, __ATOMIC_RELAXED);

@@ -84,6 +84,9 @@ int crn_packed_set_kernel_width(int width);
 // 1 where this file was compiled for a CPU with FMA (the 8-lane kernel then fuses as the 16-lane one does).
 int crn_packed_built_with_fma(void);
 
+// Whether the CPU (and the OS) offer AVX-512F; 0 on other architectures.
+int crn_cpu_has_avx512f(void);
+
 
 #ifdef __cplusplus
 }

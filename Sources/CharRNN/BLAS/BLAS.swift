@@ -1,3 +1,4 @@
+import CCharRNNKernels
 #if canImport(Accelerate)
 import Accelerate
 #else
@@ -47,6 +48,21 @@ public enum BLAS {
             throw CharRNNError.invalidOption("--threads must be between 1 and \(maximumThreads) (got \(n))")
         }
     }
+
+    /// The library and the CPU its kernels were chosen for: "OpenBLAS 0.3.21, SkylakeX kernels", or
+    /// "Accelerate". OpenBLAS chooses when it is loaded, from OPENBLAS_CORETYPE where that is set: the
+    /// Haswell kernels on an AVX-512 CPU run its products at about half the speed of its own AVX-512 ones.
+    public static var libraryDescription: String {
+        #if canImport(Accelerate)
+        return "Accelerate"
+        #else
+        let version = String(cString: openblas_get_config()).split(separator: " ").prefix(2).joined(separator: " ")
+        return "\(version), \(String(cString: openblas_get_corename())) kernels"
+        #endif
+    }
+
+    /// The kernel of the per-step products (PackedMatrix): "AVX-512" or "8-lane".
+    public static var packedKernelDescription: String { crn_packed_kernel_width() == 16 ? "AVX-512" : "8-lane" }
 
     /// Threads OpenBLAS may use inside one call (Accelerate decides for itself).
     public static func setLibraryThreads(_ n: Int) {
