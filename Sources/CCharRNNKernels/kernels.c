@@ -1,12 +1,18 @@
 #include "charrnn_kernels.h"
+#include "vector_exp.h"
 #include <math.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
-// Eight floats at a time with clang's vector extension: vectorised whatever the compiler concludes about
-// aliasing, and lowered to AVX on x86-64 with -march, to SSE pairs without it, to NEON on Arm.
-// A row's tail (n < 8) is loaded into zero padding and goes through the same arithmetic.
+// The vector helpers are static: every call that passes a vector stays inside this file and its one
+// set of compiler flags, so the ABI warning of a build without AVX does not apply.
+#pragma clang diagnostic ignored "-Wpsabi"
+
+// The softmax eight floats at a time with clang's vector extension: vectorised whatever the compiler
+// concludes about aliasing, and lowered to AVX on x86-64 with -march, to SSE pairs without it, to NEON
+// on Arm. A row's tail (n < 8) is loaded into zero padding and goes through the same arithmetic.
+// (The cells' gates are in gates.c.)
 typedef float v8f __attribute__((ext_vector_type(8)));
 typedef int32_t v8i __attribute__((ext_vector_type(8)));
 
@@ -18,158 +24,7 @@ static inline v8f ld(const float *p, int n) {
 static inline void st(float *p, v8f v, int n) {
     if (n == 8) memcpy(p, &v, 32); else memcpy(p, &v, (size_t)n * 4);
 }
-static inline v8f splat(float x) { return (v8f)x; }
-
-// exp by Cody-Waite range reduction and a degree-6 polynomial (Cephes expf coefficients), eight lanes
-// at a time. The rounding uses the 1.5*2^23 trick so it vectorises without SSE4.1's round instruction.
-static inline v8f vexp(v8f x) {
-    x = __builtin_elementwise_max(x, splat(-87.0f));
-    x = __builtin_elementwise_min(x, splat(88.0f));
-    const v8f magic = splat(12582912.0f);
-    v8f n = (x * 1.44269504088896341f + magic) - magic;
-    v8f r = x - n * 0.693359375f;
-    r = r + n * 2.12194440e-4f;
-    v8f p = splat(1.9875691500e-4f);
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    v8i e = (__builtin_convertvector(n, v8i) + 127) << 23;
-    return p * (v8f)e;
-}
-static inline v8f vsigmoid(v8f x) { return 1.0f / (1.0f + vexp(-x)); }
-static inline v8f vtanh(v8f x) { return 1.0f - 2.0f / (vexp(2.0f * x) + 1.0f); }
-
-#define FOR8(j, H) for (int j = 0, n_ = (H) < 8 ? (H) : 8; j < (H); j += 8, n_ = ((H) - j) < 8 ? ((H) - j) : 8)
-#define W n_
-
-void crn_exp(const float *x, float *y, size_t n) {
-    for (size_t i = 0; i < n; i += 8) { int w = n - i < 8 ? (int)(n - i) : 8; st(y + i, vexp(ld(x + i, w)), w); }
-}
-void crn_sigmoid(const float *x, float *y, size_t n) {
-    for (size_t i = 0; i < n; i += 8) { int w = n - i < 8 ? (int)(n - i) : 8; st(y + i, vsigmoid(ld(x + i, w)), w); }
-}
-void crn_tanh(const float *x, float *y, size_t n) {
-    for (size_t i = 0; i < n; i += 8) { int w = n - i < 8 ? (int)(n - i) : 8; st(y + i, vtanh(ld(x + i, w)), w); }
-}
-
-// Units [0, n) of one row whose gate blocks are H apart.
-static inline void lstm_forward_units(int n, int H, float *gi, const float *bias, const float *cp,
-                                      float *cb, float *hb) {
-    float *gf = gi + H, *gg = gf + H, *go = gg + H;
-    FOR8(j, n) {
-        v8f i = vsigmoid(ld(gi + j, W) + ld(bias + j, W));
-        v8f f = vsigmoid(ld(gf + j, W) + ld(bias + H + j, W));
-        v8f g = vtanh(ld(gg + j, W) + ld(bias + 2 * H + j, W));
-        v8f o = vsigmoid(ld(go + j, W) + ld(bias + 3 * H + j, W));
-        v8f cn = f * ld(cp + j, W) + i * g;
-        st(gi + j, i, W); st(gf + j, f, W); st(gg + j, g, W); st(go + j, o, W);
-        st(cb + j, cn, W);
-        st(hb + j, o * vtanh(cn), W);
-    }
-}
-
-void crn_lstm_forward(int B, int H, float *gates, const float *bias, const float *c_prev,
-                      float *c, float *h) {
-    for (int b = 0; b < B; b++)
-        lstm_forward_units(H, H, gates + (size_t)b * 4 * H, bias, c_prev + (size_t)b * H,
-                           c + (size_t)b * H, h + (size_t)b * H);
-}
-
-void crn_lstm_forward_slice(int H, int j0, int n, float *gates, const float *bias, const float *c_prev,
-                            float *c, float *h) {
-    lstm_forward_units(n, H, gates + j0, bias + j0, c_prev + j0, c + j0, h + j0);
-}
-
-void crn_lstm_backward(int B, int H, const float *gates, const float *c_prev, const float *c,
-                       const float *dh_out, const float *dh_rec, float *dc, float *dgates) {
-    for (int b = 0; b < B; b++) {
-        const float *gi = gates + (size_t)b * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;
-        const float *cp = c_prev + (size_t)b * H, *cb = c + (size_t)b * H;
-        const float *dho = dh_out + (size_t)b * H;
-        const float *dhr = dh_rec ? dh_rec + (size_t)b * H : NULL;
-        float *dcb = dc + (size_t)b * H;
-        float *di = dgates + (size_t)b * 4 * H, *df = di + H, *dg = df + H, *dob = dg + H;
-        FOR8(j, H) {
-            v8f dh = ld(dho + j, W);
-            if (dhr) dh += ld(dhr + j, W);
-            v8f tc = vtanh(ld(cb + j, W));
-            v8f i = ld(gi + j, W), f = ld(gf + j, W), g = ld(gg + j, W), o = ld(go + j, W);
-            v8f dcj = ld(dcb + j, W) + dh * o * (1.0f - tc * tc);
-            st(di + j, dcj * g * i * (1.0f - i), W);
-            st(df + j, dcj * ld(cp + j, W) * f * (1.0f - f), W);
-            st(dg + j, dcj * i * (1.0f - g * g), W);
-            st(dob + j, dh * tc * o * (1.0f - o), W);
-            st(dcb + j, dcj * f, W);
-        }
-    }
-}
-
-void crn_gru_forward(int B, int H, const float *xp, const float *hp, const float *h_prev,
-                     float *act, float *h) {
-    for (int b = 0; b < B; b++) {
-        const float *xr = xp + (size_t)b * 3 * H, *xz = xr + H, *xn = xz + H;
-        const float *hr = hp + (size_t)b * 3 * H, *hz = hr + H, *hn = hz + H;
-        const float *hpv = h_prev + (size_t)b * H;
-        float *ar = act + (size_t)b * 3 * H, *az = ar + H, *an = az + H;
-        float *hb = h + (size_t)b * H;
-        FOR8(j, H) {
-            v8f r = vsigmoid(ld(xr + j, W) + ld(hr + j, W));
-            v8f z = vsigmoid(ld(xz + j, W) + ld(hz + j, W));
-            v8f n = vtanh(ld(xn + j, W) + r * ld(hn + j, W));
-            st(ar + j, r, W); st(az + j, z, W); st(an + j, n, W);
-            st(hb + j, (1.0f - z) * n + z * ld(hpv + j, W), W);
-        }
-    }
-}
-
-void crn_gru_backward(int B, int H, const float *act, const float *hp, const float *h_prev,
-                      const float *dh_out, const float *dh_rec, float *dxp, float *dhp,
-                      float *dh_prev) {
-    for (int b = 0; b < B; b++) {
-        const float *ar = act + (size_t)b * 3 * H, *az = ar + H, *an = az + H;
-        const float *hn = hp + (size_t)b * 3 * H + 2 * H;
-        const float *hpv = h_prev + (size_t)b * H;
-        const float *dho = dh_out + (size_t)b * H;
-        const float *dhr = dh_rec ? dh_rec + (size_t)b * H : NULL;
-        float *dxr = dxp + (size_t)b * 3 * H, *dxz = dxr + H, *dxn = dxz + H;
-        float *dhr_ = dhp + (size_t)b * 3 * H, *dhz = dhr_ + H, *dhn = dhz + H;
-        float *dhpv = dh_prev + (size_t)b * H;
-        FOR8(j, H) {
-            v8f dh = ld(dho + j, W);
-            if (dhr) dh += ld(dhr + j, W);
-            v8f r = ld(ar + j, W), z = ld(az + j, W), n = ld(an + j, W);
-            v8f dpn = dh * (1.0f - z) * (1.0f - n * n);
-            v8f dpz = dh * (ld(hpv + j, W) - n) * z * (1.0f - z);
-            v8f dpr = dpn * ld(hn + j, W) * r * (1.0f - r);
-            st(dxr + j, dpr, W); st(dxz + j, dpz, W); st(dxn + j, dpn, W);
-            st(dhr_ + j, dpr, W); st(dhz + j, dpz, W); st(dhn + j, dpn * r, W);
-            st(dhpv + j, dh * z, W);
-        }
-    }
-}
-
-void crn_rnn_forward(int B, int H, const float *pre, const float *bias, float *h, int relu) {
-    for (int b = 0; b < B; b++) {
-        const float *p = pre + (size_t)b * H;
-        float *hb = h + (size_t)b * H;
-        FOR8(j, H) {
-            v8f v = ld(p + j, W) + ld(bias + j, W);
-            st(hb + j, relu ? __builtin_elementwise_max(v, splat(0.0f)) : vtanh(v), W);
-        }
-    }
-}
-
-void crn_rnn_backward(int B, int H, const float *h, const float *dh_out, const float *dh_rec,
-                      float *dpre, int relu) {
-    size_t n = (size_t)B * H;
-    for (size_t k = 0; k < n; k++) {
-        float dh = dh_out[k] + (dh_rec ? dh_rec[k] : 0.0f);
-        dpre[k] = relu ? (h[k] > 0.0f ? dh : 0.0f) : dh * (1.0f - h[k] * h[k]);
-    }
-}
+CRN_DEFINE_VEXP(vexp, v8f, v8i)
 
 // The largest of x[V], eight lanes at a time.
 static float row_max(const float *x, int V) {

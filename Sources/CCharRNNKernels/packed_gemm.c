@@ -2,12 +2,15 @@
 // (B/threads rows times W_hh) are too small for a BLAS call to amortise packing W_hh every step.
 // Packed layout: panels of 16 columns; panel p holds, for k = 0..K-1, the 16 values B[k, 16p..16p+15]
 // contiguously (zero beyond N). A 6x16 register tile (12 accumulators of 8 floats) runs over k; on an
-// x86-64 CPU with AVX-512 a 14x32 tile (28 accumulators of 16 floats, one per panel row) runs instead,
-// chosen when the process starts the first product. Both compute each output element as one chain of
-// fused multiply-adds over k in order, so they give the same bits wherever the build has FMA.
+// x86-64 CPU with AVX-512 a 14x32 tile (28 accumulators of 16 floats, one per panel row) runs instead
+// (crn_kernel_width). Both compute each output element as one chain of fused multiply-adds over k in
+// order, so they give the same bits wherever the build has FMA.
 #include "charrnn_kernels.h"
-#include <stdlib.h>
 #include <string.h>
+
+// The vector helpers are static: every call that passes a vector stays inside this file and its one
+// set of compiler flags, so the ABI warning of a build without AVX does not apply.
+#pragma clang diagnostic ignored "-Wpsabi"
 
 typedef float v8 __attribute__((ext_vector_type(8)));
 enum { NR = 16, MR = 6 };
@@ -104,44 +107,11 @@ static void gemm_packed_avx512(int M, int N, int K, const float *A, int lda, con
                                int accumulate);
 #endif
 
-// 0: not yet chosen; else the lane width of the kernel in use (8 or 16).
-static int packed_width = 0;
-
-int crn_packed_kernel_width(void) {
-    int w = __atomic_load_n(&packed_width, __ATOMIC_RELAXED);
-    if (w) return w;
-    w = 8;
-#ifdef CRN_AVX512_VARIANT
-    const char *env = getenv("CHARRNN_AVX512");
-    if (!(env && env[0] == '0') && crn_cpu_has_avx512f()) w = 16;
-#endif
-    __atomic_store_n(&packed_width, w, __ATOMIC_RELAXED);
-    return w;
-}
-
-int crn_packed_set_kernel_width(int width) {
-    int w = 8;
-#ifdef CRN_AVX512_VARIANT
-    if (width == 16 && crn_cpu_has_avx512f()) w = 16;
-#endif
-    if (width == 0) { __atomic_store_n(&packed_width, 0, __ATOMIC_RELAXED); return crn_packed_kernel_width(); }
-    __atomic_store_n(&packed_width, w, __ATOMIC_RELAXED);
-    return w;
-}
-
-int crn_packed_built_with_fma(void) {
-#ifdef __FMA__
-    return 1;
-#else
-    return 0;
-#endif
-}
-
 // Six panels at a time (at most 6 * 16 * K floats, kept in cache) against every row of A, so each
 // panel is read from memory once per call, not once per block of rows.
 void crn_gemm_packed(int M, int N, int K, const float *A, int lda, const float *packed, float *C, int ldc, int accumulate) {
 #ifdef CRN_AVX512_VARIANT
-    if (crn_packed_kernel_width() == 16) { gemm_packed_avx512(M, N, K, A, lda, packed, C, ldc, accumulate); return; }
+    if (crn_kernel_width() == 16) { gemm_packed_avx512(M, N, K, A, lda, packed, C, ldc, accumulate); return; }
 #endif
     int panels = (N + NR - 1) / NR;
     for (int p0 = 0; p0 < panels; p0 += 6) {

@@ -4,7 +4,64 @@ import Foundation
 import XCTest
 
 final class KernelTests: XCTestCase {
+    /// Runs `body` with the 8-lane kernels and, where the CPU has AVX-512, again with the 16-lane ones;
+    /// returns how many widths ran. The automatic choice is restored afterwards.
+    @discardableResult
+    private func atEachKernelWidth(_ body: (Int) throws -> Void) rethrows -> Int {
+        defer { crn_set_kernel_width(0) }
+        XCTAssertEqual(crn_set_kernel_width(8), 8)
+        try body(8)
+        guard crn_set_kernel_width(16) == 16 else { return 1 }
+        try body(16)
+        return 2
+    }
+
+    /// The cells' gate kernels forward and backward (LSTM, its one-row slice, GRU, tanh and ReLU RNN) at
+    /// row widths around the 16-lane vector: the 8- and 16-lane builds give the same bits (within 1e-6
+    /// where the plain build has no FMA to fuse as the AVX-512 one does).
+    func testCellKernelsAgreeAtBothWidths() {
+        var outputs: [[Float]] = []
+        let widths = atEachKernelWidth { _ in
+            var rng = RandomGenerator(seed: 21)
+            func values(_ n: Int, _ scale: Float = 6) -> [Float] { (0..<n).map { _ in (rng.nextFloat() - 0.5) * scale } }
+            var all: [Float] = []
+            for (B, H) in [(1, 1), (2, 5), (3, 16), (2, 17), (1, 33), (4, 128)] {
+                var gates = values(B * 4 * H), c = [Float](repeating: 0, count: B * H), h = c
+                let bias = values(4 * H, 1), cPrev = values(B * H, 2)
+                crn_lstm_forward(Int32(B), Int32(H), &gates, bias, cPrev, &c, &h)
+                var slice = values(4 * H), sc = [Float](repeating: 0, count: H), sh = sc
+                crn_lstm_forward_slice(Int32(H), Int32(H / 3), Int32(H - H / 3), &slice, bias, cPrev, &sc, &sh)
+                var dc = values(B * H, 1), dgates = [Float](repeating: 0, count: B * 4 * H)
+                crn_lstm_backward(Int32(B), Int32(H), gates, cPrev, c, values(B * H, 1), values(B * H, 1), &dc, &dgates)
+                let xp = values(B * 3 * H), hp = values(B * 3 * H), hPrev = values(B * H, 2)
+                var act = [Float](repeating: 0, count: B * 3 * H), gh = [Float](repeating: 0, count: B * H)
+                crn_gru_forward(Int32(B), Int32(H), xp, hp, hPrev, &act, &gh)
+                var dxp = act, dhp = act, dhPrev = gh
+                crn_gru_backward(Int32(B), Int32(H), act, hp, hPrev, values(B * H, 1), nil, &dxp, &dhp, &dhPrev)
+                var tanhH = gh, reluH = gh
+                crn_rnn_forward(Int32(B), Int32(H), xp, bias, &tanhH, 0)
+                crn_rnn_forward(Int32(B), Int32(H), xp, bias, &reluH, 1)
+                all += gates + c + h + slice + sc + sh + dc + dgates + act + gh + dxp + dhp + dhPrev + tanhH + reluH
+            }
+            XCTAssertTrue(all.allSatisfy(\.isFinite))
+            outputs.append(all)
+        }
+        guard widths == 2 else {
+            print("KernelTests: no AVX-512 on this CPU, so only the 8-lane cell kernels ran")
+            return
+        }
+        if crn_built_with_fma() == 1 {
+            XCTAssertEqual(outputs[0].map(\.bitPattern), outputs[1].map(\.bitPattern), "the 8- and 16-lane cell kernels differ")
+        } else {
+            for (a, b) in zip(outputs[0], outputs[1]) { XCTAssertEqual(a, b, accuracy: 1e-6 * max(1, abs(a))) }
+        }
+    }
+
     func testVectorisedMathMatchesLibm() {
+        atEachKernelWidth { _ in vectorisedMathMatchesLibm() }
+    }
+
+    private func vectorisedMathMatchesLibm() {
         let xs = stride(from: -30.0, through: 30.0, by: 0.0137).map { Float($0) }
         var y = [Float](repeating: 0, count: xs.count)
         crn_exp(xs, &y, xs.count)
@@ -19,22 +76,18 @@ final class KernelTests: XCTestCase {
     /// (and the 14-row one of the AVX-512 kernel), column counts around the 16-column panel, both weight
     /// layouts, overwrite and accumulate; with each kernel this CPU has. The two kernels give the same bits.
     func testPackedProductMatchesNaive() {
-        let automatic = crn_packed_kernel_width()
-        defer { crn_packed_set_kernel_width(0) }
-        XCTAssertEqual(crn_packed_set_kernel_width(8), 8)
-        let eight = packedProducts()
-        guard crn_packed_set_kernel_width(16) == 16 else {
-            XCTAssertEqual(automatic, 8)
+        XCTAssertEqual(crn_kernel_width(), getenv("CHARRNN_AVX512").map { String(cString: $0) } == "0" || crn_cpu_has_avx512f() == 0 ? 8 : 16)
+        var products: [[Float]] = []
+        let widths = atEachKernelWidth { _ in products.append(packedProducts()) }
+        guard widths == 2 else {
             print("KernelTests: no AVX-512 on this CPU, so only the 8-lane packed kernel was checked")
             return
         }
-        XCTAssertEqual(automatic, getenv("CHARRNN_AVX512").map { String(cString: $0) } == "0" ? 8 : 16)
-        let sixteen = packedProducts()
-        XCTAssertEqual(eight.count, sixteen.count)
-        if crn_packed_built_with_fma() == 1 {
-            XCTAssertEqual(eight.map(\.bitPattern), sixteen.map(\.bitPattern), "the 8- and 16-lane kernels differ")
+        XCTAssertEqual(products[0].count, products[1].count)
+        if crn_built_with_fma() == 1 {
+            XCTAssertEqual(products[0].map(\.bitPattern), products[1].map(\.bitPattern), "the 8- and 16-lane kernels differ")
         } else {
-            for (a, b) in zip(eight, sixteen) { XCTAssertEqual(a, b, accuracy: 1e-5) }
+            for (a, b) in zip(products[0], products[1]) { XCTAssertEqual(a, b, accuracy: 1e-5) }
         }
     }
 

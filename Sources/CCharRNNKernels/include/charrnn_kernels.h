@@ -76,13 +76,14 @@ size_t crn_packed_size(int K, int N);
 void crn_pack_b(int K, int N, const float *W, int ldw, int transposed, float *packed, int panel_begin, int panel_end);
 // C[M, N] (+)= A[M, K] B; accumulate 0 overwrites C.
 void crn_gemm_packed(int M, int N, int K, const float *A, int lda, const float *packed, float *C, int ldc, int accumulate);
-// The lane width of the packed product's kernel: 16 where the CPU has AVX-512 (unless the environment
-// sets CHARRNN_AVX512=0), else 8. crn_packed_set_kernel_width(8 or 16) picks one where the CPU has it,
-// 0 the automatic choice again; it returns the width now in use (the tests run both).
-int crn_packed_kernel_width(void);
-int crn_packed_set_kernel_width(int width);
-// 1 where this file was compiled for a CPU with FMA (the 8-lane kernel then fuses as the 16-lane one does).
-int crn_packed_built_with_fma(void);
+// The lane width of the kernels with an AVX-512 build (the packed product and the cells' gates): 16
+// where the CPU has AVX-512F (unless the environment sets CHARRNN_AVX512=0), else 8, chosen at the
+// first call. crn_set_kernel_width(8 or 16) picks one where the CPU has it, 0 the automatic choice
+// again; it returns the width now in use (the tests run both).
+int crn_kernel_width(void);
+int crn_set_kernel_width(int width);
+// 1 where the kernels were compiled for a CPU with FMA (the plain builds then fuse as the AVX-512 ones do).
+int crn_built_with_fma(void);
 
 // Whether the CPU (and the OS) offer AVX-512F; 0 on other architectures.
 int crn_cpu_has_avx512f(void);

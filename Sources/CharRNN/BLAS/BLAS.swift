@@ -62,7 +62,7 @@ public enum BLAS {
     }
 
     /// The kernel of the per-step products (PackedMatrix): "AVX-512" or "8-lane".
-    public static var packedKernelDescription: String { crn_packed_kernel_width() == 16 ? "AVX-512" : "8-lane" }
+    public static var packedKernelDescription: String { crn_kernel_width() == 16 ? "AVX-512" : "8-lane" }
 
     /// Threads OpenBLAS may use inside one call (Accelerate decides for itself).
     public static func setLibraryThreads(_ n: Int) {
