@@ -3,9 +3,16 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 #define MAX_WORKERS 63
+// A barrier spins this many times before it yields the core.
 #define SPINS 20000
+// An idle worker spins this long for the next job before it sleeps. Waking a sleeping worker costs tens
+// of microseconds; a job waits for that whenever the work between two jobs (a batch-1 recurrence on one
+// thread, say) outlasts the spin, and then two threads ran slower than one. A count of pause
+// instructions is no measure of time (their latency differs tenfold between CPUs), so the clock is.
+#define IDLE_SPIN_NS 1000000
 
 #if defined(__x86_64__) || defined(__i386__)
 #define relax() __builtin_ia32_pause()
@@ -43,15 +50,26 @@ static void work(uint32_t gen) {
     }
 }
 
+static uint64_t monotonic_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
 // `arg` is the generation when the worker was created: reading it here instead could skip a job
 // published before the thread first ran, which a job run together (every task on its own thread) needs.
 static void *worker_main(void *arg) {
     uint32_t seen = (uint32_t)(uintptr_t)arg;
     for (;;) {
-        int spins = 0;
+        unsigned spins = 0;
+        uint64_t idle_since = 0;
         uint32_t gen;
         while ((gen = atomic_load_explicit(&pool.generation, memory_order_acquire)) == seen) {
-            if (++spins < SPINS) { relax(); continue; }
+            relax();
+            if (++spins % 64 != 0) continue;
+            uint64_t now = monotonic_ns();
+            if (idle_since == 0) idle_since = now;
+            if (now - idle_since < IDLE_SPIN_NS) continue;
             pthread_mutex_lock(&pool.mutex);
             while ((gen = atomic_load(&pool.generation)) == seen) pthread_cond_wait(&pool.wake, &pool.mutex);
             pthread_mutex_unlock(&pool.mutex);
