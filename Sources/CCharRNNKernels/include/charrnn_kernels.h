@@ -63,6 +63,15 @@ void crn_add(const float *x, float *y, size_t n);
 // sum of squares, in double
 double crn_sumsq(const float *x, size_t n);
 
+// The optimizers' updates of n parameters p from their gradients g, with their moments m (and v), as
+// Optimizers/Optimizer.swift describes. Adam's step_size is lr / (1 - beta1^t) and bias2_root
+// sqrt(1 - beta2^t); shrink is AdamW's 1 - lr * weight_decay (1 for Adam).
+void crn_sgd_update(size_t n, float *p, const float *g, float *m, float lr, float momentum, int first_step);
+void crn_adam_update(size_t n, float *p, const float *g, float *m, float *v, float beta1, float beta2,
+                     float step_size, float bias2_root, float eps, float shrink);
+void crn_rmsprop_update(size_t n, float *p, const float *g, float *m, float lr, float alpha, float eps);
+void crn_adagrad_update(size_t n, float *p, const float *g, float *m, float lr, float eps);
+
 // Ctrl-C: after crn_install_interrupt_handler, the first SIGINT/SIGTERM sets a flag instead of
 // killing the process, so training can save a checkpoint; a second one exits at once.
 void crn_install_interrupt_handler(void);

@@ -1,3 +1,4 @@
+import CCharRNNKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -60,49 +61,22 @@ public final class Optimizer {
         }
     }
 
+    /// The rule over one thread's range (the loops are C kernels: see optimizer.c).
     private func update(_ range: Range<Int>, _ p: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ lr: Float) {
-        let m = self.m.pointer
+        let n = range.count, p = p + range.lowerBound, g = g + range.lowerBound, m = self.m.pointer + range.lowerBound
         switch kind {
         case .sgd:
-            if momentum == 0 {
-                for i in range { p[i] -= lr * g[i] }
-            } else {
-                let mu = momentum
-                if step == 1 {
-                    for i in range { m[i] = g[i]; p[i] -= lr * m[i] }
-                } else {
-                    for i in range { m[i] = mu * m[i] + g[i]; p[i] -= lr * m[i] }
-                }
-            }
+            crn_sgd_update(n, p, g, m, lr, momentum, step == 1 ? 1 : 0)
         case .adam, .adamw:
-            if kind == .adamw {
-                // Decoupled: the weights shrink by lr * weight_decay before the Adam step.
-                let shrink = 1 - lr * weightDecay
-                for i in range { p[i] *= shrink }
-            }
-            let v = self.v.pointer, b1 = beta1, b2 = beta2, eps = epsilon
-            let bc1 = 1 - powf(b1, Float(step)), bc2 = 1 - powf(b2, Float(step))
-            let stepSize = lr / bc1, bc2Root = bc2.squareRoot()
-            for i in range {
-                let gi = g[i]
-                m[i] = b1 * m[i] + (1 - b1) * gi
-                v[i] = b2 * v[i] + (1 - b2) * gi * gi
-                p[i] -= stepSize * m[i] / (v[i].squareRoot() / bc2Root + eps)
-            }
+            // AdamW: decoupled, the weights shrink by lr * weight_decay before the Adam step.
+            let shrink: Float = kind == .adamw ? 1 - lr * weightDecay : 1
+            let bc1 = 1 - powf(beta1, Float(step)), bc2 = 1 - powf(beta2, Float(step))
+            crn_adam_update(n, p, g, m, self.v.pointer + range.lowerBound, beta1, beta2, lr / bc1, bc2.squareRoot(),
+                            epsilon, shrink)
         case .rmsprop:
-            let a = alpha, eps = epsilon
-            for i in range {
-                let gi = g[i]
-                m[i] = a * m[i] + (1 - a) * gi * gi
-                p[i] -= lr * gi / (m[i].squareRoot() + eps)
-            }
+            crn_rmsprop_update(n, p, g, m, lr, alpha, epsilon)
         case .adagrad:
-            let eps = epsilon
-            for i in range {
-                let gi = g[i]
-                m[i] += gi * gi
-                p[i] -= lr * gi / (m[i].squareRoot() + eps)
-            }
+            crn_adagrad_update(n, p, g, m, lr, epsilon)
         }
     }
 }

@@ -1,0 +1,49 @@
+// The optimizers' elementwise updates over a range of the flat parameter buffer (Optimizers/Optimizer.swift
+// holds the rules and their state). `restrict` lets the compiler vectorise the square roots and divisions,
+// which a Swift loop over four pointers that might alias did one at a time; the square root is the
+// builtin without errno (sqrtf's errno kept the loops scalar). Contraction is off, so each update rounds
+// exactly as the Swift expressions it replaced, and runs give the same bits as before.
+#include "charrnn_kernels.h"
+
+#pragma clang fp contract(off)
+
+void crn_sgd_update(size_t n, float *restrict p, const float *restrict g, float *restrict m, float lr, float momentum,
+                    int first_step) {
+    if (momentum == 0.0f) {
+        for (size_t i = 0; i < n; i++) p[i] = p[i] - lr * g[i];
+    } else if (first_step) {
+        for (size_t i = 0; i < n; i++) { m[i] = g[i]; p[i] = p[i] - lr * m[i]; }
+    } else {
+        for (size_t i = 0; i < n; i++) { m[i] = momentum * m[i] + g[i]; p[i] = p[i] - lr * m[i]; }
+    }
+}
+
+void crn_adam_update(size_t n, float *restrict p, const float *restrict g, float *restrict m, float *restrict v,
+                     float beta1, float beta2, float step_size, float bias2_root, float eps, float shrink) {
+    const float a1 = 1.0f - beta1, a2 = 1.0f - beta2;
+    for (size_t i = 0; i < n; i++) {
+        const float gi = g[i];
+        const float pi = shrink == 1.0f ? p[i] : p[i] * shrink;
+        m[i] = beta1 * m[i] + a1 * gi;
+        v[i] = beta2 * v[i] + a2 * gi * gi;
+        p[i] = pi - step_size * m[i] / (__builtin_elementwise_sqrt(v[i]) / bias2_root + eps);
+    }
+}
+
+void crn_rmsprop_update(size_t n, float *restrict p, const float *restrict g, float *restrict m, float lr, float alpha,
+                        float eps) {
+    const float a = 1.0f - alpha;
+    for (size_t i = 0; i < n; i++) {
+        const float gi = g[i];
+        m[i] = alpha * m[i] + a * gi * gi;
+        p[i] = p[i] - lr * gi / (__builtin_elementwise_sqrt(m[i]) + eps);
+    }
+}
+
+void crn_adagrad_update(size_t n, float *restrict p, const float *restrict g, float *restrict m, float lr, float eps) {
+    for (size_t i = 0; i < n; i++) {
+        const float gi = g[i];
+        m[i] = m[i] + gi * gi;
+        p[i] = p[i] - lr * gi / (__builtin_elementwise_sqrt(m[i]) + eps);
+    }
+}
