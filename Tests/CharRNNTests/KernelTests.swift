@@ -126,6 +126,17 @@ final class KernelTests: XCTestCase {
         return all
     }
 
+    /// The sum of squares (sixteen partial sums and a scalar tail) against a plain double loop, at
+    /// lengths around the sixteen.
+    func testSumOfSquares() {
+        var rng = RandomGenerator(seed: 4)
+        for n in [0, 1, 15, 16, 17, 31, 100, 1000, 4099] {
+            let x = (0..<n).map { _ in (rng.nextFloat() - 0.5) * 10 }
+            let want = x.reduce(0.0) { $0 + Double($1) * Double($1) }
+            XCTAssertEqual(crn_sumsq(x, n), want, accuracy: 1e-12 * max(1, want), "n \(n)")
+        }
+    }
+
     func testExtremeInputsStayFinite() {
         let xs: [Float] = [-1e30, -200, -88, 88, 200, 1e30]
         var y = [Float](repeating: 0, count: xs.count)
