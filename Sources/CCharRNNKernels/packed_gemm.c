@@ -145,13 +145,13 @@ AVX512 void tile16(const int mr, const int np, int K, const float *A, int lda, c
                    float *C, int ldc, int accumulate) {
     // The pragmas unroll the loops over rows and panels whatever the optimisation level: at -O2 the
     // 14-row tile was not unrolled, its accumulators went to memory, and it ran at half the speed.
-    v16 acc[14][6];
+    v16 acc[14][8];
 #pragma clang loop unroll(full)
     for (int i = 0; i < mr; i++)
 #pragma clang loop unroll(full)
         for (int q = 0; q < np; q++) acc[i][q] = 0;
     for (int k = 0; k < K; k++) {
-        v16 b[6];
+        v16 b[8];
 #pragma clang loop unroll(full)
         for (int q = 0; q < np; q++) b[q] = load16(panels + (size_t)q * NR * K + (size_t)k * NR);
 #pragma clang loop unroll(full)
@@ -188,9 +188,31 @@ AVX512 void rows_block16(const int mr, const int np, int p0, int p1, int N, int 
 
 #define ROWS16(r, np) rows_block16(r, np, p0, p1, N, K, a, lda, packed, c, ldc, accumulate)
 
+// One or two rows (a batch-1 step): a tile is then K dependent FMAs per accumulator, as long with one
+// panel as with eight, so eight panels go at a time and the last few together, in as few tiles as the
+// registers allow (8 x 2 accumulators, 8 panel rows and A's value).
+#define FEW16(np) tile16(mr, np, K, A, lda, packed + (size_t)p * NR * K, N, p * NR, C, ldc, accumulate)
+AVX512 void few_rows16(const int mr, int N, int K, const float *A, int lda, const float *packed, float *C, int ldc,
+                       int accumulate) {
+    int panels = (N + NR - 1) / NR, p = 0;
+    for (; p + 8 <= panels; p += 8) FEW16(8);
+    switch (panels - p) {
+    case 7: FEW16(7); break;
+    case 6: FEW16(6); break;
+    case 5: FEW16(5); break;
+    case 4: FEW16(4); break;
+    case 3: FEW16(3); break;
+    case 2: FEW16(2); break;
+    case 1: FEW16(1); break;
+    default: break;
+    }
+}
+
 __attribute__((target("avx512f")))
 static void gemm_packed_avx512(int M, int N, int K, const float *A, int lda, const float *packed, float *C, int ldc,
                                int accumulate) {
+    if (M == 1) { few_rows16(1, N, K, A, lda, packed, C, ldc, accumulate); return; }
+    if (M == 2) { few_rows16(2, N, K, A, lda, packed, C, ldc, accumulate); return; }
     int panels = (N + NR - 1) / NR;
     for (int p0 = 0; p0 < panels; p0 += 6) {
         int p1 = p0 + 6 < panels ? p0 + 6 : panels;
@@ -212,7 +234,7 @@ static void gemm_packed_avx512(int M, int N, int K, const float *A, int lda, con
         case 5: ROWS16(5, 3); break;
         case 4: ROWS16(4, 6); break;
         case 3: ROWS16(3, 6); break;
-        case 2: ROWS16(2, 6); break;
+        case 2: ROWS16(2, 6); break;  // rows left after 14-row blocks
         case 1: ROWS16(1, 6); break;
         default: break;
         }

@@ -73,8 +73,10 @@ final class KernelTests: XCTestCase {
     }
 
     /// The packed small-M product against a plain triple loop, over row counts around the 6-row tile
-    /// (and the 14-row one of the AVX-512 kernel), column counts around the 16-column panel, both weight
-    /// layouts, overwrite and accumulate; with each kernel this CPU has. The two kernels give the same bits.
+    /// (and the 14-row one of the AVX-512 kernel), column counts around the 16-column panel and panel
+    /// counts from 1 to 13 (the AVX-512 kernel takes one or two rows eight panels at a time, then the rest
+    /// together), both weight layouts, overwrite and accumulate; with each kernel this CPU has. The two
+    /// kernels give the same bits.
     func testPackedProductMatchesNaive() {
         XCTAssertEqual(crn_kernel_width(), getenv("CHARRNN_AVX512").map { String(cString: $0) } == "0" || crn_cpu_has_avx512f() == 0 ? 8 : 16)
         var products: [[Float]] = []
@@ -95,7 +97,7 @@ final class KernelTests: XCTestCase {
     private func packedProducts() -> [Float] {
         var all: [Float] = []
         var rng = RandomGenerator(seed: 9)
-        for (K, N) in [(1, 1), (7, 16), (13, 33), (64, 100), (37, 48)] {
+        for (K, N) in [(1, 1), (7, 16), (13, 33), (64, 100), (37, 48), (4, 32), (11, 64), (5, 130), (3, 96), (9, 200)] {
             let W = (0..<K * N).map { _ in rng.nextFloat() - 0.5 }
             for transposed in [false, true] {
                 // transposed: W is stored N x K and B[k, n] = W[n, k]; else W is K x N.
