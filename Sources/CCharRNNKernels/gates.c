@@ -35,7 +35,7 @@ INLINE v16f vtanh(v16f x) { return 1.0f - 2.0f / (vexp(2.0f * x) + 1.0f); }
 
 // Units [0, n) of one row whose gate blocks are H apart.
 INLINE void lstm_forward_units(int n, int H, float *gi, const float *bias, const float *cp,
-                                      float *cb, float *hb) {
+                               float *cb, float *hb) {
     float *gf = gi + H, *gg = gf + H, *go = gg + H;
     FOR16(j, n) {
         v16f i = vsigmoid(ld(gi + j, W) + ld(bias + j, W));
@@ -50,19 +50,19 @@ INLINE void lstm_forward_units(int n, int H, float *gi, const float *bias, const
 }
 
 INLINE void lstm_forward_body(int B, int H, float *gates, const float *bias, const float *c_prev,
-                      float *c, float *h) {
+                              float *c, float *h) {
     for (int b = 0; b < B; b++)
         lstm_forward_units(H, H, gates + (size_t)b * 4 * H, bias, c_prev + (size_t)b * H,
                            c + (size_t)b * H, h + (size_t)b * H);
 }
 
 INLINE void lstm_forward_slice_body(int H, int j0, int n, float *gates, const float *bias, const float *c_prev,
-                            float *c, float *h) {
+                                    float *c, float *h) {
     lstm_forward_units(n, H, gates + j0, bias + j0, c_prev + j0, c + j0, h + j0);
 }
 
 INLINE void lstm_backward_body(int B, int H, const float *gates, const float *c_prev, const float *c,
-                       const float *dh_out, const float *dh_rec, float *dc, float *dgates) {
+                               const float *dh_out, const float *dh_rec, float *dc, float *dgates) {
     for (int b = 0; b < B; b++) {
         const float *gi = gates + (size_t)b * 4 * H, *gf = gi + H, *gg = gf + H, *go = gg + H;
         const float *cp = c_prev + (size_t)b * H, *cb = c + (size_t)b * H;
@@ -86,7 +86,7 @@ INLINE void lstm_backward_body(int B, int H, const float *gates, const float *c_
 }
 
 INLINE void gru_forward_body(int B, int H, const float *xp, const float *hp, const float *h_prev,
-                     float *act, float *h) {
+                             float *act, float *h) {
     for (int b = 0; b < B; b++) {
         const float *xr = xp + (size_t)b * 3 * H, *xz = xr + H, *xn = xz + H;
         const float *hr = hp + (size_t)b * 3 * H, *hz = hr + H, *hn = hz + H;
@@ -104,8 +104,8 @@ INLINE void gru_forward_body(int B, int H, const float *xp, const float *hp, con
 }
 
 INLINE void gru_backward_body(int B, int H, const float *act, const float *hp, const float *h_prev,
-                      const float *dh_out, const float *dh_rec, float *dxp, float *dhp,
-                      float *dh_prev) {
+                              const float *dh_out, const float *dh_rec, float *dxp, float *dhp,
+                              float *dh_prev) {
     for (int b = 0; b < B; b++) {
         const float *ar = act + (size_t)b * 3 * H, *az = ar + H, *an = az + H;
         const float *hn = hp + (size_t)b * 3 * H + 2 * H;
