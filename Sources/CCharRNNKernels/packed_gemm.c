@@ -124,8 +124,10 @@ void crn_gemm_packed(int M, int N, int K, const float *A, int lda, const float *
         switch (M - i) {
         case 5: rows_block(5, 1, p0, p1, N, K, a, lda, packed, c, ldc, accumulate); break;
         case 4: rows_block(4, 1, p0, p1, N, K, a, lda, packed, c, ldc, accumulate); break;
-        case 3: rows_block(3, 2, p0, p1, N, K, a, lda, packed, c, ldc, accumulate); break;
-        case 2: rows_block(2, 3, p0, p1, N, K, a, lda, packed, c, ldc, accumulate); break;
+        // Three rows by two panels, or two by three, hold 12 accumulators and 4 or 6 panel rows: more
+        // than AVX2's 16 registers, and they ran at half the speed of one panel or two.
+        case 3: rows_block(3, 1, p0, p1, N, K, a, lda, packed, c, ldc, accumulate); break;
+        case 2: rows_block(2, 2, p0, p1, N, K, a, lda, packed, c, ldc, accumulate); break;
         case 1: rows_block(1, 6, p0, p1, N, K, a, lda, packed, c, ldc, accumulate); break;
         default: break;
         }
