@@ -23,10 +23,9 @@ void crn_adam_update(size_t n, float *restrict p, const float *restrict g, float
     const float a1 = 1.0f - beta1, a2 = 1.0f - beta2;
     for (size_t i = 0; i < n; i++) {
         const float gi = g[i];
-        const float pi = shrink == 1.0f ? p[i] : p[i] * shrink;
         m[i] = beta1 * m[i] + a1 * gi;
         v[i] = beta2 * v[i] + a2 * gi * gi;
-        p[i] = pi - step_size * m[i] / (__builtin_elementwise_sqrt(v[i]) / bias2_root + eps);
+        p[i] = p[i] * shrink - step_size * m[i] / (__builtin_elementwise_sqrt(v[i]) / bias2_root + eps);
     }
 }
 

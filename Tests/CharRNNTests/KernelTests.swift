@@ -4,24 +4,36 @@ import Foundation
 import XCTest
 
 final class KernelTests: XCTestCase {
-    /// Runs `body` with the 8-lane kernels and, where the CPU has AVX-512, again with the 16-lane ones;
-    /// returns how many widths ran. The automatic choice is restored afterwards.
-    @discardableResult
-    private func atEachKernelWidth(_ body: (Int) throws -> Void) rethrows -> Int {
+    /// `body`'s result with the 8-lane kernels and, where the CPU has AVX-512, with the 16-lane ones, in
+    /// that order. The automatic choice is restored afterwards.
+    private func atEachKernelWidth<R>(_ body: () -> R) -> [R] {
         defer { crn_set_kernel_width(0) }
         XCTAssertEqual(crn_set_kernel_width(8), 8)
-        try body(8)
-        guard crn_set_kernel_width(16) == 16 else { return 1 }
-        try body(16)
-        return 2
+        let eight = body()
+        guard crn_set_kernel_width(16) == 16 else { return [eight] }
+        return [eight, body()]
+    }
+
+    /// The 8- and 16-lane kernels' outputs (from atEachKernelWidth) are the same bits, or within
+    /// `tolerance(value)` where the plain build has no FMA to fuse as the AVX-512 one does.
+    private func assertKernelWidthsAgree(_ outputs: [[Float]], _ what: String, tolerance: (Float) -> Float) {
+        guard outputs.count == 2 else {
+            print("KernelTests: no AVX-512 on this CPU, so only the 8-lane \(what) ran")
+            return
+        }
+        XCTAssertEqual(outputs[0].count, outputs[1].count)
+        if crn_built_with_fma() == 1 {
+            XCTAssertEqual(outputs[0].map(\.bitPattern), outputs[1].map(\.bitPattern), "the 8- and 16-lane \(what) differ")
+        } else {
+            for (a, b) in zip(outputs[0], outputs[1]) { XCTAssertEqual(a, b, accuracy: tolerance(a)) }
+        }
     }
 
     /// The cells' gate kernels forward and backward (LSTM, its one-row slice, GRU, tanh and ReLU RNN) at
     /// row widths around the 16-lane vector: the 8- and 16-lane builds give the same bits (within 1e-6
     /// where the plain build has no FMA to fuse as the AVX-512 one does).
     func testCellKernelsAgreeAtBothWidths() {
-        var outputs: [[Float]] = []
-        let widths = atEachKernelWidth { _ in
+        let outputs = atEachKernelWidth { () -> [Float] in
             var rng = RandomGenerator(seed: 21)
             func values(_ n: Int, _ scale: Float = 6) -> [Float] { (0..<n).map { _ in (rng.nextFloat() - 0.5) * scale } }
             var all: [Float] = []
@@ -44,21 +56,13 @@ final class KernelTests: XCTestCase {
                 all += gates + c + h + slice + sc + sh + dc + dgates + act + gh + dxp + dhp + dhPrev + tanhH + reluH
             }
             XCTAssertTrue(all.allSatisfy(\.isFinite))
-            outputs.append(all)
+            return all
         }
-        guard widths == 2 else {
-            print("KernelTests: no AVX-512 on this CPU, so only the 8-lane cell kernels ran")
-            return
-        }
-        if crn_built_with_fma() == 1 {
-            XCTAssertEqual(outputs[0].map(\.bitPattern), outputs[1].map(\.bitPattern), "the 8- and 16-lane cell kernels differ")
-        } else {
-            for (a, b) in zip(outputs[0], outputs[1]) { XCTAssertEqual(a, b, accuracy: 1e-6 * max(1, abs(a))) }
-        }
+        assertKernelWidthsAgree(outputs, "cell kernels") { 1e-6 * max(1, abs($0)) }
     }
 
     func testVectorisedMathMatchesLibm() {
-        atEachKernelWidth { _ in vectorisedMathMatchesLibm() }
+        _ = atEachKernelWidth(vectorisedMathMatchesLibm)
     }
 
     private func vectorisedMathMatchesLibm() {
@@ -79,18 +83,7 @@ final class KernelTests: XCTestCase {
     /// kernels give the same bits.
     func testPackedProductMatchesNaive() {
         XCTAssertEqual(crn_kernel_width(), getenv("CHARRNN_AVX512").map { String(cString: $0) } == "0" || crn_cpu_has_avx512f() == 0 ? 8 : 16)
-        var products: [[Float]] = []
-        let widths = atEachKernelWidth { _ in products.append(packedProducts()) }
-        guard widths == 2 else {
-            print("KernelTests: no AVX-512 on this CPU, so only the 8-lane packed kernel was checked")
-            return
-        }
-        XCTAssertEqual(products[0].count, products[1].count)
-        if crn_built_with_fma() == 1 {
-            XCTAssertEqual(products[0].map(\.bitPattern), products[1].map(\.bitPattern), "the 8- and 16-lane kernels differ")
-        } else {
-            for (a, b) in zip(products[0], products[1]) { XCTAssertEqual(a, b, accuracy: 1e-5) }
-        }
+        assertKernelWidthsAgree(atEachKernelWidth(packedProducts), "packed kernels") { _ in 1e-5 }
     }
 
     /// Every product of testPackedProductMatchesNaive with the kernel in use, checked and concatenated.
