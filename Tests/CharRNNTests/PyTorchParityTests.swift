@@ -23,19 +23,21 @@ final class PyTorchParityTests: XCTestCase {
 
     override func tearDown() { BLAS.setThreads(1) }
 
-    /// Run with one thread and with the work split over two (batch parts, split products).
+    /// Run with one thread and with the work split over two (batch parts, split products and copies:
+    /// the fixtures are small enough to run on one thread unless told to share everything).
     func testLogitsLossAndGradients() throws {
-        for threads in [1, 2] {
-            BLAS.setThreads(threads)
-            try logitsLossAndGradients()
-        }
+        try onOneAndTwoThreads { try logitsLossAndGradients() }
     }
 
     func testOptimizersMatchTorchOptim() throws {
-        for threads in [1, 2] {
-            BLAS.setThreads(threads)
-            try optimizersMatchTorchOptim()
-        }
+        try onOneAndTwoThreads { try optimizersMatchTorchOptim() }
+    }
+
+    private func onOneAndTwoThreads(_ body: () throws -> Void) throws {
+        BLAS.setThreads(1)
+        try body()
+        BLAS.setThreads(2)
+        try Parallel.sharingEverything(body)
     }
 
     func logitsLossAndGradients() throws {

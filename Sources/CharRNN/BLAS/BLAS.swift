@@ -74,7 +74,7 @@ public enum BLAS {
     /// out[cols] += sum over rows of m[rows, cols] (ones: at least `rows` ones), split by columns.
     public static func columnSums(_ m: UnsafePointer<Float>, rows: Int, cols: Int, ones: UnsafePointer<Float>,
                                   into out: UnsafeMutablePointer<Float>) {
-        let parts = rows * cols < 1 << 15 ? 1 : Parallel.threads
+        let parts = Parallel.parts(floats: rows * cols)
         Parallel.run(parts) { p in
             let r = Parallel.range(part: p, of: parts, total: cols)
             gemv(trans: true, rows: rows, cols: r.count, a: m + r.lowerBound, lda: cols, x: ones, beta: 1,
@@ -90,7 +90,7 @@ public enum BLAS {
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         let parts = Parallel.threads
-        if parts <= 1 || m * n * k < 1 << 16 {
+        if parts <= 1 || m * n * k < Parallel.minimumSharedMACs {
             gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                  beta: beta, c: c, ldc: ldc)
             return

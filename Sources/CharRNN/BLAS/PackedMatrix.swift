@@ -15,7 +15,7 @@ final class PackedMatrix {
         self.k = k
         self.n = n
         buffer.reserve(crn_packed_size(Int32(k), Int32(n)))
-        let out = buffer.pointer, panels = (n + 15) / 16, parts = min(Parallel.threads, panels)
+        let out = buffer.pointer, panels = (n + 15) / 16, parts = min(Parallel.parts(floats: k * n), panels)
         Parallel.run(parts) { p in
             let r = Parallel.range(part: p, of: parts, total: panels)
             crn_pack_b(Int32(k), Int32(n), w, Int32(transposed ? k : n), transposed ? 1 : 0, out,

@@ -69,16 +69,39 @@ public enum Parallel {
         return start..<(start + base + (part < extra ? 1 : 0))
     }
 
-    /// body(r) for every row, rows cut into one part per thread (serial when rows are few).
+    /// The least work worth sharing with other threads. What another core writes stays in its cache, and
+    /// the caller's next, often serial, work (the recurrence, the optimizer) fetches it from there: on a
+    /// 2-core VM whose cores were far apart (a cache line's round trip 370 ns), a batch-1 RNN step that
+    /// split its 0.4-2M multiply-add products and 10-20k-float copies ran its serial recurrence 31% and
+    /// its optimizer 2.4 times slower than on one thread, and the whole step 15% slower. Below these
+    /// sizes, work runs on the caller (every size in that step is); products of 4M multiply-adds or more
+    /// and copies of 32k floats or more are shared, which every training row of a batch of 32 or more is.
+    /// (Tests set both to 0, so that models small enough to check take every split path.)
+    nonisolated(unsafe) public static var minimumSharedMACs = 1 << 22
+    nonisolated(unsafe) public static var minimumSharedFloats = 1 << 15
+
+    /// Runs body with every size shared among the threads (for tests of the split paths).
+    public static func sharingEverything<R>(_ body: () throws -> R) rethrows -> R {
+        let saved = (minimumSharedMACs, minimumSharedFloats)
+        (minimumSharedMACs, minimumSharedFloats) = (0, 0)
+        defer { (minimumSharedMACs, minimumSharedFloats) = saved }
+        return try body()
+    }
+
+    /// Parts for memory-bound work (copies, adds, sums) over `floats` floats: 1 below minimumSharedFloats.
     @inline(__always)
-    public static func forRows(_ rows: Int, minimum: Int = 64, _ body: (Int) -> Void) {
-        let parts = rows < minimum ? 1 : threads
+    public static func parts(floats: Int) -> Int { floats < minimumSharedFloats ? 1 : threads }
+
+    /// body(r) for every row of `rowLength` floats, rows cut into one part per thread (serial when small).
+    @inline(__always)
+    public static func forRows(_ rows: Int, rowLength: Int, _ body: (Int) -> Void) {
+        let parts = min(parts(floats: rows * rowLength), max(rows, 1))
         run(parts) { p in for r in range(part: p, of: parts, total: rows) { body(r) } }
     }
 
     /// Zeroes a buffer, split over the threads.
     public static func zero(_ b: FloatBuffer) {
-        let parts = b.count < 1 << 16 ? 1 : threads, ptr = b.pointer, n = b.count
+        let parts = parts(floats: b.count), ptr = b.pointer, n = b.count
         run(parts) { p in
             let r = range(part: p, of: parts, total: n)
             (ptr + r.lowerBound).update(repeating: 0, count: r.count)
@@ -86,8 +109,8 @@ public enum Parallel {
     }
 
     /// body(range) over 0..<n cut into one part per thread (serial when n is small).
-    public static func forRanges(_ n: Int, minimum: Int = 1 << 15, _ body: (Range<Int>) -> Void) {
-        let parts = n < minimum ? 1 : threads
+    public static func forRanges(_ n: Int, _ body: (Range<Int>) -> Void) {
+        let parts = parts(floats: n)
         run(parts) { p in body(range(part: p, of: parts, total: n)) }
     }
 

@@ -43,7 +43,7 @@ final class GRULayer: RecurrentLayer {
             return hs + bh
         }
         if stepsTiled(T: T, B: B) {
-            Parallel.forRows(rows) { r in
+            Parallel.forRows(rows, rowLength: G) { r in
                 crn_add(bI, xp + r * G, G)
                 (hp + r * G).update(from: bH, count: G)
             }

@@ -104,11 +104,11 @@ public class RecurrentLayer {
                            b: params + wIh, ldb: inputSize, c: out, ldc: gh)
             }
         case .projected(let ids, let table, _):
-            Parallel.forRows(rows) { r in (out + r * gh).update(from: table + Int(ids[r]) * gh, count: gh) }
+            Parallel.forRows(rows, rowLength: gh) { r in (out + r * gh).update(from: table + Int(ids[r]) * gh, count: gh) }
         case .oneHot(let ids):
             // A one-hot row picks column id of W_ih [G*H, V].
             let w = params + wIh, v = inputSize
-            let parts = Parallel.threads
+            let parts = Parallel.parts(floats: rows * gh)
             Parallel.run(parts) { p in
                 for r in Parallel.range(part: p, of: parts, total: rows) {
                     let id = Int(ids[r])
@@ -131,7 +131,7 @@ public class RecurrentLayer {
             // The gradient of the folded table: rows with the same id add into one table row, so parts
             // own disjoint columns. The model turns it into the W_ih and embedding gradients.
             dTable.reserve(V * gh)
-            let d = dTable.pointer, parts = Parallel.threads
+            let d = dTable.pointer, parts = Parallel.parts(floats: rows * gh)
             d.update(repeating: 0, count: V * gh)
             Parallel.run(parts) { p in
                 let cols = Parallel.range(part: p, of: parts, total: gh)
@@ -143,7 +143,7 @@ public class RecurrentLayer {
         case .oneHot(let ids):
             // Parts own disjoint rows of W_ih's gradient, so no two write the same element.
             let g = grads + wIh, v = inputSize
-            let parts = Parallel.threads
+            let parts = Parallel.parts(floats: rows * gh)
             Parallel.run(parts) { p in
                 let js = Parallel.range(part: p, of: parts, total: gh)
                 for r in 0..<rows {

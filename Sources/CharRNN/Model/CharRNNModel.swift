@@ -216,7 +216,7 @@ public final class CharRNNModel {
             let I = config.inputSize(layer: 0), base = I - C, cats = categoryIds.pointer
             embedded.reserve(rows * I)
             let out = embedded.pointer, table = E > 0 ? p + layout.offset("embedding.weight") : p
-            Parallel.forRows(rows) { r in
+            Parallel.forRows(rows, rowLength: I) { r in
                 let row = out + r * I
                 row.update(repeating: 0, count: I)
                 if E > 0 { row.update(from: table + Int(inputs[r]) * E, count: E) } else { row[Int(inputs[r])] = 1 }
@@ -237,7 +237,7 @@ public final class CharRNNModel {
             embedded.reserve(rows * E)
             let table = p + layout.offset("embedding.weight")
             let out = embedded.pointer
-            Parallel.forRows(rows) { r in
+            Parallel.forRows(rows, rowLength: E) { r in
                 (out + r * E).update(from: table + Int(inputs[r]) * E, count: E)
                 if let em { Self.scale(out + r * E, E, by: em[Int(inputs[r])]) }
             }
@@ -273,7 +273,7 @@ public final class CharRNNModel {
         top = out
         let dec = layout.offset("decoder.weight"), bias = layout.offset("decoder.bias")
         let lg = logits.pointer
-        Parallel.forRows(rows) { r in (lg + r * V).update(from: p + bias, count: V) }
+        Parallel.forRows(rows, rowLength: V) { r in (lg + r * V).update(from: p + bias, count: V) }
         if decoderFrozen && rows <= RecurrentLayer.panelSplitRows {
             // The same kernel for every small inference step, so a row's logits do not depend on the batch.
             packedDecoder.multiplyByPanels(rows: rows, out, into: lg, accumulate: true)
@@ -363,7 +363,7 @@ public final class CharRNNModel {
         } else if E > 0 {
             // Rows with the same id add into the same table row: parts own disjoint columns instead.
             let table = g + layout.offset("embedding.weight"), d = dOut, I = config.inputSize(layer: 0)
-            let parts = Parallel.threads
+            let parts = Parallel.parts(floats: rows * E)
             Parallel.run(parts) { p in
                 let cols = Parallel.range(part: p, of: parts, total: E)
                 for r in 0..<rows {

@@ -22,7 +22,7 @@ public enum GradientClipping {
 
     /// The global L2 norm; partial sums are added in a fixed order, so it does not depend on timing.
     public static func norm(_ g: FloatBuffer) -> Double {
-        let parts = g.count < 1 << 15 ? 1 : Parallel.threads, p = g.pointer
+        let parts = Parallel.parts(floats: g.count), p = g.pointer
         var partial = [Double](repeating: 0, count: parts)
         partial.withUnsafeMutableBufferPointer { sums in
             let sp = sums.baseAddress!
