@@ -12,7 +12,7 @@ struct Bench: ParsableCommand {
         """
     )
 
-    @Option(parsing: .unconditional, help: "Threads (default: the cores this process may use, from its CPU affinity and any cgroup quota).")
+    @Option(parsing: .unconditional, help: "Threads (default: the physical cores this process may use, from its CPU affinity and any cgroup quota).")
     var threads = CPUCount.usable
     @Option(parsing: .unconditional, help: "Seconds to time each configuration.")
     var seconds = 3.0
@@ -114,7 +114,7 @@ struct Bench: ParsableCommand {
         }
         let sorted = Array(Set(counts.compactMap { $0 })).sorted()
         for t in sorted { try BLAS.checkThreads(t) }
-        Terminal.write("chars/s by thread count (CPUs this process may use: \(CPUCount.usable))\n")
+        Terminal.write("chars/s by thread count (cores this process may use: \(CPUCount.usable))\n")
         Terminal.write(pad("config", 34) + sorted.map { lpad("\($0) thr", 10) }.joined() + lpad("best", 6) + "\n")
         for (i, c) in configs.enumerated() where rows == "all" || c.kind.rawValue == rows {
             var rates: [Double] = []

@@ -66,7 +66,7 @@ struct ClassifyTrain: ParsableCommand {
     var testFraction = 0.1
     @Option(parsing: .unconditional, help: "Seed for the split, initialisation and batch order.")
     var seed: UInt64 = 1
-    @Option(parsing: .unconditional, help: "Threads (default: the cores this process may use, from its CPU affinity and any cgroup quota).")
+    @Option(parsing: .unconditional, help: "Threads (default: the physical cores this process may use, from its CPU affinity and any cgroup quota).")
     var threads = CPUCount.usable
     @Option(help: Classify.deviceHelp)
     var device = "cpu"

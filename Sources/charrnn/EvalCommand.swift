@@ -18,7 +18,7 @@ struct Eval: ParsableCommand {
     var skipUnknown = false
     @Option(parsing: .unconditional, help: "Characters fed per forward pass (does not change the result).")
     var chunk = 256
-    @Option(parsing: .unconditional, help: "Threads (default: the cores this process may use, from its CPU affinity and any cgroup quota).")
+    @Option(parsing: .unconditional, help: "Threads (default: the physical cores this process may use, from its CPU affinity and any cgroup quota).")
     var threads = CPUCount.usable
     @Option(help: "cpu, cuda, cuda:N or auto (a usable GPU, else the CPU); see 'charrnn devices'.")
     var device = "cpu"

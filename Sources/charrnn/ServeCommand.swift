@@ -34,7 +34,7 @@ struct Serve: AsyncParsableCommand {
     var idleTimeout = 30.0
     @Option(parsing: .unconditional, help: "Most open connections; one more is answered 503 and closed.")
     var maxConnections = 512
-    @Option(parsing: .unconditional, help: "Threads (default: the cores this process may use, from its CPU affinity and any cgroup quota).")
+    @Option(parsing: .unconditional, help: "Threads (default: the physical cores this process may use, from its CPU affinity and any cgroup quota).")
     var threads = CPUCount.usable
     @Option(help: "cpu, cuda, cuda:N or auto: where the language models' steps and the classifiers' forward passes run (each generation request draws on the CPU).")
     var device = "cpu"

@@ -78,7 +78,7 @@ struct Train: ParsableCommand {
     var preset: Preset?
     @Option(parsing: .unconditional, help: "Random seed (initialisation, batches, dropout).")
     var seed: UInt64 = 1
-    @Option(parsing: .unconditional, help: "Threads (default: the cores this process may use, from its CPU affinity and any cgroup quota).")
+    @Option(parsing: .unconditional, help: "Threads (default: the physical cores this process may use, from its CPU affinity and any cgroup quota).")
     var threads = CPUCount.usable
     @Option(help: "cpu, cuda, cuda:N or auto (a usable GPU, else the CPU); see 'charrnn devices'. A resumed run may change it.")
     var device = "cpu"

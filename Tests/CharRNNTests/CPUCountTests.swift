@@ -6,12 +6,31 @@ import XCTest
 /// The default thread count: the cores this process may use.
 final class CPUCountTests: XCTestCase {
     func testCPUListsAreCounted() {
-        XCTAssertEqual(CPUCount.cpuListCount("0-1"), 2)
-        XCTAssertEqual(CPUCount.cpuListCount("0-3,8,10-11\n"), 7)
-        XCTAssertEqual(CPUCount.cpuListCount("\t5"), 1)
-        XCTAssertNil(CPUCount.cpuListCount(""))
-        XCTAssertNil(CPUCount.cpuListCount("3-1"))
-        XCTAssertNil(CPUCount.cpuListCount("a-b"))
+        XCTAssertEqual(CPUCount.cpuList("0-1"), [0, 1])
+        XCTAssertEqual(CPUCount.cpuList("0-3,8,10-11\n"), [0, 1, 2, 3, 8, 10, 11])
+        XCTAssertEqual(CPUCount.cpuList("\t5"), [5])
+        XCTAssertNil(CPUCount.cpuList(""))
+        XCTAssertNil(CPUCount.cpuList("3-1"))
+        XCTAssertNil(CPUCount.cpuList("a-b"))
+        XCTAssertNil(CPUCount.cpuList("-1"))
+    }
+
+    /// Two hardware threads of one core count once: a sysfs tree where CPUs 0-3 are cores 0-3 and
+    /// CPUs 4-7 their second threads.
+    func testHardwareThreadsOfOneCoreCountOnce() throws {
+        let root = scratchDirectory()
+        for cpu in 0..<8 {
+            let folder = URL(fileURLWithPath: root + "/cpu\(cpu)/topology")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try "\(cpu % 4),\(cpu % 4 + 4)\n".write(to: folder.appendingPathComponent("thread_siblings_list"),
+                                                    atomically: true, encoding: .utf8)
+        }
+        let sysfs = FilePath(root)
+        XCTAssertEqual(CPUCount.physicalCores(of: Array(0..<8), sysfs: sysfs), 4)
+        XCTAssertEqual(CPUCount.physicalCores(of: [0, 1, 2, 3], sysfs: sysfs), 4)
+        XCTAssertEqual(CPUCount.physicalCores(of: [0, 4], sysfs: sysfs), 1, "two threads of core 0")
+        XCTAssertEqual(CPUCount.physicalCores(of: [1, 5, 6], sysfs: sysfs), 2)
+        XCTAssertNil(CPUCount.physicalCores(of: [0, 8], sysfs: sysfs), "CPU 8 has no topology here")
     }
 
     func testQuotasRoundUpAndMaxMeansNone() {

@@ -2,16 +2,19 @@ import Foundation
 import SystemPackage
 
 /// How many threads charrnn uses when not told: the cores this process may run on. On Linux that is
-/// the CPU affinity mask (taskset, cpusets) and any cgroup CPU quota (a container given 2.5 CPUs on a
-/// 64-core host gets 3), on Apple silicon the performance cores.
+/// the physical cores among the CPUs of its affinity mask (taskset, cpusets), and no more than any
+/// cgroup CPU quota allows (a container given 2.5 CPUs on a 64-core host gets 3); on Apple silicon the
+/// performance cores. The two hardware threads of a core share its vector units, which one thread of
+/// charrnn's kernels keeps busy, so a second thread per core only adds work to share (as PyTorch,
+/// which also takes one thread per physical core).
 public enum CPUCount {
     public static let usable: Int = {
         var n = ProcessInfo.processInfo.activeProcessorCount
         #if os(Linux)
         if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Cpus_allowed_list:") }),
-           let allowed = cpuListCount(String(line.dropFirst("Cpus_allowed_list:".count))) {
-            n = min(n, allowed)
+           let allowed = cpuList(String(line.dropFirst("Cpus_allowed_list:".count))) {
+            n = min(n, physicalCores(of: allowed) ?? allowed.count)
         }
         if let quota = cgroupQuota() { n = min(n, quota) }
         #elseif canImport(Darwin)
@@ -24,20 +27,36 @@ public enum CPUCount {
         return max(1, min(n, BLAS.maximumThreads))
     }()
 
-    /// The number of CPUs in a list such as "0-3,8,10-11" (Linux's cpuset format).
-    public static func cpuListCount(_ list: String) -> Int? {
-        var count = 0
+    /// The CPUs of a list such as "0-3,8,10-11" (Linux's cpuset format), in the list's order.
+    public static func cpuList(_ list: String) -> [Int]? {
+        var cpus: [Int] = []
         for part in list.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",") {
-            let ends = part.split(separator: "-").map { Int($0.trimmingCharacters(in: .whitespaces)) }
+            let ends = part.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
             switch ends.count {
-            case 1: guard ends[0] != nil else { return nil }; count += 1
+            case 1:
+                guard let a = ends[0], a >= 0 else { return nil }
+                cpus.append(a)
             case 2:
-                guard let a = ends[0], let b = ends[1], b >= a else { return nil }
-                count += b - a + 1
+                guard let a = ends[0], let b = ends[1], a >= 0, b >= a, b - a < 1 << 16 else { return nil }
+                cpus.append(contentsOf: a...b)
             default: return nil
             }
         }
-        return count > 0 ? count : nil
+        return cpus.isEmpty ? nil : cpus
+    }
+
+    /// How many physical cores the CPUs `cpus` belong to: CPUs that are hardware threads of one core
+    /// (the same `topology/thread_siblings_list` under `sysfs`) count once. nil when a CPU's topology
+    /// cannot be read.
+    public static func physicalCores(of cpus: [Int], sysfs: FilePath = "/sys/devices/system/cpu") -> Int? {
+        var cores = Set<[Int]>()
+        for cpu in Set(cpus) {
+            let path = sysfs.appending("cpu\(cpu)").appending("topology").appending("thread_siblings_list")
+            guard let text = try? String(contentsOfFile: path.string, encoding: .utf8),
+                  let siblings = cpuList(text) else { return nil }
+            cores.insert(siblings.sorted())
+        }
+        return cores.isEmpty ? nil : cores.count
     }
 
     /// CPUs a quota allows: cgroup v2's cpu.max ("200000 100000", or "max 100000") or v1's quota and
