@@ -89,8 +89,8 @@ public enum BLAS {
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        let parts = Parallel.threads
-        if parts <= 1 || m * n * k < Parallel.minimumSharedMACs {
+        let parts = Parallel.parts(macs: m * n * k)
+        if parts <= 1 {
             gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb,
                  beta: beta, c: c, ldc: ldc)
             return

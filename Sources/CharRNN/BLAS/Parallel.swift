@@ -69,28 +69,38 @@ public enum Parallel {
         return start..<(start + base + (part < extra ? 1 : 0))
     }
 
-    /// The least work worth sharing with other threads. What another core writes stays in its cache, and
-    /// the caller's next, often serial, work (the recurrence, the optimizer) fetches it from there: on a
+    /// The least work worth giving a thread. What another core writes stays in its cache, and the
+    /// caller's next, often serial, work (the recurrence, the optimizer) fetches it from there: on a
     /// 2-core VM whose cores were far apart (a cache line's round trip 370 ns), a batch-1 RNN step that
-    /// split its 0.4-2M multiply-add products and 10-20k-float copies ran its serial recurrence 31% and
-    /// its optimizer 2.4 times slower than on one thread, and the whole step 15% slower. Below these
-    /// sizes, work runs on the caller (every size in that step is); products of 4M multiply-adds or more
-    /// and copies of 32k floats or more are shared, which every training row of a batch of 32 or more is.
+    /// split its 0.4-2M multiply-add products and 10-20k-float copies in two ran its serial recurrence
+    /// 31% and its optimizer 2.4 times slower than on one thread, and the whole step 15% slower. So a
+    /// part gets at least 2M multiply-adds of a product or 16k floats of a copy, sum or update: work
+    /// under twice that runs on the caller (every size in that step does), and larger work takes one
+    /// thread per such part, up to all of them (every training row of a batch of 32 or more shares).
     /// (Tests set both to 0, so that models small enough to check take every split path.)
-    nonisolated(unsafe) public static var minimumSharedMACs = 1 << 22
-    nonisolated(unsafe) public static var minimumSharedFloats = 1 << 15
+    nonisolated(unsafe) public static var minimumMACsPerPart = 1 << 21
+    nonisolated(unsafe) public static var minimumFloatsPerPart = 1 << 14
 
-    /// Runs body with every size shared among the threads (for tests of the split paths).
+    /// Runs body with every size shared among all the threads (for tests of the split paths).
     public static func sharingEverything<R>(_ body: () throws -> R) rethrows -> R {
-        let saved = (minimumSharedMACs, minimumSharedFloats)
-        (minimumSharedMACs, minimumSharedFloats) = (0, 0)
-        defer { (minimumSharedMACs, minimumSharedFloats) = saved }
+        let saved = (minimumMACsPerPart, minimumFloatsPerPart)
+        (minimumMACsPerPart, minimumFloatsPerPart) = (0, 0)
+        defer { (minimumMACsPerPart, minimumFloatsPerPart) = saved }
         return try body()
     }
 
-    /// Parts for memory-bound work (copies, adds, sums) over `floats` floats: 1 below minimumSharedFloats.
+    /// Parts for a product of `macs` multiply-adds: one per minimumMACsPerPart, at least 1, at most the threads.
     @inline(__always)
-    public static func parts(floats: Int) -> Int { floats < minimumSharedFloats ? 1 : threads }
+    public static func parts(macs: Int) -> Int { parts(work: macs, perPart: minimumMACsPerPart) }
+
+    /// Parts for memory-bound work (copies, adds, sums, updates) over `floats` floats: one per minimumFloatsPerPart.
+    @inline(__always)
+    public static func parts(floats: Int) -> Int { parts(work: floats, perPart: minimumFloatsPerPart) }
+
+    @inline(__always)
+    private static func parts(work: Int, perPart: Int) -> Int {
+        perPart <= 0 ? threads : max(1, min(threads, work / perPart))
+    }
 
     /// body(r) for every row of `rowLength` floats, rows cut into one part per thread (serial when small).
     @inline(__always)

@@ -1,0 +1,45 @@
+import CharRNN
+import XCTest
+
+/// How much of the pool a piece of work takes (Parallel.parts): one thread per part of at least
+/// minimumMACsPerPart or minimumFloatsPerPart, so small work stays on the caller and more threads
+/// never cut it finer than pays.
+final class ParallelTests: XCTestCase {
+    override func tearDown() { BLAS.setThreads(1) }
+
+    func testPartsGrowWithTheWork() {
+        BLAS.setThreads(8)
+        let macs = Parallel.minimumMACsPerPart, floats = Parallel.minimumFloatsPerPart
+        XCTAssertEqual(Parallel.parts(macs: 0), 1)
+        XCTAssertEqual(Parallel.parts(macs: 2 * macs - 1), 1, "under two parts' worth runs on the caller")
+        XCTAssertEqual(Parallel.parts(macs: 2 * macs), 2)
+        XCTAssertEqual(Parallel.parts(macs: 5 * macs + 1), 5)
+        XCTAssertEqual(Parallel.parts(macs: 100 * macs), 8, "never more parts than threads")
+        XCTAssertEqual(Parallel.parts(floats: 2 * floats - 1), 1)
+        XCTAssertEqual(Parallel.parts(floats: 3 * floats), 3)
+        XCTAssertEqual(Parallel.parts(floats: 1 << 30), 8)
+        Parallel.sharingEverything {
+            XCTAssertEqual(Parallel.parts(macs: 1), 8)
+            XCTAssertEqual(Parallel.parts(floats: 1), 8)
+        }
+        XCTAssertEqual(Parallel.parts(floats: 1), 1, "sharingEverything puts the sizes back")
+        BLAS.setThreads(1)
+        XCTAssertEqual(Parallel.parts(macs: 100 * macs), 1)
+    }
+
+    /// A product cut into fewer parts than there are threads (3 of 8), by rows and by columns, gives
+    /// the product of one call.
+    func testProductInFewerPartsThanThreads() {
+        BLAS.setThreads(8)
+        var rng = RandomGenerator(seed: 5)
+        for (m, n) in [(240, 100), (12, 2000)] {
+            let k = 3 * Parallel.minimumMACsPerPart / (m * n) + 1
+            XCTAssertEqual(Parallel.parts(macs: m * n * k), 3)
+            let a = (0..<m * k).map { _ in rng.nextFloat() - 0.5 }, b = (0..<k * n).map { _ in rng.nextFloat() - 0.5 }
+            var whole = [Float](repeating: 0, count: m * n), split = whole
+            BLAS.gemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &whole, ldc: n)
+            BLAS.pgemm(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: n, c: &split, ldc: n)
+            assertClose(split, whole, rtol: 1e-5, atol: 1e-5, "\(m)x\(n)x\(k) in 3 parts")
+        }
+    }
+}
