@@ -28,7 +28,7 @@ final class GRULayer: RecurrentLayer {
         let H = hidden, G = 3 * hidden, bh = B * H, rows = T * B
         let hs = hiddens.pointer, xp = inputPre.pointer, hp = hiddenPre.pointer, act = activations.pointer
         hs.update(from: state, count: bh)
-        projectInput(input, rows: rows, params: params, out: xp)
+        let bySteps = beginInput(input, T: T, B: B, params: params, out: xp)
         let bI = params + bIh, bH = params + bHh, packed = recurrentWeightsForward(params)
         if stepsByPanels(T: T, B: B) {
             for b in 0..<B {
@@ -43,12 +43,16 @@ final class GRULayer: RecurrentLayer {
             return hs + bh
         }
         if stepsTiled(T: T, B: B) {
+            // By steps, b_ih joins each step's input rows once all their tiles are in (in the cell).
             Parallel.forRows(rows, rowLength: G) { r in
-                crn_add(bI, xp + r * G, G)
+                if !bySteps { crn_add(bI, xp + r * G, G) }
                 (hp + r * G).update(from: bH, count: G)
             }
-            forwardTiled(T: T, B: B, packed: packed, pre: hp) { t, b0, nb in
+            let inputTile: ((Parallel.Tile, Int) -> Void)? = bySteps
+                ? { tile, t in self.inputTile(input, t: t, B: B, tile: tile, into: xp + t * B * G) } : nil
+            forwardTiled(T: T, B: B, packed: packed, pre: hp, input: inputTile) { t, b0, nb in
                 let off = t * B * G + b0 * G
+                if bySteps { for b in 0..<nb { crn_add(bI, xp + off + b * G, G) } }
                 crn_gru_forward(Int32(nb), Int32(H), xp + off, hp + off, hs + t * bh + b0 * H, act + off,
                                 hs + (t + 1) * bh + b0 * H)
             }
@@ -57,6 +61,7 @@ final class GRULayer: RecurrentLayer {
                 let row = b0 * H
                 for t in 0..<T {
                     let off = t * B * G + b0 * G
+                    if bySteps { inputRows(input, t: t, B: B, b0: b0, nb: nb, into: xp + off) }
                     for b in 0..<nb {
                         crn_add(bI, xp + off + b * G, G)
                         (hp + off + b * G).update(from: bH, count: G)

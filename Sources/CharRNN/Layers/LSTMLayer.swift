@@ -39,10 +39,10 @@ final class LSTMLayer: RecurrentLayer {
             (state + bh).update(from: cs + bh, count: bh)
             return hs + bh
         }
-        projectInput(input, rows: T * B, params: params, out: g)
+        let bySteps = beginInput(input, T: T, B: B, params: params, out: g)
         let packed = recurrentWeightsForward(params)
         if stepsByPanels(T: T, B: B) {
-            packed.multiplyByPanels(rows: B, hs, into: g, accumulate: true)
+            packed.multiplyByPanels(rows: B, hs, into: g, accumulate: true)  // beginInput multiplied the input
             splitBatch(B) { b0, nb in
                 crn_lstm_forward(Int32(nb), Int32(H), g + b0 * G, bias, cs + b0 * H, cs + bh + b0 * H, hs + bh + b0 * H)
             }
@@ -51,7 +51,9 @@ final class LSTMLayer: RecurrentLayer {
             return hs + bh
         }
         if stepsTiled(T: T, B: B) {
-            forwardTiled(T: T, B: B, packed: packed, pre: g) { t, b0, nb in
+            let inputTile: ((Parallel.Tile, Int) -> Void)? = bySteps
+                ? { tile, t in self.inputTile(input, t: t, B: B, tile: tile, into: g + t * B * G) } : nil
+            forwardTiled(T: T, B: B, packed: packed, pre: g, input: inputTile) { t, b0, nb in
                 let row = b0 * H
                 crn_lstm_forward(Int32(nb), Int32(H), g + t * B * G + b0 * G, bias, cs + t * bh + row,
                                  cs + (t + 1) * bh + row, hs + (t + 1) * bh + row)
@@ -60,6 +62,7 @@ final class LSTMLayer: RecurrentLayer {
             splitBatch(B) { b0, nb in
                 for t in 0..<T {
                     let gt = g + t * B * G + b0 * G, row = b0 * H
+                    if bySteps { inputRows(input, t: t, B: B, b0: b0, nb: nb, into: gt) }
                     packed.multiply(rows: nb, hs + t * bh + row, into: gt, accumulate: true)
                     crn_lstm_forward(Int32(nb), Int32(H), gt, bias, cs + t * bh + row, cs + (t + 1) * bh + row,
                                      hs + (t + 1) * bh + row)

@@ -33,7 +33,8 @@ public class RecurrentLayer {
     /// W_hh packed for the per-step products (crn_gemm_packed): forward multiplies by W_hh^T [H, G*H],
     /// backward by W_hh [G*H, H]. Packing once per call instead of once per step is the point.
     private let packedForward = PackedMatrix(), packedBackward = PackedMatrix()
-    /// W_ih^T packed while frozen, for the input product of small inference steps.
+    /// W_ih^T packed: while frozen, for the input product of small inference steps; in training and
+    /// evaluation, for the input product step by step (beginInput).
     private let packedInput = PackedMatrix()
     /// The forward packing is current and is kept across calls (inference); see CharRNNModel.freezeForInference.
     var frozen = false
@@ -91,6 +92,53 @@ public class RecurrentLayer {
     }
 
     // MARK: shared products
+
+    /// Makes this call's input product in one piece beforehand (into `out`, [T*B, G*H]), or prepares to
+    /// make it step by step inside the recurrence and returns true. Step by step, each thread multiplies
+    /// (or, for the folded embedding, looks up) the rows or the tile of step t that it then reads itself,
+    /// with W_ih packed once per call for the per-step kernel, whose sums are the same in every split
+    /// (so rows and tiles still give the same bits). One BLAS product beforehand cut the rows of all
+    /// T*B by time, so half of each thread's rows came from the other core, and the per-step kernel runs
+    /// at AVX-512 width where OpenBLAS may not (OPENBLAS_CORETYPE=Haswell on an AVX-512 CPU): there,
+    /// LSTM and GRU training ran 4-8% faster this way; with OpenBLAS's own kernels, and with AVX2 alone,
+    /// 0-3%. Step by step: dense inputs (an embedding's output, a lower layer's), and the folded
+    /// embedding when the batch is split by rows; one-hot inputs and a step of inference, in one piece.
+    func beginInput(_ input: LayerInput, T: Int, B: Int, params: UnsafePointer<Float>,
+                    out: UnsafeMutablePointer<Float>) -> Bool {
+        var bySteps = false
+        if !stepsByPanels(T: T, B: B) {
+            switch input {
+            case .dense: bySteps = true
+            case .projected: bySteps = !stepsTiled(T: T, B: B)
+            case .oneHot: bySteps = false
+            }
+        }
+        if !bySteps {
+            projectInput(input, rows: T * B, params: params, out: out)
+        } else if case .dense = input, !frozen {
+            packedInput.pack(params + wIh, k: inputSize, n: gates * hidden, transposed: true)
+        }
+        return bySteps
+    }
+
+    /// Rows b0..<b0+nb of step t of the input product, into `out` (step t's first of those rows), on the
+    /// calling thread (after beginInput returned true).
+    func inputRows(_ input: LayerInput, t: Int, B: Int, b0: Int, nb: Int, into out: UnsafeMutablePointer<Float>) {
+        let gh = gates * hidden, r0 = t * B + b0
+        switch input {
+        case .dense(let x): packedInput.multiply(rows: nb, x + r0 * inputSize, into: out, accumulate: false)
+        case .projected(let ids, let table, _):
+            for r in 0..<nb { (out + r * gh).update(from: table + Int(ids[r0 + r]) * gh, count: gh) }
+        case .oneHot: preconditionFailure("one-hot inputs are multiplied beforehand")
+        }
+    }
+
+    /// The tile of step t's input product, into step t's rows at `stepOut`, on the calling thread (after
+    /// beginInput returned true for a tiled call; the input is dense).
+    func inputTile(_ input: LayerInput, t: Int, B: Int, tile: Parallel.Tile, into stepOut: UnsafeMutablePointer<Float>) {
+        guard case .dense(let x) = input else { preconditionFailure("a tiled call multiplies dense inputs by steps") }
+        packedInput.multiply(tile, x + t * B * inputSize, into: stepOut, accumulate: false)
+    }
 
     /// out[rows, G*H] = input W_ih^T (beta 0).
     func projectInput(_ input: LayerInput, rows: Int, params: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
@@ -239,16 +287,18 @@ public class RecurrentLayer {
         return rows / threads < 12 || 4 * weights > 1 << 20
     }
 
-    /// The forward steps tiled: at step t every thread adds its tile of h_{t-1} W_hh^T into pre's rows of
+    /// The forward steps tiled: at step t every thread makes its tile of the input product (`input`, when
+    /// given), adds its tile of h_{t-1} W_hh^T into pre's rows of
     /// step t ([B, G*H] at pre + t*B*G*H), then, once every tile is in, runs `cell(t, first row, rows)`
     /// on its own batch rows, which writes h_t.
     func forwardTiled(T: Int, B: Int, packed: PackedMatrix, pre: UnsafeMutablePointer<Float>,
-                      cell: (Int, Int, Int) -> Void) {
+                      input: ((Parallel.Tile, Int) -> Void)? = nil, cell: (Int, Int, Int) -> Void) {
         let threads = Parallel.threads, hs = hiddens.pointer, bh = B * hidden, stride = B * gates * hidden
         Parallel.together { p in
             let tile = packed.tile(part: p, of: threads, rows: B)
             let mine = Parallel.range(part: p, of: threads, total: B)
             for t in 0..<T {
+                input?(tile, t)
                 packed.multiply(tile, hs + t * bh, into: pre + t * stride, accumulate: true)
                 Parallel.barrier()
                 if !mine.isEmpty { cell(t, mine.lowerBound, mine.count) }

@@ -22,7 +22,7 @@ final class SimpleRNNLayer: RecurrentLayer {
         let hs = hiddens.pointer, p = pre.pointer
         hs.update(from: state, count: bh)
         fillCombinedBias(params, into: bias.pointer)
-        projectInput(input, rows: T * B, params: params, out: p)
+        let bySteps = beginInput(input, T: T, B: B, params: params, out: p)
         let bias = self.bias.pointer, packed = recurrentWeightsForward(params), relu: Int32 = self.relu ? 1 : 0
         if stepsByPanels(T: T, B: B) {
             packed.multiplyByPanels(rows: B, hs, into: p, accumulate: true)
@@ -31,7 +31,9 @@ final class SimpleRNNLayer: RecurrentLayer {
             return hs + bh
         }
         if stepsTiled(T: T, B: B) {
-            forwardTiled(T: T, B: B, packed: packed, pre: p) { t, b0, nb in
+            let inputTile: ((Parallel.Tile, Int) -> Void)? = bySteps
+                ? { tile, t in self.inputTile(input, t: t, B: B, tile: tile, into: p + t * bh) } : nil
+            forwardTiled(T: T, B: B, packed: packed, pre: p, input: inputTile) { t, b0, nb in
                 let row = b0 * H
                 crn_rnn_forward(Int32(nb), Int32(H), p + t * bh + row, bias, hs + (t + 1) * bh + row, relu)
             }
@@ -40,6 +42,7 @@ final class SimpleRNNLayer: RecurrentLayer {
                 let row = b0 * H
                 for t in 0..<T {
                     let pt = p + t * bh + row
+                    if bySteps { inputRows(input, t: t, B: B, b0: b0, nb: nb, into: pt) }
                     packed.multiply(rows: nb, hs + t * bh + row, into: pt, accumulate: true)
                     crn_rnn_forward(Int32(nb), Int32(H), pt, bias, hs + (t + 1) * bh + row, relu)
                 }
