@@ -82,8 +82,11 @@ final class GRULayer: RecurrentLayer {
         let hs = hiddens.pointer, hp = hiddenPre.pointer, act = activations.pointer
         let dxp = dInputPre.pointer, dhp = dHiddenPre.pointer, dhRec = dhRecurrent.pointer
         let direct = dhDirect.pointer, packed = recurrentWeightsBackward(params)
+        let wantInput = beginInputGradient(needInputGradient, params: params)
         if stepsTiled(T: T, B: B) {
-            backwardTiled(T: T, B: B, packed: packed, dPre: dhp, accumulate: true) { t, b0, nb in
+            let inputGradient: ((Int, Int) -> Void)? = wantInput
+                ? { p, t in self.inputGradientTile(part: p, t: t, B: B, dPre: dxp + t * B * G) } : nil
+            backwardTiled(T: T, B: B, packed: packed, dPre: dhp, accumulate: true, inputGradient: inputGradient) { t, b0, nb in
                 let off = t * B * G + b0 * G, row = b0 * H
                 crn_gru_backward(Int32(nb), Int32(H), act + off, hp + off, hs + t * bh + row, dOutput + t * bh + row,
                                  t == T - 1 ? nil : UnsafePointer(dhRec + row), dxp + off, dhp + off, direct + row)
@@ -96,6 +99,7 @@ final class GRULayer: RecurrentLayer {
                     let off = t * B * G + b0 * G
                     crn_gru_backward(Int32(nb), Int32(H), act + off, hp + off, hs + t * bh + row, dOutput + t * bh + row,
                                      t == T - 1 ? nil : UnsafePointer(dhRec + row), dxp + off, dhp + off, direct + row)
+                    if wantInput { inputGradientRows(t: t, B: B, b0: b0, nb: nb, dPre: dxp + off) }
                     if t > 0 {
                         (dhRec + row).update(from: direct + row, count: nb * H)
                         packed.multiply(rows: nb, dhp + off, into: dhRec + row, accumulate: true)
@@ -106,6 +110,6 @@ final class GRULayer: RecurrentLayer {
         accumulateInputWeightGradients(input, rows: rows, dPre: dxp, grads: grads)
         accumulateRecurrentWeightGradients(rows: rows, dPre: dhp, grads: grads)
         columnSums(dhp, rows: rows, cols: G, into: grads + bHh)
-        return needInputGradient ? inputGradient(rows: rows, dPre: dxp, params: params) : nil
+        return wantInput ? dInput.pointer : nil
     }
 }

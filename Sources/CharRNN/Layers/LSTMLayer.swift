@@ -97,8 +97,11 @@ final class LSTMLayer: RecurrentLayer {
         let cs = cells.pointer, g = gateValues.pointer, dg = dGates.pointer, dhRec = dhRecurrent.pointer
         dCell.zero()
         let dc = dCell.pointer, packed = recurrentWeightsBackward(params)
+        let wantInput = beginInputGradient(needInputGradient, params: params)
         if stepsTiled(T: T, B: B) {
-            backwardTiled(T: T, B: B, packed: packed, dPre: dg, accumulate: false) { t, b0, nb in
+            let inputGradient: ((Int, Int) -> Void)? = wantInput
+                ? { p, t in self.inputGradientTile(part: p, t: t, B: B, dPre: dg + t * B * G) } : nil
+            backwardTiled(T: T, B: B, packed: packed, dPre: dg, accumulate: false, inputGradient: inputGradient) { t, b0, nb in
                 let row = b0 * H
                 crn_lstm_backward(Int32(nb), Int32(H), g + t * B * G + b0 * G, cs + t * bh + row, cs + (t + 1) * bh + row,
                                   dOutput + t * bh + row, t == T - 1 ? nil : UnsafePointer(dhRec + row), dc + row,
@@ -111,6 +114,7 @@ final class LSTMLayer: RecurrentLayer {
                     let dgt = dg + t * B * G + b0 * G
                     crn_lstm_backward(Int32(nb), Int32(H), g + t * B * G + b0 * G, cs + t * bh + row, cs + (t + 1) * bh + row,
                                       dOutput + t * bh + row, t == T - 1 ? nil : UnsafePointer(dhRec + row), dc + row, dgt)
+                    if wantInput { inputGradientRows(t: t, B: B, b0: b0, nb: nb, dPre: dgt) }
                     if t > 0 {
                         packed.multiply(rows: nb, dgt, into: dhRec + row, accumulate: false)
                     }
@@ -120,6 +124,6 @@ final class LSTMLayer: RecurrentLayer {
         accumulateInputWeightGradients(input, rows: rows, dPre: dg, grads: grads)
         accumulateRecurrentWeightGradients(rows: rows, dPre: dg, grads: grads)
         columnSums(dg, rows: rows, cols: G, into: grads + bHh)
-        return needInputGradient ? inputGradient(rows: rows, dPre: dg, params: params) : nil
+        return wantInput ? dInput.pointer : nil
     }
 }

@@ -36,6 +36,8 @@ public class RecurrentLayer {
     /// W_ih^T packed: while frozen, for the input product of small inference steps; in training and
     /// evaluation, for the input product step by step (beginInput).
     private let packedInput = PackedMatrix()
+    /// W_ih packed for dInput in the backward steps (beginInputGradient).
+    private let packedInputGradient = PackedMatrix()
     /// The forward packing is current and is kept across calls (inference); see CharRNNModel.freezeForInference.
     var frozen = false
 
@@ -211,12 +213,23 @@ public class RecurrentLayer {
                    beta: 1, c: grads + wHh, ldc: hidden)
     }
 
-    /// dInput = dPre W_ih, [rows, I].
-    func inputGradient(rows: Int, dPre: UnsafePointer<Float>, params: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
-        let gh = gates * hidden
-        BLAS.pgemm(m: rows, n: inputSize, k: gh, a: dPre, lda: gh, b: params + wIh, ldb: inputSize,
-                   c: dInput.pointer, ldc: inputSize)
-        return dInput.pointer
+    /// Packs W_ih [G*H, I] for dInput = dPre W_ih ([T*B, I]), which the backward steps then make step by
+    /// step (inputGradientRows, inputGradientTile) as the forward makes the input product, in the same
+    /// kernel whichever way the batch is split. Returns whether dInput is wanted.
+    func beginInputGradient(_ needed: Bool, params: UnsafePointer<Float>) -> Bool {
+        if needed { packedInputGradient.pack(params + wIh, k: gates * hidden, n: inputSize, transposed: false) }
+        return needed
+    }
+
+    /// Rows b0..<b0+nb of step t of dInput, from those rows of dPre (at `dPreRows`), on the calling thread.
+    func inputGradientRows(t: Int, B: Int, b0: Int, nb: Int, dPre dPreRows: UnsafePointer<Float>) {
+        packedInputGradient.multiply(rows: nb, dPreRows, into: dInput.pointer + (t * B + b0) * inputSize, accumulate: false)
+    }
+
+    /// Part `part`'s tile of step t of dInput, from step t's rows of dPre (at `dPreStep`, [B, G*H]).
+    func inputGradientTile(part: Int, t: Int, B: Int, dPre dPreStep: UnsafePointer<Float>) {
+        let tile = packedInputGradient.tile(part: part, of: Parallel.threads, rows: B)
+        packedInputGradient.multiply(tile, dPreStep, into: dInput.pointer + t * B * inputSize, accumulate: false)
     }
 
     /// out[cols] += sum over rows of m[rows, cols].
@@ -309,18 +322,23 @@ public class RecurrentLayer {
 
     /// The backward steps tiled, last first: `cell(t, first row, rows)` on the thread's own batch rows
     /// writes dPre's rows of step t ([B, G*H] at dPre + t*B*G*H); then, once every row is in, each
-    /// thread computes its tile of dh_{t-1} = dPre_t W_hh into dhRecurrent (added to what the cell left
+    /// thread makes its part of step t of dInput (`inputGradient(part, t)`, when given) and its tile of
+    /// dh_{t-1} = dPre_t W_hh into dhRecurrent (added to what the cell left
     /// there when `accumulate`).
     func backwardTiled(T: Int, B: Int, packed: PackedMatrix, dPre: UnsafePointer<Float>, accumulate: Bool,
-                       cell: (Int, Int, Int) -> Void) {
+                       inputGradient: ((Int, Int) -> Void)? = nil, cell: (Int, Int, Int) -> Void) {
         let threads = Parallel.threads, dhRec = dhRecurrent.pointer, stride = B * gates * hidden
         Parallel.together { p in
             let tile = packed.tile(part: p, of: threads, rows: B)
             let mine = Parallel.range(part: p, of: threads, total: B)
             for t in Swift.stride(from: T - 1, through: 0, by: -1) {
                 if !mine.isEmpty { cell(t, mine.lowerBound, mine.count) }
-                guard t > 0 else { break }
+                guard t > 0 else {
+                    if let inputGradient { Parallel.barrier(); inputGradient(p, 0) }
+                    break
+                }
                 Parallel.barrier()
+                inputGradient?(p, t)
                 packed.multiply(tile, dPre + t * stride, into: dhRec, accumulate: accumulate)
                 Parallel.barrier()
             }

@@ -58,8 +58,11 @@ final class SimpleRNNLayer: RecurrentLayer {
         let H = hidden, bh = B * H, rows = T * B
         let hs = hiddens.pointer, dp = pre.pointer, dhRec = dhRecurrent.pointer
         let packed = recurrentWeightsBackward(params), relu: Int32 = self.relu ? 1 : 0
+        let wantInput = beginInputGradient(needInputGradient, params: params)
         if stepsTiled(T: T, B: B) {
-            backwardTiled(T: T, B: B, packed: packed, dPre: dp, accumulate: false) { t, b0, nb in
+            let inputGradient: ((Int, Int) -> Void)? = wantInput
+                ? { p, t in self.inputGradientTile(part: p, t: t, B: B, dPre: dp + t * bh) } : nil
+            backwardTiled(T: T, B: B, packed: packed, dPre: dp, accumulate: false, inputGradient: inputGradient) { t, b0, nb in
                 let row = b0 * H
                 crn_rnn_backward(Int32(nb), Int32(H), hs + (t + 1) * bh + row, dOutput + t * bh + row,
                                  t == T - 1 ? nil : UnsafePointer(dhRec + row), dp + t * bh + row, relu)
@@ -71,6 +74,7 @@ final class SimpleRNNLayer: RecurrentLayer {
                     let dpt = dp + t * bh + row
                     crn_rnn_backward(Int32(nb), Int32(H), hs + (t + 1) * bh + row, dOutput + t * bh + row,
                                      t == T - 1 ? nil : UnsafePointer(dhRec + row), dpt, relu)
+                    if wantInput { inputGradientRows(t: t, B: B, b0: b0, nb: nb, dPre: dpt) }
                     if t > 0 {
                         packed.multiply(rows: nb, dpt, into: dhRec + row, accumulate: false)
                     }
@@ -80,6 +84,6 @@ final class SimpleRNNLayer: RecurrentLayer {
         accumulateInputWeightGradients(input, rows: rows, dPre: dp, grads: grads)
         accumulateRecurrentWeightGradients(rows: rows, dPre: dp, grads: grads)
         columnSums(dp, rows: rows, cols: H, into: grads + bHh)
-        return needInputGradient ? inputGradient(rows: rows, dPre: dp, params: params) : nil
+        return wantInput ? dInput.pointer : nil
     }
 }
