@@ -48,9 +48,7 @@ final class GRULayer: RecurrentLayer {
                 if !bySteps { crn_add(bI, xp + r * G, G) }
                 (hp + r * G).update(from: bH, count: G)
             }
-            let inputTile: ((Parallel.Tile, Int) -> Void)? = bySteps
-                ? { tile, t in self.inputTile(input, t: t, B: B, tile: tile, into: xp + t * B * G) } : nil
-            forwardTiled(T: T, B: B, packed: packed, pre: hp, input: inputTile) { t, b0, nb in
+            forwardTiled(T: T, B: B, packed: packed, pre: hp, input: bySteps ? (input, xp) : nil) { t, b0, nb in
                 let off = t * B * G + b0 * G
                 if bySteps { for b in 0..<nb { crn_add(bI, xp + off + b * G, G) } }
                 crn_gru_forward(Int32(nb), Int32(H), xp + off, hp + off, hs + t * bh + b0 * H, act + off,
@@ -84,9 +82,7 @@ final class GRULayer: RecurrentLayer {
         let direct = dhDirect.pointer, packed = recurrentWeightsBackward(params)
         let wantInput = beginInputGradient(needInputGradient, params: params)
         if stepsTiled(T: T, B: B) {
-            let inputGradient: ((Int, Int) -> Void)? = wantInput
-                ? { p, t in self.inputGradientTile(part: p, t: t, B: B, dPre: dxp + t * B * G) } : nil
-            backwardTiled(T: T, B: B, packed: packed, dPre: dhp, accumulate: true, inputGradient: inputGradient) { t, b0, nb in
+            backwardTiled(T: T, B: B, packed: packed, dPre: dhp, accumulate: true, dPreInput: wantInput ? dxp : nil) { t, b0, nb in
                 let off = t * B * G + b0 * G, row = b0 * H
                 crn_gru_backward(Int32(nb), Int32(H), act + off, hp + off, hs + t * bh + row, dOutput + t * bh + row,
                                  t == T - 1 ? nil : UnsafePointer(dhRec + row), dxp + off, dhp + off, direct + row)

@@ -51,9 +51,7 @@ final class LSTMLayer: RecurrentLayer {
             return hs + bh
         }
         if stepsTiled(T: T, B: B) {
-            let inputTile: ((Parallel.Tile, Int) -> Void)? = bySteps
-                ? { tile, t in self.inputTile(input, t: t, B: B, tile: tile, into: g + t * B * G) } : nil
-            forwardTiled(T: T, B: B, packed: packed, pre: g, input: inputTile) { t, b0, nb in
+            forwardTiled(T: T, B: B, packed: packed, pre: g, input: bySteps ? (input, g) : nil) { t, b0, nb in
                 let row = b0 * H
                 crn_lstm_forward(Int32(nb), Int32(H), g + t * B * G + b0 * G, bias, cs + t * bh + row,
                                  cs + (t + 1) * bh + row, hs + (t + 1) * bh + row)
@@ -99,9 +97,7 @@ final class LSTMLayer: RecurrentLayer {
         let dc = dCell.pointer, packed = recurrentWeightsBackward(params)
         let wantInput = beginInputGradient(needInputGradient, params: params)
         if stepsTiled(T: T, B: B) {
-            let inputGradient: ((Int, Int) -> Void)? = wantInput
-                ? { p, t in self.inputGradientTile(part: p, t: t, B: B, dPre: dg + t * B * G) } : nil
-            backwardTiled(T: T, B: B, packed: packed, dPre: dg, accumulate: false, inputGradient: inputGradient) { t, b0, nb in
+            backwardTiled(T: T, B: B, packed: packed, dPre: dg, accumulate: false, dPreInput: wantInput ? dg : nil) { t, b0, nb in
                 let row = b0 * H
                 crn_lstm_backward(Int32(nb), Int32(H), g + t * B * G + b0 * G, cs + t * bh + row, cs + (t + 1) * bh + row,
                                   dOutput + t * bh + row, t == T - 1 ? nil : UnsafePointer(dhRec + row), dc + row,

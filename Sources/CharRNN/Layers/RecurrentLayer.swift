@@ -137,7 +137,7 @@ public class RecurrentLayer {
 
     /// The tile of step t's input product, into step t's rows at `stepOut`, on the calling thread (after
     /// beginInput returned true for a tiled call; the input is dense).
-    func inputTile(_ input: LayerInput, t: Int, B: Int, tile: Parallel.Tile, into stepOut: UnsafeMutablePointer<Float>) {
+    private func inputTile(_ input: LayerInput, t: Int, B: Int, tile: Parallel.Tile, into stepOut: UnsafeMutablePointer<Float>) {
         guard case .dense(let x) = input else { preconditionFailure("a tiled call multiplies dense inputs by steps") }
         packedInput.multiply(tile, x + t * B * inputSize, into: stepOut, accumulate: false)
     }
@@ -214,7 +214,7 @@ public class RecurrentLayer {
     }
 
     /// Packs W_ih [G*H, I] for dInput = dPre W_ih ([T*B, I]), which the backward steps then make step by
-    /// step (inputGradientRows, inputGradientTile) as the forward makes the input product, in the same
+    /// step (inputGradientRows, backwardTiled) as the forward makes the input product, in the same
     /// kernel whichever way the batch is split. Returns whether dInput is wanted.
     func beginInputGradient(_ needed: Bool, params: UnsafePointer<Float>) -> Bool {
         if needed { packedInputGradient.pack(params + wIh, k: gates * hidden, n: inputSize, transposed: false) }
@@ -226,11 +226,6 @@ public class RecurrentLayer {
         packedInputGradient.multiply(rows: nb, dPreRows, into: dInput.pointer + (t * B + b0) * inputSize, accumulate: false)
     }
 
-    /// Part `part`'s tile of step t of dInput, from step t's rows of dPre (at `dPreStep`, [B, G*H]).
-    func inputGradientTile(part: Int, t: Int, B: Int, dPre dPreStep: UnsafePointer<Float>) {
-        let tile = packedInputGradient.tile(part: part, of: Parallel.threads, rows: B)
-        packedInputGradient.multiply(tile, dPreStep, into: dInput.pointer + t * B * inputSize, accumulate: false)
-    }
 
     /// out[cols] += sum over rows of m[rows, cols].
     func columnSums(_ m: UnsafePointer<Float>, rows: Int, cols: Int, into out: UnsafeMutablePointer<Float>) {
@@ -300,18 +295,18 @@ public class RecurrentLayer {
         return rows / threads < 12 || 4 * weights > 1 << 20
     }
 
-    /// The forward steps tiled: at step t every thread makes its tile of the input product (`input`, when
-    /// given), adds its tile of h_{t-1} W_hh^T into pre's rows of
-    /// step t ([B, G*H] at pre + t*B*G*H), then, once every tile is in, runs `cell(t, first row, rows)`
-    /// on its own batch rows, which writes h_t.
+    /// The forward steps tiled: at step t every thread makes its tile of the input product of `input`'s
+    /// step t into its rows at `input.out` + t*B*G*H (when given, after beginInput returned true), adds its
+    /// tile of h_{t-1} W_hh^T into pre's rows of step t ([B, G*H] at pre + t*B*G*H), then, once every
+    /// tile is in, runs `cell(t, first row, rows)` on its own batch rows, which writes h_t.
     func forwardTiled(T: Int, B: Int, packed: PackedMatrix, pre: UnsafeMutablePointer<Float>,
-                      input: ((Parallel.Tile, Int) -> Void)? = nil, cell: (Int, Int, Int) -> Void) {
+                      input: (x: LayerInput, out: UnsafeMutablePointer<Float>)? = nil, cell: (Int, Int, Int) -> Void) {
         let threads = Parallel.threads, hs = hiddens.pointer, bh = B * hidden, stride = B * gates * hidden
         Parallel.together { p in
             let tile = packed.tile(part: p, of: threads, rows: B)
             let mine = Parallel.range(part: p, of: threads, total: B)
             for t in 0..<T {
-                input?(tile, t)
+                if let input { inputTile(input.x, t: t, B: B, tile: tile, into: input.out + t * stride) }
                 packed.multiply(tile, hs + t * bh, into: pre + t * stride, accumulate: true)
                 Parallel.barrier()
                 if !mine.isEmpty { cell(t, mine.lowerBound, mine.count) }
@@ -322,23 +317,25 @@ public class RecurrentLayer {
 
     /// The backward steps tiled, last first: `cell(t, first row, rows)` on the thread's own batch rows
     /// writes dPre's rows of step t ([B, G*H] at dPre + t*B*G*H); then, once every row is in, each
-    /// thread makes its part of step t of dInput (`inputGradient(part, t)`, when given) and its tile of
-    /// dh_{t-1} = dPre_t W_hh into dhRecurrent (added to what the cell left
-    /// there when `accumulate`).
+    /// thread makes its tile of step t of dInput = dPreInput_t W_ih (when `dPreInput`, [T*B, G*H], is
+    /// given, after beginInputGradient returned true) and its tile of dh_{t-1} = dPre_t W_hh into
+    /// dhRecurrent (added to what the cell left there when `accumulate`).
     func backwardTiled(T: Int, B: Int, packed: PackedMatrix, dPre: UnsafePointer<Float>, accumulate: Bool,
-                       inputGradient: ((Int, Int) -> Void)? = nil, cell: (Int, Int, Int) -> Void) {
+                       dPreInput: UnsafePointer<Float>? = nil, cell: (Int, Int, Int) -> Void) {
         let threads = Parallel.threads, dhRec = dhRecurrent.pointer, stride = B * gates * hidden
+        let dIn = dInput.pointer, inStride = B * inputSize
         Parallel.together { p in
             let tile = packed.tile(part: p, of: threads, rows: B)
+            let inputTile = packedInputGradient.tile(part: p, of: threads, rows: B)
             let mine = Parallel.range(part: p, of: threads, total: B)
             for t in Swift.stride(from: T - 1, through: 0, by: -1) {
                 if !mine.isEmpty { cell(t, mine.lowerBound, mine.count) }
-                guard t > 0 else {
-                    if let inputGradient { Parallel.barrier(); inputGradient(p, 0) }
-                    break
-                }
+                guard t > 0 || dPreInput != nil else { break }
                 Parallel.barrier()
-                inputGradient?(p, t)
+                if let dPreInput {
+                    packedInputGradient.multiply(inputTile, dPreInput + t * stride, into: dIn + t * inStride, accumulate: false)
+                }
+                guard t > 0 else { break }
                 packed.multiply(tile, dPre + t * stride, into: dhRec, accumulate: accumulate)
                 Parallel.barrier()
             }

@@ -31,9 +31,7 @@ final class SimpleRNNLayer: RecurrentLayer {
             return hs + bh
         }
         if stepsTiled(T: T, B: B) {
-            let inputTile: ((Parallel.Tile, Int) -> Void)? = bySteps
-                ? { tile, t in self.inputTile(input, t: t, B: B, tile: tile, into: p + t * bh) } : nil
-            forwardTiled(T: T, B: B, packed: packed, pre: p, input: inputTile) { t, b0, nb in
+            forwardTiled(T: T, B: B, packed: packed, pre: p, input: bySteps ? (input, p) : nil) { t, b0, nb in
                 let row = b0 * H
                 crn_rnn_forward(Int32(nb), Int32(H), p + t * bh + row, bias, hs + (t + 1) * bh + row, relu)
             }
@@ -60,9 +58,7 @@ final class SimpleRNNLayer: RecurrentLayer {
         let packed = recurrentWeightsBackward(params), relu: Int32 = self.relu ? 1 : 0
         let wantInput = beginInputGradient(needInputGradient, params: params)
         if stepsTiled(T: T, B: B) {
-            let inputGradient: ((Int, Int) -> Void)? = wantInput
-                ? { p, t in self.inputGradientTile(part: p, t: t, B: B, dPre: dp + t * bh) } : nil
-            backwardTiled(T: T, B: B, packed: packed, dPre: dp, accumulate: false, inputGradient: inputGradient) { t, b0, nb in
+            backwardTiled(T: T, B: B, packed: packed, dPre: dp, accumulate: false, dPreInput: wantInput ? dp : nil) { t, b0, nb in
                 let row = b0 * H
                 crn_rnn_backward(Int32(nb), Int32(H), hs + (t + 1) * bh + row, dOutput + t * bh + row,
                                  t == T - 1 ? nil : UnsafePointer(dhRec + row), dp + t * bh + row, relu)
