@@ -43,10 +43,11 @@ public final class DeviceClassifierModel {
         parameters = try DeviceBuffer(device, count: layout.count)
         gradients = try DeviceBuffer(device, count: layout.count)
         logits = try DeviceBuffer(device, count: 0)
+        let sharedPre = try DeviceBuffer(device, count: 0)
         layers = try (0..<config.layers).map { l in
             try (0..<config.directions).map { d in
                 try DeviceRecurrentLayer.make(device, config.cell, inputSize: config.inputSize(layer: l), hidden: config.hidden,
-                                              layout: layout, layer: l, suffix: d == 0 ? "" : "_reverse")
+                                              layout: layout, layer: l, suffix: d == 0 ? "" : "_reverse", sharedPre: sharedPre)
             }
         }
         inputs = try (0..<config.layers).map { _ in try (0..<config.directions).map { _ in try DeviceBuffer(device, count: 0) } }

@@ -49,9 +49,10 @@ public final class DeviceModel {
         parameters = try DeviceBuffer(device, count: layout.count)
         gradients = try DeviceBuffer(device, count: layout.count)
         logits = try DeviceBuffer(device, count: 0)
+        let sharedPre = try DeviceBuffer(device, count: 0)
         layers = try (0..<config.layers).map {
             try DeviceRecurrentLayer.make(device, config.cell, inputSize: config.inputSize(layer: $0), hidden: config.hidden,
-                                          layout: layout, layer: $0)
+                                          layout: layout, layer: $0, sharedPre: sharedPre)
         }
         ids = try DeviceBuffer(device, count: 0, elementSize: 4)
         categoryIds = try DeviceBuffer(device, count: 0, elementSize: 4)
