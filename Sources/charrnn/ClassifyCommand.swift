@@ -12,7 +12,7 @@ struct Classify: ParsableCommand {
         subcommands: [ClassifyTrain.self, ClassifyEval.self, ClassifyPredict.self]
     )
 
-    static let deviceHelp: ArgumentHelp = "cpu, cuda, cuda:N or auto (a usable GPU, else the CPU): where the forward passes run."
+    static let deviceHelp: ArgumentHelp = "cpu, cuda, cuda:N or auto (the default: a usable GPU, else the CPU; CHARRNN_DEVICE sets another default): where the forward passes run."
 }
 
 struct ClassifyTrain: ParsableCommand {
@@ -69,7 +69,7 @@ struct ClassifyTrain: ParsableCommand {
     @Option(parsing: .unconditional, help: "Threads (default: the physical cores this process may use, from its CPU affinity and any cgroup quota).")
     var threads = CPUCount.usable
     @Option(help: Classify.deviceHelp)
-    var device = "cpu"
+    var device = DefaultDevice.text
 
     func run() throws {
         let gpu = try DeviceChoice(parsing: device).open()
@@ -131,13 +131,13 @@ struct ClassifyEval: ParsableCommand {
         """, valueName: "tau"))
     var priorCorrection: Double?
     @Option(help: Classify.deviceHelp)
-    var device = "cpu"
+    var device = DefaultDevice.text
 
     func run() throws {
         guard ["test", "validation", "train", "all"].contains(split) else {
             throw CharRNNError.invalidOption("--split must be test, validation, train or all (got \(split))")
         }
-        let gpu = try DeviceChoice(parsing: device).open()
+        let gpu = try DeviceChoice(parsing: device).openSayingWhere()
         let cp = try ClassifierEnsemble.load(checkpoint).placed(on: gpu)
         guard let dir = data ?? cp.info.data?.directory else {
             throw CharRNNError.invalidOption("name the labelled folder to evaluate on")
@@ -196,10 +196,10 @@ struct ClassifyPredict: ParsableCommand {
     @Argument(help: "Items to classify; none reads one item per line from stdin.")
     var items: [String] = []
     @Option(help: Classify.deviceHelp)
-    var device = "cpu"
+    var device = DefaultDevice.text
 
     func run() throws {
-        let gpu = try DeviceChoice(parsing: device).open()
+        let gpu = try DeviceChoice(parsing: device).openSayingWhere()
         guard top >= 1 else { throw CharRNNError.invalidOption("--top must be at least 1 (got \(top))") }
         let cp = try ClassifierEnsemble.load(checkpoint).placed(on: gpu)
         _ = try cp.priorCorrection(priorCorrection)  // refused before any item is read

@@ -20,8 +20,8 @@ struct Eval: ParsableCommand {
     var chunk = 256
     @Option(parsing: .unconditional, help: "Threads (default: the physical cores this process may use, from its CPU affinity and any cgroup quota).")
     var threads = CPUCount.usable
-    @Option(help: "cpu, cuda, cuda:N or auto (a usable GPU, else the CPU); see 'charrnn devices'.")
-    var device = "cpu"
+    @Option(help: ArgumentHelp(stringLiteral: DefaultDevice.help))
+    var device = DefaultDevice.text
 
     func run() throws {
         guard chunk >= 1 else { throw CharRNNError.invalidOption("--chunk must be at least 1 (got \(chunk))") }
@@ -42,7 +42,7 @@ struct Eval: ParsableCommand {
         guard ids.count >= 2 else {
             throw CharRNNError.invalidOption("\(file): needs at least 2 known characters to evaluate")
         }
-        let gpu = try choice.open()
+        let gpu = try choice.openSayingWhere()
         try MemoryEstimate.check(MemoryEstimate.inference(cp.model.config, T: min(chunk, ids.count), B: 1),
                                  what: "evaluating \(min(chunk, ids.count)) characters per pass (--chunk)", on: gpu)
         let r: LossReport
@@ -111,7 +111,7 @@ struct Eval: ParsableCommand {
         guard !lines.isEmpty else { throw CharRNNError.invalidOption("\(file): no names to evaluate") }
         BLAS.setThreads(threads)
         let batch = 64, longest = (lines.map(\.ids.count).max() ?? 0) + 1
-        let gpu = try choice.open()
+        let gpu = try choice.openSayingWhere()
         try MemoryEstimate.check(MemoryEstimate.inference(cp.model.config, T: longest, B: batch),
                                  what: "evaluating \(batch) names of up to \(longest) characters per pass", on: gpu)
         let conditional = cp.info.categoryNames != nil

@@ -39,8 +39,8 @@ struct Sample: ParsableCommand {
     var interactive = false
     @Option(parsing: .unconditional, help: "Threads (default: one per 64 hidden units, at most the cores this process may use).")
     var threads: Int?
-    @Option(help: "cpu, cuda, cuda:N or auto (a usable GPU, else the CPU). On a GPU the --count samples are drawn together as one batch.")
-    var device = "cpu"
+    @Option(help: "cpu, cuda, cuda:N or auto (the default: a usable GPU, else the CPU; CHARRNN_DEVICE sets another default). On a GPU the --count samples are drawn together as one batch.")
+    var device = DefaultDevice.text
 
     mutating func run() throws {
         if let length, length < 0 { throw CharRNNError.invalidOption("--length must be 0 or more (got \(length))") }
@@ -67,7 +67,7 @@ struct Sample: ParsableCommand {
         } else if let names = cp.info.categoryNames {
             throw CharRNNError.invalidOption("this model generates by category: give --category (one of \(names.joined(separator: ", ")))")
         }
-        if let gpu = try DeviceChoice(parsing: device).open() {
+        if let gpu = try DeviceChoice(parsing: device).openSayingWhere() {
             return try sampleOnDevice(gpu, cp, options: options, length: length, category: categoryIndex, opening: opening)
         }
         // One stream's step is split by gate units: about 64 hidden units a thread pay for their share

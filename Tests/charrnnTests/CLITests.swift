@@ -14,6 +14,12 @@ class CLITestCase: XCTestCase {
         var signaled: Bool
     }
 
+    /// This process's environment with `extra` on top. Commands run on the CPU unless a test names a
+    /// device (or sets CHARRNN_DEVICE): a GPU on the machine running the tests changes no expected output.
+    static func environment(_ extra: [String: String]) -> [String: String] {
+        ProcessInfo.processInfo.environment.merging(["CHARRNN_DEVICE": "cpu"]) { $1 }.merging(extra) { $1 }
+    }
+
     static var binary: URL {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("charrnn")
     }
@@ -23,7 +29,7 @@ class CLITestCase: XCTestCase {
         let p = Process()
         p.executableURL = Self.binary
         p.arguments = args
-        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        p.environment = Self.environment(environment)
         let out = Pipe(), err = Pipe(), inp = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -287,7 +293,7 @@ extension CLITestCase {
         let p = Process()
         p.executableURL = Self.binary
         p.arguments = ["serve"] + args + ["--port", "0"]
-        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
+        p.environment = Self.environment(environment)
         let err = Pipe()
         p.standardOutput = FileHandle.nullDevice
         p.standardError = err

@@ -101,6 +101,41 @@ final class HostCUDACLITests: CLITestCase {
         for (a, b) in zip(try csvLosses(back), cpuLosses) { XCTAssertEqual(a, b, accuracy: 1e-4 * b) }
     }
 
+    /// With no --device, a usable GPU is taken (auto) and every command says so: train and serve in the
+    /// line they always print, sample, eval and classify predict in a line on stderr; CHARRNN_DEVICE=cpu
+    /// keeps them on the CPU, as does a machine without a driver, silently.
+    func testAutoIsTheDefaultAndSaysWhichGPU() throws {
+        let out = dir + "/auto"
+        let auto = on(["CHARRNN_DEVICE": ""])
+        var r = try charrnn(["train", text, "-o", out, "--max-steps", "4", "--eval-every", "4"] + small, environment: auto)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("on charrnn host CUDA stand-in (cuda:0)"), r.stdout)
+        let said = "charrnn: on charrnn host CUDA stand-in (cuda:0) (--device auto; --device cpu for the CPU)\n"
+        r = try charrnn(["sample", "-c", out, "--length", "20", "--seed", "1"], environment: auto)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stderr, said)
+        let explicit = try charrnn(["sample", "-c", out, "--length", "20", "--seed", "1", "--device", "cuda"], environment: auto)
+        XCTAssertEqual(explicit.stdout, r.stdout)
+        XCTAssertEqual(explicit.stderr, "")
+        r = try charrnn(["eval", "-c", out, text], environment: auto)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stderr, said)
+        // A resumed run keeps the device it was started with ("auto" here), unless given another.
+        r = try charrnn(["train", "--resume", out, "--max-steps", "6"], environment: on(["CHARRNN_DEVICE": "cpu"]))
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("on charrnn host CUDA stand-in (cuda:0)"), r.stdout)
+
+        let cpu = try charrnn(["sample", "-c", out, "--length", "20", "--seed", "1"], environment: on(["CHARRNN_DEVICE": "cpu"]))
+        XCTAssertEqual(cpu.status, 0, cpu.stderr)
+        XCTAssertEqual(cpu.stderr, "")
+        XCTAssertNotEqual(cpu.stdout, explicit.stdout)  // the CPU's draws differ from the GPU's
+        let noDriver = try charrnn(["sample", "-c", out, "--length", "20", "--seed", "1"],
+                                   environment: on(["CHARRNN_DEVICE": "", "CHARRNN_LIBCUDA": "/nonexistent/libcuda.so.1"]))
+        XCTAssertEqual(noDriver.status, 0, noDriver.stderr)
+        XCTAssertEqual(noDriver.stderr, "")
+        XCTAssertEqual(noDriver.stdout, cpu.stdout)
+    }
+
     /// The same seed on the GPU gives the same text, with CUDA graphs or without, and with a capture the
     /// driver refuses (a note, then step by step); eval agrees with the CPU.
     func testSamplingAndEvaluationOnTheGPU() throws {

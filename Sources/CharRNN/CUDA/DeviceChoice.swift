@@ -1,5 +1,5 @@
-/// `--device`: where a command runs. `cpu` is the default until the GPU path has been checked on a GPU
-/// (see the README); `auto` takes a usable GPU and otherwise the CPU; `cuda` or `cuda:N` insist on one.
+/// `--device`: where a command runs. `auto` (the command-line tool's default) takes a usable GPU and
+/// otherwise the CPU; `cuda` or `cuda:N` insist on one; `cpu` stays on the CPU.
 public enum DeviceChoice: Equatable, Sendable, CustomStringConvertible {
     case auto
     case cpu
