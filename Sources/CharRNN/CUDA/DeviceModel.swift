@@ -1,3 +1,5 @@
+import Foundation
+
 /// CharRNNModel on a ComputeDevice: Embedding(V, E) (or one-hot) -> L recurrent layers -> dropout ->
 /// Linear(H, V), forward and backward over a whole sequence, with the parameters and gradients in one
 /// flat buffer each on the device, in ParameterLayout's order: a checkpoint is the same file whichever
@@ -31,6 +33,8 @@ public final class DeviceModel {
     /// One-hot input: the identity [V, V], looked up as an embedding.
     private let identity: DeviceBuffer?
     private let masks: [DeviceBuffer], dropped: [DeviceBuffer]
+    /// Each layer's new h in a fused step (queueFusedStep), [B, H].
+    private let stepHiddens: [DeviceBuffer]
     private let dropConnected: DeviceBuffer, weightMasks: [DeviceBuffer], embedMask: DeviceBuffer
     private let lossRows: DeviceBuffer, lossPartial: DeviceBuffer, lossTotal: DeviceBuffer
     private let softmaxLoss: DeviceSoftmaxLoss
@@ -72,6 +76,7 @@ public final class DeviceModel {
         lossPartial = try DeviceBuffer(device, count: Self.sumParts, elementSize: 8)
         lossTotal = try DeviceBuffer(device, count: 1, elementSize: 8)
         seeds = try DeviceBuffer(device, count: 2 * config.layers + 1, elementSize: 8)
+        stepHiddens = try (0..<config.layers).map { _ in try DeviceBuffer(device, count: 0) }
     }
 
     /// Threads of the first pass of a sum (KernelSource.reduction).
@@ -210,6 +215,10 @@ public final class DeviceModel {
             first = .rows(embedded.pointer)
         }
 
+        if !training && T == 1 && B <= Self.fusedStepStreams && fusesSmallSteps && layers.allSatisfy(\.hasFusedStep) {
+            try queueFusedStep(first, B: B, params: p, state: state)
+            return
+        }
         let dropping = training && config.dropout > 0
         var input = embedded.pointer
         for (l, layer) in layers.enumerated() {
@@ -233,6 +242,38 @@ public final class DeviceModel {
         try device.gemm(transA: false, transB: true, m: rows, n: V, k: H, alpha: 1, a: input, lda: H,
                         b: p.advanced(byFloats: layout.offset("decoder.weight")), ldb: H, beta: 1, c: logits.pointer, ldc: V)
         last = (T, B, dropping, weightDrop, embedDrop)
+    }
+
+    /// Streams up to which a step of inference is one launch per layer and one for the decoder
+    /// (KernelSource.step) instead of products: each warp reads its rows of the weights once per stream,
+    /// so more streams share them better in a product.
+    static let fusedStepStreams = 4
+
+    /// Whether such steps are fused (CHARRNN_FUSED_STEP=0: the products, to compare the two).
+    public var fusesSmallSteps = ProcessInfo.processInfo.environment["CHARRNN_FUSED_STEP"] != "0"
+
+    /// One step of B streams: each layer's launch writes its new h to stepHiddens[l] and moves the layer
+    /// below's into its state; the decoder's launch moves the top one's. Logits [B, V] as queueForward's.
+    private func queueFusedStep(_ first: DeviceLayerInput, B: Int, params p: DevicePointer, state: DeviceHiddenState) throws {
+        let H = config.hidden, V = config.vocabSize, bh = B * H
+        var input = first
+        var below: (from: DevicePointer, to: DevicePointer, count: Int)?
+        for (l, layer) in layers.enumerated() {
+            try stepHiddens[l].reserve(bh)
+            let out = stepHiddens[l].pointer, h = state.blocks[l].pointer  // h is the first block of a layer's state
+            try layer.step(input, B: B, params: p, state: h, out: out, copy: below)
+            below = (out, h, bh)
+            input = .rows(out)
+        }
+        let newTop = below!
+        try logits.reserve(B * V)
+        try device.launch("decoder_step", threads: max(B * V * 32, bh), [
+            .int(B), .int(V), .int(H), .pointer(newTop.from), .pointer(p.advanced(byFloats: layout.offset("decoder.weight"))),
+            .pointer(p.advanced(byFloats: layout.offset("decoder.bias"))), .pointer(logits.pointer),
+            .pointer(newTop.from), .pointer(newTop.to), .long(bh),
+        ])
+        top = newTop.to
+        last = (1, B, false, false, false)
     }
 
     /// mask = 0 with probability p, else 1/(1-p), repeating every `period` elements, drawn with the

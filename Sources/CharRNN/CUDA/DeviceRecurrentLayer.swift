@@ -82,6 +82,18 @@ class DeviceRecurrentLayer {
         fatalError("subclass")
     }
 
+    /// Whether `step` is written for this cell (KernelSource.step).
+    var hasFusedStep: Bool { false }
+
+    /// One step of inference for B streams in one launch (KernelSource.step): `state` as in forward, its
+    /// c updated in place and the new h written to `out` [B, H] (not over h, which every warp reads);
+    /// the launch also does `copy` (count floats), which the caller uses to put the layer below's new h
+    /// into its state once nothing reads the old one.
+    func step(_ input: DeviceLayerInput, B: Int, params: DevicePointer, state: DevicePointer, out: DevicePointer,
+              copy: (from: DevicePointer, to: DevicePointer, count: Int)?) throws {
+        fatalError("no fused step for this cell")
+    }
+
     /// Backward through the last forward from dOutput [T*B, H]; accumulates into grads and, when asked,
     /// returns dInput [T*B, I].
     func backward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, grads: DevicePointer,
@@ -210,6 +222,26 @@ final class DeviceLSTMLayer: DeviceRecurrentLayer {
         try copy(hs.advanced(byFloats: T * bh), to: state, count: bh)
         try copy(cs.advanced(byFloats: T * bh), to: state.advanced(byFloats: bh), count: bh)
         return hs.advanced(byFloats: bh)
+    }
+
+    override var hasFusedStep: Bool { true }
+
+    override func step(_ input: DeviceLayerInput, B: Int, params: DevicePointer, state: DevicePointer, out: DevicePointer,
+                       copy: (from: DevicePointer, to: DevicePointer, count: Int)?) throws {
+        let bh = B * hidden
+        var x: DevicePointer?, ids: DevicePointer?, table: DevicePointer?
+        switch input {
+        case .rows(let rows): x = rows
+        case .folded(let i, let t): ids = i; table = t
+        }
+        let copyCount = copy?.count ?? 0
+        try launch("lstm_step", max(bh * 32, copyCount), [
+            .int(B), .int(hidden), .int(inputSize), .pointer(x), .pointer(ids), .pointer(table),
+            .pointer(params.advanced(byFloats: wIh)), .pointer(params.advanced(byFloats: wHh)),
+            .pointer(params.advanced(byFloats: bIh)), .pointer(params.advanced(byFloats: bHh)),
+            .pointer(state), .pointer(state.advanced(byFloats: bh)), .pointer(out),
+            .pointer(copy?.from), .pointer(copy?.to), .long(copyCount),
+        ])
     }
 
     override func backward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, grads: DevicePointer,

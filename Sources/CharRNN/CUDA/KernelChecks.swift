@@ -96,6 +96,8 @@ public enum KernelChecks {
             try dropout()
             try sampling()
             try slicedSampling()
+            for folded in [false, true] { try lstmStep(folded: folded) }
+            try decoderStep()
             for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] { try gemm(transA: ta, transB: tb) }
             try device.synchronize()
             return outcomes
@@ -439,6 +441,58 @@ public enum KernelChecks {
             let ok = same && inTopK && x2 < 31.3
             outcomes.append(Outcome(name: "sample_slice_max/sample_select_begin/sample_radix_count/sample_radix_choose/sample_slice_mass/sample_pick (by slices, V = \(V): ids equal to one thread's, top-k with ties, chi-square \(Int(x2.rounded())))",
                                     relativeError: ok ? 0 : .infinity, passed: ok))
+        }
+
+        /// Row-major out[m, n] = a[m, k] b[n, k]^T in doubles, the reference for the warp-per-row kernels.
+        static func productNT(_ a: [Float], _ b: [Float], m: Int, n: Int, k: Int) -> [Double] {
+            var out = [Double](repeating: 0, count: m * n)
+            for r in 0..<m { for c in 0..<n { for q in 0..<k { out[r * n + c] += Double(a[r * k + q]) * Double(b[c * k + q]) } } }
+            return out
+        }
+
+        /// lstm_step against the products and crn_lstm_forward, with a dense input or a folded table
+        /// (and its copy of the layer below's h). I and H above 32 so that lanes wrap around a row.
+        mutating func lstmStep(folded: Bool) throws {
+            let B = 3, H = 37, I = 45, V = 7, n = B * H, copyCount = 50
+            let x = random(B * I), wIh = random(4 * H * I, scale: 0.3), wHh = random(4 * H * H, scale: 0.3)
+            let biasIh = random(4 * H), biasHh = random(4 * H), hPrev = random(n), cPrev = random(n)
+            let table = random(V * 4 * H), ids: [Int32] = [5, 0, 6], copied = random(copyCount)
+            var gates = Self.productNT(hPrev, wHh, m: B, n: 4 * H, k: H)
+            if folded {
+                for b in 0..<B { for g in 0..<(4 * H) { gates[b * 4 * H + g] += Double(table[Int(ids[b]) * 4 * H + g]) } }
+            } else {
+                let input = Self.productNT(x, wIh, m: B, n: 4 * H, k: I)
+                for i in gates.indices { gates[i] += input[i] }
+            }
+            var g = gates.map { Float($0) }, bias = zip(biasIh, biasHh).map { $0 + $1 }, cOld = cPrev
+            var c = [Float](repeating: 0, count: n), h = c
+            crn_lstm_forward(Int32(B), Int32(H), &g, &bias, &cOld, &c, &h)
+            let px = try put(x), pIds = try put(ids), pTable = try put(table), pIh = try put(wIh), pHh = try put(wHh)
+            let pbi = try put(biasIh), pbh = try put(biasHh), pState = try put(hPrev + cPrev), pOut = try put(random(n))
+            let pFrom = try put(copied), pTo = try put(random(copyCount))
+            try device.launch("lstm_step", threads: max(n * 32, copyCount), [
+                .int(B), .int(H), .int(I), .pointer(folded ? nil : px), .pointer(folded ? pIds : nil), .pointer(folded ? pTable : nil),
+                .pointer(pIh), .pointer(pHh), .pointer(pbi), .pointer(pbh), .pointer(pState), .pointer(pState.advanced(byFloats: n)),
+                .pointer(pOut), .pointer(pFrom), .pointer(pTo), .long(copyCount),
+            ])
+            let state = try get(pState, 2 * n)
+            record("lstm_step (\(folded ? "folded input" : "input product"), a warp per unit)",
+                   [(try get(pOut, n), h), (Array(state[n...]), c), (Array(state[..<n]), hPrev), (try get(pTo, copyCount), copied)])
+        }
+
+        /// decoder_step against the product, with its copy.
+        mutating func decoderStep() throws {
+            let B = 3, V = 11, H = 37, copyCount = B * H
+            let h = random(B * H), weight = random(V * H), bias = random(V), copied = random(copyCount)
+            let product = Self.productNT(h, weight, m: B, n: V, k: H)
+            let logits = (0..<(B * V)).map { Float(product[$0] + Double(bias[$0 % V])) }
+            let ph = try put(h), pw = try put(weight), pb = try put(bias), pl = try put(random(B * V))
+            let pFrom = try put(copied), pTo = try put(random(copyCount))
+            try device.launch("decoder_step", threads: max(B * V * 32, copyCount), [
+                .int(B), .int(V), .int(H), .pointer(ph), .pointer(pw), .pointer(pb), .pointer(pl), .pointer(pFrom), .pointer(pTo),
+                .long(copyCount),
+            ])
+            record("decoder_step (a warp per logit)", [(try get(pl, B * V), logits), (try get(pTo, copyCount), copied)])
         }
 
         mutating func gemm(transA: Bool, transB: Bool) throws {

@@ -97,16 +97,19 @@ final class DeviceGeneratorTests: XCTestCase {
     }
 }
 
-/// What one generated character costs on the device, launched step by step: layer 0 looks its input
-/// product up in the folded table (no product), and the cell kernels add both biases, so a 2-layer
-/// LSTM or GRU step is the gather, two cell kernels, the decoder's bias and the draw, with two recurrent
-/// products, layer 1's input product and the decoder's. A conditional model multiplies, since its input
-/// also carries the category.
+/// What one generated character costs on the device, launched step by step. An LSTM at up to four
+/// streams takes a launch per layer (KernelSource.step: products, cell and both biases), one for the
+/// decoder and the draw, and no product; a conditional model first gathers its input rows (embedding
+/// and category). Other cells and more streams: layer 0 looks its input product up in the folded
+/// table (no product), and the cell kernels add both biases, so a 2-layer GRU step is the gather, two
+/// cell kernels, the decoder's bias and the draw, with two recurrent products, layer 1's input
+/// product and the decoder's; so is an LSTM's with CHARRNN_FUSED_STEP=0 (fusesSmallSteps off).
 final class DeviceGenerationCostTests: XCTestCase {
     /// [kernels, products] per character.
-    func cost(_ config: ModelConfig) throws -> [Int] {
+    func cost(_ config: ModelConfig, fused: Bool = true) throws -> [Int] {
         let device = DeviceTrainerTests.device
         let model = try DeviceModel(config: config, device: device)
+        model.fusesSmallSteps = fused
         try model.setParameters(randomModel(config, seed: 7, scale: 1).parameters)
         let generator = try DeviceGenerator(model: model, vocabulary: DeviceGeneratorTests.vocabulary, startCharacter: "a")
         generator.useGraphs = false
@@ -124,11 +127,12 @@ final class DeviceGenerationCostTests: XCTestCase {
 
     func testAGeneratedCharactersKernelsAndProducts() throws {
         let V = DeviceGeneratorTests.V
-        XCTAssertEqual(try cost(ModelConfig(cell: .lstm, layers: 2, hidden: 16, embed: 5, vocabSize: V)), [5, 4])
-        XCTAssertEqual(try cost(ModelConfig(cell: .lstm, layers: 2, hidden: 16, embed: 0, vocabSize: V)), [5, 4], "one-hot")
+        XCTAssertEqual(try cost(ModelConfig(cell: .lstm, layers: 2, hidden: 16, embed: 5, vocabSize: V)), [4, 0])
+        XCTAssertEqual(try cost(ModelConfig(cell: .lstm, layers: 2, hidden: 16, embed: 0, vocabSize: V)), [4, 0], "one-hot")
+        XCTAssertEqual(try cost(ModelConfig(cell: .lstm, layers: 2, hidden: 16, embed: 5, vocabSize: V), fused: false), [5, 4])
         XCTAssertEqual(try cost(ModelConfig(cell: .rnnTanh, layers: 1, hidden: 16, embed: 5, vocabSize: V)), [4, 2])
         XCTAssertEqual(try cost(ModelConfig(cell: .gru, layers: 2, hidden: 16, embed: 5, vocabSize: V)), [5, 4])
-        XCTAssertEqual(try cost(ModelConfig(cell: .lstm, layers: 2, hidden: 16, embed: 5, vocabSize: V, categories: 3)), [6, 5],
+        XCTAssertEqual(try cost(ModelConfig(cell: .lstm, layers: 2, hidden: 16, embed: 5, vocabSize: V, categories: 3)), [6, 0],
                        "conditional")
     }
 }

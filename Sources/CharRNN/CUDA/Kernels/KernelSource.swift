@@ -42,7 +42,7 @@ public struct KernelSource: Sendable {
 
     /// Every part, in the order they are concatenated into one module.
     public static let all: [KernelSource] = [
-        .lstm, .gru, .rnn, .embedding, .loss, .dropout, .reduction, .clipping, .optimizers, .elementwise, .sampling, .sequence,
+        .lstm, .gru, .rnn, .embedding, .loss, .dropout, .reduction, .clipping, .optimizers, .elementwise, .sampling, .sequence, .step,
     ]
 
     /// The module as NVRTC compiles it.

@@ -1,0 +1,91 @@
+extension KernelSource {
+    /// One step of a few streams (generation at batch 1, a server's small batches), where a step of
+    /// separate launches (the input product, the recurrent product, the cell kernel; the decoder's bias
+    /// and product) costs its launches, not its work: a 2x512 LSTM drew a character in 36 us on an H100
+    /// through nine launches. Here a layer's step is one launch and the decoder one more.
+    ///
+    /// One warp per output: the 32 lanes read a row of the weights together (lane l takes k = l, l+32,
+    /// ...), so each load of a warp is one contiguous piece of the row, and their sums meet by
+    /// __shfl_xor_sync. The host compiler (the emulated device of the tests) has no warps: there lane 0
+    /// walks the whole row alone and the other lanes return, so the same indexing, cell and copies are
+    /// checked there, and the warp sum by `devices --check` on a GPU.
+    ///
+    /// h_prev is read by every warp while the new h is written, so the new h goes to `h_out`, not over
+    /// h_prev; the next launch (the layer above, or the decoder) copies it into the state (copy_from ->
+    /// copy_to, copy_count floats, one per thread), once nothing reads the old one.
+    ///
+    /// lstm_step: gates[q] = x W_ih[q*H + j]^T (or, folded, table[ids[b], q*H + j]) + h_prev W_hh[q*H + j]^T
+    ///            + bias_ih + bias_hh, then lstm_forward's cell: c (in place, [B,H]), h_out [B,H] (=).
+    ///            Threads: 32 per (b, j) of B*H, and at least copy_count.
+    /// decoder_step: logits[b, v] = h[b] W[v]^T + bias[v] (=). Threads: 32 per (b, v) of B*V, and at
+    ///               least copy_count.
+    static let step = KernelSource(name: "step", kernels: ["lstm_step", "decoder_step"], code: """
+    #ifdef __CUDACC_RTC__
+    #define CRN_WARP 32
+    __device__ __forceinline__ float crn_warp_sum(float v) {
+        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+        return v;
+    }
+    #else
+    #define CRN_WARP 1
+    __device__ __forceinline__ float crn_warp_sum(float v) { return v; }
+    #endif
+
+    extern "C" __global__ void lstm_step(int B, int H, int I, const float *x, const int *ids, const float *table,
+                                         const float *w_ih, const float *w_hh, const float *bias_ih, const float *bias_hh,
+                                         const float *h_prev, float *c, float *h_out,
+                                         const float *copy_from, float *copy_to, long copy_count) {
+        const long t = CRN_THREAD;
+        if (t < copy_count) copy_to[t] = copy_from[t];
+        const long w = t / 32;
+        const int lane = (int)(t % 32);
+        if (w >= (long)B * H || (CRN_WARP == 1 && lane != 0)) return;
+        const long b = w / H, j = w % H;
+        const int first = CRN_WARP == 1 ? 0 : lane;
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+        if (x) {
+            const float *xb = x + b * I;
+            const float *r0 = w_ih + j * I, *r1 = w_ih + (H + j) * I, *r2 = w_ih + (2 * H + j) * I, *r3 = w_ih + (3 * H + j) * I;
+            for (int k = first; k < I; k += CRN_WARP) {
+                const float v = xb[k];
+                s0 += r0[k] * v; s1 += r1[k] * v; s2 += r2[k] * v; s3 += r3[k] * v;
+            }
+        }
+        const float *hb = h_prev + b * H;
+        const float *q0 = w_hh + j * H, *q1 = w_hh + (H + j) * H, *q2 = w_hh + (2 * H + j) * H, *q3 = w_hh + (3 * H + j) * H;
+        for (int k = first; k < H; k += CRN_WARP) {
+            const float v = hb[k];
+            s0 += q0[k] * v; s1 += q1[k] * v; s2 += q2[k] * v; s3 += q3[k] * v;
+        }
+        s0 = crn_warp_sum(s0); s1 = crn_warp_sum(s1); s2 = crn_warp_sum(s2); s3 = crn_warp_sum(s3);
+        if (lane != 0) return;
+        if (table) {
+            const float *row = table + (long)ids[b] * 4 * H;
+            s0 += row[j]; s1 += row[H + j]; s2 += row[2 * H + j]; s3 += row[3 * H + j];
+        }
+        const float i = crn_sigmoidf(s0 + (bias_ih[j] + bias_hh[j]));
+        const float f = crn_sigmoidf(s1 + (bias_ih[H + j] + bias_hh[H + j]));
+        const float gg = tanhf(s2 + (bias_ih[2 * H + j] + bias_hh[2 * H + j]));
+        const float o = crn_sigmoidf(s3 + (bias_ih[3 * H + j] + bias_hh[3 * H + j]));
+        const long k = b * H + j;
+        const float cn = f * c[k] + i * gg;
+        c[k] = cn;
+        h_out[k] = o * tanhf(cn);
+    }
+
+    extern "C" __global__ void decoder_step(int B, int V, int H, const float *h, const float *weight, const float *bias,
+                                            float *logits, const float *copy_from, float *copy_to, long copy_count) {
+        const long t = CRN_THREAD;
+        if (t < copy_count) copy_to[t] = copy_from[t];
+        const long w = t / 32;
+        const int lane = (int)(t % 32);
+        if (w >= (long)B * V || (CRN_WARP == 1 && lane != 0)) return;
+        const long b = w / V, v = w % V;
+        const float *hb = h + b * H, *row = weight + v * H;
+        float s = 0.0f;
+        for (int k = CRN_WARP == 1 ? 0 : lane; k < H; k += CRN_WARP) s += row[k] * hb[k];
+        s = crn_warp_sum(s);
+        if (lane == 0) logits[b * V + v] = s + bias[v];
+    }
+    """)
+}
