@@ -40,7 +40,7 @@ public final class DeviceSampler {
     public func queue(streams B: Int, vocabulary V: Int, logits: DevicePointer, inverseTemperature: Float, topK: Int,
                       greedy: Bool, draws: DevicePointer, offset: Int, ids: DevicePointer, history: DevicePointer?) throws {
         guard usesSlices(vocabulary: V) else {
-            try device.launch("sample_next", threads: B, [
+            try device.launch("sample_next", threads: B * 32, [
                 .int(B), .int(V), .pointer(logits), .float(inverseTemperature), .int(topK), .int(greedy ? 1 : 0),
                 .pointer(draws), .int(offset), .pointer(ids), .pointer(history),
             ])

@@ -361,7 +361,7 @@ public enum KernelChecks {
                 return
             }
             func draw(_ temperature: Float, topK: Int, greedy: Bool) throws -> [Int32] {
-                try device.launch("sample_next", threads: B, [.int(B), .int(V), .pointer(pL), .float(1 / temperature), .int(topK),
+                try device.launch("sample_next", threads: B * 32, [.int(B), .int(V), .pointer(pL), .float(1 / temperature), .int(topK),
                                                               .int(greedy ? 1 : 0), .pointer(pDraws), .int(1), .pointer(pIds),
                                                               .pointer(nil)])
                 return try device.downloadInt32s(pIds, count: B)
