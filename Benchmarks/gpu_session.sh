@@ -25,6 +25,13 @@
 #   cores  #12 on the machine's own CPU (16 cores there): the CPU bench at each of SWEEP (default
 #          1,2,4,8,16 threads), then beside PyTorch's CPU reference at 16 threads with compare.py; needs
 #          PYTORCH_CPU, a copy of ../shared/bench/pytorch.
+#   profile each kernel's GPU time (ncu, caches emptied between kernels; launched step by step, without
+#          graphs) over a window of the forward recurrence and one of the backward recurrence of the
+#          bench's training row PROFILE_ROW (default 7, the 3x2048 LSTM, the row where cuDNN is ahead),
+#          and over four generated characters of the 2x512 LSTM at batch 1: which products cuBLAS picks
+#          (split-K or not) and what each cell kernel and draw costs. Needs ncu (the GPU machine only).
+# The machine goes back 30 s after a call ends, and with it the files and processes of the call: a
+# stage split over two calls (a long `train`) must be asked for again within those 30 s.
 # Usage: [STAGES="check smoke bench"] Benchmarks/gpu_session.sh CHARRNN BENCH_TORCH_GPU_PY CORPUS [LOG_DIR]
 # (STAGES defaults to "check smoke bench"; the others are asked for by name.) Every stage runs on a
 # machine without a GPU too, against the host stand-in: eval "$(scripts/host-cuda.sh)" first.
@@ -132,7 +139,23 @@ sys.exit(0 if alone == together else 1)"
         "$BIN" bench --threads-sweep "${SWEEP:-1,2,4,8,16}" --seconds "${BENCH_SECONDS:-2}" 2>&1 | tee "$LOGS/cores-sweep.txt"
         python3 "$HERE/compare.py" "$BIN" "$PYTORCH_CPU" --threads "${CORES_THREADS:-16}" --seconds "${BENCH_SECONDS:-2}" 2>&1 \
             | tee "$LOGS/cores-vs-pytorch.txt" ;;
+    profile)
+        ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
+        row=${PROFILE_ROW:-7}
+        # A training step launches ~260 kernels and products per layer forward, then as many backward.
+        for window in "forward 300 24" "backward 1100 24"; do
+            set -- $window
+            CHARRNN_CUDA_GRAPHS=0 "$ncu" --metrics gpu__time_duration.sum --print-kernel-base function --launch-skip "$2" \
+                --launch-count "$3" "$BIN" bench --device cuda --rows train --only "$row" --seconds 0.5 \
+                > "$LOGS/profile-train-$row-$1.txt" 2>&1
+            echo "train row $row, $1 ($3 launches after $2):"
+            grep -E '^  [A-Za-z_]|gpu__time_duration' "$LOGS/profile-train-$row-$1.txt" | paste - - | awk '{print "  " $1, $NF, $(NF-1)}'
+        done
+        CHARRNN_CUDA_GRAPHS=0 "$ncu" --metrics gpu__time_duration.sum --print-kernel-base function --launch-skip 400 \
+            --launch-count 16 "$BIN" bench --device cuda --rows sample --only 1 --seconds 0.5 > "$LOGS/profile-sample.txt" 2>&1
+        echo "sample 2x512 b1, 16 launches:"
+        grep -E '^  [A-Za-z_]|gpu__time_duration' "$LOGS/profile-sample.txt" | paste - - | awk '{print "  " $1, $NF, $(NF-1)}' ;;
     *)
-        echo "unknown stage '$stage' (check, smoke, bench, train, names, chinese, cores)" >&2; exit 2 ;;
+        echo "unknown stage '$stage' (check, smoke, bench, train, names, chinese, cores, profile)" >&2; exit 2 ;;
     esac
 done
