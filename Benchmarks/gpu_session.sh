@@ -33,7 +33,7 @@
 # The machine goes back 30 s after a call ends, and with it the files and processes of the call: a
 # stage split over two calls (a long `train`) must be asked for again within those 30 s.
 # Usage: [STAGES="check smoke bench"] Benchmarks/gpu_session.sh CHARRNN BENCH_TORCH_GPU_PY CORPUS [LOG_DIR]
-# (STAGES defaults to "check smoke bench"; the others are asked for by name.) Every stage runs on a
+# (STAGES defaults to "check smoke bench"; the others are asked for by name.) Every stage but profile runs on a
 # machine without a GPU too, against the host stand-in: eval "$(scripts/host-cuda.sh)" first.
 # Build CHARRNN on a development machine as ../shared/gpu/README.md says (static Swift runtime).
 set -uo pipefail
