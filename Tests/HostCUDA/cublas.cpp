@@ -135,7 +135,9 @@ EXPORT int cublasGemmEx(void *handle, int opA, int opB, int m, int n, int k, con
     switch (computeType) {
     case 68: bits = 23; break;  // CUBLAS_COMPUTE_32F
     case 74: bits = 10; break;  // CUBLAS_COMPUTE_32F_FAST_TF32
-    case 75: bits = 7; break;   // CUBLAS_COMPUTE_32F_FAST_16BF
+    case 75:                    // CUBLAS_COMPUTE_32F_FAST_16BF, which cuBLAS 13.1 ran with TF32 kernels on an H100
+        bits = getenv("CHARRNN_HOST_CUDA_BF16_AS_TF32") ? 10 : 7;
+        break;
     default: return 15;
     }
     if (algorithm != -1) return 7;
