@@ -22,6 +22,7 @@ struct CharRNNCommand: AsyncParsableCommand {
     /// Every error is one line on stderr and a non-zero exit: 1 for a failure, 64 for a usage error.
     static func main() async {
         do {
+            try DefaultDevice.check()
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()

@@ -9,6 +9,14 @@ enum DefaultDevice {
         return named.isEmpty ? "auto" : named
     }
 
+    /// A CHARRNN_DEVICE that names no device is refused by every command, as a bad --device would be,
+    /// but by its own name.
+    static func check() throws {
+        let named = ProcessInfo.processInfo.environment["CHARRNN_DEVICE"] ?? ""
+        guard !named.isEmpty, (try? DeviceChoice(parsing: named)) == nil else { return }
+        throw CharRNNError.invalidOption("CHARRNN_DEVICE must be auto, cpu, cuda or cuda:N (got '\(named)')")
+    }
+
     static let help = "cpu, cuda, cuda:N or auto (the default: a usable GPU, else the CPU; CHARRNN_DEVICE sets another default); see 'charrnn devices'."
 }
 

@@ -72,6 +72,8 @@ extension DeviceOptionCLITests {
                          "CUDA: no usable GPU")
         let r = try charrnn(["sample", "-c", out, "--device", "auto", "--length", "5", "--seed", "1"], environment: noDriver)
         XCTAssertEqual(r.status, 0, r.stderr)
+        assertCleanError(try charrnn(["sample", "-c", out, "--length", "5"], environment: ["CHARRNN_DEVICE": "gpu0"]),
+                         "CHARRNN_DEVICE must be auto, cpu, cuda or cuda:N (got 'gpu0')")
     }
 }
 
