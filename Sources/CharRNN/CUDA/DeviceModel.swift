@@ -215,7 +215,7 @@ public final class DeviceModel {
             first = .rows(embedded.pointer)
         }
 
-        if !training && T == 1 && B <= Self.fusedStepStreams && fusesSmallSteps && layers.allSatisfy(\.hasFusedStep) {
+        if !training && T == 1 && B <= Self.fusedStepStreams && fusesSmallSteps {
             try queueFusedStep(first, B: B, params: p, state: state)
             return
         }

@@ -82,16 +82,30 @@ class DeviceRecurrentLayer {
         fatalError("subclass")
     }
 
-    /// Whether `step` is written for this cell (KernelSource.step).
-    var hasFusedStep: Bool { false }
-
     /// One step of inference for B streams in one launch (KernelSource.step): `state` as in forward, its
     /// c updated in place and the new h written to `out` [B, H] (not over h, which every warp reads);
     /// the launch also does `copy` (count floats), which the caller uses to put the layer below's new h
     /// into its state once nothing reads the old one.
     func step(_ input: DeviceLayerInput, B: Int, params: DevicePointer, state: DevicePointer, out: DevicePointer,
               copy: (from: DevicePointer, to: DevicePointer, count: Int)?) throws {
-        fatalError("no fused step for this cell")
+        fatalError("subclass")
+    }
+
+    /// Launches KernelSource.step's `kernel` over B streams: (B, H, I, the input, the weights and biases),
+    /// then `own` (the cell's state and output), then the copy.
+    func launchStep(_ kernel: String, _ input: DeviceLayerInput, B: Int, params: DevicePointer,
+                    copy: (from: DevicePointer, to: DevicePointer, count: Int)?, _ own: [KernelArgument]) throws {
+        var x: DevicePointer?, ids: DevicePointer?, table: DevicePointer?
+        switch input {
+        case .rows(let rows): x = rows
+        case .folded(let i, let t): ids = i; table = t
+        }
+        let copyCount = copy?.count ?? 0
+        try launch(kernel, max(B * hidden * 32, copyCount), [
+            .int(B), .int(hidden), .int(inputSize), .pointer(x), .pointer(ids), .pointer(table),
+            .pointer(params.advanced(byFloats: wIh)), .pointer(params.advanced(byFloats: wHh)),
+            .pointer(params.advanced(byFloats: bIh)), .pointer(params.advanced(byFloats: bHh)),
+        ] + own + [.pointer(copy?.from), .pointer(copy?.to), .long(copyCount)])
     }
 
     /// Backward through the last forward from dOutput [T*B, H]; accumulates into grads and, when asked,
@@ -224,24 +238,10 @@ final class DeviceLSTMLayer: DeviceRecurrentLayer {
         return hs.advanced(byFloats: bh)
     }
 
-    override var hasFusedStep: Bool { true }
-
     override func step(_ input: DeviceLayerInput, B: Int, params: DevicePointer, state: DevicePointer, out: DevicePointer,
                        copy: (from: DevicePointer, to: DevicePointer, count: Int)?) throws {
-        let bh = B * hidden
-        var x: DevicePointer?, ids: DevicePointer?, table: DevicePointer?
-        switch input {
-        case .rows(let rows): x = rows
-        case .folded(let i, let t): ids = i; table = t
-        }
-        let copyCount = copy?.count ?? 0
-        try launch("lstm_step", max(bh * 32, copyCount), [
-            .int(B), .int(hidden), .int(inputSize), .pointer(x), .pointer(ids), .pointer(table),
-            .pointer(params.advanced(byFloats: wIh)), .pointer(params.advanced(byFloats: wHh)),
-            .pointer(params.advanced(byFloats: bIh)), .pointer(params.advanced(byFloats: bHh)),
-            .pointer(state), .pointer(state.advanced(byFloats: bh)), .pointer(out),
-            .pointer(copy?.from), .pointer(copy?.to), .long(copyCount),
-        ])
+        try launchStep("lstm_step", input, B: B, params: params, copy: copy,
+                       [.pointer(state), .pointer(state.advanced(byFloats: B * hidden)), .pointer(out)])
     }
 
     override func backward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, grads: DevicePointer,
@@ -313,6 +313,11 @@ final class DeviceGRULayer: DeviceRecurrentLayer {
         return hs.advanced(byFloats: bh)
     }
 
+    override func step(_ input: DeviceLayerInput, B: Int, params: DevicePointer, state: DevicePointer, out: DevicePointer,
+                       copy: (from: DevicePointer, to: DevicePointer, count: Int)?) throws {
+        try launchStep("gru_step", input, B: B, params: params, copy: copy, [.pointer(state), .pointer(out)])
+    }
+
     override func backward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, grads: DevicePointer,
                            dOutput: DevicePointer, needInputGradient: Bool) throws -> DevicePointer? {
         let H = hidden, G = 3 * H, bh = B * H, rows = T * B
@@ -373,6 +378,11 @@ final class DeviceRNNLayer: DeviceRecurrentLayer {
         }
         try copy(hs.advanced(byFloats: T * bh), to: state, count: bh)
         return hs.advanced(byFloats: bh)
+    }
+
+    override func step(_ input: DeviceLayerInput, B: Int, params: DevicePointer, state: DevicePointer, out: DevicePointer,
+                       copy: (from: DevicePointer, to: DevicePointer, count: Int)?) throws {
+        try launchStep("rnn_step", input, B: B, params: params, copy: copy, [.int(relu ? 1 : 0), .pointer(state), .pointer(out)])
     }
 
     override func backward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, grads: DevicePointer,

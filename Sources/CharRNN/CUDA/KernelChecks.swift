@@ -96,7 +96,8 @@ public enum KernelChecks {
             try dropout()
             try sampling()
             try slicedSampling()
-            for folded in [false, true] { try lstmStep(folded: folded) }
+            for folded in [false, true] { try lstmStep(folded: folded); try gruStep(folded: folded) }
+            for relu in [false, true] { try rnnStep(relu: relu) }
             try decoderStep()
             for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] { try gemm(transA: ta, transB: tb) }
             try device.synchronize()
@@ -478,6 +479,48 @@ public enum KernelChecks {
             let state = try get(pState, 2 * n)
             record("lstm_step (\(folded ? "folded input" : "input product"), a warp per unit)",
                    [(try get(pOut, n), h), (Array(state[n...]), c), (Array(state[..<n]), hPrev), (try get(pTo, copyCount), copied)])
+        }
+
+        /// gru_step against the products and crn_gru_forward (which takes each product with its bias).
+        mutating func gruStep(folded: Bool) throws {
+            let B = 3, H = 37, I = 45, V = 7, n = B * H, G = 3 * H, copyCount = 50
+            let x = random(B * I), wIh = random(G * I, scale: 0.3), wHh = random(G * H, scale: 0.3)
+            let biasIh = random(G), biasHh = random(G), hPrev = random(n)
+            let table = random(V * G), ids: [Int32] = [5, 0, 6], copied = random(copyCount)
+            let hp = Self.productNT(hPrev, wHh, m: B, n: G, k: H)
+            let xp = folded ? (0..<(B * G)).map { Double(table[Int(ids[$0 / G]) * G + $0 % G]) } : Self.productNT(x, wIh, m: B, n: G, k: I)
+            let xpBiased = (0..<(B * G)).map { Float(xp[$0]) + biasIh[$0 % G] }
+            let hpBiased = (0..<(B * G)).map { Float(hp[$0]) + biasHh[$0 % G] }
+            var act = [Float](repeating: 0, count: B * G), h = [Float](repeating: 0, count: n)
+            crn_gru_forward(Int32(B), Int32(H), xpBiased, hpBiased, hPrev, &act, &h)
+            let px = try put(x), pIds = try put(ids), pTable = try put(table), pIh = try put(wIh), pHh = try put(wHh)
+            let pbi = try put(biasIh), pbh = try put(biasHh), pState = try put(hPrev), pOut = try put(random(n))
+            let pFrom = try put(copied), pTo = try put(random(copyCount))
+            try device.launch("gru_step", threads: max(n * 32, copyCount), [
+                .int(B), .int(H), .int(I), .pointer(folded ? nil : px), .pointer(folded ? pIds : nil), .pointer(folded ? pTable : nil),
+                .pointer(pIh), .pointer(pHh), .pointer(pbi), .pointer(pbh), .pointer(pState), .pointer(pOut),
+                .pointer(pFrom), .pointer(pTo), .long(copyCount),
+            ])
+            record("gru_step (\(folded ? "folded input" : "input product"), a warp per unit)",
+                   [(try get(pOut, n), h), (try get(pState, n), hPrev), (try get(pTo, copyCount), copied)])
+        }
+
+        /// rnn_step against the products and crn_rnn_forward.
+        mutating func rnnStep(relu: Bool) throws {
+            let B = 3, H = 37, I = 45, n = B * H, copyCount = 50
+            let x = random(B * I), wIh = random(H * I, scale: 0.3), wHh = random(H * H, scale: 0.3)
+            let biasIh = random(H), biasHh = random(H), hPrev = random(n), copied = random(copyCount)
+            let input = Self.productNT(x, wIh, m: B, n: H, k: I), recurrent = Self.productNT(hPrev, wHh, m: B, n: H, k: H)
+            let pre = (0..<n).map { Float(input[$0] + recurrent[$0]) }, bias = zip(biasIh, biasHh).map { $0 + $1 }
+            var h = [Float](repeating: 0, count: n)
+            crn_rnn_forward(Int32(B), Int32(H), pre, bias, &h, relu ? 1 : 0)
+            let px = try put(x), pIh = try put(wIh), pHh = try put(wHh), pbi = try put(biasIh), pbh = try put(biasHh)
+            let pState = try put(hPrev), pOut = try put(random(n)), pFrom = try put(copied), pTo = try put(random(copyCount))
+            try device.launch("rnn_step", threads: max(n * 32, copyCount), [
+                .int(B), .int(H), .int(I), .pointer(px), .pointer(nil), .pointer(nil), .pointer(pIh), .pointer(pHh), .pointer(pbi),
+                .pointer(pbh), .int(relu ? 1 : 0), .pointer(pState), .pointer(pOut), .pointer(pFrom), .pointer(pTo), .long(copyCount),
+            ])
+            record("rnn_step (\(relu ? "relu" : "tanh"), a warp per unit)", [(try get(pOut, n), h), (try get(pTo, copyCount), copied)])
         }
 
         /// decoder_step against the product, with its copy.

@@ -97,13 +97,13 @@ final class DeviceGeneratorTests: XCTestCase {
     }
 }
 
-/// What one generated character costs on the device, launched step by step. An LSTM at up to four
-/// streams takes a launch per layer (KernelSource.step: products, cell and both biases), one for the
-/// decoder and the draw, and no product; a conditional model first gathers its input rows (embedding
-/// and category). Other cells and more streams: layer 0 looks its input product up in the folded
-/// table (no product), and the cell kernels add both biases, so a 2-layer GRU step is the gather, two
-/// cell kernels, the decoder's bias and the draw, with two recurrent products, layer 1's input
-/// product and the decoder's; so is an LSTM's with CHARRNN_FUSED_STEP=0 (fusesSmallSteps off).
+/// What one generated character costs on the device, launched step by step. Up to four streams take
+/// a launch per layer (KernelSource.step: products, cell and both biases), one for the decoder and the
+/// draw, and no product; a conditional model first gathers its input rows (embedding and category).
+/// With the products instead (CHARRNN_FUSED_STEP=0, or more streams), layer 0 looks its input product
+/// up in the folded table (no product) and the cell kernels add both biases, so a 2-layer LSTM step is
+/// the gather, two cell kernels, the decoder's bias and the draw, with two recurrent products, layer 1's
+/// input product and the decoder's.
 final class DeviceGenerationCostTests: XCTestCase {
     /// [kernels, products] per character.
     func cost(_ config: ModelConfig, fused: Bool = true) throws -> [Int] {
@@ -130,8 +130,10 @@ final class DeviceGenerationCostTests: XCTestCase {
         XCTAssertEqual(try cost(ModelConfig(cell: .lstm, layers: 2, hidden: 16, embed: 5, vocabSize: V)), [4, 0])
         XCTAssertEqual(try cost(ModelConfig(cell: .lstm, layers: 2, hidden: 16, embed: 0, vocabSize: V)), [4, 0], "one-hot")
         XCTAssertEqual(try cost(ModelConfig(cell: .lstm, layers: 2, hidden: 16, embed: 5, vocabSize: V), fused: false), [5, 4])
-        XCTAssertEqual(try cost(ModelConfig(cell: .rnnTanh, layers: 1, hidden: 16, embed: 5, vocabSize: V)), [4, 2])
-        XCTAssertEqual(try cost(ModelConfig(cell: .gru, layers: 2, hidden: 16, embed: 5, vocabSize: V)), [5, 4])
+        XCTAssertEqual(try cost(ModelConfig(cell: .rnnTanh, layers: 1, hidden: 16, embed: 5, vocabSize: V)), [3, 0])
+        XCTAssertEqual(try cost(ModelConfig(cell: .rnnTanh, layers: 1, hidden: 16, embed: 5, vocabSize: V), fused: false), [4, 2])
+        XCTAssertEqual(try cost(ModelConfig(cell: .gru, layers: 2, hidden: 16, embed: 5, vocabSize: V)), [4, 0])
+        XCTAssertEqual(try cost(ModelConfig(cell: .gru, layers: 2, hidden: 16, embed: 5, vocabSize: V), fused: false), [5, 4])
         XCTAssertEqual(try cost(ModelConfig(cell: .lstm, layers: 2, hidden: 16, embed: 5, vocabSize: V, categories: 3)), [6, 0],
                        "conditional")
     }
