@@ -1,10 +1,10 @@
 import Foundation
 
 /// Draws the next character of B streams from the logits on a device (KernelSource.sampling), the twin
-/// of Sampler.choose. A small vocabulary takes one thread per stream (`sample_next`, one launch); a large
-/// one, where a thread would walk thousands of logits several times (a few hundred microseconds per
-/// character with top-k), takes a thread per slice of 256 logits in a chain of small kernels. Both give
-/// the same ids bit for bit, so which one runs changes no text.
+/// of Sampler.choose. A small vocabulary takes a warp per stream (`sample_next`, one launch; with top-k its
+/// lane 0 alone); a large one, where a thread would walk thousands of logits several times (a few
+/// hundred microseconds per character with top-k), takes a thread per slice of 256 logits in a chain
+/// of small kernels. Both give the same ids bit for bit, so which one runs changes no text.
 public final class DeviceSampler {
     public let device: ComputeDevice
     /// Logits per slice (CRN_SAMPLE_SLICE in the kernels).
