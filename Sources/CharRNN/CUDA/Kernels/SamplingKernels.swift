@@ -102,8 +102,8 @@ extension KernelSource {
     // sample_next without top-k, a warp per stream: the lanes load the logits and work out the largest
     // and each probability mass together, and every lane then walks the masses in id order (each
     // handed round by __shfl_sync), so every lane holds the one thread's sums, bit for bit: slice by
-    // slice, the slices in order. One thread alone waited on each logit's load in turn, about 10 us
-    // per character for 65 of them on an H100.
+    // slice, the slices in order. One thread alone waited on each logit's load in turn: 22 us (ncu,
+    // caches emptied) of a 2x512 LSTM's 55 us per character on an H100, for 65 logits.
     __device__ float crn_warp_slice_mass(const float *x, int begin, int end, float m, float inv_temperature, int lane) {
         float s = 0.0f;
         for (int base = begin; base < end; base += 32) {
