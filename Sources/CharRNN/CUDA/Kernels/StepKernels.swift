@@ -34,15 +34,25 @@ extension KernelSource {
     __device__ __forceinline__ float crn_warp_sum(float v) { return v; }
     #endif
 
+    // What every step kernel does first: its share of the copy (a float per thread), then which output
+    // this thread's warp computes, and its lane; -1 past the outputs, and on the host for lanes other
+    // than 0 (which has no warps: lane 0 does the whole row there).
+    __device__ __forceinline__ long crn_step_output(long outputs, const float *copy_from, float *copy_to, long copy_count,
+                                                    int *lane) {
+        const long t = CRN_THREAD;
+        if (t < copy_count) copy_to[t] = copy_from[t];
+        *lane = (int)(t % 32);
+        const long w = t / 32;
+        return w >= outputs || (CRN_WARP == 1 && *lane != 0) ? -1 : w;
+    }
+
     extern "C" __global__ void lstm_step(int B, int H, int I, const float *x, const int *ids, const float *table,
                                          const float *w_ih, const float *w_hh, const float *bias_ih, const float *bias_hh,
                                          const float *h_prev, float *c, float *h_out,
                                          const float *copy_from, float *copy_to, long copy_count) {
-        const long t = CRN_THREAD;
-        if (t < copy_count) copy_to[t] = copy_from[t];
-        const long w = t / 32;
-        const int lane = (int)(t % 32);
-        if (w >= (long)B * H || (CRN_WARP == 1 && lane != 0)) return;
+        int lane;
+        const long w = crn_step_output((long)B * H, copy_from, copy_to, copy_count, &lane);
+        if (w < 0) return;
         const long b = w / H, j = w % H;
         const int first = CRN_WARP == 1 ? 0 : lane;
         float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
@@ -80,11 +90,9 @@ extension KernelSource {
                                         const float *w_ih, const float *w_hh, const float *bias_ih, const float *bias_hh,
                                         const float *h_prev, float *h_out,
                                         const float *copy_from, float *copy_to, long copy_count) {
-        const long t = CRN_THREAD;
-        if (t < copy_count) copy_to[t] = copy_from[t];
-        const long w = t / 32;
-        const int lane = (int)(t % 32);
-        if (w >= (long)B * H || (CRN_WARP == 1 && lane != 0)) return;
+        int lane;
+        const long w = crn_step_output((long)B * H, copy_from, copy_to, copy_count, &lane);
+        if (w < 0) return;
         const long b = w / H, j = w % H;
         const int first = CRN_WARP == 1 ? 0 : lane;
         float xr = 0.0f, xz = 0.0f, xn = 0.0f, hr = 0.0f, hz = 0.0f, hn = 0.0f;
@@ -120,11 +128,9 @@ extension KernelSource {
                                         const float *w_ih, const float *w_hh, const float *bias_ih, const float *bias_hh,
                                         int relu, const float *h_prev, float *h_out,
                                         const float *copy_from, float *copy_to, long copy_count) {
-        const long t = CRN_THREAD;
-        if (t < copy_count) copy_to[t] = copy_from[t];
-        const long w = t / 32;
-        const int lane = (int)(t % 32);
-        if (w >= (long)B * H || (CRN_WARP == 1 && lane != 0)) return;
+        int lane;
+        const long w = crn_step_output((long)B * H, copy_from, copy_to, copy_count, &lane);
+        if (w < 0) return;
         const long b = w / H, j = w % H;
         const int first = CRN_WARP == 1 ? 0 : lane;
         float s = 0.0f;
@@ -143,11 +149,9 @@ extension KernelSource {
 
     extern "C" __global__ void decoder_step(int B, int V, int H, const float *h, const float *weight, const float *bias,
                                             float *logits, const float *copy_from, float *copy_to, long copy_count) {
-        const long t = CRN_THREAD;
-        if (t < copy_count) copy_to[t] = copy_from[t];
-        const long w = t / 32;
-        const int lane = (int)(t % 32);
-        if (w >= (long)B * V || (CRN_WARP == 1 && lane != 0)) return;
+        int lane;
+        const long w = crn_step_output((long)B * V, copy_from, copy_to, copy_count, &lane);
+        if (w < 0) return;
         const long b = w / V, v = w % V;
         const float *hb = h + b * H, *row = weight + v * H;
         float s = 0.0f;
