@@ -19,7 +19,7 @@ public final class DeviceGenerator {
     private let folded: DeviceBuffer?
     /// The seed and the draw counter's base, two 64-bit words read by the sampling kernels.
     private let draws: DeviceBuffer
-    /// Picks each step's characters (one thread per stream, or by slices for a large vocabulary).
+    /// Picks each step's characters (a warp per stream, or by slices for a large vocabulary).
     public let sampler: DeviceSampler
     private var state: DeviceHiddenState?
     /// Names mode: every sample starts after the start symbol, also when a prime is given (as Sampler).

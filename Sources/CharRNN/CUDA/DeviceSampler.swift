@@ -9,7 +9,7 @@ public final class DeviceSampler {
     public let device: ComputeDevice
     /// Logits per slice (CRN_SAMPLE_SLICE in the kernels).
     public static let slice = 256
-    /// Vocabularies larger than this draw by slices. Below it, one launch on one thread per stream costs
+    /// Vocabularies larger than this draw by slices. Below it, one launch of a warp per stream costs
     /// less than the chain's launches. 1,024 unless CHARRNN_SAMPLE_SLICED_ABOVE says otherwise (to compare
     /// the two ways on a GPU).
     public var slicedAbove = ProcessInfo.processInfo.environment["CHARRNN_SAMPLE_SLICED_ABOVE"].flatMap { Int($0) } ?? 1024
