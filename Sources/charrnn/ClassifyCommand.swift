@@ -12,7 +12,7 @@ struct Classify: ParsableCommand {
         subcommands: [ClassifyTrain.self, ClassifyEval.self, ClassifyPredict.self]
     )
 
-    static let deviceHelp: ArgumentHelp = "cpu, cuda, cuda:N or auto (the default: a usable GPU, else the CPU; CHARRNN_DEVICE sets another default): where the forward passes run."
+    static let deviceHelp = DefaultDevice.help(": where the forward passes run.")
 }
 
 struct ClassifyTrain: ParsableCommand {

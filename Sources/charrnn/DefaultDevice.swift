@@ -1,23 +1,25 @@
+import ArgumentParser
 import CharRNN
 import Foundation
 
 /// The `--device` a command takes when none is given: `auto` (a usable GPU, else the CPU), unless
 /// CHARRNN_DEVICE names another (`cpu` keeps a machine with a GPU on its CPU; the tests set it).
 enum DefaultDevice {
-    static var text: String {
-        let named = ProcessInfo.processInfo.environment["CHARRNN_DEVICE"] ?? ""
-        return named.isEmpty ? "auto" : named
-    }
+    private static var named: String { ProcessInfo.processInfo.environment["CHARRNN_DEVICE"] ?? "" }
+
+    static var text: String { named.isEmpty ? "auto" : named }
 
     /// A CHARRNN_DEVICE that names no device is refused by every command, as a bad --device would be,
     /// but by its own name.
     static func check() throws {
-        let named = ProcessInfo.processInfo.environment["CHARRNN_DEVICE"] ?? ""
         guard !named.isEmpty, (try? DeviceChoice(parsing: named)) == nil else { return }
         throw CharRNNError.invalidOption("CHARRNN_DEVICE must be auto, cpu, cuda or cuda:N (got '\(named)')")
     }
 
-    static let help = "cpu, cuda, cuda:N or auto (the default: a usable GPU, else the CPU; CHARRNN_DEVICE sets another default); see 'charrnn devices'."
+    /// --device's help in every command: the choices and the default, then what the command adds.
+    static func help(_ more: String) -> ArgumentHelp {
+        ArgumentHelp("cpu, cuda, cuda:N or auto (the default: a usable GPU, else the CPU; CHARRNN_DEVICE sets another default)" + more)
+    }
 }
 
 extension DeviceChoice {

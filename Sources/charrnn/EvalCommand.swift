@@ -20,7 +20,7 @@ struct Eval: ParsableCommand {
     var chunk = 256
     @Option(parsing: .unconditional, help: "Threads (default: the physical cores this process may use, from its CPU affinity and any cgroup quota).")
     var threads = CPUCount.usable
-    @Option(help: ArgumentHelp(stringLiteral: DefaultDevice.help))
+    @Option(help: DefaultDevice.help("; see 'charrnn devices'."))
     var device = DefaultDevice.text
 
     func run() throws {

@@ -39,7 +39,7 @@ struct Sample: ParsableCommand {
     var interactive = false
     @Option(parsing: .unconditional, help: "Threads (default: one per 64 hidden units from 256 units up, else one; at most the cores this process may use).")
     var threads: Int?
-    @Option(help: "cpu, cuda, cuda:N or auto (the default: a usable GPU, else the CPU; CHARRNN_DEVICE sets another default). On a GPU the --count samples are drawn together as one batch.")
+    @Option(help: DefaultDevice.help(". On a GPU the --count samples are drawn together as one batch."))
     var device = DefaultDevice.text
 
     mutating func run() throws {

@@ -36,7 +36,7 @@ struct Serve: AsyncParsableCommand {
     var maxConnections = 512
     @Option(parsing: .unconditional, help: "Threads (default: the physical cores this process may use, from its CPU affinity and any cgroup quota).")
     var threads = CPUCount.usable
-    @Option(help: "cpu, cuda, cuda:N or auto (the default: a usable GPU, else the CPU; CHARRNN_DEVICE sets another default): where the language models' steps and the classifiers' forward passes run (each generation request draws on the CPU).")
+    @Option(help: DefaultDevice.help(": where the language models' steps and the classifiers' forward passes run (each generation request draws on the CPU)."))
     var device = DefaultDevice.text
 
     func run() async throws {

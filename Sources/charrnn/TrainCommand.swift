@@ -80,7 +80,7 @@ struct Train: ParsableCommand {
     var seed: UInt64 = 1
     @Option(parsing: .unconditional, help: "Threads (default: the physical cores this process may use, from its CPU affinity and any cgroup quota).")
     var threads = CPUCount.usable
-    @Option(help: "cpu, cuda, cuda:N or auto (the default: a usable GPU, else the CPU; CHARRNN_DEVICE sets another default); see 'charrnn devices'. A resumed run keeps its own unless given.")
+    @Option(help: DefaultDevice.help("; see 'charrnn devices'. A resumed run keeps its own unless given."))
     var device = DefaultDevice.text
     @Option(help: "On a GPU, the matrix products: fp32, tf32 (TensorFloat-32, about 1e-3 relative) or bf16 (bfloat16 operands, fp32 sums, about 1e-2 relative); faster on large models.")
     var precision = "fp32"
