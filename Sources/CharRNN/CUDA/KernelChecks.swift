@@ -451,76 +451,78 @@ public enum KernelChecks {
             return out
         }
 
-        /// lstm_step against the products and crn_lstm_forward, with a dense input or a folded table
-        /// (and its copy of the layer below's h). I and H above 32 so that lanes wrap around a row.
+        /// What every step kernel (KernelSource.step) reads, random and on the device: B streams of H units
+        /// and I inputs (I and H above 32, so that lanes wrap around a row), G rows of weights per unit, a
+        /// folded table of V characters and the ids that pick its rows, and the copy the launch does too.
+        struct StepCase {
+            static let B = 3, H = 37, I = 45, V = 7, copyCount = 50
+            let G: Int, folded: Bool
+            let wIh: [Float], wHh: [Float], biasIh: [Float], biasHh: [Float], hPrev: [Float], copied: [Float]
+            /// x W_ih^T (or the folded rows) and h_prev W_hh^T, [B, G*H], without biases.
+            let inputProduct: [Double], recurrentProduct: [Double]
+            let pointers: [DevicePointer]  // x, ids, table, W_ih, W_hh, b_ih, b_hh, from, to
+        }
+
+        mutating func stepCase(rowsPerUnit G: Int, folded: Bool) throws -> StepCase {
+            let (B, H, I, V) = (StepCase.B, StepCase.H, StepCase.I, StepCase.V), gh = G * H
+            let x = random(B * I), wIh = random(gh * I, scale: 0.3), wHh = random(gh * H, scale: 0.3)
+            let biasIh = random(gh), biasHh = random(gh), hPrev = random(B * H)
+            let table = random(V * gh), ids: [Int32] = [5, 0, 6], copied = random(StepCase.copyCount)
+            let input = folded ? (0..<(B * gh)).map { Double(table[Int(ids[$0 / gh]) * gh + $0 % gh]) }
+                               : Self.productNT(x, wIh, m: B, n: gh, k: I)
+            let pointers = [try put(x), try put(ids), try put(table), try put(wIh), try put(wHh), try put(biasIh), try put(biasHh),
+                            try put(copied), try put(random(StepCase.copyCount))]
+            return StepCase(G: G, folded: folded, wIh: wIh, wHh: wHh, biasIh: biasIh, biasHh: biasHh, hPrev: hPrev, copied: copied,
+                            inputProduct: input, recurrentProduct: Self.productNT(hPrev, wHh, m: B, n: gh, k: H), pointers: pointers)
+        }
+
+        /// Launches a step kernel on `c` as DeviceRecurrentLayer.launchStep does, with the cell's own
+        /// arguments in the middle; returns what its copy wrote.
+        mutating func launchStep(_ kernel: String, _ c: StepCase, _ own: [KernelArgument]) throws -> [Float] {
+            let p = c.pointers, n = StepCase.B * StepCase.H
+            try device.launch(kernel, threads: max(n * 32, StepCase.copyCount), [
+                .int(StepCase.B), .int(StepCase.H), .int(StepCase.I), .pointer(c.folded ? nil : p[0]), .pointer(c.folded ? p[1] : nil),
+                .pointer(c.folded ? p[2] : nil), .pointer(p[3]), .pointer(p[4]), .pointer(p[5]), .pointer(p[6]),
+            ] + own + [.pointer(p[7]), .pointer(p[8]), .long(StepCase.copyCount)])
+            return try get(p[8], StepCase.copyCount)
+        }
+
+        /// lstm_step against the products and crn_lstm_forward, with a dense input or a folded table.
         mutating func lstmStep(folded: Bool) throws {
-            let B = 3, H = 37, I = 45, V = 7, n = B * H, copyCount = 50
-            let x = random(B * I), wIh = random(4 * H * I, scale: 0.3), wHh = random(4 * H * H, scale: 0.3)
-            let biasIh = random(4 * H), biasHh = random(4 * H), hPrev = random(n), cPrev = random(n)
-            let table = random(V * 4 * H), ids: [Int32] = [5, 0, 6], copied = random(copyCount)
-            var gates = Self.productNT(hPrev, wHh, m: B, n: 4 * H, k: H)
-            if folded {
-                for b in 0..<B { for g in 0..<(4 * H) { gates[b * 4 * H + g] += Double(table[Int(ids[b]) * 4 * H + g]) } }
-            } else {
-                let input = Self.productNT(x, wIh, m: B, n: 4 * H, k: I)
-                for i in gates.indices { gates[i] += input[i] }
-            }
-            var g = gates.map { Float($0) }, bias = zip(biasIh, biasHh).map { $0 + $1 }, cOld = cPrev
-            var c = [Float](repeating: 0, count: n), h = c
-            crn_lstm_forward(Int32(B), Int32(H), &g, &bias, &cOld, &c, &h)
-            let px = try put(x), pIds = try put(ids), pTable = try put(table), pIh = try put(wIh), pHh = try put(wHh)
-            let pbi = try put(biasIh), pbh = try put(biasHh), pState = try put(hPrev + cPrev), pOut = try put(random(n))
-            let pFrom = try put(copied), pTo = try put(random(copyCount))
-            try device.launch("lstm_step", threads: max(n * 32, copyCount), [
-                .int(B), .int(H), .int(I), .pointer(folded ? nil : px), .pointer(folded ? pIds : nil), .pointer(folded ? pTable : nil),
-                .pointer(pIh), .pointer(pHh), .pointer(pbi), .pointer(pbh), .pointer(pState), .pointer(pState.advanced(byFloats: n)),
-                .pointer(pOut), .pointer(pFrom), .pointer(pTo), .long(copyCount),
-            ])
+            let c = try stepCase(rowsPerUnit: 4, folded: folded), n = StepCase.B * StepCase.H
+            let cPrev = random(n)
+            var g = zip(c.inputProduct, c.recurrentProduct).map { Float($0 + $1) }, bias = zip(c.biasIh, c.biasHh).map { $0 + $1 }
+            var cOld = cPrev, cNew = [Float](repeating: 0, count: n), h = cNew
+            crn_lstm_forward(Int32(StepCase.B), Int32(StepCase.H), &g, &bias, &cOld, &cNew, &h)
+            let pState = try put(c.hPrev + cPrev), pOut = try put(random(n))
+            let copied = try launchStep("lstm_step", c, [.pointer(pState), .pointer(pState.advanced(byFloats: n)), .pointer(pOut)])
             let state = try get(pState, 2 * n)
             record("lstm_step (\(folded ? "folded input" : "input product"), a warp per unit)",
-                   [(try get(pOut, n), h), (Array(state[n...]), c), (Array(state[..<n]), hPrev), (try get(pTo, copyCount), copied)])
+                   [(try get(pOut, n), h), (Array(state[n...]), cNew), (Array(state[..<n]), c.hPrev), (copied, c.copied)])
         }
 
         /// gru_step against the products and crn_gru_forward (which takes each product with its bias).
         mutating func gruStep(folded: Bool) throws {
-            let B = 3, H = 37, I = 45, V = 7, n = B * H, G = 3 * H, copyCount = 50
-            let x = random(B * I), wIh = random(G * I, scale: 0.3), wHh = random(G * H, scale: 0.3)
-            let biasIh = random(G), biasHh = random(G), hPrev = random(n)
-            let table = random(V * G), ids: [Int32] = [5, 0, 6], copied = random(copyCount)
-            let hp = Self.productNT(hPrev, wHh, m: B, n: G, k: H)
-            let xp = folded ? (0..<(B * G)).map { Double(table[Int(ids[$0 / G]) * G + $0 % G]) } : Self.productNT(x, wIh, m: B, n: G, k: I)
-            let xpBiased = (0..<(B * G)).map { Float(xp[$0]) + biasIh[$0 % G] }
-            let hpBiased = (0..<(B * G)).map { Float(hp[$0]) + biasHh[$0 % G] }
-            var act = [Float](repeating: 0, count: B * G), h = [Float](repeating: 0, count: n)
-            crn_gru_forward(Int32(B), Int32(H), xpBiased, hpBiased, hPrev, &act, &h)
-            let px = try put(x), pIds = try put(ids), pTable = try put(table), pIh = try put(wIh), pHh = try put(wHh)
-            let pbi = try put(biasIh), pbh = try put(biasHh), pState = try put(hPrev), pOut = try put(random(n))
-            let pFrom = try put(copied), pTo = try put(random(copyCount))
-            try device.launch("gru_step", threads: max(n * 32, copyCount), [
-                .int(B), .int(H), .int(I), .pointer(folded ? nil : px), .pointer(folded ? pIds : nil), .pointer(folded ? pTable : nil),
-                .pointer(pIh), .pointer(pHh), .pointer(pbi), .pointer(pbh), .pointer(pState), .pointer(pOut),
-                .pointer(pFrom), .pointer(pTo), .long(copyCount),
-            ])
+            let c = try stepCase(rowsPerUnit: 3, folded: folded), n = StepCase.B * StepCase.H, G = 3 * StepCase.H
+            let xpBiased = c.inputProduct.indices.map { Float(c.inputProduct[$0]) + c.biasIh[$0 % G] }
+            let hpBiased = c.recurrentProduct.indices.map { Float(c.recurrentProduct[$0]) + c.biasHh[$0 % G] }
+            var act = [Float](repeating: 0, count: StepCase.B * G), h = [Float](repeating: 0, count: n)
+            crn_gru_forward(Int32(StepCase.B), Int32(StepCase.H), xpBiased, hpBiased, c.hPrev, &act, &h)
+            let pState = try put(c.hPrev), pOut = try put(random(n))
+            let copied = try launchStep("gru_step", c, [.pointer(pState), .pointer(pOut)])
             record("gru_step (\(folded ? "folded input" : "input product"), a warp per unit)",
-                   [(try get(pOut, n), h), (try get(pState, n), hPrev), (try get(pTo, copyCount), copied)])
+                   [(try get(pOut, n), h), (try get(pState, n), c.hPrev), (copied, c.copied)])
         }
 
         /// rnn_step against the products and crn_rnn_forward.
         mutating func rnnStep(relu: Bool) throws {
-            let B = 3, H = 37, I = 45, n = B * H, copyCount = 50
-            let x = random(B * I), wIh = random(H * I, scale: 0.3), wHh = random(H * H, scale: 0.3)
-            let biasIh = random(H), biasHh = random(H), hPrev = random(n), copied = random(copyCount)
-            let input = Self.productNT(x, wIh, m: B, n: H, k: I), recurrent = Self.productNT(hPrev, wHh, m: B, n: H, k: H)
-            let pre = (0..<n).map { Float(input[$0] + recurrent[$0]) }, bias = zip(biasIh, biasHh).map { $0 + $1 }
+            let c = try stepCase(rowsPerUnit: 1, folded: false), n = StepCase.B * StepCase.H
+            let pre = zip(c.inputProduct, c.recurrentProduct).map { Float($0 + $1) }, bias = zip(c.biasIh, c.biasHh).map { $0 + $1 }
             var h = [Float](repeating: 0, count: n)
-            crn_rnn_forward(Int32(B), Int32(H), pre, bias, &h, relu ? 1 : 0)
-            let px = try put(x), pIh = try put(wIh), pHh = try put(wHh), pbi = try put(biasIh), pbh = try put(biasHh)
-            let pState = try put(hPrev), pOut = try put(random(n)), pFrom = try put(copied), pTo = try put(random(copyCount))
-            try device.launch("rnn_step", threads: max(n * 32, copyCount), [
-                .int(B), .int(H), .int(I), .pointer(px), .pointer(nil), .pointer(nil), .pointer(pIh), .pointer(pHh), .pointer(pbi),
-                .pointer(pbh), .int(relu ? 1 : 0), .pointer(pState), .pointer(pOut), .pointer(pFrom), .pointer(pTo), .long(copyCount),
-            ])
-            record("rnn_step (\(relu ? "relu" : "tanh"), a warp per unit)", [(try get(pOut, n), h), (try get(pTo, copyCount), copied)])
+            crn_rnn_forward(Int32(StepCase.B), Int32(StepCase.H), pre, bias, &h, relu ? 1 : 0)
+            let pState = try put(c.hPrev), pOut = try put(random(n))
+            let copied = try launchStep("rnn_step", c, [.int(relu ? 1 : 0), .pointer(pState), .pointer(pOut)])
+            record("rnn_step (\(relu ? "relu" : "tanh"), a warp per unit)", [(try get(pOut, n), h), (copied, c.copied)])
         }
 
         /// decoder_step against the product, with its copy.
