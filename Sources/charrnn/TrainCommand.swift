@@ -50,13 +50,15 @@ struct Train: ParsableCommand {
     var optimizer: OptimizerKind = .adam
     @Option(parsing: .unconditional, help: "AdamW's decoupled weight decay (default 0.01, PyTorch's).")
     var weightDecay: Double?
-    @Option(help: "constant, step (times --lr-decay every --lr-decay-every steps) or cosine (to 0 over --max-steps or --max-epochs, or over the training seconds of --max-time when it is the only bound). Default: step when --lr-decay is below 1, else constant.")
+    @Option(help: "constant, step (times --lr-decay every --lr-decay-every steps), cosine (to 0 over --max-steps or --max-epochs, or over the training seconds of --max-time when it is the only bound) or plateau (times --lr-decay when validation has not improved for more than --lr-patience evaluations, as PyTorch's ReduceLROnPlateau). Default: step when --lr-decay is below 1, else constant.")
     var lrSchedule: LRScheduleKind?
+    @Option(parsing: .unconditional, help: "With --lr-schedule plateau: evaluations without a new best (by 1e-4 relative) tolerated before the rate is reduced. (default: \(TrainingOptions.defaultLRPatience))")
+    var lrPatience: Int?
     @Option(parsing: .unconditional, help: "Steps whose learning rate ramps up linearly (from 1/N of it) before the schedule starts.")
     var warmup = 0
     @Option(name: [.customLong("learning-rate"), .customLong("lr")], parsing: .unconditional, help: "Learning rate.")
     var learningRate = 2e-3
-    @Option(parsing: .unconditional, help: "Multiply the learning rate by this every --lr-decay-every steps.")
+    @Option(parsing: .unconditional, help: "Multiply the learning rate by this every --lr-decay-every steps (step), or when validation stalls (plateau).")
     var lrDecay = 1.0
     @Option(parsing: .unconditional, help: "Steps between learning-rate decays.")
     var lrDecayEvery = 1000
@@ -133,6 +135,7 @@ struct Train: ParsableCommand {
             o.variationalDropout = variationalDropout ? true : nil
             o.weightDecay = weightDecay
             o.lrSchedule = lrSchedule
+            o.lrPatience = lrPatience
             o.warmup = warmup != 0 ? warmup : nil
             o.earlyStop = earlyStop == 0 ? nil : earlyStop
             o.device = device == "cpu" ? nil : device
@@ -195,6 +198,7 @@ struct Train: ParsableCommand {
         try check("--variational-dropout", "\(variationalDropout)", "\(saved.variationalDropout ?? false)")
         try check("--weight-decay", weightDecay.map { "\($0)" } ?? "default", saved.weightDecay.map { "\($0)" } ?? "default")
         try check("--lr-schedule", lrSchedule?.rawValue ?? "default", saved.lrSchedule?.rawValue ?? "default")
+        try check("--lr-patience", lrPatience.map { "\($0)" } ?? "default", saved.lrPatience.map { "\($0)" } ?? "default")
         try check("--warmup", "\(warmup)", "\(saved.warmup ?? 0)")
         try check("--early-stop", earlyStop.flatMap { $0 == 0 ? nil : "\($0)" } ?? "none", saved.earlyStop.map { "\($0)" } ?? "none")
         if has("--preset") {
@@ -244,12 +248,13 @@ final class ProgressReporter {
             } else if p.step % printEvery == 0 {
                 Terminal.writeFlushed(s + "\n")
             }
-        case .evaluated(let step, let validation, let sample, let improved):
+        case .evaluated(let step, let validation, let sample, let improved, let reducedRate):
             closeLine()
             var s = "step \(step): "
             if let v = validation {
                 s += "val loss \(fmt(v.nats, 4)), perplexity \(fmt(v.perplexity, 2)), \(fmt(v.bitsPerCharacter, 3)) bits/char"
                 s += improved ? " (best so far)" : ""
+                if let r = reducedRate { s += "; learning rate reduced to \(r)" }
             } else {
                 s += "checkpoint saved (no validation part)"
             }

@@ -115,4 +115,28 @@ final class PyTorchParityTests: XCTestCase {
             }
         }
     }
+
+    /// The rate after each validation loss against torch.optim.lr_scheduler.ReduceLROnPlateau: ties,
+    /// improvements below the 1e-4 relative threshold (which add up to one), a NaN, and a stall long
+    /// enough to reach the 1e-8 smallest reduction.
+    func testPlateauScheduleMatchesTorch() throws {
+        let url = URL(fileURLWithPath: fixturesDirectory() + "/lr_plateau.json")
+        let root = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        let base = try XCTUnwrap(root["base"] as? Double)
+        let cases = try XCTUnwrap(root["cases"] as? [String: [String: Any]])
+        XCTAssertEqual(cases.count, 3)
+        for (name, c) in cases {
+            let schedule = LearningRateSchedule(base: base, kind: .plateau, decay: try XCTUnwrap(c["factor"] as? Double))
+            let patience = try XCTUnwrap(c["patience"] as? Int)
+            let losses = try XCTUnwrap(c["losses"] as? [Any]).map { ($0 as? Double) ?? .nan }
+            let rates = try XCTUnwrap(c["rates"] as? [Double])
+            XCTAssertEqual(losses.count, rates.count)
+            var plateau = PlateauState()
+            for (k, (loss, expected)) in zip(losses, rates).enumerated() {
+                plateau.record(loss, patience: patience, schedule: schedule)
+                let rate = schedule.rate(update: 1000, reductions: plateau.reductions)
+                XCTAssertEqual(rate, expected, accuracy: 1e-12 * base, "\(name) after loss \(k)")
+            }
+        }
+    }
 }

@@ -57,6 +57,10 @@ final class RegularisationCLITests: CLITestCase {
             (["--early-stop", "3", "--val-fraction", "0"], "validation part"),
             (["--early-stop", "-1"], "--early-stop must be 1 or more evaluations, or 0 for none"),
             (["--warmup", "-1"], "--warmup"),
+            (["--lr-schedule", "plateau"], "give --lr-decay below 1"),
+            (["--lr-schedule", "plateau", "--lr-decay", "0.5", "--val-fraction", "0"], "plateau needs a validation part"),
+            (["--lr-schedule", "cosine", "--lr-patience", "3"], "--lr-patience belongs to --lr-schedule plateau"),
+            (["--lr-schedule", "plateau", "--lr-decay", "0.5", "--lr-patience", "-1"], "--lr-patience must be 0 or more"),
         ]
         for (extra, fragment) in cases {
             let limit = extra.contains("--max-time") ? [] : ["--max-steps", "2"]
@@ -65,6 +69,49 @@ final class RegularisationCLITests: CLITestCase {
         XCTAssertEqual(try train(out, steps: 20).status, 0)
         assertCleanError(try charrnn(["train", "--resume", out, "--weight-drop", "0.5"]), "--weight-drop 0.5 differs")
         assertCleanError(try charrnn(["train", "--resume", out, "--preset", "small"]), "--preset")
+        assertCleanError(try charrnn(["train", "--resume", out, "--lr-patience", "4"]), "--lr-patience 4 differs")
+    }
+
+    func rates(_ folder: String) throws -> [Double] {
+        try String(contentsOfFile: folder + "/loss.csv", encoding: .utf8).split(separator: "\n").dropFirst()
+            .map { Double($0.split(separator: ",", omittingEmptySubsequences: false)[4])! }
+    }
+
+    /// With validation stuck (a rate too small to move it by 1e-4 relative, yet large enough for
+    /// ReduceLROnPlateau's smallest reduction, 1e-8), --lr-schedule plateau halves the rate at every
+    /// evaluation after more than --lr-patience without a new best, and says so.
+    func testPlateauReducesTheRateWhileValidationStalls() throws {
+        let out = dir + "/plateau"
+        let r = try charrnn(["train", text, "-o", out, "--max-steps", "30", "--eval-every", "5", "--log-every", "1", "--optimizer", "sgd",
+                             "--lr-schedule", "plateau", "--lr-decay", "0.5", "--lr-patience", "1"]
+                            + small.filter { $0 != "0.01" && $0 != "--learning-rate" } + ["--learning-rate", "1e-5"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        // Evaluations at 5 (the best), 10 and 15 (reduced), 20 and 25 (reduced again).
+        XCTAssertEqual(try rates(out), Array(repeating: 1e-5, count: 15) + Array(repeating: 5e-6, count: 10)
+                       + Array(repeating: 2.5e-6, count: 5))
+        XCTAssertTrue(r.stdout.contains("; learning rate reduced to 5e-06\n"), r.stdout)
+        XCTAssertEqual(r.stdout.components(separatedBy: "learning rate reduced").count, 3, r.stdout)
+    }
+
+    /// A plateau run killed inside a save after its first reduction, and resumed, goes on reducing its
+    /// rate where the uninterrupted run did (its count and best are in the train state).
+    func testPlateauResumesExactlyAfterAKill() throws {
+        let full = dir + "/full", killed = dir + "/killed"
+        let plateau = ["--lr-schedule", "plateau", "--lr-decay", "0.5", "--lr-patience", "0", "--learning-rate", "0.5",
+                       "--optimizer", "sgd", "--log-every", "1"]
+        let options = small.filter { $0 != "0.01" && $0 != "--learning-rate" } + plateau
+        let r = try charrnn(["train", text, "-o", full, "--max-steps", "60", "--eval-every", "4"] + options)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let k = try charrnn(["train", text, "-o", killed, "--max-steps", "60", "--eval-every", "4"] + options,
+                            environment: ["CHARRNN_TEST_KILL_AT_SAVE_POINT": "150"])
+        XCTAssertTrue(k.signaled, "killed inside a save")
+        let before = k.stdout.components(separatedBy: "learning rate reduced").count - 1
+        let all = r.stdout.components(separatedBy: "learning rate reduced").count - 1
+        XCTAssertTrue(before >= 1 && all > before, "reductions before the kill (\(before)) and after it (\(all - before)): \(r.stdout)")
+        XCTAssertEqual(try charrnn(["train", "--resume", killed]).status, 0)
+        for f in ["latest.safetensors", "best.safetensors", "loss.csv"] {
+            XCTAssertEqual(file(killed + "/" + f), file(full + "/" + f), f)
+        }
     }
 
     /// A preset fills in what the command line leaves out, and what it names wins.

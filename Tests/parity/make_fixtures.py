@@ -13,15 +13,17 @@ state_dict under PyTorch's names, config and vocabulary in the "charrnn" metadat
   after.<optimizer>.<name>           parameters after 3 steps of that optimizer on the same batch,
                                      with clip_grad_norm_(max_norm=0.5) before each step
 and lr_schedules.json: the learning rate of each of the first updates under torch.optim.lr_scheduler's
-StepLR, CosineAnnealingLR and LinearLR warmup followed by either (SequentialLR).
+StepLR, CosineAnnealingLR and LinearLR warmup followed by either (SequentialLR); and lr_plateau.json:
+the rate after each of a sequence of validation losses under ReduceLROnPlateau.
+Arguments name parts to write (models, schedules, plateau); none writes all.
 """
+import sys
 import json
 import os
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from safetensors.torch import save_file
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "CharRNNTests", "Fixtures")
 T, B = 5, 3
@@ -100,6 +102,7 @@ def case(name, cell, layers, hidden, embed, seed):
         "vocabulary": vocab,
         "start_character": "\n",
     }
+    from safetensors.torch import save_file
     save_file(tensors, os.path.join(OUT, f"{name}.safetensors"),
               metadata={"charrnn": json.dumps(meta), "format": "pt"})
     print(name, "loss", float(loss))
@@ -141,9 +144,39 @@ def schedules():
     print("lr_schedules.json", len(cases), "schedules")
 
 
+def plateau():
+    """ReduceLROnPlateau (mode min, threshold 1e-4 rel, cooldown 0, min_lr 0, eps 1e-8) fed validation
+    losses that improve, tie, improve by less than the threshold, and stall long enough to reach eps."""
+    from torch.optim.lr_scheduler import ReduceLROnPlateau
+
+    base = 0.02
+    stalls = [2.0, 1.8, 1.8, 1.79995, 1.7, 1.75, 1.76, 1.77, 1.69, 1.6899, 1.69, 1.7, 1.5, float("nan"), 1.6, 1.6, 1.6]
+    cases = {}
+    for name, factor, patience, losses in [("half_patience_2", 0.5, 2, stalls),
+                                           ("tenth_patience_0", 0.1, 0, stalls + [3.0] * 12),
+                                           ("half_patience_1", 0.5, 1, [1.0 - 1e-5 * k for k in range(30)])]:
+        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=base)
+        sched = ReduceLROnPlateau(opt, mode="min", factor=factor, patience=patience)
+        rates = []
+        for v in losses:
+            sched.step(v)
+            rates.append(opt.param_groups[0]["lr"])
+        cases[name] = {"factor": factor, "patience": patience, "losses": [None if v != v else v for v in losses],
+                       "rates": rates}
+    with open(os.path.join(OUT, "lr_plateau.json"), "w") as f:
+        json.dump({"base": base, "cases": cases}, f, indent=1)
+    print("lr_plateau.json", len(cases), "cases")
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    schedules()
+    parts = set(sys.argv[1:]) or {"models", "schedules", "plateau"}
+    if "schedules" in parts:
+        schedules()
+    if "plateau" in parts:
+        plateau()
+    if "models" not in parts:
+        sys.exit(0)
     case("lstm_2x7_e6", "lstm", 2, 7, 6, 1)
     case("gru_2x7_e6", "gru", 2, 7, 6, 2)
     case("rnn_tanh_1x9_onehot", "rnn_tanh", 1, 9, 0, 3)

@@ -12,14 +12,19 @@ public enum LRScheduleKind: String, Codable, Sendable, CaseIterable {
     /// Half a cosine from the rate down to 0 over the run (CosineAnnealingLR, eta_min 0); a run bounded
     /// by time alone follows the share of its --max-time spent.
     case cosine
+    /// Multiplied by --lr-decay when validation has not improved for more than --lr-patience
+    /// evaluations (ReduceLROnPlateau); see PlateauState.
+    case plateau
 }
 
 /// The learning rate of each update, a function of the update's number alone, so a resumed run uses
 /// the rates an uninterrupted one would. With warmup W, updates 0..<W ramp linearly from rate/W
 /// (LinearLR with start_factor 1/W, total_iters W) and the schedule starts after them (SequentialLR).
-/// The one exception is cosine in a run whose length is known only in seconds: no update count can
-/// say where such a run is, so the rate follows the training seconds spent (kept across a resume),
-/// and ends near 0 when the time is up however fast the machine is.
+/// Two exceptions. Cosine in a run whose length is known only in seconds: no update count can say
+/// where such a run is, so the rate follows the training seconds spent (kept across a resume), and
+/// ends near 0 when the time is up however fast the machine is. And plateau, whose rate is the base
+/// times --lr-decay to the number of reductions validation has called for so far (PlateauState, kept
+/// in the train state); warmup then scales that rate.
 public struct LearningRateSchedule: Sendable, Equatable {
     public var base: Double
     public var kind: LRScheduleKind
@@ -37,14 +42,18 @@ public struct LearningRateSchedule: Sendable, Equatable {
         self.warmup = warmup; self.total = total; self.totalSeconds = totalSeconds
     }
 
-    /// The rate of update `s` (0-based: the first update is 0), taken after `seconds` of training.
-    public func rate(update s: Int, seconds: Double = 0) -> Double {
+    /// The rate of update `s` (0-based: the first update is 0), taken after `seconds` of training and
+    /// `reductions` reductions of a plateau schedule.
+    public func rate(update s: Int, seconds: Double = 0, reductions: Int = 0) -> Double {
+        let base = kind == .plateau ? plateauRate(reductions: reductions) : self.base
         if warmup > 0 && s < warmup {
             let start = 1 / Double(warmup)
             return base * (start + (1 - start) * Double(s) / Double(warmup))
         }
         let t = s - warmup
         switch kind {
+        case .plateau:
+            return base
         case .constant:
             return base
         case .step:
@@ -57,5 +66,42 @@ public struct LearningRateSchedule: Sendable, Equatable {
             let span = max((total ?? s + 1) - warmup, 1)
             return base * (1 + cos(Double.pi * Double(min(t, span)) / Double(span))) / 2
         }
+    }
+
+    /// The plateau schedule's rate after `reductions` reductions.
+    func plateauRate(reductions: Int) -> Double { base * pow(decay, Double(reductions)) }
+}
+
+/// ReduceLROnPlateau's bookkeeping with PyTorch's defaults but factor and patience (mode min,
+/// threshold 1e-4 relative, cooldown 0, min_lr 0, eps 1e-8): a validation loss below best * (1 - 1e-4)
+/// is an improvement; the evaluation after more than `patience` without one reduces the rate and
+/// starts the count again; a reduction smaller than 1e-8 is not made. Kept in the train state, so a
+/// resumed run reduces where an uninterrupted one would. Its best is its own: the early stop's is any
+/// decrease at all.
+public struct PlateauState: Codable, Sendable, Equatable {
+    public var best: Double? = nil
+    public var evaluationsWithoutImprovement = 0
+    public var reductions = 0
+
+    public static let threshold = 1e-4
+    public static let smallestReduction = 1e-8
+
+    public init() {}
+
+    /// Records one validation loss; returns whether the rate was reduced.
+    @discardableResult
+    public mutating func record(_ loss: Double, patience: Int, schedule: LearningRateSchedule) -> Bool {
+        if loss < (best ?? .infinity) * (1 - Self.threshold) {
+            best = loss
+            evaluationsWithoutImprovement = 0
+        } else {
+            evaluationsWithoutImprovement += 1
+        }
+        guard evaluationsWithoutImprovement > patience else { return false }
+        evaluationsWithoutImprovement = 0
+        let now = schedule.plateauRate(reductions: reductions)
+        guard now - schedule.plateauRate(reductions: reductions + 1) > Self.smallestReduction else { return false }
+        reductions += 1
+        return true
     }
 }

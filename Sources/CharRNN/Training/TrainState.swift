@@ -31,6 +31,8 @@ public struct TrainState: Codable, Sendable {
     /// Evaluations since validation last improved (--early-stop), and the step of the best one.
     public var evaluationsWithoutImprovement: Int? = nil
     public var bestStep: Int? = nil
+    /// --lr-schedule plateau's count of evaluations and reductions.
+    public var plateau: PlateauState? = nil
 
     static let metadataKey = "charrnn_train_state"
 

@@ -21,7 +21,8 @@ public struct TrainingProgress: Sendable {
 public enum TrainingEvent {
     case started(parameters: Int, vocabulary: Int, trainCharacters: Int, validationCharacters: Int, resumedAt: Int?)
     case progress(TrainingProgress)
-    case evaluated(step: Int, validation: LossReport?, sample: String, improved: Bool)
+    /// `reducedRate`: --lr-schedule plateau reduced the learning rate to this after this validation.
+    case evaluated(step: Int, validation: LossReport?, sample: String, improved: Bool, reducedRate: Double? = nil)
 }
 
 public enum TrainingOutcome: Sendable { case finished, interrupted }
@@ -301,11 +302,19 @@ public final class Trainer {
             report(.progress(progress(rate: rate > 0 ? rate : runCharacters / max(runSeconds, 1e-9),
                                       charsPerStep: charsPerStep, maxEpochs: maxEpochs)))
             guard evaluate else { return }
+            var reducedRate: Double? = nil
+            if let v = validation?.nats, schedule.kind == .plateau {
+                var plateau = state.plateau ?? PlateauState()
+                if plateau.record(v, patience: options.lrPatience ?? TrainingOptions.defaultLRPatience, schedule: schedule) {
+                    reducedRate = schedule.plateauRate(reductions: plateau.reductions)
+                }
+                state.plateau = plateau
+            }
             let improved = try saveCheckpoint(validation: validation)
             lastSavedStep = state.step
             var sampleRNG = RandomGenerator(seed: options.seed &+ UInt64(state.step))
             let sample = sampleText(rng: &sampleRNG)
-            report(.evaluated(step: state.step, validation: validation, sample: sample, improved: improved))
+            report(.evaluated(step: state.step, validation: validation, sample: sample, improved: improved, reducedRate: reducedRate))
         }
 
         /// Saves the step with its evaluation still to do, and stops.
@@ -331,7 +340,8 @@ public final class Trainer {
             let t0 = monotonicSeconds()
             let batch = data.next(rng: &rng, inputs: &inputs, targets: &targets)
             stepCharacters = Double(batch.T * batch.B)
-            state.learningRate = schedule.rate(update: state.step, seconds: state.trainingSeconds)
+            state.learningRate = schedule.rate(update: state.step, seconds: state.trainingSeconds,
+                                               reductions: state.plateau?.reductions ?? 0)
             if let onDevice {
                 // The whole step, clipping and update included, queued on the device (DeviceTrainingStep);
                 // its loss and norm are read with the others when the loss is next recorded.

@@ -48,6 +48,9 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var warmup: Int? = nil
     /// Stop when validation has not improved for this many evaluations; nil never.
     public var earlyStop: Int? = nil
+    /// --lr-schedule plateau: evaluations without improvement tolerated before the rate is reduced;
+    /// nil is `defaultLRPatience`.
+    public var lrPatience: Int? = nil
     /// --device (auto, cpu, cuda:N); nil is the CPU. A resumed run may move to another device: the
     /// files are the same.
     public var device: String? = nil
@@ -59,6 +62,8 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     }
 
     public var scheduleKind: LRScheduleKind { lrSchedule ?? (lrDecay < 1 ? .step : .constant) }
+
+    public static let defaultLRPatience = 2
 
     public init(textPath: String, outputDirectory: String) {
         self.textPath = textPath
@@ -107,8 +112,18 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
                 throw bad("--weight-decay must be 0 or more, and below 1 / --learning-rate (got \(w))")
             }
         }
-        if let kind = lrSchedule, kind != .step, lrDecay != 1 {
-            throw bad("--lr-decay belongs to --lr-schedule step (got --lr-schedule \(kind.rawValue))")
+        if let kind = lrSchedule, kind != .step, kind != .plateau, lrDecay != 1 {
+            throw bad("--lr-decay belongs to --lr-schedule step or plateau (got --lr-schedule \(kind.rawValue))")
+        }
+        if scheduleKind == .plateau {
+            guard lrDecay < 1 else {
+                throw bad("--lr-schedule plateau multiplies the rate by --lr-decay when validation stops improving; give --lr-decay below 1 (for example 0.5)")
+            }
+            guard validationFraction > 0 else { throw bad("--lr-schedule plateau needs a validation part (--val-fraction above 0)") }
+        }
+        if let p = lrPatience {
+            guard scheduleKind == .plateau else { throw bad("--lr-patience belongs to --lr-schedule plateau (got --lr-schedule \(scheduleKind.rawValue))") }
+            guard p >= 0 else { throw bad("--lr-patience must be 0 or more evaluations (got \(p))") }
         }
         if let w = warmup, w < 0 { throw bad("--warmup must be 0 or more steps (got \(w))") }
         if let n = earlyStop {
