@@ -15,7 +15,8 @@
 #          900), stopped cleanly (as Ctrl-C) after CALL_SECONDS (default 540) of this call and resumed
 #          where it stopped by the next call with this stage; once done, a 300-character sample of its
 #          best checkpoint at temperature 0.8; with PRESET=medium or large, #14's run with that preset
-#          (its own folder and logs) instead;
+#          (its own folder and logs) instead; TRAIN_ARGS adds options (e.g. "--lr-patience 2 --lr-decay 0.5")
+#          and RUN_NAME names the folder and logs (default run, or run-PRESET), so variants run side by side;
 #   names  with NAMES_DIR (a folder of names by language): a names-by-category model and a classifier
 #          trained on the GPU, ten new names in one category, and the classifier's test accuracy;
 #   chinese with CHINESE (a corpus of thousands of characters, e.g. the Tang poems): the bench's first
@@ -98,13 +99,13 @@ sys.exit(0 if alone == together else 1)"
         done ;;
     train)
         # PRESET (medium, large): #14's run with that preset instead, in run-PRESET beside the other.
-        run=run${PRESET:+-$PRESET}
+        run=${RUN_NAME:-run${PRESET:+-$PRESET}}
         if [ -n "${PRESET:-}" ]; then model=(--preset "$PRESET"); else model=(--layers 2 --hidden "${HIDDEN:-512}" --dropout 0.25 --eval-every 500); fi
         if [ -f "$LOGS/$run/train-state.safetensors" ]; then
             timeout -s INT "${CALL_SECONDS:-540}" "$BIN" train --resume "$LOGS/$run" 2>&1 | tee -a "$LOGS/$run.txt"
         else
             timeout -s INT "${CALL_SECONDS:-540}" "$BIN" train "$CORPUS" --device "${DEVICE:-cuda}" "${model[@]}" \
-                --max-time "${TRAIN_SECONDS:-900}" -o "$LOGS/$run" 2>&1 | tee "$LOGS/$run.txt"
+                --max-time "${TRAIN_SECONDS:-900}" ${TRAIN_ARGS:-} -o "$LOGS/$run" 2>&1 | tee "$LOGS/$run.txt"
         fi
         if tail -n 1 "$LOGS/$run.txt" | grep -q "^done: "; then  # finished, not interrupted
             "$BIN" sample -c "$LOGS/$run/best.safetensors" --device "${DEVICE:-cuda}" --length 300 --temperature 0.8 --seed 1 2>&1 \

@@ -50,10 +50,12 @@ struct Train: ParsableCommand {
     var optimizer: OptimizerKind = .adam
     @Option(parsing: .unconditional, help: "AdamW's decoupled weight decay (default 0.01, PyTorch's).")
     var weightDecay: Double?
-    @Option(help: "constant, step (times --lr-decay every --lr-decay-every steps), cosine (to 0 over --max-steps or --max-epochs, or over the training seconds of --max-time when it is the only bound) or plateau (times --lr-decay when validation has not improved for more than --lr-patience evaluations, as PyTorch's ReduceLROnPlateau). Default: step when --lr-decay is below 1, else constant.")
+    @Option(help: "constant, step (times --lr-decay every --lr-decay-every steps), cosine (to 0 over --max-steps or --max-epochs, or over the training seconds of --max-time when it is the only bound) or plateau (times --lr-decay when validation has not improved for more than --lr-patience evaluations, as PyTorch's ReduceLROnPlateau). Default: plateau with --lr-patience, else step when --lr-decay is below 1, else constant.")
     var lrSchedule: LRScheduleKind?
-    @Option(parsing: .unconditional, help: "With --lr-schedule plateau: evaluations without a new best (by 1e-4 relative) tolerated before the rate is reduced. (default: \(TrainingOptions.defaultLRPatience))")
+    @Option(parsing: .unconditional, help: "Multiply the rate by --lr-decay after more than N evaluations without a new best (by 1e-4 relative): --lr-schedule plateau (default \(TrainingOptions.defaultLRPatience)), or on top of constant or cosine.")
     var lrPatience: Int?
+    @Option(parsing: .unconditional, help: "Keep an exponential moving average of the weights with this decay (e.g. 0.999; PyTorch's AveragedModel with get_ema_multi_avg_fn): validation, samples, latest and best use it.")
+    var ema: Double?
     @Option(parsing: .unconditional, help: "Steps whose learning rate ramps up linearly (from 1/N of it) before the schedule starts.")
     var warmup = 0
     @Option(name: [.customLong("learning-rate"), .customLong("lr")], parsing: .unconditional, help: "Learning rate.")
@@ -136,6 +138,7 @@ struct Train: ParsableCommand {
             o.weightDecay = weightDecay
             o.lrSchedule = lrSchedule
             o.lrPatience = lrPatience
+            o.ema = ema
             o.warmup = warmup != 0 ? warmup : nil
             o.earlyStop = earlyStop == 0 ? nil : earlyStop
             o.device = device == "cpu" ? nil : device
@@ -198,6 +201,7 @@ struct Train: ParsableCommand {
         try check("--variational-dropout", "\(variationalDropout)", "\(saved.variationalDropout ?? false)")
         try check("--weight-decay", weightDecay.map { "\($0)" } ?? "default", saved.weightDecay.map { "\($0)" } ?? "default")
         try check("--lr-schedule", lrSchedule?.rawValue ?? "default", saved.lrSchedule?.rawValue ?? "default")
+        try check("--ema", ema.map { "\($0)" } ?? "none", saved.ema.map { "\($0)" } ?? "none")
         try check("--lr-patience", lrPatience.map { "\($0)" } ?? "default", saved.lrPatience.map { "\($0)" } ?? "default")
         try check("--warmup", "\(warmup)", "\(saved.warmup ?? 0)")
         try check("--early-stop", earlyStop.flatMap { $0 == 0 ? nil : "\($0)" } ?? "none", saved.earlyStop.map { "\($0)" } ?? "none")

@@ -139,4 +139,23 @@ final class PyTorchParityTests: XCTestCase {
             }
         }
     }
+
+    /// WeightAverage against torch.optim.swa_utils.AveragedModel(get_ema_multi_avg_fn(0.75)): the first
+    /// update copies, each later one is torch.lerp toward the parameters.
+    func testWeightAverageMatchesTorch() throws {
+        let url = URL(fileURLWithPath: fixturesDirectory() + "/weight_average.json")
+        let root = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any])
+        let decay = try XCTUnwrap(root["decay"] as? Double)
+        let params = try XCTUnwrap(root["parameters"] as? [[Double]]), averages = try XCTUnwrap(root["averages"] as? [[Double]])
+        XCTAssertEqual(params.count, 6)
+        let average = WeightAverage(decay: decay, count: params[0].count)
+        for (k, (p, expected)) in zip(params, averages).enumerated() {
+            average.update(from: FloatBuffer(p.map { Float($0) }))
+            XCTAssertEqual(average.updates, k + 1)
+            for (got, want) in zip(average.values.array, expected) {
+                XCTAssertEqual(Double(got), want, accuracy: 1e-6 * max(1, abs(want)), "after update \(k + 1)")
+            }
+        }
+        XCTAssertNotEqual(averages[5], params[5], "the average lags the parameters")
+    }
 }

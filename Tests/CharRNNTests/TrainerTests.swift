@@ -50,6 +50,31 @@ final class TrainerTests: XCTestCase {
         }
     }
 
+    /// --ema: validation is the average's loss, latest.safetensors is the average, and the train state
+    /// keeps the raw parameters that training goes on from.
+    func testWeightAverageIsWhatValidatesAndIsSaved() throws {
+        let dir = scratchDirectory()
+        let text = try writeText(dir)
+        var o = options(text, dir + "/ema")
+        o.ema = 0.9
+        o.maxSteps = 30
+        o.evalEvery = 30
+        let reported: Double, validationIds: [Int32]
+        do {
+            let trainer = try Trainer(options: o)
+            reported = try XCTUnwrap(try trainer.run().validation).nats
+            let ids = try trainer.data.vocabulary.encode(try String(contentsOfFile: text, encoding: .utf8), what: "the text")
+            validationIds = Array(ids.suffix(trainer.data.validationCharacters))
+        }
+        let latest = try Checkpoint.load(o.outputDirectory + "/latest.safetensors").model
+        let raw = try Trainer(resumeFrom: o.outputDirectory).model
+        XCTAssertNotEqual(raw.parameters.array, latest.parameters.array, "the saved model is the average, not the raw weights")
+        let ofAverage = try Evaluation.loss(of: latest, ids: validationIds, streams: o.batchSize, chunk: o.seqLength).nats
+        let ofRaw = try Evaluation.loss(of: raw, ids: validationIds, streams: o.batchSize, chunk: o.seqLength).nats
+        XCTAssertEqual(ofAverage, reported, accuracy: 1e-9, "validation ran on the average")
+        XCTAssertNotEqual(ofRaw, reported, "and not on the raw weights")
+    }
+
     func testDivergenceStopsWithAClearError() throws {
         let dir = scratchDirectory()
         let text = try writeText(dir)

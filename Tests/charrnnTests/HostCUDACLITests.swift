@@ -334,7 +334,7 @@ final class HostCUDACLITests: CLITestCase {
     func testAllRegularisersResumeExactlyAfterAKillOnTheGPU() throws {
         let awd = ["--dropout", "0.2", "--variational-dropout", "--weight-drop", "0.3", "--embed-dropout", "0.1",
                    "--optimizer", "adamw", "--weight-decay", "0.05", "--lr-schedule", "cosine", "--warmup", "10",
-                   "--device", "cuda", "--max-steps", "40", "--eval-every", "20"] + small
+                   "--ema", "0.9", "--device", "cuda", "--max-steps", "40", "--eval-every", "20"] + small
         let full = dir + "/full", killed = dir + "/killed"
         XCTAssertEqual(try charrnn(["train", text, "-o", full] + awd, environment: cuda).status, 0)
         let k = try charrnn(["train", text, "-o", killed] + awd, environment: on(["CHARRNN_TEST_KILL_AT_SAVE_POINT": "17"]))

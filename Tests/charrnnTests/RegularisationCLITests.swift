@@ -5,7 +5,8 @@ import XCTest
 /// AWD-LSTM's regularisers, AdamW, schedules and early stopping through the CLI.
 final class RegularisationCLITests: CLITestCase {
     let awd = ["--dropout", "0.2", "--variational-dropout", "--weight-drop", "0.3", "--embed-dropout", "0.1",
-               "--optimizer", "adamw", "--weight-decay", "0.05", "--lr-schedule", "cosine", "--warmup", "10", "--log-every", "1"]
+               "--optimizer", "adamw", "--weight-decay", "0.05", "--lr-schedule", "cosine", "--warmup", "10", "--log-every", "1",
+               "--ema", "0.9"]
 
     func file(_ path: String) -> Data? { FileManager.default.contents(atPath: path) }
 
@@ -57,9 +58,11 @@ final class RegularisationCLITests: CLITestCase {
             (["--early-stop", "3", "--val-fraction", "0"], "validation part"),
             (["--early-stop", "-1"], "--early-stop must be 1 or more evaluations, or 0 for none"),
             (["--warmup", "-1"], "--warmup"),
+            (["--ema", "1"], "--ema must be between 0 and 1"),
             (["--lr-schedule", "plateau"], "give --lr-decay below 1"),
             (["--lr-schedule", "plateau", "--lr-decay", "0.5", "--val-fraction", "0"], "plateau needs a validation part"),
-            (["--lr-schedule", "cosine", "--lr-patience", "3"], "--lr-patience belongs to --lr-schedule plateau"),
+            (["--lr-schedule", "step", "--lr-decay", "0.5", "--lr-patience", "3"], "--lr-patience reduces the rate by --lr-decay"),
+            (["--lr-schedule", "cosine", "--lr-patience", "3"], "--lr-patience multiplies the rate by --lr-decay"),
             (["--lr-schedule", "plateau", "--lr-decay", "0.5", "--lr-patience", "-1"], "--lr-patience must be 0 or more"),
         ]
         for (extra, fragment) in cases {
@@ -90,6 +93,19 @@ final class RegularisationCLITests: CLITestCase {
         XCTAssertEqual(try rates(out), Array(repeating: 1e-5, count: 15) + Array(repeating: 5e-6, count: 10)
                        + Array(repeating: 2.5e-6, count: 5))
         XCTAssertTrue(r.stdout.contains("; learning rate reduced to 5e-06\n"), r.stdout)
+        XCTAssertEqual(r.stdout.components(separatedBy: "learning rate reduced").count, 3, r.stdout)
+    }
+
+    /// --lr-patience on top of cosine: the cosine's rate times --lr-decay for each reduction.
+    func testPatienceOnTopOfCosineScalesTheCosine() throws {
+        let out = dir + "/cosine"
+        let r = try charrnn(["train", text, "-o", out, "--max-steps", "30", "--eval-every", "5", "--log-every", "1", "--optimizer", "sgd",
+                             "--lr-schedule", "cosine", "--lr-decay", "0.5", "--lr-patience", "1"]
+                            + small.filter { $0 != "0.01" && $0 != "--learning-rate" } + ["--learning-rate", "1e-5"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let cosine = LearningRateSchedule(base: 1e-5, kind: .cosine, total: 30)
+        let expected = (0..<30).map { u in cosine.rate(update: u) * (u >= 25 ? 0.25 : u >= 15 ? 0.5 : 1) }
+        for (got, want) in zip(try rates(out), expected) { XCTAssertEqual(got, want, accuracy: 1e-6 * want + 1e-15) }
         XCTAssertEqual(r.stdout.components(separatedBy: "learning rate reduced").count, 3, r.stdout)
     }
 

@@ -14,8 +14,9 @@ state_dict under PyTorch's names, config and vocabulary in the "charrnn" metadat
                                      with clip_grad_norm_(max_norm=0.5) before each step
 and lr_schedules.json: the learning rate of each of the first updates under torch.optim.lr_scheduler's
 StepLR, CosineAnnealingLR and LinearLR warmup followed by either (SequentialLR); and lr_plateau.json:
-the rate after each of a sequence of validation losses under ReduceLROnPlateau.
-Arguments name parts to write (models, schedules, plateau); none writes all.
+the rate after each of a sequence of validation losses under ReduceLROnPlateau; and weight_average.json:
+AveragedModel's exponential moving average (get_ema_multi_avg_fn) of parameters after each SGD step.
+Arguments name parts to write (models, schedules, plateau, average); none writes all.
 """
 import sys
 import json
@@ -168,13 +169,38 @@ def plateau():
     print("lr_plateau.json", len(cases), "cases")
 
 
+def average():
+    """torch.optim.swa_utils.AveragedModel with get_ema_multi_avg_fn(0.75) over six SGD steps of a
+    small Linear: the flattened parameters after each step and the average after its update."""
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    torch.manual_seed(7)
+    model = nn.Linear(3, 2)
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(0.75))
+    opt = torch.optim.SGD(model.parameters(), lr=0.3)
+    flat = lambda m: torch.cat([p.detach().reshape(-1) for p in m.parameters()]).tolist()
+    params, averages = [], []
+    for _ in range(6):
+        opt.zero_grad()
+        model(torch.randn(4, 3)).pow(2).sum().backward()
+        opt.step()
+        ema.update_parameters(model)
+        params.append(flat(model))
+        averages.append(flat(ema.module))
+    with open(os.path.join(OUT, "weight_average.json"), "w") as f:
+        json.dump({"decay": 0.75, "parameters": params, "averages": averages}, f, indent=1)
+    print("weight_average.json", len(params), "steps")
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
-    parts = set(sys.argv[1:]) or {"models", "schedules", "plateau"}
+    parts = set(sys.argv[1:]) or {"models", "schedules", "plateau", "average"}
     if "schedules" in parts:
         schedules()
     if "plateau" in parts:
         plateau()
+    if "average" in parts:
+        average()
     if "models" not in parts:
         sys.exit(0)
     case("lstm_2x7_e6", "lstm", 2, 7, 6, 1)

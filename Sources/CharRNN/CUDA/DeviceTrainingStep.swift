@@ -32,10 +32,13 @@ public final class DeviceTrainingStep {
     /// Steps run from a captured graph so far.
     public var replayedSteps: Int { graphs.replays }
     private var graphs = CapturedWorkCache<StepKey>()
+    /// `--ema`: the average of the parameters (WeightAverage's twin) and the next update's weight (a
+    /// float written by each step's host part), with the decay and updates counted on the host.
+    private var average: (values: DeviceBuffer, weight: DeviceBuffer, host: WeightAverage)?
 
     /// What a captured step bakes in besides the buffers' addresses.
     private struct StepKey: Equatable {
-        let T: Int, B: Int, state: ObjectIdentifier, clipNorm: Float?, clipValue: Float?
+        let T: Int, B: Int, state: ObjectIdentifier, clipNorm: Float?, clipValue: Float?, averaging: Bool
     }
 
     /// Steps whose loss and norm `readLog` can hold before it must be called.
@@ -64,6 +67,24 @@ public final class DeviceTrainingStep {
     public func download(parameters: FloatBuffer, optimizer host: Optimizer) throws {
         try device.copy(from: model.parameters.pointer, to: parameters.pointer, bytes: model.parameterCount * 4)
         try optimizer.download(into: host)
+        if let average {
+            try device.copy(from: average.values.pointer, to: average.host.values.pointer, bytes: model.parameterCount * 4)
+        }
+    }
+
+    /// From now on each step also updates `host`'s average, kept on the device (its values uploaded
+    /// now, its updates counted on the host) and brought back by `download`.
+    public func average(_ host: WeightAverage) throws {
+        let values = try DeviceBuffer(device, count: model.parameterCount)
+        try device.copy(to: values.pointer, from: host.values.pointer, bytes: model.parameterCount * 4)
+        average = (values, try DeviceBuffer(device, count: 1), host)
+    }
+
+    /// Exchanges the parameters with their average (and back, called twice): validation runs on the average.
+    public func swapAverage() throws {
+        guard let average else { return }
+        let n = model.parameterCount
+        try device.launch("swap_floats", threads: n, [.long(n), .pointer(model.parameters.pointer), .pointer(average.values.pointer)])
     }
 
     /// Forward, backward, clipping and one update, queued on the device without waiting for them. The
@@ -75,7 +96,12 @@ public final class DeviceTrainingStep {
         try model.prepareStep(inputs, targets: targets, rng: &rng, categories: categories)
         try optimizer.prepare(learningRate: learningRate)
         try device.upload([Int32(unreadRows.count)], to: slot.pointer)
-        let key = StepKey(T: T, B: B, state: ObjectIdentifier(state), clipNorm: clipNorm, clipValue: clipValue)
+        if let average {
+            try device.upload([average.host.nextWeight], to: average.weight.pointer)
+            average.host.updates += 1
+        }
+        let key = StepKey(T: T, B: B, state: ObjectIdentifier(state), clipNorm: clipNorm, clipValue: clipValue,
+                          averaging: average != nil)
         try graphs.run(key, on: device) { try queueStep(key, state: state) }
         unreadRows.append(T * B)
     }
@@ -85,6 +111,11 @@ public final class DeviceTrainingStep {
         try model.queueLossAndGradients(T: key.T, B: key.B, state: state)
         try optimizer.queue(parameters: model.parameters.pointer, gradients: model.gradients.pointer, clipNorm: key.clipNorm,
                             clipValue: key.clipValue, normSquared: normSquared.pointer)
+        if let average {
+            let n = model.parameterCount
+            try device.launch("lerp_toward", threads: n, [.long(n), .pointer(average.values.pointer), .pointer(model.parameters.pointer),
+                                                          .pointer(average.weight.pointer)])
+        }
         try device.launch("log_step", threads: 1, [.pointer(model.lastLossSumPointer), .pointer(normSquared.pointer),
                                                    .pointer(slot.pointer), .pointer(log.pointer)])
     }

@@ -328,6 +328,19 @@ public enum KernelChecks {
             record("add", [(try get(py, n), zip(x, m).map { $0 + $1 })])
             try device.launch("fill_rows", threads: n, [.int(rows), .int(cols), .pointer(py), .pointer(pv)])
             record("fill_rows", [(try get(py, n), (0..<n).map { v[$0 % cols] })])
+            // Three updates of WeightAverage, the first a copy; its exact floats (both sides fuse the
+            // multiply-add), so the tolerance is none.
+            let average = WeightAverage(decay: 0.75, count: n)
+            let pa = try put([Float](repeating: 0, count: n)), pw = try put([Float](repeating: 0, count: 1))
+            for step in 0..<3 {
+                let params = FloatBuffer(random(n).map { $0 + Float(step) })
+                try device.upload([average.nextWeight], to: pw)
+                try device.launch("lerp_toward", threads: n, [.long(n), .pointer(pa), .pointer(try put(params.array)), .pointer(pw)])
+                average.update(from: params)
+            }
+            record("lerp_toward (3 updates)", [(try get(pa, n), average.values.array)], tolerance: 0)
+            try device.launch("swap_floats", threads: n, [.long(n), .pointer(px), .pointer(pa)])
+            record("swap_floats", [(try get(px, n), average.values.array), (try get(pa, n), x)], tolerance: 0)
         }
 
         /// No CPU twin draws the same numbers: the mask is checked for its values, its rate and its

@@ -13,7 +13,8 @@ public enum LRScheduleKind: String, Codable, Sendable, CaseIterable {
     /// by time alone follows the share of its --max-time spent.
     case cosine
     /// Multiplied by --lr-decay when validation has not improved for more than --lr-patience
-    /// evaluations (ReduceLROnPlateau); see PlateauState.
+    /// evaluations (ReduceLROnPlateau); see PlateauState. --lr-patience with constant is the same, and
+    /// with cosine multiplies the cosine's rate by the same reductions.
     case plateau
 }
 
@@ -24,7 +25,7 @@ public enum LRScheduleKind: String, Codable, Sendable, CaseIterable {
 /// where such a run is, so the rate follows the training seconds spent (kept across a resume), and
 /// ends near 0 when the time is up however fast the machine is. And plateau, whose rate is the base
 /// times --lr-decay to the number of reductions validation has called for so far (PlateauState, kept
-/// in the train state); warmup then scales that rate.
+/// in the train state); warmup, or a cosine given --lr-patience too, then scales that rate.
 public struct LearningRateSchedule: Sendable, Equatable {
     public var base: Double
     public var kind: LRScheduleKind
@@ -35,17 +36,21 @@ public struct LearningRateSchedule: Sendable, Equatable {
     public var total: Int? = nil
     /// Training seconds in the whole run, for cosine when `total` is unknown.
     public var totalSeconds: Double? = nil
+    /// Whether validation reduces the rate (PlateauState): always for plateau, and for constant or
+    /// cosine given --lr-patience.
+    public var reducesOnPlateau = false
 
     public init(base: Double, kind: LRScheduleKind, decay: Double = 1, decayEvery: Int = 1, warmup: Int = 0, total: Int? = nil,
-                totalSeconds: Double? = nil) {
+                totalSeconds: Double? = nil, reducesOnPlateau: Bool = false) {
         self.base = base; self.kind = kind; self.decay = decay; self.decayEvery = decayEvery
         self.warmup = warmup; self.total = total; self.totalSeconds = totalSeconds
+        self.reducesOnPlateau = reducesOnPlateau || kind == .plateau
     }
 
     /// The rate of update `s` (0-based: the first update is 0), taken after `seconds` of training and
-    /// `reductions` reductions of a plateau schedule.
+    /// `reductions` reductions on a plateau.
     public func rate(update s: Int, seconds: Double = 0, reductions: Int = 0) -> Double {
-        let base = kind == .plateau ? plateauRate(reductions: reductions) : self.base
+        let base = reducesOnPlateau ? plateauRate(reductions: reductions) : self.base
         if warmup > 0 && s < warmup {
             let start = 1 / Double(warmup)
             return base * (start + (1 - start) * Double(s) / Double(warmup))
@@ -68,7 +73,7 @@ public struct LearningRateSchedule: Sendable, Equatable {
         }
     }
 
-    /// The plateau schedule's rate after `reductions` reductions.
+    /// The rate before warmup and cosine after `reductions` reductions on a plateau.
     func plateauRate(reductions: Int) -> Double { base * pow(decay, Double(reductions)) }
 }
 

@@ -33,14 +33,17 @@ public struct TrainState: Codable, Sendable {
     public var bestStep: Int? = nil
     /// --lr-schedule plateau's count of evaluations and reductions.
     public var plateau: PlateauState? = nil
+    /// --ema: updates averaged so far (the average itself is the tensor average.parameters).
+    public var averageUpdates: Int? = nil
 
     static let metadataKey = "charrnn_train_state"
 
-    func encode(model: CharRNNModel, optimizer: Optimizer, hidden: HiddenState) -> [UInt8] {
+    func encode(model: CharRNNModel, optimizer: Optimizer, hidden: HiddenState, average: WeightAverage? = nil) -> [UInt8] {
         var tensors = model.layout.tensors(of: model.parameters, prefix: "model.")
         for (name, values) in optimizer.stateTensors {
             tensors.append(.init(name: name, shape: [values.count], values: values))
         }
+        if let average { tensors.append(.init(name: "average.parameters", shape: [average.values.count], values: average.values.array)) }
         let h = hidden.flattened
         tensors.append(.init(name: "hidden_state", shape: [h.count], values: h))
         return SafeTensors.encode(tensors, metadata: [Self.metadataKey: SafeTensors.json(self)])

@@ -21,7 +21,8 @@ public struct TrainingProgress: Sendable {
 public enum TrainingEvent {
     case started(parameters: Int, vocabulary: Int, trainCharacters: Int, validationCharacters: Int, resumedAt: Int?)
     case progress(TrainingProgress)
-    /// `reducedRate`: --lr-schedule plateau reduced the learning rate to this after this validation.
+    /// `reducedRate`: validation stalled and the learning rate was reduced (--lr-schedule plateau,
+    /// --lr-patience); the rate of the next update.
     case evaluated(step: Int, validation: LossReport?, sample: String, improved: Bool, reducedRate: Double? = nil)
 }
 
@@ -56,6 +57,8 @@ public final class Trainer {
     public private(set) var data: TrainingData
     public let model: CharRNNModel
     let optimizer: Optimizer
+    /// --ema: the average of the parameters that validation, the samples and the saved models use.
+    let average: WeightAverage?
     let hidden: HiddenState
     /// The GPU path: model, optimizer moments and carried state on the device; nil on the CPU.
     /// The CPU model, optimizer and state above then hold the device's values only while saving.
@@ -161,6 +164,8 @@ public final class Trainer {
         model.regularization = options.regularization
         optimizer = Optimizer(kind: options.optimizer, count: model.parameterCount)
         if let w = options.weightDecay { optimizer.weightDecay = Float(w) }
+        let parameterCount = model.parameterCount
+        average = options.ema.map { WeightAverage(decay: $0, count: parameterCount) }
         hidden = model.hiddenState(batch: options.batchSize)
         inputs = [Int32](repeating: 0, count: options.batchSize * options.seqLength)
         targets = inputs
@@ -180,6 +185,7 @@ public final class Trainer {
             deviceModel.regularization = options.regularization
             let step = try DeviceTrainingStep(model: deviceModel, optimizer: optimizer)
             try step.upload(parameters: model.parameters, optimizer: optimizer)
+            if let average { try step.average(average) }
             let state = try deviceModel.hiddenState(batch: options.batchSize)
             try state.load(hidden.flattened)
             onDevice = (step, state)
@@ -201,6 +207,13 @@ public final class Trainer {
             throw bad("the Adam second moment is missing or has the wrong size")
         }
         optimizer.restore(step: s.optimizerStep, m: m.values, v: v?.values)
+        if let average {
+            guard let a = loaded.tensors["average.parameters"], a.values.count == model.parameterCount else {
+                throw bad("the weight average (--ema) is missing or has the wrong size")
+            }
+            a.values.withUnsafeBufferPointer { average.values.pointer.update(from: $0.baseAddress!, count: $0.count) }
+            average.updates = s.averageUpdates ?? 0
+        }
         guard let h = loaded.tensors["hidden_state"], h.values.count == hidden.valueCount else {
             throw bad("the carried hidden state is missing or has the wrong size")
         }
@@ -243,7 +256,7 @@ public final class Trainer {
             ?? maxEpochs.map { Int(($0 * Double(data.batchesPerEpoch)).rounded(.up)) }
         let schedule = LearningRateSchedule(base: options.learningRate, kind: options.scheduleKind, decay: options.lrDecay,
                                             decayEvery: options.lrDecayEvery, warmup: options.warmup ?? 0, total: totalUpdates,
-                                            totalSeconds: options.maxTime)
+                                            totalSeconds: options.maxTime, reducesOnPlateau: options.reducesOnPlateau)
 
         func stoppedEarly() -> Bool {
             guard let n = options.earlyStop else { return false }
@@ -303,17 +316,17 @@ public final class Trainer {
                                       charsPerStep: charsPerStep, maxEpochs: maxEpochs)))
             guard evaluate else { return }
             var reducedRate: Double? = nil
-            if let v = validation?.nats, schedule.kind == .plateau {
+            if let v = validation?.nats, schedule.reducesOnPlateau {
                 var plateau = state.plateau ?? PlateauState()
                 if plateau.record(v, patience: options.lrPatience ?? TrainingOptions.defaultLRPatience, schedule: schedule) {
-                    reducedRate = schedule.plateauRate(reductions: plateau.reductions)
+                    reducedRate = schedule.rate(update: state.step, seconds: state.trainingSeconds, reductions: plateau.reductions)
                 }
                 state.plateau = plateau
             }
             let improved = try saveCheckpoint(validation: validation)
             lastSavedStep = state.step
             var sampleRNG = RandomGenerator(seed: options.seed &+ UInt64(state.step))
-            let sample = sampleText(rng: &sampleRNG)
+            let sample = withAverageOnHost { sampleText(rng: &sampleRNG) }
             report(.evaluated(step: state.step, validation: validation, sample: sample, improved: improved, reducedRate: reducedRate))
         }
 
@@ -372,6 +385,7 @@ public final class Trainer {
                 try account(loss: loss, norm: norm, step: state.step + 1)
                 if let c = options.clipValue { GradientClipping.clipValue(model.gradients, value: Float(c)) }
                 optimizer.update(parameters: model.parameters, gradients: model.gradients, learningRate: Float(state.learningRate))
+                average?.update(from: model.parameters)
                 model.thaw()
             }
             state.step += 1
@@ -446,20 +460,35 @@ public final class Trainer {
     }
 
     /// Loss on the validation part, streams as wide as the training batch, state carried through.
+    /// With --ema, the loss of the average.
     public func validate(check: () throws -> Void = {}) throws -> LossReport? {
         let found: LossReport?
         if let onDevice {
+            try onDevice.step.swapAverage()
+            defer { try? onDevice.step.swapAverage() }
             found = try data.validationLoss(model: onDevice.step.model, batch: options.batchSize, chunk: options.seqLength, check: check)
         } else {
-            found = try data.validationLoss(model: model, batch: options.batchSize, chunk: options.seqLength, check: check)
+            found = try withAverageOnHost {
+                try data.validationLoss(model: model, batch: options.batchSize, chunk: options.seqLength, check: check)
+            }
         }
         guard let report = found else { return nil }
         state.lastValidationLoss = report.nats
         return report
     }
 
+    /// Runs `body` with the host model's parameters exchanged for their average (--ema; on a device, as
+    /// last downloaded), then exchanges them back.
+    private func withAverageOnHost<R>(_ body: () throws -> R) rethrows -> R {
+        guard let average else { return try body() }
+        average.swap(with: model.parameters)
+        model.thaw()
+        defer { average.swap(with: model.parameters); model.thaw() }
+        return try body()
+    }
+
     /// Commits the training state, latest (and best when validation improved) and the loss history as
-    /// one set. Returns whether best was written.
+    /// one set. Returns whether best was written. With --ema, latest and best are the average.
     @discardableResult
     func saveCheckpoint(validation: LossReport?) throws -> Bool {
         var improved = false
@@ -479,13 +508,14 @@ public final class Trainer {
         state.position = data.position
         state.rng = rng.words.map { String($0) }
         state.optimizerStep = optimizer.step
-        let trainState = state.encode(model: model, optimizer: optimizer, hidden: hidden)
+        state.averageUpdates = average?.updates
+        let trainState = state.encode(model: model, optimizer: optimizer, hidden: hidden, average: average)
         let summary = TrainingSummary(step: state.step, epoch: data.progress, trainLoss: state.smoothLoss ?? .nan,
                                       validationLoss: state.lastValidationLoss, corpus: options.textPath)
         var cp = Checkpoint(model: model, vocabulary: data.vocabulary, startCharacter: startCharacter, training: summary)
         if data.names { cp.info.names = true }
         cp.info.categoryNames = data.categoryNames
-        let bytes = cp.encode()
+        let bytes = withAverageOnHost { cp.encode() }
         let c = model.config
         let title = "\(c.cell.rawValue) \(c.layers)x\(c.hidden) on \(FilePath(options.textPath).lastComponent?.string ?? "")"
         var files: [(name: String, bytes: [UInt8])] = [("train-state.safetensors", trainState), ("latest.safetensors", bytes)]

@@ -48,9 +48,11 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var warmup: Int? = nil
     /// Stop when validation has not improved for this many evaluations; nil never.
     public var earlyStop: Int? = nil
-    /// --lr-schedule plateau: evaluations without improvement tolerated before the rate is reduced;
-    /// nil is `defaultLRPatience`.
+    /// Evaluations without improvement tolerated before the rate is reduced by lrDecay: with
+    /// --lr-schedule plateau (nil is `defaultLRPatience` there), or constant or cosine (nil: never).
     public var lrPatience: Int? = nil
+    /// --ema: the decay of an exponential moving average of the weights (WeightAverage); nil is none.
+    public var ema: Double? = nil
     /// --device (auto, cpu, cuda:N); nil is the CPU. A resumed run may move to another device: the
     /// files are the same.
     public var device: String? = nil
@@ -61,7 +63,10 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         .init(weightDrop: weightDrop ?? 0, embedDropout: embedDropout ?? 0, variational: variationalDropout ?? false)
     }
 
-    public var scheduleKind: LRScheduleKind { lrSchedule ?? (lrDecay < 1 ? .step : .constant) }
+    public var scheduleKind: LRScheduleKind { lrSchedule ?? (lrPatience != nil ? .plateau : lrDecay < 1 ? .step : .constant) }
+
+    /// Whether validation reduces the rate (LearningRateSchedule.reducesOnPlateau).
+    public var reducesOnPlateau: Bool { scheduleKind == .plateau || lrPatience != nil }
 
     public static let defaultLRPatience = 2
 
@@ -112,19 +117,23 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
                 throw bad("--weight-decay must be 0 or more, and below 1 / --learning-rate (got \(w))")
             }
         }
-        if let kind = lrSchedule, kind != .step, kind != .plateau, lrDecay != 1 {
-            throw bad("--lr-decay belongs to --lr-schedule step or plateau (got --lr-schedule \(kind.rawValue))")
-        }
-        if scheduleKind == .plateau {
-            guard lrDecay < 1 else {
-                throw bad("--lr-schedule plateau multiplies the rate by --lr-decay when validation stops improving; give --lr-decay below 1 (for example 0.5)")
-            }
-            guard validationFraction > 0 else { throw bad("--lr-schedule plateau needs a validation part (--val-fraction above 0)") }
-        }
         if let p = lrPatience {
-            guard scheduleKind == .plateau else { throw bad("--lr-patience belongs to --lr-schedule plateau (got --lr-schedule \(scheduleKind.rawValue))") }
+            guard scheduleKind != .step else {
+                throw bad("--lr-patience reduces the rate by --lr-decay, which --lr-schedule step spends on its own steps; use constant, cosine or plateau")
+            }
             guard p >= 0 else { throw bad("--lr-patience must be 0 or more evaluations (got \(p))") }
         }
+        if let kind = lrSchedule, kind != .step, !reducesOnPlateau, lrDecay != 1 {
+            throw bad("--lr-decay belongs to --lr-schedule step or plateau, or to --lr-patience (got --lr-schedule \(kind.rawValue))")
+        }
+        if reducesOnPlateau {
+            let what = scheduleKind == .plateau ? "--lr-schedule plateau" : "--lr-patience"
+            guard lrDecay < 1 else {
+                throw bad("\(what) multiplies the rate by --lr-decay when validation stops improving; give --lr-decay below 1 (for example 0.5)")
+            }
+            guard validationFraction > 0 else { throw bad("\(what) needs a validation part (--val-fraction above 0)") }
+        }
+        if let d = ema, !(d > 0 && d < 1) { throw bad("--ema must be between 0 and 1, e.g. 0.999 (got \(d))") }
         if let w = warmup, w < 0 { throw bad("--warmup must be 0 or more steps (got \(w))") }
         if let n = earlyStop {
             guard n >= 1 else { throw bad("--early-stop must be 1 or more evaluations, or 0 for none (got \(n))") }

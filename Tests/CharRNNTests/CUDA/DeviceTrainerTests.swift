@@ -174,6 +174,29 @@ final class DeviceTrainerTests: XCTestCase {
                         "first on \(first?.name ?? "cpu"), then on \(second?.name ?? "cpu")")
         }
     }
+
+    /// --ema on the device: the average (saved as latest) tracks the CPU run's, and a run started on
+    /// the device and resumed on the CPU carries its average across.
+    func testWeightAverageOnTheDeviceTracksTheCPUAndCrossesDevices() throws {
+        let dir = scratchDirectory()
+        let text = try writeTrainingText(dir)
+        var o = smallTrainingOptions(text, dir + "/cpu")
+        o.ema = 0.9
+        o.maxSteps = 40
+        let cpuLoss = try XCTUnwrap(try Trainer(options: o).run().validation).nats
+        var g = o
+        g.outputDirectory = dir + "/device"
+        let gpuLoss = try XCTUnwrap(try Trainer(options: g, device: Self.device).run().validation).nats
+        XCTAssertEqual(gpuLoss, cpuLoss, accuracy: 1e-3 * cpuLoss, "validation of the average")
+        assertClose(try parameters(g.outputDirectory), try parameters(o.outputDirectory), rtol: 1e-2, atol: 1e-3, "the averages")
+        var half = o
+        half.outputDirectory = dir + "/half"
+        half.maxSteps = 20
+        _ = try Trainer(options: half, device: Self.device).run()
+        _ = try Trainer(resumeFrom: half.outputDirectory) { $0.maxSteps = 40 }.run()
+        assertClose(try parameters(half.outputDirectory), try parameters(o.outputDirectory), rtol: 1e-2, atol: 1e-3,
+                    "20 steps on the device, 20 on the CPU")
+    }
 }
 
 /// Evaluation through EvaluatedModel gives the same loss on the emulated device as on the CPU.

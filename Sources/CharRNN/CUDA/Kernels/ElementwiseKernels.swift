@@ -3,8 +3,10 @@ extension KernelSource {
     /// mul: y = x * m (=), dropout and weight-drop masks. add: y = a + b (=), the two directions'
     /// gradients of a bidirectional classifier's input.
     /// fill_rows: out[r, :] = v (=), a bias row broadcast before a product accumulates into it.
+    /// lerp_toward: a += w (p - a) as one fused multiply-add, or a = p when w is 1 (WeightAverage's
+    /// update, w read from device memory so that a captured step takes each step's); swap_floats: a <-> b.
     static let elementwise = KernelSource(name: "elementwise",
-                                          kernels: ["mul", "add", "fill_rows"], code: """
+                                          kernels: ["mul", "add", "fill_rows", "lerp_toward", "swap_floats"], code: """
     extern "C" __global__ void mul(long n, const float *x, const float *m, float *y) {
         const long i = CRN_THREAD;
         if (i >= n) return;
@@ -21,6 +23,21 @@ extension KernelSource {
         const long k = CRN_THREAD;
         if (k >= (long)rows * cols) return;
         out[k] = v[k % cols];
+    }
+
+    extern "C" __global__ void lerp_toward(long n, float *a, const float *p, const float *weight) {
+        const long i = CRN_THREAD;
+        if (i >= n) return;
+        const float w = *weight;
+        a[i] = w == 1.0f ? p[i] : __fmaf_rn(w, p[i] - a[i], a[i]);
+    }
+
+    extern "C" __global__ void swap_floats(long n, float *a, float *b) {
+        const long i = CRN_THREAD;
+        if (i >= n) return;
+        const float t = a[i];
+        a[i] = b[i];
+        b[i] = t;
     }
     """)
 }

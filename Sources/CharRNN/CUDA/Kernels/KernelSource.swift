@@ -35,6 +35,7 @@ public struct KernelSource: Sendable {
     #define __forceinline__ inline
     #define __restrict__
     #define __fmul_rn(a, b) ((a) * (b))
+    #define __fmaf_rn(a, b, c) __builtin_fmaf(a, b, c)
     struct crn_dim3 { unsigned x, y, z; };
     extern "C" { crn_dim3 threadIdx, blockIdx, blockDim, gridDim; }
 
