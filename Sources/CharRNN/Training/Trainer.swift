@@ -464,9 +464,13 @@ public final class Trainer {
     public func validate(check: () throws -> Void = {}) throws -> LossReport? {
         let found: LossReport?
         if let onDevice {
+            // The parameters are swapped back even when validation stops (Ctrl-C), before its error.
             try onDevice.step.swapAverage()
-            defer { try? onDevice.step.swapAverage() }
-            found = try data.validationLoss(model: onDevice.step.model, batch: options.batchSize, chunk: options.seqLength, check: check)
+            let outcome = Result {
+                try data.validationLoss(model: onDevice.step.model, batch: options.batchSize, chunk: options.seqLength, check: check)
+            }
+            try onDevice.step.swapAverage()
+            found = try outcome.get()
         } else {
             found = try withAverageOnHost {
                 try data.validationLoss(model: model, batch: options.batchSize, chunk: options.seqLength, check: check)
