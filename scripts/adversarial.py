@@ -116,14 +116,14 @@ def main():
                      "--lr-decay", "--lr-decay-every", "--clip-norm", "--clip-value", "--val-fraction", "--max-steps",
                      "--max-epochs", "--max-time", "--seed", "--threads", "--eval-every", "--log-every",
                      "--print-every", "--sample-length", "--weight-drop", "--embed-dropout", "--weight-decay", "--warmup",
-                     "--early-stop"]
+                     "--early-stop", "--lr-patience", "--ema"]
     base = ["train", corpus, "-o", "numbers", "--max-steps", "2"] + small
     for opt in train_numeric:
         for v in bad_numbers:
             args = [a for a in base]
             if opt in args:
                 i = args.index(opt); del args[i:i + 2]
-            extra = ["--optimizer", "adamw"] if opt == "--weight-decay" else []
+            extra = {"--weight-decay": ["--optimizer", "adamw"], "--lr-patience": ["--lr-decay", "0.5"]}.get(opt, [])
             judge_cli("numbers: train", args + extra + [opt, v], timeout=60)
     for opt in ["--length", "--temperature", "--top-k", "--seed", "--count", "--threads"]:
         for v in bad_numbers:

@@ -80,15 +80,22 @@ final class RegularisationCLITests: CLITestCase {
             .map { Double($0.split(separator: ",", omittingEmptySubsequences: false)[4])! }
     }
 
+    /// 30 steps of SGD at 1e-5 under `schedule`, evaluated every 5, halving after more than one
+    /// evaluation without a new best; a run that must have succeeded.
+    func stalledRun(_ out: String, schedule: String) throws -> Run {
+        let r = try charrnn(["train", text, "-o", out, "--max-steps", "30", "--eval-every", "5", "--log-every", "1", "--optimizer", "sgd",
+                             "--lr-schedule", schedule, "--lr-decay", "0.5", "--lr-patience", "1"]
+                            + small.filter { $0 != "0.01" && $0 != "--learning-rate" } + ["--learning-rate", "1e-5"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        return r
+    }
+
     /// With validation stuck (a rate too small to move it by 1e-4 relative, yet large enough for
     /// ReduceLROnPlateau's smallest reduction, 1e-8), --lr-schedule plateau halves the rate at every
     /// evaluation after more than --lr-patience without a new best, and says so.
     func testPlateauReducesTheRateWhileValidationStalls() throws {
         let out = dir + "/plateau"
-        let r = try charrnn(["train", text, "-o", out, "--max-steps", "30", "--eval-every", "5", "--log-every", "1", "--optimizer", "sgd",
-                             "--lr-schedule", "plateau", "--lr-decay", "0.5", "--lr-patience", "1"]
-                            + small.filter { $0 != "0.01" && $0 != "--learning-rate" } + ["--learning-rate", "1e-5"])
-        XCTAssertEqual(r.status, 0, r.stderr)
+        let r = try stalledRun(out, schedule: "plateau")
         // Evaluations at 5 (the best), 10 and 15 (reduced), 20 and 25 (reduced again).
         XCTAssertEqual(try rates(out), Array(repeating: 1e-5, count: 15) + Array(repeating: 5e-6, count: 10)
                        + Array(repeating: 2.5e-6, count: 5))
@@ -99,10 +106,7 @@ final class RegularisationCLITests: CLITestCase {
     /// --lr-patience on top of cosine: the cosine's rate times --lr-decay for each reduction.
     func testPatienceOnTopOfCosineScalesTheCosine() throws {
         let out = dir + "/cosine"
-        let r = try charrnn(["train", text, "-o", out, "--max-steps", "30", "--eval-every", "5", "--log-every", "1", "--optimizer", "sgd",
-                             "--lr-schedule", "cosine", "--lr-decay", "0.5", "--lr-patience", "1"]
-                            + small.filter { $0 != "0.01" && $0 != "--learning-rate" } + ["--learning-rate", "1e-5"])
-        XCTAssertEqual(r.status, 0, r.stderr)
+        let r = try stalledRun(out, schedule: "cosine")
         let cosine = LearningRateSchedule(base: 1e-5, kind: .cosine, total: 30)
         let expected = (0..<30).map { u in cosine.rate(update: u) * (u >= 25 ? 0.25 : u >= 15 ? 0.5 : 1) }
         for (got, want) in zip(try rates(out), expected) { XCTAssertEqual(got, want, accuracy: 1e-6 * want + 1e-15) }
