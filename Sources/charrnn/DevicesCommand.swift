@@ -59,7 +59,6 @@ struct Devices: ParsableCommand {
                 }
             }
             report(try KernelChecks.run(on: device) + ModelChecks.run(on: device))
-            var errors: [Precision: [Double]] = [:]
             for precision in [Precision.tf32, .bf16] {
                 let rounded = try CUDADevice(ordinal: gpu.ordinal, precision: precision)
                 let outcomes = try KernelChecks.products(on: rounded) + ModelChecks.run(on: rounded)
@@ -67,13 +66,6 @@ struct Devices: ParsableCommand {
                 Terminal.write("cuda:\(gpu.ordinal) with --precision \(precision): worst relative error \(fmt(worst, 6)) "
                                + "(bound \(precision.tolerance))\n")
                 report(outcomes)
-                errors[precision] = outcomes.map(\.relativeError)
-            }
-            // CUBLAS_COMPUTE_32F_FAST_16BF lets cuBLAS choose its kernels; where it chose TF32 ones, every
-            // error is tf32's to the last digit (seen on an H100 with cuBLAS 13.1).
-            if let tf32 = errors[.tf32], tf32 == errors[.bf16] {
-                Terminal.write("cuda:\(gpu.ordinal): note: cuBLAS ran the bf16 products as tf32 (the same errors): "
-                               + "--precision bf16 is tf32 here\n")
             }
         }
         if failures > 0 { throw CharRNNError.cuda("\(failures) kernel check\(failures == 1 ? "" : "s") failed") }

@@ -67,8 +67,20 @@ struct BLASHandle {
     size_t workspaceBytes = 0;
 };
 
+// A bfloat16's float: its 16 bits are the float's top half.
+std::vector<float> widenBF16(uint64_t p, size_t count) {
+    std::vector<float> out(count);
+    const uint16_t *h = (const uint16_t *)(uintptr_t)p;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t u = (uint32_t)h[i] << 16;
+        memcpy(&out[i], &u, 4);
+    }
+    return out;
+}
+
+// halfOperands: A and B are bfloat16 (CUDA_R_16BF), C float.
 int gemm(BLASHandle *h, int opA, int opB, int m, int n, int k, float alpha, uint64_t A, int lda, uint64_t B, int ldb,
-         float beta, uint64_t C, int ldc, int bits) {
+         float beta, uint64_t C, int ldc, int bits, bool halfOperands = false) {
     if (!h) return 1;  // CUBLAS_STATUS_NOT_INITIALIZED
     if (requireContext()) misuse("a cuBLAS product from a thread whose current context is not the handle's");
     if (opA < 0 || opA > 2 || opB < 0 || opB > 2 || m < 0 || n < 0 || k < 0) return 7;  // INVALID_VALUE
@@ -76,12 +88,19 @@ int gemm(BLASHandle *h, int opA, int opB, int m, int n, int k, float alpha, uint
     if (lda < std::max(1, ta ? k : m) || ldb < std::max(1, tb ? n : k) || ldc < std::max(1, m)) return 7;
     if (m == 0 || n == 0) return 0;
     enqueue(Work::product, [=] {
+        size_t element = halfOperands ? 2 : 4;
         if (k > 0) {
-            requireInside(A, 4 * ((size_t)((ta ? m : k) - 1) * lda + (ta ? k : m)), "cublas gemm: A");
-            requireInside(B, 4 * ((size_t)((tb ? k : n) - 1) * ldb + (tb ? n : k)), "cublas gemm: B");
+            requireInside(A, element * ((size_t)((ta ? m : k) - 1) * lda + (ta ? k : m)), "cublas gemm: A");
+            requireInside(B, element * ((size_t)((tb ? k : n) - 1) * ldb + (tb ? n : k)), "cublas gemm: B");
         }
         requireInside(C, 4 * ((size_t)(n - 1) * ldc + m), "cublas gemm: C");
     }, [=] {
+        if (halfOperands && k > 0) {
+            std::vector<float> a = widenBF16(A, (size_t)((ta ? m : k) - 1) * lda + (ta ? k : m));
+            std::vector<float> b = widenBF16(B, (size_t)((tb ? k : n) - 1) * ldb + (tb ? n : k));
+            columnMajorProduct(ta, tb, m, n, k, alpha, a.data(), lda, b.data(), ldb, beta, (float *)(uintptr_t)C, ldc, 23);
+            return;
+        }
         columnMajorProduct(ta, tb, m, n, k, alpha, (const float *)(uintptr_t)A, lda, (const float *)(uintptr_t)B, ldb, beta,
                            (float *)(uintptr_t)C, ldc, bits);
     });
@@ -130,14 +149,15 @@ EXPORT int cublasGemmEx(void *handle, int opA, int opB, int m, int n, int k, con
                         int algorithm) {
     std::lock_guard<std::recursive_mutex> guard(lock);
     if (int e = injectedFailure("cublasGemmEx", 13)) return e;
-    if (typeA != 0 || typeB != 0 || typeC != 0) return 15;  // only CUDA_R_32F operands here: NOT_SUPPORTED
+    if (typeA == 14 && typeB == 14 && typeC == 0 && computeType == 68 && algorithm == -1)  // CUDA_R_16BF operands
+        return gemm((BLASHandle *)handle, opA, opB, m, n, k, *(const float *)alpha, A, lda, B, ldb, *(const float *)beta, C,
+                    ldc, 23, true);
+    if (typeA != 0 || typeB != 0 || typeC != 0) return 15;  // other operand types: NOT_SUPPORTED
     int bits;
     switch (computeType) {
     case 68: bits = 23; break;  // CUBLAS_COMPUTE_32F
     case 74: bits = 10; break;  // CUBLAS_COMPUTE_32F_FAST_TF32
-    case 75:                    // CUBLAS_COMPUTE_32F_FAST_16BF, which cuBLAS 13.1 ran with TF32 kernels on an H100
-        bits = getenv("CHARRNN_HOST_CUDA_BF16_AS_TF32") ? 10 : 7;
-        break;
+    case 75: bits = 7; break;   // CUBLAS_COMPUTE_32F_FAST_16BF
     default: return 15;
     }
     if (algorithm != -1) return 7;

@@ -1,7 +1,9 @@
 /// cuBLAS, loaded with dlopen: the matrix products of the GPU path. One handle per device, on the
 /// default stream, in fp32 with TF32 off unless asked (CUBLAS_DEFAULT_MATH does not use tensor cores
-/// for fp32), so products agree with the CPU's BLAS. TF32 is the handle's math mode; bf16 is a compute
-/// type of cublasGemmEx on the same fp32 matrices, so no product needs a converted copy of its operands.
+/// for fp32), so products agree with the CPU's BLAS. TF32 is the handle's math mode; bf16 products take
+/// bfloat16 copies of their operands (CUDADevice makes them) with fp32 sums and result, through
+/// cublasGemmEx. (CUBLAS_COMPUTE_32F_FAST_16BF on the fp32 operands, the earlier way, ran as TF32 under
+/// cuBLAS 13.1 on an H100: the compute type lets cuBLAS choose.)
 final class CUBLAS: @unchecked Sendable {
     typealias Status = Int32
     typealias Handle = OpaquePointer?
@@ -19,7 +21,8 @@ final class CUBLAS: @unchecked Sendable {
     private let cublasGemmEx: @convention(c) (Handle, Int32, Int32, Int32, Int32, Int32, UnsafeRawPointer, UInt64, Int32, Int32,
                                               UInt64, Int32, Int32, UnsafeRawPointer, UInt64, Int32, Int32, Int32, Int32) -> Status
     private static let dataTypeR32F: Int32 = 0          // CUDA_R_32F
-    private static let computeFast16BF: Int32 = 75      // CUBLAS_COMPUTE_32F_FAST_16BF
+    private static let dataTypeR16BF: Int32 = 14        // CUDA_R_16BF
+    private static let compute32F: Int32 = 68           // CUBLAS_COMPUTE_32F
     private static let defaultAlgorithm: Int32 = -1     // CUBLAS_GEMM_DEFAULT
 
     static let search = SharedLibrary.Search(
@@ -67,15 +70,15 @@ final class CUBLAS: @unchecked Sendable {
     }
 
     /// Row-major C = alpha op(A) op(B) + beta C through column-major cuBLAS: C^T = op(B)^T op(A)^T,
-    /// so the operands swap and each keeps its own transpose flag.
+    /// so the operands swap and each keeps its own transpose flag. With bf16, `a` and `b` are bfloat16.
     func gemm(_ handle: Handle, precision: Precision, transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
               a: UInt64, lda: Int, b: UInt64, ldb: Int, beta: Float, c: UInt64, ldc: Int) throws {
         var alpha = alpha, beta = beta
         let opA: Int32 = transB ? 1 : 0, opB: Int32 = transA ? 1 : 0
         if precision == .bf16 {
-            let f32 = Self.dataTypeR32F
-            let status = cublasGemmEx(handle, opA, opB, Int32(n), Int32(m), Int32(k), &alpha, b, f32, Int32(ldb), a, f32, Int32(lda),
-                                      &beta, c, f32, Int32(ldc), Self.computeFast16BF, Self.defaultAlgorithm)
+            let f32 = Self.dataTypeR32F, bf16 = Self.dataTypeR16BF
+            let status = cublasGemmEx(handle, opA, opB, Int32(n), Int32(m), Int32(k), &alpha, b, bf16, Int32(ldb), a, bf16, Int32(lda),
+                                      &beta, c, f32, Int32(ldc), Self.compute32F, Self.defaultAlgorithm)
             try check(status, "cublasGemmEx bf16 (\(m) x \(n) x \(k))")
             return
         }

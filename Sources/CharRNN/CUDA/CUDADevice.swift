@@ -38,6 +38,12 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
     /// Bytes charrnn holds now, and the most it held since resetPeak (torch.cuda.max_memory_allocated's sense).
     public private(set) var allocatedBytes = 0, peakAllocatedBytes = 0
     private var sizes: [UInt64: Int] = [:]
+    /// --precision bf16: withHalfCopy's copies in force (innermost last), each covering the fp32
+    /// addresses source..<end; the buffers they are made in, by source address; and the two buffers a
+    /// product's operands are converted into when no copy covers them.
+    private var halfCopies: [(source: UInt64, end: UInt64, copy: DevicePointer)] = []
+    private var halfCopyBuffers: [UInt64: (pointer: DevicePointer, bytes: Int)] = [:]
+    private var halfScratch: [(pointer: DevicePointer, bytes: Int)?] = [nil, nil]
 
     /// Starts the peak from what is held now.
     public func resetPeak() { peakAllocatedBytes = allocatedBytes }
@@ -176,8 +182,43 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
     public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: DevicePointer, lda: Int,
                      b: DevicePointer, ldb: Int, beta: Float, c: DevicePointer, ldc: Int) throws {
         try makeCurrent()
+        var a = a, b = b
+        if precision == .bf16 && m > 0 && n > 0 && k > 0 {
+            a = try halfOperand(a, rows: transA ? k : m, columns: transA ? m : k, leading: lda, scratch: 0)
+            b = try halfOperand(b, rows: transB ? n : k, columns: transB ? k : n, leading: ldb, scratch: 1)
+        }
         try blas.gemm(blasHandle, precision: precision, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.address, lda: lda,
                       b: b.address, ldb: ldb, beta: beta, c: c.address, ldc: ldc)
+    }
+
+    public func withHalfCopy(of source: DevicePointer, count: Int, _ body: () throws -> Void) throws {
+        guard precision == .bf16, count > 0 else { return try body() }
+        let copy = try buffer(&halfCopyBuffers[source.address], bytes: count * 2)
+        try launch("to_bf16", threads: count, [.long(count), .pointer(source), .pointer(copy)])
+        halfCopies.append((source.address, source.address + UInt64(count * 4), copy))
+        defer { halfCopies.removeLast() }
+        try body()
+    }
+
+    /// The bfloat16 twin of the rows x columns matrix at `p` (row-major, `leading` floats apart), in the
+    /// same layout: inside a withHalfCopy copy, or converted into scratch buffer `slot` now.
+    private func halfOperand(_ p: DevicePointer, rows: Int, columns: Int, leading: Int, scratch slot: Int) throws -> DevicePointer {
+        let count = (rows - 1) * leading + columns, end = p.address + UInt64(count * 4)
+        if let c = halfCopies.last(where: { $0.source <= p.address && end <= $0.end }) {
+            return DevicePointer(address: c.copy.address + (p.address - c.source) / 2)
+        }
+        let converted = try buffer(&halfScratch[slot], bytes: count * 2)
+        try launch("to_bf16", threads: count, [.long(count), .pointer(p), .pointer(converted)])
+        return converted
+    }
+
+    /// `slot`'s buffer, made (again) when it holds fewer than `bytes`.
+    private func buffer(_ slot: inout (pointer: DevicePointer, bytes: Int)?, bytes: Int) throws -> DevicePointer {
+        if let s = slot, s.bytes >= bytes { return s.pointer }
+        if let s = slot { free(s.pointer) }
+        let p = try allocate(bytes: bytes)
+        slot = (p, bytes)
+        return p
     }
 
     public var memory: (free: Int, total: Int)? {

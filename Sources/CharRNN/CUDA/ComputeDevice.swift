@@ -18,6 +18,11 @@ public protocol ComputeDevice: AnyObject {
     /// floats; transA / transB take A or B transposed (PyTorch's weights are stored [out, in]).
     func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: DevicePointer, lda: Int,
               b: DevicePointer, ldb: Int, beta: Float, c: DevicePointer, ldc: Int) throws
+    /// With bf16 products (--precision bf16), each product reads bfloat16 copies of its operands: while
+    /// `body` runs, those that lie in the `count` floats at `source` are read from one copy made at the
+    /// start (the parameters, which every product of a step reads and none changes), the others are
+    /// converted as each product needs them. Elsewhere it only runs `body`.
+    func withHalfCopy(of source: DevicePointer, count: Int, _ body: () throws -> Void) throws
     /// Waits for everything launched so far; reports a failure of any of it.
     func synchronize() throws
     /// Free and total bytes of the device's memory, where it can say (MemoryEstimate checks sizes
@@ -88,6 +93,7 @@ public enum KernelArgument: Sendable {
 }
 
 extension ComputeDevice {
+    public func withHalfCopy(of source: DevicePointer, count: Int, _ body: () throws -> Void) throws { try body() }
     public var memory: (free: Int, total: Int)? { nil }
     public var precision: Precision { .fp32 }
     public func capture(_ body: () throws -> Void) throws -> CapturedWork? { nil }

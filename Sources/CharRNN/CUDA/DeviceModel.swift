@@ -174,7 +174,7 @@ public final class DeviceModel {
         precondition(state.batch == B, "batch shape does not match")
         precondition(folded == nil || (!training && foldsInputProjection), "the folded input is for inference without categories")
         precondition(config.categories == 0 || categoryStreams == B, "a conditional model needs one category per stream")
-        let rows = T * B, H = config.hidden, V = config.vocabSize
+        let rows = T * B, V = config.vocabSize
 
         // Weight drop: a copy of the parameters with each W_hh masked for this minibatch.
         let weightDrop = training && regularization.weightDrop > 0
@@ -219,6 +219,17 @@ public final class DeviceModel {
             try queueFusedStep(first, B: B, params: p, state: state)
             return
         }
+        // bf16 products read the parameters from one bfloat16 copy made here (ComputeDevice.withHalfCopy).
+        try device.withHalfCopy(of: p, count: layout.count) {
+            try queueLayersAndDecoder(first, T: T, B: B, params: p, state: state, training: training)
+        }
+        last = (T, B, training && config.dropout > 0, weightDrop, embedDrop)
+    }
+
+    /// queueForward's recurrent layers, with dropout after each in training, and the decoder.
+    private func queueLayersAndDecoder(_ first: DeviceLayerInput, T: Int, B: Int, params p: DevicePointer, state: DeviceHiddenState,
+                                       training: Bool) throws {
+        let rows = T * B, H = config.hidden, V = config.vocabSize
         let dropping = training && config.dropout > 0
         var input = embedded.pointer
         for (l, layer) in layers.enumerated() {
@@ -241,7 +252,6 @@ public final class DeviceModel {
                           [.int(rows), .int(V), .pointer(logits.pointer), .pointer(p.advanced(byFloats: layout.offset("decoder.bias")))])
         try device.gemm(transA: false, transB: true, m: rows, n: V, k: H, alpha: 1, a: input, lda: H,
                         b: p.advanced(byFloats: layout.offset("decoder.weight")), ldb: H, beta: 1, c: logits.pointer, ldc: V)
-        last = (T, B, dropping, weightDrop, embedDrop)
     }
 
     /// Streams up to which a step of inference is one launch per layer and one for the decoder
@@ -354,8 +364,14 @@ public final class DeviceModel {
     /// Backward from dL/dlogits held in `logits`; overwrites `gradients`. The embedding gradient's index
     /// is built from the last forward's host ids unless it was uploaded with the batch.
     public func backwardFromLogitGradients(indexUploaded: Bool = false) throws {
+        let p = last.weightDrop ? dropConnected.pointer : parameters.pointer
+        try device.withHalfCopy(of: p, count: layout.count) { try queueBackward(params: p, indexUploaded: indexUploaded) }
+    }
+
+    /// backwardFromLogitGradients with the parameters the forward used.
+    private func queueBackward(params p: DevicePointer, indexUploaded: Bool) throws {
         let (T, B) = (last.T, last.B), rows = T * B, V = config.vocabSize, H = config.hidden, E = config.embed
-        let p = last.weightDrop ? dropConnected.pointer : parameters.pointer, g = gradients.pointer
+        let g = gradients.pointer
         try gradients.zero(layout.count)
         try dTop.reserve(rows * H)
         let dec = layout.offset("decoder.weight"), bias = layout.offset("decoder.bias"), dl = logits.pointer

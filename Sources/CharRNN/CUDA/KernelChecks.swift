@@ -341,6 +341,17 @@ public enum KernelChecks {
             record("lerp_toward (3 updates)", [(try get(pa, n), average.values.array)], tolerance: 0)
             try device.launch("swap_floats", threads: n, [.long(n), .pointer(px), .pointer(pa)])
             record("swap_floats", [(try get(px, n), average.values.array), (try get(pa, n), x)], tolerance: 0)
+            // bfloat16 rounding, bit for bit: random values, ties both ways, the largest that rounds up to
+            // infinity, infinities, a NaN, zeros and subnormals.
+            let specials: [Float] = [Float(bitPattern: 0x3f80_8000), Float(bitPattern: 0x3f81_8000), Float(bitPattern: 0x7f7f_ffff),
+                                     .infinity, -.infinity, .nan, 0, -0.0, Float(bitPattern: 0x0000_8001), -1e-40]
+            let values = random(n - n % 2 - specials.count, scale: 1000) + specials
+            let pb = try put([Int32](repeating: 0, count: values.count / 2))
+            try device.launch("to_bf16", threads: values.count, [.long(values.count), .pointer(try put(values)), .pointer(pb)])
+            let words = try device.downloadInt32s(pb, count: values.count / 2)
+            let bits = words.flatMap { [UInt16(truncatingIfNeeded: UInt32(bitPattern: $0)), UInt16(truncatingIfNeeded: UInt32(bitPattern: $0) >> 16)] }
+            let wrong = zip(bits, values).filter { $0.0 != Precision.bfloat16Bits($0.1) }.count
+            outcomes.append(Outcome(name: "to_bf16 (\(values.count) values, \(wrong) wrong)", relativeError: Double(wrong), passed: wrong == 0))
         }
 
         /// No CPU twin draws the same numbers: the mask is checked for its values, its rate and its

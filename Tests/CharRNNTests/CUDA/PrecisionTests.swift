@@ -20,6 +20,22 @@ final class PrecisionTests: XCTestCase {
         XCTAssertEqual(EmulatedDevice.round(.greatestFiniteMagnitude, mantissaBits: 7), .infinity)  // as bfloat16 overflows
     }
 
+    /// Precision.bfloat16Bits, the reference of the kernel to_bf16 that makes bf16 products' operands on a
+    /// GPU, is the emulated device's rounding to 7 mantissa bits: for random values over many magnitudes,
+    /// the ties, and the edges.
+    func testBfloat16BitsAreTheEmulatedRounding() {
+        var rng = RandomGenerator(seed: 3)
+        var values: [Float] = [1 + 0x1p-8, 1 + 3 * 0x1p-8, -3.14159265, .greatestFiniteMagnitude, 0, -0.0, .infinity, 1e-40]
+        for _ in 0..<20_000 { values.append(Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())) ) }
+        for x in values where !x.isNaN {
+            let widened = Float(bitPattern: UInt32(Precision.bfloat16Bits(x)) << 16)
+            XCTAssertEqual(widened.bitPattern, EmulatedDevice.round(x, mantissaBits: 7).bitPattern, "\(x)")
+        }
+        XCTAssertTrue(Float(bitPattern: UInt32(Precision.bfloat16Bits(.nan)) << 16).isNaN)
+        XCTAssertEqual(Precision.bfloat16Bits(1 + 0x1p-8), 0x3f80)  // a tie, to even
+        XCTAssertEqual(Precision.bfloat16Bits(1 + 3 * 0x1p-8), 0x3f82)
+    }
+
     /// The same checks `charrnn devices --check` runs again at tf32 and bf16 on a GPU (the optimizers'
     /// steps are left to fp32: see ModelChecks).
     func testModelChecksAtEachPrecisionStayWithinItsBound() throws {

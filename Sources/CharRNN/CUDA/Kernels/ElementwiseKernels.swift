@@ -5,8 +5,10 @@ extension KernelSource {
     /// fill_rows: out[r, :] = v (=), a bias row broadcast before a product accumulates into it.
     /// lerp_toward: a += w (p - a) as one fused multiply-add, or a = p when w is 1 (WeightAverage's
     /// update, w read from device memory so that a captured step takes each step's); swap_floats: a <-> b.
+    /// to_bf16: y = x rounded to bfloat16 (to nearest, ties to even; a NaN stays a NaN), the operands of
+    /// --precision bf16's products (Precision.bfloat16Bits).
     static let elementwise = KernelSource(name: "elementwise",
-                                          kernels: ["mul", "add", "fill_rows", "lerp_toward", "swap_floats"], code: """
+                                          kernels: ["mul", "add", "fill_rows", "lerp_toward", "swap_floats", "to_bf16"], code: """
     extern "C" __global__ void mul(long n, const float *x, const float *m, float *y) {
         const long i = CRN_THREAD;
         if (i >= n) return;
@@ -38,6 +40,14 @@ extension KernelSource {
         const float t = a[i];
         a[i] = b[i];
         b[i] = t;
+    }
+
+    extern "C" __global__ void to_bf16(long n, const float *x, unsigned short *y) {
+        const long i = CRN_THREAD;
+        if (i >= n) return;
+        const unsigned u = __float_as_uint(x[i]);
+        if ((u & 0x7fffffffu) > 0x7f800000u) { y[i] = (unsigned short)((u >> 16) | 0x40u); return; }
+        y[i] = (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
     }
     """)
 }

@@ -36,6 +36,7 @@ public struct KernelSource: Sendable {
     #define __restrict__
     #define __fmul_rn(a, b) ((a) * (b))
     #define __fmaf_rn(a, b, c) __builtin_fmaf(a, b, c)
+    static inline unsigned __float_as_uint(float f) { unsigned u; __builtin_memcpy(&u, &f, 4); return u; }
     struct crn_dim3 { unsigned x, y, z; };
     extern "C" { crn_dim3 threadIdx, blockIdx, blockDim, gridDim; }
 
