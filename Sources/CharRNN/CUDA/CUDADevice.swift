@@ -39,10 +39,11 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
     public private(set) var allocatedBytes = 0, peakAllocatedBytes = 0
     private var sizes: [UInt64: Int] = [:]
     /// --precision bf16: withHalfCopy's copies in force (innermost last), each covering the fp32
-    /// addresses source..<end; the buffers they are made in, by source address; and the two buffers a
-    /// product's operands are converted into when no copy covers them.
+    /// addresses source..<end; the buffers they are made in, by depth (scopes nest, so one buffer
+    /// serves every scope at its depth); and the two buffers a product's operands are converted into
+    /// when no copy covers them.
     private var halfCopies: [(source: UInt64, end: UInt64, copy: DevicePointer)] = []
-    private var halfCopyBuffers: [UInt64: (pointer: DevicePointer, bytes: Int)] = [:]
+    private var halfCopyBuffers: [(pointer: DevicePointer, bytes: Int)?] = []
     private var halfScratch: [(pointer: DevicePointer, bytes: Int)?] = [nil, nil]
 
     /// Starts the peak from what is held now.
@@ -193,7 +194,8 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
 
     public func withHalfCopy(of source: DevicePointer, count: Int, _ body: () throws -> Void) throws {
         guard precision == .bf16, count > 0 else { return try body() }
-        let copy = try buffer(&halfCopyBuffers[source.address], bytes: count * 2)
+        if halfCopyBuffers.count == halfCopies.count { halfCopyBuffers.append(nil) }
+        let copy = try buffer(&halfCopyBuffers[halfCopies.count], bytes: count * 2)
         try launch("to_bf16", threads: count, [.long(count), .pointer(source), .pointer(copy)])
         halfCopies.append((source.address, source.address + UInt64(count * 4), copy))
         defer { halfCopies.removeLast() }

@@ -161,6 +161,25 @@ class DeviceRecurrentLayer {
                         b: hiddens.pointer, ldb: hidden, beta: 1, c: grads.advanced(byFloats: wHh), ldc: hidden)
     }
 
+    /// The end of every cell's backward, after its recurrence: the weight and bias gradients of all
+    /// steps and, when asked, dInput [rows, I], from the gradients of the input and the recurrent
+    /// pre-activations (one buffer but for GRU's). With bf16 products each of those is converted once
+    /// for its three products (ComputeDevice.withHalfCopy) instead of once a product.
+    func finishBackward(_ input: DevicePointer, rows: Int, dInputPre: DevicePointer, dHiddenPre: DevicePointer, params: DevicePointer,
+                        grads: DevicePointer, needInputGradient: Bool) throws -> DevicePointer? {
+        let count = rows * gates * hidden
+        var dIn: DevicePointer? = nil
+        try device.withHalfCopy(of: dInputPre, count: count) {
+            try device.withHalfCopy(of: dHiddenPre, count: dHiddenPre == dInputPre ? 0 : count) {
+                try accumulateInputWeightGradients(input, rows: rows, dPre: dInputPre, grads: grads)
+                try accumulateRecurrentWeightGradients(rows: rows, dPre: dHiddenPre, grads: grads)
+                try columnSums(dHiddenPre, rows: rows, cols: gates * hidden, into: grads.advanced(byFloats: bHh))
+                if needInputGradient { dIn = try inputGradient(rows: rows, dPre: dInputPre, params: params) }
+            }
+        }
+        return dIn
+    }
+
     /// dInput = dPre W_ih, [rows, I].
     func inputGradient(rows: Int, dPre: DevicePointer, params: DevicePointer) throws -> DevicePointer {
         let gh = gates * hidden
@@ -257,10 +276,8 @@ final class DeviceLSTMLayer: DeviceRecurrentLayer {
                                              .pointer(dCell.pointer), .pointer(dgt)])
             if t > 0 { try recurrentGradient(dgt, B: B, params: params, into: dhRec, accumulate: false) }
         }
-        try accumulateInputWeightGradients(input, rows: rows, dPre: dg, grads: grads)
-        try accumulateRecurrentWeightGradients(rows: rows, dPre: dg, grads: grads)
-        try columnSums(dg, rows: rows, cols: G, into: grads.advanced(byFloats: bHh))
-        return needInputGradient ? try inputGradient(rows: rows, dPre: dg, params: params) : nil
+        return try finishBackward(input, rows: rows, dInputPre: dg, dHiddenPre: dg, params: params, grads: grads,
+                                  needInputGradient: needInputGradient)
     }
 }
 
@@ -334,10 +351,8 @@ final class DeviceGRULayer: DeviceRecurrentLayer {
                 try recurrentGradient(dhp.advanced(byFloats: off), B: B, params: params, into: dhRec, accumulate: true)
             }
         }
-        try accumulateInputWeightGradients(input, rows: rows, dPre: dxp, grads: grads)
-        try accumulateRecurrentWeightGradients(rows: rows, dPre: dhp, grads: grads)
-        try columnSums(dhp, rows: rows, cols: G, into: grads.advanced(byFloats: bHh))
-        return needInputGradient ? try inputGradient(rows: rows, dPre: dxp, params: params) : nil
+        return try finishBackward(input, rows: rows, dInputPre: dxp, dHiddenPre: dhp, params: params, grads: grads,
+                                  needInputGradient: needInputGradient)
     }
 }
 
@@ -396,9 +411,7 @@ final class DeviceRNNLayer: DeviceRecurrentLayer {
                                             .pointer(dpt), .int(relu ? 1 : 0)])
             if t > 0 { try recurrentGradient(dpt, B: B, params: params, into: dhRec, accumulate: false) }
         }
-        try accumulateInputWeightGradients(input, rows: rows, dPre: dp, grads: grads)
-        try accumulateRecurrentWeightGradients(rows: rows, dPre: dp, grads: grads)
-        try columnSums(dp, rows: rows, cols: H, into: grads.advanced(byFloats: bHh))
-        return needInputGradient ? try inputGradient(rows: rows, dPre: dp, params: params) : nil
+        return try finishBackward(input, rows: rows, dInputPre: dp, dHiddenPre: dp, params: params, grads: grads,
+                                  needInputGradient: needInputGradient)
     }
 }
