@@ -57,9 +57,7 @@ public struct LearningRateSchedule: Sendable, Equatable {
         }
         let t = s - warmup
         switch kind {
-        case .plateau:
-            return base
-        case .constant:
+        case .constant, .plateau:
             return base
         case .step:
             return base * pow(decay, Double(t / max(decayEvery, 1)))
