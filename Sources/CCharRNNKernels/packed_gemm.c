@@ -4,7 +4,10 @@
 // contiguously (zero beyond N). A 6x16 register tile (12 accumulators of 8 floats) runs over k; on an
 // x86-64 CPU with AVX-512 a 14x32 tile (28 accumulators of 16 floats, one per panel row) runs instead
 // (crn_kernel_width). Both compute each output element as one chain of fused multiply-adds over k in
-// order, so they give the same bits wherever the build has FMA.
+// order, so they give the same bits wherever the build has FMA. A is read in place: row-major [M, K]
+// (`ta` 0), or stored [K, M] and read as its transpose (`ta` 1, crn_gemm_packed_at), when a tile's
+// rows at one k are neighbours in memory. `ta` is a constant at every call site, so each way of
+// reading A is its own unrolled loop.
 #include "charrnn_kernels.h"
 #include <string.h>
 
@@ -47,7 +50,7 @@ static inline void store8(float *p, v8 v) { memcpy(p, &v, sizeof v); }
 // independent FMA chains hide the FMA latency. Each output element is still one chain over k in order,
 // so a row's result does not depend on how many rows are computed with it (batching changes no bits).
 static inline __attribute__((always_inline))
-void tile(const int mr, const int np, int K, const float *A, int lda, const float *panels, int N, int n0,
+void tile(const int ta, const int mr, const int np, int K, const float *A, int lda, const float *panels, int N, int n0,
           float *C, int ldc, int accumulate) {
     v8 acc[MR][6][2];
 #pragma clang loop unroll(full)
@@ -64,7 +67,7 @@ void tile(const int mr, const int np, int K, const float *A, int lda, const floa
         }
 #pragma clang loop unroll(full)
         for (int i = 0; i < mr; i++) {
-            v8 a = A[(size_t)i * lda + k];
+            v8 a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
 #pragma clang loop unroll(full)
             for (int q = 0; q < np; q++) {
                 acc[i][q][0] += a * b[q][0];
@@ -92,46 +95,66 @@ void tile(const int mr, const int np, int K, const float *A, int lda, const floa
 
 // Panels [p0, p1) for a block of mr rows, np panels at a time, then one at a time for the rest.
 static inline __attribute__((always_inline))
-void rows_block(const int mr, const int np, int p0, int p1, int N, int K, const float *A, int lda,
+void rows_block(const int ta, const int mr, const int np, int p0, int p1, int N, int K, const float *A, int lda,
                 const float *packed, float *C, int ldc, int accumulate) {
     int p = p0;
     for (; p + np <= p1; p += np)
-        tile(mr, np, K, A, lda, packed + (size_t)p * NR * K, N, p * NR, C, ldc, accumulate);
+        tile(ta, mr, np, K, A, lda, packed + (size_t)p * NR * K, N, p * NR, C, ldc, accumulate);
     for (; p < p1; p++)
-        tile(mr, 1, K, A, lda, packed + (size_t)p * NR * K, N, p * NR, C, ldc, accumulate);
+        tile(ta, mr, 1, K, A, lda, packed + (size_t)p * NR * K, N, p * NR, C, ldc, accumulate);
+}
+
+// Row i of op(A): row i of A, or column i of A stored [K, M].
+static inline __attribute__((always_inline)) const float *row_of(const int ta, const float *A, int lda, int i) {
+    return ta ? A + i : A + (size_t)i * lda;
 }
 
 #if defined(__x86_64__) && defined(__clang__)
 #define CRN_AVX512_VARIANT 1
 static void gemm_packed_avx512(int M, int N, int K, const float *A, int lda, const float *packed, float *C, int ldc,
                                int accumulate);
+static void gemm_packed_at_avx512(int M, int N, int K, const float *A, int lda, const float *packed, float *C, int ldc,
+                                  int accumulate);
 #endif
 
 // Six panels at a time (at most 6 * 16 * K floats, kept in cache) against every row of A, so each
 // panel is read from memory once per call, not once per block of rows.
-void crn_gemm_packed(int M, int N, int K, const float *A, int lda, const float *packed, float *C, int ldc, int accumulate) {
-#ifdef CRN_AVX512_VARIANT
-    if (crn_kernel_width() == 16) { gemm_packed_avx512(M, N, K, A, lda, packed, C, ldc, accumulate); return; }
-#endif
+static inline __attribute__((always_inline))
+void gemm_packed(const int ta, int M, int N, int K, const float *A, int lda, const float *packed, float *C, int ldc,
+                 int accumulate) {
     int panels = (N + NR - 1) / NR;
     for (int p0 = 0; p0 < panels; p0 += 6) {
         int p1 = p0 + 6 < panels ? p0 + 6 : panels;
         int i = 0;
         for (; i + MR <= M; i += MR)
-            rows_block(MR, 1, p0, p1, N, K, A + (size_t)i * lda, lda, packed, C + (size_t)i * ldc, ldc, accumulate);
-        const float *a = A + (size_t)i * lda;
+            rows_block(ta, MR, 1, p0, p1, N, K, row_of(ta, A, lda, i), lda, packed, C + (size_t)i * ldc, ldc, accumulate);
+        const float *a = row_of(ta, A, lda, i);
         float *c = C + (size_t)i * ldc;
         switch (M - i) {
-        case 5: rows_block(5, 1, p0, p1, N, K, a, lda, packed, c, ldc, accumulate); break;
-        case 4: rows_block(4, 1, p0, p1, N, K, a, lda, packed, c, ldc, accumulate); break;
+        case 5: rows_block(ta, 5, 1, p0, p1, N, K, a, lda, packed, c, ldc, accumulate); break;
+        case 4: rows_block(ta, 4, 1, p0, p1, N, K, a, lda, packed, c, ldc, accumulate); break;
         // Three rows by two panels, or two by three, hold 12 accumulators and 4 or 6 panel rows: more
         // than AVX2's 16 registers, and they ran at half the speed of one panel or two.
-        case 3: rows_block(3, 1, p0, p1, N, K, a, lda, packed, c, ldc, accumulate); break;
-        case 2: rows_block(2, 2, p0, p1, N, K, a, lda, packed, c, ldc, accumulate); break;
-        case 1: rows_block(1, 6, p0, p1, N, K, a, lda, packed, c, ldc, accumulate); break;
+        case 3: rows_block(ta, 3, 1, p0, p1, N, K, a, lda, packed, c, ldc, accumulate); break;
+        case 2: rows_block(ta, 2, 2, p0, p1, N, K, a, lda, packed, c, ldc, accumulate); break;
+        case 1: rows_block(ta, 1, 6, p0, p1, N, K, a, lda, packed, c, ldc, accumulate); break;
         default: break;
         }
     }
+}
+
+void crn_gemm_packed(int M, int N, int K, const float *A, int lda, const float *packed, float *C, int ldc, int accumulate) {
+#ifdef CRN_AVX512_VARIANT
+    if (crn_kernel_width() == 16) { gemm_packed_avx512(M, N, K, A, lda, packed, C, ldc, accumulate); return; }
+#endif
+    gemm_packed(0, M, N, K, A, lda, packed, C, ldc, accumulate);
+}
+
+void crn_gemm_packed_at(int M, int N, int K, const float *A, int lda, const float *packed, float *C, int ldc, int accumulate) {
+#ifdef CRN_AVX512_VARIANT
+    if (crn_kernel_width() == 16) { gemm_packed_at_avx512(M, N, K, A, lda, packed, C, ldc, accumulate); return; }
+#endif
+    gemm_packed(1, M, N, K, A, lda, packed, C, ldc, accumulate);
 }
 
 #ifdef CRN_AVX512_VARIANT
@@ -143,8 +166,8 @@ typedef float v16 __attribute__((ext_vector_type(16)));
 AVX512 v16 load16(const float *p) { v16 v; memcpy(&v, p, sizeof v); return v; }
 AVX512 void store16(float *p, v16 v) { memcpy(p, &v, sizeof v); }
 
-AVX512 void tile16(const int mr, const int np, int K, const float *A, int lda, const float *panels, int N, int n0,
-                   float *C, int ldc, int accumulate) {
+AVX512 void tile16(const int ta, const int mr, const int np, int K, const float *A, int lda, const float *panels, int N,
+                   int n0, float *C, int ldc, int accumulate) {
     // The pragmas unroll the loops over rows and panels whatever the optimisation level: at -O2 the
     // 14-row tile was not unrolled, its accumulators went to memory, and it ran at half the speed.
     v16 acc[14][8];
@@ -158,7 +181,7 @@ AVX512 void tile16(const int mr, const int np, int K, const float *A, int lda, c
         for (int q = 0; q < np; q++) b[q] = load16(panels + (size_t)q * NR * K + (size_t)k * NR);
 #pragma clang loop unroll(full)
         for (int i = 0; i < mr; i++) {
-            v16 a = A[(size_t)i * lda + k];
+            v16 a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
 #pragma clang loop unroll(full)
             for (int q = 0; q < np; q++) acc[i][q] += a * b[q];
         }
@@ -179,21 +202,21 @@ AVX512 void tile16(const int mr, const int np, int K, const float *A, int lda, c
     }
 }
 
-AVX512 void rows_block16(const int mr, const int np, int p0, int p1, int N, int K, const float *A, int lda,
+AVX512 void rows_block16(const int ta, const int mr, const int np, int p0, int p1, int N, int K, const float *A, int lda,
                          const float *packed, float *C, int ldc, int accumulate) {
     int p = p0;
     for (; p + np <= p1; p += np)
-        tile16(mr, np, K, A, lda, packed + (size_t)p * NR * K, N, p * NR, C, ldc, accumulate);
+        tile16(ta, mr, np, K, A, lda, packed + (size_t)p * NR * K, N, p * NR, C, ldc, accumulate);
     for (; p < p1; p++)
-        tile16(mr, 1, K, A, lda, packed + (size_t)p * NR * K, N, p * NR, C, ldc, accumulate);
+        tile16(ta, mr, 1, K, A, lda, packed + (size_t)p * NR * K, N, p * NR, C, ldc, accumulate);
 }
 
-#define ROWS16(r, np) rows_block16(r, np, p0, p1, N, K, a, lda, packed, c, ldc, accumulate)
+#define ROWS16(r, np) rows_block16(ta, r, np, p0, p1, N, K, a, lda, packed, c, ldc, accumulate)
 
 // One or two rows (a batch-1 step): a tile is then K dependent FMAs per accumulator, as long with one
 // panel as with eight, so eight panels go at a time and the last few together, in as few tiles as the
 // registers allow (8 x 2 accumulators, 8 panel rows and A's value).
-#define FEW16(np) tile16(mr, np, K, A, lda, packed + (size_t)p * NR * K, N, p * NR, C, ldc, accumulate)
+#define FEW16(np) tile16(0, mr, np, K, A, lda, packed + (size_t)p * NR * K, N, p * NR, C, ldc, accumulate)
 AVX512 void few_rows16(const int mr, int N, int K, const float *A, int lda, const float *packed, float *C, int ldc,
                        int accumulate) {
     int panels = (N + NR - 1) / NR, p = 0;
@@ -210,18 +233,15 @@ AVX512 void few_rows16(const int mr, int N, int K, const float *A, int lda, cons
     }
 }
 
-__attribute__((target("avx512f")))
-static void gemm_packed_avx512(int M, int N, int K, const float *A, int lda, const float *packed, float *C, int ldc,
-                               int accumulate) {
-    if (M == 1) { few_rows16(1, N, K, A, lda, packed, C, ldc, accumulate); return; }
-    if (M == 2) { few_rows16(2, N, K, A, lda, packed, C, ldc, accumulate); return; }
+AVX512 void gemm_packed16(const int ta, int M, int N, int K, const float *A, int lda, const float *packed, float *C,
+                          int ldc, int accumulate) {
     int panels = (N + NR - 1) / NR;
     for (int p0 = 0; p0 < panels; p0 += 6) {
         int p1 = p0 + 6 < panels ? p0 + 6 : panels;
         int i = 0;
         for (; i + 14 <= M; i += 14)
-            rows_block16(14, 2, p0, p1, N, K, A + (size_t)i * lda, lda, packed, C + (size_t)i * ldc, ldc, accumulate);
-        const float *a = A + (size_t)i * lda;
+            rows_block16(ta, 14, 2, p0, p1, N, K, row_of(ta, A, lda, i), lda, packed, C + (size_t)i * ldc, ldc, accumulate);
+        const float *a = row_of(ta, A, lda, i);
         float *c = C + (size_t)i * ldc;
         // Fewer rows take more panels at once: enough independent chains to hide the FMA latency.
         switch (M - i) {
@@ -241,5 +261,19 @@ static void gemm_packed_avx512(int M, int N, int K, const float *A, int lda, con
         default: break;
         }
     }
+}
+
+__attribute__((target("avx512f")))
+static void gemm_packed_avx512(int M, int N, int K, const float *A, int lda, const float *packed, float *C, int ldc,
+                               int accumulate) {
+    if (M == 1) { few_rows16(1, N, K, A, lda, packed, C, ldc, accumulate); return; }
+    if (M == 2) { few_rows16(2, N, K, A, lda, packed, C, ldc, accumulate); return; }
+    gemm_packed16(0, M, N, K, A, lda, packed, C, ldc, accumulate);
+}
+
+__attribute__((target("avx512f")))
+static void gemm_packed_at_avx512(int M, int N, int K, const float *A, int lda, const float *packed, float *C, int ldc,
+                                  int accumulate) {
+    gemm_packed16(1, M, N, K, A, lda, packed, C, ldc, accumulate);
 }
 #endif

@@ -128,13 +128,11 @@ static struct {
     _Atomic uint32_t phase;
     int parties;
 } barrier = { 0, 0, 1 };
-static _Atomic uint64_t together_runs;
 
 int crn_pool_run_together(int count, crn_task_fn fn, void *context) {
     if (count < 1 || count > active_threads) return 0;
     barrier.parties = count;
     atomic_store_explicit(&barrier.arrived, 0, memory_order_relaxed);
-    atomic_fetch_add_explicit(&together_runs, 1, memory_order_relaxed);
     crn_pool_run(count, fn, context);  // publishes `parties` with the job (release)
     barrier.parties = 1;                // a barrier outside a job returns at once
     return 1;
@@ -154,5 +152,3 @@ void crn_pool_barrier(void) {
         if (++spins < SPINS) relax(); else sched_yield();
     }
 }
-
-unsigned long long crn_pool_together_runs(void) { return (unsigned long long)atomic_load_explicit(&together_runs, memory_order_relaxed); }

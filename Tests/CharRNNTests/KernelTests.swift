@@ -106,6 +106,11 @@ final class KernelTests: XCTestCase {
                     for accumulate in [false, true] {
                         var C = C0
                         crn_gemm_packed(Int32(M), Int32(N), Int32(K), A, Int32(K), packed, &C, Int32(N), accumulate ? 1 : 0)
+                        // A stored [K, M + 2] and read as its transpose: the same chains, so the same bits.
+                        var At = [Float](repeating: .nan, count: K * (M + 2)), Ct = C0
+                        for i in 0..<M { for k in 0..<K { At[k * (M + 2) + i] = A[i * K + k] } }
+                        crn_gemm_packed_at(Int32(M), Int32(N), Int32(K), At, Int32(M + 2), packed, &Ct, Int32(N), accumulate ? 1 : 0)
+                        XCTAssertEqual(Ct.map(\.bitPattern), C.map(\.bitPattern), "A^T: M \(M) K \(K) N \(N)")
                         for i in 0..<M {
                             for n in 0..<N {
                                 var want: Float = accumulate ? C0[i * N + n] : 0

@@ -43,3 +43,46 @@ final class ParallelTests: XCTestCase {
         }
     }
 }
+
+/// The weight gradients' product (SharedPanelProduct): C += A^T B against a double-precision loop, at
+/// sizes around the kernel's tiles, the panels and the blocks of k, and the same bits whatever the
+/// threads.
+final class SharedPanelProductTests: XCTestCase {
+    override func tearDown() { BLAS.setThreads(1) }
+
+    private func product(m: Int, n: Int, k: Int, threads: Int, seed: UInt64) -> (got: [Float], want: [Double]) {
+        var rng = RandomGenerator(seed: seed)
+        let lda = m + 3, ldb = n + 5, ldc = n + 2
+        let a = (0..<k * lda).map { _ in rng.nextFloat() - 0.5 }, b = (0..<k * ldb).map { _ in rng.nextFloat() - 0.5 }
+        var c = (0..<m * ldc).map { _ in rng.nextFloat() - 0.5 }
+        var want = c.map(Double.init)
+        for i in 0..<m {
+            for j in 0..<n {
+                for p in 0..<k { want[i * ldc + j] += Double(a[p * lda + i]) * Double(b[p * ldb + j]) }
+            }
+        }
+        BLAS.setThreads(threads)
+        Parallel.sharingEverything {
+            SharedPanelProduct().accumulateSharingPanels(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, into: &c, ldc: ldc)
+        }
+        return (c, want)
+    }
+
+    func testMatchesNaiveAndDoesNotDependOnThreads() {
+        let block = SharedPanelProduct.kBlock
+        for (m, n, k) in [(1, 1, 1), (13, 17, block - 1), (29, 33, block), (30, 16, block + 1), (100, 70, 2 * block + 7), (5, 3, 4)] {
+            var first: [Float]?
+            for threads in [1, 2, 3, 4] {
+                let (got, want) = product(m: m, n: n, k: k, threads: threads, seed: UInt64(m * 1000 + n))
+                for (g, w) in zip(got, want) {
+                    XCTAssertEqual(Double(g), w, accuracy: 1e-5 * Double(k).squareRoot() + 1e-6, "\(m)x\(n)x\(k) on \(threads)")
+                }
+                if let first {
+                    XCTAssertEqual(got.map(\.bitPattern), first.map(\.bitPattern), "\(m)x\(n)x\(k): \(threads) threads changed bits")
+                } else {
+                    first = got
+                }
+            }
+        }
+    }
+}

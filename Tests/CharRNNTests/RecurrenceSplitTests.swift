@@ -35,11 +35,11 @@ final class RecurrenceSplitTests: XCTestCase {
     private func assertSameBits(_ config: ModelConfig, T: Int, B: Int, threads: Int,
                                 file: StaticString = #filePath, line: UInt = #line) {
         BLAS.setThreads(threads)
-        let before = Parallel.togetherRuns
+        let before = RecurrentLayer.tiledRuns
         let rows = run(config, T: T, B: B, split: .rows)
-        XCTAssertEqual(Parallel.togetherRuns, before, "the rows split ran tiled", file: file, line: line)
+        XCTAssertEqual(RecurrentLayer.tiledRuns, before, "the rows split ran tiled", file: file, line: line)
         let tiles = run(config, T: T, B: B, split: .tiles)
-        XCTAssertGreaterThanOrEqual(Parallel.togetherRuns - before, 2 * config.layers,
+        XCTAssertGreaterThanOrEqual(RecurrentLayer.tiledRuns - before, 2 * config.layers,
                                     "the tiles split did not run tiled", file: file, line: line)
         let what = "\(config.cell) \(config.layers)x\(config.hidden) E\(config.embed) B\(B) T\(T) \(threads) threads"
         XCTAssertEqual(rows.loss, tiles.loss, "\(what): loss", file: file, line: line)

@@ -85,6 +85,8 @@ size_t crn_packed_size(int K, int N);
 void crn_pack_b(int K, int N, const float *W, int ldw, int transposed, float *packed, int panel_begin, int panel_end);
 // C[M, N] (+)= A[M, K] B; accumulate 0 overwrites C.
 void crn_gemm_packed(int M, int N, int K, const float *A, int lda, const float *packed, float *C, int ldc, int accumulate);
+// C[M, N] (+)= A^T B with A stored [K, M] (row stride lda): the weight gradients, dPre^T x.
+void crn_gemm_packed_at(int M, int N, int K, const float *A, int lda, const float *packed, float *C, int ldc, int accumulate);
 // The lane width of the kernels with an AVX-512 build (the packed product and the cells' gates): 16
 // where the CPU has AVX-512F (unless the environment sets CHARRNN_AVX512=0), else 8, chosen at the
 // first call. crn_set_kernel_width(8 or 16) picks one where the CPU has it, 0 the automatic choice

@@ -23,8 +23,6 @@ int crn_pool_run_together(int count, crn_task_fn fn, void *context);
 // Inside a crn_pool_run_together task: returns when every task of the job has reached it, and makes
 // what each task wrote before it visible to every task after it.
 void crn_pool_barrier(void);
-// How many crn_pool_run_together jobs have run (for tests that must know a path was taken).
-unsigned long long crn_pool_together_runs(void);
 
 #ifdef __cplusplus
 }

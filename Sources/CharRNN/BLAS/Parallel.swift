@@ -38,11 +38,12 @@ public enum Parallel {
         onPool(body) { crn_pool_run(Int32(count), $0, $1) }
     }
 
-    /// Runs body(part) for every part in 0..<threads, each on its own thread at the same time, so that the
-    /// parts may wait for each other at `barrier()`: work with a sequential dependency (the steps of a
-    /// recurrence) split over threads without a pool job per step.
-    public static func together(_ body: (Int) -> Void) {
-        let parts = threads
+    /// Runs body(part) for every part in 0..<parts (at most the threads; all of them unless asked for
+    /// fewer), each on its own thread at the same time, so that the parts may wait for each other at
+    /// `barrier()`: work with a sequential dependency (the steps of a recurrence, the blocks of a product)
+    /// split over threads without a pool job per step.
+    public static func together(parts: Int = threads, _ body: (Int) -> Void) {
+        precondition(parts <= threads, "more parts than threads run together")
         if parts <= 1 {
             body(0)
             return
@@ -57,9 +58,6 @@ public enum Parallel {
     /// visible to every part after it. Outside `together` (or with one thread) it returns at once.
     @inline(__always)
     public static func barrier() { crn_pool_barrier() }
-
-    /// How many `together` jobs have run on more than one thread (tests use it to know a path was taken).
-    public static var togetherRuns: Int { Int(crn_pool_together_runs()) }
 
     /// The half-open range of part `part` when `total` items are cut into `parts` nearly equal parts.
     @inline(__always)

@@ -83,6 +83,8 @@ public final class ClassifierModel {
                                     layout: config.layout, layer: l, suffix: d == 0 ? "" : "_reverse")
             }
         }
+        let weightGradients = SharedPanelProduct()
+        for layer in layers.joined() { layer.weightGradients = weightGradients }
         inputs = (0..<config.layers).map { _ in (0..<config.directions).map { _ in FloatBuffer(count: 0) } }
         dOut = (0..<config.directions).map { _ in FloatBuffer(count: 0) }
     }

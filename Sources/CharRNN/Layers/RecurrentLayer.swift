@@ -40,6 +40,8 @@ public class RecurrentLayer {
     private let packedInputGradient = PackedMatrix()
     /// The forward packing is current and is kept across calls (inference); see CharRNNModel.freezeForInference.
     var frozen = false
+    /// The weight gradients' products and their workspace, which a model's layers share (one runs at a time).
+    var weightGradients = SharedPanelProduct()
 
     /// `suffix` is PyTorch's "_reverse" for the backward direction of a bidirectional stack.
     init(inputSize: Int, hidden: Int, gates: Int, layout: ParameterLayout, layer l: Int, suffix: String) {
@@ -175,8 +177,7 @@ public class RecurrentLayer {
         let gh = gates * hidden
         switch input {
         case .dense(let x):
-            BLAS.pgemm(transA: true, m: gh, n: inputSize, k: rows, a: dPre, lda: gh, b: x, ldb: inputSize,
-                       beta: 1, c: grads + wIh, ldc: inputSize)
+            accumulateProduct(dPre, x, n: inputSize, rows: rows, into: grads + wIh)
         case .projected(let ids, _, let V):
             // The gradient of the folded table: rows with the same id add into one table row, so parts
             // own disjoint columns. The model turns it into the W_ih and embedding gradients.
@@ -208,9 +209,14 @@ public class RecurrentLayer {
 
     /// grad W_hh += dPre^T [h_{-1} ... h_{T-2}]; dPre is [rows, G*H].
     func accumulateRecurrentWeightGradients(rows: Int, dPre: UnsafePointer<Float>, grads: UnsafeMutablePointer<Float>) {
+        accumulateProduct(dPre, hiddens.pointer, n: hidden, rows: rows, into: grads + wHh)
+    }
+
+    /// grad[G*H, n] += dPre^T x, dPre [rows, G*H] and x [rows, n].
+    private func accumulateProduct(_ dPre: UnsafePointer<Float>, _ x: UnsafePointer<Float>, n: Int, rows: Int,
+                                   into grad: UnsafeMutablePointer<Float>) {
         let gh = gates * hidden
-        BLAS.pgemm(transA: true, m: gh, n: hidden, k: rows, a: dPre, lda: gh, b: hiddens.pointer, ldb: hidden,
-                   beta: 1, c: grads + wHh, ldc: hidden)
+        weightGradients.accumulate(m: gh, n: n, k: rows, a: dPre, lda: gh, b: x, ldb: n, into: grad, ldc: n)
     }
 
     /// Packs W_ih [G*H, I] for dInput = dPre W_ih ([T*B, I]), which the backward steps then make step by
@@ -273,6 +279,9 @@ public class RecurrentLayer {
 
     /// The split every layer uses (bench --split measures each; the tests force both).
     nonisolated(unsafe) public static var recurrenceSplit = RecurrenceSplit.automatic
+    /// How many forward or backward passes have run tiled on more than one thread (tests use it to know
+    /// which split ran).
+    nonisolated(unsafe) public private(set) static var tiledRuns = 0
 
     /// Whether a call of T steps of B rows runs tiled. One-step calls keep their own paths (sampling).
     func stepsTiled(T: Int, B: Int) -> Bool {
@@ -302,6 +311,7 @@ public class RecurrentLayer {
     func forwardTiled(T: Int, B: Int, packed: PackedMatrix, pre: UnsafeMutablePointer<Float>,
                       input: (x: LayerInput, out: UnsafeMutablePointer<Float>)? = nil, cell: (Int, Int, Int) -> Void) {
         let threads = Parallel.threads, hs = hiddens.pointer, bh = B * hidden, stride = B * gates * hidden
+        if threads > 1 { Self.tiledRuns += 1 }
         Parallel.together { p in
             let tile = packed.tile(part: p, of: threads, rows: B)
             let mine = Parallel.range(part: p, of: threads, total: B)
@@ -324,6 +334,7 @@ public class RecurrentLayer {
                        dPreInput: UnsafePointer<Float>? = nil, cell: (Int, Int, Int) -> Void) {
         let threads = Parallel.threads, dhRec = dhRecurrent.pointer, stride = B * gates * hidden
         let dIn = dInput.pointer, inStride = B * inputSize
+        if threads > 1 { Self.tiledRuns += 1 }
         Parallel.together { p in
             let tile = packed.tile(part: p, of: threads, rows: B)
             let inputTile = packedInputGradient.tile(part: p, of: threads, rows: B)

@@ -52,6 +52,8 @@ public final class CharRNNModel {
     private var decoderFrozen = false
     private let dTop = FloatBuffer(count: 0)
     private let ones = FloatBuffer(count: 0)
+    /// The weight gradients' products (the decoder's and every layer's) and their one workspace.
+    private let weightGradients = SharedPanelProduct()
     private var top: UnsafeMutablePointer<Float>?
     private var layerInputs: [LayerInput] = []
     private var lastShape = (T: 0, B: 0, training: false)
@@ -74,6 +76,7 @@ public final class CharRNNModel {
             layers.append(RecurrentLayer.make(config.cell, inputSize: config.inputSize(layer: l), hidden: config.hidden,
                                               layout: layout, layer: l))
         }
+        for layer in layers { layer.weightGradients = weightGradients }
         self.layers = layers
         masks = (0..<config.layers).map { _ in FloatBuffer(count: 0) }
         dropped = (0..<config.layers).map { _ in FloatBuffer(count: 0) }
@@ -332,7 +335,7 @@ public final class CharRNNModel {
         dTop.reserve(rows * H)
         let dec = layout.offset("decoder.weight"), bias = layout.offset("decoder.bias")
         let dl = logits.pointer
-        BLAS.pgemm(transA: true, m: V, n: H, k: rows, a: dl, lda: V, b: top!, ldb: H, beta: 1, c: g + dec, ldc: H)
+        weightGradients.accumulate(m: V, n: H, k: rows, a: dl, lda: V, b: top!, ldb: H, into: g + dec, ldc: H)
         BLAS.columnSums(dl, rows: rows, cols: V, ones: ones.pointer, into: g + bias)
         BLAS.pgemm(m: rows, n: H, k: V, a: dl, lda: V, b: p + dec, ldb: H, c: dTop.pointer, ldc: H)
         var dOut = dTop.pointer
