@@ -24,8 +24,9 @@
 #          characters drawn with top-k 40 from a model trained briefly on the GPU, one thread per stream
 #          and by slices (CHARRNN_SAMPLE_SLICED_ABOVE), timed.
 #   cores  #12 on the machine's own CPU (16 cores there): the CPU bench at each of SWEEP (default
-#          1,2,4,8,16 threads), then beside PyTorch's CPU reference at 16 threads with compare.py; needs
-#          PYTORCH_CPU, a copy of ../shared/bench/pytorch.
+#          1,2,4,8,16 threads), then beside PyTorch's CPU reference at 16 threads with compare.py, then
+#          the training rows at 16 threads with the weight gradients on BLAS (CHARRNN_SHARED_PANELS=0)
+#          and on the shared panels, alternately, twice; needs PYTORCH_CPU, a copy of ../shared/bench/pytorch.
 #   profile each kernel's GPU time (ncu, caches emptied between kernels; launched step by step, without
 #          graphs) over a window of the forward recurrence and one of the backward recurrence of the
 #          bench's training row PROFILE_ROW (default 7, the 3x2048 LSTM, the row where cuDNN is ahead),
@@ -139,7 +140,13 @@ sys.exit(0 if alone == together else 1)"
         [ -n "${PYTORCH_CPU:-}" ] || { echo "the cores stage needs PYTORCH_CPU (a copy of ../shared/bench/pytorch)" >&2; exit 2; }
         "$BIN" bench --threads-sweep "${SWEEP:-1,2,4,8,16}" --seconds "${BENCH_SECONDS:-2}" 2>&1 | tee "$LOGS/cores-sweep.txt"
         python3 "$HERE/compare.py" "$BIN" "$PYTORCH_CPU" --threads "${CORES_THREADS:-16}" --seconds "${BENCH_SECONDS:-2}" 2>&1 \
-            | tee "$LOGS/cores-vs-pytorch.txt" ;;
+            | tee "$LOGS/cores-vs-pytorch.txt"
+        for round in 1 2; do
+            for shared in 0 1; do
+                CHARRNN_SHARED_PANELS=$shared "$BIN" bench --rows train --threads "${CORES_THREADS:-16}" \
+                    --seconds "${BENCH_SECONDS:-2}" 2>&1 | sed "s/^/shared panels $shared, round $round: /"
+            done
+        done | tee "$LOGS/cores-shared-panels.txt" ;;
     profile)
         ncu=$(command -v ncu || echo /usr/local/cuda/bin/ncu)
         row=${PROFILE_ROW:-7}

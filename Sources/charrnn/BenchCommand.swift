@@ -77,7 +77,8 @@ struct Bench: ParsableCommand {
         if gpu { return try deviceTable(configs) }
         let ceiling = Benchmark.blasCeiling(threads: threads)
         Terminal.write("BLAS ceiling (2048x2048 sgemm, \(threads) thread\(threads == 1 ? "" : "s")): \(fmt(ceiling, 1)) GFLOP/s"
-                       + " (\(BLAS.libraryDescription); per-step products: \(BLAS.packedKernelDescription) kernel)\n\n")
+                       + " (\(BLAS.libraryDescription); per-step products: \(BLAS.packedKernelDescription) kernel; weight gradients: "
+                       + (SharedPanelProduct.enabled ? "shared panels" : "BLAS") + ")\n\n")
         Terminal.write(pad("config", 34) + pad("thr", 4) + lpad("chars/s", 10) + lpad("ms/step", 9) + lpad("RSS MB", 8)
                        + lpad("act MB", 8) + lpad("GFLOP/s", 9) + lpad("% BLAS", 8) + "\n")
         for (i, c) in configs.enumerated() where rows == "all" || c.kind.rawValue == rows {
