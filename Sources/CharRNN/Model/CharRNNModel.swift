@@ -361,7 +361,7 @@ public final class CharRNNModel {
             let gh = config.cell.gateCount * H, dTable = layers[0].dTable.pointer
             let emb = layout.offset("embedding.weight"), wih = layout.offset("rnn.weight_ih_l0")
             if let em { for v in 0..<V { Self.scale(dTable + v * gh, gh, by: em[v]) } }
-            BLAS.pgemm(transA: true, m: gh, n: E, k: V, a: dTable, lda: gh, b: p + emb, ldb: E, beta: 1, c: g + wih, ldc: E)
+            weightGradients.accumulate(m: gh, n: E, k: V, a: dTable, lda: gh, b: p + emb, ldb: E, into: g + wih, ldc: E)
             BLAS.pgemm(m: V, n: E, k: gh, a: dTable, lda: gh, b: p + wih, ldb: E, beta: 1, c: g + emb, ldc: E)
         } else if E > 0 {
             // Rows with the same id add into the same table row: parts own disjoint columns instead.
