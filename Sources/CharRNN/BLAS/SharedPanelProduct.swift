@@ -21,10 +21,13 @@ public final class SharedPanelProduct {
     public static let kBlock = 512
 
     /// Linux on x86-64, where its speed against OpenBLAS was measured (equal on one thread, with the
-    /// AVX-512 and the 8-lane kernels alike); Accelerate, and OpenBLAS elsewhere, keep the products.
+    /// AVX-512 and the 8-lane kernels alike), when the kernel in use is one of those two: the AVX-512
+    /// build, or a build for a CPU with FMA (scripts/build.sh's haswell); a build for the baseline x86-64
+    /// (SSE2) leaves the products to BLAS, as do Accelerate and OpenBLAS elsewhere.
     /// CHARRNN_SHARED_PANELS=0 gives them back to pgemm, to compare the two.
     public static let enabled: Bool = {
         #if arch(x86_64) && os(Linux)
+        guard crn_kernel_width() == 16 || crn_built_with_fma() == 1 else { return false }
         return ProcessInfo.processInfo.environment["CHARRNN_SHARED_PANELS"] != "0"
         #else
         return false
