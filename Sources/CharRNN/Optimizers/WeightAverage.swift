@@ -21,14 +21,17 @@ public final class WeightAverage {
     /// The weight of the next update: 1 for the first (a copy), then 1 - decay.
     public var nextWeight: Float { updates == 0 ? 1 : Float(1 - decay) }
 
-    /// One update from the parameters after an optimizer step.
+    /// One update from the parameters after an optimizer step, split over the threads as the optimizer's
+    /// update is (it runs every step, over every parameter).
     public func update(from parameters: FloatBuffer) {
         precondition(parameters.count >= values.count, "the average and the parameters differ in size")
         let w = nextWeight, v = values.pointer, p = parameters.pointer
-        if w == 1 {
-            v.update(from: p, count: values.count)
-        } else {
-            for i in 0..<values.count { v[i] = v[i].addingProduct(w, p[i] - v[i]) }
+        Parallel.forRanges(values.count) { r in
+            if w == 1 {
+                (v + r.lowerBound).update(from: p + r.lowerBound, count: r.count)
+            } else {
+                for i in r { v[i] = v[i].addingProduct(w, p[i] - v[i]) }
+            }
         }
         updates += 1
     }
