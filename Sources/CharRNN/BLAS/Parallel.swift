@@ -43,14 +43,13 @@ public enum Parallel {
     /// `barrier()`: work with a sequential dependency (the steps of a recurrence, the blocks of a product)
     /// split over threads without a pool job per step.
     public static func together(parts: Int = threads, _ body: (Int) -> Void) {
-        precondition(parts <= threads, "more parts than threads run together")
         if parts <= 1 {
             body(0)
             return
         }
         onPool(body) { task, context in
             let ran = crn_pool_run_together(Int32(parts), task, context)
-            precondition(ran != 0, "the pool has fewer threads than Parallel.threads")
+            precondition(ran != 0, "more parts than the pool's threads run together")
         }
     }
 
