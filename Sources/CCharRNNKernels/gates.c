@@ -56,11 +56,6 @@ INLINE void lstm_forward_body(int B, int H, float *gates, const float *bias, con
                            c + (size_t)b * H, h + (size_t)b * H);
 }
 
-INLINE void lstm_forward_slice_body(int H, int j0, int n, float *gates, const float *bias, const float *c_prev,
-                                    float *c, float *h) {
-    lstm_forward_units(n, H, gates + j0, bias + j0, c_prev + j0, c + j0, h + j0);
-}
-
 INLINE void lstm_backward_body(int B, int H, const float *gates, const float *c_prev, const float *c,
                                const float *dh_out, const float *dh_rec, float *dc, float *dgates) {
     for (int b = 0; b < B; b++) {
@@ -168,9 +163,6 @@ PUBLIC(crn_tanh, tanh_body, (const float *x, float *y, size_t n), (x, y, n))
 PUBLIC(crn_lstm_forward, lstm_forward_body,
        (int B, int H, float *gates, const float *bias, const float *c_prev, float *c, float *h),
        (B, H, gates, bias, c_prev, c, h))
-PUBLIC(crn_lstm_forward_slice, lstm_forward_slice_body,
-       (int H, int j0, int n, float *gates, const float *bias, const float *c_prev, float *c, float *h),
-       (H, j0, n, gates, bias, c_prev, c, h))
 PUBLIC(crn_lstm_backward, lstm_backward_body,
        (int B, int H, const float *gates, const float *c_prev, const float *c, const float *dh_out,
         const float *dh_rec, float *dc, float *dgates),

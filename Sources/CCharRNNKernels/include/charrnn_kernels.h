@@ -21,9 +21,6 @@ void crn_tanh(const float *x, float *y, size_t n);
 //          c = f*c_prev + i*g, h = o*tanh(c).
 void crn_lstm_forward(int B, int H, float *gates, const float *bias, const float *c_prev,
                       float *c, float *h);
-// forward for units [j0, j0+n) of a single row (B = 1), so one step can be split over threads by units.
-void crn_lstm_forward_slice(int H, int j0, int n, float *gates, const float *bias, const float *c_prev,
-                            float *c, float *h);
 // backward: dh = dh_out + dh_rec (dh_rec may be NULL); dc[B,H] carries dc from step t+1 in and
 //           dc for step t-1 out; writes pre-activation gradients dgates[B,4H].
 void crn_lstm_backward(int B, int H, const float *gates, const float *c_prev, const float *c,
