@@ -55,6 +55,11 @@ void crn_keep_top_k(int V, float *probs, int k);
 
 // y[i] = x[i] * m[i]
 void crn_mul(const float *x, const float *m, float *y, size_t n);
+
+// Dropout mask elements [begin, end): mask[i] = 0 where a hash of (seed, i % period) drawn uniform in
+// [0, 1) is below p, else keep. The GPU's dropout_mask kernel draws the same (dropout.c); period = the
+// count for an ordinary mask, B*H over T*B*H for one mask repeated at every step.
+void crn_dropout_mask(int64_t begin, int64_t end, float *mask, float p, float keep, uint64_t seed, int64_t period);
 // y[i] += x[i]
 void crn_add(const float *x, float *y, size_t n);
 // sum of squares, in double

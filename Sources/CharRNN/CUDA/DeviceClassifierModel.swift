@@ -83,7 +83,8 @@ public final class DeviceClassifierModel {
 
     public func gradientValues() throws -> [Float] { try device.downloadFloats(gradients.pointer, count: layout.count) }
 
-    /// mask = 0 with probability p, else 1/(1-p); x *= mask.
+    /// mask = 0 with probability p, else 1/(1-p); x *= mask. One seed from `rng` per mask, as
+    /// ClassifierModel takes it: the same masks as on the CPU.
     private func dropout(_ x: DevicePointer, count: Int, mask: DeviceBuffer, seedSlot: Int, rng: inout RandomGenerator) throws {
         try mask.reserve(count)
         let seed = maskSeeds[offset: seedSlot]

@@ -156,16 +156,11 @@ public final class DeviceModel {
         return table
     }
 
-    /// Draws the seeds of a forward's dropout masks from `rng`, in the order the forward uses them, and
-    /// copies them to the device. Nothing is drawn without training or without dropout.
+    /// Draws the seeds of a forward's dropout masks from `rng` as CharRNNModel does (MaskSeeds), so the
+    /// masks are the CPU's, and copies them to the device. Nothing is drawn without training or without dropout.
     func prepareMasks(training: Bool, rng: inout RandomGenerator) throws {
-        guard training else { return }
-        let L = config.layers
-        var words = [UInt64](repeating: 0, count: 2 * L + 1), drawn = false
-        if regularization.weightDrop > 0 { for l in 0..<L { words[l] = rng.next() }; drawn = true }
-        if regularization.embedDropout > 0 && config.embed > 0 { words[L] = rng.next(); drawn = true }
-        if config.dropout > 0 { for l in 0..<L { words[L + 1 + l] = rng.next() }; drawn = true }
-        if drawn { try device.upload(words, to: seeds.pointer) }
+        guard training, let drawn = MaskSeeds(config: config, regularization: regularization, rng: &rng) else { return }
+        try device.upload(drawn.words, to: seeds.pointer)
     }
 
     /// The forward's device part: the masks from the seeds prepareMasks copied, then the model.
@@ -185,7 +180,8 @@ public final class DeviceModel {
             for l in 0..<config.layers {
                 let slot = layout["rnn.weight_hh_l\(l)"]!
                 try weightMasks[l].reserve(slot.count)
-                try drawMask(weightMasks[l].pointer, count: slot.count, p: regularization.weightDrop, period: slot.count, seed: l)
+                try drawMask(weightMasks[l].pointer, count: slot.count, p: regularization.weightDrop, period: slot.count,
+                             seed: MaskSeeds.weightDropSlot(layer: l))
                 let w = dropConnected[offset: slot.offset]
                 try device.launch("mul", threads: slot.count, [.long(slot.count), .pointer(w), .pointer(weightMasks[l].pointer), .pointer(w)])
             }
@@ -193,7 +189,8 @@ public final class DeviceModel {
         }
         let embedDrop = training && regularization.embedDropout > 0 && config.embed > 0
         if embedDrop {
-            try drawMask(embedMask.pointer, count: V, p: regularization.embedDropout, period: V, seed: config.layers)
+            try drawMask(embedMask.pointer, count: V, p: regularization.embedDropout, period: V,
+                         seed: MaskSeeds.embeddingSlot(layers: config.layers))
         }
 
         // The input rows [T*B, I]: embedding rows, or one-hot rows from the identity, then (a conditional
@@ -240,7 +237,7 @@ public final class DeviceModel {
                 try masks[l].reserve(n)
                 try dropped[l].reserve(n)
                 try drawMask(masks[l].pointer, count: n, p: config.dropout, period: regularization.variational ? B * H : n,
-                             seed: config.layers + 1 + l)
+                             seed: MaskSeeds.dropoutSlot(layer: l, layers: config.layers))
                 try device.launch("mul", threads: n, [.long(n), .pointer(out), .pointer(masks[l].pointer), .pointer(dropped[l].pointer)])
                 out = dropped[l].pointer
             }

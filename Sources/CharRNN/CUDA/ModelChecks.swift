@@ -2,8 +2,9 @@
 /// ClassifierModel on the CPU, on any device: the loss, every gradient, the carried state and the logits
 /// of each cell (with an embedding and one-hot, from a non-zero state, at a small odd size and at
 /// char-rnn's default size; a conditional model with each stream's category after the character; in
-/// inference also with layer 0's input product folded into a table looked up by id), three
-/// updates of each optimizer with clipping, and the classifier (one and two directions). The tests run
+/// inference also with layer 0's input product folded into a table looked up by id), dropout, weight
+/// drop and embedding dropout (whose masks are the same on both sides), three updates of each optimizer
+/// with clipping, and the classifier (one and two directions, and with dropout). The tests run
 /// it on the emulated device; `charrnn devices --check` on a GPU. Each outcome passes within the tolerance
 /// of the device's precision (1e-4 relative in fp32).
 public enum ModelChecks {
@@ -17,6 +18,9 @@ public enum ModelChecks {
         for embed in [6, 0] {
             outcomes.append(try compare(.gru, layers: 1, hidden: 13, embed: embed, vocabulary: 11, categories: 4, T: 5, B: 3, on: device))
         }
+        for (cell, variational) in [(CellKind.lstm, false), (.gru, true)] {
+            outcomes.append(try regularised(cell, variational: variational, on: device))
+        }
         if large {
             outcomes.append(try compare(.lstm, layers: 2, hidden: 128, embed: 64, vocabulary: 65, T: 50, B: 50, on: device))
             outcomes.append(try compare(.gru, layers: 2, hidden: 256, embed: 64, vocabulary: 65, T: 20, B: 64, on: device))
@@ -26,8 +30,9 @@ public enum ModelChecks {
         if device.precision == .fp32 {
             for kind in OptimizerKind.allCases { outcomes.append(try steps(kind, on: device)) }
         }
-        for (cell, embed, bidirectional) in [(CellKind.gru, 5, true), (.lstm, 0, true), (.rnnTanh, 5, false)] {
-            outcomes.append(try classifier(cell, embed: embed, bidirectional: bidirectional, on: device))
+        for (cell, embed, bidirectional, dropout) in [(CellKind.gru, 5, true, 0.0), (.lstm, 0, true, 0), (.rnnTanh, 5, false, 0),
+                                                      (.lstm, 4, true, 0.3)] {
+            outcomes.append(try classifier(cell, embed: embed, bidirectional: bidirectional, dropout: dropout, on: device))
         }
         if device.precision == .fp32 {
             outcomes.append(try capturedGeneration(on: device))
@@ -129,8 +134,10 @@ public enum ModelChecks {
     }
 
     /// The classifier (2 layers, H=9, 4 categories, weighted loss) on both sides: logits, loss and every
-    /// gradient for 3 items of 6 characters.
-    static func classifier(_ cell: CellKind, embed: Int, bidirectional: Bool, on device: ComputeDevice) throws -> KernelChecks.Outcome {
+    /// gradient for 3 items of 6 characters; with `dropout`, masks drawn from generators in the same state
+    /// (the same masks on both sides).
+    static func classifier(_ cell: CellKind, embed: Int, bidirectional: Bool, dropout: Double = 0,
+                           on device: ComputeDevice) throws -> KernelChecks.Outcome {
         let config = ClassifierConfig(cell: cell, layers: 2, hidden: 9, embed: embed, bidirectional: bidirectional, vocabSize: 8,
                                       categories: 4)
         let cpu = ClassifierModel(config: config)
@@ -142,18 +149,20 @@ public enum ModelChecks {
         let T = 6, B = 3
         let ids = (0..<(T * B)).map { _ in Int32(rng.nextInt(below: 8)) }
         let labels: [Int32] = [2, 0, 3], weights: [Float] = [0.5, 1, 2, 1.5]
-        var none = RandomGenerator(seed: 0)
-        let cpuLogits = Array(UnsafeBufferPointer(start: cpu.forward(ids, T: T, B: B), count: B * 4))
+        var cpuMasks = RandomGenerator(seed: 82), gpuMasks = cpuMasks
+        let cpuLogits = Array(UnsafeBufferPointer(start: cpu.forward(ids, T: T, B: B, dropout: dropout, rng: &cpuMasks), count: B * 4))
         let cpuLoss = cpu.lossAndGradients(labels: labels, weights: weights)
-        try gpu.forward(ids, T: T, B: B, rng: &none)
+        try gpu.forward(ids, T: T, B: B, dropout: dropout, rng: &gpuMasks)
         var worst = KernelChecks.relativeError(try device.downloadFloats(gpu.logits.pointer, count: B * 4), cpuLogits)
         let loss = try DeviceBuffer(device, count: 1, elementSize: 8)
         try gpu.lossAndGradients(labels: labels, weights: weights, lossOut: loss.pointer)
         let gpuLoss = try device.downloadDoubles(loss.pointer, count: 1)[0]
         worst = max(worst, abs(gpuLoss - cpuLoss) / max(1, abs(cpuLoss)))
         worst = max(worst, gradientError(try gpu.gradientValues(), cpu.gradients.array, layout: cpu.layout))
-        let name = "classifier \(cell.rawValue) 2x9 E\(embed)\(bidirectional ? " bidirectional" : "") C4 b\(B) s\(T): logits, weighted loss, gradients"
-        return KernelChecks.Outcome(name: name, relativeError: worst, passed: worst <= device.precision.tolerance)
+        let name = "classifier \(cell.rawValue) 2x9 E\(embed)\(bidirectional ? " bidirectional" : "") C4 b\(B) s\(T)"
+            + "\(dropout > 0 ? " dropout \(dropout)" : ""): logits, weighted loss, gradients"
+        return KernelChecks.Outcome(name: name, relativeError: worst,
+                                    passed: worst <= device.precision.tolerance && cpuMasks == gpuMasks)
     }
 
     static func compare(_ cell: CellKind, layers: Int, hidden H: Int, embed: Int, vocabulary V: Int, categories C: Int = 0,
@@ -208,6 +217,40 @@ public enum ModelChecks {
         }
         let name = "model \(cell.rawValue) \(layers)x\(H) E\(embed) V\(V)\(C > 0 ? " C\(C)" : "") b\(B) s\(T): loss, gradients, state, logits, a step alone\(folded == nil ? "" : ", folded input")"
         return KernelChecks.Outcome(name: name, relativeError: worst, passed: worst <= device.precision.tolerance)
+    }
+
+    /// A training forward and backward with dropout after each layer (ordinary or variational), weight
+    /// drop and embedding dropout, the generators on both sides in the same state: the same masks, so
+    /// the same loss, gradients and state, and both generators advanced alike.
+    static func regularised(_ cell: CellKind, variational: Bool, on device: ComputeDevice) throws -> KernelChecks.Outcome {
+        let config = ModelConfig(cell: cell, layers: 2, hidden: 17, embed: 6, vocabSize: 11, dropout: 0.3)
+        let regularization = CharRNNModel.Regularization(weightDrop: 0.3, embedDropout: 0.2, variational: variational)
+        let cpu = CharRNNModel(config: config)
+        cpu.regularization = regularization
+        var rng = RandomGenerator(seed: 61)
+        cpu.initializeParameters(rng: &rng)
+        let gpu = try DeviceModel(config: config, device: device)
+        gpu.regularization = regularization
+        try gpu.setParameters(cpu.parameters)
+        let T = 5, B = 3
+        let inputs = (0..<(T * B)).map { _ in Int32(rng.nextInt(below: 11)) }
+        let targets = (0..<(T * B)).map { _ in Int32(rng.nextInt(below: 11)) }
+        let cpuState = cpu.hiddenState(batch: B), gpuState = try gpu.hiddenState(batch: B)
+        var cpuMasks = RandomGenerator(seed: 62), gpuMasks = cpuMasks
+        let cpuLoss = inputs.withUnsafeBufferPointer { x in
+            targets.withUnsafeBufferPointer { y in
+                cpu.lossAndGradients(x.baseAddress!, targets: y.baseAddress!, T: T, B: B, state: cpuState, rng: &cpuMasks)
+            }
+        }
+        try gpu.lossAndGradients(inputs, targets: targets, T: T, B: B, state: gpuState, rng: &gpuMasks)
+        let gpuLoss = try gpu.lastLossSum() / Double(T * B)
+        var worst = abs(gpuLoss - cpuLoss) / max(1, abs(cpuLoss))
+        worst = max(worst, gradientError(try gpu.gradientValues(), cpu.gradients.array, layout: cpu.layout))
+        worst = max(worst, KernelChecks.relativeError(try gpuState.flattened(), cpuState.flattened))
+        let name = "model \(cell.rawValue) 2x17 E6 b\(B) s\(T) dropout 0.3\(variational ? " variational" : ""), weight drop 0.3, "
+            + "embedding dropout 0.2: the same masks, loss, gradients, state"
+        return KernelChecks.Outcome(name: name, relativeError: worst,
+                                    passed: worst <= device.precision.tolerance && cpuMasks == gpuMasks)
     }
 
     /// Three training steps (loss, backward, clip to norm 1, update) on both sides from the same start.

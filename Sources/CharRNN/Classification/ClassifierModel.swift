@@ -213,7 +213,7 @@ public final class ClassifierModel {
         for b in 0..<B { crn_add(logits.pointer + b * C, g + bc, C) }
         dFeatures.reserve(B * D * H)
         BLAS.gemm(m: B, n: D * H, k: C, a: logits.pointer, lda: C, b: p + wc, ldb: D * H, c: dFeatures.pointer, ldc: D * H)
-        if droppingWith > 0 { crn_mul(dFeatures.pointer, featureMask.pointer, dFeatures.pointer, B * D * H) }
+        if droppingWith > 0 { DropoutMask.apply(dFeatures.pointer, featureMask.pointer, into: dFeatures.pointer, count: B * D * H) }
         // Only the last step of the top layer receives a gradient from the head.
         for d in 0..<D {
             dOut[d].reserve(rows * H)
@@ -253,18 +253,18 @@ public final class ClassifierModel {
                 }
             } else {
                 let table = g + layout.offset("embedding.weight")
-                if droppingWith > 0 { crn_mul(dx, embeddingMask.pointer, dx, rows * E) }
+                if droppingWith > 0 { DropoutMask.apply(dx, embeddingMask.pointer, into: dx, count: rows * E) }
                 for r in 0..<rows { crn_add(dx + r * E, table + Int(ids[r]) * E, E) }
             }
         }
     }
 
     /// Zeroes each value with probability p and scales the rest by 1/(1-p), keeping the mask for backward.
+    /// The mask takes one seed from `rng` (DropoutMask), as DeviceClassifierModel's does: the same masks.
     private func applyDropout(_ x: UnsafeMutablePointer<Float>, count: Int, mask: FloatBuffer, rng: inout RandomGenerator) {
         mask.reserve(count)
-        let m = mask.pointer, p = Float(droppingWith), keep = Float(1 / (1 - droppingWith))
-        for j in 0..<count { m[j] = rng.nextFloat() < p ? 0 : keep }
-        crn_mul(x, m, x, count)
+        DropoutMask.draw(mask.pointer, count: count, p: droppingWith, seed: rng.next())
+        DropoutMask.apply(x, mask.pointer, into: x, count: count)
     }
 
     /// Class probabilities [B][C] of the last forward.

@@ -166,27 +166,24 @@ public final class CharRNNModel {
 
     /// Weight drop: the parameters with each layer's W_hh times a fresh mask (0 or 1/(1-p), as
     /// F.dropout on the raw weight in AWD-LSTM's WeightDrop), drawn once for this minibatch.
-    private func dropConnectedParameters(rng: inout RandomGenerator) -> UnsafeMutablePointer<Float> {
-        let p0 = Float(regularization.weightDrop), keep = Float(1 / (1 - regularization.weightDrop))
+    private func dropConnectedParameters(_ seeds: MaskSeeds) -> UnsafeMutablePointer<Float> {
         dropConnected.reserve(layout.count)
-        dropConnected.pointer.update(from: parameters.pointer, count: layout.count)
+        let from = parameters.pointer, to = dropConnected.pointer
+        Parallel.forRanges(layout.count) { r in (to + r.lowerBound).update(from: from + r.lowerBound, count: r.count) }
         for l in 0..<config.layers {
             let slot = layout["rnn.weight_hh_l\(l)"]!
             weightMasks[l].reserve(slot.count)
-            let m = weightMasks[l].pointer, w = dropConnected.pointer + slot.offset
-            for j in 0..<slot.count {
-                m[j] = rng.nextFloat() < p0 ? 0 : keep
-                w[j] *= m[j]
-            }
+            let m = weightMasks[l].pointer, w = to + slot.offset
+            DropoutMask.draw(m, count: slot.count, p: regularization.weightDrop, seed: seeds.weightDrop(layer: l))
+            DropoutMask.apply(w, m, into: w, count: slot.count)
         }
-        return dropConnected.pointer
+        return to
     }
 
     /// Embedding dropout: a factor per character, 0 (dropped for this minibatch) or 1/(1-p).
-    private func drawEmbedMask(rng: inout RandomGenerator) -> UnsafeMutablePointer<Float> {
-        let V = config.vocabSize, p0 = Float(regularization.embedDropout), keep = Float(1 / (1 - regularization.embedDropout))
-        embedMask.reserve(V)
-        for v in 0..<V { embedMask[v] = rng.nextFloat() < p0 ? 0 : keep }
+    private func drawEmbedMask(_ seeds: MaskSeeds) -> UnsafeMutablePointer<Float> {
+        embedMask.reserve(config.vocabSize)
+        DropoutMask.draw(embedMask.pointer, count: config.vocabSize, p: regularization.embedDropout, seed: seeds.embedding)
         return embedMask.pointer
     }
 
@@ -205,9 +202,11 @@ public final class CharRNNModel {
         precondition(state.batch == B, "hidden state batch does not match")
         if training { thaw() }
         let rows = T * B, H = config.hidden, V = config.vocabSize, E = config.embed
-        let p = training && regularization.weightDrop > 0 ? dropConnectedParameters(rng: &rng) : parameters.pointer
+        // Every mask's seed is drawn here, before any mask, in the order the GPU's forward draws them.
+        let seeds = training ? MaskSeeds(config: config, regularization: regularization, rng: &rng) : nil
+        let p = training && regularization.weightDrop > 0 ? dropConnectedParameters(seeds!) : parameters.pointer
         lastParameters = p
-        lastEmbedMask = training && regularization.embedDropout > 0 && E > 0 ? drawEmbedMask(rng: &rng) : nil
+        lastEmbedMask = training && regularization.embedDropout > 0 && E > 0 ? drawEmbedMask(seeds!) : nil
         let em = lastEmbedMask
         logits.reserve(rows * V)
         var input: LayerInput
@@ -250,7 +249,6 @@ public final class CharRNNModel {
         }
         layerInputs.removeAll(keepingCapacity: true)
         let dropping = training && config.dropout > 0
-        let keepScale = Float(1 / (1 - config.dropout)), p0 = Float(config.dropout)
         var out: UnsafeMutablePointer<Float>! = nil
         for (l, layer) in layers.enumerated() {
             layerInputs.append(input)
@@ -260,15 +258,10 @@ public final class CharRNNModel {
                 masks[l].reserve(n)
                 dropped[l].reserve(n)
                 let m = masks[l].pointer
-                if regularization.variational {
-                    // One mask per stream, the same at every step ("locked" dropout).
-                    let perStep = B * H
-                    for j in 0..<perStep { m[j] = rng.nextFloat() < p0 ? 0 : keepScale }
-                    for t in 1..<max(T, 1) { (m + t * perStep).update(from: m, count: perStep) }
-                } else {
-                    for j in 0..<n { m[j] = rng.nextFloat() < p0 ? 0 : keepScale }
-                }
-                crn_mul(out, m, dropped[l].pointer, n)
+                // Variational: one mask per stream, the same at every step ("locked" dropout).
+                DropoutMask.draw(m, count: n, p: config.dropout, seed: seeds!.dropout(layer: l),
+                                 period: regularization.variational ? B * H : n)
+                DropoutMask.apply(out, m, into: dropped[l].pointer, count: n)
                 out = dropped[l].pointer
             }
             input = .dense(out)
@@ -342,7 +335,7 @@ public final class CharRNNModel {
         var folded = false
         if case .projected = layerInputs[0] { folded = true }
         for l in stride(from: layers.count - 1, through: 0, by: -1) {
-            if lastShape.training { crn_mul(dOut, masks[l].pointer, dOut, rows * H) }
+            if lastShape.training { DropoutMask.apply(dOut, masks[l].pointer, into: dOut, count: rows * H) }
             let needInput = l > 0 || (E > 0 && !folded)
             let dIn = layers[l].backward(layerInputs[l], T: T, B: B, params: p, grads: g, dOutput: dOut,
                                          needInputGradient: needInput)
@@ -352,7 +345,7 @@ public final class CharRNNModel {
             // Weight drop: W_hh_used = mask * W_hh, so dL/dW_hh = mask * dL/dW_hh_used.
             for l in 0..<layers.count {
                 let w = layout["rnn.weight_hh_l\(l)"]!
-                crn_mul(g + w.offset, weightMasks[l].pointer, g + w.offset, w.count)
+                DropoutMask.apply(g + w.offset, weightMasks[l].pointer, into: g + w.offset, count: w.count)
             }
         }
         let em = lastEmbedMask

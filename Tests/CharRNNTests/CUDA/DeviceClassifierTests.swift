@@ -88,7 +88,7 @@ final class DeviceClassifierTests: XCTestCase {
                        try ensemble.predict(items, top: 1).map { $0[0].category })
         XCTAssertEqual(try ensemble.predict(Array(items.prefix(3)), top: 1).map { $0[0].category }, ["Alpha", "Delta", "Gamma"])
 
-        // With dropout (other masks than the CPU's) it still learns the letters.
+        // With dropout (the CPU's masks) it still learns the letters.
         g.outputDirectory = dir + "/dropout"
         g.dropout = 0.2
         g.epochs = 8

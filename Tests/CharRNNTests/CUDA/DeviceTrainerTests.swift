@@ -46,6 +46,32 @@ final class DeviceTrainerTests: XCTestCase {
         }
     }
 
+    /// Dropout (ordinary and variational), weight drop and embedding dropout: the device draws the CPU's
+    /// masks from the same seeds, so the losses still track the CPU run's step for step.
+    func testRegularisedTrainingOnTheDeviceTracksTheCPU() throws {
+        let dir = scratchDirectory()
+        let text = try writeTrainingText(dir)
+        for variational in [false, true] {
+            var o = smallTrainingOptions(text, dir + "/cpu-\(variational)")
+            o.dropout = 0.3
+            o.weightDrop = 0.3
+            o.embedDropout = 0.2
+            o.variationalDropout = variational
+            o.maxSteps = 30
+            o.logEvery = 1
+            _ = try Trainer(options: o).run()
+            var g = o
+            g.outputDirectory = dir + "/device-\(variational)"
+            _ = try Trainer(options: g, device: Self.device).run()
+            let cpu = try losses(o.outputDirectory), gpu = try losses(g.outputDirectory)
+            XCTAssertEqual(cpu.count, 30)
+            XCTAssertEqual(cpu.count, gpu.count)
+            for (step, (a, b)) in zip(cpu, gpu).enumerated() {
+                XCTAssertEqual(b, a, accuracy: 1e-3 * a, "variational \(variational): loss at step \(step + 1)")
+            }
+        }
+    }
+
     /// A step queues its work and copies nothing back: the losses and norms of many steps come back in
     /// one copy, each the CPU step's.
     func testStepsCopyNothingToTheHostUntilTheLogIsRead() throws {

@@ -42,7 +42,7 @@ final class PrecisionTests: XCTestCase {
         for precision in [Precision.tf32, .bf16] {
             Self.device.precision = precision
             let outcomes = try KernelChecks.products(on: Self.device) + ModelChecks.run(on: Self.device)
-            XCTAssertEqual(outcomes.count, 4 + CellKind.allCases.count * 2 + 2 + 2 + 3)
+            XCTAssertEqual(outcomes.count, 4 + CellKind.allCases.count * 2 + 2 + 2 + 2 + 4)
             for o in outcomes { XCTAssertTrue(o.passed, "\(precision): \(o.name): relative error \(o.relativeError)") }
             let worst = outcomes.map(\.relativeError).max()!
             print("\(precision): worst relative error \(worst) (bound \(precision.tolerance))")

@@ -2,7 +2,8 @@ extension KernelSource {
     /// Dropout masks from a counter-based generator: element i's draw is a hash of (seed, i % period), so
     /// a mask needs no generator state on the device and any launch can be replayed. period = n gives an
     /// ordinary mask; period = B*H over T*B*H elements repeats one mask at every step (variational dropout).
-    /// mask[i] = 0 with probability p, else keep (= 1/(1-p)) (=).
+    /// mask[i] = 0 with probability p, else keep (= 1/(1-p)) (=). crn_dropout_mask (dropout.c) is its CPU
+    /// twin: the same hash and comparison, so CharRNNModel draws the same masks from the same seeds.
     /// The seed is read from device memory, so a captured training step draws new masks each time it is
     /// replayed (the host writes the step's seeds first).
     static let dropout = KernelSource(name: "dropout", kernels: ["dropout_mask"], code: """

@@ -1,0 +1,51 @@
+import CCharRNNKernels
+
+/// Dropout masks from a counter-based generator (crn_dropout_mask, the CPU twin of the GPU's
+/// dropout_mask kernel): each mask takes one seed from the run's generator, and element i is a hash of
+/// (seed, i % period). The threads share out a mask's elements, and a seed gives the same mask on
+/// either device, so a run with dropout draws the same masks on the CPU and on a GPU.
+public enum DropoutMask {
+    /// mask[0..<count] = 0 with probability p, else 1/(1-p) (as F.dropout scales), from `seed`; the
+    /// values repeat every `period` elements (one mask for every step of variational dropout).
+    public static func draw(_ mask: UnsafeMutablePointer<Float>, count: Int, p: Double, seed: UInt64, period: Int? = nil) {
+        let p32 = Float(p), keep = Float(1 / (1 - p)), period = Int64(period ?? count)
+        Parallel.forRanges(count) { r in
+            crn_dropout_mask(Int64(r.lowerBound), Int64(r.upperBound), mask, p32, keep, seed, period)
+        }
+    }
+
+    /// y = x * mask, elementwise (y may be x), split over the threads.
+    public static func apply(_ x: UnsafePointer<Float>, _ mask: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+        Parallel.forRanges(count) { r in crn_mul(x + r.lowerBound, mask + r.lowerBound, y + r.lowerBound, r.count) }
+    }
+}
+
+/// The seeds of one training forward's masks, drawn from the run's generator in one order: each layer's
+/// weight drop, the embedding's, each layer's dropout, and only those that are on. CharRNNModel and
+/// DeviceModel both take them from here, so the same generator gives both the same masks.
+struct MaskSeeds {
+    /// 2L + 1 words in that order; 0 where a mask is off.
+    let words: [UInt64]
+    private let layers: Int
+
+    /// nil when nothing drops (and nothing is drawn).
+    init?(config: ModelConfig, regularization: CharRNNModel.Regularization, rng: inout RandomGenerator) {
+        let L = config.layers
+        var words = [UInt64](repeating: 0, count: 2 * L + 1), drawn = false
+        if regularization.weightDrop > 0 { for l in 0..<L { words[l] = rng.next() }; drawn = true }
+        if regularization.embedDropout > 0 && config.embed > 0 { words[L] = rng.next(); drawn = true }
+        if config.dropout > 0 { for l in 0..<L { words[L + 1 + l] = rng.next() }; drawn = true }
+        guard drawn else { return nil }
+        self.words = words
+        layers = L
+    }
+
+    func weightDrop(layer l: Int) -> UInt64 { words[l] }
+    var embedding: UInt64 { words[layers] }
+    func dropout(layer l: Int) -> UInt64 { words[layers + 1 + l] }
+
+    /// Where each seed sits in `words` (the GPU reads them from device memory there).
+    static func weightDropSlot(layer l: Int) -> Int { l }
+    static func embeddingSlot(layers: Int) -> Int { layers }
+    static func dropoutSlot(layer l: Int, layers: Int) -> Int { layers + 1 + l }
+}
