@@ -24,7 +24,7 @@
 #          characters drawn with top-k 40 from a model trained briefly on the GPU, one thread per stream
 #          and by slices (CHARRNN_SAMPLE_SLICED_ABOVE), timed.
 #   cores  #12 on the machine's own CPU (16 cores there): the CPU bench at each of SWEEP (default
-#          1,2,4,8,16 threads), then beside PyTorch's CPU reference at 16 threads with compare.py, then
+#          1,2,4,8,16 threads), each training row's step timed phase by phase (--phases), then beside PyTorch's CPU reference at 16 threads with compare.py, then
 #          the training rows at 16 threads with the weight gradients on BLAS (CHARRNN_SHARED_PANELS=0)
 #          and on the shared panels, alternately, twice; needs PYTORCH_CPU, a copy of ../shared/bench/pytorch.
 #   profile each kernel's GPU time (ncu, caches emptied between kernels; launched step by step, without
@@ -138,7 +138,7 @@ sys.exit(0 if alone == together else 1)"
             | tee -a "$LOGS/chinese.txt" ;;
     cores)
         [ -n "${PYTORCH_CPU:-}" ] || { echo "the cores stage needs PYTORCH_CPU (a copy of ../shared/bench/pytorch)" >&2; exit 2; }
-        "$BIN" bench --threads-sweep "${SWEEP:-1,2,4,8,16}" --seconds "${BENCH_SECONDS:-2}" 2>&1 | tee "$LOGS/cores-sweep.txt"
+        "$BIN" bench --threads-sweep "${SWEEP:-1,2,4,8,16}" --phases --seconds "${BENCH_SECONDS:-2}" 2>&1 | tee "$LOGS/cores-sweep.txt"
         python3 "$HERE/compare.py" "$BIN" "$PYTORCH_CPU" --threads "${CORES_THREADS:-16}" --seconds "${BENCH_SECONDS:-2}" 2>&1 \
             | tee "$LOGS/cores-vs-pytorch.txt"
         for round in 1 2; do

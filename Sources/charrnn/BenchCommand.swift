@@ -28,6 +28,8 @@ struct Bench: ParsableCommand {
     var split = "auto"
     @Option(parsing: .unconditional, help: "Train every training row at this batch size instead of its own (how the splits fare with few rows per thread).")
     var batch: Int?
+    @Flag(help: "Also time each phase of the CPU training rows' steps (input, forward, decoder, loss, backward, weight gradients, update) and print milliseconds per step; with --threads-sweep, at each thread count.")
+    var phases = false
     @Option(help: "cpu, or cuda / cuda:N: every row (and the large rows of the PyTorch GPU table) on a GPU, with its peak memory.")
     var device = "cpu"
     @Option(help: "With --device cuda, the matrix products: fp32, tf32 or bf16 (bfloat16 operands, fp32 sums).")
@@ -41,6 +43,7 @@ struct Bench: ParsableCommand {
         guard choice != .auto else { throw CharRNNError.invalidOption("bench takes --device cpu or cuda[:N], not auto") }
         let gpu = choice != .cpu
         if !gpu { _ = try choice.open(precision: precision) }  // refuses tf32 and bf16 on the CPU
+        if phases && gpu { throw CharRNNError.invalidOption("--phases times the CPU's training steps; leave out --device") }
         guard let recurrenceSplit = RecurrentLayer.RecurrenceSplit(rawValue: split) else {
             throw CharRNNError.invalidOption("--split must be auto, rows or tiles (got \(split))")
         }
@@ -66,7 +69,7 @@ struct Bench: ParsableCommand {
                 throw CharRNNError.invalidOption("--only must be between 1 and \(chosen.count)")
             }
             let r = try Benchmark.run(chosen[only - 1], seconds: seconds, text: ids,
-                                      device: try choice.open(precision: precision) as? CUDADevice)
+                                      device: try choice.open(precision: precision) as? CUDADevice, phases: phases)
             Terminal.write(json(r) + "\n")
             return
         }
@@ -81,6 +84,7 @@ struct Bench: ParsableCommand {
                        + (SharedPanelProduct.enabled ? "shared panels" : "BLAS") + ")\n\n")
         Terminal.write(pad("config", 34) + pad("thr", 4) + lpad("chars/s", 10) + lpad("ms/step", 9) + lpad("RSS MB", 8)
                        + lpad("act MB", 8) + lpad("GFLOP/s", 9) + lpad("% BLAS", 8) + "\n")
+        var phaseLines: [String] = []
         for (i, c) in configs.enumerated() where rows == "all" || c.kind.rawValue == rows {
             guard let num = try measure(index: i + 1, threads: threads, name: c.name) else { continue }
             let act = num("activation_mb")
@@ -88,8 +92,27 @@ struct Bench: ParsableCommand {
                            + lpad(fmt(num("ms_per_step"), 2), 9) + lpad(fmt(num("peak_rss_mb"), 0), 8)
                            + lpad(act > 0 ? fmt(act, 0) : "-", 8) + lpad(fmt(num("achieved_gflops"), 1), 9)
                            + lpad(fmt(100 * num("achieved_gflops") / ceiling, 1), 8) + "\n")
+            if phases && c.kind == .train { phaseLines.append(pad(c.name, 34) + phaseColumns(threads, num)) }
+        }
+        if !phaseLines.isEmpty {
+            Terminal.write("\nms per training step by phase (share of the step)\n" + pad("config", 34) + phaseHeader)
+            phaseLines.forEach { Terminal.write($0) }
         }
     }
+
+    /// The header of phaseColumns' table.
+    private var phaseHeader: String {
+        pad("thr", 4) + StepPhases.Phase.allCases.map { lpad($0.name, 15) }.joined() + lpad("total", 9) + "\n"
+    }
+
+    /// One row's milliseconds per step in each phase, from its JSON line, with each phase's share.
+    private func phaseColumns(_ threads: Int, _ num: (String) -> Double) -> String {
+        let ms = StepPhases.Phase.allCases.map { num(phaseKey($0)) }, total = ms.reduce(0, +)
+        return pad("\(threads)", 4)
+            + ms.map { lpad(fmt($0, 2) + " (" + fmt(100 * $0 / total, 0) + "%)", 15) }.joined() + lpad(fmt(total, 2), 9) + "\n"
+    }
+
+    private func phaseKey(_ phase: StepPhases.Phase) -> String { "phase_\(phase)_ms" }
 
     /// The rows on a GPU: chars/s, time per step (per character for sampling) and charrnn's peak device memory.
     private func deviceTable(_ configs: [BenchmarkConfig]) throws {
@@ -117,9 +140,16 @@ struct Bench: ParsableCommand {
         for t in sorted { try BLAS.checkThreads(t) }
         Terminal.write("chars/s by thread count (cores this process may use: \(CPUCount.usable))\n")
         Terminal.write(pad("config", 34) + sorted.map { lpad("\($0) thr", 10) }.joined() + lpad("best", 6) + "\n")
+        var phaseBlocks: [String] = []
         for (i, c) in configs.enumerated() where rows == "all" || c.kind.rawValue == rows {
             var rates: [Double] = []
-            for t in sorted { rates.append(try measure(index: i + 1, threads: t, name: nil)?("chars_per_sec") ?? .nan) }
+            var phaseBlock = c.name + "\n  " + phaseHeader
+            for t in sorted {
+                let num = try measure(index: i + 1, threads: t, name: nil)
+                rates.append(num?("chars_per_sec") ?? .nan)
+                if let num, phases { phaseBlock += "  " + phaseColumns(t, num) }
+            }
+            if phases && c.kind == .train { phaseBlocks.append(phaseBlock) }
             let best = rates.indices.max { rates[$0].isNaN || rates[$0] < rates[$1] } ?? 0
             let regressed = rates.indices.dropFirst().contains { k in rates[..<k].contains { $0 > rates[k] } }
             var line = pad(c.name, 34) + rates.map { lpad(fmt($0, 0), 10) }.joined() + lpad("\(sorted[best])", 6)
@@ -127,6 +157,10 @@ struct Bench: ParsableCommand {
                 line += "   x" + rates.map { fmt($0 / rates[one], 2) }.joined(separator: " x")
             }
             Terminal.write(line + (regressed ? "   (slower with more threads)" : "") + "\n")
+        }
+        if !phaseBlocks.isEmpty {
+            // The same runs, phase by phase: which part of a step stops scaling.
+            Terminal.write("\nms per training step by phase (share of the step)\n" + phaseBlocks.joined())
         }
     }
 
@@ -150,7 +184,7 @@ struct Bench: ParsableCommand {
         }
         var args = ["bench", "--only", "\(index)", "--threads", "\(threads)", "--seconds", "\(seconds)", "--device", device, "--precision", precision]
         if let text { args += ["--text", text] }
-        args += ["--split", split] + (batch.map { ["--batch", "\($0)"] } ?? [])
+        args += ["--split", split] + (batch.map { ["--batch", "\($0)"] } ?? []) + (phases ? ["--phases"] : [])
         p.arguments = args
         let out = Pipe()
         p.standardOutput = out
@@ -173,6 +207,9 @@ struct Bench: ParsableCommand {
         ]
         if let l = r.finalLoss { fields.append("\"final_loss\":\(fmt(l, 5))") }
         if let d = r.peakDeviceBytes { fields.append("\"peak_device_mb\":\(fmt(Double(d) / 1_048_576, 1))") }
+        for (phase, ms) in (r.phaseMilliseconds ?? [:]).sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            fields.append("\"\(phaseKey(phase))\":\(fmt(ms, 4))")
+        }
         return "{" + fields.joined(separator: ",") + "}"
     }
 

@@ -68,6 +68,8 @@ public struct BenchmarkResult: Sendable {
     public var activationBytes: Int
     /// Peak device memory charrnn allocated (as torch.cuda.max_memory_allocated), on a GPU.
     public var peakDeviceBytes: Int? = nil
+    /// Milliseconds per step in each phase (StepPhases), for a CPU training row run with `phases`.
+    public var phaseMilliseconds: [StepPhases.Phase: Double]? = nil
 }
 
 public enum Benchmark {
@@ -75,8 +77,9 @@ public enum Benchmark {
     /// after a few untimed warm-up steps, for at least `seconds` and `minSteps` steps.
     /// With `device`, a training row runs its whole step there (DeviceTrainingStep) and a sampling row
     /// generates there (DeviceGenerator).
+    /// `phases`: a CPU training row also times each phase of its steps (StepPhases).
     public static func run(_ c: BenchmarkConfig, seconds: Double = 3, minSteps: Int = 5, text: [Int32]? = nil,
-                           device: CUDADevice? = nil) throws -> BenchmarkResult {
+                           device: CUDADevice? = nil, phases: Bool = false) throws -> BenchmarkResult {
         BLAS.setThreads(c.threads)
         var config = c.model
         if let text { config.vocabSize = Int(text.max()!) + 1 }
@@ -100,16 +103,21 @@ public enum Benchmark {
                 loss = x.withUnsafeBufferPointer { xp in
                     y.withUnsafeBufferPointer { model.lossAndGradients(xp.baseAddress!, targets: $0.baseAddress!, T: T, B: B, state: state, rng: &rng) }
                 }
+                StepPhases.mark(.update)
                 GradientClipping.clipGlobalNorm(model.gradients, maxNorm: 5)
                 opt.update(parameters: model.parameters, gradients: model.gradients, learningRate: 2e-3)
+                StepPhases.mark(.other)
             }
             for _ in 0..<3 { step() }
+            if phases { StepPhases.start() }
             let (n, dt) = timed(seconds: seconds, minSteps: minSteps, step)
+            let phaseMilliseconds = phases ? StepPhases.stop().mapValues { 1000 * $0 / Double(n) } : nil
             let cps = Double(n * B * T) / dt
             return BenchmarkResult(config: c, charactersPerSecond: cps, millisecondsPerStep: 1000 * dt / Double(n),
                                    gflops: cps * Double(3 * config.forwardFlopsPerCharacter) / 1e9,
                                    peakRSSBytes: peakResidentBytes(), finalLoss: loss,
-                                   activationBytes: 4 * activationFloats(config, T: T, B: B))
+                                   activationBytes: 4 * activationFloats(config, T: T, B: B),
+                                   phaseMilliseconds: phaseMilliseconds)
         case .sample:
             let B = c.batch
             let sampler = Sampler(model: model, vocabulary: Vocabulary(scalars: (0..<V).map { Unicode.Scalar(UInt8(32 + $0 % 90)) }),

@@ -103,9 +103,7 @@ final class GRULayer: RecurrentLayer {
                 }
             }
         }
-        accumulateInputWeightGradients(input, rows: rows, dPre: dxp, grads: grads)
-        accumulateRecurrentWeightGradients(rows: rows, dPre: dhp, grads: grads)
-        columnSums(dhp, rows: rows, cols: G, into: grads + bHh)
+        accumulateWeightGradients(input, rows: rows, dPreInput: dxp, dPreRecurrent: dhp, grads: grads)
         return wantInput ? dInput.pointer : nil
     }
 }

@@ -117,9 +117,7 @@ final class LSTMLayer: RecurrentLayer {
                 }
             }
         }
-        accumulateInputWeightGradients(input, rows: rows, dPre: dg, grads: grads)
-        accumulateRecurrentWeightGradients(rows: rows, dPre: dg, grads: grads)
-        columnSums(dg, rows: rows, cols: G, into: grads + bHh)
+        accumulateWeightGradients(input, rows: rows, dPreInput: dg, dPreRecurrent: dg, grads: grads)
         return wantInput ? dInput.pointer : nil
     }
 }

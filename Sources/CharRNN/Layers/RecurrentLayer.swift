@@ -171,8 +171,20 @@ public class RecurrentLayer {
         }
     }
 
+    /// The weight gradients of all the backward's steps at once: W_ih and b_ih from the gradient of the
+    /// input product (`dPreInput`), W_hh and b_hh from that of the recurrent one (`dPreRecurrent`; the
+    /// same buffer where both biases are added before the nonlinearity), each [rows, G*H].
+    func accumulateWeightGradients(_ input: LayerInput, rows: Int, dPreInput: UnsafePointer<Float>,
+                                   dPreRecurrent: UnsafePointer<Float>, grads: UnsafeMutablePointer<Float>) {
+        StepPhases.mark(.weightGradients)
+        accumulateInputWeightGradients(input, rows: rows, dPre: dPreInput, grads: grads)
+        // grad W_hh += dPre^T [h_{-1} ... h_{T-2}]
+        accumulateProduct(dPreRecurrent, hiddens.pointer, n: hidden, rows: rows, into: grads + wHh)
+        columnSums(dPreRecurrent, rows: rows, cols: gates * hidden, into: grads + bHh)
+    }
+
     /// grad W_ih += dPre^T input, grad b_ih += column sums of dPre; dPre is [rows, G*H].
-    func accumulateInputWeightGradients(_ input: LayerInput, rows: Int, dPre: UnsafePointer<Float>,
+    private func accumulateInputWeightGradients(_ input: LayerInput, rows: Int, dPre: UnsafePointer<Float>,
                                         grads: UnsafeMutablePointer<Float>) {
         let gh = gates * hidden
         switch input {
@@ -205,11 +217,6 @@ public class RecurrentLayer {
             }
         }
         columnSums(dPre, rows: rows, cols: gh, into: grads + bIh)
-    }
-
-    /// grad W_hh += dPre^T [h_{-1} ... h_{T-2}]; dPre is [rows, G*H].
-    func accumulateRecurrentWeightGradients(rows: Int, dPre: UnsafePointer<Float>, grads: UnsafeMutablePointer<Float>) {
-        accumulateProduct(dPre, hiddens.pointer, n: hidden, rows: rows, into: grads + wHh)
     }
 
     /// grad[G*H, n] += dPre^T x, dPre [rows, G*H] and x [rows, n].

@@ -77,9 +77,7 @@ final class SimpleRNNLayer: RecurrentLayer {
                 }
             }
         }
-        accumulateInputWeightGradients(input, rows: rows, dPre: dp, grads: grads)
-        accumulateRecurrentWeightGradients(rows: rows, dPre: dp, grads: grads)
-        columnSums(dp, rows: rows, cols: H, into: grads + bHh)
+        accumulateWeightGradients(input, rows: rows, dPreInput: dp, dPreRecurrent: dp, grads: grads)
         return wantInput ? dInput.pointer : nil
     }
 }

@@ -200,6 +200,7 @@ public final class CharRNNModel {
     public func forward(_ inputs: UnsafePointer<Int32>, T: Int, B: Int, state: HiddenState, training: Bool,
                         rng: inout RandomGenerator, categories: [Int32]? = nil) -> UnsafeMutablePointer<Float> {
         precondition(state.batch == B, "hidden state batch does not match")
+        StepPhases.mark(.input)
         if training { thaw() }
         let rows = T * B, H = config.hidden, V = config.vocabSize, E = config.embed
         // Every mask's seed is drawn here, before any mask, in the order the GPU's forward draws them.
@@ -248,6 +249,7 @@ public final class CharRNNModel {
             input = .oneHot(inputs)
         }
         layerInputs.removeAll(keepingCapacity: true)
+        StepPhases.mark(.recurrentForward)
         let dropping = training && config.dropout > 0
         var out: UnsafeMutablePointer<Float>! = nil
         for (l, layer) in layers.enumerated() {
@@ -267,6 +269,7 @@ public final class CharRNNModel {
             input = .dense(out)
         }
         top = out
+        StepPhases.mark(.decoder)
         let dec = layout.offset("decoder.weight"), bias = layout.offset("decoder.bias")
         let lg = logits.pointer
         Parallel.forRows(rows, rowLength: V) { r in (lg + r * V).update(from: p + bias, count: V) }
@@ -311,6 +314,7 @@ public final class CharRNNModel {
                                  categories: [Int32]? = nil) -> Double {
         forward(inputs, T: T, B: B, state: state, training: training, rng: &rng, categories: categories)
         let rows = T * B
+        StepPhases.mark(.loss)
         let total = softmaxCrossEntropy(rows: rows, targets: targets, scale: 1 / Float(rows), gradient: true)
         backwardFromLogitGradients(inputs, T: T, B: B)
         return total / Double(rows)
@@ -320,6 +324,7 @@ public final class CharRNNModel {
     public func backwardFromLogitGradients(_ inputs: UnsafePointer<Int32>, T: Int, B: Int) {
         let rows = T * B, V = config.vocabSize, H = config.hidden, E = config.embed
         let p = lastParameters ?? parameters.pointer, g = gradients.pointer
+        StepPhases.mark(.decoder)
         Parallel.zero(gradients)
         if ones.count < rows {
             ones.reserve(rows)
@@ -335,12 +340,14 @@ public final class CharRNNModel {
         var folded = false
         if case .projected = layerInputs[0] { folded = true }
         for l in stride(from: layers.count - 1, through: 0, by: -1) {
+            StepPhases.mark(.recurrentBackward)
             if lastShape.training { DropoutMask.apply(dOut, masks[l].pointer, into: dOut, count: rows * H) }
             let needInput = l > 0 || (E > 0 && !folded)
             let dIn = layers[l].backward(layerInputs[l], T: T, B: B, params: p, grads: g, dOutput: dOut,
                                          needInputGradient: needInput)
             if let dIn { dOut = dIn }
         }
+        StepPhases.mark(.weightGradients)
         if p != parameters.pointer {
             // Weight drop: W_hh_used = mask * W_hh, so dL/dW_hh = mask * dL/dW_hh_used.
             for l in 0..<layers.count {
@@ -348,6 +355,7 @@ public final class CharRNNModel {
                 DropoutMask.apply(g + w.offset, weightMasks[l].pointer, into: g + w.offset, count: w.count)
             }
         }
+        StepPhases.mark(.input)
         let em = lastEmbedMask
         if folded {
             // table = embedding W_ih^T, so dW_ih += dTable^T embedding and d embedding += dTable W_ih.
