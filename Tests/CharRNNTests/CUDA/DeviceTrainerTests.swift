@@ -12,6 +12,16 @@ final class DeviceTrainerTests: XCTestCase {
             .map { Double($0.split(separator: ",", omittingEmptySubsequences: false)[2])! }
     }
 
+    /// Trains with `o` on the CPU, then with the same options on the device (into the same folder's
+    /// name + "-device"); the two loss histories.
+    private func lossesOnBoth(_ o: TrainingOptions) throws -> (cpu: [Double], device: [Double]) {
+        _ = try Trainer(options: o).run()
+        var g = o
+        g.outputDirectory = o.outputDirectory + "-device"
+        _ = try Trainer(options: g, device: Self.device).run()
+        return (try losses(o.outputDirectory), try losses(g.outputDirectory))
+    }
+
     private func parameters(_ folder: String) throws -> [Float] {
         let cp = try Checkpoint.load(folder + "/latest.safetensors")
         return cp.model.parameters.array
@@ -52,18 +62,14 @@ final class DeviceTrainerTests: XCTestCase {
         let dir = scratchDirectory()
         let text = try writeTrainingText(dir)
         for variational in [false, true] {
-            var o = smallTrainingOptions(text, dir + "/cpu-\(variational)")
+            var o = smallTrainingOptions(text, dir + "/variational-\(variational)")
             o.dropout = 0.3
             o.weightDrop = 0.3
             o.embedDropout = 0.2
             o.variationalDropout = variational
             o.maxSteps = 30
             o.logEvery = 1
-            _ = try Trainer(options: o).run()
-            var g = o
-            g.outputDirectory = dir + "/device-\(variational)"
-            _ = try Trainer(options: g, device: Self.device).run()
-            let cpu = try losses(o.outputDirectory), gpu = try losses(g.outputDirectory)
+            let (cpu, gpu) = try lossesOnBoth(o)
             XCTAssertEqual(cpu.count, 30)
             XCTAssertEqual(cpu.count, gpu.count)
             for (step, (a, b)) in zip(cpu, gpu).enumerated() {
@@ -125,11 +131,7 @@ final class DeviceTrainerTests: XCTestCase {
         var o = smallTrainingOptions(text, dir + "/cpu")
         o.maxSteps = 30
         o.logEvery = 7
-        _ = try Trainer(options: o).run()
-        var g = o
-        g.outputDirectory = dir + "/device"
-        _ = try Trainer(options: g, device: Self.device).run()
-        let cpu = try losses(o.outputDirectory), gpu = try losses(g.outputDirectory)
+        let (cpu, gpu) = try lossesOnBoth(o)
         XCTAssertEqual(cpu.count, 6, "rows at steps 7, 14, 20, 21, 28 and 30")
         XCTAssertEqual(gpu.count, cpu.count)
         for (row, (a, b)) in zip(cpu, gpu).enumerated() { XCTAssertEqual(b, a, accuracy: 1e-3 * a, "row \(row + 1)") }
