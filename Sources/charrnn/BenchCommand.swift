@@ -61,6 +61,7 @@ struct Bench: ParsableCommand {
         guard ["all", "train", "sample"].contains(rows) else {
             throw CharRNNError.invalidOption("--rows must be all, train or sample (got \(rows))")
         }
+        if phases && rows == "sample" { throw CharRNNError.invalidOption("--phases times the training rows; --rows sample has none") }
         if let only {
             // Counted within --rows: the CPU and GPU tables have different training rows, so
             // "--rows sample --only 2" names the same row on both.
