@@ -85,8 +85,8 @@ final class HostCUDACLITests: CLITestCase {
         XCTAssertLessThan(bf16, 0.04, "within the bound, Precision.bf16.tolerance")
     }
 
-    /// Without dropout the GPU path computes what the CPU does, so the losses agree to the printed
-    /// digits; a run saved on one resumes on the other and goes on as an uninterrupted run would.
+    /// The GPU path computes what the CPU does, so the losses agree to the printed digits; a run saved on
+    /// one resumes on the other and goes on as an uninterrupted run would.
     func testTrainingMatchesTheCPUAndResumesOnEitherDevice() throws {
         let gpu = dir + "/gpu", cpu = dir + "/cpu"
         var r = try charrnn(["train", text, "-o", gpu, "--max-steps", "40", "--eval-every", "20", "--device", "cuda"] + small,
@@ -108,6 +108,21 @@ final class HostCUDACLITests: CLITestCase {
         r = try charrnn(["train", "--resume", back, "--max-steps", "60", "--device", "cuda"], environment: cuda)
         XCTAssertEqual(r.status, 0, r.stderr)
         for (a, b) in zip(try csvLosses(back), cpuLosses) { XCTAssertEqual(a, b, accuracy: 1e-4 * b) }
+    }
+
+    /// With dropout, weight drop and embedding dropout the GPU draws the CPU's masks from the same seeds,
+    /// so the losses still agree.
+    func testRegularisedTrainingMatchesTheCPU() throws {
+        let regularisers = ["--dropout", "0.3", "--weight-drop", "0.2", "--embed-dropout", "0.1", "--variational-dropout"]
+        for device in ["cuda", "cpu"] {
+            let r = try charrnn(["train", text, "-o", dir + "/regularised-" + device, "--max-steps", "30", "--eval-every", "10",
+                                 "--device", device] + small + regularisers, environment: cuda)
+            XCTAssertEqual(r.status, 0, r.stderr)
+        }
+        let gpu = try csvLosses(dir + "/regularised-cuda"), cpu = try csvLosses(dir + "/regularised-cpu")
+        XCTAssertEqual(gpu.count, 3)
+        XCTAssertEqual(gpu.count, cpu.count)
+        for (a, b) in zip(gpu, cpu) { XCTAssertEqual(a, b, accuracy: 1e-4 * b) }
     }
 
     /// With no --device, a usable GPU is taken (auto) and every command says so: train and serve in the
