@@ -8,9 +8,20 @@ public enum DropoutMask {
     /// mask[0..<count] = 0 with probability p, else 1/(1-p) (as F.dropout scales), from `seed`; the
     /// values repeat every `period` elements (one mask for every step of variational dropout).
     public static func draw(_ mask: UnsafeMutablePointer<Float>, count: Int, p: Double, seed: UInt64, period: Int? = nil) {
-        let p32 = Float(p), keep = Float(1 / (1 - p)), period = Int64(period ?? count)
-        Parallel.forRanges(count) { r in
-            crn_dropout_mask(Int64(r.lowerBound), Int64(r.upperBound), mask, p32, keep, seed, period)
+        let p32 = Float(p), keep = Float(1 / (1 - p)), period = min(period ?? count, count)
+        Parallel.forRanges(period) { r in
+            crn_dropout_mask(Int64(r.lowerBound), Int64(r.upperBound), mask, p32, keep, seed, Int64(period))
+        }
+        // The rest repeats the first period: copied, which costs less than hashing every step's values again.
+        guard count > period else { return }
+        Parallel.forRanges(count - period) { r in
+            var i = period + r.lowerBound
+            let end = period + r.upperBound
+            while i < end {
+                let j = i % period, run = min(end - i, period - j)
+                (mask + i).update(from: mask + j, count: run)
+                i += run
+            }
         }
     }
 
