@@ -68,6 +68,22 @@ final class RecurrenceSplitTests: XCTestCase {
         assertSameBits(config, T: 20, B: 16, threads: 8)
     }
 
+    /// The grid gives each tile two panels or more where the product has them, cutting the rows instead:
+    /// 16 threads over a 2x256 LSTM's backward step (64 rows, 256 columns) get 32 rows by two panels each.
+    func testTilesTakeTwoPanels() {
+        for p in 0..<16 {
+            let tile = Parallel.tile(part: p, of: 16, rows: 64, columns: 256, panelWidth: 16)
+            XCTAssertEqual(tile.panels.count, 2, "part \(p)")
+            XCTAssertEqual(tile.rows.count, 32, "part \(p)")
+        }
+        // Enough panels: every thread a run of columns over all the rows (2x512 at batch 50, 16 threads).
+        let wide = Parallel.tile(part: 5, of: 16, rows: 50, columns: 512, panelWidth: 16)
+        XCTAssertEqual(wide.rows, 0..<50)
+        XCTAssertEqual(wide.panels.count, 2)
+        // One panel in all: one group.
+        XCTAssertEqual(Parallel.tile(part: 1, of: 4, rows: 8, columns: 16, panelWidth: 16).panels, 0..<1)
+    }
+
     /// The tile grid covers every row and column of a product exactly once.
     func testTileGridCoversTheProduct() {
         for (rows, columns, parts) in [(50, 512, 16), (50, 128, 16), (3, 40, 2), (1, 2048, 12), (50, 96, 12), (7, 16, 5)] {
