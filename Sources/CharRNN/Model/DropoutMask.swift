@@ -43,17 +43,26 @@ struct MaskSeeds {
     init?(config: ModelConfig, regularization: CharRNNModel.Regularization, rng: inout RandomGenerator) {
         let L = config.layers
         var words = [UInt64](repeating: 0, count: 2 * L + 1), drawn = false
-        if regularization.weightDrop > 0 { for l in 0..<L { words[l] = rng.next() }; drawn = true }
-        if regularization.embedDropout > 0 && config.embed > 0 { words[L] = rng.next(); drawn = true }
-        if config.dropout > 0 { for l in 0..<L { words[L + 1 + l] = rng.next() }; drawn = true }
+        if regularization.weightDrop > 0 {
+            for l in 0..<L { words[Self.weightDropSlot(layer: l)] = rng.next() }
+            drawn = true
+        }
+        if regularization.embedDropout > 0 && config.embed > 0 {
+            words[Self.embeddingSlot(layers: L)] = rng.next()
+            drawn = true
+        }
+        if config.dropout > 0 {
+            for l in 0..<L { words[Self.dropoutSlot(layer: l, layers: L)] = rng.next() }
+            drawn = true
+        }
         guard drawn else { return nil }
         self.words = words
         layers = L
     }
 
-    func weightDrop(layer l: Int) -> UInt64 { words[l] }
-    var embedding: UInt64 { words[layers] }
-    func dropout(layer l: Int) -> UInt64 { words[layers + 1 + l] }
+    func weightDrop(layer l: Int) -> UInt64 { words[Self.weightDropSlot(layer: l)] }
+    var embedding: UInt64 { words[Self.embeddingSlot(layers: layers)] }
+    func dropout(layer l: Int) -> UInt64 { words[Self.dropoutSlot(layer: l, layers: layers)] }
 
     /// Where each seed sits in `words` (the GPU reads them from device memory there).
     static func weightDropSlot(layer l: Int) -> Int { l }
