@@ -19,7 +19,9 @@ public enum ModelChecks {
             outcomes.append(try compare(.gru, layers: 1, hidden: 13, embed: embed, vocabulary: 11, categories: 4, T: 5, B: 3, on: device))
         }
         for (cell, variational) in [(CellKind.lstm, false), (.gru, true)] {
-            outcomes.append(try regularised(cell, variational: variational, on: device))
+            let regularization = CharRNNModel.Regularization(weightDrop: 0.3, embedDropout: 0.2, variational: variational)
+            outcomes.append(try compare(cell, layers: 2, hidden: 17, embed: 6, vocabulary: 11, T: 5, B: 3,
+                                        dropout: 0.3, regularization: regularization, on: device))
         }
         if large {
             outcomes.append(try compare(.lstm, layers: 2, hidden: 128, embed: 64, vocabulary: 65, T: 50, B: 50, on: device))
@@ -165,14 +167,20 @@ public enum ModelChecks {
                                     passed: worst <= device.precision.tolerance && cpuMasks == gpuMasks)
     }
 
+    /// With `dropout` and `regularization`, the training step draws its masks from generators in the same
+    /// state on both sides: the same masks, so the same loss, gradients and state, and both generators
+    /// advanced alike.
     static func compare(_ cell: CellKind, layers: Int, hidden H: Int, embed: Int, vocabulary V: Int, categories C: Int = 0,
-                        T: Int, B: Int, on device: ComputeDevice) throws -> KernelChecks.Outcome {
-        let config = ModelConfig(cell: cell, layers: layers, hidden: H, embed: embed, vocabSize: V, categories: C)
+                        T: Int, B: Int, dropout: Double = 0, regularization: CharRNNModel.Regularization = .init(),
+                        on device: ComputeDevice) throws -> KernelChecks.Outcome {
+        let config = ModelConfig(cell: cell, layers: layers, hidden: H, embed: embed, vocabSize: V, dropout: dropout, categories: C)
         let cpu = CharRNNModel(config: config)
+        cpu.regularization = regularization
         var rng = RandomGenerator(seed: 21)
         cpu.initializeParameters(rng: &rng)
         for i in 0..<cpu.parameterCount { cpu.parameters[i] *= 1.5 }
         let gpu = try DeviceModel(config: config, device: device)
+        gpu.regularization = regularization
         try gpu.setParameters(cpu.parameters)
         let inputs = (0..<(T * B)).map { _ in Int32(rng.nextInt(below: V)) }
         let targets = (0..<(T * B)).map { _ in Int32(rng.nextInt(below: V)) }
@@ -182,14 +190,14 @@ public enum ModelChecks {
         let gpuState = try gpu.hiddenState(batch: B)
         try gpuState.load(cpuState.flattened)
 
-        var none = RandomGenerator(seed: 1)
+        var none = RandomGenerator(seed: 1), cpuMasks = RandomGenerator(seed: 62), gpuMasks = cpuMasks
         let cpuLoss = inputs.withUnsafeBufferPointer { x in
             targets.withUnsafeBufferPointer { y in
-                cpu.lossAndGradients(x.baseAddress!, targets: y.baseAddress!, T: T, B: B, state: cpuState, rng: &none,
+                cpu.lossAndGradients(x.baseAddress!, targets: y.baseAddress!, T: T, B: B, state: cpuState, rng: &cpuMasks,
                                      categories: categories)
             }
         }
-        try gpu.lossAndGradients(inputs, targets: targets, T: T, B: B, state: gpuState, rng: &none, categories: categories)
+        try gpu.lossAndGradients(inputs, targets: targets, T: T, B: B, state: gpuState, rng: &gpuMasks, categories: categories)
         let gpuLoss = try gpu.lastLossSum() / Double(T * B)
         var worst = abs(gpuLoss - cpuLoss) / max(1, abs(cpuLoss))
         worst = max(worst, gradientError(try gpu.gradientValues(), cpu.gradients.array, layout: cpu.layout))
@@ -215,40 +223,10 @@ public enum ModelChecks {
             worst = max(worst, KernelChecks.relativeError(try device.downloadFloats(gpu.logits.pointer, count: B * V), step))
             worst = max(worst, KernelChecks.relativeError(try gpuState.flattened(), cpuState.flattened))
         }
-        let name = "model \(cell.rawValue) \(layers)x\(H) E\(embed) V\(V)\(C > 0 ? " C\(C)" : "") b\(B) s\(T): loss, gradients, state, logits, a step alone\(folded == nil ? "" : ", folded input")"
-        return KernelChecks.Outcome(name: name, relativeError: worst, passed: worst <= device.precision.tolerance)
-    }
-
-    /// A training forward and backward with dropout after each layer (ordinary or variational), weight
-    /// drop and embedding dropout, the generators on both sides in the same state: the same masks, so
-    /// the same loss, gradients and state, and both generators advanced alike.
-    static func regularised(_ cell: CellKind, variational: Bool, on device: ComputeDevice) throws -> KernelChecks.Outcome {
-        let config = ModelConfig(cell: cell, layers: 2, hidden: 17, embed: 6, vocabSize: 11, dropout: 0.3)
-        let regularization = CharRNNModel.Regularization(weightDrop: 0.3, embedDropout: 0.2, variational: variational)
-        let cpu = CharRNNModel(config: config)
-        cpu.regularization = regularization
-        var rng = RandomGenerator(seed: 61)
-        cpu.initializeParameters(rng: &rng)
-        let gpu = try DeviceModel(config: config, device: device)
-        gpu.regularization = regularization
-        try gpu.setParameters(cpu.parameters)
-        let T = 5, B = 3
-        let inputs = (0..<(T * B)).map { _ in Int32(rng.nextInt(below: 11)) }
-        let targets = (0..<(T * B)).map { _ in Int32(rng.nextInt(below: 11)) }
-        let cpuState = cpu.hiddenState(batch: B), gpuState = try gpu.hiddenState(batch: B)
-        var cpuMasks = RandomGenerator(seed: 62), gpuMasks = cpuMasks
-        let cpuLoss = inputs.withUnsafeBufferPointer { x in
-            targets.withUnsafeBufferPointer { y in
-                cpu.lossAndGradients(x.baseAddress!, targets: y.baseAddress!, T: T, B: B, state: cpuState, rng: &cpuMasks)
-            }
-        }
-        try gpu.lossAndGradients(inputs, targets: targets, T: T, B: B, state: gpuState, rng: &gpuMasks)
-        let gpuLoss = try gpu.lastLossSum() / Double(T * B)
-        var worst = abs(gpuLoss - cpuLoss) / max(1, abs(cpuLoss))
-        worst = max(worst, gradientError(try gpu.gradientValues(), cpu.gradients.array, layout: cpu.layout))
-        worst = max(worst, KernelChecks.relativeError(try gpuState.flattened(), cpuState.flattened))
-        let name = "model \(cell.rawValue) 2x17 E6 b\(B) s\(T) dropout 0.3\(variational ? " variational" : ""), weight drop 0.3, "
-            + "embedding dropout 0.2: the same masks, loss, gradients, state"
+        let regularised = dropout > 0 || regularization != .init()
+        let masks = !regularised ? "" : " dropout \(dropout)\(regularization.variational ? " variational" : ""), weight drop "
+            + "\(regularization.weightDrop), embedding dropout \(regularization.embedDropout) (the same masks)"
+        let name = "model \(cell.rawValue) \(layers)x\(H) E\(embed) V\(V)\(C > 0 ? " C\(C)" : "") b\(B) s\(T)\(masks): loss, gradients, state, logits, a step alone\(folded == nil ? "" : ", folded input")"
         return KernelChecks.Outcome(name: name, relativeError: worst,
                                     passed: worst <= device.precision.tolerance && cpuMasks == gpuMasks)
     }
