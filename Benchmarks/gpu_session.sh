@@ -11,6 +11,10 @@
 #          each of PRECISIONS (default "fp32 tf32 bf16"; about two minutes each), then fp32 again with a
 #          cuBLAS workspace of each of WORKSPACE_MIBS (e.g. "4"; default none: the recommended 32 MiB on
 #          Hopper), which counts in the peak memory;
+#   phases the GPU bench's training rows with --phases, at each of PHASE_PRECISIONS (default "fp32 tf32"):
+#          each row's step on the GPU by phase, then by operation (every product's shape and kernel, its
+#          calls, time and TFLOP/s), launched operation by operation; where a step's time goes, without ncu
+#          (a minute or two each; PHASE_ARGS adds options, e.g. "--only 7" or, on the stand-in, "--batch 2");
 #   train  #10's closing run: a 2x512 LSTM, dropout 0.25, on CORPUS for TRAIN_SECONDS of training (default
 #          900), stopped cleanly (as Ctrl-C) after CALL_SECONDS (default 540) of this call and resumed
 #          where it stopped by the next call with this stage; once done, a 300-character sample of its
@@ -35,14 +39,14 @@
 # The machine goes back 30 s after a call ends, and with it the files and processes of the call: a
 # stage split over two calls (a long `train`) must be asked for again within those 30 s.
 # Usage: [STAGES="check smoke bench"] Benchmarks/gpu_session.sh CHARRNN BENCH_TORCH_GPU_PY CORPUS [LOG_DIR]
-# (STAGES defaults to "check smoke bench"; the others are asked for by name.) Every stage but profile runs on a
+# (STAGES defaults to "check smoke bench phases"; the others are asked for by name.) Every stage but profile runs on a
 # machine without a GPU too, against the host stand-in: eval "$(scripts/host-cuda.sh)" first.
 # Build CHARRNN on a development machine as ../shared/gpu/README.md says (static Swift runtime).
 set -uo pipefail
 BIN=$1 TORCH_BENCH=$2 CORPUS=$3 LOGS=${4:-gpu-logs}
 HERE="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$LOGS"
-for stage in ${STAGES:-check smoke bench}; do
+for stage in ${STAGES:-check smoke bench phases}; do
     case $stage in
     check)
         "$BIN" devices --check 2>&1 | tee "$LOGS/devices-check.txt" ;;
@@ -97,6 +101,11 @@ sys.exit(0 if alone == together else 1)"
         for mib in ${WORKSPACE_MIBS:-}; do
             CHARRNN_CUBLAS_WORKSPACE_MIB=$mib python3 "$HERE/gpu_compare.py" "$BIN" "$TORCH_BENCH" --seconds "${BENCH_SECONDS:-3}" \
                 --precision fp32 2>&1 | tee "$LOGS/bench-fp32-workspace-$mib.txt"
+        done ;;
+    phases)
+        for precision in ${PHASE_PRECISIONS:-fp32 tf32}; do
+            "$BIN" bench --device cuda --rows train --phases --precision "$precision" --seconds "${BENCH_SECONDS:-3}" ${PHASE_ARGS:-} 2>&1 \
+                | tee "$LOGS/phases-$precision.txt"
         done ;;
     train)
         # PRESET (medium, large): #14's run with that preset instead, in run-PRESET beside the other.
@@ -164,6 +173,6 @@ sys.exit(0 if alone == together else 1)"
         echo "sample 2x512 b1, 16 launches:"
         grep -E '^  [A-Za-z_]|gpu__time_duration' "$LOGS/profile-sample.txt" | paste - - | awk '{print "  " $1, $NF, $(NF-1)}' ;;
     *)
-        echo "unknown stage '$stage' (check, smoke, bench, train, names, chinese, cores, profile)" >&2; exit 2 ;;
+        echo "unknown stage '$stage' (check, smoke, bench, phases, train, names, chinese, cores, profile)" >&2; exit 2 ;;
     esac
 done

@@ -28,7 +28,7 @@ struct Bench: ParsableCommand {
     var split = "auto"
     @Option(parsing: .unconditional, help: "Train every training row at this batch size instead of its own (how the splits fare with few rows per thread).")
     var batch: Int?
-    @Flag(help: "Also time each phase of the CPU training rows' steps (input, forward, decoder, loss, backward, weight gradients, update) and print milliseconds per step; with --threads-sweep, at each thread count.")
+    @Flag(help: "Also time each phase of the training rows' steps (input, forward, decoder, loss, backward, weight gradients, update) and print milliseconds per step; with --threads-sweep, at each thread count. With --device cuda, also the GPU's time in each kind of operation (each product's shape, each kernel), the step launched operation by operation instead of replayed from a CUDA graph.")
     var phases = false
     @Option(help: "cpu, or cuda / cuda:N: every row (and the large rows of the PyTorch GPU table) on a GPU, with its peak memory.")
     var device = "cpu"
@@ -43,7 +43,6 @@ struct Bench: ParsableCommand {
         guard choice != .auto else { throw CharRNNError.invalidOption("bench takes --device cpu or cuda[:N], not auto") }
         let gpu = choice != .cpu
         if !gpu { _ = try choice.open(precision: precision) }  // refuses tf32 and bf16 on the CPU
-        if phases && gpu { throw CharRNNError.invalidOption("--phases times the CPU's training steps; leave out --device") }
         guard let recurrenceSplit = RecurrentLayer.RecurrenceSplit(rawValue: split) else {
             throw CharRNNError.invalidOption("--split must be auto, rows or tiles (got \(split))")
         }
@@ -96,20 +95,20 @@ struct Bench: ParsableCommand {
             if phases && c.kind == .train { phaseLines.append(pad(c.name, 34) + phaseColumns(threads, num)) }
         }
         if !phaseLines.isEmpty {
-            Terminal.write("\nms per training step by phase (share of the step)\n" + pad("config", 34) + phaseHeader)
+            Terminal.write("\nms per training step by phase (share of the step)\n" + pad("config", 34) + phaseHeader())
             phaseLines.forEach { Terminal.write($0) }
         }
     }
 
-    /// The header of phaseColumns' table.
-    private var phaseHeader: String {
-        pad("thr", 4) + StepPhases.Phase.allCases.map { lpad($0.name, 15) }.joined() + lpad("total", 9) + "\n"
+    /// The header of phaseColumns' table (without a threads column: a GPU's).
+    private func phaseHeader(threads: Bool = true) -> String {
+        (threads ? pad("thr", 4) : "") + StepPhases.Phase.allCases.map { lpad($0.name, 15) }.joined() + lpad("total", 9) + "\n"
     }
 
     /// One row's milliseconds per step in each phase, from its JSON line, with each phase's share.
-    private func phaseColumns(_ threads: Int, _ num: (String) -> Double) -> String {
+    private func phaseColumns(_ threads: Int?, _ num: (String) -> Double) -> String {
         let ms = StepPhases.Phase.allCases.map { num(phaseKey($0)) }, total = ms.reduce(0, +)
-        return pad("\(threads)", 4)
+        return (threads.map { pad("\($0)", 4) } ?? "")
             + ms.map { lpad(fmt($0, 2) + " (" + fmt(100 * $0 / total, 0) + "%)", 15) }.joined() + lpad(fmt(total, 2), 9) + "\n"
     }
 
@@ -122,12 +121,48 @@ struct Bench: ParsableCommand {
         Terminal.write("device: \(opened.name), \(precision)\n\n")
         Terminal.write(pad("config", 34) + lpad("chars/s", 11) + lpad("ms/step", 9) + lpad("GPU MB", 8) + lpad("TFLOP/s", 9)
                        + lpad("loss", 8) + "\n")
+        var phaseLines: [String] = [], operationBlocks: [String] = []
         for (i, c) in configs.enumerated() where rows == "all" || c.kind.rawValue == rows {
-            guard let num = try measure(index: i + 1, threads: threads, name: c.name) else { continue }
+            guard let row = try measureRow(index: i + 1, threads: threads, name: c.name) else { continue }
+            let num = row.number
             Terminal.write(pad(c.name, 34) + lpad(fmt(num("chars_per_sec"), 0), 11) + lpad(fmt(num("ms_per_step"), 3), 9)
                            + lpad(fmt(num("peak_device_mb"), 0), 8) + lpad(fmt(num("achieved_gflops") / 1000, 2), 9)
                            + lpad(fmt(num("final_loss"), 3), 8) + "\n")
+            if phases && c.kind == .train {
+                phaseLines.append(pad(c.name, 34) + phaseColumns(nil, num))
+                operationBlocks.append(operationTable(c.name, row.operations, stepMilliseconds: num("ms_per_step")))
+            }
         }
+        if !phaseLines.isEmpty {
+            Terminal.write("\nGPU ms per training step by phase (share of the step), launched operation by operation\n"
+                           + pad("config", 34) + phaseHeader(threads: false))
+            phaseLines.forEach { Terminal.write($0) }
+            Terminal.write("\nGPU time per training step by operation (products: C[m,n] = A[m,k] B[k,n] row-major, "
+                           + "N or T: A, B as stored or transposed)\n" + operationBlocks.joined())
+        }
+    }
+
+    /// One row's operations, the costliest first (those under 0.5% of the step summed in one line), and
+    /// how much of the step's time no operation accounts for (the GPU waiting for the host).
+    private func operationTable(_ name: String, _ operations: [[String: Any]], stepMilliseconds: Double) -> String {
+        func value(_ o: [String: Any], _ k: String) -> Double { (o[k] as? NSNumber)?.doubleValue ?? .nan }
+        var text = name + "\n  " + pad("operation", 40) + lpad("calls", 8) + lpad("ms", 10) + lpad("share", 8)
+            + lpad("us/call", 10) + lpad("TFLOP/s", 9) + "\n"
+        var rest = (calls: 0.0, ms: 0.0), total = 0.0
+        for o in operations {
+            let calls = value(o, "calls"), ms = value(o, "ms"), gflop = value(o, "gflop")
+            total += ms
+            guard ms >= 0.005 * stepMilliseconds else { rest.calls += calls; rest.ms += ms; continue }
+            text += "  " + pad(o["name"] as? String ?? "?", 40) + lpad(fmt(calls, 0), 8) + lpad(fmt(ms, 3), 10)
+                + lpad(fmt(100 * ms / stepMilliseconds, 1) + "%", 8) + lpad(fmt(1000 * ms / calls, 1), 10)
+                + lpad(gflop > 0 ? fmt(gflop * calls / ms, 1) : "", 9) + "\n"
+        }
+        if rest.calls > 0 {
+            text += "  " + pad("the others", 40) + lpad(fmt(rest.calls, 0), 8) + lpad(fmt(rest.ms, 3), 10)
+                + lpad(fmt(100 * rest.ms / stepMilliseconds, 1) + "%", 8) + "\n"
+        }
+        return text + "  " + pad("no operation (the GPU waiting for the host)", 58)
+            + lpad(fmt(100 * max(0, stepMilliseconds - total) / stepMilliseconds, 1) + "%", 8) + "\n"
     }
 
     /// Every row at each thread count: chars/s, and the speed-up over one thread where 1 is in the list.
@@ -144,7 +179,7 @@ struct Bench: ParsableCommand {
         var phaseBlocks: [String] = []
         for (i, c) in configs.enumerated() where rows == "all" || c.kind.rawValue == rows {
             var rates: [Double] = []
-            var phaseBlock = c.name + "\n  " + phaseHeader
+            var phaseBlock = c.name + "\n  " + phaseHeader()
             for t in sorted {
                 let num = try measure(index: i + 1, threads: t, name: nil)
                 rates.append(num?("chars_per_sec") ?? .nan)
@@ -167,13 +202,19 @@ struct Bench: ParsableCommand {
 
     /// One row in its own process; nil (after printing why, when `name` is given) if it failed.
     private func measure(index: Int, threads: Int, name: String?) throws -> ((String) -> Double)? {
+        try measureRow(index: index, threads: threads, name: name)?.number
+    }
+
+    /// The same, with the row's operations (GPU --phases).
+    private func measureRow(index: Int, threads: Int, name: String?)
+        throws -> (number: (String) -> Double, operations: [[String: Any]])? {
         let line = try child(index: index, threads: threads)
         guard let data = line.data(using: .utf8),
               let obj = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             if let name { Terminal.write(pad(name, 34) + "failed: \(line)\n") }
             return nil
         }
-        return { (k: String) in (obj[k] as? NSNumber)?.doubleValue ?? .nan }
+        return ({ (k: String) in (obj[k] as? NSNumber)?.doubleValue ?? .nan }, obj["operations"] as? [[String: Any]] ?? [])
     }
 
     private func child(index: Int, threads: Int) throws -> String {
@@ -210,6 +251,13 @@ struct Bench: ParsableCommand {
         if let d = r.peakDeviceBytes { fields.append("\"peak_device_mb\":\(fmt(Double(d) / 1_048_576, 1))") }
         for (phase, ms) in (r.phaseMilliseconds ?? [:]).sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
             fields.append("\"\(phaseKey(phase))\":\(fmt(ms, 4))")
+        }
+        if let operations = r.operations {
+            let list = operations.map {
+                "{\"name\":\"\($0.name)\",\"calls\":\(fmt($0.callsPerStep, 3)),\"ms\":\(fmt($0.millisecondsPerStep, 5)),"
+                    + "\"gflop\":\(fmt($0.flopsPerCall / 1e9, 6))}"
+            }
+            fields.append("\"operations\":[" + list.joined(separator: ",") + "]")
         }
         return "{" + fields.joined(separator: ",") + "}"
     }

@@ -52,7 +52,7 @@ EXPORT int cuGetErrorName(int e, const char **s) {
         {0, "CUDA_SUCCESS"}, {1, "CUDA_ERROR_INVALID_VALUE"}, {2, "CUDA_ERROR_OUT_OF_MEMORY"},
         {3, "CUDA_ERROR_NOT_INITIALIZED"}, {100, "CUDA_ERROR_NO_DEVICE"}, {101, "CUDA_ERROR_INVALID_DEVICE"},
         {200, "CUDA_ERROR_INVALID_IMAGE"}, {201, "CUDA_ERROR_INVALID_CONTEXT"}, {400, "CUDA_ERROR_INVALID_HANDLE"},
-        {401, "CUDA_ERROR_ILLEGAL_STATE"}, {500, "CUDA_ERROR_NOT_FOUND"}, {700, "CUDA_ERROR_ILLEGAL_ADDRESS"},
+        {401, "CUDA_ERROR_ILLEGAL_STATE"}, {500, "CUDA_ERROR_NOT_FOUND"}, {600, "CUDA_ERROR_NOT_READY"}, {700, "CUDA_ERROR_ILLEGAL_ADDRESS"},
         {900, "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED"}, {901, "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED"}};
     auto it = names.find(e);
     *s = it == names.end() ? nullptr : it->second;
@@ -65,6 +65,7 @@ EXPORT int cuGetErrorString(int e, const char **s) {
         {100, "no CUDA-capable device is detected"}, {101, "invalid device ordinal"},
         {200, "device kernel image is invalid"}, {201, "invalid device context"}, {400, "invalid resource handle"},
         {401, "the operation cannot be performed in the present state"}, {500, "named symbol not found"},
+        {600, "device not ready"},
         {700, "an illegal memory access was encountered"}, {900, "operation not permitted when stream is capturing"},
         {901, "operation failed due to a previous error during capture"}};
     auto it = texts.find(e);
@@ -326,6 +327,55 @@ EXPORT int cuGraphLaunch(void *exec, void *stream) {
     replaying = false;
     return 0;
 }
+
+// Events: a recorded event holds the host's clock when the work before it ran (which is when it was
+// queued: work runs as it is queued). charrnn records them only outside captures (bench --phases).
+namespace {
+struct Event {
+    bool recorded = false;
+    double seconds = 0;
+};
+}  // namespace
+
+EXPORT int cuEventCreate(void **event, unsigned flags) {
+    std::lock_guard<std::recursive_mutex> guard(lock);
+    if (int e = requireContext()) return e;
+    if (flags != 0) misuse("cuEventCreate: charrnn's events time work (CU_EVENT_DEFAULT, 0), got flags %u", flags);
+    *event = new Event;
+    return 0;
+}
+
+EXPORT int cuEventRecord(void *event, void *stream) {
+    std::lock_guard<std::recursive_mutex> guard(lock);
+    if (int e = requireContext()) return e;
+    if (!event || stream != &streamToken) return 400;
+    if (capture.active) misuse("cuEventRecord inside a capture: bench --phases launches its steps one by one");
+    timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    *(Event *)event = Event{true, now.tv_sec + now.tv_nsec * 1e-9};
+    return 0;
+}
+
+EXPORT int cuEventSynchronize(void *event) {
+    std::lock_guard<std::recursive_mutex> guard(lock);
+    if (int e = requireContext()) return e;
+    if (!event) return 400;
+    if (int e = refuseWhileCapturing("cuEventSynchronize")) return e;
+    counts.waits++;
+    return 0;
+}
+
+EXPORT int cuEventElapsedTime(float *ms, void *start, void *end) {
+    std::lock_guard<std::recursive_mutex> guard(lock);
+    if (int e = requireContext()) return e;
+    if (!start || !end) return 400;
+    const Event *a = (const Event *)start, *b = (const Event *)end;
+    if (!a->recorded || !b->recorded) return 600;  // CUDA_ERROR_NOT_READY
+    *ms = (float)((b->seconds - a->seconds) * 1000);
+    return 0;
+}
+
+EXPORT int cuEventDestroy_v2(void *event) { delete (Event *)event; return 0; }
 
 EXPORT int cuGraphDestroy(void *graph) { delete (Graph *)graph; return 0; }
 EXPORT int cuGraphExecDestroy(void *exec) { delete (Graph *)exec; return 0; }

@@ -18,6 +18,7 @@
 //   copies and memsets are recorded; allocation, freeing, host copies and waits on the capturing
 //   thread fail with CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED and invalidate the capture; a graph
 //   replays what was recorded, with the argument values of the capture;
+// - events (bench --phases): each records the host's clock, outside captures only;
 // - cuBLAS: column-major products with cuBLAS's argument checks (leading dimensions), alpha and beta
 //   read at the call, C not read when beta is 0; TF32 math and the bf16 compute type round the
 //   operands as the tensor cores do.
@@ -49,6 +50,7 @@
 #include <mutex>
 #include <pthread.h>
 #include <string>
+#include <time.h>
 #include <unistd.h>
 #include <vector>
 

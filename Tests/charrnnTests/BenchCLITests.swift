@@ -52,7 +52,6 @@ final class BenchCLITests: CLITestCase {
         XCTAssertEqual(sweep.status, 0, sweep.stderr)
         let blocks = sweep.stdout.components(separatedBy: "ms per training step by phase").last!
         XCTAssertEqual(blocks.split(separator: "\n").filter { $0.hasPrefix("  1 ") || $0.hasPrefix("  2 ") }.count, 12, sweep.stdout)
-        assertCleanError(try charrnn(["bench", "--phases", "--device", "cuda"]), "--phases times the CPU's training steps")
         assertCleanError(try charrnn(["bench", "--phases", "--rows", "sample"]), "--phases times the training rows")
     }
 

@@ -190,6 +190,44 @@ final class HostCUDACLITests: CLITestCase {
         XCTAssertTrue(bench.stdout.contains(#""peak_device_mb":"#), bench.stdout)
     }
 
+    /// `bench --phases --device cuda`: the GPU's time by phase adds up to the step, and the time by
+    /// operation names each product and kernel with its calls per step, which follow from the model's
+    /// shape (a 2x128 LSTM over 50 steps of 3 streams: a recurrent product and a cell kernel per layer
+    /// and step forward; backward the same but for the first step's product, which has no h_{-1} to reach).
+    func testPhasesOnTheGPUTimeEachPhaseAndOperation() throws {
+        let r = try charrnn(["bench", "--device", "cuda", "--rows", "train", "--only", "1", "--batch", "3", "--seconds", "0.2",
+                             "--phases"], environment: cuda)
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let json = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any], r.stdout)
+        func number(_ key: String) throws -> Double { try XCTUnwrap((json[key] as? NSNumber)?.doubleValue, key) }
+        let phases = try ["input", "recurrentForward", "decoder", "loss", "recurrentBackward", "weightGradients", "update", "other"]
+            .map { try number("phase_\($0)_ms") }
+        let step = try number("ms_per_step")
+        XCTAssertEqual(phases.reduce(0, +), step, accuracy: 0.1 * step, r.stdout)
+        XCTAssertTrue(phases[1] > 0 && phases[4] > 0 && phases[5] > 0 && phases[6] > 0, r.stdout)
+        let operations = try XCTUnwrap(json["operations"] as? [[String: Any]], r.stdout)
+        var calls: [String: Double] = [:], ms: [String: Double] = [:]
+        for o in operations {
+            let name = try XCTUnwrap(o["name"] as? String)
+            calls[name] = (o["calls"] as? NSNumber)?.doubleValue
+            ms[name] = (o["ms"] as? NSNumber)?.doubleValue
+        }
+        XCTAssertEqual(calls["kernel lstm_forward"], 100, r.stdout)
+        XCTAssertEqual(calls["kernel lstm_backward"], 100, r.stdout)
+        XCTAssertEqual(calls["product 3x512x128 N T"], 100, "h W_hh^T, each layer and step: \(r.stdout)")
+        XCTAssertEqual(calls["product 3x128x512 N N"], 98, "dPre W_hh, each layer and step but the first: \(r.stdout)")
+        XCTAssertEqual(calls["product 512x128x150 T N"], 3, "dW_hh of both layers and dW_ih of the second: \(r.stdout)")
+        XCTAssertEqual(calls["kernel adam_update"], 1, r.stdout)
+        // Each phase holds its own operations: the two tallies, one by marks and one by operation, agree.
+        func sum(_ names: [String]) -> Double { names.reduce(0) { $0 + (ms[$1] ?? .nan) } }
+        XCTAssertGreaterThanOrEqual(phases[1], sum(["kernel lstm_forward", "product 3x512x128 N T"]), r.stdout)
+        XCTAssertGreaterThanOrEqual(phases[4], sum(["kernel lstm_backward", "product 3x128x512 N N"]), r.stdout)
+        XCTAssertGreaterThanOrEqual(phases[5], sum(["product 512x128x150 T N", "product 512x64x150 T N"]), r.stdout)
+        XCTAssertGreaterThanOrEqual(phases[6], sum(["kernel adam_update"]), r.stdout)
+        let busy = operations.reduce(0) { $0 + (($1["ms"] as? NSNumber)?.doubleValue ?? 0) }
+        XCTAssertTrue(busy > 0 && busy <= step * 1.05, "the operations fit in the step: \(busy) of \(step) ms")
+    }
+
     /// Requests served together on the GPU each get the text they get alone.
     func testServeOnTheGPUBatchesWithoutChangingText() throws {
         let out = dir + "/run"

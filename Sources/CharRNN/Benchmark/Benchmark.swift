@@ -68,8 +68,19 @@ public struct BenchmarkResult: Sendable {
     public var activationBytes: Int
     /// Peak device memory charrnn allocated (as torch.cuda.max_memory_allocated), on a GPU.
     public var peakDeviceBytes: Int? = nil
-    /// Milliseconds per step in each phase (StepPhases), for a CPU training row run with `phases`.
+    /// Milliseconds per step in each phase (StepPhases), for a training row run with `phases`.
     public var phaseMilliseconds: [StepPhases.Phase: Double]? = nil
+    /// On a GPU with `phases`: each operation's calls and GPU milliseconds per step.
+    public var operations: [OperationTime]? = nil
+}
+
+/// One kind of operation of a training step on a GPU (`bench --phases --device cuda`).
+public struct OperationTime: Sendable {
+    public var name: String
+    public var callsPerStep: Double
+    public var millisecondsPerStep: Double
+    /// Floating-point operations per call (a product's; 0 for the rest).
+    public var flopsPerCall: Double
 }
 
 public enum Benchmark {
@@ -77,7 +88,8 @@ public enum Benchmark {
     /// after a few untimed warm-up steps, for at least `seconds` and `minSteps` steps.
     /// With `device`, a training row runs its whole step there (DeviceTrainingStep) and a sampling row
     /// generates there (DeviceGenerator).
-    /// `phases`: a CPU training row also times each phase of its steps (StepPhases).
+    /// `phases`: a training row also times each phase of its steps (StepPhases) and, on a GPU, each
+    /// operation; the GPU's step is then launched operation by operation, not replayed from a graph.
     public static func run(_ c: BenchmarkConfig, seconds: Double = 3, minSteps: Int = 5, text: [Int32]? = nil,
                            device: CUDADevice? = nil, phases: Bool = false) throws -> BenchmarkResult {
         BLAS.setThreads(c.threads)
@@ -89,7 +101,7 @@ public enum Benchmark {
         let state = model.hiddenState(batch: c.batch)
         let V = config.vocabSize
         if let device { return try runOnDevice(c, config: config, model: model, device: device, seconds: seconds,
-                                               minSteps: minSteps, text: text) }
+                                               minSteps: minSteps, text: text, phases: phases) }
         switch c.kind {
         case .train:
             let T = c.seq, B = c.batch
@@ -111,7 +123,7 @@ public enum Benchmark {
             for _ in 0..<3 { step() }
             if phases { StepPhases.start() }
             let (n, dt) = timed(seconds: seconds, minSteps: minSteps, step)
-            let phaseMilliseconds = phases ? StepPhases.stop().mapValues { 1000 * $0 / Double(n) } : nil
+            let phaseMilliseconds = phases ? try StepPhases.stop().mapValues { 1000 * $0 / Double(n) } : nil
             let cps = Double(n * B * T) / dt
             return BenchmarkResult(config: c, charactersPerSecond: cps, millisecondsPerStep: 1000 * dt / Double(n),
                                    gflops: cps * Double(3 * config.forwardFlopsPerCharacter) / 1e9,
@@ -143,7 +155,7 @@ public enum Benchmark {
     /// A training row on a GPU: the trainer's step (DeviceTrainingStep), its losses and norms read back
     /// whenever the log of them is full, and at the end.
     private static func runOnDevice(_ c: BenchmarkConfig, config: ModelConfig, model: CharRNNModel, device: CUDADevice,
-                                    seconds: Double, minSteps: Int, text: [Int32]?) throws -> BenchmarkResult {
+                                    seconds: Double, minSteps: Int, text: [Int32]?, phases: Bool) throws -> BenchmarkResult {
         if c.kind == .sample { return try sampleOnDevice(c, config: config, model: model, device: device, seconds: seconds) }
         var rng = RandomGenerator(seed: 2)
         let T = c.seq, B = c.batch, V = config.vocabSize
@@ -152,6 +164,8 @@ public enum Benchmark {
         let deviceModel = try DeviceModel(config: config, device: device)
         let opt = Optimizer(kind: .adam, count: model.parameterCount)
         let training = try DeviceTrainingStep(model: deviceModel, optimizer: opt)
+        // A graph's replay has no marks between its operations.
+        if phases { training.useGraphs = false }
         try training.upload(parameters: model.parameters, optimizer: opt)
         let state = try deviceModel.hiddenState(batch: B)
         var x = [Int32](repeating: 0, count: B * T), y = x
@@ -163,13 +177,31 @@ public enum Benchmark {
         }
         for _ in 0..<3 { try step() }
         device.resetPeak()
+        var operations: CUDAIntervals<DeviceOperation>? = nil
+        if phases {
+            try device.synchronize()  // the warm-up's work is not the first timed phase's
+            operations = CUDAIntervals(device: device)
+            device.operationTimes = operations
+            StepPhases.start(clock: try CUDAPhaseClock(device: device))
+        }
+        defer { device.operationTimes = nil }
         // The steps are queued without waiting; the time ends when the last one has finished.
         let (n, dt) = try timed(seconds: seconds, minSteps: minSteps, step) { loss = try training.readLog().last?.loss ?? loss }
         let cps = Double(n * B * T) / dt
-        return BenchmarkResult(config: c, charactersPerSecond: cps, millisecondsPerStep: 1000 * dt / Double(n),
-                               gflops: cps * Double(3 * config.forwardFlopsPerCharacter) / 1e9,
-                               peakRSSBytes: peakResidentBytes(), finalLoss: loss,
-                               activationBytes: 4 * activationFloats(config, T: T, B: B), peakDeviceBytes: device.peakAllocatedBytes)
+        var result = BenchmarkResult(config: c, charactersPerSecond: cps, millisecondsPerStep: 1000 * dt / Double(n),
+                                     gflops: cps * Double(3 * config.forwardFlopsPerCharacter) / 1e9,
+                                     peakRSSBytes: peakResidentBytes(), finalLoss: loss,
+                                     activationBytes: 4 * activationFloats(config, T: T, B: B), peakDeviceBytes: device.peakAllocatedBytes)
+        if let operations {
+            let steps = Double(n)
+            result.phaseMilliseconds = try StepPhases.stop().mapValues { 1000 * $0 / steps }
+            device.operationTimes = nil
+            result.operations = try operations.totals().map { op, total in
+                OperationTime(name: op.name, callsPerStep: Double(total.count) / steps,
+                              millisecondsPerStep: 1000 * total.seconds / steps, flopsPerCall: op.flops)
+            }.sorted { $0.millisecondsPerStep > $1.millisecondsPerStep }
+        }
+        return result
     }
 
     /// A sampling row on a GPU: DeviceGenerator drawing 200 characters per stream per call (temperature

@@ -1,6 +1,8 @@
-/// Where a CPU training step's time goes (`bench --phases`): the step's code marks each phase as it
-/// enters it, on the calling thread (which waits for the workers of every split), and the time until
-/// the next mark is the phase's. Off unless a benchmark turns it on: a mark is then one branch.
+/// Where a training step's time goes (`bench --phases`): the step's code marks each phase as it enters
+/// it, and the time until the next mark is the phase's. On the CPU a mark reads the host's clock on the
+/// calling thread (which waits for the workers of every split); for a step queued on a GPU it records
+/// an event on the device's stream (CUDAPhaseClock), so the time is the GPU's. Off unless a benchmark
+/// turns it on: a mark is then one branch.
 public enum StepPhases {
     public enum Phase: Int, CaseIterable, Sendable {
         /// The embedding (or one-hot) input and, in the backward pass, the embedding's gradient.
@@ -34,33 +36,53 @@ public enum StepPhases {
         }
     }
 
+    /// What marks are timed on.
+    public protocol Clock: AnyObject {
+        /// `phase`, current since the last mark, ends now.
+        func end(_ phase: Phase)
+        /// The seconds of each phase ended so far (on a device, once the work before the last mark has run).
+        func seconds() throws -> [Phase: Double]
+    }
+
+    /// The host's monotonic clock, read at each mark.
+    final class HostClock: Clock {
+        private var totals = [Double](repeating: 0, count: Phase.allCases.count)
+        private var since = monotonicSeconds()
+
+        func end(_ phase: Phase) {
+            let now = monotonicSeconds()
+            totals[phase.rawValue] += now - since
+            since = now
+        }
+
+        func seconds() -> [Phase: Double] {
+            Dictionary(uniqueKeysWithValues: Phase.allCases.map { ($0, totals[$0.rawValue]) })
+        }
+    }
+
     nonisolated(unsafe) public private(set) static var enabled = false
-    nonisolated(unsafe) private static var seconds = [Double](repeating: 0, count: Phase.allCases.count)
+    nonisolated(unsafe) private static var clock: Clock = HostClock()
     nonisolated(unsafe) private static var current = Phase.other
-    nonisolated(unsafe) private static var since = 0.0
 
     /// The time since the last mark was the current phase's; `phase` starts now.
     @inline(__always)
     public static func mark(_ phase: Phase) {
         guard enabled else { return }
-        let now = monotonicSeconds()
-        seconds[current.rawValue] += now - since
+        clock.end(current)
         current = phase
-        since = now
     }
 
-    /// Starts timing from zero, in phase `other`.
-    public static func start() {
-        seconds = [Double](repeating: 0, count: Phase.allCases.count)
+    /// Starts timing from zero, in phase `other`, on `clock` (nil: the host's).
+    public static func start(clock: Clock? = nil) {
+        self.clock = clock ?? HostClock()
         current = .other
-        since = monotonicSeconds()
         enabled = true
     }
 
     /// Stops timing; the seconds of each phase since `start`.
-    public static func stop() -> [Phase: Double] {
+    public static func stop() throws -> [Phase: Double] {
         mark(.other)
         enabled = false
-        return Dictionary(uniqueKeysWithValues: Phase.allCases.map { ($0, seconds[$0.rawValue]) })
+        return try clock.seconds()
     }
 }

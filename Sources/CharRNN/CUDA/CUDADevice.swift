@@ -150,7 +150,7 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
     public func copy(to destination: DevicePointer, from source: UnsafeRawPointer, bytes: Int) throws {
         try makeCurrent()
         // From pageable memory this returns once the bytes are staged, so the caller may reuse them.
-        try driver.check(driver.cuMemcpyHtoDAsync(destination.address, source, bytes, stream), "cuMemcpyHtoD")
+        try timed(.upload) { try driver.check(driver.cuMemcpyHtoDAsync(destination.address, source, bytes, stream), "cuMemcpyHtoD") }
     }
 
     public func copy(from source: DevicePointer, to destination: UnsafeMutableRawPointer, bytes: Int) throws {
@@ -161,12 +161,14 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
 
     public func copy(from source: DevicePointer, to destination: DevicePointer, bytes: Int) throws {
         try makeCurrent()
-        try driver.check(driver.cuMemcpyDtoDAsync(destination.address, source.address, bytes, stream), "cuMemcpyDtoD")
+        try timed(.copy) {
+            try driver.check(driver.cuMemcpyDtoDAsync(destination.address, source.address, bytes, stream), "cuMemcpyDtoD")
+        }
     }
 
     public func zero(_ pointer: DevicePointer, bytes: Int) throws {
         try makeCurrent()
-        try driver.check(driver.cuMemsetD32Async(pointer.address, 0, bytes / 4, stream), "cuMemsetD32")
+        try timed(.zero) { try driver.check(driver.cuMemsetD32Async(pointer.address, 0, bytes / 4, stream), "cuMemsetD32") }
     }
 
     public func launch(_ kernel: String, threads: Int, _ arguments: [KernelArgument]) throws {
@@ -174,10 +176,12 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
         guard let function = functions[kernel] else { throw CharRNNError.cuda("no kernel named \(kernel)") }
         try makeCurrent()
         let block = KernelSource.blockSize, blocks = (threads + block - 1) / block
-        let status = KernelArgument.withParameterArray(arguments) { params in
-            driver.cuLaunchKernel(function, UInt32(blocks), 1, 1, UInt32(block), 1, 1, 0, stream, params, nil)
+        try timed(.kernel(kernel)) {
+            let status = KernelArgument.withParameterArray(arguments) { params in
+                driver.cuLaunchKernel(function, UInt32(blocks), 1, 1, UInt32(block), 1, 1, 0, stream, params, nil)
+            }
+            try driver.check(status, "launching \(kernel) (\(threads) threads)")
         }
-        try driver.check(status, "launching \(kernel) (\(threads) threads)")
     }
 
     public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: DevicePointer, lda: Int,
@@ -188,8 +192,10 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
             a = try halfOperand(a, rows: transA ? k : m, columns: transA ? m : k, leading: lda, scratch: 0)
             b = try halfOperand(b, rows: transB ? n : k, columns: transB ? k : n, leading: ldb, scratch: 1)
         }
-        try blas.gemm(blasHandle, precision: precision, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a.address, lda: lda,
-                      b: b.address, ldb: ldb, beta: beta, c: c.address, ldc: ldc)
+        try timed(.product(m: m, n: n, k: k, transA: transA, transB: transB)) {
+            try blas.gemm(blasHandle, precision: precision, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                          a: a.address, lda: lda, b: b.address, ldb: ldb, beta: beta, c: c.address, ldc: ldc)
+        }
     }
 
     public func withHalfCopy(of source: DevicePointer, count: Int, _ body: () throws -> Void) throws {
@@ -271,6 +277,41 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
         try driver.check(driver.cuGraphLaunch(graph.exec, stream), "cuGraphLaunch")
     }
 
+    // MARK: timing (bench --phases)
+
+    /// An event recorded on the stream now: it completes when the work queued before it has run.
+    func recordEvent() throws -> CUDAEvent {
+        try makeCurrent()
+        var event: OpaquePointer? = nil
+        try driver.check(driver.cuEventCreate(&event, 0), "cuEventCreate")  // CU_EVENT_DEFAULT: with timing
+        let recorded = CUDAEvent(event, driver: driver)
+        try driver.check(driver.cuEventRecord(event, stream), "cuEventRecord")
+        return recorded
+    }
+
+    /// Waits until `event` has completed.
+    func wait(for event: CUDAEvent) throws {
+        try driver.check(driver.cuEventSynchronize(event.event), "cuEventSynchronize")
+    }
+
+    /// The GPU's time from `start` to `end`, both completed.
+    func seconds(from start: CUDAEvent, to end: CUDAEvent) throws -> Double {
+        var ms: Float = 0
+        try driver.check(driver.cuEventElapsedTime(&ms, start.event, end.event), "cuEventElapsedTime")
+        return Double(ms) / 1000
+    }
+
+    /// While set, every launch, product, copy and zeroing is timed on the GPU, by operation.
+    public var operationTimes: CUDAIntervals<DeviceOperation>?
+
+    /// Runs `body`, which queues `operation`, between two events when operations are timed.
+    private func timed(_ operation: @autoclosure () -> DeviceOperation, _ body: () throws -> Void) throws {
+        guard let times = operationTimes else { return try body() }
+        let start = try recordEvent()
+        try body()
+        try times.add(operation(), from: start, to: try recordEvent())
+    }
+
     public func synchronize() throws {
         try makeCurrent()
         try driver.check(driver.cuCtxSynchronize(), "cuCtxSynchronize")
@@ -288,4 +329,17 @@ final class CUDAGraph: CapturedWork {
     }
 
     deinit { _ = driver.cuGraphExecDestroy(exec) }
+}
+
+/// A CUevent, destroyed with its last reference.
+final class CUDAEvent {
+    let event: OpaquePointer?
+    private let driver: CUDADriver
+
+    init(_ event: OpaquePointer?, driver: CUDADriver) {
+        self.event = event
+        self.driver = driver
+    }
+
+    deinit { _ = driver.cuEventDestroy(event) }
 }

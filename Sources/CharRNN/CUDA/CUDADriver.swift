@@ -42,6 +42,12 @@ final class CUDADriver: @unchecked Sendable {
     let cuGraphLaunch: @convention(c) (Handle, Handle) -> Result
     let cuGraphDestroy: @convention(c) (Handle) -> Result
     let cuGraphExecDestroy: @convention(c) (Handle) -> Result
+    // Events, for `bench --phases` (timing the work queued between two points of the stream).
+    let cuEventCreate: @convention(c) (UnsafeMutablePointer<Handle>, UInt32) -> Result
+    let cuEventRecord: @convention(c) (Handle, Handle) -> Result
+    let cuEventSynchronize: @convention(c) (Handle) -> Result
+    let cuEventElapsedTime: @convention(c) (UnsafeMutablePointer<Float>, Handle, Handle) -> Result
+    let cuEventDestroy: @convention(c) (Handle) -> Result
     private let cuGetErrorName: @convention(c) (Result, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> Result
     private let cuGetErrorString: @convention(c) (Result, UnsafeMutablePointer<UnsafePointer<CChar>?>) -> Result
 
@@ -85,6 +91,12 @@ final class CUDADriver: @unchecked Sendable {
         cuGraphLaunch = try lib.function("cuGraphLaunch")
         cuGraphDestroy = try lib.function("cuGraphDestroy")
         cuGraphExecDestroy = try lib.function("cuGraphExecDestroy")
+        cuEventCreate = try lib.function("cuEventCreate")
+        cuEventRecord = try lib.function("cuEventRecord")
+        cuEventSynchronize = try lib.function("cuEventSynchronize")
+        // The plain name, which every driver keeps for programs built before CUDA 13's cuda.h mapped it to _v2.
+        cuEventElapsedTime = try lib.optionalFunction("cuEventElapsedTime") ?? lib.function("cuEventElapsedTime_v2")
+        cuEventDestroy = try lib.function("cuEventDestroy_v2")
         let getVersion = try lib.function("cuDriverGetVersion", as: (@convention(c) (UnsafeMutablePointer<Int32>) -> Result).self)
         var v: Int32 = 0
         _ = getVersion(&v)

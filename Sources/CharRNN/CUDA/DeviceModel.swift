@@ -169,6 +169,7 @@ public final class DeviceModel {
         precondition(state.batch == B, "batch shape does not match")
         precondition(folded == nil || (!training && foldsInputProjection), "the folded input is for inference without categories")
         precondition(config.categories == 0 || categoryStreams == B, "a conditional model needs one category per stream")
+        StepPhases.mark(.input)
         let rows = T * B, V = config.vocabSize
 
         // Weight drop: a copy of the parameters with each W_hh masked for this minibatch.
@@ -229,6 +230,7 @@ public final class DeviceModel {
         let rows = T * B, H = config.hidden, V = config.vocabSize
         let dropping = training && config.dropout > 0
         var input = embedded.pointer
+        StepPhases.mark(.recurrentForward)
         for (l, layer) in layers.enumerated() {
             var out = try layer.forward(l == 0 ? first : .rows(input), T: T, B: B, params: p, state: state.blocks[l].pointer,
                                         keepForBackward: training)
@@ -244,6 +246,7 @@ public final class DeviceModel {
             input = out
         }
         top = input
+        StepPhases.mark(.decoder)
         try logits.reserve(rows * V)
         try device.launch("fill_rows", threads: rows * V,
                           [.int(rows), .int(V), .pointer(logits.pointer), .pointer(p.advanced(byFloats: layout.offset("decoder.bias")))])
@@ -354,6 +357,7 @@ public final class DeviceModel {
     func queueLossAndGradients(T: Int, B: Int, state: DeviceHiddenState) throws {
         precondition(lastIds.count == T * B, "prepareStep was given another batch shape")
         try queueForward(ids: ids.pointer, T: T, B: B, state: state, training: true)
+        StepPhases.mark(.loss)
         try softmaxCrossEntropy(nil, scale: 1 / Float(T * B), gradient: true)
         try backwardFromLogitGradients(indexUploaded: true)
     }
@@ -369,6 +373,7 @@ public final class DeviceModel {
     private func queueBackward(params p: DevicePointer, indexUploaded: Bool) throws {
         let (T, B) = (last.T, last.B), rows = T * B, V = config.vocabSize, H = config.hidden, E = config.embed
         let g = gradients.pointer
+        StepPhases.mark(.decoder)
         try gradients.zero(layout.count)
         try dTop.reserve(rows * H)
         let dec = layout.offset("decoder.weight"), bias = layout.offset("decoder.bias"), dl = logits.pointer
@@ -386,6 +391,7 @@ public final class DeviceModel {
             inputs.append(input)
         }
         for l in stride(from: layers.count - 1, through: 0, by: -1) {
+            StepPhases.mark(.recurrentBackward)
             if last.dropping {
                 try device.launch("mul", threads: rows * H, [.long(rows * H), .pointer(dOut), .pointer(masks[l].pointer), .pointer(dOut)])
             }
@@ -395,6 +401,7 @@ public final class DeviceModel {
                 dOut = dIn
             }
         }
+        StepPhases.mark(.weightGradients)
         if last.weightDrop {
             // W_hh_used = mask * W_hh, so dL/dW_hh = mask * dL/dW_hh_used.
             for l in 0..<layers.count {
@@ -402,6 +409,7 @@ public final class DeviceModel {
                 try device.launch("mul", threads: w.count, [.long(w.count), .pointer(gw), .pointer(weightMasks[l].pointer), .pointer(gw)])
             }
         }
+        StepPhases.mark(.input)
         if E > 0 {
             if !indexUploaded { try index.upload(ids: lastIds) }
             try index.embeddingBackward(E: E, d: dOut, ldd: config.inputSize(layer: 0), keep: last.embedDrop ? embedMask.pointer : nil,

@@ -169,11 +169,13 @@ class DeviceRecurrentLayer {
                         grads: DevicePointer, needInputGradient: Bool) throws -> DevicePointer? {
         let count = rows * gates * hidden
         var dIn: DevicePointer? = nil
+        StepPhases.mark(.weightGradients)
         try device.withHalfCopy(of: dInputPre, count: count) {
             try device.withHalfCopy(of: dHiddenPre, count: dHiddenPre == dInputPre ? 0 : count) {
                 try accumulateInputWeightGradients(input, rows: rows, dPre: dInputPre, grads: grads)
                 try accumulateRecurrentWeightGradients(rows: rows, dPre: dHiddenPre, grads: grads)
                 try columnSums(dHiddenPre, rows: rows, cols: gates * hidden, into: grads.advanced(byFloats: bHh))
+                StepPhases.mark(.recurrentBackward)
                 if needInputGradient { dIn = try inputGradient(rows: rows, dPre: dInputPre, params: params) }
             }
         }

@@ -109,6 +109,7 @@ public final class DeviceTrainingStep {
     /// The device part of a step, after its host part: nothing from or to the host.
     private func queueStep(_ key: StepKey, state: DeviceHiddenState) throws {
         try model.queueLossAndGradients(T: key.T, B: key.B, state: state)
+        StepPhases.mark(.update)
         try optimizer.queue(parameters: model.parameters.pointer, gradients: model.gradients.pointer, clipNorm: key.clipNorm,
                             clipValue: key.clipValue, normSquared: normSquared.pointer)
         if let average {
@@ -118,6 +119,7 @@ public final class DeviceTrainingStep {
         }
         try device.launch("log_step", threads: 1, [.pointer(model.lastLossSumPointer), .pointer(normSquared.pointer),
                                                    .pointer(slot.pointer), .pointer(log.pointer)])
+        StepPhases.mark(.other)
     }
 
     /// The mean loss and the gradient norm before clipping of every step since the last call, oldest
