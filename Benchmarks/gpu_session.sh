@@ -15,6 +15,10 @@
 #          each row's step on the GPU by phase, then by operation (every product's shape and kernel, its
 #          calls, time and TFLOP/s), launched operation by operation; where a step's time goes, without ncu
 #          (a minute or two each; PHASE_ARGS adds options, e.g. "--only 7" or, on the stand-in, "--batch 2");
+#   serve  `serve` under load (serve_load.py: SERVE_CLIENTS connections, default 64, each asking for 200
+#          characters again and again for SERVE_SECONDS, default 20), on the GPU with --max-batch 64 and 1 and
+#          on the CPU, from a 2x512 LSTM trained for 300 steps on the GPU: requests/s, characters/s,
+#          latency, failures, and texts first asked for alone that must come back the same under load;
 #   train  #10's closing run: a 2x512 LSTM, dropout 0.25, on CORPUS for TRAIN_SECONDS of training (default
 #          900), stopped cleanly (as Ctrl-C) after CALL_SECONDS (default 540) of this call and resumed
 #          where it stopped by the next call with this stage; once done, a 300-character sample of its
@@ -39,14 +43,14 @@
 # The machine goes back 30 s after a call ends, and with it the files and processes of the call: a
 # stage split over two calls (a long `train`) must be asked for again within those 30 s.
 # Usage: [STAGES="check smoke bench"] Benchmarks/gpu_session.sh CHARRNN BENCH_TORCH_GPU_PY CORPUS [LOG_DIR]
-# (STAGES defaults to "check smoke bench phases"; the others are asked for by name.) Every stage but profile runs on a
+# (STAGES defaults to "check smoke bench"; the others are asked for by name.) Every stage but profile runs on a
 # machine without a GPU too, against the host stand-in: eval "$(scripts/host-cuda.sh)" first.
 # Build CHARRNN on a development machine as ../shared/gpu/README.md says (static Swift runtime).
 set -uo pipefail
 BIN=$1 TORCH_BENCH=$2 CORPUS=$3 LOGS=${4:-gpu-logs}
 HERE="$(cd "$(dirname "$0")" && pwd)"
 mkdir -p "$LOGS"
-for stage in ${STAGES:-check smoke bench phases}; do
+for stage in ${STAGES:-check smoke bench}; do
     case $stage in
     check)
         "$BIN" devices --check 2>&1 | tee "$LOGS/devices-check.txt" ;;
@@ -106,6 +110,15 @@ sys.exit(0 if alone == together else 1)"
         for precision in ${PHASE_PRECISIONS:-fp32 tf32}; do
             "$BIN" bench --device cuda --rows train --phases --precision "$precision" --seconds "${BENCH_SECONDS:-3}" ${PHASE_ARGS:-} 2>&1 \
                 | tee "$LOGS/phases-$precision.txt"
+        done ;;
+    serve)
+        model="$LOGS/serve-model"
+        [ -f "$model/best.safetensors" ] || "$BIN" train "$CORPUS" --device cuda --layers 2 --hidden 512 --max-steps 300 \
+            --eval-every 300 --sample-length 0 -o "$model" > "$LOGS/serve-model.txt" 2>&1
+        for run in "cuda 64" "cuda 1" "cpu 64"; do
+            set -- $run
+            python3 "$HERE/serve_load.py" "$BIN" "$model" --device "$1" --max-batch "$2" --clients "${SERVE_CLIENTS:-64}" \
+                --seconds "${SERVE_SECONDS:-20}" 2>&1 | tee -a "$LOGS/serve-load.txt"
         done ;;
     train)
         # PRESET (medium, large): #14's run with that preset instead, in run-PRESET beside the other.
@@ -173,6 +186,6 @@ sys.exit(0 if alone == together else 1)"
         echo "sample 2x512 b1, 16 launches:"
         grep -E '^  [A-Za-z_]|gpu__time_duration' "$LOGS/profile-sample.txt" | paste - - | awk '{print "  " $1, $NF, $(NF-1)}' ;;
     *)
-        echo "unknown stage '$stage' (check, smoke, bench, phases, train, names, chinese, cores, profile)" >&2; exit 2 ;;
+        echo "unknown stage '$stage' (check, smoke, bench, phases, serve, train, names, chinese, cores, profile)" >&2; exit 2 ;;
     esac
 done
