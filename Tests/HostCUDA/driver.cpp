@@ -348,6 +348,7 @@ EXPORT int cuEventCreate(void **event, unsigned flags) {
 EXPORT int cuEventRecord(void *event, void *stream) {
     std::lock_guard<std::recursive_mutex> guard(lock);
     if (int e = requireContext()) return e;
+    if (int e = injectedFailure("cuEventRecord", 700)) return e;  // an earlier kernel's fault surfaces here
     if (!event || stream != &streamToken) return 400;
     if (capture.active) misuse("cuEventRecord inside a capture: bench --phases launches its steps one by one");
     timespec now;
@@ -368,6 +369,7 @@ EXPORT int cuEventSynchronize(void *event) {
 EXPORT int cuEventElapsedTime(float *ms, void *start, void *end) {
     std::lock_guard<std::recursive_mutex> guard(lock);
     if (int e = requireContext()) return e;
+    if (int e = injectedFailure("cuEventElapsedTime", 600)) return e;
     if (!start || !end) return 400;
     const Event *a = (const Event *)start, *b = (const Event *)end;
     if (!a->recorded || !b->recorded) return 600;  // CUDA_ERROR_NOT_READY

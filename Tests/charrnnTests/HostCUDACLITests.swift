@@ -226,6 +226,13 @@ final class HostCUDACLITests: CLITestCase {
         XCTAssertGreaterThanOrEqual(phases[6], sum(["kernel adam_update"]), r.stdout)
         let busy = operations.reduce(0) { $0 + (($1["ms"] as? NSNumber)?.doubleValue ?? 0) }
         XCTAssertTrue(busy > 0 && busy <= step * 1.05, "the operations fit in the step: \(busy) of \(step) ms")
+
+        // A failure while timing (a fault surfacing at an event, an unreadable event) is one line.
+        let phased = ["bench", "--device", "cuda", "--rows", "train", "--only", "1", "--batch", "2", "--seconds", "0.05", "--phases"]
+        assertCleanError(try charrnn(phased, environment: on(["CHARRNN_HOST_CUDA_FAIL": "cuEventRecord:500"])),
+                         "CUDA: cuEventRecord: CUDA_ERROR_ILLEGAL_ADDRESS")
+        assertCleanError(try charrnn(phased, environment: on(["CHARRNN_HOST_CUDA_FAIL": "cuEventElapsedTime:3"])),
+                         "CUDA: cuEventElapsedTime: CUDA_ERROR_NOT_READY")
     }
 
     /// Requests served together on the GPU each get the text they get alone.
