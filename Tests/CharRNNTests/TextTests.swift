@@ -33,7 +33,34 @@ final class TextTests: XCTestCase {
         _ = src.next(inputs: &x, targets: &y, rng: &rng); _ = src.next(inputs: &x, targets: &y, rng: &rng)
         XCTAssertEqual(src.epoch, 1)
         XCTAssertTrue(src.next(inputs: &x, targets: &y, rng: &rng), "a new epoch starts from the zero state")
+        XCTAssertEqual(x, [0, 20, 1, 21, 2, 22, 3, 23, 4, 24].map { $0 + Int32(src.epochShift) })
+        XCTAssertEqual(y, x.map { $0 + 1 })
         XCTAssertThrowsError(try BatchSource(ids: ids, batch: 10, steps: 5, mode: .sequential, name: "t"))
+    }
+
+    /// Each epoch's streams start within the characters the epoch's whole batches leave at the end of
+    /// each stream (0 in the first), at several places over the epochs, and never read past the text.
+    func testSequentialEpochsShiftTheStreamsStarts() throws {
+        let ids = (0..<1003).map { Int32($0) }
+        var src = try BatchSource(ids: ids, batch: 4, steps: 7, mode: .sequential, name: "t")
+        XCTAssertEqual(src.streamLength, 250)
+        XCTAssertEqual(src.batchesPerEpoch, 35)  // 245 characters: 5 to spare
+        var x = [Int32](repeating: 0, count: 28), y = x
+        var rng = RandomGenerator(seed: 1)
+        var shifts: Set<Int> = []
+        for epoch in 0..<12 {
+            XCTAssertEqual(src.epoch, epoch)
+            for k in 0..<src.batchesPerEpoch {
+                XCTAssertEqual(src.next(inputs: &x, targets: &y, rng: &rng), k == 0)
+                XCTAssertEqual(y, x.map { $0 + 1 })
+                if k == 0 {
+                    shifts.insert(Int(x[0]))
+                    XCTAssertEqual(Array(x.prefix(4)), (0..<4).map { Int32($0 * 250) + x[0] })
+                }
+            }
+        }
+        XCTAssertTrue(shifts.contains(0) && shifts.isSubset(of: Set(0...5)), "\(shifts)")
+        XCTAssertGreaterThanOrEqual(shifts.count, 4, "\(shifts)")
     }
 
     func testRandomBatchesAreWindowsOfTheText() throws {

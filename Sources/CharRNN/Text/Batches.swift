@@ -1,7 +1,9 @@
 /// How training windows are drawn from the text.
 public enum BatchingMode: String, Codable, Sendable, CaseIterable {
     /// The text split into B contiguous streams; batch k continues batch k-1, so the hidden state is
-    /// carried across batches (detached), and reset at each epoch's start.
+    /// carried across batches (detached), and reset at each epoch's start. Each epoch after the first
+    /// starts its streams a few characters further on (BatchSource.epochShift), so that the zero state
+    /// meets other characters than the same B every epoch.
     case sequential
     /// B windows at random offsets each step; the hidden state starts from zero every batch.
     case random
@@ -40,9 +42,10 @@ public struct BatchSource: Sendable {
         switch mode {
         case .sequential:
             reset = position == 0
+            let shift = epochShift
             ids.withUnsafeBufferPointer { src in
                 for b in 0..<B {
-                    let start = b * streamLength + position * T
+                    let start = b * streamLength + shift + position * T
                     for t in 0..<T {
                         inputs[t * B + b] = src[start + t]
                         targets[t * B + b] = src[start + t + 1]
@@ -65,6 +68,18 @@ public struct BatchSource: Sendable {
         position += 1
         if position >= batchesPerEpoch { position = 0; epoch += 1 }
         return reset
+    }
+
+    /// Sequential: how far into its stream this epoch's batches start, within the characters an epoch's
+    /// whole batches leave over at the end of each stream; 0 in the first epoch (char-rnn's layout). A
+    /// model trained with the streams starting at the same B characters every epoch learns the zero
+    /// state only after those: primed from it with another character, a large model seen over many
+    /// epochs fell into a loop of capitals and '&'. A hash of the epoch, not a random draw, so it needs no
+    /// state of its own and a resumed run gets the same batches.
+    public var epochShift: Int {
+        let spare = streamLength - batchesPerEpoch * steps
+        guard mode == .sequential, spare > 0, epoch > 0 else { return 0 }
+        return Int((UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15) >> 40) % (spare + 1)
     }
 
     /// Fractional epochs done.
