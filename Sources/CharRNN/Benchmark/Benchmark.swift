@@ -195,7 +195,6 @@ public enum Benchmark {
         if let operations {
             let steps = Double(n)
             result.phaseMilliseconds = try StepPhases.stop().mapValues { 1000 * $0 / steps }
-            device.operationTimes = nil
             result.operations = try operations.totals().map { op, total in
                 OperationTime(name: op.name, callsPerStep: Double(total.count) / steps,
                               millisecondsPerStep: 1000 * total.seconds / steps, flopsPerCall: op.flops)
