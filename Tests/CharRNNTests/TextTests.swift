@@ -33,34 +33,44 @@ final class TextTests: XCTestCase {
         _ = src.next(inputs: &x, targets: &y, rng: &rng); _ = src.next(inputs: &x, targets: &y, rng: &rng)
         XCTAssertEqual(src.epoch, 1)
         XCTAssertTrue(src.next(inputs: &x, targets: &y, rng: &rng), "a new epoch starts from the zero state")
-        XCTAssertEqual(x, [0, 20, 1, 21, 2, 22, 3, 23, 4, 24].map { $0 + Int32(src.epochShift) })
+        XCTAssertEqual(x, [0, 20, 1, 21, 2, 22, 3, 23, 4, 24].map { ($0 + Int32(src.epochShift)) % 40 })
         XCTAssertEqual(y, x.map { $0 + 1 })
         XCTAssertThrowsError(try BatchSource(ids: ids, batch: 10, steps: 5, mode: .sequential, name: "t"))
     }
 
-    /// Each epoch's streams start within the characters the epoch's whole batches leave at the end of
-    /// each stream (0 in the first), at several places over the epochs, and never read past the text.
+    /// Each epoch after the first shifts every stream's start alike, to places all over a stream's length
+    /// (0 in the first epoch); a stream shifted past its end runs on into the next one's characters, the
+    /// last one round from the text's end to its start, so each epoch still reads every character once
+    /// at most, and every input is followed by its real next character.
     func testSequentialEpochsShiftTheStreamsStarts() throws {
         let ids = (0..<1003).map { Int32($0) }
         var src = try BatchSource(ids: ids, batch: 4, steps: 7, mode: .sequential, name: "t")
         XCTAssertEqual(src.streamLength, 250)
-        XCTAssertEqual(src.batchesPerEpoch, 35)  // 245 characters: 5 to spare
+        XCTAssertEqual(src.batchesPerEpoch, 35)  // 245 characters of each stream's 250
         var x = [Int32](repeating: 0, count: 28), y = x
         var rng = RandomGenerator(seed: 1)
-        var shifts: Set<Int> = []
+        var shifts: [Int] = []
         for epoch in 0..<12 {
             XCTAssertEqual(src.epoch, epoch)
+            let shift = src.epochShift
+            shifts.append(shift)
+            var seen: Set<Int32> = []
             for k in 0..<src.batchesPerEpoch {
                 XCTAssertEqual(src.next(inputs: &x, targets: &y, rng: &rng), k == 0)
                 XCTAssertEqual(y, x.map { $0 + 1 })
-                if k == 0 {
-                    shifts.insert(Int(x[0]))
-                    XCTAssertEqual(Array(x.prefix(4)), (0..<4).map { Int32($0 * 250) + x[0] })
+                for t in 0..<7 {
+                    for b in 0..<4 {
+                        XCTAssertEqual(Int(x[t * 4 + b]), (b * 250 + shift + k * 7 + t) % 1002, "epoch \(epoch) batch \(k)")
+                    }
                 }
+                seen.formUnion(x)
             }
+            XCTAssertEqual(seen.count, 35 * 7 * 4, "epoch \(epoch) reads a character twice")
         }
-        XCTAssertTrue(shifts.contains(0) && shifts.isSubset(of: Set(0...5)), "\(shifts)")
-        XCTAssertGreaterThanOrEqual(shifts.count, 4, "\(shifts)")
+        XCTAssertEqual(shifts[0], 0)
+        XCTAssertTrue(shifts.allSatisfy { (0..<250).contains($0) }, "\(shifts)")
+        XCTAssertGreaterThanOrEqual(Set(shifts).count, 10, "\(shifts)")
+        XCTAssertTrue(shifts.contains { $0 > 5 }, "some epochs shift past the 5 characters an epoch leaves over: \(shifts)")
     }
 
     func testRandomBatchesAreWindowsOfTheText() throws {

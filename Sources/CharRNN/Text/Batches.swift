@@ -2,8 +2,8 @@
 public enum BatchingMode: String, Codable, Sendable, CaseIterable {
     /// The text split into B contiguous streams; batch k continues batch k-1, so the hidden state is
     /// carried across batches (detached), and reset at each epoch's start. Each epoch after the first
-    /// starts its streams a few characters further on (BatchSource.epochShift), so that the zero state
-    /// meets other characters than the same B every epoch.
+    /// starts its streams elsewhere in the text (BatchSource.epochShift), so that the zero state meets
+    /// other characters than the same B every epoch.
     case sequential
     /// B windows at random offsets each step; the hidden state starts from zero every batch.
     case random
@@ -42,13 +42,18 @@ public struct BatchSource: Sendable {
         switch mode {
         case .sequential:
             reset = position == 0
-            let shift = epochShift
+            let shift = epochShift, wrap = ids.count - 1
             ids.withUnsafeBufferPointer { src in
                 for b in 0..<B {
-                    let start = b * streamLength + shift + position * T
+                    // A shifted stream runs on into the next one's characters, and the last one from the
+                    // end of the text to its start (taken as a ring of wrap input characters, each
+                    // followed by its real next one).
+                    var i = (b * streamLength + shift + position * T) % wrap
                     for t in 0..<T {
-                        inputs[t * B + b] = src[start + t]
-                        targets[t * B + b] = src[start + t + 1]
+                        inputs[t * B + b] = src[i]
+                        targets[t * B + b] = src[i + 1]
+                        i += 1
+                        if i == wrap { i = 0 }
                     }
                 }
             }
@@ -70,16 +75,16 @@ public struct BatchSource: Sendable {
         return reset
     }
 
-    /// Sequential: how far into its stream this epoch's batches start, within the characters an epoch's
-    /// whole batches leave over at the end of each stream; 0 in the first epoch (char-rnn's layout). A
-    /// model trained with the streams starting at the same B characters every epoch learns the zero
-    /// state only after those: primed from it with another character, a large model seen over many
-    /// epochs fell into a loop of capitals and '&'. A hash of the epoch, not a random draw, so it needs no
-    /// state of its own and a resumed run gets the same batches.
+    /// Sequential: how far into the text this epoch's streams start, from their places in the first
+    /// epoch (char-rnn's layout, shift 0): anywhere within a stream's length, a hash of the epoch. A model
+    /// trained with the streams starting at the same B characters every epoch learns the zero state only
+    /// after those: primed from it with another character, a large model seen over many epochs fell
+    /// into a loop of capitals and '&'. Each epoch still covers the text evenly, as the first does: every
+    /// stream is shifted alike, and the last one runs on from the text's end to its start. A hash, not a
+    /// random draw, so it needs no state of its own and a resumed run gets the same batches.
     public var epochShift: Int {
-        let spare = streamLength - batchesPerEpoch * steps
-        guard mode == .sequential, spare > 0, epoch > 0 else { return 0 }
-        return Int((UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15) >> 40) % (spare + 1)
+        guard mode == .sequential, epoch > 0 else { return 0 }
+        return Int((UInt64(epoch) &* 0x9E37_79B9_7F4A_7C15) >> 33) % streamLength
     }
 
     /// Fractional epochs done.
