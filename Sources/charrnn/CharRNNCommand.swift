@@ -21,6 +21,7 @@ struct CharRNNCommand: AsyncParsableCommand {
 
     /// Every error is one line on stderr and a non-zero exit: 1 for a failure, 64 for a usage error.
     static func main() async {
+        Terminal.holdStandardStreams()
         do {
             try DefaultDevice.check()
             var command = try parseAsRoot()

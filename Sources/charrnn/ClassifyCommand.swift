@@ -70,6 +70,8 @@ struct ClassifyTrain: ParsableCommand {
     var threads = CPUCount.usable
     @Option(help: Classify.deviceHelp)
     var device = DefaultDevice.text
+    @Flag(help: "Replace the classifier the output folder already holds (every member of its ensemble).")
+    var overwrite = false
 
     func run() throws {
         let gpu = try DeviceChoice(parsing: device).open()
@@ -83,7 +85,7 @@ struct ClassifyTrain: ParsableCommand {
         let start = monotonicSeconds()
         var tested: ClassificationReport? = nil
         if let gpu { Terminal.write("training on \(gpu.name)\n") }
-        _ = try ClassifierTrainer.train(o, device: gpu) { event in
+        _ = try ClassifierTrainer.train(o, device: gpu, replacing: overwrite) { event in
             switch event {
             case .loaded(let d, let train, let val, let test):
                 Terminal.write("\(d.items.count) items in \(d.categories.count) categories; \(d.duplicates) repeated items \(o.deduplicate ? "dropped" : "kept"); \(d.ambiguous.count) items occur in more than one category\n")

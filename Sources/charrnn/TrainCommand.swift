@@ -24,6 +24,9 @@ struct Train: ParsableCommand {
     @Option(help: "Continue the run saved in this folder. Only the stopping, reporting and thread options may change.")
     var resume: String?
 
+    @Flag(help: "Replace the run the output folder already holds (its checkpoints, train state and loss history; other files stay).")
+    var overwrite = false
+
     @Option(help: "Recurrent cell: lstm, gru, rnn (tanh) or rnn-relu.")
     var cell: CellKind = .lstm
     @Option(parsing: .unconditional, help: "Number of recurrent layers.")
@@ -97,9 +100,13 @@ struct Train: ParsableCommand {
     @Option(parsing: .unconditional, help: "Length of the sample printed at each validation (0: none).")
     var sampleLength = 200
 
-    /// Whether the command line names `flag` (ArgumentParser gives the default either way).
+    /// Every name of the options that have more than one.
+    static let aliases: [String: [String]] = ["--learning-rate": ["--lr"], "--lr": ["--learning-rate"], "--output": ["-o"], "-o": ["--output"]]
+
+    /// Whether the command line names `flag`, by any of its names (ArgumentParser gives the default either way).
     private func has(_ flag: String) -> Bool {
-        CommandLine.arguments.contains { $0 == flag || $0.hasPrefix(flag + "=") }
+        let names = [flag] + (Self.aliases[flag] ?? [])
+        return CommandLine.arguments.contains { arg in names.contains { arg == $0 || arg.hasPrefix($0 + "=") } }
     }
 
     func run() throws {
@@ -107,7 +114,7 @@ struct Train: ParsableCommand {
         if let dir = resume {
             trainer = try Trainer(resumeFrom: dir) { o in
                 try refuseChanges(to: o, resumeDirectory: dir)
-                if let t = text { o.textPath = t }
+                if let t = text { o.textPath = AbsolutePath.of(t) }
                 if has("--max-steps") { o.maxSteps = maxSteps }
                 if has("--max-epochs") { o.maxEpochs = maxEpochs }
                 if has("--max-time") { o.maxTime = maxTime }
@@ -145,7 +152,7 @@ struct Train: ParsableCommand {
             o.precision = precision == "fp32" ? nil : precision
             if let preset { preset.apply(to: &o, unlessGiven: has) }
             guard printEvery >= 1 else { throw CharRNNError.invalidOption("--print-every must be at least 1 (got \(printEvery))") }
-            trainer = try Trainer(options: o)
+            trainer = try Trainer(options: o, replacing: overwrite)
         }
         let products = trainer.options.precision.map { ", \($0) products" } ?? ""
         let reporter = ProgressReporter(printEvery: printEvery, threads: trainer.options.threads,
@@ -205,10 +212,13 @@ struct Train: ParsableCommand {
         try check("--lr-patience", lrPatience.map { "\($0)" } ?? "default", saved.lrPatience.map { "\($0)" } ?? "default")
         try check("--warmup", "\(warmup)", "\(saved.warmup ?? 0)")
         try check("--early-stop", earlyStop.flatMap { $0 == 0 ? nil : "\($0)" } ?? "none", saved.earlyStop.map { "\($0)" } ?? "none")
+        if overwrite {
+            throw CharRNNError.invalidOption("--overwrite starts a new run in place of an old one; a resumed run continues its own")
+        }
         if has("--preset") {
             throw CharRNNError.invalidOption("--preset sets up a new run; a resumed run keeps the settings it has")
         }
-        if let output, has("--output") || has("-o"),
+        if let output, has("--output"),
            FilePath(output).lexicallyNormalized() != FilePath(resumeDirectory).lexicallyNormalized() {
             throw CharRNNError.invalidOption("--output \(output) differs from --resume \(resumeDirectory); a resumed run continues in its own folder")
         }

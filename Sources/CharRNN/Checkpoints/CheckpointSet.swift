@@ -48,6 +48,12 @@ public struct CheckpointSet {
     /// starts from none (its first save replaces whatever an earlier run left).
     public static func open(_ directory: FilePath, managing names: Set<String>, resuming: Bool) throws -> CheckpointSet {
         var set = CheckpointSet(directory: directory, managed: names, manifest: try readManifest(directory))
+        // A run folder may come from elsewhere: a manifest that names anything but the files a save
+        // writes (a path, "..", another file of the folder) is refused before any rename.
+        if let m = set.manifest, let stranger = m.files.keys.sorted().first(where: { !names.contains($0) }) {
+            throw CharRNNError.badCheckpoint(directory.appending(manifestName).string,
+                                             "it names \(CharRNNError.quote(stranger)), which is not a file a run saves")
+        }
         set.adopting = resuming && set.manifest == nil
         if resuming, let m = set.manifest {
             for (name, entry) in m.files.sorted(by: { $0.key < $1.key }) {
@@ -98,15 +104,24 @@ public struct CheckpointSet {
     /// The committed content of `name` in a training folder, for a reader that does not hold the
     /// lock: the file itself, or its pending copy when a save was committed and not yet renamed.
     /// nil when the committed set has no such file (a folder without a manifest: the file, if any).
+    ///
+    /// A save may commit a newer manifest between the reader's reads of the manifest and of the file;
+    /// the reader then reads the manifest again and the files it names. Only a file that matches no
+    /// manifest while the manifest stays the same is damaged.
     public static func committedBytes(of name: String, in directory: FilePath) throws -> [UInt8]? {
         let final = directory.appending(name)
-        guard let manifest = try readManifest(directory) else {
-            return FileKind(final, followingLinks: true) == .missing ? nil : try TextFile.readBytes(final.string)
-        }
-        guard let entry = manifest.files[name] else { return nil }
-        // A second look: the writer may have renamed the pending copy between the two reads.
-        if let copy = intactCopy(of: name, entry, in: directory) ?? intactCopy(of: name, entry, in: directory) {
-            return copy.bytes
+        var previous: Manifest? = nil, unchanged = 0
+        for attempt in 0..<200 {
+            guard let manifest = try readManifest(directory) else {
+                return FileKind(final, followingLinks: true) == .missing ? nil : try TextFile.readBytes(final.string)
+            }
+            guard let entry = manifest.files[name] else { return nil }
+            if let copy = intactCopy(of: name, entry, in: directory) { return copy.bytes }
+            unchanged = manifest == previous ? unchanged + 1 : 0
+            // The same manifest over several looks, spaced out: no save is under way.
+            if unchanged >= 3 { break }
+            previous = manifest
+            usleep(useconds_t(min(50_000, 1_000 * (attempt + 1))))
         }
         throw CharRNNError.badCheckpoint(final.string, "it does not match its checksum in \(manifestName) (the file was changed or damaged)")
     }
@@ -126,7 +141,16 @@ public struct CheckpointSet {
         guard let m = try? JSONDecoder().decode(Manifest.self, from: Data(bytes)), m.formatVersion == 1 else {
             throw CharRNNError.badCheckpoint(path.string, "the checkpoint manifest is not readable")
         }
+        if let bad = m.files.keys.sorted().first(where: { !isPlainName($0) }) {
+            throw CharRNNError.badCheckpoint(path.string, "it names \(CharRNNError.quote(bad)), which is not a plain file name in the folder")
+        }
         return m
+    }
+
+    /// A name of a file directly in the folder: no separator, not "." or "..", not hidden, no NUL.
+    static func isPlainName(_ name: String) -> Bool {
+        !name.isEmpty && !name.hasPrefix(".") && !name.contains("/") && !name.contains("\\") && !name.utf8.contains(0)
+            && FilePath.Component(name)?.kind == .regular
     }
 
     private func rename(_ from: FilePath, to: FilePath) throws {
@@ -151,14 +175,15 @@ public struct CheckpointSet {
     }
 }
 
-/// An exclusive lock on a training folder (flock on DIR/.lock), held while a run writes there, so two
+/// An exclusive lock on an output folder (flock on DIR/.lock), held while a run writes there, so two
 /// runs never interleave their saves and recovery may remove what it finds half-done.
 public final class DirectoryLock {
     private let fd: Int32
     /// The lock file, DIR/.lock.
     public let path: FilePath
 
-    public init(_ directory: FilePath) throws {
+    /// `command` names the kind of run that writes there, for the message when the lock is held.
+    public init(_ directory: FilePath, command: String = "charrnn train") throws {
         path = directory.appending(".lock")
         try AtomicFile.requireRegularOrAbsent(path)
         fd = open(path.string, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -167,7 +192,7 @@ public final class DirectoryLock {
             let busy = errno == EWOULDBLOCK
             let why = String(cString: strerror(errno))
             close(fd)
-            throw busy ? CharRNNError.invalidOption("\(directory.string) is in use by another 'charrnn train'; wait for it, or choose another --output")
+            throw busy ? CharRNNError.invalidOption("\(directory.string) is in use by another '\(command)'; wait for it, or choose another --output")
                 : CharRNNError.writeFailed(path.string, why)
         }
     }

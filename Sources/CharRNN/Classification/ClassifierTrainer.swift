@@ -1,5 +1,10 @@
 import Foundation
 import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// Options of `charrnn classify train`.
 public struct ClassifierOptions: Codable, Sendable, Equatable {
@@ -70,7 +75,10 @@ public enum ClassifierEvent {
 /// On a `device` (DeviceClassifierModel) each batch's forward, backward and update run there; the
 /// parameters come to the host once per epoch, for validation and saving (the same file either way).
 public enum ClassifierTrainer {
-    public static func train(_ o: ClassifierOptions, device: ComputeDevice? = nil,
+    /// A folder that already holds a classifier is refused unless `replacing` (--overwrite), which
+    /// removes every member of the old ensemble first, so the folder never mixes two runs' members.
+    /// The folder is locked for the whole run; files other than the members are never touched.
+    public static func train(_ o: ClassifierOptions, device: ComputeDevice? = nil, replacing: Bool = false,
                              report: (ClassifierEvent) -> Void = { _ in }) throws -> ClassifierEnsemble {
         try o.validate()
         BLAS.setThreads(o.threads)
@@ -90,7 +98,7 @@ public enum ClassifierTrainer {
         let counts = data.categories.indices.map { c in train.reduce(0) { $0 + ($1.label == c ? 1 : 0) } }
         var info = ClassifierInfo(config: config, vocabulary: vocab.scalars.map { String($0) }, categories: data.categories,
                                   normalization: o.normalization,
-                                  data: .init(directory: o.dataDirectory, deduplicate: o.deduplicate,
+                                  data: .init(directory: AbsolutePath.of(o.dataDirectory), deduplicate: o.deduplicate,
                                               validationFraction: o.validationFraction, testFraction: o.testFraction, seed: o.seed))
         info.trainingCounts = counts
         info.priorCorrection = o.priorCorrection
@@ -100,12 +108,21 @@ public enum ClassifierTrainer {
         }
         let encoded = try train.map { (ids: try vocab.encode($0.text, what: "'\($0.text)'"), label: Int32($0.label)) }
         try AtomicFile.makeDirectory(o.outputDirectory)
-        // Members of an earlier, larger ensemble in this folder are not part of this one.
-        var stale = o.ensemble + 1
         let folder = FilePath(o.outputDirectory)
-        while FileKind(folder.appending(ClassifierEnsemble.memberFile(stale))) == .regular {
-            try FileManager.default.removeItem(atPath: folder.appending(ClassifierEnsemble.memberFile(stale)).string)
-            stale += 1
+        let lock = try DirectoryLock(folder, command: "charrnn classify train")
+        defer { withExtendedLifetime(lock) {} }
+        let first = folder.appending(ClassifierEnsemble.memberFile(1))
+        if FileKind(first) != .missing {
+            guard replacing else {
+                throw CharRNNError.invalidOption("\(o.outputDirectory) already holds a classifier; give --overwrite to replace it, or choose another --output")
+            }
+            var k = 1
+            while FileKind(folder.appending(ClassifierEnsemble.memberFile(k))) != .missing {
+                let member = folder.appending(ClassifierEnsemble.memberFile(k))
+                try AtomicFile.requireRegularOrAbsent(member)
+                guard unlink(member.string) == 0 else { throw CharRNNError.writeFailed(member.string, String(cString: strerror(errno))) }
+                k += 1
+            }
         }
         var members: [ClassifierCheckpoint] = []
         for k in 1...o.ensemble {

@@ -48,21 +48,39 @@ public enum CharRNNError: Error, CustomStringConvertible, Equatable {
     }
 
     /// A character shown so that whitespace and control characters are visible.
-    static func quote(_ s: String) -> String {
-        var out = "'"
+    static func quote(_ s: String) -> String { "'" + visible(s) + "'" }
+
+    /// `s` with every character a terminal would not show as itself written as an escape: \n, \t, \r,
+    /// and U+XXXX for other controls, invisible format characters (zero-width joiners, byte-order
+    /// marks), spaces other than the plain one, and the bidirectional controls, which would reorder
+    /// the rest of the line on a terminal.
+    public static func visible(_ s: String) -> String {
+        var out = ""
         for u in s.unicodeScalars {
             switch u {
             case "\n": out += "\\n"
             case "\t": out += "\\t"
             case "\r": out += "\\r"
             default:
-                if u.value < 0x20 || u.value == 0x7F {
-                    out += "U+" + String(u.value, radix: 16, uppercase: true)
+                if isHidden(u) {
+                    out += "U+" + String(String(u.value, radix: 16, uppercase: true).paddedLeft(to: 4))
                 } else {
                     out.unicodeScalars.append(u)
                 }
             }
         }
-        return out + "'"
+        return out
     }
+
+    static func isHidden(_ u: Unicode.Scalar) -> Bool {
+        switch u.properties.generalCategory {
+        case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .privateUse, .unassigned: return true
+        case .spaceSeparator: return u != " "
+        default: return u.properties.isDefaultIgnorableCodePoint || u.properties.isBidiControl
+        }
+    }
+}
+
+private extension String {
+    func paddedLeft(to width: Int) -> String { count >= width ? self : String(repeating: "0", count: width - count) + self }
 }

@@ -78,6 +78,8 @@ public final class Trainer {
     private var checkpoints: CheckpointSet
     /// This run made the output folder (a run that fails before its first save removes it again).
     private let createdDirectory: Bool
+    /// The length of the learning-rate schedule, from --max-steps or --max-epochs.
+    private let totalUpdates: Int?
 
     public var directory: String { options.outputDirectory }
     private var folder: FilePath { FilePath(directory) }
@@ -92,10 +94,12 @@ public final class Trainer {
         var checkpoints: CheckpointSet
     }
 
-    /// A fresh run. `device` overrides options.device (the tests' emulated device).
-    public convenience init(options: TrainingOptions, device: ComputeDevice? = nil) throws {
+    /// A fresh run. `device` overrides options.device (the tests' emulated device). A folder that
+    /// already holds a run is refused unless `replacing` (--overwrite): a new run never silently
+    /// takes the place of one a user made. Files a run does not save are never touched.
+    public convenience init(options: TrainingOptions, device: ComputeDevice? = nil, replacing: Bool = false) throws {
         try options.validate()
-        try self.init(options: options, data: try TrainingData.load(options), resume: nil, device: device)
+        try self.init(options: options, data: try TrainingData.load(options), resume: nil, device: device, replacing: replacing)
     }
 
     /// Continues the run saved in `directory`. `override` may change how long it runs and how often it
@@ -107,7 +111,7 @@ public final class Trainer {
         let noState = CharRNNError.badCheckpoint(directory, "no train-state.safetensors to resume from")
         guard FileKind(folder, followingLinks: true) == .directory else { throw noState }
         // Under the lock, finish or forget a save that a kill interrupted, before reading the state.
-        let lock = try DirectoryLock(folder)
+        let lock = try DirectoryLock(folder, command: "charrnn train")
         let checkpoints = try CheckpointSet.open(folder, managing: Self.savedFiles, resuming: true)
         guard FileKind(path, followingLinks: true) == .regular else { throw noState }
         let loaded = try TrainState.load(path.string)
@@ -120,7 +124,13 @@ public final class Trainer {
         try options.validate()
         options.names = saved.names
         let scalars = loaded.state.vocabulary.compactMap { $0.unicodeScalars.first }
+        if !FilePath(options.textPath).isAbsolute && FileKind(FilePath(options.textPath), followingLinks: true) == .missing {
+            // Runs saved before paths were stored absolute name their text from where they started.
+            throw CharRNNError.invalidOption("this run's text, \(options.textPath), is not found from here (the run names it relative to "
+                                             + "the folder it was started in); give it: charrnn train TEXT --resume \(directory)")
+        }
         let data = try TrainingData.load(options, vocabulary: Vocabulary(scalars: scalars))
+        options.textPath = AbsolutePath.of(options.textPath)
         guard String(data.fingerprint) == loaded.state.corpusFingerprint else {
             throw CharRNNError.invalidOption("\(options.textPath) is not the text this run was trained on; resume with the same file")
         }
@@ -128,10 +138,13 @@ public final class Trainer {
                       resume: Resume(loaded: loaded, lock: lock, checkpoints: checkpoints), device: device)
     }
 
-    init(options: TrainingOptions, data: TrainingData, resume: Resume?, device: ComputeDevice?) throws {
+    init(options: TrainingOptions, data: TrainingData, resume: Resume?, device: ComputeDevice?, replacing: Bool = false) throws {
+        var options = options
+        if resume == nil { options.textPath = AbsolutePath.of(options.textPath) }
         self.options = options
         self.data = data
         startCharacter = data.start
+        totalUpdates = try Self.totalUpdates(options, batchesPerEpoch: data.batchesPerEpoch)
         var config = options.modelConfig(vocabSize: data.vocabulary.count)
         config.categories = data.categoryNames?.count ?? 0
         try config.validate()
@@ -155,9 +168,14 @@ public final class Trainer {
             createdDirectory = created
             try AtomicFile.makeDirectory(options.outputDirectory)
             if created { abandonFolder = { rmdir(folder.string) } }
-            let lock = try DirectoryLock(folder)
+            let lock = try DirectoryLock(folder, command: "charrnn train")
             self.lock = lock
             if created { abandonFolder = { lock.remove(); rmdir(folder.string) } }
+            if !created && !replacing, let what = try RunFolder.heldRun(in: folder, files: Self.savedFiles) {
+                throw CharRNNError.invalidOption(
+                    "\(options.outputDirectory) already holds \(what); continue it with 'charrnn train --resume \(options.outputDirectory)', "
+                    + "or give --overwrite to replace it")
+            }
             checkpoints = try CheckpointSet.open(folder, managing: Self.savedFiles, resuming: false)
         }
         model = CharRNNModel(config: config)
@@ -191,6 +209,24 @@ public final class Trainer {
             onDevice = (step, state)
         }
         abandonFolder = nil
+    }
+
+    /// --max-epochs, or 50 when no limit at all is given.
+    static func epochLimit(_ o: TrainingOptions) -> Double? {
+        o.maxEpochs ?? ((o.maxSteps == nil && o.maxTime == nil) ? 50 : nil)
+    }
+
+    /// The updates the run will take when a step or epoch limit says (the schedule's length). An epoch
+    /// limit beyond what a step counter can hold is refused here, before the folder is touched.
+    static func totalUpdates(_ o: TrainingOptions, batchesPerEpoch: Int) throws -> Int? {
+        if let s = o.maxSteps { return s }
+        guard let e = epochLimit(o) else { return nil }
+        let steps = (e * Double(batchesPerEpoch)).rounded(.up)
+        guard steps < 1e15, let n = Int(exactly: steps) else {
+            throw CharRNNError.invalidOption(
+                "--max-epochs \(e) is about \(steps) steps (\(batchesPerEpoch) an epoch), more than a run can take; give fewer epochs, or --max-time")
+        }
+        return n
     }
 
     private func restore(_ loaded: TrainState.Loaded) throws {
@@ -246,14 +282,12 @@ public final class Trainer {
                         trainCharacters: data.trainCharacters, validationCharacters: data.validationCharacters,
                         resumedAt: state.step > 0 ? state.step : nil))
         var stepCharacters = 0.0, charsPerStep = Double(options.batchSize * options.seqLength)
-        let maxEpochs = options.maxEpochs ?? ((options.maxSteps == nil && options.maxTime == nil) ? 50 : nil)
+        let maxEpochs = Self.epochLimit(options)
         var rateWindowStart = monotonicSeconds(), rateWindowSteps = 0, rate = 0.0
         var runSteps = 0, runSeconds = 0.0, runCharacters = 0.0, windowCharacters = 0.0
         var lastSavedStep: Int? = checkpoints.manifest != nil || AtomicFile.exists(statePath) ? state.step : nil
         crn_install_interrupt_handler()
 
-        let totalUpdates = options.maxSteps
-            ?? maxEpochs.map { Int(($0 * Double(data.batchesPerEpoch)).rounded(.up)) }
         let schedule = LearningRateSchedule(base: options.learningRate, kind: options.scheduleKind, decay: options.lrDecay,
                                             decayEvery: options.lrDecayEvery, warmup: options.warmup ?? 0, total: totalUpdates,
                                             totalSeconds: options.maxTime, reducesOnPlateau: options.reducesOnPlateau)
