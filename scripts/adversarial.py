@@ -15,7 +15,7 @@ Prints the counts per family and every input that was not refused or ok; exits 1
 
 Usage: scripts/adversarial.py [path/to/charrnn]   (default .build/release/charrnn)
 """
-import json, os, re, signal, stat, socket, subprocess, sys, tempfile, time, urllib.request
+import json, os, re, shutil, signal, stat, socket, subprocess, sys, tempfile, time, urllib.request, zlib
 from collections import Counter, defaultdict
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -92,6 +92,60 @@ def read_safetensors(path):
     data = open(path, "rb").read()
     n = int.from_bytes(data[:8], "little")
     return data, n, json.loads(data[8:8 + n])
+
+
+def digest(folder):
+    """Every file of a folder tree with its bytes, to tell whether a command changed anything."""
+    out = {}
+    for root, _, names in os.walk(folder):
+        for n in names:
+            p = os.path.join(root, n)
+            if n != ".lock" and os.path.isfile(p):
+                out[os.path.relpath(p, folder)] = open(p, "rb").read()
+    return out
+
+
+def note(family, verdict, what, detail=""):
+    """A verdict reached by a check of this script's own (a file compared, a reply timed)."""
+    results[family][verdict] += 1
+    if verdict not in ("ok", "refused", "long"):
+        problems.append((family, verdict, what[:200], str(detail)[:300]))
+
+
+def start_serve(args):
+    """A `charrnn serve` on a free port: (process, port)."""
+    proc = subprocess.Popen([BIN, "serve", "--port", "0"] + args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
+    line = proc.stderr.readline().decode()
+    m = re.search(r":(\d+)/", line)
+    if not m:
+        proc.kill()
+        raise RuntimeError("serve did not start: " + line)
+    return proc, int(m.group(1))
+
+
+def stop_serve(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def http(port, method, path, body=None, timeout=20, headers=None):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method, headers=headers or {},
+                                 data=body.encode() if isinstance(body, str) else body)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+    except Exception as e:
+        return None, str(e).encode()
+
+
+def rss_mb(pid):
+    return int(open(f"/proc/{pid}/status").read().split("VmRSS:")[1].split()[0]) / 1024
 
 
 def main():
@@ -382,6 +436,8 @@ def main():
         proc.kill(); code = None
     results["server: shutdown"]["ok" if code == 0 else "unclear"] += 1
 
+    second_pass(tmp, corpus, small)
+
     # --- report ---
     total = Counter()
     row = "{:28} {:>6} {:>5} {:>8} {:>5} {:>5} {:>5} {:>8}"
@@ -392,9 +448,284 @@ def main():
     print(row.format("all", sum(total.values()), total["ok"], total["refused"], total["long"], total["trap"], total["hang"],
                      total["unclear"]))
     print(f"server resident memory after the pass: {rss} MB")
+    for idle, after in MEMORY:
+        print(f"server resident memory around a 60,000-character classify item: {idle:.0f} MB idle, {after:.0f} MB after")
     for p in problems:
         print("PROBLEM", *p, sep=" | ")
     sys.exit(1 if problems else 0)
+
+
+
+
+def second_pass(tmp, corpus, small):
+    """The families of the second pass: run folders, crafted manifests, options alone, stdout faults,
+    concurrency, slow and abandoned clients, names mode, messages, memory, paths."""
+    os.chdir(tmp)
+
+    # --- run folders: nothing a user made is replaced without --overwrite ---
+    assert run(["train", corpus, "-o", "precious", "--max-steps", "4"] + small)[0] == 0
+    before = digest("precious")
+    for extra in [[], ["--max-steps", "3"], ["--names"], ["--hidden", "32"], ["--preset", "small", "--max-steps", "1"]]:
+        judge_cli("run folders", ["train", corpus, "-o", "precious", "--max-steps", "2"] + small + extra)
+    note("run folders", "ok" if digest("precious") == before else "lost file", "train into a run's folder", "the run changed")
+    os.makedirs("mine", exist_ok=True)
+    write("mine/loss.csv", b"my own numbers\n")
+    judge_cli("run folders", ["train", corpus, "-o", "mine", "--max-steps", "2"] + small)
+    note("run folders", "ok" if open("mine/loss.csv", "rb").read() == b"my own numbers\n" else "lost file", "user's loss.csv")
+    os.makedirs("notes", exist_ok=True)
+    write("notes/README.txt", b"keep me\n")
+    judge_cli("run folders", ["train", corpus, "-o", "notes", "--max-steps", "2"] + small)
+    judge_cli("run folders", ["train", corpus, "-o", "notes", "--max-steps", "2", "--overwrite"] + small)
+    note("run folders", "ok" if open("notes/README.txt", "rb").read() == b"keep me\n" else "lost file", "other files beside a run")
+    judge_cli("run folders", ["train", "--resume", "precious", "--overwrite", "--max-steps", "6"])
+    clf_before = digest("clf")
+    judge_cli("run folders", ["classify", "train", "names", "-o", "clf", "--epochs", "1", "--hidden", "8", "--embed", "4"])
+    note("run folders", "ok" if digest("clf") == clf_before else "lost file", "classify train into a classifier's folder")
+    assert run(["classify", "train", "names", "-o", "clf-big", "--epochs", "1", "--hidden", "8", "--embed", "4",
+                "--ensemble", "3", "--val-fraction", "0.2", "--test-fraction", "0.2"])[0] == 0
+    judge_cli("run folders", ["classify", "train", "names", "-o", "clf-big", "--epochs", "1", "--hidden", "8", "--embed", "4",
+                              "--val-fraction", "0.2", "--test-fraction", "0.2", "--overwrite"])
+    left = sorted(f for f in os.listdir("clf-big") if f.startswith("classifier"))
+    note("run folders", "ok" if left == ["classifier.safetensors"] else "lost file", "--overwrite of an ensemble of 3 by one", left)
+
+    # --- crafted manifests: a run folder from elsewhere writes nothing outside itself ---
+    for i, name in enumerate(["../victim.txt", "/tmp/charrnn-adversarial-victim", "sub/x", "..", ".", "", ".lock",
+                              "checkpoint.json", "loss.csv/../../victim.txt", "a\u0000b", "\u202eevil", "x" * 300]):
+        folder = f"crafted-run-{i}"
+        shutil.copytree("precious", folder, ignore=shutil.ignore_patterns(".lock"))
+        write("victim.txt", b"the victim\n")
+        write("/tmp/charrnn-adversarial-victim", b"the victim\n")
+        manifest = json.load(open(f"{folder}/checkpoint.json"))
+        manifest["files"][name] = {"bytes": 6, "crc32": "%08x" % (zlib.crc32(b"pwned\n") & 0xffffffff)}
+        try:
+            write(os.path.join(folder, ".pending-" + name), b"pwned\n")
+        except (OSError, ValueError):
+            pass
+        write(f"{folder}/checkpoint.json", json.dumps(manifest).encode())
+        for args in [["train", "--resume", folder, "--max-steps", "6"], ["sample", "-c", folder, "--length", "5"],
+                     ["eval", "-c", folder, corpus]]:
+            judge_cli("crafted manifests", args)
+        intact = open("victim.txt", "rb").read() == b"the victim\n" and \
+            open("/tmp/charrnn-adversarial-victim", "rb").read() == b"the victim\n"
+        note("crafted manifests", "ok" if intact else "outside write", f"manifest entry {name!r}")
+    os.unlink("/tmp/charrnn-adversarial-victim")
+
+    # --- options alone: each limit or count without the options it usually comes with ---
+    write("dn.txt", b"\n".join(b"Abc%dsaurus" % i for i in range(60)) + b"\n")
+    for args in [["train", corpus, "--max-epochs", "1e18"], ["train", "dn.txt", "--names", "--max-epochs", "1e18"],
+                 ["train", "names", "--max-epochs", "1e300"], ["train", corpus, "--max-epochs", "1e-300"],
+                 ["train", corpus, "--max-time", "1e300", "--max-epochs", "1e17"], ["train", corpus, "--warmup", "9223372036854775807"],
+                 ["train", corpus, "--eval-every", "9223372036854775807", "--max-steps", "2"],
+                 ["train", corpus, "--log-every", "9223372036854775807", "--max-steps", "2"],
+                 ["train", corpus, "--lr-decay-every", "9223372036854775807", "--lr-decay", "0.5", "--max-steps", "2"],
+                 ["train", corpus, "--lr-patience", "9223372036854775807", "--max-steps", "2"],
+                 ["train", corpus, "--early-stop", "9223372036854775807", "--max-steps", "2"],
+                 ["train", corpus, "--sample-length", "9223372036854775807", "--max-steps", "2"]]:
+        out = f"alone-{len(os.listdir('.'))}"
+        judge_cli("options alone", args[:2] + ["-o", out] + small + args[2:], timeout=8)
+        if os.path.isdir(out) and os.listdir(out) == [".lock"]:
+            note("options alone", "lost file", " ".join(args), "a folder holding only .lock was left")
+    judge_cli("options alone", ["train", "--resume", "precious", "--max-epochs", "1e300"])
+    for count in ["46116860184273879", "9223372036854775807", "4611686018427387904"]:
+        judge_cli("options alone", ["sample", "-c", "model", "--unique", "--count", count, "--length", "3", "--seed", "1"], timeout=8)
+        judge_cli("options alone", ["sample", "-c", "model", "--count", count, "--length", "3", "--seed", "1"], timeout=3)
+    big = write("big-item.txt", b"A" + b"b" * 40_000_000 + b"\n")
+    with open(big, "rb") as f:
+        p = subprocess.run([BIN, "classify", "predict", "-c", "clf"], stdin=f, capture_output=True, timeout=120)
+    lines = [l for l in p.stderr.decode(errors="replace").splitlines() if l.strip()]
+    note("options alone", "refused" if p.returncode == 1 and len(lines) == 1 and lines[0].startswith("charrnn: error: ") else "unclear",
+         "classify predict of a 40-million-character item on stdin", p.stderr[-300:])
+    os.unlink(big)
+
+    # --- stdout faults: output that cannot be written is an error, never a silent success ---
+    for args in [["sample", "-c", "model", "--length", "50", "--seed", "1"], ["eval", "-c", "model", corpus],
+                 ["classify", "predict", "-c", "clf", "Abba"], ["classify", "eval", "-c", "clf", "--svg", "conf.svg"],
+                 ["train", corpus, "-o", "stdout-run", "--max-steps", "2", "--overwrite"] + small, ["devices"],
+                 ["sample", "-c", "names-model", "--count", "3", "--seed", "1"]]:
+        for how in ["/dev/full", "closed"]:
+            if how == "closed":
+                p = subprocess.run([BIN] + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                   preexec_fn=lambda: os.close(1))
+            else:
+                with open("/dev/full", "wb") as full:
+                    p = subprocess.run([BIN] + args, stdout=full, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+            err = p.stderr.decode(errors="replace")
+            lines = [l for l in err.splitlines() if l.strip()]
+            if p.returncode < 0 or re.search(r"Fatal error|backtrace", err):
+                verdict = "trap"
+            elif p.returncode != 0 and len(lines) == 1 and lines[0].startswith("charrnn: error: "):
+                verdict = "refused"
+            else:
+                verdict = "unclear"
+            note("stdout faults", verdict, f"{' '.join(args[:4])} > {how}", f"exit {p.returncode}: {err[-200:]}")
+
+    # --- concurrency: two writers of one folder, readers beside a writer ---
+    for kind in ["classify", "train"]:
+        if kind == "classify":
+            cmd = [BIN, "classify", "train", "names", "-o", "clf-race", "--epochs", "400", "--hidden", "8", "--embed", "4",
+                   "--val-fraction", "0.2", "--test-fraction", "0.2", "--ensemble", "2", "--overwrite"]
+        else:
+            cmd = [BIN, "train", corpus, "-o", "train-race", "--max-steps", "200", "--overwrite"] + small
+        procs = [subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2)]
+        outs = [(p.wait(timeout=300), p.stderr.read().decode()) for p in procs]
+        # One is refused while the other holds the folder (or, had the first ended before the second
+        # began, they ran one after the other).
+        codes = sorted(c for c, _ in outs)
+        ok = (codes == [0, 1] and any("in use by another" in e for _, e in outs)) or codes == [0, 0]
+        note("concurrency", "refused" if ok else "unclear", f"two '{kind} train' into one folder", outs)
+        folder = "clf-race" if kind == "classify" else "train-race"
+        check = (["classify", "eval", "-c", folder, "--svg", "race.svg"] if kind == "classify" else ["eval", "-c", folder, corpus])
+        note("concurrency", "ok" if run(check)[0] == 0 else "unclear", f"the folder after two '{kind} train'")
+    snippet = write("snippet.txt", open(corpus, "rb").read()[:2000])
+    writer = subprocess.Popen([BIN, "train", corpus, "-o", "busy", "--eval-every", "1", "--max-time", "600", "--overwrite"] + small[:-2],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    while not os.path.exists("busy/checkpoint.json"):
+        time.sleep(0.05)
+    reads, failures = 0, []
+    for i in range(READS_BESIDE_WRITER):
+        code, _, err, _ = run(["sample", "-c", "busy", "--length", "1", "--seed", "1"] if i % 2 else ["eval", "-c", "busy", snippet])
+        reads += 1
+        if code != 0:
+            failures.append(err.strip()[:200])
+    writer.send_signal(signal.SIGINT)
+    writer.wait(timeout=60)
+    note("concurrency", "ok" if not failures else "unclear", f"{reads} reads beside a run saving every step",
+         f"{len(failures)} failed: {failures[:3]}")
+    print(f"reader beside writer: {reads} reads, {len(failures)} failures", file=sys.stderr)
+
+    # --- messages ---
+    for ch in ["\u200d", "\ufeff", "\u00a0", "\u202e", "\u2066", "\x1b[31m"]:
+        code, _, err, _ = run(["sample", "-c", "model", "--prime", "ab" + ch + "cd", "--length", "3"])
+        hidden = any(c in err for c in ["\u200d", "\ufeff", "\u00a0", "\u202e", "\u2066", "\x1b"])
+        note("messages", "unclear" if hidden or code != 1 else "refused", f"prime with U+{ord(ch[0]):04X}", repr(err[-200:]))
+    os.makedirs("lr=0.002", exist_ok=True)
+    for f in os.listdir("model"):
+        if f != ".lock":
+            shutil.copy(os.path.join("model", f), "lr=0.002")
+    if judge_cli("messages", ["serve", "-c", "./lr=0.002", "--port", "0"], timeout=3) != "long":
+        problems.append(("messages", "unclear", "serve -c ./lr=0.002", "the folder was not served"))
+    code, _, err, _ = run(["sample", "-c", "model/train-state.safetensors"])
+    note("messages", "refused" if code == 1 and "training state" in err else "unclear", "sample -c RUN/train-state.safetensors", err)
+    code, _, err, _ = run(["train", "--resume", "precious", "--lr", "0.5", "--max-steps", "8"])
+    note("messages", "refused" if code == 1 and "learning-rate" in err else "unclear", "train --resume --lr 0.5", err)
+
+    # --- paths: a run used from another folder ---
+    os.makedirs("elsewhere", exist_ok=True)
+    assert run(["train", "dn.txt", "--names", "-o", "dn", "--max-steps", "4"] + small)[0] == 0
+    os.chdir("elsewhere")
+    for args in [["train", "--resume", "../precious", "--max-steps", "6"], ["classify", "eval", "-c", "../clf", "--svg", "c.svg"],
+                 ["sample", "-c", "../dn", "--novel", "--count", "2", "--seed", "1", "--temperature", "2"]]:
+        if judge_cli("paths", args) == "refused":
+            problems.append(("paths", "refused", " ".join(args), "should work from another folder"))
+    os.chdir(tmp)
+
+    # --- the server: names, HEAD, CONNECT, slow bodies, abandoned clients, memory ---
+    assert run(["train", "names", "-o", "cat-model", "--max-steps", "30", "--overwrite"] + small)[0] == 0
+    # Large enough that 100,000 characters take seconds to generate.
+    assert run(["train", corpus, "-o", "slow-model", "--max-steps", "1", "--hidden", "512", "--layers", "3",
+                "--seq-length", "8", "--batch-size", "2", "--sample-length", "0", "--overwrite"])[0] == 0
+    proc, port = start_serve(["-c", "dn", "-c", "cat-model", "-c", "clf", "-c", "slow-model", "--max-connections", "8",
+                              "--idle-timeout", "2", "--body-timeout", "3", "--max-length", "100000"])
+    try:
+        for seed in range(1, 6):
+            status, reply = http(port, "POST", "/v1/generate", json.dumps({"model": "dn", "seed": seed, "temperature": 1}))
+            cli = run(["sample", "-c", "dn", "--seed", str(seed), "--length", "200"])[1]
+            text = json.loads(reply)["text"] if status == 200 else None
+            same = text is not None and "\n" not in text and text + "\n" == cli and json.loads(reply)["finish_reason"] == "stop"
+            note("server: names", "ok" if same else "unclear", f"dn seed {seed}", f"{text!r} vs {cli!r}")
+            status, reply = http(port, "POST", "/v1/generate", json.dumps({"model": "cat-model", "seed": seed, "category": "A"}))
+            text = json.loads(reply).get("text", "") if status == 200 else "?"
+            note("server: names", "ok" if "\n" not in text else "unclear", f"by-category seed {seed}", repr(text))
+        for path in ["/", "/healthz", "/v1/models", "/openapi.json"]:
+            status, reply = http(port, "HEAD", path)
+            note("server: methods", "ok" if status == 200 and reply == b"" else "unclear", f"HEAD {path}", f"{status} {reply[:100]!r}")
+        for payload in [b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+                        b"CONNECT / HTTP/1.1\r\n\r\n", b"TRACE / HTTP/1.1\r\n\r\n", b"PATCH /v1/generate HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"]:
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(payload)
+            s.settimeout(5)
+            reply = b""
+            try:
+                while True:
+                    chunk = s.recv(65536)
+                    if not chunk:
+                        break
+                    reply += chunk
+                    if b"\r\n\r\n" in reply and reply.split(b"\r\n\r\n", 1)[1].endswith(b"}"):
+                        break
+            except OSError:
+                pass
+            s.close()
+            ok = reply.startswith(b"HTTP/1.1 4") and b'{"error":' in reply
+            note("server: methods", "refused" if ok else "unclear", repr(payload[:40]), repr(reply[:200]))
+
+        # Eight clients trickle a body at one byte a second: each is cut off by --body-timeout, and a
+        # ninth client gets in once they are.
+        trickles = []
+        for _ in range(8):
+            s = socket.create_connection(("127.0.0.1", port))
+            s.sendall(b"POST /v1/generate HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n{")
+            trickles.append(s)
+        start = time.time()
+        replies = [b""] * 8
+        while time.time() - start < 8 and not all(r.startswith(b"HTTP/1.1 408") for r in replies):
+            for k, s in enumerate(trickles):
+                try:
+                    s.sendall(b" ")
+                except OSError:
+                    pass
+                s.setblocking(False)
+                try:
+                    replies[k] += s.recv(65536)
+                except (BlockingIOError, OSError):
+                    pass
+            time.sleep(1)
+        cut = sum(r.startswith(b"HTTP/1.1 408") and b'{"error":' in r for r in replies)
+        note("server: slow bodies", "refused" if cut == 8 else "hang", "8 bodies at a byte a second",
+             f"{cut} of 8 cut off in {time.time() - start:.1f} s")
+        for s in trickles:
+            s.close()
+        time.sleep(0.5)
+        status, _ = http(port, "GET", "/healthz", timeout=5)
+        note("server: slow bodies", "ok" if status == 200 else "hang", "a request after the trickling clients", status)
+
+        # A client that leaves: its generation stops within a step or two.
+        for stream in [False, True]:
+            s = socket.create_connection(("127.0.0.1", port))
+            body = json.dumps({"model": "slow-model", "length": 100000, "seed": 1, "stream": stream}).encode()
+            s.sendall(b"POST /v1/generate HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            time.sleep(0.5)
+            s.close()
+            start, left = time.time(), None
+            while time.time() - start < 5:
+                left = json.loads(http(port, "GET", "/healthz")[1])["generations_in_flight"]
+                if left == 0:
+                    break
+                time.sleep(0.05)
+            note("server: abandoned clients", "ok" if left == 0 else "hang", f"stream={stream}: client gone after 0.5 s",
+                 f"in flight {left} after {time.time() - start:.2f} s")
+
+        # One long item: refused when over --max-request-memory, and the memory goes back after one that fits.
+        idle = rss_mb(proc.pid)
+        status, reply = http(port, "POST", "/v1/classify", json.dumps({"model": "clf", "items": ["A" + "b" * 60000]}))
+        time.sleep(0.5)
+        after = rss_mb(proc.pid)
+        note("server: memory", "ok" if status == 200 and after - idle <= 20 else "unclear",
+             "a 60,000-character item", f"status {status}, RSS {idle:.0f} -> {after:.0f} MB")
+        MEMORY.append((idle, after))
+    finally:
+        stop_serve(proc)
+    proc, port = start_serve(["-c", "clf", "--max-body", "100000000", "--max-request-memory", "256"])
+    try:
+        status, reply = http(port, "POST", "/v1/classify", json.dumps({"items": ["A" + "b" * 20_000_000]}), timeout=120)
+        ok = status == 400 and b"max-request-memory" in reply and proc.poll() is None
+        note("server: memory", "refused" if ok else "unclear", "a 20-million-character item", f"{status} {reply[:200]!r}")
+    finally:
+        stop_serve(proc)
+
+
+READS_BESIDE_WRITER = int(os.environ.get("CHARRNN_ADVERSARIAL_READS", "2000"))
+MEMORY = []
 
 
 if __name__ == "__main__":

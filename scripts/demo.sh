@@ -27,8 +27,9 @@ PY
     rm -rf "$tmp"
 fi
 
+# The demo's own run is replaced each time the demo runs (--overwrite); a run of yours never is.
 "$CHARRNN" train "$CORPUS" --output "$ROOT/runs/shakespeare" --max-time "$SECONDS_OF_TRAINING" \
-    --eval-every 500 --val-fraction 0.02 --sample-length 0
+    --eval-every 500 --val-fraction 0.02 --sample-length 0 --overwrite
 echo
 for prime in $'Ham.\n' $'King.\n' $'Hor.\nWhat'; do
     echo "=== sample, temperature 0.8"

@@ -7,7 +7,11 @@ import NIOHTTP1
 struct APIError: Error {
     var status: HTTPResponse.Status
     var message: String
-    init(_ status: HTTPResponse.Status, _ message: String) { self.status = status; self.message = message }
+    /// The connection is closed after the reply (a request whose body was not read to its end).
+    var closing = false
+    init(_ status: HTTPResponse.Status, _ message: String, closing: Bool = false) {
+        self.status = status; self.message = message; self.closing = closing
+    }
 
     /// `{"error": {"status": N, "message": "..."}}`
     static func body(_ status: HTTPResponse.Status, _ message: String) -> ByteBuffer {
@@ -22,7 +26,9 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as APIError {
-            return Self.reply(error.status, error.message)
+            var response = Self.reply(error.status, error.message)
+            if error.closing { response.headers[.connection] = "close" }
+            return response
         } catch let error as HTTPError {
             if error.status == .notFound, let allowed = endpointMethods[request.uri.path] {
                 var response = Self.reply(.methodNotAllowed, "\(request.method) is not allowed on \(request.uri.path); use \(allowed)")
@@ -70,5 +76,5 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 /// The method each endpoint answers, for a 405 that names it.
-let endpointMethods = ["/": "GET", "/openapi.json": "GET", "/healthz": "GET", "/v1/models": "GET",
+let endpointMethods = ["/": "GET, HEAD", "/openapi.json": "GET, HEAD", "/healthz": "GET, HEAD", "/v1/models": "GET, HEAD",
                        "/v1/generate": "POST", "/v1/classify": "POST"]

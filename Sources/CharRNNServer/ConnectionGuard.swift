@@ -28,6 +28,8 @@ final class ConnectionCount: @unchecked Sendable {
 /// Sits between the HTTP codec and the request handling of each connection:
 /// - a connection beyond `--max-connections` gets 503 with the JSON error at once and is closed, so
 ///   idle clients cannot use up the process's file descriptors;
+/// - the end of the client's input tells the requests of the connection that their client has gone
+///   (ClientPresence);
 /// - the empty 400 that the HTTP layer sends for a request it cannot parse (bad request line, too many
 ///   or too long headers, bad Content-Length, HTTP/0.9) gets the JSON error body every other refusal has.
 final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
@@ -38,6 +40,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let count: ConnectionCount
     private var admitted = false
+    private var presence: ClientPresence?
 
     init(count: ConnectionCount) { self.count = count }
 
@@ -55,12 +58,19 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         admitted = true
+        presence = ClientPresence.register(context.channel)
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         if admitted { count.release(); admitted = false }
+        if presence != nil { ClientPresence.remove(context.channel); presence = nil }
         context.fireChannelInactive()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let event = event as? ChannelEvent, event == .inputClosed { presence?.leave() }
+        context.fireUserInboundEventTriggered(event)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

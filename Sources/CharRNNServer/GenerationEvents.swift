@@ -24,6 +24,9 @@ public final class GenerationEvents: AsyncSequence, Sendable {
 
     deinit { buffer.cancel() }
 
+    /// Stops the generation at its next step (its client has gone).
+    public func cancel() { buffer.cancel() }
+
     public struct AsyncIterator: AsyncIteratorProtocol {
         // Holding the sequence keeps its generation going while any iterator is alive.
         let events: GenerationEvents

@@ -131,6 +131,12 @@ public final class InferenceEngine: @unchecked Sendable {
         return GenerationEvents(buffer)
     }
 
+    /// Refuses a classification of `items` whose forward passes would hold more than `limit` bytes.
+    public func checkClassificationMemory(model name: String, items: [String], limit: Int) throws {
+        guard case .classifier(let cp)? = models[name] else { return }
+        try cp.checkClassificationMemory(items, limit: limit, limitName: "this server's --max-request-memory")
+    }
+
     /// Top categories for each item, computed on the compute thread between generation steps.
     public func classify(model name: String, items: [String], top: Int) async throws -> [[(category: String, probability: Float)]] {
         guard case .classifier(let cp)? = models[name] else {

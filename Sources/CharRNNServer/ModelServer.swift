@@ -18,7 +18,7 @@ public enum ModelServer {
                                    onRunning: @escaping @Sendable (Int) async -> Void = { _ in })
         -> some ApplicationProtocol
     {
-        let router = Router()
+        let router = Router(context: ServerContext.self)
         Routes(engine: engine, configuration: configuration).register(on: router)
         var logger = Logger(label: "charrnn.serve")
         logger.logLevel = .warning

@@ -84,8 +84,11 @@ public struct ModelSummary: Codable, Sendable, Equatable {
     }
 
     /// The name a model is served under: NAME=PATH names it, else the file or folder name.
+    /// NAME=PATH, or a path whose model is named after its file or folder. A path that exists, or
+    /// whose part before "=" has a "/", is a path even when it holds "=" (./lr=0.002).
     public static func parse(_ argument: String) -> (name: String, path: String) {
-        if let eq = argument.firstIndex(of: "="), eq != argument.startIndex {
+        if let eq = argument.firstIndex(of: "="), eq != argument.startIndex, !argument[..<eq].contains("/"),
+           FileKind(FilePath(argument), followingLinks: true) == .missing {
             return (String(argument[..<eq]), String(argument[argument.index(after: eq)...]))
         }
         var url = URL(fileURLWithPath: argument)

@@ -7,25 +7,34 @@ struct Routes: Sendable {
     let engine: InferenceEngine
     let configuration: ServerConfiguration
 
-    func register(on router: Router<BasicRequestContext>) {
+    func register(on router: Router<ServerContext>) {
         router.add(middleware: JSONErrorMiddleware())
-        router.get("/") { _, _ in Self.static(WebPage.html, type: "text/html; charset=utf-8") }
-        router.get("/openapi.json") { _, _ in
-            Self.static(OpenAPIDocument.json(configuration: configuration), type: "application/json")
-        }
-        router.get("/healthz") { _, _ in
+        readable(router, "/") { Self.static(WebPage.html, type: "text/html; charset=utf-8") }
+        readable(router, "/openapi.json") { Self.static(OpenAPIDocument.json(configuration: configuration), type: "application/json") }
+        readable(router, "/healthz") {
             let stats = engine.statistics
             return Self.json(HealthReply(status: "ok", models: engine.catalog.count, generationsInFlight: engine.generationsInFlight,
                                          steps: stats.steps, rows: stats.rows))
         }
-        router.get("/v1/models") { _, _ in Self.json(ModelsReply(models: engine.catalog)) }
+        readable(router, "/v1/models") { Self.json(ModelsReply(models: engine.catalog)) }
         router.post("/v1/generate") { request, context in try await generate(request, context) }
         router.post("/v1/classify") { request, context in try await classify(request, context) }
     }
 
+    /// GET `path`, and HEAD with the same head and no body (as monitors and curl -I ask).
+    private func readable(_ router: Router<ServerContext>, _ path: RouterPath, _ response: @escaping @Sendable () -> Response) {
+        router.get(path) { _, _ in response() }
+        router.head(path) { _, _ in
+            let full = response()
+            let length = full.body.contentLength
+            return Response(status: full.status, headers: full.headers,
+                            body: ResponseBody(contentLength: length) { writer in try await writer.finish(nil) })
+        }
+    }
+
     // MARK: generate
 
-    private func generate(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    private func generate(_ request: Request, _ context: ServerContext) async throws -> Response {
         let body = try await decode(GenerateBody.self, from: request)
         let name = try modelName(body.model, kind: .generator)
         let length = body.length ?? min(200, configuration.maxLength)
@@ -48,6 +57,9 @@ struct Routes: Sendable {
         let started = ContinuousClock.now
         let events = engine.generate(GenerationRequest(model: name, prompt: body.prompt ?? "", length: length,
                                                        options: options, seed: seed, category: body.category))
+        // A client that hangs up ends its generation at the next step, streaming or not.
+        ClientPresence.of(context.channel)?.whileServing { [weak events] in events?.cancel() }
+        context.channel.closeFuture.whenComplete { [weak events] _ in events?.cancel() }
         // The first event tells whether the engine accepted the request, before any status is sent.
         var iterator = events.makeAsyncIterator()
         guard let first = await iterator.next() else { throw APIError(.serviceUnavailable, "the generation ended unexpectedly") }
@@ -93,7 +105,7 @@ struct Routes: Sendable {
 
     // MARK: classify
 
-    private func classify(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+    private func classify(_ request: Request, _ context: ServerContext) async throws -> Response {
         let body = try await decode(ClassifyBody.self, from: request)
         let name = try modelName(body.model, kind: .classifier)
         guard !body.items.isEmpty else { throw APIError(.badRequest, "items must not be empty") }
@@ -103,6 +115,11 @@ struct Routes: Sendable {
         let categories = engine.model(named: name)?.categories?.count ?? 1
         let top = body.top ?? 3
         guard top >= 1 else { throw APIError(.badRequest, "top must be at least 1 (got \(top))") }
+        do {
+            try engine.checkClassificationMemory(model: name, items: body.items, limit: configuration.maxRequestBytes)
+        } catch let error as CharRNNError {
+            throw APIError(.badRequest, error.description)
+        }
         let started = ContinuousClock.now
         let ranked: [[(category: String, probability: Float)]]
         do {
@@ -120,8 +137,22 @@ struct Routes: Sendable {
 
     // MARK: helpers
 
+    /// The body as JSON. It must arrive within --body-timeout of the headers: the idle timeout alone
+    /// lets a client that sends a byte a second hold its connection for as long as it likes.
     private func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
-        let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
+        let limit = configuration.maxBodyBytes, seconds = configuration.bodyTimeout
+        let buffer = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask { try await request.body.collect(upTo: limit) }
+            group.addTask {
+                try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let buffer = first else {
+                throw APIError(.requestTimeout, "the request body did not arrive within \(seconds) s", closing: true)
+            }
+            return buffer
+        }
         return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
     }
 

@@ -18,6 +18,12 @@ public struct ServerConfiguration: Sendable {
     public var idleTimeout = 30.0
     /// Open connections at most; one more is answered 503 and closed.
     public var maxConnections = 512
+    /// Most memory one classify request's forward passes may hold (MemoryEstimate); a larger one is
+    /// refused with 400 before it runs.
+    public var maxRequestBytes = 512 << 20
+    /// Seconds a client may take to send a whole request body once its headers are in; a slower
+    /// one gets 408 and the connection is closed, so trickled bodies cannot hold every connection.
+    public var bodyTimeout = 10.0
 
     public init() {}
 
@@ -32,6 +38,9 @@ public struct ServerConfiguration: Sendable {
         try check(!host.isEmpty, "--host must not be empty")
         try check(idleTimeout.isFinite && idleTimeout >= 0.1 && idleTimeout <= 86400,
                   "--idle-timeout must be between 0.1 and 86400 seconds (got \(idleTimeout))")
+        try check(maxRequestBytes >= 1 << 20, "--max-request-memory must be at least 1 MB")
+        try check(bodyTimeout.isFinite && bodyTimeout >= 0.1 && bodyTimeout <= 86400,
+                  "--body-timeout must be between 0.1 and 86400 seconds (got \(bodyTimeout))")
         try check((1...1_000_000).contains(maxConnections), "--max-connections must be between 1 and 1000000 (got \(maxConnections))")
     }
 }

@@ -35,7 +35,11 @@ struct CharRNNCommand: AsyncParsableCommand {
         } catch let error as ExitCode {
             Terminal.exit(error.rawValue)
         } catch {
-            if exitCode(for: error) == .success { exit(withError: error) }  // --help, --version
+            if exitCode(for: error) == .success {  // --help: written as any output is, so a write failure is an error
+                let text = fullMessage(for: error)
+                if !text.isEmpty { Terminal.write(text.hasSuffix("\n") ? text : text + "\n") }
+                Terminal.exit(0)
+            }
             let message = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
             Terminal.fail(message + " (see 'charrnn help')", code: 64)
         }

@@ -53,8 +53,13 @@ struct Sample: ParsableCommand {
         let namesModel = cp.info.names ?? false
         let opening = { (prime: String) in Sampler.opening(prime: prime, startCharacter: cp.startCharacter, namesMode: namesModel) }
         prime = opening(prime)
-        if namesModel && stop == nil { options.stop = "\n" }
+        options = options.endingNames(namesModel)
         let length = self.length ?? (namesModel ? 40 : 500)
+        if unique || novel {
+            // Every sample is kept, to tell the next ones from it.
+            try MemoryEstimate.check(MemoryEstimate.product([count, length + prime.utf8.count + 64, 8]),
+                                     what: "keeping \(count) distinct samples of up to \(length) characters")
+        }
         var categoryIndex: Int32? = nil
         if let category {
             guard let names = cp.info.categoryNames else {
@@ -111,6 +116,10 @@ struct Sample: ParsableCommand {
     /// --interactive draws one stream per prompt. Each draw's seed comes from the --seed generator.
     private func sampleOnDevice(_ gpu: ComputeDevice, _ cp: Checkpoint, options: SamplingOptions, length: Int,
                                 category: Int32?, opening: (String) -> String) throws {
+        try MemoryEstimate.check(MemoryEstimate.inference(cp.model.config, T: 1, B: count), what: "drawing \(count) samples together", on: gpu)
+        if count > 1 {
+            try MemoryEstimate.check(MemoryEstimate.product([count, length, 8]), what: "keeping \(count) samples of \(length) characters")
+        }
         let model = try DeviceModel(config: cp.model.config, device: gpu)
         try model.setParameters(cp.model.parameters)
         let generator = try DeviceGenerator(model: model, vocabulary: cp.vocabulary, startCharacter: cp.startCharacter)
@@ -182,8 +191,9 @@ struct Sample: ParsableCommand {
             }
         }
         var seen = Set<String>(), found = 0, attempts = 0
-        while found < count && attempts < 200 * count {
-            for sample in try draw(min(count - found, 200 * count - attempts), &rng) where found < count {
+        let tries = count.multipliedReportingOverflow(by: 200).overflow ? Int.max : 200 * count
+        while found < count && attempts < tries {
+            for sample in try draw(min(count - found, tries - attempts), &rng) where found < count {
                 attempts += 1
                 let s = prime + sample
                 if s.isEmpty || seen.contains(s) || known.contains(s) { continue }

@@ -34,6 +34,10 @@ struct Serve: AsyncParsableCommand {
     var idleTimeout = 30.0
     @Option(parsing: .unconditional, help: "Most open connections; one more is answered 503 and closed.")
     var maxConnections = 512
+    @Option(parsing: .unconditional, help: "Most memory, in MB, one classify request may take; a larger one is refused (400) before it runs.")
+    var maxRequestMemory = 512
+    @Option(parsing: .unconditional, help: "Seconds a client may take to send a request body once its headers are in (408 after that).")
+    var bodyTimeout = 10.0
     @Option(parsing: .unconditional, help: "Threads (default: the physical cores this process may use, from its CPU affinity and any cgroup quota).")
     var threads = CPUCount.usable
     @Option(help: DefaultDevice.help(": where the language models' steps and the classifiers' forward passes run (each generation request draws on the CPU)."))
@@ -51,6 +55,11 @@ struct Serve: AsyncParsableCommand {
         configuration.maxBatch = maxBatch
         configuration.idleTimeout = idleTimeout
         configuration.maxConnections = maxConnections
+        guard (1...(1 << 40)).contains(maxRequestMemory) else {
+            throw CharRNNError.invalidOption("--max-request-memory must be between 1 and 2^40 MB (got \(maxRequestMemory))")
+        }
+        configuration.maxRequestBytes = maxRequestMemory << 20
+        configuration.bodyTimeout = bodyTimeout
         BLAS.setThreads(threads)
         let on = gpu.map { "on \($0.name)" } ?? "\(threads) threads"
         try await ModelServer.run(checkpoints: checkpoint, configuration: configuration, device: gpu) { [host] port in

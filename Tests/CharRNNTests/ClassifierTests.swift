@@ -136,7 +136,7 @@ final class ClassifierTests: XCTestCase {
     }
 
     /// An ensemble predicts the log of its members' mean probability; its first member is the plain
-    /// classifier of the same options; a smaller ensemble trained into the same folder replaces a larger one.
+    /// classifier of the same options; a smaller ensemble trained into the same folder (--overwrite) replaces a larger one.
     func testEnsemble() throws {
         let dir = scratchDirectory()
         try Self.writeSynthetic(dir, perCategory: 60)
@@ -161,7 +161,7 @@ final class ClassifierTests: XCTestCase {
         XCTAssertEqual(try ClassifierEnsemble.load(dir + "/ens/classifier-2.safetensors").members.count, 1)
 
         o.ensemble = 1
-        _ = try ClassifierTrainer.train(o)
+        _ = try ClassifierTrainer.train(o, replacing: true)
         XCTAssertEqual(try ClassifierEnsemble.load(dir + "/ens").members.count, 1)
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/ens/classifier-2.safetensors"))
 

@@ -102,6 +102,9 @@ int crn_built_with_fma(void);
 int crn_cpu_has_avx512f(void);
 
 
+/* Returns memory the process freed to the system (glibc's malloc_trim; nothing elsewhere). */
+void crn_return_freed_memory(void);
+
 #ifdef __cplusplus
 }
 #endif

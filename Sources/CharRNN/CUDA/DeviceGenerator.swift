@@ -60,6 +60,7 @@ public final class DeviceGenerator {
     public func generate(prime: String, streams B: Int, length: Int, options: SamplingOptions, seed: UInt64,
                          category: Int32? = nil, chunk: Int = 64, keep: Bool = true,
                          emit: ([String]) -> Bool = { _ in true }) throws -> [String] {
+        let options = options.endingNames(namesMode)
         try options.validate(for: vocabulary)
         precondition(B >= 1 && chunk >= 1)
         let C = model.config.categories

@@ -92,6 +92,9 @@ public struct Checkpoint {
         func bad(_ why: String) -> CharRNNError { .badCheckpoint(path, why) }
         let st = try SafeTensors.decode(bytes, path: path)
         guard let json = st.metadata["charrnn"] else {
+            if st.metadata[TrainState.metadataKey] != nil {
+                throw bad("it is a training state, for 'train --resume'; give the run's folder, or its best.safetensors or latest.safetensors")
+            }
             throw bad("it has no charrnn metadata (a safetensors file from elsewhere?)")
         }
         guard let obj = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {

@@ -9,6 +9,43 @@ public protocol Classifier {
 }
 
 extension Classifier {
+    /// Bytes the forward passes of one classification of `items` hold at their peak: items of one
+    /// length go through together, up to `ClassifierCheckpoint.itemsPerPass` at a time, and the longest
+    /// such pass decides (passes run one after another). nil when it is beyond counting.
+    public func classificationBytes(_ items: [String]) -> Int? {
+        var itemsOfLength: [Int: Int] = [:]
+        var total = 0, longest = 0
+        for item in items {
+            let n = item.unicodeScalars.count
+            itemsOfLength[n, default: 0] += 1
+            total += n
+            longest = max(longest, n)
+        }
+        var peak = 0
+        for (T, n) in itemsOfLength {
+            guard let bytes = ClassifierCheckpoint.passBytes(info.config, T: max(T, 1), B: min(n, ClassifierCheckpoint.itemsPerPass))
+            else { return nil }
+            peak = max(peak, bytes)
+        }
+        // Beside the passes: every item's ids and text, and the normalisation of one item (Unicode
+        // decomposition), measured at about 1.1 KB a character (2,000,000 characters: 2.2 GB).
+        return MemoryEstimate.sum([peak, MemoryEstimate.product([total, 16]), MemoryEstimate.product([longest, 1152])])
+    }
+
+    /// Refuses, in one sentence naming the cost, a classification that would need more than `limit`
+    /// bytes (nil: this machine's memory).
+    public func checkClassificationMemory(_ items: [String], limit: Int? = nil, limitName: String? = nil) throws {
+        let bytes = classificationBytes(items)
+        let longest = items.map { $0.unicodeScalars.count }.max() ?? 0
+        let what = items.count == 1 ? "classifying an item of \(longest) characters"
+            : "classifying \(items.count) items (the longest \(longest) characters)"
+        guard let limit else { return try MemoryEstimate.check(bytes, what: what) }
+        guard let bytes, bytes <= limit else {
+            throw CharRNNError.invalidOption("\(what) would need about \(bytes.map(MemoryEstimate.describe) ?? "more than can be counted") "
+                                             + "of memory, above \(limitName ?? "the limit") of \(MemoryEstimate.describe(limit)); send shorter items")
+        }
+    }
+
     /// The prior correction τ to use: the one given, else the checkpoint's default, else 0. Checks
     /// that it lies in [0, 1] and that the classifier records the training counts it needs.
     public func priorCorrection(_ given: Double?) throws -> Double {

@@ -86,7 +86,10 @@ public struct ClassifierCheckpoint {
         }
         func bad(_ why: String) -> CharRNNError { .badCheckpoint(file, why) }
         let st = try SafeTensors.decode(try TextFile.readBytes(file), path: file)
-        guard let json = st.metadata["charrnn"] else { throw bad("it has no charrnn metadata (a safetensors file from elsewhere?)") }
+        guard let json = st.metadata["charrnn"] else {
+            if st.metadata[TrainState.metadataKey] != nil { throw bad("it is a language model's training state, not a classifier") }
+            throw bad("it has no charrnn metadata (a safetensors file from elsewhere?)")
+        }
         guard let obj = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
               let version = obj["format_version"] as? Int else { throw bad("its charrnn metadata is not valid JSON") }
         guard version == CheckpointInfo.currentVersion else {
@@ -117,8 +120,26 @@ public struct ClassifierCheckpoint {
         return ClassifierCheckpoint(model: model, vocabulary: Vocabulary(scalars: scalars), info: info)
     }
 
+    /// Items of one length that go through the model together.
+    public static let itemsPerPass = 256
+    /// A pass whose workspaces would be larger than this runs on a copy of the model that is freed
+    /// afterwards, and the memory goes back to the system: one long item does not keep the process
+    /// (a server) large for good.
+    static let largePassBytes = 32 << 20
+
+    /// Bytes of one forward pass over B items of T characters: each direction is a recurrent stack
+    /// of the classifier's shape, both directions' activations kept, the parameters once.
+    static func passBytes(_ c: ClassifierConfig, T: Int, B: Int) -> Int? {
+        let stack = ModelConfig(cell: c.cell, layers: c.layers, hidden: c.hidden, embed: c.embed, vocabSize: c.vocabSize)
+        guard let activations = MemoryEstimate.activationFloats(stack, T: T, B: B),
+              let inputs = MemoryEstimate.product([c.layers, 2, T, B, c.directions * c.hidden + c.embed]),
+              let all = MemoryEstimate.sum([MemoryEstimate.product([c.directions, activations]), inputs]) else { return nil }
+        return MemoryEstimate.product([4, all])
+    }
+
     /// log p(c | x) of the model as trained, for each item (normalised as in training).
     public func modelLogProbabilities(_ items: [String]) throws -> [[Float]] {
+        if onDevice == nil { try checkClassificationMemory(items) }
         let encoded = try items.map { raw -> [Int32] in
             let ids = try vocabulary.encode(info.normalization.apply(raw), what: "'\(raw)'")
             guard !ids.isEmpty else { throw CharRNNError.invalidOption("an empty item cannot be classified") }
@@ -128,9 +149,11 @@ public struct ClassifierCheckpoint {
         var out = [[Float]](repeating: [], count: items.count)
         var byLength: [Int: [Int]] = [:]
         for (i, ids) in encoded.enumerated() { byLength[ids.count, default: []].append(i) }
+        var usedScratch = false
+        defer { if usedScratch { MemoryEstimate.returnFreedMemory() } }
         for (T, indices) in byLength {
-            for chunk in stride(from: 0, to: indices.count, by: 256) {
-                let group = Array(indices[chunk..<min(chunk + 256, indices.count)])
+            for chunk in stride(from: 0, to: indices.count, by: Self.itemsPerPass) {
+                let group = Array(indices[chunk..<min(chunk + Self.itemsPerPass, indices.count)])
                 let B = group.count
                 var ids = [Int32](repeating: 0, count: T * B)
                 for (b, i) in group.enumerated() { for t in 0..<T { ids[t * B + b] = encoded[i][t] } }
@@ -139,6 +162,11 @@ public struct ClassifierCheckpoint {
                     var none = RandomGenerator(seed: 0)
                     try onDevice.forward(ids, T: T, B: B, rng: &none)
                     logits = try onDevice.device.downloadFloats(onDevice.logits.pointer, count: B * C)
+                } else if (Self.passBytes(info.config, T: T, B: B) ?? .max) > Self.largePassBytes {
+                    let scratch = ClassifierModel(config: model.config)
+                    scratch.parameters.pointer.update(from: model.parameters.pointer, count: model.parameterCount)
+                    logits = Array(UnsafeBufferPointer(start: scratch.forward(ids, T: T, B: B), count: B * C))
+                    usedScratch = true
                 } else {
                     logits = Array(UnsafeBufferPointer(start: model.forward(ids, T: T, B: B), count: B * C))
                 }

@@ -97,6 +97,7 @@ public final class GenerationBatch {
     /// ready for `step`. Errors name the problem in words a client can act on.
     public func start(prompt: String, length: Int, options: SamplingOptions, seed: UInt64,
                       category: String? = nil) throws -> GenerationStream {
+        let options = options.endingNames(namesMode)
         try options.validate(for: vocabulary)
         guard length >= 0 else { throw CharRNNError.invalidOption("length must not be negative (got \(length))") }
         var categoryIndex: Int32? = nil

@@ -15,6 +15,15 @@ public struct SamplingOptions: Sendable, Equatable {
         self.temperature = temperature; self.topK = topK; self.greedy = greedy; self.stop = stop
     }
 
+    /// A names model's generation ends at the end of a name (the line break between names) unless the
+    /// caller chose another stop: the library decides this, so the CLI, the server and the page agree.
+    public func endingNames(_ namesMode: Bool) -> SamplingOptions {
+        guard namesMode, stop == nil else { return self }
+        var o = self
+        o.stop = "\n"
+        return o
+    }
+
     public func validate() throws {
         guard temperature > 0, temperature.isFinite else {
             throw CharRNNError.invalidOption("--temperature must be above 0 (got \(temperature))")
@@ -71,6 +80,7 @@ public final class Sampler {
     @discardableResult
     public func generate(prime: String, length: Int, options: SamplingOptions, rng: inout RandomGenerator,
                          category: Int32? = nil, keep: Bool = true, emit: (Unicode.Scalar) -> Bool = { _ in true }) throws -> String {
+        let options = options.endingNames(namesMode)
         try options.validate(for: vocabulary)
         let C = model.config.categories
         if C > 0 {

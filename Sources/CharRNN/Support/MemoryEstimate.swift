@@ -1,3 +1,4 @@
+import CCharRNNKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -72,12 +73,15 @@ public enum MemoryEstimate {
         return product([pages, size])
     }
 
+    /// Hands memory that was freed back to the system (crn_return_freed_memory).
+    public static func returnFreedMemory() { crn_return_freed_memory() }
+
     public static func describe(_ bytes: Int) -> String {
         let gb = Double(bytes) / 1_073_741_824
         return gb >= 1 ? fmt(gb, 1) + " GB" : fmt(Double(bytes) / 1_048_576, 0) + " MB"
     }
 
-    static func product(_ xs: [Int]) -> Int? {
+    public static func product(_ xs: [Int]) -> Int? {
         var p = 1
         for x in xs {
             guard x >= 0 else { return nil }
@@ -88,7 +92,7 @@ public enum MemoryEstimate {
         return p
     }
 
-    static func sum(_ xs: [Int?]) -> Int? {
+    public static func sum(_ xs: [Int?]) -> Int? {
         var s = 0
         for x in xs {
             guard let x else { return nil }
