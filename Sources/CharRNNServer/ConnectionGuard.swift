@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import NIOCore
+import NIOHTTP1
 import NIOHTTPTypes
 
 /// Open connections of one server, shared by every connection's ConnectionGuard.
@@ -41,6 +42,7 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private let count: ConnectionCount
     private var admitted = false
     private var presence: ClientPresence?
+    private var refusingConnect = false
 
     init(count: ConnectionCount) { self.count = count }
 
@@ -74,8 +76,29 @@ final class ConnectionGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard admitted else { return }  // a refused connection is answered and closing
+        guard admitted, !refusingConnect else { return }  // a refused connection is answered and closing
+        if case .head(let head) = unwrapInboundIn(data), head.method == .connect {
+            refuseConnect(context: context)
+            return
+        }
         context.fireChannelRead(data)
+    }
+
+    /// CONNECT gets 405 with the JSON error, then the connection is closed. NIO's encoder frames every
+    /// reply to a CONNECT without a body (right for a 2xx, which opens a tunnel), so the reply is
+    /// written as bytes below it.
+    private func refuseConnect(context: ChannelHandlerContext) {
+        refusingConnect = true
+        let body = APIError.body(.methodNotAllowed, "CONNECT is not supported: this server is not a proxy")
+        var reply = ByteBuffer(string: "HTTP/1.1 405 Method Not Allowed\r\nContent-Type: application/json\r\n"
+                                    + "Content-Length: \(body.readableBytes)\r\nConnection: close\r\n\r\n")
+        reply.writeImmutableBuffer(body)
+        let channel = context.channel
+        guard let below = try? context.pipeline.syncOperations.context(handlerType: HTTPResponseEncoder.self) else {
+            channel.close(promise: nil)
+            return
+        }
+        below.writeAndFlush(NIOAny(reply)).whenComplete { _ in channel.close(promise: nil) }
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {

@@ -79,6 +79,18 @@ final class ServerHardeningTests: XCTestCase {
         }
     }
 
+    func testConnectIsRefusedWithTheJSONErrorAndTheConnectionClosed() async throws {
+        try await live { client in
+            for request in ["CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", "CONNECT / HTTP/1.1\r\n\r\n"] {
+                let reply = try await exchange(port: client.port, request, halfClose: false, timeout: 5)
+                XCTAssertTrue(reply.text.hasPrefix("HTTP/1.1 405"), reply.text)
+                XCTAssertTrue(reply.text.hasSuffix("\"status\":405}}"), reply.text)
+                XCTAssertTrue(reply.closedByServer)
+                XCTAssertLessThan(reply.seconds, 2)
+            }
+        }
+    }
+
     func testATrickledBodyIsCutOffAtTheBodyTimeout() async throws {
         try await live(bodyTimeout: 1) { client in
             let port = client.port
