@@ -680,6 +680,14 @@ def second_pass(tmp, corpus, small):
                 except (BlockingIOError, OSError):
                     pass
             time.sleep(1)
+        for k, s in enumerate(trickles):  # the rest of each reply: its body may come after its head
+            s.setblocking(True)
+            s.settimeout(1)
+            try:
+                while chunk := s.recv(65536):
+                    replies[k] += chunk
+            except OSError:
+                pass
         cut = sum(r.startswith(b"HTTP/1.1 408") and b'{"error":' in r for r in replies)
         note("server: slow bodies", "refused" if cut == 8 else "hang", "8 bodies at a byte a second",
              f"{cut} of 8 cut off in {time.time() - start:.1f} s")

@@ -149,8 +149,10 @@ public struct ClassifierCheckpoint {
         var out = [[Float]](repeating: [], count: items.count)
         var byLength: [Int: [Int]] = [:]
         for (i, ids) in encoded.enumerated() { byLength[ids.count, default: []].append(i) }
-        var usedScratch = false
-        defer { if usedScratch { MemoryEstimate.returnFreedMemory() } }
+        // After a large classification (a long item's normalisation and passes), the freed memory
+        // goes back to the system.
+        let large = (classificationBytes(items) ?? .max) > Self.largePassBytes
+        defer { if large { MemoryEstimate.returnFreedMemory() } }
         for (T, indices) in byLength {
             for chunk in stride(from: 0, to: indices.count, by: Self.itemsPerPass) {
                 let group = Array(indices[chunk..<min(chunk + Self.itemsPerPass, indices.count)])
@@ -166,7 +168,6 @@ public struct ClassifierCheckpoint {
                     let scratch = ClassifierModel(config: model.config)
                     scratch.parameters.pointer.update(from: model.parameters.pointer, count: model.parameterCount)
                     logits = Array(UnsafeBufferPointer(start: scratch.forward(ids, T: T, B: B), count: B * C))
-                    usedScratch = true
                 } else {
                     logits = Array(UnsafeBufferPointer(start: model.forward(ids, T: T, B: B), count: B * C))
                 }
