@@ -359,6 +359,20 @@ def main():
               '\xff\xfe', '{"length": 5, "length": 6}']
     for b in bodies:
         judge_http("server: generate", "POST", "/v1/generate", b)
+    completions = ['{"max_tokens": 1e300}', '{"max_tokens": -1}', '{"prompt": [1, 2]}', '{"prompt": []}', '{"prompt": [[1]]}',
+                   '{"stop": ["a", "b", "c", "d", "e"]}', '{"stop": [""]}', '{"stop": 5}', '{"n": 0}', '{"n": 1e9}', '{"n": 129}',
+                   '{"logprobs": 99}', '{"logprobs": -1}', '{"temperature": -1}', '{"temperature": 0, "max_tokens": 5}',
+                   '{"top_p": 0}', '{"top_p": 1.5}', '{"top_k": 0}', '{"top_k": -1, "max_tokens": 3}', '{"suffix": "x"}',
+                   '{"best_of": 2}', '{"logit_bias": {"5": 1}}', '{"presence_penalty": 1}', '{"user": "u", "max_tokens": 2}',
+                   '{"stream": true, "max_tokens": 5}', '{"stream": true, "stream_options": {"include_usage": true}, "max_tokens": 3}',
+                   '{"echo": true, "logprobs": 2, "max_tokens": 0}', '{"echo": true, "logprobs": 2, "prompt": "", "max_tokens": 0}',
+                   '{"prompt": ["to", "be"], "n": 64, "max_tokens": 2}', '{"model": "clf"}', '{"model": "nope"}', '{"seed": -1}',
+                   '{"stop": "e", "max_tokens": 100, "stream": true}', '{"prompt": "\u20ac"}', '{"messages": []}', '[]', '',
+                   '{"max_tokens": 5, "logprobs": 20, "n": 3, "stream": true}']
+    for b in completions:
+        judge_http("server: completions", "POST", "/v1/completions", b)
+    judge_http("server: completions", "POST", "/v1/chat/completions", '{"model": "model", "messages": [{"role": "user", "content": "hi"}]}')
+    judge_http("server: completions", "GET", "/metrics", None)
     for b in ['{"items": []}', '{"items": ["Abba"], "top": 1e30}', '{"items": ["Abba"], "top": -1}', '{"items": "Abba"}',
               '{"items": [5]}', '{"items": ["Abba"], "topp": 1}', '{"items": ["\u20ac"]}', '{"items": [""]}', '{}',
               '{"items": ["Abba"], "model": "model"}', '{"items": ["Abba"]}', '{"items": ["Abba"] }' + " " * 10,

@@ -8,3 +8,5 @@ build
 # The tests use only the public API: without testable imports the test build reuses the release build
 # above instead of compiling every module again with testability (half of a fresh run's time).
 swift test --disable-swift-testing --disable-testable-imports "${BUILD_FLAGS[@]}" "$@"
+# The OpenAI-compatible API through the official openai client, and 64 concurrent streams (a whole run only).
+if [ $# -eq 0 ]; then bash scripts/test-openai.sh; fi

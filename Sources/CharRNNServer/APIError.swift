@@ -9,13 +9,42 @@ struct APIError: Error {
     var message: String
     /// The connection is closed after the reply (a request whose body was not read to its end).
     var closing = false
-    init(_ status: HTTPResponse.Status, _ message: String, closing: Bool = false) {
-        self.status = status; self.message = message; self.closing = closing
+    init(_ status: HTTPResponse.Status, param: String? = nil, _ message: String, closing: Bool = false) {
+        self.status = status; self.message = message; self.closing = closing; self.param = param
     }
 
-    /// `{"error": {"status": N, "message": "..."}}`
-    static func body(_ status: HTTPResponse.Status, _ message: String) -> ByteBuffer {
-        ByteBuffer(bytes: JSON.encode(ErrorReply(error: .init(status: status.code, message: message))))
+    /// Which member of a request is at fault (OpenAI's `param`), and a code a client can act on.
+    var param: String? = nil
+    var code: String? = nil
+
+    /// `{"error": {"message", "status", "type", "param", "code"}}`: charrnn's message and status, and
+    /// OpenAI's type, param and code, so charrnn's clients and OpenAI's read the same reply.
+    static func body(_ status: HTTPResponse.Status, _ message: String, param: String? = nil, code: String? = nil) -> ByteBuffer {
+        var text = "{\"error\":{\"message\":" + JSON.string(message) + ",\"status\":\(status.code)"
+        text += ",\"type\":" + JSON.string(errorType(status))
+        text += ",\"param\":" + (param.map(JSON.string) ?? "null")
+        text += ",\"code\":" + ((code ?? defaultCode(status)).map(JSON.string) ?? "null") + "}}"
+        return ByteBuffer(string: text)
+    }
+
+    /// OpenAI's error types by status.
+    static func errorType(_ status: HTTPResponse.Status) -> String {
+        switch status.code {
+        case 401: "authentication_error"
+        case 403: "permission_error"
+        case 404: "not_found_error"
+        case 408, 413, 429, 503: status.code == 429 ? "rate_limit_error" : "server_error"
+        case 500...: "server_error"
+        default: "invalid_request_error"
+        }
+    }
+
+    static func defaultCode(_ status: HTTPResponse.Status) -> String? {
+        switch status.code {
+        case 401: "invalid_api_key"
+        case 503: "overloaded"
+        default: nil
+        }
     }
 }
 
@@ -26,8 +55,9 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         do {
             return try await next(request, context)
         } catch let error as APIError {
-            var response = Self.reply(error.status, error.message)
+            var response = Self.reply(error.status, error.message, param: error.param, code: error.code)
             if error.closing { response.headers[.connection] = "close" }
+            if error.status == .serviceUnavailable || error.status == .tooManyRequests { response.headers[.retryAfter] = "1" }
             return response
         } catch let error as HTTPError {
             if error.status == .notFound, let allowed = endpointMethods[request.uri.path] {
@@ -56,9 +86,9 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
-    static func reply(_ status: HTTPResponse.Status, _ message: String) -> Response {
+    static func reply(_ status: HTTPResponse.Status, _ message: String, param: String? = nil, code: String? = nil) -> Response {
         Response(status: status, headers: [.contentType: "application/json"],
-                 body: ResponseBody(byteBuffer: APIError.body(status, message)))
+                 body: ResponseBody(byteBuffer: APIError.body(status, message, param: param, code: code)))
     }
 
     static func describe(_ error: DecodingError) -> String {
@@ -77,4 +107,5 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
 
 /// The method each endpoint answers, for a 405 that names it.
 let endpointMethods = ["/": "GET, HEAD", "/openapi.json": "GET, HEAD", "/healthz": "GET, HEAD", "/v1/models": "GET, HEAD",
+                       "/metrics": "GET, HEAD", "/v1/completions": "POST", "/v1/chat/completions": "POST",
                        "/v1/generate": "POST", "/v1/classify": "POST"]

@@ -122,7 +122,36 @@ struct ClassifyReply: Encodable {
     var ms: Double
 }
 
-struct ModelsReply: Encodable { var models: [ModelSummary] }
+/// `GET /v1/models`: OpenAI's list (`object`, `data` with `id`, `object`, `created`, `owned_by`, and
+/// charrnn's own members beside them) and charrnn's `models`, as before.
+struct ModelsReply: Encodable {
+    struct Entry: Encodable {
+        var id: String
+        var object = "model"
+        var created: Int
+        var ownedBy = "charrnn"
+        var charrnn: ModelSummary
+
+        enum CodingKeys: String, CodingKey { case id, object, created, ownedBy = "owned_by" }
+
+        func encode(to encoder: Encoder) throws {
+            try charrnn.encode(to: encoder)
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(id, forKey: .id)
+            try c.encode(object, forKey: .object)
+            try c.encode(created, forKey: .created)
+            try c.encode(ownedBy, forKey: .ownedBy)
+        }
+    }
+    var object = "list"
+    var data: [Entry]
+    var models: [ModelSummary]
+
+    init(models: [ModelSummary], created: Int) {
+        self.models = models
+        data = models.map { Entry(id: $0.name, created: created, charrnn: $0) }
+    }
+}
 
 struct HealthReply: Encodable {
     var status: String
@@ -138,12 +167,11 @@ struct HealthReply: Encodable {
     }
 }
 
-struct ErrorReply: Encodable {
-    struct Detail: Encodable { var status: Int; var message: String }
-    var error: Detail
-}
 
 enum JSON {
+    /// `s` as a JSON string literal.
+    static func string(_ s: String) -> String { String(decoding: encode([s]).dropFirst().dropLast(), as: UTF8.self) }
+
     static func encode<T: Encodable>(_ value: T) -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]

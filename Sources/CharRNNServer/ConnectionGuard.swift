@@ -17,12 +17,14 @@ final class ConnectionCount: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         guard open < limit else { return false }
         open += 1
+        ServerMetrics.openConnections.record(open)
         return true
     }
 
     func release() {
         lock.lock(); defer { lock.unlock() }
         open -= 1
+        ServerMetrics.openConnections.record(open)
     }
 }
 

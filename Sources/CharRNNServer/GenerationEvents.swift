@@ -1,9 +1,12 @@
+import CharRNN
 import Foundation
 
 /// What a generation sends back to the request that asked for it.
 public enum GenerationEvent: Sendable, Equatable {
     /// Characters produced since the last event.
     case text(String)
+    /// Characters produced since the last event with the score of each (a generation asked to score).
+    case scored(String, [CharacterScore])
     /// The last event: how many characters were produced and why it ended ("length", "stop", "cancelled", or
     /// "error" when the device failed).
     case finished(tokens: Int, reason: String)
@@ -42,6 +45,7 @@ final class GenerationEventBuffer: @unchecked Sendable {
     // @unchecked: every stored property is read and written only while holding `lock`.
     private let lock = NSLock()
     private var pending = String.UnicodeScalarView()
+    private var pendingScores: [CharacterScore] = []
     private var last: GenerationEvent?
     private var ended = false, cancelled = false
     private var waiter: CheckedContinuation<GenerationEvent?, Never>?
@@ -50,10 +54,11 @@ final class GenerationEventBuffer: @unchecked Sendable {
     var isCancelled: Bool { lock.withLock { cancelled } }
 
     /// Adds a character; false when the reader has gone away.
-    func append(_ character: Unicode.Scalar) -> Bool {
+    func append(_ character: Unicode.Scalar, score: CharacterScore? = nil) -> Bool {
         lock.lock()
         guard !cancelled else { lock.unlock(); return false }
         pending.append(character)
+        if let score { pendingScores.append(score) }
         let resume = takeForWaiter()
         lock.unlock()
         resume?()
@@ -102,8 +107,8 @@ final class GenerationEventBuffer: @unchecked Sendable {
     /// The next event to hand out: the pending text, else the last event (once). Holding `lock`.
     private func take() -> GenerationEvent? {
         if !pending.isEmpty {
-            defer { pending = String.UnicodeScalarView() }
-            return .text(String(pending))
+            defer { pending = String.UnicodeScalarView(); pendingScores = [] }
+            return pendingScores.isEmpty ? .text(String(pending)) : .scored(String(pending), pendingScores)
         }
         if let event = last, !ended {
             ended = true

@@ -9,10 +9,13 @@ public struct GenerationRequest: Sendable {
     public var options: SamplingOptions
     public var seed: UInt64
     public var category: String?
+    /// Score each generated character with this many alternatives (logprobs); nil: no scores.
+    public var scoring: Int?
 
-    public init(model: String, prompt: String, length: Int, options: SamplingOptions, seed: UInt64, category: String? = nil) {
+    public init(model: String, prompt: String, length: Int, options: SamplingOptions, seed: UInt64, category: String? = nil,
+                scoring: Int? = nil) {
         self.model = model; self.prompt = prompt; self.length = length
-        self.options = options; self.seed = seed; self.category = category
+        self.options = options; self.seed = seed; self.category = category; self.scoring = scoring
     }
 }
 
@@ -114,6 +117,16 @@ public final class InferenceEngine: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Most generations queued or running at once; one more is refused at once (the server answers
+    /// 503 with Retry-After).
+    public var maxInFlight = Int.max
+
+    /// Whether `count` more generations would go beyond maxInFlight.
+    public func isFull(adding count: Int) -> Bool {
+        condition.lock(); defer { condition.unlock() }
+        return inFlight + count > maxInFlight
+    }
+
     /// Queues a generation; its events arrive on the returned sequence. Releasing the sequence (a client
     /// that went away) cancels the generation at its next step.
     public func generate(_ request: GenerationRequest) -> GenerationEvents {
@@ -126,6 +139,7 @@ public final class InferenceEngine: @unchecked Sendable {
         }
         pending[request.model, default: []].append(Pending(request: request, events: buffer))
         inFlight += 1
+        ServerMetrics.generationsInFlight.record(inFlight)
         condition.signal()
         condition.unlock()
         return GenerationEvents(buffer)
@@ -135,6 +149,31 @@ public final class InferenceEngine: @unchecked Sendable {
     public func checkClassificationMemory(model name: String, items: [String], limit: Int) throws {
         guard case .classifier(let cp)? = models[name] else { return }
         try cp.checkClassificationMemory(items, limit: limit, limitName: "this server's --max-request-memory")
+    }
+
+    /// The score of each character of `prompt` (logprobs of an echoed prompt), on the compute thread.
+    public func score(model name: String, prompt: String, category: String?, alternatives: Int) async throws -> [CharacterScore] {
+        guard case .generator(let batch)? = models[name] else {
+            throw CharRNNError.invalidOption("'\(name)' is not a language model")
+        }
+        let box = UncheckedBox(batch)
+        return try await onComputeThread { try box.value.score(prompt: prompt, category: category, alternatives: alternatives) }
+    }
+
+    /// Runs `work` on the compute thread between generation steps.
+    private func onComputeThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let job: @Sendable () -> Void = { continuation.resume(with: Result { try work() }) }
+            condition.lock()
+            if stopping {
+                condition.unlock()
+                continuation.resume(throwing: CharRNNError.invalidOption("the server is shutting down"))
+                return
+            }
+            jobs.append(job)
+            condition.signal()
+            condition.unlock()
+        }
     }
 
     /// Top categories for each item, computed on the compute thread between generation steps.
@@ -186,7 +225,9 @@ public final class InferenceEngine: @unchecked Sendable {
                 admitted[name] = Array(queue.prefix(room))
                 pending[name] = Array(queue.dropFirst(room))
             }
+            let queued = pending.values.reduce(0) { $0 + $1.count }
             condition.unlock()
+            ServerMetrics.queueDepth.record(queued)
 
             for job in runNow { job() }
             for (name, list) in admitted { for p in list { admit(p, model: name) } }
@@ -201,7 +242,8 @@ public final class InferenceEngine: @unchecked Sendable {
         }
         do {
             let r = p.request
-            let stream = try batch.start(prompt: r.prompt, length: r.length, options: r.options, seed: r.seed, category: r.category)
+            let stream = try batch.start(prompt: r.prompt, length: r.length, options: r.options, seed: r.seed, category: r.category,
+                                         scoring: r.scoring)
             let a = Active(stream, p.events)
             if stream.finished { finish(a, reason: "length") } else { active[name, default: []].append(a) }
         } catch let error as CharRNNError {
@@ -234,12 +276,14 @@ public final class InferenceEngine: @unchecked Sendable {
             steps += 1
             rows += list.count
             condition.unlock()
+            ServerMetrics.batchRows.record(list.count)
             var keep: [Active] = []
             keep.reserveCapacity(list.count)
             for (a, outcome) in zip(list, outcomes) {
                 switch outcome {
                 case .character(let ch):
-                    if !a.events.append(ch) {
+                    ServerMetrics.charactersGenerated.increment()
+                    if !a.events.append(ch, score: a.stream.lastScore) {
                         finish(a, reason: "cancelled")
                         continue
                     }
@@ -261,7 +305,9 @@ public final class InferenceEngine: @unchecked Sendable {
     private func close(_ events: GenerationEventBuffer, _ last: GenerationEvent) {
         condition.lock()
         inFlight -= 1
+        let now = inFlight
         condition.unlock()
+        ServerMetrics.generationsInFlight.record(now)
         events.finish(last)
     }
 }

@@ -19,9 +19,15 @@ public enum ModelServer {
         -> some ApplicationProtocol
     {
         let router = Router(context: ServerContext.self)
-        Routes(engine: engine, configuration: configuration).register(on: router)
         var logger = Logger(label: "charrnn.serve")
-        logger.logLevel = .warning
+        logger.logLevel = configuration.logLevel
+        // Outermost first: the record sees every reply, CORS answers preflights before the key is
+        // asked for, and the key is checked before any route runs.
+        router.add(middleware: RequestRecordMiddleware(logger: logger))
+        if !configuration.corsOrigins.isEmpty { router.add(middleware: OriginsMiddleware(origins: Set(configuration.corsOrigins))) }
+        if let key = configuration.apiKey { router.add(middleware: APIKeyMiddleware(key: key)) }
+        engine.maxInFlight = configuration.maxQueue
+        Routes(engine: engine, configuration: configuration).register(on: router)
         let connections = ConnectionCount(limit: configuration.maxConnections)
         let http = HTTP1Channel.Configuration(additionalChannelHandlers: [ConnectionGuard(count: connections)],
                                               idleTimeout: .milliseconds(Int64(configuration.idleTimeout * 1000)))

@@ -16,7 +16,12 @@ struct Routes: Sendable {
             return Self.json(HealthReply(status: "ok", models: engine.catalog.count, generationsInFlight: engine.generationsInFlight,
                                          steps: stats.steps, rows: stats.rows))
         }
-        readable(router, "/v1/models") { Self.json(ModelsReply(models: engine.catalog)) }
+        readable(router, "/v1/models") { Self.json(ModelsReply(models: engine.catalog, created: configuration.startedAt)) }
+        readable(router, "/metrics") {
+            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                     body: ResponseBody(byteBuffer: ByteBuffer(bytes: ServerMetrics.exposition())))
+        }
+        CompletionRoutes(engine: engine, configuration: configuration).register(on: router)
         router.post("/v1/generate") { request, context in try await generate(request, context) }
         router.post("/v1/classify") { request, context in try await classify(request, context) }
     }
@@ -53,6 +58,7 @@ struct Routes: Sendable {
             stop = s.unicodeScalars.first
         }
         let seed = body.seed ?? UInt64.random(in: 0...UInt64(Int64.max))
+        try Self.admit(engine, generations: 1)
         let options = SamplingOptions(temperature: Float(temperature), topK: body.topK, greedy: body.greedy ?? false, stop: stop)
         let started = ContinuousClock.now
         let events = engine.generate(GenerationRequest(model: name, prompt: body.prompt ?? "", length: length,
@@ -71,11 +77,12 @@ struct Routes: Sendable {
                 var rest = events.makeAsyncIterator()
                 while let event = next {
                     switch event {
-                    case .text(let text):
+                    case .text(let text), .scored(let text, _):
                         try await writer.write(Self.event(data: JSON.encode(StreamChunk(text: text))))
                         // What the model produces meanwhile goes out with the next event.
                         try await Task.sleep(for: Self.streamInterval)
                     case .finished(let tokens, let reason):
+                        context.tally.add(tokens)
                         let done = StreamDone(tokens: tokens, ms: Self.ms(since: started), finishReason: reason, seed: seed)
                         try await writer.write(Self.event(name: "done", data: JSON.encode(done)))
                     case .rejected(let message):
@@ -92,8 +99,9 @@ struct Routes: Sendable {
         var next: GenerationEvent? = first
         while let event = next {
             switch event {
-            case .text(let t): text += t
+            case .text(let t), .scored(let t, _): text += t
             case .finished(let tokens, let reason):
+                context.tally.add(tokens)
                 return Self.json(GenerateReply(model: name, text: text, tokens: tokens, ms: Self.ms(since: started),
                                                finishReason: reason, seed: seed))
             case .rejected(let message): throw APIError(.badRequest, message)
@@ -140,6 +148,10 @@ struct Routes: Sendable {
     /// The body as JSON. It must arrive within --body-timeout of the headers: the idle timeout alone
     /// lets a client that sends a byte a second hold its connection for as long as it likes.
     private func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+        try await Self.decode(type, from: request, configuration: configuration)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request, configuration: ServerConfiguration) async throws -> T {
         let limit = configuration.maxBodyBytes, seconds = configuration.bodyTimeout
         let buffer = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
             group.addTask { try await request.body.collect(upTo: limit) }
@@ -156,22 +168,31 @@ struct Routes: Sendable {
         return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
     }
 
-    /// The named model, or the only model of the kind when no name is given.
     private func modelName(_ name: String?, kind: ModelSummary.Kind) throws -> String {
+        try Self.modelName(name, kind: kind, in: engine)
+    }
+
+    /// The named model, or the only model of the kind when no name is given.
+    static func modelName(_ name: String?, kind: ModelSummary.Kind, in engine: InferenceEngine) throws -> String {
         let candidates = engine.catalog.filter { $0.kind == kind }
         guard let name else {
             guard candidates.count == 1 else {
-                throw APIError(.badRequest, candidates.isEmpty
+                throw APIError(.badRequest, param: "model", candidates.isEmpty
                     ? "this server has no \(kind.rawValue) model"
                     : "give a model: one of \(candidates.map(\.name).joined(separator: ", "))")
             }
             return candidates[0].name
         }
         guard let model = engine.model(named: name) else {
-            throw APIError(.notFound, "unknown model '\(name)'; this server has: \(engine.catalog.map(\.name).joined(separator: ", "))")
+            var e = APIError(.notFound, "unknown model '\(name)'; this server has: \(engine.catalog.map(\.name).joined(separator: ", "))")
+            e.param = "model"
+            e.code = "model_not_found"
+            throw e
         }
         guard model.kind == kind else {
-            throw APIError(.badRequest, "'\(name)' is a \(model.kind.rawValue), not a \(kind.rawValue)")
+            var e = APIError(.badRequest, "'\(name)' is a \(model.kind.rawValue), not a \(kind.rawValue)")
+            e.param = "model"
+            throw e
         }
         return name
     }
@@ -180,6 +201,13 @@ struct Routes: Sendable {
     /// second, while a fast model's characters go out many to an event instead of an event each (each is
     /// a JSON encoding, a wake-up and a socket write, on a core the model could use).
     static let streamInterval = Duration.milliseconds(20)
+
+    /// Refuses work beyond the engine's --max-queue at once, with 503 and Retry-After.
+    static func admit(_ engine: InferenceEngine, generations: Int) throws {
+        guard !engine.isFull(adding: generations) else {
+            throw APIError(.serviceUnavailable, "the server has \(engine.maxInFlight) generations queued or running, its maximum; try again shortly")
+        }
+    }
 
     static func json<T: Encodable>(_ value: T) -> Response {
         Response(status: .ok, headers: [.contentType: "application/json"],

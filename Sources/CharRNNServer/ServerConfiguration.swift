@@ -1,4 +1,6 @@
 import CharRNN
+import Foundation
+import Logging
 
 /// Limits and address of `charrnn serve`.
 public struct ServerConfiguration: Sendable {
@@ -24,6 +26,16 @@ public struct ServerConfiguration: Sendable {
     /// Seconds a client may take to send a whole request body once its headers are in; a slower
     /// one gets 408 and the connection is closed, so trickled bodies cannot hold every connection.
     public var bodyTimeout = 10.0
+    /// A key every /v1 and /metrics request must carry as `Authorization: Bearer KEY` (nil: none).
+    public var apiKey: String? = nil
+    /// Origins whose browser pages may call the API (CORS); empty: none but the server's own page.
+    public var corsOrigins: [String] = []
+    /// Generations queued or running at once, at most; one more request is refused with 503.
+    public var maxQueue = 1024
+    /// Requests are logged at info, one line each; warning (the default) logs only what goes wrong.
+    public var logLevel: Logger.Level = .warning
+    /// When the server started (seconds since 1970): the `created` of its models.
+    public var startedAt = Int(Date().timeIntervalSince1970)
 
     public init() {}
 
@@ -39,6 +51,12 @@ public struct ServerConfiguration: Sendable {
         try check(idleTimeout.isFinite && idleTimeout >= 0.1 && idleTimeout <= 86400,
                   "--idle-timeout must be between 0.1 and 86400 seconds (got \(idleTimeout))")
         try check(maxRequestBytes >= 1 << 20, "--max-request-memory must be at least 1 MB")
+        try check(maxQueue >= 1, "--max-queue must be at least 1 (got \(maxQueue))")
+        if let apiKey { try check(!apiKey.isEmpty && !apiKey.contains(where: \.isWhitespace), "--api-key must be a non-empty word") }
+        for origin in corsOrigins {
+            try check(origin == "*" || (origin.hasPrefix("http://") || origin.hasPrefix("https://")) && !origin.hasSuffix("/"),
+                      "--cors-origin takes an origin such as https://example.com (scheme and host, no path) or *, got '\(origin)'")
+        }
         try check(bodyTimeout.isFinite && bodyTimeout >= 0.1 && bodyTimeout <= 86400,
                   "--body-timeout must be between 0.1 and 86400 seconds (got \(bodyTimeout))")
         try check((1...1_000_000).contains(maxConnections), "--max-connections must be between 1 and 1000000 (got \(maxConnections))")

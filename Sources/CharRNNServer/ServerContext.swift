@@ -1,3 +1,4 @@
+import Foundation
 import Hummingbird
 import NIOCore
 
@@ -6,9 +7,20 @@ import NIOCore
 struct ServerContext: RequestContext {
     var coreContext: CoreRequestContextStorage
     let channel: any Channel
+    /// What the request generated, for its log line.
+    let tally = RequestTally()
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         channel = source.channel
     }
+}
+
+/// Characters one request generated, counted by its route while the reply is written.
+final class RequestTally: @unchecked Sendable {
+    // @unchecked: `count` is read and written only while holding `lock`.
+    private let lock = NSLock()
+    private var count = 0
+    var characters: Int { lock.withLock { count } }
+    func add(_ n: Int) { lock.withLock { count += n } }
 }

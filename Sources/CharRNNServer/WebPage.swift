@@ -87,6 +87,19 @@ function showError(message) {
   box.hidden = !message;
 }
 
+// A server started with --api-key asks for it once; the page keeps it for this tab only.
+async function api(path, init) {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    const key = sessionStorage.getItem("charrnn-api-key");
+    const headers = Object.assign({}, (init && init.headers) || {}, key ? { Authorization: "Bearer " + key } : {});
+    const response = await fetch(path, Object.assign({}, init || {}, { headers }));
+    if (response.status !== 401 || attempt > 0) return response;
+    const given = prompt("This server needs its API key (charrnn serve --api-key):");
+    if (!given) return response;
+    sessionStorage.setItem("charrnn-api-key", given.trim());
+  }
+}
+
 async function apiError(response) {
   try {
     const body = await response.json();
@@ -97,7 +110,7 @@ async function apiError(response) {
 
 async function loadModels() {
   try {
-    const response = await fetch("/v1/models");
+    const response = await api("/v1/models");
     if (!response.ok) throw new Error(await apiError(response));
     models = (await response.json()).models;
   } catch (e) {
@@ -167,7 +180,7 @@ async function generate() {
   $("stop").disabled = false;
   $("gen-status").textContent = "generating...";
   try {
-    const response = await fetch("/v1/generate", {
+    const response = await api("/v1/generate", {
       method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify(body), signal: controller.signal,
     });
@@ -222,7 +235,7 @@ async function classify() {
   const serial = ++classifySerial;
   if (!text) { $("bars").innerHTML = ""; $("cls-status").textContent = ""; return; }
   try {
-    const response = await fetch("/v1/classify", {
+    const response = await api("/v1/classify", {
       method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ model: $("classifier").value, items: [text], top: 5 }),
     });

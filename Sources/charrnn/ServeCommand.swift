@@ -1,6 +1,8 @@
 import ArgumentParser
 import CharRNN
 import CharRNNServer
+import Foundation
+import Logging
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -38,6 +40,14 @@ struct Serve: AsyncParsableCommand {
     var maxRequestMemory = 512
     @Option(parsing: .unconditional, help: "Seconds a client may take to send a request body once its headers are in (408 after that).")
     var bodyTimeout = 10.0
+    @Option(help: "Require 'Authorization: Bearer KEY' on /v1/ and /metrics (default: the CHARRNN_API_KEY environment variable, if set; else none).")
+    var apiKey: String?
+    @Option(help: "Let browser pages from this origin call the API (CORS), e.g. https://example.com; repeat for more, or * for any.")
+    var corsOrigin: [String] = []
+    @Option(parsing: .unconditional, help: "Most generations queued or running at once; one more request gets 503 with Retry-After.")
+    var maxQueue = 1024
+    @Option(help: "trace, debug, info (a line per request: method, path, status, ms, characters; never the text), notice, warning, error or critical.")
+    var logLevel = "warning"
     @Option(parsing: .unconditional, help: "Threads (default: the physical cores this process may use, from its CPU affinity and any cgroup quota).")
     var threads = CPUCount.usable
     @Option(help: DefaultDevice.help(": where the language models' steps and the classifiers' forward passes run (each generation request draws on the CPU)."))
@@ -60,6 +70,13 @@ struct Serve: AsyncParsableCommand {
         }
         configuration.maxRequestBytes = maxRequestMemory << 20
         configuration.bodyTimeout = bodyTimeout
+        configuration.apiKey = apiKey ?? ProcessInfo.processInfo.environment["CHARRNN_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        configuration.corsOrigins = corsOrigin
+        configuration.maxQueue = maxQueue
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw CharRNNError.invalidOption("--log-level must be trace, debug, info, notice, warning, error or critical (got \(logLevel))")
+        }
+        configuration.logLevel = level
         BLAS.setThreads(threads)
         let on = gpu.map { "on \($0.name)" } ?? "\(threads) threads"
         try await ModelServer.run(checkpoints: checkpoint, configuration: configuration, device: gpu) { [host] port in

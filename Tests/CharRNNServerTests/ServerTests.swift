@@ -65,7 +65,7 @@ final class ServerTests: XCTestCase {
             let doc = try jsonObject(spec.body)
             XCTAssertEqual(doc["openapi"] as? String, "3.0.3")
             let paths = try XCTUnwrap(doc["paths"] as? [String: Any])
-            XCTAssertEqual(Set(paths.keys), ["/healthz", "/v1/models", "/v1/generate", "/v1/classify"])
+            XCTAssertEqual(Set(paths.keys), ["/healthz", "/v1/models", "/v1/generate", "/v1/classify", "/v1/completions", "/metrics"])
         }
     }
 

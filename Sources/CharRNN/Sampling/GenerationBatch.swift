@@ -6,14 +6,18 @@ public final class GenerationStream {
     public let length: Int
     public private(set) var produced = 0
     public private(set) var finished = false
+    /// With `scoring` (the number of alternatives), each step's character is scored into `lastScore`.
+    public let scoring: Int?
+    public internal(set) var lastScore: CharacterScore?
     var rng: RandomGenerator
     let category: Int32?
     /// Per layer, per state vector (h, and c for an LSTM), H values: the stream's row of HiddenState.
     var state: [Float]
     var token: Int32
 
-    init(options: SamplingOptions, length: Int, rng: RandomGenerator, category: Int32?, state: [Float], token: Int32) {
-        self.options = options; self.length = length; self.rng = rng
+    init(options: SamplingOptions, length: Int, rng: RandomGenerator, category: Int32?, state: [Float], token: Int32,
+         scoring: Int? = nil) {
+        self.options = options; self.length = length; self.rng = rng; self.scoring = scoring
         self.category = category; self.state = state; self.token = token
         finished = length == 0
     }
@@ -95,11 +99,25 @@ public final class GenerationBatch {
 
     /// Checks the request, feeds the prompt (all but its last character in one pass) and returns a stream
     /// ready for `step`. Errors name the problem in words a client can act on.
+    /// `scoring`: score every character the stream produces, with that many alternatives (logprobs).
     public func start(prompt: String, length: Int, options: SamplingOptions, seed: UInt64,
-                      category: String? = nil) throws -> GenerationStream {
+                      category: String? = nil, scoring: Int? = nil) throws -> GenerationStream {
         let options = options.endingNames(namesMode)
         try options.validate(for: vocabulary)
         guard length >= 0 else { throw CharRNNError.invalidOption("length must not be negative (got \(length))") }
+        let categoryIndex = try self.categoryIndex(category)
+        var context = try vocabulary.encode(prompt, what: "the prompt")
+        if context.isEmpty || namesMode { context.insert(vocabulary.id(of: startCharacter) ?? 0, at: 0) }
+        let state = hiddenState(batch: 1)
+        state.reset()
+        // All but the last prime character, a chunk of input products at a time.
+        model.read(Array(context.dropLast()), state: state, categories: categoryIndex.map { [$0] })
+        return GenerationStream(options: options, length: length, rng: RandomGenerator(seed: seed),
+                                category: categoryIndex, state: state.flattened, token: context[context.count - 1], scoring: scoring)
+    }
+
+    /// The index of `category` for a model trained by category; nil for one that is not.
+    private func categoryIndex(_ category: String?) throws -> Int32? {
         var categoryIndex: Int32? = nil
         if let names = categoryNames {
             guard let category else {
@@ -112,14 +130,33 @@ public final class GenerationBatch {
         } else if category != nil {
             throw CharRNNError.invalidOption("this model was not trained with categories; drop the category")
         }
-        var context = try vocabulary.encode(prompt, what: "the prompt")
-        if context.isEmpty || namesMode { context.insert(vocabulary.id(of: startCharacter) ?? 0, at: 0) }
-        let state = hiddenState(batch: 1)
+        return categoryIndex
+    }
+
+    /// The score of every character of `prompt` as the model reads it from the zero state (the first
+    /// has none unless the model starts from its start character, as with an empty prompt or a names
+    /// model): what an echoed prompt's logprobs report.
+    public func score(prompt: String, category: String? = nil, alternatives top: Int) throws -> [CharacterScore] {
+        let categoryIndex = try self.categoryIndex(category)
+        let ids = try vocabulary.encode(prompt, what: "the prompt")
+        guard !ids.isEmpty else { return [] }
+        let startsFromStart = namesMode
+        let context = startsFromStart ? [vocabulary.id(of: startCharacter) ?? 0] + ids.dropLast() : Array(ids.dropLast())
+        var scores: [CharacterScore] = startsFromStart ? [] : [CharacterScore(unscored: vocabulary.decode(ids[0]))]
+        guard !context.isEmpty else { return scores }
+        let state = model.hiddenState(batch: 1)
         state.reset()
-        // All but the last prime character, a chunk of input products at a time.
-        model.read(Array(context.dropLast()), state: state, categories: categoryIndex.map { [$0] })
-        return GenerationStream(options: options, length: length, rng: RandomGenerator(seed: seed),
-                                category: categoryIndex, state: state.flattened, token: context[context.count - 1])
+        let V = vocabulary.count, T = context.count
+        let logits = context.withUnsafeBufferPointer {
+            model.forward($0.baseAddress!, T: T, B: 1, state: state, training: false, rng: &noDropout,
+                          categories: categoryIndex.map { [$0] })
+        }
+        for t in 0..<T {
+            let logprobs = Sampler.logProbabilities(logits: logits + t * V, count: V)
+            let target = Int(ids[startsFromStart ? t : t + 1])
+            scores.append(CharacterScore(chosen: target, logprobs: logprobs, top: top, vocabulary: vocabulary))
+        }
+        return scores
     }
 
     /// One character for each unfinished stream, in the order given. Throws only on a device.
@@ -170,6 +207,10 @@ public final class GenerationBatch {
         outcomes.reserveCapacity(B)
         for (b, s) in streams.enumerated() {
             let next = sampler.choose(logits: logits + b * V, options: s.options, rng: &s.rng)
+            if let top = s.scoring {
+                s.lastScore = CharacterScore(chosen: Int(next), logprobs: Sampler.logProbabilities(logits: logits + b * V, count: V),
+                                             top: top, vocabulary: vocabulary)
+            }
             s.token = next
             let ch = vocabulary.decode(next)
             let outcome: GenerationStream.Outcome = ch == s.options.stop ? .stopped : .character(ch)

@@ -1,4 +1,5 @@
 import CCharRNNKernels
+import Foundation
 
 /// How the next character is chosen from the model's distribution.
 public struct SamplingOptions: Sendable, Equatable {
@@ -10,9 +11,13 @@ public struct SamplingOptions: Sendable, Equatable {
     public var greedy = false
     /// Generation ends when this character is produced (it is not emitted).
     public var stop: Unicode.Scalar? = nil
+    /// Nucleus sampling (Holtzman et al. 2020): keep the most likely characters whose probabilities,
+    /// after the temperature and top-k, add up to at least p (ties at the cut in vocabulary order), and
+    /// draw from them renormalised (nil or 1: all). Drawn on the host only.
+    public var topP: Float? = nil
 
-    public init(temperature: Float = 1, topK: Int? = nil, greedy: Bool = false, stop: Unicode.Scalar? = nil) {
-        self.temperature = temperature; self.topK = topK; self.greedy = greedy; self.stop = stop
+    public init(temperature: Float = 1, topK: Int? = nil, greedy: Bool = false, stop: Unicode.Scalar? = nil, topP: Float? = nil) {
+        self.temperature = temperature; self.topK = topK; self.greedy = greedy; self.stop = stop; self.topP = topP
     }
 
     /// A names model's generation ends at the end of a name (the line break between names) unless the
@@ -29,6 +34,7 @@ public struct SamplingOptions: Sendable, Equatable {
             throw CharRNNError.invalidOption("--temperature must be above 0 (got \(temperature))")
         }
         if let k = topK, k < 1 { throw CharRNNError.invalidOption("--top-k must be at least 1 (got \(k))") }
+        if let p = topP, !(p > 0 && p <= 1) { throw CharRNNError.invalidOption("top-p must be above 0 and at most 1 (got \(p))") }
     }
 
     /// Also refuses a stop character the model never saw: generation could never stop there.
@@ -111,6 +117,31 @@ public final class Sampler {
         return String(out)
     }
 
+    /// Zeroes all but the smallest set of the most likely entries of `p` (ties in index order) whose sum
+    /// reaches `mass` of the whole.
+    static func keepNucleus(_ p: UnsafeMutablePointer<Float>, count V: Int, mass: Float) {
+        var total: Float = 0
+        for j in 0..<V { total += p[j] }
+        let order = (0..<V).sorted { p[$0] > p[$1] || (p[$0] == p[$1] && $0 < $1) }
+        var kept: Float = 0, cut = V
+        for (rank, j) in order.enumerated() {
+            kept += p[j]
+            if kept >= mass * total { cut = rank + 1; break }
+        }
+        for j in order[cut...] { p[j] = 0 }
+    }
+
+    /// log p(character) under the model (temperature 1) for every character of the vocabulary, from
+    /// logits [V]: what a reply's logprobs report, whatever the sampling options.
+    public static func logProbabilities(logits: UnsafePointer<Float>, count V: Int) -> [Float] {
+        var peak = -Float.infinity
+        for j in 0..<V { peak = max(peak, logits[j]) }
+        var sum: Double = 0
+        for j in 0..<V { sum += Double(expf(logits[j] - peak)) }
+        let shift = peak + Float(log(sum))
+        return (0..<V).map { logits[$0] - shift }
+    }
+
     /// Picks the next id from logits [V].
     public func choose(logits: UnsafePointer<Float>, options: SamplingOptions, rng: inout RandomGenerator) -> Int32 {
         let V = vocabulary.count
@@ -123,6 +154,7 @@ public final class Sampler {
         crn_softmax_temperature(Int32(V), logits, 1 / options.temperature, p)
         // Zero all but the k largest, then draw from the rest in proportion.
         if let k = options.topK, k < V { crn_keep_top_k(Int32(V), p, Int32(k)) }
+        if let nucleus = options.topP, nucleus < 1 { Self.keepNucleus(p, count: V, mass: nucleus) }
         var total: Float = 0
         for j in 0..<V { total += p[j] }
         let u = Float(rng.nextDouble()) * total

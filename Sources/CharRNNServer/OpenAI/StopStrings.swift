@@ -1,0 +1,50 @@
+import CharRNN
+
+/// Cuts a generation at the first of its stop strings, which is not part of the returned text. What
+/// could still be the start of a stop string is held back until the next characters tell.
+struct StopStrings {
+    typealias Piece = (character: Unicode.Scalar, score: CharacterScore?)
+    private let stops: [[Unicode.Scalar]]
+    private var held: [Piece] = []
+    private(set) var stopped = false
+
+    init(_ stops: [String]) { self.stops = stops.map { Array($0.unicodeScalars) } }
+
+    /// The pieces that are sure to be part of the text, after `pieces` came.
+    mutating func feed(_ pieces: [Piece]) -> [Piece] {
+        guard !stopped else { return [] }
+        guard !stops.isEmpty else { return pieces }
+        held += pieces
+        let chars = held.map(\.character)
+        // The earliest stop string that now occurs ends the text where it begins.
+        var cut: Int? = nil
+        for stop in stops where stop.count <= chars.count {
+            for start in 0...(chars.count - stop.count) where Array(chars[start..<start + stop.count]) == stop {
+                cut = min(cut ?? start, start)
+                break
+            }
+        }
+        if let cut {
+            stopped = true
+            defer { held = [] }
+            return Array(held[..<cut])
+        }
+        // Hold back the longest tail that begins some stop string.
+        var keep = 0
+        for stop in stops {
+            for length in stride(from: min(stop.count - 1, chars.count), to: 0, by: -1)
+            where Array(chars.suffix(length)) == Array(stop.prefix(length)) {
+                keep = max(keep, length)
+                break
+            }
+        }
+        defer { held = Array(held.suffix(keep)) }
+        return Array(held.dropLast(keep))
+    }
+
+    /// What is still held back when the generation ends without a stop string.
+    mutating func flush() -> [Piece] {
+        defer { held = [] }
+        return stopped ? [] : held
+    }
+}
