@@ -712,10 +712,11 @@ def second_pass(tmp, corpus, small):
         note("server: slow bodies", "ok" if status == 200 else "hang", "a request after the trickling clients", status)
 
         # A client that leaves: its generation stops within a step or two.
-        for stream in [False, True]:
+        for path, stream in [("/v1/generate", False), ("/v1/generate", True), ("/v1/completions", False), ("/v1/completions", True)]:
             s = socket.create_connection(("127.0.0.1", port))
-            body = json.dumps({"model": "slow-model", "length": 100000, "seed": 1, "stream": stream}).encode()
-            s.sendall(b"POST /v1/generate HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+            fields = {"length": 100000} if path == "/v1/generate" else {"max_tokens": 100000, "n": 2}
+            body = json.dumps({"model": "slow-model", "seed": 1, "stream": stream, **fields}).encode()
+            s.sendall(b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (path.encode(), len(body)) + body)
             time.sleep(0.5)
             s.close()
             start, left = time.time(), None
@@ -724,7 +725,7 @@ def second_pass(tmp, corpus, small):
                 if left == 0:
                     break
                 time.sleep(0.05)
-            note("server: abandoned clients", "ok" if left == 0 else "hang", f"stream={stream}: client gone after 0.5 s",
+            note("server: abandoned clients", "ok" if left == 0 else "hang", f"{path} stream={stream}: client gone after 0.5 s",
                  f"in flight {left} after {time.time() - start:.2f} s")
 
         # One long item: refused when over --max-request-memory, and the memory goes back after one that fits.
