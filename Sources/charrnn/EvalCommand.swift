@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import CharRNN
 import SystemPackage
 
@@ -22,12 +23,17 @@ struct Eval: ParsableCommand {
     var threads = CPUCount.usable
     @Option(help: DefaultDevice.help("; see 'charrnn devices'."))
     var device = DefaultDevice.text
+    @Flag(help: "Print every predicted character's log-probability as a table (offset, character, nats, bits), to find the surprising parts of a text; the summary goes to stderr. On the CPU.")
+    var perChar = false
 
     func run() throws {
         guard chunk >= 1 else { throw CharRNNError.invalidOption("--chunk must be at least 1 (got \(chunk))") }
         try BLAS.checkThreads(threads)
         let choice = try DeviceChoice(parsing: device)
         let cp = try Checkpoint.load(checkpoint)
+        if perChar && cp.info.names == true {
+            throw CharRNNError.invalidOption("--per-char reads a text; a names model reads each name from its start (evaluate it without --per-char)")
+        }
         if cp.info.names == true { return try evaluateNames(cp, choice) }
         if category != nil { throw CharRNNError.invalidOption("--category is for a model trained by category; this one reads text") }
         let text = try TextFile.read(file)
@@ -41,6 +47,11 @@ struct Eval: ParsableCommand {
         }
         guard ids.count >= 2 else {
             throw CharRNNError.invalidOption("\(file): needs at least 2 known characters to evaluate")
+        }
+        if perChar {
+            try MemoryEstimate.check(MemoryEstimate.inference(cp.model.config, T: min(chunk, ids.count), B: 1),
+                                     what: "evaluating \(min(chunk, ids.count)) characters per pass (--chunk)")
+            return try printPerCharacter(cp, ids: ids, skipped: skipped)
         }
         let gpu = try choice.openSayingWhere()
         try MemoryEstimate.check(MemoryEstimate.inference(cp.model.config, T: min(chunk, ids.count), B: 1),
@@ -56,6 +67,22 @@ struct Eval: ParsableCommand {
         Terminal.write("file: \(file)\n")
         Terminal.write("characters predicted: \(r.characters)\(skipped > 0 ? " (\(skipped) unknown skipped)" : "")\n")
         report(r)
+    }
+
+    /// A row per predicted character (the first character of the text has no prediction), then the
+    /// summary on stderr: the same mean as without --per-char.
+    private func printPerCharacter(_ cp: Checkpoint, ids: [Int32], skipped: Int) throws {
+        let logprobs = Evaluation.characterLogprobs(of: cp.model, ids: ids, chunk: chunk)
+        var rows = "offset\tcharacter\tnats\tbits\n"
+        for (k, lp) in logprobs.enumerated() {
+            let ch = CharRNNError.visible(String(cp.vocabulary.decode(ids[k + 1])))
+            rows += "\(k + 1)\t\(ch)\t\(fmt(Double(-lp), 4))\t\(fmt(Double(-lp) / log(2.0), 4))\n"
+            if rows.utf8.count > 1 << 16 { Terminal.write(rows); rows = "" }
+        }
+        Terminal.write(rows)
+        let nats = -logprobs.reduce(0.0) { $0 + Double($1) } / Double(max(logprobs.count, 1))
+        Terminal.error("file: \(file)\ncharacters predicted: \(logprobs.count)\(skipped > 0 ? " (\(skipped) unknown skipped)" : "")")
+        Terminal.error("cross-entropy: \(fmt(nats, 4)) nats/char\nperplexity: \(fmt(exp(nats), 3))\nbits per character: \(fmt(nats / log(2.0), 4))")
     }
 
     private func report(_ r: LossReport) {

@@ -6,7 +6,7 @@ struct Sample: ParsableCommand {
         abstract: "Generate text from a trained model, streaming it as it is produced.",
         discussion: """
         With --interactive, each input line is a prime and the model's continuation is printed after it. \
-        Lines starting with ':' set options: ':temp 0.5', ':top-k 5', ':length 200', ':seed 7', ':greedy on'. \
+        Lines starting with ':' set options: ':temp 0.5', ':top-k 5', ':top-p 0.9', ':length 200', ':seed 7', ':greedy on'. \
         Ctrl-D quits. Piped input gets one completion per line.
         """
     )
@@ -25,8 +25,14 @@ struct Sample: ParsableCommand {
     var greedy = false
     @Option(parsing: .unconditional, help: "Random seed; the same seed and options give the same text (default: from the clock).")
     var seed: UInt64?
-    @Option(parsing: .unconditional, help: "Stop a sample when this character is generated (e.g. '\\n').")
-    var stop: String?
+    @Option(parsing: .unconditionalSingleValue, help: "Stop a sample when this text is generated (e.g. '\\n\\n', a blank line; or one character, e.g. '\\n'); repeat for several. The stop text is not printed.")
+    var stop: [String] = []
+    @Option(parsing: .unconditional, help: "Nucleus sampling: draw only from the most likely characters whose probabilities add up to P (0 < P <= 1), after --temperature and --top-k. Drawn on the CPU.")
+    var topP: Float?
+    @Option(parsing: .unconditional, help: "Print each generated character as a JSON line with its log-probability (natural log, temperature 1) and the K most likely alternatives (0 to 20), instead of the text. On the CPU.")
+    var logprobs: Int?
+    @Option(help: "Read the prime from this UTF-8 file (for a prime longer than a command line).")
+    var primeFile: String?
     @Option(parsing: .unconditional, help: "Number of independent samples.")
     var count = 1
     @Option(help: "For a model trained on a folder of categories: generate in this category.")
@@ -46,10 +52,33 @@ struct Sample: ParsableCommand {
         if let length, length < 0 { throw CharRNNError.invalidOption("--length must be 0 or more (got \(length))") }
         guard count >= 1 else { throw CharRNNError.invalidOption("--count must be at least 1 (got \(count))") }
         if let threads { try BLAS.checkThreads(threads) }
-        var options = SamplingOptions(temperature: temperature, topK: topK, greedy: greedy)
-        if let stop { options.stop = try parseCharacter(stop, option: "--stop") }
+        var options = SamplingOptions(temperature: temperature, topK: topK, greedy: greedy, topP: topP)
+        let stops = try stop.map { try parseStop($0) }
+        // One stop character is the model's own stop (also on a GPU); longer stops are cut as they come.
+        var stopStrings: [String] = []
+        if stops.count == 1, let only = stops[0].unicodeScalars.first, stops[0].unicodeScalars.count == 1 {
+            options.stop = only
+        } else {
+            stopStrings = stops
+        }
         try options.validate()
+        if let k = logprobs {
+            guard (0...20).contains(k) else { throw CharRNNError.invalidOption("--logprobs must be between 0 and 20 (got \(k))") }
+            guard !interactive && !unique && !novel else {
+                throw CharRNNError.invalidOption("--logprobs prints scored samples; it does not go with --interactive, --unique or --novel")
+            }
+        }
+        if let primeFile {
+            guard prime.isEmpty else { throw CharRNNError.invalidOption("give --prime or --prime-file, not both") }
+            prime = try TextFile.read(primeFile)
+        }
         let cp = try Checkpoint.load(checkpoint)
+        for s in stopStrings {
+            let unknown = s.unicodeScalars.filter { cp.vocabulary.id(of: $0) == nil }
+            if let u = unknown.first {
+                throw CharRNNError.invalidOption("--stop '\(CharRNNError.visible(s))' has '\(CharRNNError.visible(String(u)))', which the model never saw, so generation would never stop there")
+            }
+        }
         let namesModel = cp.info.names ?? false
         let opening = { (prime: String) in Sampler.opening(prime: prime, startCharacter: cp.startCharacter, namesMode: namesModel) }
         prime = opening(prime)
@@ -73,7 +102,10 @@ struct Sample: ParsableCommand {
             throw CharRNNError.invalidOption("this model generates by category: give --category (one of \(names.joined(separator: ", ")))")
         }
         if let gpu = try DeviceChoice(parsing: device).openSayingWhere() {
-            return try sampleOnDevice(gpu, cp, options: options, length: length, category: categoryIndex, opening: opening)
+            if options.topP != nil { throw CharRNNError.invalidOption("--top-p is drawn on the CPU; the GPU's own draws do not take it yet: add --device cpu") }
+            if logprobs != nil { throw CharRNNError.invalidOption("--logprobs is computed on the CPU: add --device cpu") }
+            return try sampleOnDevice(gpu, cp, options: options, length: length, category: categoryIndex, opening: opening,
+                                      stopStrings: stopStrings)
         }
         // One stream's step is split by gate units: about 64 hidden units a thread pay for their share
         // from 256 units up (2x256: 1.4 times faster on 2 threads than on 1). Below that one thread: the
@@ -84,7 +116,8 @@ struct Sample: ParsableCommand {
         let sampler = Sampler(checkpoint: cp)
         var rng = RandomGenerator(seed: seed ?? UInt64(monotonicSeconds() * 1e6))
         if interactive {
-            try runInteractive(options: options, length: length, rng: &rng, opening: opening) { prime, options, length, rng, emit in
+            try runInteractive(options: options, length: length, rng: &rng, opening: opening, stopStrings: stopStrings) {
+                prime, options, length, rng, emit in
                 try sampler.generate(prime: prime, length: length, options: options, rng: &rng, category: categoryIndex, emit: emit)
             }
             return
@@ -93,29 +126,86 @@ struct Sample: ParsableCommand {
         if unique || novel {
             // One at a time, so each is printed as soon as it is found.
             try distinctSamples(cp, rng: &rng) { _, rng in
-                [try sampler.generate(prime: prime, length: length, options: options, rng: &rng, category: categoryIndex)]
+                [StopStrings.cut(try sampler.generate(prime: prime, length: length, options: options, rng: &rng, category: categoryIndex),
+                                 at: stopStrings).text]
             }
             return
         }
         for i in 0..<count {
+            var filter = StopStrings(stopStrings)
+            if let k = logprobs {
+                // JSON lines: each character with its score; offsets count characters of the text after the prime.
+                var offset = 0, pending: CharacterScore? = nil
+                func print(_ pieces: [StopStrings.Piece]) {
+                    for p in pieces {
+                        guard let s = p.score else { continue }
+                        Terminal.writeFlushed(ScoredCharacterLine(sample: i, offset: offset, score: s, alternatives: k).json + "\n")
+                        offset += 1
+                    }
+                }
+                try sampler.generate(prime: prime, length: length, options: options, rng: &rng, category: categoryIndex, keep: false,
+                                     alternatives: k, emit: { ch in
+                                         print(filter.feed([(ch, pending)]))
+                                         return !filter.stopped
+                                     }, score: { pending = $0 })
+                print(filter.flush())
+                continue
+            }
             if i > 0 && options.stop == nil { Terminal.writeFlushed("\n") }
             Terminal.writeFlushed(prime)
             var last: Unicode.Scalar? = prime.unicodeScalars.last
+            func print(_ pieces: [StopStrings.Piece]) {
+                guard let end = pieces.last?.character else { return }
+                var text = String.UnicodeScalarView()
+                text.append(contentsOf: pieces.map(\.character))
+                Terminal.writeFlushed(String(text))
+                last = end
+            }
             try sampler.generate(prime: prime, length: length, options: options, rng: &rng, category: categoryIndex,
                                  keep: false) { ch in
-                Terminal.writeFlushed(String(ch))
-                last = ch
-                return true
+                print(filter.feed([(ch, nil)]))
+                return !filter.stopped
             }
+            print(filter.flush())
             if last != "\n" { Terminal.writeFlushed("\n") }
         }
+    }
+
+    /// A --stop value: escapes (\\n, \\t, \\r, \\\\) and the names newline, tab and space.
+    private func parseStop(_ s: String) throws -> String {
+        switch s {
+        case "newline": return "\n"
+        case "tab": return "\t"
+        case "space": return " "
+        default: break
+        }
+        var out = "", escaped = false
+        for ch in s {
+            if escaped {
+                switch ch {
+                case "n": out += "\n"
+                case "t": out += "\t"
+                case "r": out += "\r"
+                case "\\": out += "\\"
+                default: out += "\\" + String(ch)
+                }
+                escaped = false
+            } else if ch == "\\" {
+                escaped = true
+            } else {
+                out.append(ch)
+            }
+        }
+        if escaped { out += "\\" }
+        guard !out.isEmpty else { throw CharRNNError.invalidOption("--stop must not be empty") }
+        return out
     }
 
     /// The --count samples as one batch of streams on a GPU (DeviceGenerator); one sample streams as it
     /// is drawn, several are printed when done. --unique and --novel draw batches until enough differ;
     /// --interactive draws one stream per prompt. Each draw's seed comes from the --seed generator.
     private func sampleOnDevice(_ gpu: ComputeDevice, _ cp: Checkpoint, options: SamplingOptions, length: Int,
-                                category: Int32?, opening: (String) -> String) throws {
+                                category: Int32?, opening: (String) -> String, stopStrings: [String]) throws {
         try MemoryEstimate.check(MemoryEstimate.inference(cp.model.config, T: 1, B: count), what: "drawing \(count) samples together", on: gpu)
         if count > 1 {
             try MemoryEstimate.check(MemoryEstimate.product([count, length, 8]), what: "keeping \(count) samples of \(length) characters")
@@ -124,18 +214,19 @@ struct Sample: ParsableCommand {
         try model.setParameters(cp.model.parameters)
         let generator = try DeviceGenerator(model: model, vocabulary: cp.vocabulary, startCharacter: cp.startCharacter)
         generator.namesMode = cp.info.names ?? false
-        try draw(on: generator, cp, options: options, length: length, category: category, opening: opening)
+        try draw(on: generator, cp, options: options, length: length, category: category, opening: opening, stopStrings: stopStrings)
         // The text is right either way; only the speed is not what it should be. (Not said after an
         // error, whose own line says what went wrong.)
         if let why = generator.graphFailure { Terminal.error("charrnn: note: generating step by step, as a CUDA graph failed: \(why)") }
     }
 
     private func draw(on generator: DeviceGenerator, _ cp: Checkpoint, options: SamplingOptions, length: Int,
-                      category: Int32?, opening: (String) -> String) throws {
+                      category: Int32?, opening: (String) -> String, stopStrings: [String]) throws {
         let seed = self.seed ?? UInt64(monotonicSeconds() * 1e6)
         if interactive {
             var rng = RandomGenerator(seed: seed)
-            try runInteractive(options: options, length: length, rng: &rng, opening: opening) { prime, options, length, rng, emit in
+            try runInteractive(options: options, length: length, rng: &rng, opening: opening, stopStrings: stopStrings) {
+                prime, options, length, rng, emit in
                 try generator.generate(prime: prime, streams: 1, length: length, options: options, seed: rng.next(),
                                        category: category, chunk: 16) { fresh in
                     fresh[0].unicodeScalars.allSatisfy { emit($0) }
@@ -148,21 +239,31 @@ struct Sample: ParsableCommand {
             var rng = RandomGenerator(seed: seed)
             try distinctSamples(cp, rng: &rng) { n, rng in
                 try generator.generate(prime: prime, streams: min(n, 256), length: length, options: options, seed: rng.next(),
-                                       category: category, chunk: 256)
+                                       category: category, chunk: 256).map { StopStrings.cut($0, at: stopStrings).text }
             }
             return
         }
         if count == 1 { Terminal.writeFlushed(prime) }
         var last: Unicode.Scalar? = prime.unicodeScalars.last
-        let texts = try generator.generate(prime: prime, streams: count, length: length, options: options, seed: seed,
+        var filter = StopStrings(stopStrings)
+        func print(_ pieces: [StopStrings.Piece]) {
+            guard let end = pieces.last?.character else { return }
+            var text = String.UnicodeScalarView()
+            text.append(contentsOf: pieces.map(\.character))
+            Terminal.writeFlushed(String(text))
+            last = end
+        }
+        let drawn = try generator.generate(prime: prime, streams: count, length: length, options: options, seed: seed,
                                            category: category, chunk: count == 1 ? 16 : 256, keep: count > 1) { fresh in
             if count == 1, let part = fresh.first, !part.isEmpty {
-                Terminal.writeFlushed(part)
-                last = part.unicodeScalars.last
+                print(filter.feed(part.unicodeScalars.map { ($0, nil) }))
+                return !filter.stopped
             }
             return true
         }
+        let texts = drawn.map { StopStrings.cut($0, at: stopStrings).text }
         if count == 1 {
+            print(filter.flush())
             if last != "\n" { Terminal.writeFlushed("\n") }
             return
         }
@@ -210,7 +311,7 @@ struct Sample: ParsableCommand {
     /// `generate(prime, options, length, rng, emit)` draws one sample after `prime`, giving each character to
     /// `emit` as it comes (false stops it). An empty line starts from `opening("")`, which is printed first.
     private func runInteractive(options start: SamplingOptions, length: Int, rng: inout RandomGenerator,
-                                opening: (String) -> String,
+                                opening: (String) -> String, stopStrings: [String],
                                 generate: (String, SamplingOptions, Int, inout RandomGenerator, (Unicode.Scalar) -> Bool) throws -> String)
         throws {
         var options = start
@@ -229,11 +330,19 @@ struct Sample: ParsableCommand {
                 let prime = opening(line)
                 if prime != line { Terminal.writeFlushed(prime) }
                 var last: Unicode.Scalar? = prime == line ? nil : prime.unicodeScalars.last
-                _ = try generate(prime, options, length, &rng) { ch in
-                    Terminal.writeFlushed(String(ch))
-                    last = ch
-                    return true
+                var filter = StopStrings(stopStrings)
+                func print(_ pieces: [StopStrings.Piece]) {
+                    guard let end = pieces.last?.character else { return }
+                    var text = String.UnicodeScalarView()
+                    text.append(contentsOf: pieces.map(\.character))
+                    Terminal.writeFlushed(String(text))
+                    last = end
                 }
+                _ = try generate(prime, options, length, &rng) { ch in
+                    print(filter.feed([(ch, nil)]))
+                    return !filter.stopped
+                }
+                print(filter.flush())
                 if last != "\n" { Terminal.writeFlushed("\n") }
             } catch let e as CharRNNError {
                 Terminal.error("charrnn: error: \(e.description)")
@@ -246,7 +355,7 @@ struct Sample: ParsableCommand {
     private func apply(command line: String, options: inout SamplingOptions, length: inout Int,
                        rng: inout RandomGenerator) -> String? {
         let parts = line.dropFirst().split(separator: " ", maxSplits: 1).map(String.init)
-        guard let name = parts.first else { return "commands: :temp T, :top-k K, :length N, :seed S, :greedy on|off" }
+        guard let name = parts.first else { return "commands: :temp T, :top-k K, :top-p P, :length N, :seed S, :greedy on|off" }
         let value = parts.count > 1 ? parts[1].trimmingCharacters() : ""
         switch name {
         case "temp", "temperature":
@@ -262,10 +371,14 @@ struct Sample: ParsableCommand {
         case "seed":
             guard let s = UInt64(value) else { return "seed must be a whole number" }
             rng = RandomGenerator(seed: s)
+        case "top-p", "topp", "top_p":
+            if value == "off" || value == "1" { options.topP = nil; return nil }
+            guard let p = Float(value), p > 0, p <= 1 else { return "top-p must be above 0 and at most 1 (or off)" }
+            options.topP = p
         case "greedy":
             options.greedy = value == "on" || value == "true" || value == "1"
         default:
-            return "unknown command ':\(name)'; commands: :temp T, :top-k K, :length N, :seed S, :greedy on|off"
+            return "unknown command ':\(name)'; commands: :temp T, :top-k K, :top-p P, :length N, :seed S, :greedy on|off"
         }
         return nil
     }

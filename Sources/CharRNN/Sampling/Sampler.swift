@@ -84,8 +84,12 @@ public final class Sampler {
     /// Returns the generated text (without the prime), or "" with `keep: false`, for a caller that takes
     /// it all from `emit` (an endless --length then runs in constant memory).
     @discardableResult
+    ///
+    /// `score`, when given, gets each character's score (its log-probability under the model at
+    /// temperature 1 and the `alternatives` most likely characters) before `emit` gets the character.
     public func generate(prime: String, length: Int, options: SamplingOptions, rng: inout RandomGenerator,
-                         category: Int32? = nil, keep: Bool = true, emit: (Unicode.Scalar) -> Bool = { _ in true }) throws -> String {
+                         category: Int32? = nil, keep: Bool = true, alternatives: Int = 0,
+                         emit: (Unicode.Scalar) -> Bool = { _ in true }, score: ((CharacterScore) -> Void)? = nil) throws -> String {
         let options = options.endingNames(namesMode)
         try options.validate(for: vocabulary)
         let C = model.config.categories
@@ -110,6 +114,10 @@ public final class Sampler {
             }
             token = choose(logits: logits, options: options, rng: &rng)
             let ch = vocabulary.decode(token)
+            if let score, ch != options.stop {
+                score(CharacterScore(chosen: Int(token), logprobs: Self.logProbabilities(logits: logits, count: vocabulary.count),
+                                     top: alternatives, vocabulary: vocabulary))
+            }
             if let stop = options.stop, ch == stop { break }
             if keep { out.append(ch) }
             if !emit(ch) { break }

@@ -1,17 +1,25 @@
-import CharRNN
-
 /// Cuts a generation at the first of its stop strings, which is not part of the returned text. What
-/// could still be the start of a stop string is held back until the next characters tell.
-struct StopStrings {
-    typealias Piece = (character: Unicode.Scalar, score: CharacterScore?)
+/// could still be the start of a stop string is held back until the next characters tell, so a
+/// streamed text never shows a stop string's first characters and then takes them back.
+public struct StopStrings: Sendable {
+    public typealias Piece = (character: Unicode.Scalar, score: CharacterScore?)
     private let stops: [[Unicode.Scalar]]
     private var held: [Piece] = []
-    private(set) var stopped = false
+    public private(set) var stopped = false
 
-    init(_ stops: [String]) { self.stops = stops.map { Array($0.unicodeScalars) } }
+    public init(_ stops: [String]) { self.stops = stops.filter { !$0.isEmpty }.map { Array($0.unicodeScalars) } }
+
+    /// `text` cut before the first stop string in it.
+    public static func cut(_ text: String, at stops: [String]) -> (text: String, stopped: Bool) {
+        var filter = StopStrings(stops)
+        let kept = filter.feed(text.unicodeScalars.map { ($0, nil) }) + filter.flush()
+        var out = String.UnicodeScalarView()
+        out.append(contentsOf: kept.map(\.character))
+        return (String(out), filter.stopped)
+    }
 
     /// The pieces that are sure to be part of the text, after `pieces` came.
-    mutating func feed(_ pieces: [Piece]) -> [Piece] {
+    public mutating func feed(_ pieces: [Piece]) -> [Piece] {
         guard !stopped else { return [] }
         guard !stops.isEmpty else { return pieces }
         held += pieces
@@ -43,7 +51,7 @@ struct StopStrings {
     }
 
     /// What is still held back when the generation ends without a stop string.
-    mutating func flush() -> [Piece] {
+    public mutating func flush() -> [Piece] {
         defer { held = [] }
         return stopped ? [] : held
     }

@@ -78,6 +78,33 @@ public enum Evaluation {
 }
 
 extension Evaluation {
+    /// log p(ids[i] | ids[..<i]) for every i from 1, the state carried through the whole text (one
+    /// stream, `chunk` characters a pass): what `eval --per-char` prints, and what the loss averages.
+    public static func characterLogprobs(of model: CharRNNModel, ids: [Int32], chunk requestedChunk: Int) -> [Float] {
+        guard ids.count >= 2 else { return [] }
+        let chunk = max(1, min(requestedChunk, ids.count - 1))
+        let state = model.hiddenState(batch: 1)
+        state.reset()
+        var rng = RandomGenerator(seed: 0)
+        let V = model.config.vocabSize
+        var out: [Float] = []
+        out.reserveCapacity(ids.count - 1)
+        var pos = 0
+        while pos < ids.count - 1 {
+            let T = min(chunk, ids.count - 1 - pos)
+            let logits = ids[pos..<pos + T].withContiguousStorageIfAvailable {
+                model.forward($0.baseAddress!, T: T, B: 1, state: state, training: false, rng: &rng, categories: nil)
+            } ?? Array(ids[pos..<pos + T]).withUnsafeBufferPointer {
+                model.forward($0.baseAddress!, T: T, B: 1, state: state, training: false, rng: &rng, categories: nil)
+            }
+            for t in 0..<T {
+                out.append(Sampler.logProbabilities(logits: logits + t * V, count: V)[Int(ids[pos + t + 1])])
+            }
+            pos += T
+        }
+        return out
+    }
+
     /// Mean cross-entropy over lines read one by one from the zero state (names mode), including the
     /// end-of-name symbol; lines of equal length are evaluated together.
     public static func loss<M: EvaluatedModel>(of model: M, lines: [LineBatches.Line], separator: Int32, batch: Int,
