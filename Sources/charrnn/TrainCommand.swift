@@ -27,6 +27,9 @@ struct Train: ParsableCommand {
     @Flag(help: "Replace the run the output folder already holds (its checkpoints, train state and loss history; other files stay).")
     var overwrite = false
 
+    @Option(help: "Fine-tune: start from this checkpoint's weights (a file or a training folder); the model's shape is its, and characters of the text it never saw get fresh rows.")
+    var initFrom: String?
+
     @Option(help: "Recurrent cell: lstm, gru, rnn (tanh) or rnn-relu.")
     var cell: CellKind = .lstm
     @Option(parsing: .unconditional, help: "Number of recurrent layers.")
@@ -152,7 +155,25 @@ struct Train: ParsableCommand {
             o.precision = precision == "fp32" ? nil : precision
             if let preset { preset.apply(to: &o, unlessGiven: has) }
             guard printEvery >= 1 else { throw CharRNNError.invalidOption("--print-every must be at least 1 (got \(printEvery))") }
-            trainer = try Trainer(options: o, replacing: overwrite)
+            if let initFrom {
+                let start = try FineTuning(from: initFrom)
+                let c = start.config
+                for (flag, given, kept) in [("--cell", cell.rawValue, c.cell.rawValue), ("--layers", "\(layers)", "\(c.layers)"),
+                                            ("--hidden", "\(hidden)", "\(c.hidden)"), ("--embed", "\(embed)", "\(c.embed)")]
+                where has(flag) && given != kept {
+                    throw CharRNNError.invalidOption("\(flag) \(given) differs from the --init-from model's \(kept); fine-tuning keeps the model's shape")
+                }
+                guard start.namesModel == names else {
+                    throw CharRNNError.invalidOption(start.namesModel ? "--init-from a names model: add --names (the new text is a list of names too)"
+                                                     : "--init-from a text model: drop --names")
+                }
+                trainer = try Trainer(options: o, fineTuning: start, replacing: overwrite)
+                let added = start.added(in: trainer.data.vocabulary)
+                Terminal.writeFlushed("fine-tuning from \(start.source): \(c.cell.rawValue) \(c.layers)x\(c.hidden), vocabulary "
+                                      + "\(trainer.data.vocabulary.count - added) + \(added) new character\(added == 1 ? "" : "s") (fresh rows)\n")
+            } else {
+                trainer = try Trainer(options: o, replacing: overwrite)
+            }
         }
         let products = trainer.options.precision.map { ", \($0) products" } ?? ""
         let reporter = ProgressReporter(printEvery: printEvery, threads: trainer.options.threads,
@@ -214,6 +235,9 @@ struct Train: ParsableCommand {
         try check("--early-stop", earlyStop.flatMap { $0 == 0 ? nil : "\($0)" } ?? "none", saved.earlyStop.map { "\($0)" } ?? "none")
         if overwrite {
             throw CharRNNError.invalidOption("--overwrite starts a new run in place of an old one; a resumed run continues its own")
+        }
+        if initFrom != nil {
+            throw CharRNNError.invalidOption("--init-from starts a new run from a model's weights; a resumed run continues from its own")
         }
         if has("--preset") {
             throw CharRNNError.invalidOption("--preset sets up a new run; a resumed run keeps the settings it has")

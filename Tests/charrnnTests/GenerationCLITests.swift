@@ -86,3 +86,23 @@ final class GenerationCLITests: CLITestCase {
         assertCleanError(try charrnn(["sample", "-c", out, "--top-p", "1.5"]), "top-p")
     }
 }
+
+/// `train --init-from` end to end: the message, the refusals, and a resume.
+final class FineTuningCLITests: CLITestCase {
+    func testInitFromSaysWhatItAddedAndRefusesAnotherShape() throws {
+        let base = dir + "/base"
+        XCTAssertEqual(try train(base, steps: 20).status, 0)
+        try String(repeating: "xylophone zebra quiz\n", count: 100).write(toFile: dir + "/new.txt", atomically: true, encoding: .utf8)
+        let r = try charrnn(["train", dir + "/new.txt", "--init-from", base, "-o", dir + "/ft", "--max-steps", "10", "--threads", "1",
+                             "--sample-length", "0", "--seq-length", "16", "--batch-size", "8"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("fine-tuning from \(base): lstm 2x32, vocabulary "), r.stdout)
+        XCTAssertTrue(r.stdout.contains(" new characters (fresh rows)"), r.stdout)
+        XCTAssertEqual(try charrnn(["train", "--resume", dir + "/ft", "--max-steps", "12"]).status, 0)
+        assertCleanError(try charrnn(["train", dir + "/new.txt", "--init-from", base, "-o", dir + "/ft2", "--hidden", "64"]),
+                         "--hidden 64 differs from the --init-from model's 32")
+        assertCleanError(try charrnn(["train", dir + "/new.txt", "--init-from", base, "-o", dir + "/ft3", "--names"]), "drop --names")
+        assertCleanError(try charrnn(["train", "--resume", dir + "/ft", "--init-from", base]), "--init-from starts a new run")
+        assertCleanError(try charrnn(["train", dir + "/new.txt", "--init-from", dir + "/none", "-o", dir + "/ft4"]), "no such file")
+    }
+}

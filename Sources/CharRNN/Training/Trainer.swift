@@ -102,6 +102,19 @@ public final class Trainer {
         try self.init(options: options, data: try TrainingData.load(options), resume: nil, device: device, replacing: replacing)
     }
 
+    /// A fresh run that starts from `fineTuning`'s weights (--init-from): the model's shape is the
+    /// checkpoint's, whatever `options` says of it, and the vocabulary grows by the new text's characters.
+    public convenience init(options: TrainingOptions, fineTuning: FineTuning, device: ComputeDevice? = nil, replacing: Bool = false) throws {
+        var options = options
+        let c = fineTuning.config
+        options.cell = c.cell; options.layers = c.layers; options.hidden = c.hidden; options.embed = c.embed
+        options.initFrom = fineTuning.source
+        try options.validate()
+        let vocabulary = try fineTuning.vocabulary(withTextAt: options.textPath)
+        try self.init(options: options, data: try TrainingData.load(options, vocabulary: vocabulary), resume: nil, device: device,
+                      replacing: replacing, fineTuning: fineTuning)
+    }
+
     /// Continues the run saved in `directory`. `override` may change how long it runs and how often it
     /// reports; options that change the trajectory are kept as saved.
     public convenience init(resumeFrom directory: String, device: ComputeDevice? = nil,
@@ -138,7 +151,8 @@ public final class Trainer {
                       resume: Resume(loaded: loaded, lock: lock, checkpoints: checkpoints), device: device)
     }
 
-    init(options: TrainingOptions, data: TrainingData, resume: Resume?, device: ComputeDevice?, replacing: Bool = false) throws {
+    init(options: TrainingOptions, data: TrainingData, resume: Resume?, device: ComputeDevice?, replacing: Bool = false,
+         fineTuning: FineTuning? = nil) throws {
         var options = options
         if resume == nil { options.textPath = AbsolutePath.of(options.textPath) }
         self.options = options
@@ -197,6 +211,7 @@ public final class Trainer {
             try restore(resume.loaded)
         } else {
             model.initializeParameters(rng: &rng)
+            fineTuning?.transplant(into: model, vocabulary: data.vocabulary)
         }
         if let device = computeDevice {
             let deviceModel = try DeviceModel(config: config, device: device)

@@ -58,6 +58,8 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var device: String? = nil
     /// --precision on a GPU: fp32 (nil), tf32 or bf16 (the products' operands rounded; see Precision).
     public var precision: String? = nil
+    /// --init-from: the checkpoint the run's weights started from (its absolute path), for the record.
+    public var initFrom: String? = nil
 
     public var regularization: CharRNNModel.Regularization {
         .init(weightDrop: weightDrop ?? 0, embedDropout: embedDropout ?? 0, variational: variationalDropout ?? false)
