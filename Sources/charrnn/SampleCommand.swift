@@ -33,6 +33,8 @@ struct Sample: ParsableCommand {
     var logprobs: Int?
     @Option(help: "Read the prime from this UTF-8 file (for a prime longer than a command line).")
     var primeFile: String?
+    @Option(parsing: .unconditional, help: "Beam search with N beams for the most likely continuation of --length characters (or up to a one-character --stop), instead of drawing; deterministic. On the CPU.")
+    var beam: Int?
     @Option(parsing: .unconditional, help: "Number of independent samples.")
     var count = 1
     @Option(help: "For a model trained on a folder of categories: generate in this category.")
@@ -100,6 +102,21 @@ struct Sample: ParsableCommand {
             categoryIndex = Int32(i)
         } else if let names = cp.info.categoryNames {
             throw CharRNNError.invalidOption("this model generates by category: give --category (one of \(names.joined(separator: ", ")))")
+        }
+        if let beams = beam {
+            guard beams >= 1 else { throw CharRNNError.invalidOption("--beam must be at least 1 (got \(beams))") }
+            guard temperature == 1, topK == nil, topP == nil, !greedy, count == 1, !unique, !novel, !interactive, logprobs == nil,
+                  stopStrings.isEmpty else {
+                throw CharRNNError.invalidOption("--beam searches the model's own probabilities for one text: --temperature, --top-k, --top-p, "
+                                                 + "--greedy, --count, --unique, --novel, --interactive, --logprobs and --stop strings do not go with it")
+            }
+            _ = try cp.vocabulary.encode(prime, what: "the prime text")
+            let hidden = cp.model.config.hidden
+            BLAS.setThreads(threads ?? min(CPUCount.usable, hidden >= 256 ? hidden / 64 : 1))
+            let found = try BeamSearch(checkpoint: cp).search(prime: prime, beams: beams, length: length, stop: options.stop,
+                                                              category: categoryIndex)
+            Terminal.writeFlushed(prime + found.text + ((prime + found.text).hasSuffix("\n") ? "" : "\n"))
+            return
         }
         if let gpu = try DeviceChoice(parsing: device).openSayingWhere() {
             if options.topP != nil { throw CharRNNError.invalidOption("--top-p is drawn on the CPU; the GPU's own draws do not take it yet: add --device cpu") }

@@ -101,3 +101,53 @@ final class GenerationOptionsTests: XCTestCase {
         XCTAssertEqual(-perCharacter.reduce(0.0) { $0 + Double($1) } / Double(perCharacter.count), loss.nats, accuracy: 1e-5)
     }
 }
+
+/// Beam search against an exhaustive search of every continuation, on a tiny model and vocabulary.
+final class BeamSearchTests: XCTestCase {
+    func testBeamSearchFindsTheMostLikelyContinuation() throws {
+        let vocab = Vocabulary(scalarsOf: "ab\n".unicodeScalars)
+        for (seed, cell) in [(UInt64(2), CellKind.lstm), (5, .gru), (7, .rnnTanh)] {
+            let model = randomModel(ModelConfig(cell: cell, layers: 2, hidden: 6, embed: 3, vocabSize: vocab.count), seed: seed, scale: 3)
+            let search = BeamSearch(model: model, vocabulary: vocab, startCharacter: "\n")
+            let L = 5, V = vocab.count
+            let context = try vocab.encode("ab", what: "prime")
+            // Every sequence of L characters, scored by reading it after the prime from the zero state.
+            var best: (score: Double, text: String) = (-.infinity, "")
+            for code in 0..<Int(pow(Double(V), Double(L))) {
+                var c = code
+                var ids: [Int32] = []
+                for _ in 0..<L { ids.append(Int32(c % V)); c /= V }
+                ids.reverse()
+                let lp = Evaluation.characterLogprobs(of: model, ids: context + ids, chunk: 64)
+                let score = lp.suffix(L).reduce(0.0) { $0 + Double($1) }
+                if score > best.score + 1e-9 { best = (score, vocab.decode(ids)) }
+            }
+            let exhaustive = try search.search(prime: "ab", beams: Int(pow(Double(V), Double(L - 1))), length: L)
+            XCTAssertEqual(exhaustive.text, best.text, "\(cell): as many beams as sequences of L-1 characters is exhaustive")
+            XCTAssertEqual(exhaustive.logprob, best.score, accuracy: 1e-4)
+            // One beam is greedy decoding.
+            let sampler = Sampler(model: model, vocabulary: vocab, startCharacter: "\n")
+            var rng = RandomGenerator(seed: 0)
+            let greedy = try sampler.generate(prime: "ab", length: L, options: SamplingOptions(greedy: true), rng: &rng)
+            XCTAssertEqual(try search.search(prime: "ab", beams: 1, length: L).text, greedy, "\(cell)")
+            // More beams never find a less likely text; the same search gives the same text.
+            var previous = -Double.infinity
+            for beams in [1, 2, 4, 8, 81] {
+                let found = try search.search(prime: "ab", beams: beams, length: L)
+                XCTAssertGreaterThanOrEqual(found.logprob, previous - 1e-9, "\(cell): \(beams) beams")
+                previous = max(previous, found.logprob)
+                XCTAssertEqual(try search.search(prime: "ab", beams: beams, length: L), found)
+            }
+        }
+    }
+
+    func testABeamEndsAtTheStopCharacter() throws {
+        let vocab = Vocabulary(scalarsOf: "ab\n".unicodeScalars)
+        let model = randomModel(ModelConfig(cell: .lstm, layers: 1, hidden: 5, embed: 2, vocabSize: vocab.count), seed: 3)
+        model.parameters[model.layout["decoder.bias"]!.offset] += 2  // the line break is likely
+        let found = try BeamSearch(model: model, vocabulary: vocab, startCharacter: "\n").search(prime: "a", beams: 4, length: 30, stop: "\n")
+        XCTAssertTrue(found.stopped)
+        XCTAssertFalse(found.text.contains("\n"))
+        XCTAssertLessThan(found.text.count, 30)
+    }
+}
