@@ -151,3 +151,46 @@ final class BeamSearchTests: XCTestCase {
         XCTAssertLessThan(found.text.count, 30)
     }
 }
+
+/// OpenAI's presence and frequency penalties against numpy's reference distributions.
+final class PenaltyTests: XCTestCase {
+    struct Case: Decodable {
+        var logits: [Float]
+        var counts: [Int32]
+        var presence: Float
+        var frequency: Float
+        var temperature: Float
+        var probabilities: [Double]
+    }
+
+    func testPenaltiesMatchTheReference() throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: fixturesDirectory() + "/penalties.json"))
+        let cases = try JSONDecoder().decode([String: [Case]].self, from: data)["cases"]!
+        let vocab = Vocabulary(scalarsOf: "abcdefgh \n".unicodeScalars)
+        let sampler = Sampler(model: randomModel(ModelConfig(cell: .gru, layers: 1, hidden: 4, embed: 2, vocabSize: vocab.count), seed: 1),
+                              vocabulary: vocab, startCharacter: "\n")
+        let draws = 40_000
+        for (k, c) in cases.enumerated() {
+            let options = SamplingOptions(temperature: c.temperature, presencePenalty: c.presence, frequencyPenalty: c.frequency)
+            func histogram(_ counts: [Int32]?) -> [Int] {
+                var rng = RandomGenerator(seed: UInt64(k))
+                var h = [Int](repeating: 0, count: vocab.count)
+                c.logits.withUnsafeBufferPointer { logits in
+                    (counts ?? []).withUnsafeBufferPointer { seen in
+                        for _ in 0..<draws {
+                            h[Int(sampler.choose(logits: logits.baseAddress!, options: options, rng: &rng, counts: counts == nil ? nil : seen.baseAddress))] += 1
+                        }
+                    }
+                }
+                return h
+            }
+            var x2 = 0.0
+            for (n, q) in zip(histogram(c.counts), c.probabilities) { x2 += pow(Double(n) - q * Double(draws), 2) / (q * Double(draws)) }
+            XCTAssertLessThan(x2, 27.88, "case \(k): chi-square with 9 degrees of freedom, 0.999 quantile")
+            // Without the counts nothing is penalised: the draws then follow the plain softmax, which the test tells apart.
+            var plain = 0.0
+            for (n, q) in zip(histogram(nil), c.probabilities) { plain += pow(Double(n) - q * Double(draws), 2) / (q * Double(draws)) }
+            XCTAssertGreaterThan(plain, 27.88, "case \(k): the penalties change the distribution")
+        }
+    }
+}

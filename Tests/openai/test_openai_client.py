@@ -187,3 +187,15 @@ def test_cors_preflight_and_replies():
     assert status == 200 and headers["Access-Control-Allow-Origin"] == "https://example.com" and headers["Vary"] == "Origin"
     status, headers = call("GET", "https://elsewhere.example", {"Authorization": "Bearer " + KEY})
     assert status == 200 and "Access-Control-Allow-Origin" not in headers
+
+
+def test_penalties_change_the_draws_and_are_checked(client):
+    plain = client.completions.create(model=TEXT_MODEL, prompt="to be", max_tokens=80, seed=12).choices[0].text
+    penalised = client.completions.create(model=TEXT_MODEL, prompt="to be", max_tokens=80, seed=12,
+                                          presence_penalty=1.5, frequency_penalty=1.0).choices[0].text
+    assert penalised != plain and len(penalised) == 80
+    assert penalised == cli_sample(TEXT_PATH, 12, 80, prime="to be",
+                                   extra=["--presence-penalty", "1.5", "--frequency-penalty", "1"])[5:-1]
+    with pytest.raises(openai.BadRequestError) as e:
+        client.completions.create(model=TEXT_MODEL, prompt="a", frequency_penalty=2.5)
+    assert e.value.body["param"] == "frequency_penalty"

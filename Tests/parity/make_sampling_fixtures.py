@@ -1,6 +1,12 @@
 #!/usr/bin/env python3
 """Reference distributions for charrnn's sampling options, written independently with numpy:
-Tests/CharRNNTests/Fixtures/nucleus.json. Each case gives logits, a temperature, top_k and top_p, and
+Tests/CharRNNTests/Fixtures/nucleus.json and penalties.json.
+
+penalties.json: OpenAI's presence and frequency penalties as its API reference defines them,
+mu[j] - c[j] * frequency_penalty - (c[j] > 0) * presence_penalty, where c[j] counts how often
+character j was generated so far, then the temperature and softmax.
+
+nucleus.json: Each case gives logits, a temperature, top_k and top_p, and
 the probability of every character after them, in this order (as Hugging Face's logits warpers apply
 them): divide by the temperature, softmax, keep the k most likely (ties: the lower index), keep the
 smallest set of the most likely whose mass reaches top_p (Holtzman et al. 2020; ties: the lower index),
@@ -48,3 +54,15 @@ for logits, temperature, top_k, top_p in [
 with open(OUT, "w") as f:
     json.dump({"cases": cases}, f, indent=1)
 print("nucleus.json", len(cases), "cases")
+
+penalties = []
+for presence, frequency, temperature in [(0.8, 0.0, 1.0), (0.0, 0.6, 0.8), (1.5, 0.4, 1.2), (-0.7, -0.3, 1.0)]:
+    logits = rng.normal(0, 1.5, 10)
+    counts = rng.integers(0, 4, 10) * (rng.random(10) < 0.6)
+    z = (logits - counts * frequency - (counts > 0) * presence) / temperature
+    p = np.exp(z - z.max())
+    penalties.append({"logits": logits.tolist(), "counts": counts.tolist(), "presence": presence, "frequency": frequency,
+                      "temperature": temperature, "probabilities": (p / p.sum()).tolist()})
+with open(os.path.join(os.path.dirname(OUT), "penalties.json"), "w") as f:
+    json.dump({"cases": penalties}, f, indent=1)
+print("penalties.json", len(penalties), "cases")

@@ -62,8 +62,8 @@ public final class DeviceGenerator {
                          emit: ([String]) -> Bool = { _ in true }) throws -> [String] {
         let options = options.endingNames(namesMode)
         try options.validate(for: vocabulary)
-        guard options.topP == nil || options.topP == 1 else {
-            throw CharRNNError.invalidOption("top-p is drawn on the host; the GPU's own draws do not take it yet")
+        guard options.topP == nil || options.topP == 1, !options.penalizes else {
+            throw CharRNNError.invalidOption("top-p and the penalties are drawn on the host; the GPU's own draws do not take them yet")
         }
         precondition(B >= 1 && chunk >= 1)
         let C = model.config.categories

@@ -9,6 +9,8 @@ public final class GenerationStream {
     /// With `scoring` (the number of alternatives), each step's character is scored into `lastScore`.
     public let scoring: Int?
     public internal(set) var lastScore: CharacterScore?
+    /// Times each character was generated, for the penalties (empty without them).
+    var counts: [Int32] = []
     var rng: RandomGenerator
     let category: Int32?
     /// Per layer, per state vector (h, and c for an LSTM), H values: the stream's row of HiddenState.
@@ -112,8 +114,10 @@ public final class GenerationBatch {
         state.reset()
         // All but the last prime character, a chunk of input products at a time.
         model.read(Array(context.dropLast()), state: state, categories: categoryIndex.map { [$0] })
-        return GenerationStream(options: options, length: length, rng: RandomGenerator(seed: seed),
-                                category: categoryIndex, state: state.flattened, token: context[context.count - 1], scoring: scoring)
+        let stream = GenerationStream(options: options, length: length, rng: RandomGenerator(seed: seed),
+                                      category: categoryIndex, state: state.flattened, token: context[context.count - 1], scoring: scoring)
+        if options.penalizes { stream.counts = [Int32](repeating: 0, count: vocabulary.count) }
+        return stream
     }
 
     /// The index of `category` for a model trained by category; nil for one that is not.
@@ -206,7 +210,10 @@ public final class GenerationBatch {
         var outcomes: [GenerationStream.Outcome] = []
         outcomes.reserveCapacity(B)
         for (b, s) in streams.enumerated() {
-            let next = sampler.choose(logits: logits + b * V, options: s.options, rng: &s.rng)
+            let next = s.counts.withUnsafeBufferPointer {
+                sampler.choose(logits: logits + b * V, options: s.options, rng: &s.rng, counts: $0.baseAddress)
+            }
+            if s.options.penalizes { s.counts[Int(next)] += 1 }
             if let top = s.scoring {
                 s.lastScore = CharacterScore(chosen: Int(next), logprobs: Sampler.logProbabilities(logits: logits + b * V, count: V),
                                              top: top, vocabulary: vocabulary)

@@ -15,9 +15,17 @@ public struct SamplingOptions: Sendable, Equatable {
     /// after the temperature and top-k, add up to at least p (ties at the cut in vocabulary order), and
     /// draw from them renormalised (nil or 1: all). Drawn on the host only.
     public var topP: Float? = nil
+    /// OpenAI's penalties (its API reference, "parameter details"): before the temperature, each
+    /// character's logit is lowered by frequency x (times it was generated so far) + presence x (1 if
+    /// it was generated at all); counts cover the generated text, not the prime. In [-2, 2]; 0 is off.
+    public var presencePenalty: Float = 0
+    public var frequencyPenalty: Float = 0
+    public var penalizes: Bool { presencePenalty != 0 || frequencyPenalty != 0 }
 
-    public init(temperature: Float = 1, topK: Int? = nil, greedy: Bool = false, stop: Unicode.Scalar? = nil, topP: Float? = nil) {
+    public init(temperature: Float = 1, topK: Int? = nil, greedy: Bool = false, stop: Unicode.Scalar? = nil, topP: Float? = nil,
+                presencePenalty: Float = 0, frequencyPenalty: Float = 0) {
         self.temperature = temperature; self.topK = topK; self.greedy = greedy; self.stop = stop; self.topP = topP
+        self.presencePenalty = presencePenalty; self.frequencyPenalty = frequencyPenalty
     }
 
     /// A names model's generation ends at the end of a name (the line break between names) unless the
@@ -35,6 +43,9 @@ public struct SamplingOptions: Sendable, Equatable {
         }
         if let k = topK, k < 1 { throw CharRNNError.invalidOption("--top-k must be at least 1 (got \(k))") }
         if let p = topP, !(p > 0 && p <= 1) { throw CharRNNError.invalidOption("top-p must be above 0 and at most 1 (got \(p))") }
+        for (name, v) in [("presence", presencePenalty), ("frequency", frequencyPenalty)] where !(v >= -2 && v <= 2) {
+            throw CharRNNError.invalidOption("the \(name) penalty must be between -2 and 2 (got \(v))")
+        }
     }
 
     /// Also refuses a stop character the model never saw: generation could never stop there.
@@ -54,6 +65,7 @@ public final class Sampler {
     public let startCharacter: Unicode.Scalar
     private let state: HiddenState
     private let probabilities: FloatBuffer
+    private let penalized: FloatBuffer
     private var noDropout = RandomGenerator(seed: 0)
     /// Names mode: every sample starts after the start symbol, also when a prime is given.
     public var namesMode = false
@@ -69,6 +81,7 @@ public final class Sampler {
         self.startCharacter = startCharacter
         state = model.hiddenState(batch: 1)
         probabilities = FloatBuffer(count: vocabulary.count)
+        penalized = FloatBuffer(count: vocabulary.count)
         model.freezeForInference()
     }
 
@@ -108,11 +121,13 @@ public final class Sampler {
         model.read(Array(context.dropLast()), state: state, categories: categories)
         var token = context[context.count - 1]
         var out = String.UnicodeScalarView()
+        var counts = [Int32](repeating: 0, count: options.penalizes ? vocabulary.count : 0)
         for _ in 0..<length {
             let logits = withUnsafePointer(to: &token) {
                 model.forward($0, T: 1, B: 1, state: state, training: false, rng: &noDropout, categories: categories)
             }
-            token = choose(logits: logits, options: options, rng: &rng)
+            token = counts.withUnsafeBufferPointer { choose(logits: logits, options: options, rng: &rng, counts: $0.baseAddress) }
+            if options.penalizes { counts[Int(token)] += 1 }
             let ch = vocabulary.decode(token)
             if let score, ch != options.stop {
                 score(CharacterScore(chosen: Int(token), logprobs: Self.logProbabilities(logits: logits, count: vocabulary.count),
@@ -150,9 +165,20 @@ public final class Sampler {
         return (0..<V).map { logits[$0] - shift }
     }
 
-    /// Picks the next id from logits [V].
-    public func choose(logits: UnsafePointer<Float>, options: SamplingOptions, rng: inout RandomGenerator) -> Int32 {
+    /// Picks the next id from logits [V]; `counts` [V], how often each character was generated so far,
+    /// for the penalties.
+    public func choose(logits raw: UnsafePointer<Float>, options: SamplingOptions, rng: inout RandomGenerator,
+                       counts: UnsafePointer<Int32>? = nil) -> Int32 {
         let V = vocabulary.count
+        var logits = raw
+        if options.penalizes, let counts {
+            let p = penalized.pointer
+            for j in 0..<V {
+                let c = Float(counts[j])
+                p[j] = raw[j] - c * options.frequencyPenalty - (c > 0 ? options.presencePenalty : 0)
+            }
+            logits = UnsafePointer(p)
+        }
         if options.greedy {
             var best = 0
             for j in 1..<V where logits[j] > logits[best] { best = j }

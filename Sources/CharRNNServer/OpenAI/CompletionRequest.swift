@@ -19,6 +19,8 @@ struct CompletionRequest: Decodable {
     var echo: Bool
     var logprobs: Int?
     var category: String?
+    var presencePenalty: Double?
+    var frequencyPenalty: Double?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, prompt, temperature, n, stop, seed, stream, echo, logprobs, user, suffix, category
@@ -79,11 +81,8 @@ struct CompletionRequest: Decodable {
         if let bias = try c.decodeIfPresent([String: Double].self, forKey: .logitBias), !bias.isEmpty {
             throw refuse(.logitBias, "logit_bias is not supported")
         }
-        for key in [CodingKeys.presencePenalty, .frequencyPenalty] {
-            if let penalty = try c.decodeIfPresent(Double.self, forKey: key), penalty != 0 {
-                throw refuse(key, "\(key.stringValue) is not supported yet; leave it out or give 0")
-            }
-        }
+        presencePenalty = try c.decodeIfPresent(Double.self, forKey: .presencePenalty)
+        frequencyPenalty = try c.decodeIfPresent(Double.self, forKey: .frequencyPenalty)
         if let bestOf: Int = try c.wholeNumber(.bestOf), bestOf != (n ?? 1) {
             throw refuse(.bestOf, "best_of must equal n (each choice is one sample; charrnn does not rank samples)")
         }
@@ -103,6 +102,12 @@ struct CompletionRequest: Decodable {
             guard p > 0, p <= 1 else { throw refuse("top_p", "top_p must be above 0 and at most 1 (got \(p))") }
             options.topP = p < 1 ? Float(p) : nil
         }
+        for (param, value) in [("presence_penalty", presencePenalty), ("frequency_penalty", frequencyPenalty)] {
+            guard let value else { continue }
+            guard value >= -2, value <= 2 else { throw refuse(param, "\(param) must be between -2 and 2 (got \(value))") }
+        }
+        options.presencePenalty = Float(presencePenalty ?? 0)
+        options.frequencyPenalty = Float(frequencyPenalty ?? 0)
         if let k = topK, k != -1 {
             guard k >= 1 else { throw refuse("top_k", "top_k must be at least 1, or -1 for all (got \(k))") }
             options.topK = k
