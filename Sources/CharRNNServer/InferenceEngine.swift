@@ -182,20 +182,7 @@ public final class InferenceEngine: @unchecked Sendable {
             throw CharRNNError.invalidOption("'\(name)' is not a classifier")
         }
         let box = UncheckedBox(cp)
-        return try await withCheckedThrowingContinuation { continuation in
-            let job: @Sendable () -> Void = {
-                continuation.resume(with: Result { try box.value.predict(items, top: top) })
-            }
-            condition.lock()
-            if stopping {
-                condition.unlock()
-                continuation.resume(throwing: CharRNNError.invalidOption("the server is shutting down"))
-                return
-            }
-            jobs.append(job)
-            condition.signal()
-            condition.unlock()
-        }
+        return try await onComputeThread { try box.value.predict(items, top: top) }
     }
 
     // MARK: the compute thread

@@ -178,13 +178,7 @@ struct Sample: ParsableCommand {
             if i > 0 && options.stop == nil { Terminal.writeFlushed("\n") }
             Terminal.writeFlushed(prime)
             var last: Unicode.Scalar? = prime.unicodeScalars.last
-            func print(_ pieces: [StopStrings.Piece]) {
-                guard let end = pieces.last?.character else { return }
-                var text = String.UnicodeScalarView()
-                text.append(contentsOf: pieces.map(\.character))
-                Terminal.writeFlushed(String(text))
-                last = end
-            }
+            func print(_ pieces: [StopStrings.Piece]) { if let end = write(pieces) { last = end } }
             try sampler.generate(prime: prime, length: length, options: options, rng: &rng, category: categoryIndex,
                                  keep: false) { ch in
                 print(filter.feed([(ch, nil)]))
@@ -270,13 +264,7 @@ struct Sample: ParsableCommand {
         if count == 1 { Terminal.writeFlushed(prime) }
         var last: Unicode.Scalar? = prime.unicodeScalars.last
         var filter = StopStrings(stopStrings)
-        func print(_ pieces: [StopStrings.Piece]) {
-            guard let end = pieces.last?.character else { return }
-            var text = String.UnicodeScalarView()
-            text.append(contentsOf: pieces.map(\.character))
-            Terminal.writeFlushed(String(text))
-            last = end
-        }
+        func print(_ pieces: [StopStrings.Piece]) { if let end = write(pieces) { last = end } }
         let drawn = try generator.generate(prime: prime, streams: count, length: length, options: options, seed: seed,
                                            category: category, chunk: count == 1 ? 16 : 256, keep: count > 1) { fresh in
             if count == 1, let part = fresh.first, !part.isEmpty {
@@ -355,13 +343,7 @@ struct Sample: ParsableCommand {
                 if prime != line { Terminal.writeFlushed(prime) }
                 var last: Unicode.Scalar? = prime == line ? nil : prime.unicodeScalars.last
                 var filter = StopStrings(stopStrings)
-                func print(_ pieces: [StopStrings.Piece]) {
-                    guard let end = pieces.last?.character else { return }
-                    var text = String.UnicodeScalarView()
-                    text.append(contentsOf: pieces.map(\.character))
-                    Terminal.writeFlushed(String(text))
-                    last = end
-                }
+                func print(_ pieces: [StopStrings.Piece]) { if let end = write(pieces) { last = end } }
                 _ = try generate(prime, options, length, &rng) { ch in
                     print(filter.feed([(ch, nil)]))
                     return !filter.stopped
@@ -406,6 +388,13 @@ struct Sample: ParsableCommand {
         }
         return nil
     }
+}
+
+/// Writes the text of `pieces` to stdout; returns its last character, if any.
+private func write(_ pieces: [StopStrings.Piece]) -> Unicode.Scalar? {
+    guard let end = pieces.last?.character else { return nil }
+    Terminal.writeFlushed(StopStrings.text(of: pieces))
+    return end
 }
 
 extension String {

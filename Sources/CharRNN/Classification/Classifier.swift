@@ -33,17 +33,22 @@ extension Classifier {
     }
 
     /// Refuses, in one sentence naming the cost, a classification that would need more than `limit`
-    /// bytes (nil: this machine's memory).
-    public func checkClassificationMemory(_ items: [String], limit: Int? = nil, limitName: String? = nil) throws {
+    /// bytes (nil: this machine's memory). Returns the estimate.
+    @discardableResult
+    public func checkClassificationMemory(_ items: [String], limit: Int? = nil, limitName: String? = nil) throws -> Int? {
         let bytes = classificationBytes(items)
         let longest = items.map { $0.unicodeScalars.count }.max() ?? 0
         let what = items.count == 1 ? "classifying an item of \(longest) characters"
             : "classifying \(items.count) items (the longest \(longest) characters)"
-        guard let limit else { return try MemoryEstimate.check(bytes, what: what) }
+        guard let limit else {
+            try MemoryEstimate.check(bytes, what: what)
+            return bytes
+        }
         guard let bytes, bytes <= limit else {
             throw CharRNNError.invalidOption("\(what) would need about \(bytes.map(MemoryEstimate.describe) ?? "more than can be counted") "
                                              + "of memory, above \(limitName ?? "the limit") of \(MemoryEstimate.describe(limit)); send shorter items")
         }
+        return bytes
     }
 
     /// The prior correction τ to use: the one given, else the checkpoint's default, else 0. Checks

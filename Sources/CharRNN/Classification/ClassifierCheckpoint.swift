@@ -139,7 +139,7 @@ public struct ClassifierCheckpoint {
 
     /// log p(c | x) of the model as trained, for each item (normalised as in training).
     public func modelLogProbabilities(_ items: [String]) throws -> [[Float]] {
-        if onDevice == nil { try checkClassificationMemory(items) }
+        let bytes = onDevice == nil ? try checkClassificationMemory(items) : classificationBytes(items)
         let encoded = try items.map { raw -> [Int32] in
             let ids = try vocabulary.encode(info.normalization.apply(raw), what: "'\(raw)'")
             guard !ids.isEmpty else { throw CharRNNError.invalidOption("an empty item cannot be classified") }
@@ -151,7 +151,7 @@ public struct ClassifierCheckpoint {
         for (i, ids) in encoded.enumerated() { byLength[ids.count, default: []].append(i) }
         // After a large classification (a long item's normalisation and passes), the freed memory
         // goes back to the system.
-        let large = (classificationBytes(items) ?? .max) > Self.largePassBytes
+        let large = (bytes ?? .max) > Self.largePassBytes
         defer { if large { MemoryEstimate.returnFreedMemory() } }
         for (T, indices) in byLength {
             for chunk in stride(from: 0, to: indices.count, by: Self.itemsPerPass) {

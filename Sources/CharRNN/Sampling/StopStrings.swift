@@ -13,9 +13,14 @@ public struct StopStrings: Sendable {
     public static func cut(_ text: String, at stops: [String]) -> (text: String, stopped: Bool) {
         var filter = StopStrings(stops)
         let kept = filter.feed(text.unicodeScalars.map { ($0, nil) }) + filter.flush()
+        return (Self.text(of: kept), filter.stopped)
+    }
+
+    /// The characters of `pieces` as text.
+    public static func text(of pieces: [Piece]) -> String {
         var out = String.UnicodeScalarView()
-        out.append(contentsOf: kept.map(\.character))
-        return (String(out), filter.stopped)
+        out.append(contentsOf: pieces.map(\.character))
+        return String(out)
     }
 
     /// The pieces that are sure to be part of the text, after `pieces` came.

@@ -204,14 +204,13 @@ final class CompletionRun: @unchecked Sendable {
     }
 
     private func piece(_ pieces: [StopStrings.Piece]) -> Choice {
-        var text = String.UnicodeScalarView()
-        for p in pieces { text.append(p.character) }
+        let text = StopStrings.text(of: pieces)
         var logprobs: Logprobs? = nil
         if let k = alternatives {
             logprobs = Logprobs()
             logprobs!.append(pieces.map { $0.score ?? CharacterScore(unscored: $0.character) }, from: offset, alternatives: k)
         }
         offset += pieces.count
-        return Choice(text: String(text), index: index, logprobs: logprobs, finishReason: nil)
+        return Choice(text: text, index: index, logprobs: logprobs, finishReason: nil)
     }
 }
