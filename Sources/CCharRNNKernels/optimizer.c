@@ -46,3 +46,15 @@ void crn_adagrad_update(size_t n, float *restrict p, const float *restrict g, fl
         p[i] = p[i] - lr * gi / (__builtin_elementwise_sqrt(m[i]) + eps);
     }
 }
+
+void crn_dynamic_update(size_t n, float *restrict p, const float *restrict g, const float *restrict p0,
+                        const float *restrict rms, const float *restrict decay, float lr, float eps) {
+    for (size_t i = 0; i < n; i++) {
+        const float pi = p[i];
+        p[i] = pi + decay[i] * (p0[i] - pi) - lr * g[i] / (rms[i] + eps);
+    }
+}
+
+void crn_add_squares(size_t n, float *restrict sum, const float *restrict g) {
+    for (size_t i = 0; i < n; i++) sum[i] = sum[i] + g[i] * g[i];
+}

@@ -25,12 +25,19 @@ struct Eval: ParsableCommand {
     var device = DefaultDevice.text
     @Flag(help: "Print every predicted character's log-probability as a table (offset, character, nats, bits), to find the surprising parts of a text; the summary goes to stderr. On the CPU.")
     var perChar = false
+    @Flag(help: "Dynamic evaluation (Krause et al. 2018): after scoring each segment, take a gradient step on it, so the model adapts to the text as it reads it; static and dynamic figures side by side. On the CPU.")
+    var dynamic = false
+    @OptionGroup var adaptation: AdaptationOptions
 
     func run() throws {
         guard chunk >= 1 else { throw CharRNNError.invalidOption("--chunk must be at least 1 (got \(chunk))") }
         try BLAS.checkThreads(threads)
         let choice = try DeviceChoice(parsing: device)
+        if adaptation.given && !dynamic { throw CharRNNError.invalidOption("--adapt-segment, --adapt-lr, --adapt-decay and --statistics-text set --dynamic; add it") }
         let cp = try Checkpoint.load(checkpoint)
+        if dynamic && cp.info.names == true {
+            throw CharRNNError.invalidOption("--dynamic reads a text; a names model reads each name from its start (evaluate it without --dynamic)")
+        }
         if perChar && cp.info.names == true {
             throw CharRNNError.invalidOption("--per-char reads a text; a names model reads each name from its start (evaluate it without --per-char)")
         }
@@ -47,6 +54,11 @@ struct Eval: ParsableCommand {
         }
         guard ids.count >= 2 else {
             throw CharRNNError.invalidOption("\(file): needs at least 2 known characters to evaluate")
+        }
+        if dynamic {
+            try MemoryEstimate.check(MemoryEstimate.training(cp.model.config, T: adaptation.settings.segment, B: 1),
+                                     what: "dynamic evaluation with segments of \(adaptation.settings.segment) characters")
+            return try evaluateDynamically(cp, ids: ids, skipped: skipped)
         }
         if perChar {
             try MemoryEstimate.check(MemoryEstimate.inference(cp.model.config, T: min(chunk, ids.count), B: 1),
@@ -72,7 +84,10 @@ struct Eval: ParsableCommand {
     /// A row per predicted character (the first character of the text has no prediction), then the
     /// summary on stderr: the same mean as without --per-char.
     private func printPerCharacter(_ cp: Checkpoint, ids: [Int32], skipped: Int) throws {
-        let logprobs = Evaluation.characterLogprobs(of: cp.model, ids: ids, chunk: chunk)
+        try printRows(Evaluation.characterLogprobs(of: cp.model, ids: ids, chunk: chunk), cp, ids: ids, skipped: skipped)
+    }
+
+    private func printRows(_ logprobs: [Float], _ cp: Checkpoint, ids: [Int32], skipped: Int) throws {
         var rows = "offset\tcharacter\tnats\tbits\n"
         for (k, lp) in logprobs.enumerated() {
             let ch = CharRNNError.visible(String(cp.vocabulary.decode(ids[k + 1])))
@@ -83,6 +98,39 @@ struct Eval: ParsableCommand {
         let nats = -logprobs.reduce(0.0) { $0 + Double($1) } / Double(max(logprobs.count, 1))
         Terminal.error("file: \(file)\ncharacters predicted: \(logprobs.count)\(skipped > 0 ? " (\(skipped) unknown skipped)" : "")")
         Terminal.error("cross-entropy: \(fmt(nats, 4)) nats/char\nperplexity: \(fmt(exp(nats), 3))\nbits per character: \(fmt(nats / log(2.0), 4))")
+    }
+
+    /// Static evaluation, then dynamic: a table of both and the time each took (or, with --per-char,
+    /// the dynamic scores of every character).
+    private func evaluateDynamically(_ cp: Checkpoint, ids: [Int32], skipped: Int) throws {
+        let (evaluator, statisticsLine) = try adaptation.evaluator(for: cp)
+        if perChar {
+            let logprobs = try evaluator.evaluate(cp.model, ids: ids, characterLogprobs: true).logprobs
+            Terminal.error(statisticsLine)
+            return try printRows(logprobs, cp, ids: ids, skipped: skipped)
+        }
+        var start = monotonicSeconds()
+        let fixed = try Evaluation.loss(of: cp.model, ids: ids, streams: 1, chunk: chunk)
+        let fixedSeconds = monotonicSeconds() - start
+        start = monotonicSeconds()
+        let adapted = try evaluator.evaluate(cp.model, ids: ids).report
+        let adaptedSeconds = monotonicSeconds() - start
+        let s = evaluator.settings
+        Terminal.write("file: \(file)\n")
+        Terminal.write("characters predicted: \(fixed.characters)\(skipped > 0 ? " (\(skipped) unknown skipped)" : "")\n")
+        Terminal.write("\(statisticsLine)\n")
+        Terminal.write("dynamic: a step every \(s.segment) characters, lr \(s.learningRate), decay \(s.decay)\n")
+        func row(_ name: String, _ a: String, _ b: String) -> String {
+            name.padding(toLength: 22, withPad: " ", startingAt: 0) + a.padding(toLength: 10, withPad: " ", startingAt: 0) + b + "\n"
+        }
+        var table = row("", "static", "dynamic")
+        table += row("cross-entropy (nats)", fmt(fixed.nats, 4), fmt(adapted.nats, 4))
+        table += row("perplexity", fmt(fixed.perplexity, 3), fmt(adapted.perplexity, 3))
+        table += row("bits per character", fmt(fixed.bitsPerCharacter, 4), fmt(adapted.bitsPerCharacter, 4))
+        table += row("seconds", fmt(fixedSeconds, 2), fmt(adaptedSeconds, 2))
+        Terminal.write(table)
+        let change = (adapted.bitsPerCharacter / fixed.bitsPerCharacter - 1) * 100
+        Terminal.write("dynamic vs static: \(change <= 0 ? "" : "+")\(fmt(change, 2))% bits per character\n")
     }
 
     private func report(_ r: LossReport) {

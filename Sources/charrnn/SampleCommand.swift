@@ -39,6 +39,9 @@ struct Sample: ParsableCommand {
     var frequencyPenalty: Float = 0
     @Option(parsing: .unconditional, help: "Beam search with N beams for the most likely continuation of --length characters (or up to a one-character --stop), instead of drawing; deterministic. On the CPU.")
     var beam: Int?
+    @Flag(help: "Adapt the model to the prime before generating: read it in segments, a gradient step after each (dynamic evaluation, see 'charrnn eval --dynamic'), so its names and style carry into the sample. On the CPU; the GPU then draws with the adapted weights.")
+    var adapt = false
+    @OptionGroup var adaptation: AdaptationOptions
     @Option(parsing: .unconditional, help: "Number of independent samples.")
     var count = 1
     @Option(help: "For a model trained on a folder of categories: generate in this category.")
@@ -79,6 +82,8 @@ struct Sample: ParsableCommand {
             guard prime.isEmpty else { throw CharRNNError.invalidOption("give --prime or --prime-file, not both") }
             prime = try TextFile.read(primeFile)
         }
+        if adaptation.given && !adapt { throw CharRNNError.invalidOption("--adapt-segment, --adapt-lr, --adapt-decay and --statistics-text set --adapt; add it") }
+        if adapt && interactive { throw CharRNNError.invalidOption("--adapt adapts the model to --prime or --prime-file; it does not go with --interactive") }
         let cp = try Checkpoint.load(checkpoint)
         for s in stopStrings {
             let unknown = s.unicodeScalars.filter { cp.vocabulary.id(of: $0) == nil }
@@ -108,6 +113,7 @@ struct Sample: ParsableCommand {
         } else if let names = cp.info.categoryNames {
             throw CharRNNError.invalidOption("this model generates by category: give --category (one of \(names.joined(separator: ", ")))")
         }
+        if adapt { try adaptToPrime(cp) }
         if let beams = beam {
             guard beams >= 1 else { throw CharRNNError.invalidOption("--beam must be at least 1 (got \(beams))") }
             guard temperature == 1, topK == nil, topP == nil, !greedy, !options.penalizes, count == 1, !unique, !novel, !interactive, logprobs == nil,
@@ -187,6 +193,19 @@ struct Sample: ParsableCommand {
             print(filter.flush())
             if last != "\n" { Terminal.writeFlushed("\n") }
         }
+    }
+
+    /// Dynamic evaluation over the prime: the checkpoint's model keeps the adapted weights, and every
+    /// path after this (the CPU's sampler, beam search, the GPU's generator) reads them from it.
+    private func adaptToPrime(_ cp: Checkpoint) throws {
+        let ids = try cp.vocabulary.encode(prime, what: "the prime text")
+        guard ids.count >= 2 else { throw CharRNNError.invalidOption("--adapt needs a prime of at least 2 characters to adapt to") }
+        try MemoryEstimate.check(MemoryEstimate.training(cp.model.config, T: adaptation.settings.segment, B: 1),
+                                 what: "adapting with segments of \(adaptation.settings.segment) characters")
+        BLAS.setThreads(threads ?? CPUCount.usable)
+        let (evaluator, statisticsLine) = try adaptation.evaluator(for: cp)
+        let read = try evaluator.adapt(cp.model, to: ids, state: cp.model.hiddenState(batch: 1))
+        Terminal.error("adapted to the prime's \(read.characters + 1) characters (\(statisticsLine))")
     }
 
     /// A --stop value: escapes (\\n, \\t, \\r, \\\\) and the names newline, tab and space.

@@ -65,6 +65,13 @@ void crn_add(const float *x, float *y, size_t n);
 // sum of squares, in double
 double crn_sumsq(const float *x, size_t n);
 
+// Dynamic evaluation's step (Krause et al. 2018): p += decay * (p0 - p) - lr * g / (rms + eps), each term
+// from the parameters before the step.
+void crn_dynamic_update(size_t n, float *p, const float *g, const float *p0, const float *rms, const float *decay,
+                        float lr, float eps);
+// sum += g * g, elementwise (gradient statistics).
+void crn_add_squares(size_t n, float *sum, const float *g);
+
 // The optimizers' updates of n parameters p from their gradients g, with their moments m (and v), as
 // Optimizers/Optimizer.swift describes. Adam's step_size is lr / (1 - beta1^t) and bias2_root
 // sqrt(1 - beta2^t); shrink is AdamW's 1 - lr * weight_decay (1 for Adam).
