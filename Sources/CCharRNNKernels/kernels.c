@@ -152,3 +152,10 @@ void crn_install_interrupt_handler(void) {
 }
 int crn_interrupted(void) { return interrupted != 0; }
 void crn_clear_interrupt(void) { interrupted = 0; }
+
+// OpenAI's penalties on B rows of V logits, in place (the twin of the penalize_logits kernel). The
+// product is rounded before the subtraction (no FMA), as the kernel's __fmul_rn, so both give the same floats.
+void crn_penalize_logits(int B, int V, float *logits, const int *counts, float presence, float frequency) {
+#pragma clang fp contract(off)
+    for (long i = 0; i < (long)B * V; i++) logits[i] = logits[i] - (float)counts[i] * frequency - (counts[i] > 0 ? presence : 0.0f);
+}

@@ -9,6 +9,9 @@ struct GenerateBody: Decodable {
     var length: Int?
     var temperature: Double?
     var topK: Int?
+    var topP: Double?
+    var presencePenalty: Double?
+    var frequencyPenalty: Double?
     var greedy: Bool?
     var seed: UInt64?
     var stop: String?
@@ -17,7 +20,7 @@ struct GenerateBody: Decodable {
 
     enum CodingKeys: String, CodingKey, CaseIterable {
         case model, prompt, length, temperature, greedy, seed, stop, category, stream
-        case topK = "top_k"
+        case topK = "top_k", topP = "top_p", presencePenalty = "presence_penalty", frequencyPenalty = "frequency_penalty"
     }
 
     init(from decoder: Decoder) throws {
@@ -27,6 +30,9 @@ struct GenerateBody: Decodable {
         length = try c.wholeNumber(.length)
         temperature = try c.decodeIfPresent(Double.self, forKey: .temperature)
         topK = try c.wholeNumber(.topK)
+        topP = try c.decodeIfPresent(Double.self, forKey: .topP)
+        presencePenalty = try c.decodeIfPresent(Double.self, forKey: .presencePenalty)
+        frequencyPenalty = try c.decodeIfPresent(Double.self, forKey: .frequencyPenalty)
         greedy = try c.decodeIfPresent(Bool.self, forKey: .greedy)
         seed = try c.wholeNumber(.seed)
         stop = try c.decodeIfPresent(String.self, forKey: .stop)

@@ -59,7 +59,13 @@ struct Routes: Sendable {
         }
         let seed = body.seed ?? UInt64.random(in: 0...UInt64(Int64.max))
         try Self.admit(engine, generations: 1)
-        let options = SamplingOptions(temperature: Float(temperature), topK: body.topK, greedy: body.greedy ?? false, stop: stop)
+        if let p = body.topP, !(p > 0 && p <= 1) { throw APIError(.badRequest, "top_p must be above 0 and at most 1 (got \(p))") }
+        for (name, v) in [("presence_penalty", body.presencePenalty), ("frequency_penalty", body.frequencyPenalty)] {
+            if let v, !(v >= -2 && v <= 2) { throw APIError(.badRequest, "\(name) must be between -2 and 2 (got \(v))") }
+        }
+        let options = SamplingOptions(temperature: Float(temperature), topK: body.topK, greedy: body.greedy ?? false, stop: stop,
+                                      topP: body.topP.flatMap { $0 < 1 ? Float($0) : nil },
+                                      presencePenalty: Float(body.presencePenalty ?? 0), frequencyPenalty: Float(body.frequencyPenalty ?? 0))
         let started = ContinuousClock.now
         let events = engine.generate(GenerationRequest(model: name, prompt: body.prompt ?? "", length: length,
                                                        options: options, seed: seed, category: body.category))

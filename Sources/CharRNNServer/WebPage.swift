@@ -57,6 +57,8 @@ enum WebPage {
       <div><label for="length">Length</label><input id="length" type="number" min="1" value="300"></div>
       <div><label for="temperature">Temperature</label><input id="temperature" type="number" min="0.05" step="0.05" value="0.8"></div>
       <div><label for="topk">Top-k (0: all)</label><input id="topk" type="number" min="0" value="0"></div>
+      <div><label for="topp">Top-p (1: all)</label><input id="topp" type="number" min="0.01" max="1" step="0.05" value="1"></div>
+      <div><label for="presence">Repeat penalty</label><input id="presence" type="number" min="-2" max="2" step="0.1" value="0"></div>
       <div><label for="seed">Seed (empty: random)</label><input id="seed" type="number" min="0" placeholder="random"></div>
     </div>
     <button id="generate">Generate</button>
@@ -172,6 +174,10 @@ async function generate() {
   };
   const k = parseInt($("topk").value, 10);
   if (k > 0) body.top_k = k;
+  const topP = parseFloat($("topp").value);
+  if (topP > 0 && topP < 1) body.top_p = topP;
+  const presence = parseFloat($("presence").value);
+  if (presence) body.presence_penalty = presence;
   if ($("seed").value !== "") body.seed = parseInt($("seed").value, 10);
   if (!$("category-box").hidden) body.category = $("category").value;
 

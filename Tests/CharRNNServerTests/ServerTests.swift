@@ -82,6 +82,15 @@ final class ServerTests: XCTestCase {
             XCTAssertEqual(reply["finish_reason"] as? String, "length")
             XCTAssertEqual(reply["seed"] as? Int, 42)
             XCTAssertNotNil(reply["ms"] as? Double)
+
+            // Nucleus and penalties too (what the page's top-p and repeat penalty send).
+            let nucleus = SamplingOptions(temperature: 1.2, topP: 0.6, presencePenalty: 0.8, frequencyPenalty: 0.3)
+            let wanted = try fixture.expectedText(prompt: "abc", length: 80, options: nucleus, seed: 5)
+            XCTAssertNotEqual(wanted, try fixture.expectedText(prompt: "abc", length: 80, options: SamplingOptions(temperature: 1.2), seed: 5))
+            let cut = try await client.execute(uri: "/v1/generate", method: .post, body: body([
+                "prompt": "abc", "length": 80, "temperature": 1.2, "top_p": 0.6, "presence_penalty": 0.8, "frequency_penalty": 0.3, "seed": 5,
+            ]))
+            XCTAssertEqual(try jsonObject(cut.body)["text"] as? String, wanted)
         }
     }
 
@@ -156,6 +165,10 @@ final class ServerTests: XCTestCase {
             ("/v1/generate", .post, #"{"stop": "z"}"#, .badRequest, "would never stop"),
             ("/v1/classify", .post, #"{"items": ["ab"], "topp": 2}"#, .badRequest, "unknown field 'topp'"),
             ("/v1/generate", .post, #"{"top_k": 0}"#, .badRequest, "top_k must be at least 1"),
+            ("/v1/generate", .post, #"{"top_p": 0}"#, .badRequest, "top_p must be above 0 and at most 1 (got 0.0)"),
+            ("/v1/generate", .post, #"{"top_p": 1.5}"#, .badRequest, "top_p must be above 0"),
+            ("/v1/generate", .post, #"{"presence_penalty": 3}"#, .badRequest, "presence_penalty must be between -2 and 2"),
+            ("/v1/generate", .post, #"{"frequency_penalty": -2.5}"#, .badRequest, "frequency_penalty must be between -2 and 2"),
             ("/v1/generate", .post, #"{"stop": "ab"}"#, .badRequest, "exactly one character"),
             ("/v1/generate", .post, #"{"category": "North"}"#, .badRequest, "not trained with categories"),
             ("/v1/generate", .post, #"{"model": "places"}"#, .badRequest, "is a classifier, not a generator"),

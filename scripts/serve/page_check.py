@@ -28,6 +28,9 @@ def main(url, prime, screenshot):
         length.send_keys("400")
         seed = driver.find_element(By.ID, "seed")
         seed.send_keys("7")
+        top_p = driver.find_element(By.ID, "topp")  # nucleus sampling goes through the page too
+        top_p.clear()
+        top_p.send_keys("0.9")
         started = time.time()
         driver.find_element(By.ID, "generate").click()
         wait.until(lambda d: "characters in" in d.find_element(By.ID, "gen-status").text

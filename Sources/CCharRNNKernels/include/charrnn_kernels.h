@@ -52,6 +52,8 @@ void crn_softmax_temperature(int V, const float *logits, float inv_temperature, 
 // Zeroes all of probs[V] (values >= 0) but the k largest; of equal values at the k-th place, the lowest
 // ids stay. A radix select on the values' bits: O(V), where sorting the ids cost O(V log V) per draw.
 void crn_keep_top_k(int V, float *probs, int k);
+// logits[b, j] -= counts[b, j] * frequency + (counts[b, j] > 0 ? presence : 0), in place: OpenAI's penalties.
+void crn_penalize_logits(int B, int V, float *logits, const int *counts, float presence, float frequency);
 
 // y[i] = x[i] * m[i]
 void crn_mul(const float *x, const float *m, float *y, size_t n);

@@ -14,6 +14,8 @@ public final class DeviceGenerator {
     public let vocabulary: Vocabulary
     public let startCharacter: Unicode.Scalar
     private let tokens: DeviceBuffer, history: DeviceBuffer
+    /// How often each stream drew each character, [B, V] (the penalties).
+    private let drawCounts: DeviceBuffer
     /// Layer 0's input product of every character, folded again at each generate for the parameters
     /// of that moment (nil: a conditional model, which multiplies).
     private let folded: DeviceBuffer?
@@ -37,7 +39,9 @@ public final class DeviceGenerator {
 
     /// What a captured chunk bakes in besides addresses.
     private struct GraphKey: Equatable {
-        let streams: Int, chunk: Int, inverseTemperature: Float, topK: Int, greedy: Bool
+        let streams: Int, chunk: Int, inverseTemperature: Float, topK: Int, topP: Float, greedy: Bool
+        let presencePenalty: Float, frequencyPenalty: Float
+        var penalizes: Bool { presencePenalty != 0 || frequencyPenalty != 0 }
     }
 
     public init(model: DeviceModel, vocabulary: Vocabulary, startCharacter: Unicode.Scalar) throws {
@@ -46,6 +50,7 @@ public final class DeviceGenerator {
         self.startCharacter = startCharacter
         tokens = try DeviceBuffer(model.device, count: 0, elementSize: 4)
         history = try DeviceBuffer(model.device, count: 0, elementSize: 4)
+        drawCounts = try DeviceBuffer(model.device, count: 0, elementSize: 4)
         draws = try DeviceBuffer(model.device, count: 2, elementSize: 8)
         folded = model.foldsInputProjection ? try DeviceBuffer(model.device, count: 0) : nil
         sampler = try DeviceSampler(device: model.device)
@@ -62,9 +67,6 @@ public final class DeviceGenerator {
                          emit: ([String]) -> Bool = { _ in true }) throws -> [String] {
         let options = options.endingNames(namesMode)
         try options.validate(for: vocabulary)
-        guard options.topP == nil || options.topP == 1, !options.penalizes else {
-            throw CharRNNError.invalidOption("top-p and the penalties are drawn on the host; the GPU's own draws do not take them yet")
-        }
         precondition(B >= 1 && chunk >= 1)
         let C = model.config.categories
         if C > 0 {
@@ -96,7 +98,12 @@ public final class DeviceGenerator {
         try sampler.reserve(streams: B, vocabulary: vocabulary.count)
         try device.upload([seed, 0], to: draws.pointer)
         let key = GraphKey(streams: B, chunk: chunk, inverseTemperature: 1 / options.temperature, topK: options.topK ?? 0,
-                           greedy: options.greedy)
+                           topP: options.topP ?? 1, greedy: options.greedy, presencePenalty: options.presencePenalty,
+                           frequencyPenalty: options.frequencyPenalty)
+        if key.penalizes {
+            try drawCounts.reserve(B * vocabulary.count)
+            try drawCounts.zero()
+        }
         var texts = [String.UnicodeScalarView](repeating: String.UnicodeScalarView(), count: B)
         var ended = [Bool](repeating: false, count: B)
         var step = 0
@@ -133,9 +140,18 @@ public final class DeviceGenerator {
         var none = RandomGenerator(seed: 0)
         for k in 0..<steps {
             try model.forward(ids: tokens.pointer, T: 1, B: B, state: state, training: false, rng: &none, folded: folded)
+            if key.penalizes {
+                try device.launch("penalize_logits", threads: B * V, [
+                    .int(B), .int(V), .pointer(model.logits.pointer), .pointer(drawCounts.pointer), .float(key.presencePenalty),
+                    .float(key.frequencyPenalty),
+                ])
+            }
             try sampler.queue(streams: B, vocabulary: V, logits: model.logits.pointer, inverseTemperature: key.inverseTemperature,
-                              topK: key.topK, greedy: key.greedy, draws: draws.pointer, offset: k, ids: tokens.pointer,
+                              topK: key.topK, topP: key.topP, greedy: key.greedy, draws: draws.pointer, offset: k, ids: tokens.pointer,
                               history: history[offset: k * B])
+            if key.penalizes {
+                try device.launch("count_draws", threads: B, [.int(B), .int(V), .pointer(tokens.pointer), .pointer(drawCounts.pointer)])
+            }
         }
         try device.launch("advance_draws", threads: 1, [.pointer(draws.pointer), .int(steps)])
     }

@@ -14,6 +14,8 @@ public final class DeviceSampler {
     /// the two ways on a GPU).
     public var slicedAbove = ProcessInfo.processInfo.environment["CHARRNN_SAMPLE_SLICED_ABOVE"].flatMap { Int($0) } ?? 1024
     private let select: DeviceBuffer, partMax: DeviceBuffer, partMass: DeviceBuffer, partCounts: DeviceBuffer
+    /// The nucleus's walk by slices: per stream [B, 4], and each slice's counts and masses per byte.
+    private let nucleus: DeviceBuffer, nucleusCounts: DeviceBuffer, nucleusMass: DeviceBuffer
 
     public init(device: ComputeDevice) throws {
         self.device = device
@@ -21,6 +23,9 @@ public final class DeviceSampler {
         partMax = try DeviceBuffer(device, count: 0)
         partMass = try DeviceBuffer(device, count: 0)
         partCounts = try DeviceBuffer(device, count: 0)
+        nucleus = try DeviceBuffer(device, count: 0)
+        nucleusCounts = try DeviceBuffer(device, count: 0)
+        nucleusMass = try DeviceBuffer(device, count: 0)
     }
 
     public func usesSlices(vocabulary V: Int) -> Bool { V > slicedAbove }
@@ -33,22 +38,27 @@ public final class DeviceSampler {
         try partMax.reserve(B * P)
         try partMass.reserve(B * P)
         try partCounts.reserve(B * P * 256)
+        try nucleus.reserve(B * 4)
+        try nucleusCounts.reserve(B * P * 256)
+        try nucleusMass.reserve(B * P * 256)
     }
 
     /// Queues the draw: ids[b] (and history[b], when given) from logits [B, V], with the seed and the draw
-    /// counter's base read from `draws` and `offset` added to the base.
+    /// counter's base read from `draws` and `offset` added to the base. topP 1 keeps every character top-k
+    /// keeps.
     public func queue(streams B: Int, vocabulary V: Int, logits: DevicePointer, inverseTemperature: Float, topK: Int,
-                      greedy: Bool, draws: DevicePointer, offset: Int, ids: DevicePointer, history: DevicePointer?) throws {
+                      topP: Float = 1, greedy: Bool, draws: DevicePointer, offset: Int, ids: DevicePointer,
+                      history: DevicePointer?) throws {
         guard usesSlices(vocabulary: V) else {
             try device.launch("sample_next", threads: B * 32, [
-                .int(B), .int(V), .pointer(logits), .float(inverseTemperature), .int(topK), .int(greedy ? 1 : 0),
+                .int(B), .int(V), .pointer(logits), .float(inverseTemperature), .int(topK), .float(topP), .int(greedy ? 1 : 0),
                 .pointer(draws), .int(offset), .pointer(ids), .pointer(history),
             ])
             return
         }
         try reserve(streams: B, vocabulary: V)
         let slices = B * ((V + Self.slice - 1) / Self.slice)
-        let ranked = !greedy && topK > 0 && topK < V
+        var ranked = !greedy && topK > 0 && topK < V
         try device.launch("sample_slice_max", threads: slices, [.int(B), .int(V), .pointer(logits), .pointer(partMax.pointer)])
         try device.launch("sample_select_begin", threads: B, [
             .int(B), .int(V), .int(ranked ? topK : 0), .pointer(partMax.pointer), .pointer(select.pointer),
@@ -63,11 +73,31 @@ public final class DeviceSampler {
                 ])
             }
         }
-        if !greedy {
+        func masses() throws {
             try device.launch("sample_slice_mass", threads: slices, [
                 .int(B), .int(V), .pointer(logits), .float(inverseTemperature), .pointer(select.pointer), .int(ranked ? 1 : 0),
                 .pointer(partCounts.pointer), .pointer(partMass.pointer),
             ])
+        }
+        if !greedy {
+            try masses()
+            if topP < 1 {
+                try device.launch("sample_nucleus_begin", threads: B, [
+                    .int(B), .int(V), .float(topP), .pointer(partMass.pointer), .pointer(select.pointer), .pointer(nucleus.pointer),
+                ])
+                for shift in stride(from: 24, through: 0, by: -8) {
+                    try device.launch("sample_nucleus_count", threads: slices, [
+                        .int(B), .int(V), .pointer(logits), .float(inverseTemperature), .pointer(select.pointer), .int(shift),
+                        .pointer(nucleusCounts.pointer), .pointer(nucleusMass.pointer),
+                    ])
+                    try device.launch("sample_nucleus_choose", threads: B, [
+                        .int(B), .int(V), .pointer(nucleusCounts.pointer), .pointer(nucleusMass.pointer), .int(shift),
+                        .float(inverseTemperature), .pointer(select.pointer), .pointer(nucleus.pointer), .pointer(partCounts.pointer),
+                    ])
+                }
+                ranked = true
+                try masses()
+            }
         }
         try device.launch("sample_pick", threads: B, [
             .int(B), .int(V), .pointer(logits), .float(inverseTemperature), .int(greedy ? 1 : 0), .pointer(select.pointer),

@@ -386,10 +386,10 @@ public enum KernelChecks {
                 outcomes.append(Outcome(name: "advance_draws", relativeError: .infinity, passed: false))
                 return
             }
-            func draw(_ temperature: Float, topK: Int, greedy: Bool) throws -> [Int32] {
+            func draw(_ temperature: Float, topK: Int, topP: Float = 1, greedy: Bool) throws -> [Int32] {
                 try device.launch("sample_next", threads: B * 32, [.int(B), .int(V), .pointer(pL), .float(1 / temperature), .int(topK),
-                                                              .int(greedy ? 1 : 0), .pointer(pDraws), .int(1), .pointer(pIds),
-                                                              .pointer(nil)])
+                                                              .float(topP), .int(greedy ? 1 : 0), .pointer(pDraws), .int(1),
+                                                              .pointer(pIds), .pointer(nil)])
                 return try device.downloadInt32s(pIds, count: B)
             }
             let best = Int32(row.indices.max { row[$0] < row[$1] }!)
@@ -397,19 +397,52 @@ public enum KernelChecks {
             let top3 = Set(row.indices.sorted { row[$0] > row[$1] }.prefix(3).map { Int32($0) })
             let topOK = try draw(1, topK: 3, greedy: false).allSatisfy { top3.contains($0) }
             let x2 = Self.chiSquare(try draw(0.8, topK: 0, greedy: false), logits: row, temperature: 0.8)
-            let ok = greedyOK && topOK && x2 < 32.9
-            outcomes.append(Outcome(name: "sample_next/advance_draws (greedy, top-3, chi-square \(Int(x2.rounded())) over \(B) draws)",
+            // Nucleus: draws from the CPU's nucleus, renormalised (its 0.999 quantile for up to 12 degrees
+            // of freedom is at most 32.9), alone and after top-k.
+            var nucleusX2 = 0.0
+            for (topK, topP) in [(0, Float(0.6)), (5, 0.8)] {
+                let ids = try draw(0.9, topK: topK, topP: topP, greedy: false)
+                nucleusX2 = max(nucleusX2, Self.chiSquare(ids, logits: row, temperature: 0.9, topK: topK, topP: topP))
+            }
+            // Penalties: penalize_logits gives the CPU twin's floats.
+            let counts = (0..<B * V).map { Int32($0 % 7 == 0 ? 0 : $0 % 5) }
+            var want = (0..<B).flatMap { _ in row }
+            crn_penalize_logits(Int32(B), Int32(V), &want, counts, 0.3, 0.7)
+            let pCounts = try put(counts)
+            try device.launch("penalize_logits", threads: B * V, [.int(B), .int(V), .pointer(pL), .pointer(pCounts), .float(0.3), .float(0.7)])
+            let penaltiesOK = try get(pL, B * V).map(\.bitPattern) == want.map(\.bitPattern)
+            try device.launch("count_draws", threads: B, [.int(B), .int(V), .pointer(pIds), .pointer(pCounts)])
+            let drawn = try device.downloadInt32s(pIds, count: B), counted = try device.downloadInt32s(pCounts, count: B * V)
+            let countOK = (0..<B).allSatisfy { b in counted[b * V + Int(drawn[b])] == counts[b * V + Int(drawn[b])] + 1 }
+            let ok = greedyOK && topOK && x2 < 32.9 && nucleusX2 < 32.9 && penaltiesOK && countOK
+            outcomes.append(Outcome(name: "sample_next/advance_draws/penalize_logits/count_draws (greedy, top-3, chi-square \(Self.shown(x2)) over \(B) draws, with top-p \(Self.shown(nucleusX2)); penalties \(penaltiesOK ? "equal" : "differ"))",
                                     relativeError: ok ? 0 : .infinity, passed: ok))
+        }
+
+        /// The CPU's distribution: softmax(logits / temperature), top-k then the nucleus (SamplingOptions'
+        /// order), renormalised.
+        static func cpuDistribution(_ logits: [Float], temperature: Float, topK: Int = 0, topP: Float = 1) -> [Float] {
+            let V = logits.count
+            var p = [Float](repeating: 0, count: V)
+            crn_softmax_temperature(Int32(V), logits, 1 / temperature, &p)
+            if topK > 0 && topK < V { crn_keep_top_k(Int32(V), &p, Int32(topK)) }
+            if topP < 1 { p.withUnsafeMutableBufferPointer { Sampler.keepNucleus($0.baseAddress!, count: V, mass: topP) } }
+            let total = p.reduce(0, +)
+            return p.map { $0 / total }
         }
 
         /// Pearson's statistic of `ids`, drawn from softmax(logits / temperature), over the characters
         /// expected at least 5 times.
-        static func chiSquare(_ ids: [Int32], logits: [Float], temperature: Float) -> Double {
+        /// A statistic for an outcome's name: infinite when a draw had probability 0.
+        static func shown(_ x2: Double) -> String { x2.isFinite ? "\(Int(x2.rounded()))" : "inf (a draw outside the kept characters)" }
+
+        /// A draw of probability 0 makes it infinite.
+        static func chiSquare(_ ids: [Int32], logits: [Float], temperature: Float, topK: Int = 0, topP: Float = 1) -> Double {
             let V = logits.count, n = Double(ids.count)
-            var p = [Float](repeating: 0, count: V)
-            crn_softmax_temperature(Int32(V), logits, 1 / temperature, &p)
+            let p = cpuDistribution(logits, temperature: temperature, topK: topK, topP: topP)
             var counts = [Int](repeating: 0, count: V)
             for id in ids { counts[Int(id)] += 1 }
+            if (0..<V).contains(where: { p[$0] == 0 && counts[$0] > 0 }) { return .infinity }
             var x2 = 0.0
             for j in 0..<V where Double(p[j]) * n >= 5 {
                 let e = Double(p[j]) * n
@@ -421,7 +454,8 @@ public enum KernelChecks {
         /// The two ways of DeviceSampler over a vocabulary of 1,300 (six slices, the last short): the same
         /// ids bit for bit, for rows with many ties at the k-th place and negative logits, at each top-k; the
         /// ids among the k largest logits with ties going to the lowest ids (the CPU's rule); greedy the
-        /// first largest; and by slices, draws that follow the softmax when the mass lies in several slices.
+        /// first largest; the ids in the CPU's nucleus; and by slices, draws that follow the softmax (and
+        /// the renormalised nucleus) when the mass lies in several slices.
         mutating func slicedSampling() throws {
             let V = 1_300, B = 24
             var rows: [Float] = []
@@ -437,35 +471,43 @@ public enum KernelChecks {
             let oneThread = try DeviceSampler(device: device), slices = try DeviceSampler(device: device)
             oneThread.slicedAbove = .max
             slices.slicedAbove = 0
-            func draw(_ sampler: DeviceSampler, _ temperature: Float, topK: Int, greedy: Bool) throws -> [Int32] {
+            func draw(_ sampler: DeviceSampler, _ temperature: Float, topK: Int, topP: Float, greedy: Bool) throws -> [Int32] {
                 try sampler.queue(streams: B, vocabulary: V, logits: pL, inverseTemperature: 1 / temperature,
-                                  topK: topK, greedy: greedy, draws: pDraws, offset: 1, ids: pIds, history: nil)
+                                  topK: topK, topP: topP, greedy: greedy, draws: pDraws, offset: 1, ids: pIds, history: nil)
                 return try device.downloadInt32s(pIds, count: B)
             }
-            var same = true, inTopK = true
-            for (temperature, topK, greedy) in [(Float(1), 0, false), (0.7, 3, false), (1.3, 40, false), (1, 1, false),
-                                                 (1, 200, false), (1, V - 1, false), (1, 0, true)] {
-                let a = try draw(oneThread, temperature, topK: topK, greedy: greedy)
-                let b = try draw(slices, temperature, topK: topK, greedy: greedy)
+            var same = true, inKept = true
+            for (temperature, topK, topP, greedy) in [(Float(1), 0, Float(1), false), (0.7, 3, 1, false), (1.3, 40, 1, false),
+                                                       (1, 1, 1, false), (1, 200, 1, false), (1, V - 1, 1, false), (1, 0, 1, true),
+                                                       (1, 0, 0.5, false), (0.7, 40, 0.9, false), (1.2, 0, 0.95, false),
+                                                       (1, 0, 0.01, false)] {
+                let a = try draw(oneThread, temperature, topK: topK, topP: topP, greedy: greedy)
+                let b = try draw(slices, temperature, topK: topK, topP: topP, greedy: greedy)
                 same = same && a == b
-                let k = greedy ? 1 : (topK > 0 ? topK : V)
                 for s in 0..<B {
                     let row = Array(rows[s * V..<(s + 1) * V])
-                    let kept = Set(row.indices.sorted { row[$0] != row[$1] ? row[$0] > row[$1] : $0 < $1 }.prefix(k))
-                    inTopK = inTopK && kept.contains(Int(b[s]))
+                    if greedy {
+                        inKept = inKept && Int(b[s]) == row.indices.max { row[$0] < row[$1] || (row[$0] == row[$1] && $0 > $1) }!
+                    } else {
+                        inKept = inKept && Self.cpuDistribution(row, temperature: temperature, topK: topK, topP: topP)[Int(b[s])] > 0
+                    }
                 }
             }
-            // Many streams on one row whose mass lies on 12 ids spread over the slices.
+            // Many streams on one row whose mass lies on 12 ids spread over the slices, with and without a
+            // nucleus.
             let draws = 4_000
             var row = [Float](repeating: -30, count: V)
             for i in 0..<12 { row[7 + 107 * i] = random(1, scale: 1.5)[0] }
             let pRow = try put((0..<draws).flatMap { _ in row }), pMany = try put([Int32](repeating: -1, count: draws))
-            try slices.queue(streams: draws, vocabulary: V, logits: pRow, inverseTemperature: 1 / 0.8, topK: 0, greedy: false,
-                             draws: pDraws, offset: 0, ids: pMany, history: nil)
-            let x2 = Self.chiSquare(try device.downloadInt32s(pMany, count: draws), logits: row, temperature: 0.8)
-            // The 0.999 quantile of chi-square with 11 degrees of freedom is 31.3.
-            let ok = same && inTopK && x2 < 31.3
-            outcomes.append(Outcome(name: "sample_slice_max/sample_select_begin/sample_radix_count/sample_radix_choose/sample_slice_mass/sample_pick (by slices, V = \(V): ids equal to one thread's, top-k with ties, chi-square \(Int(x2.rounded())))",
+            var x2 = 0.0
+            for topP: Float in [1, 0.8] {
+                try slices.queue(streams: draws, vocabulary: V, logits: pRow, inverseTemperature: 1 / 0.8, topK: 0, topP: topP, greedy: false,
+                                 draws: pDraws, offset: 0, ids: pMany, history: nil)
+                x2 = max(x2, Self.chiSquare(try device.downloadInt32s(pMany, count: draws), logits: row, temperature: 0.8, topP: topP))
+            }
+            // The 0.999 quantile of chi-square with 11 degrees of freedom (or fewer) is 31.3 (or less).
+            let ok = same && inKept && x2 < 31.3
+            outcomes.append(Outcome(name: "sample_slice_max/sample_select_begin/sample_radix_count/sample_radix_choose/sample_slice_mass/sample_pick/sample_nucleus_begin/sample_nucleus_count/sample_nucleus_choose (by slices, V = \(V): ids equal to one thread's, top-k and top-p with ties, chi-square \(Self.shown(x2)))",
                                     relativeError: ok ? 0 : .infinity, passed: ok))
         }
 

@@ -173,10 +173,8 @@ public final class Sampler {
         var logits = raw
         if options.penalizes, let counts {
             let p = penalized.pointer
-            for j in 0..<V {
-                let c = Float(counts[j])
-                p[j] = raw[j] - c * options.frequencyPenalty - (c > 0 ? options.presencePenalty : 0)
-            }
+            p.update(from: raw, count: V)
+            crn_penalize_logits(1, Int32(V), p, counts, options.presencePenalty, options.frequencyPenalty)
             logits = UnsafePointer(p)
         }
         if options.greedy {

@@ -33,8 +33,15 @@ final class DeviceGeneratorTests: XCTestCase {
         if options.greedy {
             let best = p.indices.max { p[$0] < p[$1] }!
             p = p.indices.map { $0 == best ? 1 : 0 }
-        } else if let k = options.topK {
-            let kept = Set(p.indices.sorted { p[$0] > p[$1] }.prefix(k))
+        } else {
+            // Top-k, then the nucleus: the most likely characters whose probabilities reach top-p of what is left.
+            var kept = p.indices.sorted { p[$0] > p[$1] || (p[$0] == p[$1] && $0 < $1) }
+            if let k = options.topK { kept = Array(kept.prefix(k)) }
+            if let top = options.topP {
+                let mass = kept.reduce(Float(0)) { $0 + p[$1] }
+                var sum: Float = 0
+                kept = Array(kept.prefix { j in defer { sum += p[j] }; return sum < top * mass })
+            }
             let total = kept.reduce(Float(0)) { $0 + p[$1] }
             p = p.indices.map { kept.contains($0) ? p[$0] / total : 0 }
         }
@@ -57,12 +64,13 @@ final class DeviceGeneratorTests: XCTestCase {
 
     func testDrawsFollowTheModelsProbabilities() throws {
         let draws = 6000
-        for options in [SamplingOptions(temperature: 0.8), SamplingOptions(temperature: 1.3, topK: 3)] {
+        for options in [SamplingOptions(temperature: 0.8), SamplingOptions(temperature: 1.3, topK: 3),
+                         SamplingOptions(temperature: 1.2, topP: 0.7), SamplingOptions(temperature: 1.5, topK: 6, topP: 0.85)] {
             let (counts, p) = try firstDraws(options, streams: draws)
             let (x2, df) = chiSquare(counts, p, draws: draws)
             XCTAssertGreaterThanOrEqual(df, 2)
             // The 0.999 quantile of chi-square with up to 10 degrees of freedom is at most 29.6.
-            XCTAssertLessThan(x2, 29.6, "temperature \(options.temperature), top-k \(options.topK ?? 0): counts \(counts), p \(p)")
+            XCTAssertLessThan(x2, 29.6, "temperature \(options.temperature), top-k \(options.topK ?? 0), top-p \(options.topP ?? 1): counts \(counts), p \(p)")
         }
         let (counts, p) = try firstDraws(SamplingOptions(greedy: true), streams: 50)
         XCTAssertEqual(counts, p.map { Int($0) * 50 })
@@ -74,6 +82,34 @@ final class DeviceGeneratorTests: XCTestCase {
         let (counts, _) = try firstDraws(SamplingOptions(temperature: 1.6), streams: draws)
         let (_, p) = try firstDraws(SamplingOptions(temperature: 0.8), streams: 1)
         XCTAssertGreaterThan(chiSquare(counts, p, draws: draws).statistic, 29.6)
+    }
+
+    /// The check can fail: a nucleus cut one character later than the CPU's is caught.
+    func testAWrongCutOffIsCaught() throws {
+        let draws = 6000
+        let (_, p) = try firstDraws(SamplingOptions(temperature: 1.2, topP: 0.7), streams: 1)
+        let kept = p.filter { $0 > 0 }.count
+        let wider = try (1...20).lazy.map { Float($0) * 0.05 }.first { top in
+            try firstDraws(SamplingOptions(temperature: 1.2, topP: top), streams: 1).probabilities.filter { $0 > 0 }.count == kept + 1
+        }
+        let (counts, _) = try firstDraws(SamplingOptions(temperature: 1.2, topP: try XCTUnwrap(wider)), streams: draws)
+        XCTAssertTrue((0..<Self.V).contains { p[$0] == 0 && counts[$0] > 0 }, "a character outside the nucleus was drawn")
+    }
+
+    /// Penalties on the device: greedy text with them is the CPU sampler's, and they change it.
+    func testPenalizedGreedyTextIsTheCPUSamplers() throws {
+        let (cpu, gpu) = try model()
+        let generator = try DeviceGenerator(model: gpu, vocabulary: Self.vocabulary, startCharacter: "a")
+        let sampler = Sampler(model: cpu, vocabulary: Self.vocabulary, startCharacter: "a")
+        var rng = RandomGenerator(seed: 1)
+        let plain = try sampler.generate(prime: "abc", length: 60, options: SamplingOptions(greedy: true), rng: &rng)
+        for (presence, frequency) in [(Float(1.5), Float(0)), (0, 0.4), (-0.5, 0.8)] {
+            let options = SamplingOptions(greedy: true, presencePenalty: presence, frequencyPenalty: frequency)
+            let want = try sampler.generate(prime: "abc", length: 60, options: options, rng: &rng)
+            XCTAssertNotEqual(want, plain, "\(presence), \(frequency)")
+            let texts = try generator.generate(prime: "abc", streams: 2, length: 60, options: options, seed: 1, chunk: 16)
+            XCTAssertEqual(texts, [want, want], "\(presence), \(frequency)")
+        }
     }
 
     func testGreedyTextIsTheCPUSamplersAndASeedRepeats() throws {
@@ -140,7 +176,8 @@ final class DeviceGenerationCostTests: XCTestCase {
 }
 
 /// A vocabulary of 1,500 characters (Chinese-sized) draws by slices: the text of one thread per stream,
-/// replayed from graphs and step by step, with top-k, without, and greedy (then the CPU sampler's text).
+/// replayed from graphs and step by step, with top-k, without, with top-p and penalties, and greedy (then
+/// the CPU sampler's text).
 final class DeviceLargeVocabularyTests: XCTestCase {
     func testSlicedDrawsGiveTheOneThreadText() throws {
         let vocabulary = Vocabulary(scalars: (0..<1_500).map { Unicode.Scalar(0x4E00 + $0)! })
@@ -157,7 +194,9 @@ final class DeviceLargeVocabularyTests: XCTestCase {
         let oneThread = try generator(sliced: false), slices = try generator(sliced: true)
         XCTAssertTrue(slices.sampler.usesSlices(vocabulary: vocabulary.count))
         let prime = String(String.UnicodeScalarView((0..<5).map { Unicode.Scalar(0x4E10 + 37 * $0)! }))
-        for options in [SamplingOptions(temperature: 0.9, topK: 30), SamplingOptions(temperature: 1.1), SamplingOptions(greedy: true)] {
+        for options in [SamplingOptions(temperature: 0.9, topK: 30), SamplingOptions(temperature: 1.1), SamplingOptions(greedy: true),
+                        SamplingOptions(temperature: 1.1, topP: 0.6), SamplingOptions(temperature: 0.9, topK: 30, topP: 0.9),
+                        SamplingOptions(temperature: 1, presencePenalty: 1, frequencyPenalty: 0.5)] {
             let want = try oneThread.generate(prime: prime, streams: 3, length: 20, options: options, seed: 4, chunk: 8)
             let launches = device.launches
             let got = try slices.generate(prime: prime, streams: 3, length: 20, options: options, seed: 4, chunk: 8)

@@ -41,6 +41,19 @@ final class KernelEmulationTests: XCTestCase {
         }
     }
 
+    /// A nucleus that forgets the mass above its digit, or whose target is the whole mass, keeps too
+    /// much: both ways' checks fail (one thread and by slices).
+    func testAWrongNucleusFailsItsChecks() throws {
+        for (wrong, right) in [("*above += mass[d];", ";"), ("__fmul_rn(top_p, total)", "total")] {
+            let broken = KernelSource.moduleSource.replacingOccurrences(of: wrong, with: right)
+            XCTAssertNotEqual(broken, KernelSource.moduleSource)
+            let outcomes = try KernelChecks.run(on: try EmulatedDevice(source: broken))
+            let failed = outcomes.filter { !$0.passed }.map(\.name)
+            XCTAssertEqual(failed.count, 2, "\(right): failed \(failed)")
+            XCTAssertTrue(failed.allSatisfy { $0.contains("top-p") }, "\(right): failed \(failed)")
+        }
+    }
+
     func testCSRIndexGroupsRowsByCharacterInOrder() {
         let index = CSRIndex(ids: [2, 0, 2, 1, 0, 2], vocabulary: 4)
         XCTAssertEqual(index.first, [0, 2, 3, 6, 6])

@@ -23,13 +23,26 @@ extension KernelSource {
     /// sample_slice_mass; sample_pick. Both sum the probabilities slice by slice and the slices in order,
     /// so their sums are the same floats (u is rounded on its own, __fmul_rn, so that no FMA differs).
     ///
+    /// top_p < 1 (nucleus): after top-k, the first ids in the order of the logits (largest first, equal
+    /// ones by id) whose masses reach top_p times the mass kept so far, as Sampler.keepNucleus. That
+    /// prefix is itself a selection (threshold key, ties kept), found by the same radix walk over the key
+    /// bytes with a histogram of masses beside the counts: at each byte, the largest digit at which the
+    /// running mass reaches the target. One thread does it in sample_next; by slices, sample_nucleus_begin,
+    /// sample_nucleus_count and sample_nucleus_choose for each byte. Both add each digit's mass slice by
+    /// slice in order, so the cut is the same. It replaces top-k's selection when it keeps no more (it
+    /// always does, but for rounding when top_p is within a float's precision of 1).
+    ///
+    /// penalize_logits lowers each logit by OpenAI's presence and frequency penalties from counts [B, V] of
+    /// the characters each stream generated (count_draws adds each draw), as Sampler.choose.
+    ///
     /// select [B, 4] (unsigned) carries a stream's selection between kernels: the threshold key (the k-th
     /// largest logit's, 0 when every logit stays), how many logits equal to it stay (the first ones in
     /// id order), the largest logit's bits, unused.
     /// part_max, part_mass [B, P] and part_counts [B, P, 256] are per slice (P = ceil(V / SLICE)).
     static let sampling = KernelSource(name: "sampling", kernels: [
         "sample_next", "advance_draws", "sample_slice_max", "sample_select_begin", "sample_radix_count",
-        "sample_radix_choose", "sample_slice_mass", "sample_pick",
+        "sample_radix_choose", "sample_slice_mass", "sample_pick", "sample_nucleus_begin", "sample_nucleus_count",
+        "sample_nucleus_choose", "penalize_logits", "count_draws",
     ], code: """
     #define CRN_SAMPLE_SLICE 256
 
@@ -98,6 +111,86 @@ extension KernelSource {
         return last;
     }
 
+
+    // The float whose crn_order_key is `key`.
+    __device__ __forceinline__ float crn_key_float(unsigned key) {
+        return crn_bits_float((key & 0x80000000u) ? (key & 0x7FFFFFFFu) : ~key);
+    }
+
+    // counts[256] and mass[256] += each byte at `shift` of the keys in x[begin, end) whose higher bytes
+    // are prefix's, and its mass exp((x - m) / temperature).
+    __device__ void crn_slice_mass_histogram(const float *x, int begin, int end, unsigned prefix, int shift, float m,
+                                             float inv_temperature, int *counts, float *mass) {
+        const unsigned mask = shift >= 24 ? 0u : 0xFFFFFFFFu << (shift + 8);
+        for (int j = begin; j < end; j++) {
+            const unsigned key = crn_order_key(x[j]);
+            if ((key & mask) != prefix) continue;
+            const int d = (int)((key >> shift) & 255u);
+            counts[d]++;
+            mass[d] += expf((x[j] - m) * inv_temperature);
+        }
+    }
+
+    // The largest digit at which the running mass (*above, the mass of the larger keys) reaches target,
+    // else the smallest digit present; *above gains the masses of the digits above it.
+    __device__ int crn_nucleus_digit(const int *counts, const float *mass, float target, float *above) {
+        int lowest = 0;
+        while (lowest < 255 && counts[lowest] == 0) lowest++;
+        for (int d = 255; d > lowest; d--) {
+            if (counts[d] == 0) continue;
+            if (*above + mass[d] >= target) return d;
+            *above += mass[d];
+        }
+        return lowest;
+    }
+
+    // How many of `count` equal logits at `threshold` (each of mass exp((x - m) / temperature)) the
+    // nucleus keeps: the fewest whose masses, after *above, reach target (at least one).
+    __device__ int crn_nucleus_ties(unsigned threshold, int count, float m, float inv_temperature, float target, float above) {
+        const float e = expf((crn_key_float(threshold) - m) * inv_temperature);
+        int keep = 1;
+        float s = above + e;
+        while (keep < count && s < target) { s += e; keep++; }
+        return keep;
+    }
+
+    // One thread's nucleus over x[0, V): the selection (threshold, keep), slice by slice as the kernels.
+    __device__ void crn_nucleus_select(const float *x, int V, float m, float inv_temperature, float target,
+                                       unsigned *threshold, int *keep) {
+        const int P = (V + CRN_SAMPLE_SLICE - 1) / CRN_SAMPLE_SLICE;
+        unsigned prefix = 0u;
+        float above = 0.0f;
+        int count = 0;
+        for (int shift = 24; shift >= 0; shift -= 8) {
+            int counts[256], part_counts[256];
+            float mass[256], part_mass[256];
+            for (int d = 0; d < 256; d++) { counts[d] = 0; mass[d] = 0.0f; }
+            for (int p = 0; p < P; p++) {
+                for (int d = 0; d < 256; d++) { part_counts[d] = 0; part_mass[d] = 0.0f; }
+                crn_slice_mass_histogram(x, p * CRN_SAMPLE_SLICE, crn_slice_end(p, V), prefix, shift, m, inv_temperature,
+                                         part_counts, part_mass);
+                for (int d = 0; d < 256; d++) { counts[d] += part_counts[d]; mass[d] += part_mass[d]; }
+            }
+            const int digit = crn_nucleus_digit(counts, mass, target, &above);
+            prefix |= (unsigned)digit << shift;
+            count = counts[digit];
+        }
+        *threshold = prefix;
+        *keep = crn_nucleus_ties(prefix, count, m, inv_temperature, target, above);
+    }
+
+    extern "C" __global__ void penalize_logits(int B, int V, float *logits, const int *counts, float presence, float frequency) {
+        const long i = CRN_THREAD;
+        if (i >= (long)B * V) return;
+        logits[i] = logits[i] - __fmul_rn((float)counts[i], frequency) - (counts[i] > 0 ? presence : 0.0f);
+    }
+
+    extern "C" __global__ void count_draws(int B, int V, const int *ids, int *counts) {
+        const long b = CRN_THREAD;
+        if (b >= B) return;
+        counts[b * V + ids[b]]++;
+    }
+
     #ifdef __CUDACC_RTC__
     // sample_next without top-k, a warp per stream: the lanes load the logits and work out the largest
     // and each probability mass together, and every lane then walks the masses in id order (each
@@ -153,15 +246,15 @@ extension KernelSource {
     }
     #endif
 
-    extern "C" __global__ void sample_next(int B, int V, const float *logits, float inv_temperature, int top_k, int greedy,
-                                           const unsigned long long *draws, int offset, int *ids, int *history) {
+    extern "C" __global__ void sample_next(int B, int V, const float *logits, float inv_temperature, int top_k, float top_p,
+                                           int greedy, const unsigned long long *draws, int offset, int *ids, int *history) {
         const long t = CRN_THREAD;
         const long b = t / 32;
         const int lane = (int)(t % 32);
         if (b >= B) return;
         const float *x = logits + b * V;
     #ifdef __CUDACC_RTC__
-        if (greedy || top_k <= 0 || top_k >= V) {
+        if (greedy || ((top_k <= 0 || top_k >= V) && !(top_p < 1.0f))) {
             const int chosen = crn_warp_sample(B, V, x, inv_temperature, greedy, draws, offset, b, lane);
             if (lane == 0) {
                 ids[b] = chosen;
@@ -194,6 +287,19 @@ extension KernelSource {
             int ties = 0;
             for (int p = 0; p < P; p++)
                 total += crn_slice_mass(x, p * CRN_SAMPLE_SLICE, crn_slice_end(p, V), m, inv_temperature, threshold, keep, &ties);
+            if (top_p < 1.0f) {
+                unsigned nucleus;
+                int nucleus_keep;
+                crn_nucleus_select(x, V, m, inv_temperature, __fmul_rn(top_p, total), &nucleus, &nucleus_keep);
+                if (nucleus > threshold || (nucleus == threshold && nucleus_keep <= keep)) {
+                    threshold = nucleus;
+                    keep = nucleus_keep;
+                    total = 0.0f;
+                    ties = 0;
+                    for (int p = 0; p < P; p++)
+                        total += crn_slice_mass(x, p * CRN_SAMPLE_SLICE, crn_slice_end(p, V), m, inv_temperature, threshold, keep, &ties);
+                }
+            }
             const unsigned long long seed = draws[0], draw = draws[1] + (unsigned long long)offset;
             const float u = __fmul_rn(crn_uniform(seed, draw * (unsigned long long)B + (unsigned long long)b), total);
             float before = 0.0f;
@@ -215,6 +321,72 @@ extension KernelSource {
     }
 
     // The slice kernels: thread i is slice i % P of stream i / P.
+
+    // The nucleus by slices. nucleus [B, 4] carries a stream's walk: the target mass and the mass above
+    // the digits chosen so far (float bits), and top-k's selection (threshold, keep) to fall back on.
+    extern "C" __global__ void sample_nucleus_begin(int B, int V, float top_p, const float *part_mass, unsigned *select,
+                                                    unsigned *nucleus) {
+        const long b = CRN_THREAD;
+        if (b >= B) return;
+        const int P = (V + CRN_SAMPLE_SLICE - 1) / CRN_SAMPLE_SLICE;
+        float total = 0.0f;
+        for (int p = 0; p < P; p++) total += part_mass[b * P + p];
+        nucleus[b * 4] = crn_float_bits(__fmul_rn(top_p, total));
+        nucleus[b * 4 + 1] = crn_float_bits(0.0f);
+        nucleus[b * 4 + 2] = select[b * 4];
+        nucleus[b * 4 + 3] = select[b * 4 + 1];
+        select[b * 4] = 0u;
+    }
+
+    // part_counts and part_hist [i, 256]: slice i's counts and masses of the byte at `shift` among the keys
+    // that match the nucleus's bytes so far.
+    extern "C" __global__ void sample_nucleus_count(int B, int V, const float *logits, float inv_temperature, const unsigned *select,
+                                                    int shift, int *part_counts, float *part_hist) {
+        const long i = CRN_THREAD;
+        const int P = (V + CRN_SAMPLE_SLICE - 1) / CRN_SAMPLE_SLICE;
+        if (i >= (long)B * P) return;
+        const int p = (int)(i % P);
+        int counts[256];
+        float mass[256];
+        for (int d = 0; d < 256; d++) { counts[d] = 0; mass[d] = 0.0f; }
+        crn_slice_mass_histogram(logits + (i / P) * V, p * CRN_SAMPLE_SLICE, crn_slice_end(p, V), select[(i / P) * 4], shift,
+                                 crn_bits_float(select[(i / P) * 4 + 2]), inv_temperature, counts, mass);
+        for (int d = 0; d < 256; d++) { part_counts[i * 256 + d] = counts[d]; part_hist[i * 256 + d] = mass[d]; }
+    }
+
+    // One thread per stream: the nucleus's byte at `shift`; after the last byte, its ties, and the
+    // selection it makes unless top-k's keeps fewer. ranked_counts gets the last byte's counts of the
+    // chosen digit (what crn_ties_before reads) when the nucleus's selection is taken.
+    extern "C" __global__ void sample_nucleus_choose(int B, int V, const int *part_counts, const float *part_hist, int shift,
+                                                     float inv_temperature, unsigned *select, unsigned *nucleus, int *ranked_counts) {
+        const long b = CRN_THREAD;
+        if (b >= B) return;
+        const int P = (V + CRN_SAMPLE_SLICE - 1) / CRN_SAMPLE_SLICE;
+        int counts[256];
+        float mass[256];
+        for (int d = 0; d < 256; d++) {
+            counts[d] = 0;
+            mass[d] = 0.0f;
+            for (int p = 0; p < P; p++) { counts[d] += part_counts[(b * P + p) * 256 + d]; mass[d] += part_hist[(b * P + p) * 256 + d]; }
+        }
+        const float target = crn_bits_float(nucleus[b * 4]);
+        float above = crn_bits_float(nucleus[b * 4 + 1]);
+        const int digit = crn_nucleus_digit(counts, mass, target, &above);
+        select[b * 4] |= (unsigned)digit << shift;
+        nucleus[b * 4 + 1] = crn_float_bits(above);
+        if (shift != 0) return;
+        const unsigned threshold = select[b * 4];
+        const int keep = crn_nucleus_ties(threshold, counts[digit], crn_bits_float(select[b * 4 + 2]), inv_temperature, target, above);
+        const unsigned top_threshold = nucleus[b * 4 + 2];
+        const int top_keep = (int)nucleus[b * 4 + 3];
+        if (threshold > top_threshold || (threshold == top_threshold && keep <= top_keep)) {
+            select[b * 4 + 1] = (unsigned)keep;
+            for (int p = 0; p < P; p++)
+                ranked_counts[(b * P + p) * 256 + (threshold & 255u)] = part_counts[(b * P + p) * 256 + (threshold & 255u)];
+        } else {
+            select[b * 4] = top_threshold;
+        }
+    }
 
     extern "C" __global__ void sample_slice_max(int B, int V, const float *logits, float *part_max) {
         const long i = CRN_THREAD;
