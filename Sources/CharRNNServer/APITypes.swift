@@ -13,13 +13,14 @@ struct GenerateBody: Decodable {
     var presencePenalty: Double?
     var frequencyPenalty: Double?
     var greedy: Bool?
+    var beams: Int?
     var seed: UInt64?
     var stop: String?
     var category: String?
     var stream: Bool?
 
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case model, prompt, length, temperature, greedy, seed, stop, category, stream
+        case model, prompt, length, temperature, greedy, beams, seed, stop, category, stream
         case topK = "top_k", topP = "top_p", presencePenalty = "presence_penalty", frequencyPenalty = "frequency_penalty"
     }
 
@@ -34,6 +35,7 @@ struct GenerateBody: Decodable {
         presencePenalty = try c.decodeIfPresent(Double.self, forKey: .presencePenalty)
         frequencyPenalty = try c.decodeIfPresent(Double.self, forKey: .frequencyPenalty)
         greedy = try c.decodeIfPresent(Bool.self, forKey: .greedy)
+        beams = try c.wholeNumber(.beams)
         seed = try c.wholeNumber(.seed)
         stop = try c.decodeIfPresent(String.self, forKey: .stop)
         category = try c.decodeIfPresent(String.self, forKey: .category)

@@ -160,6 +160,18 @@ public final class InferenceEngine: @unchecked Sendable {
         return try await onComputeThread { try box.value.score(prompt: prompt, category: category, alternatives: alternatives) }
     }
 
+    /// Beam search for the most likely continuation of `prompt`, on the compute thread between steps.
+    public func beamSearch(model name: String, prompt: String, beams: Int, length: Int, stop: Unicode.Scalar?,
+                           category: String?) async throws -> BeamSearch.Result {
+        guard case .generator(let batch)? = models[name] else {
+            throw CharRNNError.invalidOption("'\(name)' is not a language model")
+        }
+        let box = UncheckedBox(batch)
+        return try await onComputeThread {
+            try box.value.beamSearch(prompt: prompt, beams: beams, length: length, stop: stop, category: category)
+        }
+    }
+
     /// Runs `work` on the compute thread between generation steps.
     private func onComputeThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in

@@ -153,6 +153,8 @@ enum OpenAPIDocument {
                     "frequency_penalty": ["type": "number", "minimum": -2, "maximum": 2, "default": 0,
                                           "description": "Lowers each character's logit by this much per time it was generated."],
                     "greedy": ["type": "boolean", "default": false],
+                    "beams": ["type": "integer", "minimum": 1, "maximum": Routes.maxBeams,
+                              "description": "Beam search: the most likely continuation of length characters (or up to stop), returned whole; no sampling field or stream goes with it."],
                     "seed": ["type": "integer", "minimum": 0, "maximum": UInt64.max, "description": "The same seed and options give the same text."],
                     "stop": ["type": "string", "minLength": 1, "maxLength": 1, "description": "Generation ends at this character (not included)."],
                     "category": ["type": "string", "description": "For a model trained on categories."],

@@ -57,12 +57,15 @@ struct Routes: Sendable {
             guard s.unicodeScalars.count == 1 else { throw APIError(.badRequest, "stop must be exactly one character") }
             stop = s.unicodeScalars.first
         }
-        let seed = body.seed ?? UInt64.random(in: 0...UInt64(Int64.max))
-        try Self.admit(engine, generations: 1)
         if let p = body.topP, !(p > 0 && p <= 1) { throw APIError(.badRequest, "top_p must be above 0 and at most 1 (got \(p))") }
         for (name, v) in [("presence_penalty", body.presencePenalty), ("frequency_penalty", body.frequencyPenalty)] {
             if let v, !(v >= -2 && v <= 2) { throw APIError(.badRequest, "\(name) must be between -2 and 2 (got \(v))") }
         }
+        let seed = body.seed ?? UInt64.random(in: 0...UInt64(Int64.max))
+        if let beams = body.beams {
+            return try await beamSearch(body, model: name, beams: beams, length: length, stop: stop, seed: seed, context: context)
+        }
+        try Self.admit(engine, generations: 1)
         let options = SamplingOptions(temperature: Float(temperature), topK: body.topK, greedy: body.greedy ?? false, stop: stop,
                                       topP: body.topP.flatMap { $0 < 1 ? Float($0) : nil },
                                       presencePenalty: Float(body.presencePenalty ?? 0), frequencyPenalty: Float(body.frequencyPenalty ?? 0))
@@ -116,6 +119,37 @@ struct Routes: Sendable {
         }
         throw APIError(.serviceUnavailable, "the generation ended unexpectedly")
     }
+
+    /// `beams`: the most likely continuation, all at once (the beams are ranked by the model's own
+    /// probabilities, so the sampling fields and streaming do not go with it).
+    private func beamSearch(_ body: GenerateBody, model name: String, beams: Int, length: Int, stop: Unicode.Scalar?, seed: UInt64,
+                            context: ServerContext) async throws -> Response {
+        guard (1...Self.maxBeams).contains(beams) else {
+            throw APIError(.badRequest, "beams must be from 1 to \(Self.maxBeams) (got \(beams))")
+        }
+        let sampling = [("temperature", body.temperature != nil), ("top_k", body.topK != nil), ("top_p", body.topP != nil),
+                        ("presence_penalty", body.presencePenalty != nil), ("frequency_penalty", body.frequencyPenalty != nil),
+                        ("greedy", body.greedy != nil), ("stream", body.stream == true)]
+        if let given = sampling.first(where: \.1) {
+            throw APIError(.badRequest, "beams searches the model's own probabilities for one whole text; \(given.0) does not go with it")
+        }
+        try Self.admit(engine, generations: 1)
+        let started = ContinuousClock.now
+        let found: BeamSearch.Result
+        do {
+            found = try await engine.beamSearch(model: name, prompt: body.prompt ?? "", beams: beams, length: length, stop: stop,
+                                                category: body.category)
+        } catch let error as CharRNNError {
+            throw APIError(.badRequest, error.description)
+        }
+        let tokens = found.text.unicodeScalars.count
+        context.tally.add(tokens)
+        return Self.json(GenerateReply(model: name, text: found.text, tokens: tokens, ms: Self.ms(since: started),
+                                       finishReason: found.stopped ? "stop" : "length", seed: seed))
+    }
+
+    /// Most beams one request may ask for: each step scores beams x vocabulary extensions.
+    static let maxBeams = 16
 
     // MARK: classify
 

@@ -91,6 +91,15 @@ final class ServerTests: XCTestCase {
                 "prompt": "abc", "length": 80, "temperature": 1.2, "top_p": 0.6, "presence_penalty": 0.8, "frequency_penalty": 0.3, "seed": 5,
             ]))
             XCTAssertEqual(try jsonObject(cut.body)["text"] as? String, wanted)
+
+            // Beam search: the library's result, whole.
+            let beam = try BeamSearch(checkpoint: try Checkpoint.load(fixture.generatorPath)).search(prime: "abc", beams: 4, length: 30)
+            let searched = try await client.execute(uri: "/v1/generate", method: .post,
+                                                    body: body(["prompt": "abc", "length": 30, "beams": 4]))
+            XCTAssertEqual(searched.status, .ok)
+            let found = try jsonObject(searched.body)
+            XCTAssertEqual(found["text"] as? String, beam.text)
+            XCTAssertEqual(found["finish_reason"] as? String, beam.stopped ? "stop" : "length")
         }
     }
 
@@ -166,6 +175,9 @@ final class ServerTests: XCTestCase {
             ("/v1/classify", .post, #"{"items": ["ab"], "topp": 2}"#, .badRequest, "unknown field 'topp'"),
             ("/v1/generate", .post, #"{"top_k": 0}"#, .badRequest, "top_k must be at least 1"),
             ("/v1/generate", .post, #"{"top_p": 0}"#, .badRequest, "top_p must be above 0 and at most 1 (got 0.0)"),
+            ("/v1/generate", .post, #"{"beams": 0}"#, .badRequest, "beams must be from 1 to 16 (got 0)"),
+            ("/v1/generate", .post, #"{"beams": 2, "temperature": 0.5}"#, .badRequest, "temperature does not go with it"),
+            ("/v1/generate", .post, #"{"beams": 2, "stream": true}"#, .badRequest, "stream does not go with it"),
             ("/v1/generate", .post, #"{"top_p": 1.5}"#, .badRequest, "top_p must be above 0"),
             ("/v1/generate", .post, #"{"presence_penalty": 3}"#, .badRequest, "presence_penalty must be between -2 and 2"),
             ("/v1/generate", .post, #"{"frequency_penalty": -2.5}"#, .badRequest, "frequency_penalty must be between -2 and 2"),

@@ -137,6 +137,13 @@ public final class GenerationBatch {
         return categoryIndex
     }
 
+    /// Beam search (BeamSearch) over this batch's model: the most likely continuation of `prompt`.
+    public func beamSearch(prompt: String, beams: Int, length: Int, stop: Unicode.Scalar?, category: String? = nil) throws -> BeamSearch.Result {
+        let categoryIndex = try self.categoryIndex(category)
+        return try BeamSearch(model: model, vocabulary: vocabulary, startCharacter: startCharacter, namesMode: namesMode)
+            .search(prime: prompt, beams: beams, length: length, stop: stop, category: categoryIndex)
+    }
+
     /// The score of every character of `prompt` as the model reads it from the zero state (the first
     /// has none unless the model starts from its start character, as with an empty prompt or a names
     /// model): what an echoed prompt's logprobs report.
