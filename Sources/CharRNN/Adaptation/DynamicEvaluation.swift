@@ -23,7 +23,7 @@ public struct DynamicEvaluation {
 
         /// Tuned on the first half of tiny Shakespeare's validation split with the small preset's model
         /// (docs/adaptation.md has the grid).
-        public static let standard = Settings(segment: 50, learningRate: 3e-5, decay: 1e-3, epsilon: 0.02)
+        public static let standard = Settings(segment: 50, learningRate: 1e-3, decay: 1e-2, epsilon: 0.02)
 
         public init(segment: Int, learningRate: Double, decay: Double, epsilon: Double) {
             self.segment = segment; self.learningRate = learningRate; self.decay = decay; self.epsilon = epsilon
