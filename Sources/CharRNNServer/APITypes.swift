@@ -163,6 +163,7 @@ struct ModelsReply: Encodable {
 
 struct HealthReply: Encodable {
     var status: String
+    var version = CharRNNVersion.current
     var models: Int
     var generationsInFlight: Int
     /// Batched forward steps so far and the generations they advanced (rows / steps: mean batch size).
@@ -170,7 +171,7 @@ struct HealthReply: Encodable {
     var rows: Int
 
     enum CodingKeys: String, CodingKey {
-        case status, models, steps, rows
+        case status, version, models, steps, rows
         case generationsInFlight = "generations_in_flight"
     }
 }

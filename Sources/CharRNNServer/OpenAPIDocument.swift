@@ -114,7 +114,7 @@ enum OpenAPIDocument {
                                      "total_tokens": ["type": "integer"]], required: ["prompt_tokens", "completion_tokens", "total_tokens"]),
                 ], required: ["id", "object", "created", "model", "choices"]),
                 "Health": object([
-                    "status": ["type": "string"], "models": ["type": "integer"],
+                    "status": ["type": "string"], "version": ["type": "string", "description": "charrnn's version."], "models": ["type": "integer"],
                     "generations_in_flight": ["type": "integer"],
                     "steps": ["type": "integer", "description": "Batched forward steps run so far."],
                     "rows": ["type": "integer", "description": "Generations those steps advanced; rows/steps is the mean batch."],

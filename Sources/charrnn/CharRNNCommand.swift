@@ -16,6 +16,7 @@ struct CharRNNCommand: AsyncParsableCommand {
           charrnn eval --checkpoint runs/shakespeare held-out.txt
           charrnn serve --checkpoint runs/shakespeare
         """,
+        version: CharRNNVersion.current,
         subcommands: [Train.self, Sample.self, Eval.self, Classify.self, Serve.self, Bench.self, Devices.self]
     )
 

@@ -38,6 +38,7 @@ final class ServerTests: XCTestCase {
             let health = try await client.execute(uri: "/healthz", method: .get)
             XCTAssertEqual(health.status, .ok)
             XCTAssertEqual(try jsonObject(health.body)["status"] as? String, "ok")
+            XCTAssertEqual(try jsonObject(health.body)["version"] as? String, CharRNNVersion.current)
 
             let models = try await client.execute(uri: "/v1/models", method: .get)
             let list = try XCTUnwrap(try jsonObject(models.body)["models"] as? [[String: Any]])

@@ -93,6 +93,42 @@ final class CLITests: CLITestCase {
         XCTAssertTrue(t.stdout.contains("--batching"))
     }
 
+    /// The committed man page has every option the CLI takes (scripts/make-manual.sh writes it again).
+    func testManPageHasEveryOption() throws {
+        let dump = try charrnn(["--experimental-dump-help"])
+        XCTAssertEqual(dump.status, 0, dump.stderr)
+        var names = Set<String>()
+        func walk(_ command: [String: Any]) {
+            for argument in command["arguments"] as? [[String: Any]] ?? [] {
+                for name in argument["names"] as? [[String: Any]] ?? [] where name["kind"] as? String == "long" {
+                    names.insert(name["name"] as! String)
+                }
+            }
+            for sub in command["subcommands"] as? [[String: Any]] ?? [] { walk(sub) }
+        }
+        walk(try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(dump.stdout.utf8)) as? [String: Any])?["command"] as? [String: Any]))
+        XCTAssertGreaterThan(names.count, 50)
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        let page = try String(contentsOf: root.appendingPathComponent("docs/man/charrnn.1"), encoding: .utf8)
+        for name in names.sorted() {
+            XCTAssertTrue(page.contains("Fl -\(name)") || page.contains(", -\(name)"),
+                          "docs/man/charrnn.1 lacks --\(name): run scripts/make-manual.sh")
+        }
+    }
+
+    /// One version everywhere: `--version`, and the newest release in CHANGELOG.md.
+    func testVersionIsTheChangelogsNewest() throws {
+        let r = try charrnn(["--version"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(r.stdout, CharRNNVersion.current + "\n")
+        var root = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { root.deleteLastPathComponent() }
+        let changelog = try String(contentsOf: root.appendingPathComponent("CHANGELOG.md"), encoding: .utf8)
+        let newest = changelog.split(separator: "\n").first { $0.hasPrefix("## ") }
+        XCTAssertEqual(newest?.split(separator: " ").dropFirst().first.map(String.init), CharRNNVersion.current)
+    }
+
     func testTrainSampleEval() throws {
         let out = dir + "/run"
         let r = try train(out, steps: 100)
