@@ -2,7 +2,7 @@
 import PackageDescription
 
 // The library targets carry no unsafe flags, so CharRNN can be used as a dependency.
-// Fast builds pass the CPU on the command line (see scripts/build.sh).
+// Fast builds pass the CPU on the command line (see scripts/common.sh).
 let package = Package(
     name: "charrnn",
     platforms: [.macOS(.v13)],
