@@ -22,9 +22,9 @@ mountpoint -q "$ROOTFS/proc" || mount -t proc proc "$ROOTFS/proc"
 trap 'umount "$ROOTFS/proc" 2>/dev/null || true' EXIT
 echo "in a clean Debian root: $(chroot "$ROOTFS" /bin/sh -c '. /etc/os-release; echo $PRETTY_NAME'), $(chroot "$ROOTFS" python3 --version)"
 chroot "$ROOTFS" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/root /bin/sh -ec '
-rm -rf /opt/venv /tmp/work && python3 -m venv /opt/venv
-/opt/venv/bin/pip install --quiet --no-index /tmp/wheel/*.whl
-export PATH=/opt/venv/bin:$PATH
+rm -rf /root/venv /tmp/work && python3 -m venv /root/venv
+/root/venv/bin/pip install --quiet --no-index /tmp/wheel/*.whl
+export PATH=/root/venv/bin:$PATH
 mkdir /tmp/work && cd /tmp/work
 python3 -c "
 import random
@@ -32,6 +32,9 @@ random.seed(3)
 lines = [\"to be or not to be\", \"that is the question\", \"whether tis nobler\", \"in the mind to suffer\"]
 open(\"poem.txt\", \"w\").write(\"\".join(random.choice(lines) + \"\n\" for _ in range(400)))"
 echo "\$ charrnn --version"; charrnn --version
+# Not activated, and still the environment charrnn was installed into is where NVIDIA wheels are looked for.
+charrnn devices | grep -q "/root/venv/lib/python3[.0-9]*/site-packages/nvidia/cuda_nvrtc/lib" || { echo "devices does not look in the environment of the wheel"; charrnn devices; exit 1; }
+echo "\$ charrnn devices: looks for the NVIDIA wheels in /root/venv (not activated)"
 echo "\$ charrnn train poem.txt -o run --max-steps 200 --hidden 64 --embed 16 --seq-length 32 --batch-size 16"
 charrnn train poem.txt -o run --max-steps 200 --hidden 64 --embed 16 --seq-length 32 --batch-size 16 --eval-every 100 --sample-length 0 | tail -2
 echo "\$ charrnn sample -c run --prime \"to be\" --length 80 --seed 1"; charrnn sample -c run --prime "to be" --length 80 --seed 1

@@ -125,6 +125,11 @@ enum CUDASearchPaths {
     private static func pythonSitePackages(_ env: [String: String]) -> [FilePath] {
         var prefixes: [FilePath] = []
         if let venv = env["VIRTUAL_ENV"], !venv.isEmpty { prefixes.append(FilePath(venv)) }
+        // The environment charrnn itself was installed into (pip install of the wheel: <prefix>/bin/charrnn),
+        // also when it is run without activating that environment.
+        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            prefixes.append(FilePath(exe).removingLastComponent().removingLastComponent())
+        }
         if let conda = env["CONDA_PREFIX"], !conda.isEmpty { prefixes.append(FilePath(conda)) }
         if let home = env["HOME"], !home.isEmpty { prefixes.append(FilePath(home).appending(".local")) }
         prefixes += ["/usr/local", "/usr"]
