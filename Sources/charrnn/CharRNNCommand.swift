@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import CharRNN
 
 @main
@@ -26,6 +27,9 @@ struct CharRNNCommand: AsyncParsableCommand {
         do {
             try DefaultDevice.check()
             var command = try parseAsRoot()
+            // The documentation's commands are checked against the parser (DocumentedCommandsTests)
+            // without running them: parsed and validated, then nothing.
+            if ProcessInfo.processInfo.environment["CHARRNN_PARSE_ONLY"] == "1" { Terminal.exit(0) }
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
