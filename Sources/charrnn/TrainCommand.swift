@@ -178,7 +178,8 @@ struct Train: ParsableCommand {
         let products = trainer.options.precision.map { ", \($0) products" } ?? ""
         let reporter = ProgressReporter(printEvery: printEvery, threads: trainer.options.threads,
                                         device: trainer.deviceName.map { $0 + products })
-        let result = try trainer.run { reporter.handle($0) }
+        InterruptSignal.install()
+        let result = try trainer.run(report: { reporter.handle($0) }, stop: { InterruptSignal.received })
         reporter.finish()
         if let why = trainer.graphFailure {
             Terminal.error("charrnn: note: the GPU steps were launched one by one, as capturing one as a CUDA graph failed: \(why)")

@@ -50,6 +50,31 @@ final class TrainerTests: XCTestCase {
         }
     }
 
+    /// The caller's stop condition (what Ctrl-C is to the CLI; the library installs no signal handler):
+    /// the run saves where it stopped and says so, and resuming it gives the uninterrupted run's files.
+    func testAStopConditionSavesAndTheResumeIsExact() throws {
+        let dir = scratchDirectory()
+        let text = try writeText(dir)
+        var o = options(text, dir + "/full")
+        o.maxSteps = 50
+        _ = try Trainer(options: o).run()
+        var stopped = o
+        stopped.outputDirectory = dir + "/stopped"
+        var lastStep = 0
+        let result = try Trainer(options: stopped).run(report: { event in
+            if case .progress(let p) = event { lastStep = p.step }
+        }, stop: { lastStep >= 23 })
+        XCTAssertEqual(result.outcome, .interrupted)
+        XCTAssertLessThan(result.step, 50)
+        XCTAssertGreaterThanOrEqual(result.step, 23)
+        let resumed = try Trainer(resumeFrom: stopped.outputDirectory)
+        XCTAssertEqual(resumed.step, result.step, "saved where it stopped")
+        XCTAssertEqual(try resumed.run().outcome, .finished)
+        let a = try Checkpoint.load(o.outputDirectory + "/latest.safetensors").model.parameters.array
+        let b = try Checkpoint.load(stopped.outputDirectory + "/latest.safetensors").model.parameters.array
+        XCTAssertEqual(a, b, "parameters bit-identical to the uninterrupted run")
+    }
+
     /// --ema: validation is the average's loss, latest.safetensors is the average, and the train state
     /// keeps the raw parameters that training goes on from.
     func testWeightAverageIsWhatValidatesAndIsSaved() throws {

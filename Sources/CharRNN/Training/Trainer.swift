@@ -83,6 +83,8 @@ public final class Trainer {
 
     public var directory: String { options.outputDirectory }
     private var folder: FilePath { FilePath(directory) }
+    /// The caller's stop condition for the current run.
+    private var stopRequested: () -> Bool = { false }
     public var latestPath: String { folder.appending("latest.safetensors").string }
     public var bestPath: String { folder.appending("best.safetensors").string }
     public var statePath: String { folder.appending("train-state.safetensors").string }
@@ -278,7 +280,13 @@ public final class Trainer {
 
     // MARK: the loop
 
-    public func run(report: (TrainingEvent) -> Void = { _ in }) throws -> TrainingResult {
+    /// Trains until a limit, the early stop, or `stop` returns true (checked between steps, during
+    /// validation and while the validation sample is drawn): the run then saves and returns
+    /// `.interrupted`, to be resumed exactly. The library installs no signal handler; the command-line
+    /// tool passes `{ InterruptSignal.received }` for Ctrl-C.
+    public func run(report: (TrainingEvent) -> Void = { _ in }, stop: @escaping () -> Bool = { false }) throws -> TrainingResult {
+        stopRequested = stop
+        defer { stopRequested = { false } }
         do {
             return try train(report: report)
         } catch {
@@ -301,7 +309,6 @@ public final class Trainer {
         var rateWindowStart = monotonicSeconds(), rateWindowSteps = 0, rate = 0.0
         var runSteps = 0, runSeconds = 0.0, runCharacters = 0.0, windowCharacters = 0.0
         var lastSavedStep: Int? = checkpoints.manifest != nil || AtomicFile.exists(statePath) ? state.step : nil
-        crn_install_interrupt_handler()
 
         let schedule = LearningRateSchedule(base: options.learningRate, kind: options.scheduleKind, decay: options.lrDecay,
                                             decayEvery: options.lrDecayEvery, warmup: options.warmup ?? 0, total: totalUpdates,
@@ -352,7 +359,7 @@ public final class Trainer {
             var validation: LossReport? = nil
             if evaluate {
                 SavePoints.validationStarts()
-                validation = try validate { if crn_interrupted() != 0 { throw Interrupted() } }
+                validation = try validate { if stopRequested() { throw Interrupted() } }
             }
             if state.step % options.logEvery == 0 || evaluate {
                 state.history.append(LossRecord(step: state.step, epoch: data.progress,
@@ -393,7 +400,7 @@ public final class Trainer {
         }
 
         while !done() {
-            if crn_interrupted() != 0 {
+            if stopRequested() {
                 try readDeviceLosses()
                 try saveCheckpoint(validation: nil)
                 crn_clear_interrupt()
@@ -474,7 +481,7 @@ public final class Trainer {
             guard options.sampleLength > 0 else { return "" }
             // Ctrl-C ends the sample early; the loop then saves and stops.
             let text = (try? sampler.generate(prime: "", length: options.sampleLength, options: SamplingOptions(temperature: 0.8),
-                                              rng: &rng, emit: { _ in crn_interrupted() == 0 })) ?? ""
+                                              rng: &rng, emit: { _ in !self.stopRequested() })) ?? ""
             return Sampler.opening(prime: "", startCharacter: startCharacter, namesMode: false) + text
         }
         let stop = SamplingOptions(temperature: 0.8, stop: "\n")
