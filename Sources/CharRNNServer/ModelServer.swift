@@ -18,6 +18,7 @@ public enum ModelServer {
                                    onRunning: @escaping @Sendable (Int) async -> Void = { _ in })
         -> some ApplicationProtocol
     {
+        if engine.observer == nil { engine.observer = EngineMetrics() }
         let router = Router(context: ServerContext.self)
         var logger = Logger(label: "charrnn.serve")
         logger.logLevel = configuration.logLevel

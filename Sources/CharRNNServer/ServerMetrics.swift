@@ -1,3 +1,4 @@
+import CharRNN
 import CoreMetrics
 import Foundation
 import Prometheus
@@ -43,4 +44,12 @@ enum ServerMetrics {
         registry.emit(into: &buffer)
         return buffer
     }
+}
+
+/// The engine's counts, as the server's metrics.
+final class EngineMetrics: InferenceEngineObserver {
+    func generationsInFlight(_ count: Int) { ServerMetrics.generationsInFlight.record(count) }
+    func queueDepth(_ count: Int) { ServerMetrics.queueDepth.record(count) }
+    func batchRows(_ count: Int) { ServerMetrics.batchRows.record(count) }
+    func characterGenerated() { ServerMetrics.charactersGenerated.increment() }
 }

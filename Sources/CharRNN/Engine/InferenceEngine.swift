@@ -1,4 +1,3 @@
-import CharRNN
 import Foundation
 
 /// A generation as a request describes it.
@@ -117,6 +116,9 @@ public final class InferenceEngine: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Told of the engine's counts as they change (the server's metrics); set before the first request.
+    public var observer: (any InferenceEngineObserver)?
+
     /// Most generations queued or running at once; one more is refused at once (the server answers
     /// 503 with Retry-After).
     public var maxInFlight = Int.max
@@ -139,7 +141,7 @@ public final class InferenceEngine: @unchecked Sendable {
         }
         pending[request.model, default: []].append(Pending(request: request, events: buffer))
         inFlight += 1
-        ServerMetrics.generationsInFlight.record(inFlight)
+        observer?.generationsInFlight(inFlight)
         condition.signal()
         condition.unlock()
         return GenerationEvents(buffer)
@@ -226,7 +228,7 @@ public final class InferenceEngine: @unchecked Sendable {
             }
             let queued = pending.values.reduce(0) { $0 + $1.count }
             condition.unlock()
-            ServerMetrics.queueDepth.record(queued)
+            observer?.queueDepth(queued)
 
             for job in runNow { job() }
             for (name, list) in admitted { for p in list { admit(p, model: name) } }
@@ -275,13 +277,13 @@ public final class InferenceEngine: @unchecked Sendable {
             steps += 1
             rows += list.count
             condition.unlock()
-            ServerMetrics.batchRows.record(list.count)
+            observer?.batchRows(list.count)
             var keep: [Active] = []
             keep.reserveCapacity(list.count)
             for (a, outcome) in zip(list, outcomes) {
                 switch outcome {
                 case .character(let ch):
-                    ServerMetrics.charactersGenerated.increment()
+                    observer?.characterGenerated()
                     if !a.events.append(ch, score: a.stream.lastScore) {
                         finish(a, reason: "cancelled")
                         continue
@@ -306,7 +308,7 @@ public final class InferenceEngine: @unchecked Sendable {
         inFlight -= 1
         let now = inFlight
         condition.unlock()
-        ServerMetrics.generationsInFlight.record(now)
+        observer?.generationsInFlight(now)
         events.finish(last)
     }
 }
@@ -316,4 +318,13 @@ struct UncheckedBox<Value>: @unchecked Sendable {
     // @unchecked: the classifier inside is only used by jobs, which run on the compute thread one at a time.
     let value: Value
     init(_ value: Value) { self.value = value }
+}
+
+/// What an app may watch of an InferenceEngine (the server turns these into Prometheus metrics). Called
+/// on the thread where the count changed; keep it quick.
+public protocol InferenceEngineObserver: AnyObject, Sendable {
+    func generationsInFlight(_ count: Int)
+    func queueDepth(_ count: Int)
+    func batchRows(_ count: Int)
+    func characterGenerated()
 }

@@ -1,4 +1,3 @@
-import CharRNN
 import SystemPackage
 import Foundation
 

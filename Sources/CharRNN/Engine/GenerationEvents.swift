@@ -1,4 +1,3 @@
-import CharRNN
 import Foundation
 
 /// What a generation sends back to the request that asked for it.
