@@ -11,8 +11,6 @@ struct Classify: ParsableCommand {
         """,
         subcommands: [ClassifyTrain.self, ClassifyEval.self, ClassifyPredict.self]
     )
-
-    static let deviceHelp = DefaultDevice.help(": where the forward passes run.")
 }
 
 struct ClassifyTrain: ParsableCommand {
@@ -68,13 +66,12 @@ struct ClassifyTrain: ParsableCommand {
     var seed: UInt64 = 1
     @Option(parsing: .unconditional, help: "Threads (default: the physical cores this process may use, from its CPU affinity and any cgroup quota).")
     var threads = CPUCount.usable
-    @Option(help: Classify.deviceHelp)
-    var device = DefaultDevice.text
+    @OptionGroup var deviceOption: DeviceOption
     @Flag(help: "Replace the classifier the output folder already holds (every member of its ensemble).")
     var overwrite = false
 
     func run() throws {
-        let gpu = try DeviceChoice(parsing: device).open()
+        let gpu = try deviceOption.device.open()
         let name = FilePath(data).lastComponent?.string ?? "data"
         var o = ClassifierOptions(dataDirectory: data, outputDirectory: output ?? "runs/\(name)-classifier")
         o.cell = cell; o.layers = layers; o.hidden = hidden; o.embed = embed; o.bidirectional = bidirectional
@@ -132,14 +129,13 @@ struct ClassifyEval: ParsableCommand {
         accurate), 1 treats every category as equally common (most balanced). Default: the checkpoint's.
         """, valueName: "tau"))
     var priorCorrection: Double?
-    @Option(help: Classify.deviceHelp)
-    var device = DefaultDevice.text
+    @OptionGroup var deviceOption: DeviceOption
 
     func run() throws {
         guard ["test", "validation", "train", "all"].contains(split) else {
             throw CharRNNError.invalidOption("--split must be test, validation, train or all (got \(split))")
         }
-        let gpu = try DeviceChoice(parsing: device).openSayingWhere()
+        let gpu = try deviceOption.device.openSayingWhere()
         let cp = try ClassifierEnsemble.load(checkpoint).placed(on: gpu)
         guard let dir = data ?? cp.info.data?.directory else {
             throw CharRNNError.invalidOption("name the labelled folder to evaluate on")
@@ -197,11 +193,10 @@ struct ClassifyPredict: ParsableCommand {
     var priorCorrection: Double?
     @Argument(help: "Items to classify; none reads one item per line from stdin.")
     var items: [String] = []
-    @Option(help: Classify.deviceHelp)
-    var device = DefaultDevice.text
+    @OptionGroup var deviceOption: DeviceOption
 
     func run() throws {
-        let gpu = try DeviceChoice(parsing: device).openSayingWhere()
+        let gpu = try deviceOption.device.openSayingWhere()
         guard top >= 1 else { throw CharRNNError.invalidOption("--top must be at least 1 (got \(top))") }
         let cp = try ClassifierEnsemble.load(checkpoint).placed(on: gpu)
         _ = try cp.priorCorrection(priorCorrection)  // refused before any item is read

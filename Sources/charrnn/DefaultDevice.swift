@@ -31,3 +31,10 @@ extension DeviceChoice {
         return device
     }
 }
+
+/// --device, declared once for the commands that read a model and may run it on a GPU. Its value is
+/// checked as it is parsed; the default is `auto`, or CHARRNN_DEVICE's.
+struct DeviceOption: ParsableArguments {
+    @Option(help: DefaultDevice.help("; see 'charrnn devices'."), transform: { try DeviceChoice(parsing: $0) })
+    var device: DeviceChoice = (try? DeviceChoice(parsing: DefaultDevice.text)) ?? .auto
+}

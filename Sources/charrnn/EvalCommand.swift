@@ -21,8 +21,7 @@ struct Eval: ParsableCommand {
     var chunk = 256
     @Option(parsing: .unconditional, help: "Threads (default: the physical cores this process may use, from its CPU affinity and any cgroup quota).")
     var threads = CPUCount.usable
-    @Option(help: DefaultDevice.help("; see 'charrnn devices'."))
-    var device = DefaultDevice.text
+    @OptionGroup var deviceOption: DeviceOption
     @Flag(help: "Print every predicted character's log-probability as a table (offset, character, nats, bits), to find the surprising parts of a text; the summary goes to stderr. On the CPU.")
     var perChar = false
     @Flag(help: "Dynamic evaluation (Krause et al. 2018): after scoring each segment, take a gradient step on it, so the model adapts to the text as it reads it; static and dynamic figures side by side. On the CPU.")
@@ -32,7 +31,7 @@ struct Eval: ParsableCommand {
     func run() throws {
         guard chunk >= 1 else { throw CharRNNError.invalidOption("--chunk must be at least 1 (got \(chunk))") }
         try BLAS.checkThreads(threads)
-        let choice = try DeviceChoice(parsing: device)
+        let choice = deviceOption.device
         if adaptation.given && !dynamic { throw CharRNNError.invalidOption("--adapt-segment, --adapt-lr, --adapt-decay and --statistics-text set --dynamic; add it") }
         let cp = try Checkpoint.load(checkpoint)
         if dynamic && cp.info.names == true {

@@ -42,7 +42,7 @@ struct Sample: ParsableCommand {
     @Flag(help: "Adapt the model to the prime before generating: read it in segments, a gradient step after each (dynamic evaluation, see 'charrnn eval --dynamic'), so its names and style carry into the sample. On the CPU; the GPU then draws with the adapted weights.")
     var adapt = false
     @OptionGroup var adaptation: AdaptationOptions
-    @Option(parsing: .unconditional, help: "Number of independent samples.")
+    @Option(parsing: .unconditional, help: "Number of independent samples (on a GPU, drawn together as one batch).")
     var count = 1
     @Option(help: "For a model trained on a folder of categories: generate in this category.")
     var category: String?
@@ -54,8 +54,7 @@ struct Sample: ParsableCommand {
     var interactive = false
     @Option(parsing: .unconditional, help: "Threads (default: one per 64 hidden units from 256 units up, else one; at most the cores this process may use).")
     var threads: Int?
-    @Option(help: DefaultDevice.help(". On a GPU the --count samples are drawn together as one batch."))
-    var device = DefaultDevice.text
+    @OptionGroup var deviceOption: DeviceOption
 
     mutating func run() throws {
         if let length, length < 0 { throw CharRNNError.invalidOption("--length must be 0 or more (got \(length))") }
@@ -129,7 +128,7 @@ struct Sample: ParsableCommand {
             Terminal.writeFlushed(prime + found.text + ((prime + found.text).hasSuffix("\n") ? "" : "\n"))
             return
         }
-        if let gpu = try DeviceChoice(parsing: device).openSayingWhere() {
+        if let gpu = try deviceOption.device.openSayingWhere() {
             if logprobs != nil { throw CharRNNError.invalidOption("--logprobs is computed on the CPU: add --device cpu") }
             return try sampleOnDevice(gpu, cp, options: options, length: length, category: categoryIndex, opening: opening,
                                       stopStrings: stopStrings)

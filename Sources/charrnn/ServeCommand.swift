@@ -11,7 +11,8 @@ struct Serve: AsyncParsableCommand {
         Endpoints: GET / (the page), GET /openapi.json, GET /healthz, GET /v1/models, POST /v1/generate \
         (add "stream": true for server-sent events), POST /v1/classify. Requests for the same model that \
         are in flight together share one forward step per character. SIGTERM or Ctrl-C lets in-flight \
-        requests finish, then stops.
+        requests finish, then stops. With --device on a GPU, the language models' steps and the \
+        classifiers' forward passes run there (each generation request draws on the CPU).
 
         Example:
           charrnn serve --checkpoint runs/shakespeare --checkpoint names=runs/names-classifier
@@ -50,12 +51,11 @@ struct Serve: AsyncParsableCommand {
     var logLevel = "warning"
     @Option(parsing: .unconditional, help: "Threads (default: the physical cores this process may use, from its CPU affinity and any cgroup quota).")
     var threads = CPUCount.usable
-    @Option(help: DefaultDevice.help(": where the language models' steps and the classifiers' forward passes run (each generation request draws on the CPU)."))
-    var device = DefaultDevice.text
+    @OptionGroup var deviceOption: DeviceOption
 
     func run() async throws {
         try BLAS.checkThreads(threads)
-        let gpu = try DeviceChoice(parsing: device).open()
+        let gpu = try deviceOption.device.open()
         var configuration = ServerConfiguration()
         configuration.host = host
         configuration.port = port
