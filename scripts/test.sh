@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs what is missing (OpenBLAS; NVRTC from PyPI to compile the CUDA kernels), builds the fast release build and runs every test against it.
 source "$(dirname "$0")/common.sh"
-ensure_system_packages
+# Open MPI's mpirun for the data-parallel tests (charrnn itself loads libmpi at run time, if at all).
+ensure_system_packages openmpi-bin
 ensure_nvrtc
 export CHARRNN_REQUIRE_NVRTC=1
+[ "$(uname -s)" = Linux ] && export CHARRNN_REQUIRE_MPI=1
 build
 # The tests use only the public API: without testable imports the test build reuses the release build
 # above instead of compiling every module again with testability (half of a fresh run's time).

@@ -34,6 +34,7 @@ struct Devices: ParsableCommand {
         line("NVIDIA driver", env.driver)
         line("NVRTC", env.nvrtc)
         line("cuBLAS", env.cublas)
+        Terminal.write("MPI: \(RankGroup.probe())\n")
         let gpus = (try? env.devices.get()) ?? []
         for gpu in gpus {
             let memory = Double(gpu.totalMemory) / Double(1 << 30)

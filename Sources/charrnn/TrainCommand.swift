@@ -88,7 +88,7 @@ struct Train: ParsableCommand {
     var preset: Preset?
     @Option(parsing: .unconditional, help: "Random seed (initialisation, batches, dropout).")
     var seed: UInt64 = 1
-    @Option(parsing: .unconditional, help: "Threads (default: the physical cores this process may use, from its CPU affinity and any cgroup quota).")
+    @Option(parsing: .unconditional, help: "Threads (default: the physical cores this process may use, from its CPU affinity and any cgroup quota; under mpirun, each rank's share of the machine's cores).")
     var threads = CPUCount.usable
     @Option(help: DefaultDevice.help("; see 'charrnn devices'. A resumed run keeps its own unless given."))
     var device = DefaultDevice.text
@@ -113,9 +113,40 @@ struct Train: ParsableCommand {
     }
 
     func run() throws {
+        guard let ranks = try RankGroup.fromLauncher() else { return try train(ranks: nil) }
+        // Under mpirun: Ctrl-C (or the SIGTERM mpirun sends when a rank has died) is heard from the start,
+        // also while a rank waits for the others.
+        InterruptSignal.install()
+        ranks.stopRequested = { InterruptSignal.received }
+        do {
+            try train(ranks: ranks)
+            ranks.finish()
+        } catch let error as CharRNNError {
+            // A collective that failed cannot be finalized: the line, then out.
+            if case .dataParallel = error { Terminal.fail(error.description, code: 1) }
+            ranks.finish()
+            if !ranks.isLeader, case .trainingDiverged = error { throw ExitCode(1) }  // rank 0 says it
+            throw error
+        } catch is RankGroup.Followed {
+            ranks.finish()
+            throw ExitCode(1)
+        } catch {
+            ranks.finish()
+            throw error
+        }
+    }
+
+    private func train(ranks: RankGroup?) throws {
+        var threads = threads
+        if let ranks, !has("--threads") { threads = ranks.threadShare(of: CPUCount.usable, machineCores: CPUCount.machine) }
+        let leader = ranks?.isLeader ?? true
+        func started(_ make: () throws -> Trainer) throws -> Trainer {
+            guard let ranks else { return try make() }
+            return try ranks.start(make, abandon: { $0.abandon() })
+        }
         let trainer: Trainer
         if let dir = resume {
-            trainer = try Trainer(resumeFrom: dir) { o in
+            trainer = try started { try Trainer(resumeFrom: dir, ranks: ranks) { o in
                 try refuseChanges(to: o, resumeDirectory: dir)
                 if let t = text { o.textPath = AbsolutePath.of(t) }
                 if has("--max-steps") { o.maxSteps = maxSteps }
@@ -127,7 +158,8 @@ struct Train: ParsableCommand {
                 if has("--eval-every") { o.evalEvery = evalEvery }
                 if has("--log-every") { o.logEvery = logEvery }
                 if has("--sample-length") { o.sampleLength = sampleLength }
-            }
+                if ranks != nil && !has("--threads") { o.threads = threads }
+            } }
         } else {
             guard let text else { throw ValidationError("Missing the training text (or --resume DIR).") }
             var o = TrainingOptions(textPath: text, outputDirectory: output ?? "runs/" + stem(text))
@@ -167,20 +199,25 @@ struct Train: ParsableCommand {
                     throw CharRNNError.invalidOption(start.namesModel ? "--init-from a names model: add --names (the new text is a list of names too)"
                                                      : "--init-from a text model: drop --names")
                 }
-                trainer = try Trainer(options: o, fineTuning: start, replacing: overwrite)
+                trainer = try started { try Trainer(options: o, fineTuning: start, replacing: overwrite, ranks: ranks) }
                 let added = start.added(in: trainer.data.vocabulary)
-                Terminal.writeFlushed("fine-tuning from \(start.source): \(c.cell.rawValue) \(c.layers)x\(c.hidden), vocabulary "
-                                      + "\(trainer.data.vocabulary.count - added) + \(added) new character\(added == 1 ? "" : "s") (fresh rows)\n")
+                if leader { Terminal.writeFlushed("fine-tuning from \(start.source): \(c.cell.rawValue) \(c.layers)x\(c.hidden), vocabulary "
+                                      + "\(trainer.data.vocabulary.count - added) + \(added) new character\(added == 1 ? "" : "s") (fresh rows)\n") }
             } else {
-                trainer = try Trainer(options: o, replacing: overwrite)
+                trainer = try started { try Trainer(options: o, replacing: overwrite, ranks: ranks) }
             }
         }
         let products = trainer.options.precision.map { ", \($0) products" } ?? ""
         let reporter = ProgressReporter(printEvery: printEvery, threads: trainer.options.threads,
-                                        device: trainer.deviceName.map { $0 + products })
+                                        device: trainer.deviceName.map { $0 + products },
+                                        ranks: ranks.map { "\($0.size) ranks (\($0.library))" })
         InterruptSignal.install()
         let result = try trainer.run(report: { reporter.handle($0) }, stop: { InterruptSignal.received })
         reporter.finish()
+        guard leader else {
+            if result.outcome == .interrupted { throw ExitCode(130) }
+            return
+        }
         if let why = trainer.graphFailure {
             Terminal.error("charrnn: note: the GPU steps were launched one by one, as capturing one as a CUDA graph failed: \(why)")
         }
@@ -259,19 +296,23 @@ final class ProgressReporter {
     let printEvery: Int
     let threads: Int
     let device: String?
-    let live = Terminal.stdoutIsTerminal
+    /// Under mpirun, rank 0's output is a pseudo-terminal even when mpirun's is a file: plain lines.
+    lazy var live = Terminal.stdoutIsTerminal && ranks == nil
     var lastDraw = 0.0
     var lineOpen = false
 
-    init(printEvery: Int, threads: Int, device: String?) {
-        self.printEvery = printEvery; self.threads = threads; self.device = device
+    /// Data-parallel: how many ranks, on what MPI library.
+    let ranks: String?
+
+    init(printEvery: Int, threads: Int, device: String?, ranks: String? = nil) {
+        self.printEvery = printEvery; self.threads = threads; self.device = device; self.ranks = ranks
     }
 
     func handle(_ event: TrainingEvent) {
         switch event {
         case .started(let params, let vocab, let train, let val, let resumedAt):
             let what = resumedAt.map { "resuming at step \($0): " } ?? ""
-            Terminal.writeFlushed("\(what)\(params) parameters, vocabulary \(vocab), \(train) training and \(val) validation characters, \(device.map { "on \($0)" } ?? "\(threads) thread\(threads == 1 ? "" : "s")")\n")
+            Terminal.writeFlushed("\(what)\(params) parameters, vocabulary \(vocab), \(train) training and \(val) validation characters, \(device.map { "on \($0)" } ?? "\(threads) thread\(threads == 1 ? "" : "s")")\(ranks.map { " on each of \($0)" } ?? "")\n")
         case .progress(let p):
             var s = "step \(p.step)\(p.maxSteps.map { "/\($0)" } ?? "") | epoch \(fmt(p.epoch, 2)) | loss \(fmt(p.smoothedLoss, 4))"
             if let v = p.lastValidationLoss { s += " | val \(fmt(v, 4))" }

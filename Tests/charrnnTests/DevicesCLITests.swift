@@ -17,7 +17,19 @@ final class DevicesCLITests: CLITestCase {
                                      + "No such file or directory"), r.stdout)
         XCTAssertTrue(lines.contains { $0.hasPrefix("NVRTC") }, r.stdout)
         XCTAssertTrue(lines.contains { $0.hasPrefix("cuBLAS") }, r.stdout)
+        XCTAssertTrue(lines.contains { $0.hasPrefix("MPI: ") }, r.stdout)
         XCTAssertEqual(lines.last, "GPU: none usable, so charrnn runs on the CPU")
+    }
+
+    /// The MPI library charrnn would load for `mpirun ... charrnn train`, or why there is none.
+    func testSaysWhetherAnMPILibraryIsThere() throws {
+        let missing = try charrnn(["devices"], environment: noDriver.merging(["CHARRNN_MPI": "/nonexistent/libmpi.so"]) { $1 })
+        XCTAssertTrue(missing.stdout.contains("MPI: none found, so training runs in one process (data-parallel training: "
+                                              + "CHARRNN_MPI=/nonexistent/libmpi.so: cannot load an MPI library"), missing.stdout)
+        let found = try charrnn(["devices"], environment: noDriver)
+        if FileManager.default.fileExists(atPath: "/usr/lib/x86_64-linux-gnu/libmpi.so.40") {
+            XCTAssertTrue(found.stdout.contains("MPI: /usr/lib/x86_64-linux-gnu/libmpi.so.40"), found.stdout)
+        }
     }
 
     func testCheckWithoutAGPUIsOneClearError() throws {

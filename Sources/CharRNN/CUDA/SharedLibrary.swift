@@ -18,7 +18,7 @@ final class SharedLibrary: @unchecked Sendable {
     }
 
     /// Where one library was looked for, for the message when none was found.
-    struct Search {
+    struct Search: Sendable {
         /// What the user calls it ("the NVIDIA driver (libcuda)").
         let what: String
         /// The variable that names the file and, when set, is the only place tried.
@@ -26,13 +26,18 @@ final class SharedLibrary: @unchecked Sendable {
         /// File names, newest first; each is tried through the loader's own path, then in every folder.
         let names: [String]
         let folders: [FilePath]
+        /// RTLD_GLOBAL: for a library whose own plugins, opened later, look up its symbols (Open MPI's).
+        var global = false
+        /// The error that says it was not found or did not load.
+        var failure: @Sendable (String) -> CharRNNError = { CharRNNError.cuda($0) }
     }
 
     /// The first of the search's candidates that dlopen accepts.
     static func open(_ search: Search) throws -> SharedLibrary {
+        let mode = RTLD_NOW | (search.global ? RTLD_GLOBAL : RTLD_LOCAL)
         if let named = ProcessInfo.processInfo.environment[search.variable], !named.isEmpty {
-            if let handle = dlopen(named, RTLD_NOW | RTLD_LOCAL) { return SharedLibrary(path: named, handle: handle) }
-            throw CharRNNError.cuda("\(search.variable)=\(named): cannot load \(search.what): \(lastError())")
+            if let handle = dlopen(named, mode) { return SharedLibrary(path: named, handle: handle) }
+            throw search.failure("\(search.variable)=\(named): cannot load \(search.what): \(lastError())")
         }
         var candidates = search.names
         for folder in search.folders {
@@ -40,12 +45,12 @@ final class SharedLibrary: @unchecked Sendable {
         }
         for candidate in candidates {
             if candidate.hasPrefix("/") && !FileManager.default.fileExists(atPath: candidate) { continue }
-            if let handle = dlopen(candidate, RTLD_NOW | RTLD_LOCAL) {
+            if let handle = dlopen(candidate, mode) {
                 return SharedLibrary(path: resolvedPath(handle, candidate), handle: handle)
             }
         }
         let places = (["the loader's path"] + search.folders.map(\.string)).joined(separator: ", ")
-        throw CharRNNError.cuda("\(search.what) not found: looked for \(search.names.joined(separator: ", ")) in "
+        throw search.failure("\(search.what) not found: looked for \(search.names.joined(separator: ", ")) in "
                                 + "\(places) (set \(search.variable) to its path)")
     }
 
@@ -63,7 +68,10 @@ final class SharedLibrary: @unchecked Sendable {
     /// process's memory map; a full path is itself.
     private static func resolvedPath(_ handle: UnsafeMutableRawPointer, _ candidate: String) -> String {
         guard !candidate.hasPrefix("/"),
-              let maps = try? String(contentsOfFile: "/proc/self/maps", encoding: .utf8) else { return candidate }
+              let file = FileHandle(forReadingAtPath: "/proc/self/maps") else { return candidate }
+        // Read to the end: /proc's files report a size of 0, so a read of the file's size gets nothing.
+        let maps = String(decoding: file.readDataToEndOfFile(), as: UTF8.self)
+        try? file.close()
         for line in maps.split(separator: "\n") {
             guard let slash = line.firstIndex(of: "/") else { continue }
             let file = line[slash...]
@@ -73,12 +81,15 @@ final class SharedLibrary: @unchecked Sendable {
     }
 
     /// A required function: its absence means the library is too old or not the one expected.
-    func function<T>(_ name: String, as type: T.Type = T.self) throws -> T {
+    func function<T>(_ name: String, as type: T.Type = T.self, failure: (String) -> CharRNNError = CharRNNError.cuda) throws -> T {
         guard let symbol = dlsym(handle, name) else {
-            throw CharRNNError.cuda("\(path) has no \(name) (too old a version?)")
+            throw failure("\(path) has no \(name) (too old a version?)")
         }
         return unsafeBitCast(symbol, to: type)
     }
+
+    /// The address of a variable the library exports (Open MPI's predefined handles), or nil.
+    func symbol(_ name: String) -> UnsafeMutableRawPointer? { dlsym(handle, name) }
 
     /// A function that later versions added or removed; nil when absent.
     func optionalFunction<T>(_ name: String, as type: T.Type = T.self) -> T? {

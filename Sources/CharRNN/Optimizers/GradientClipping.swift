@@ -6,12 +6,17 @@ public enum GradientClipping {
     @discardableResult
     public static func clipGlobalNorm(_ g: FloatBuffer, maxNorm: Float) -> Double {
         let norm = Self.norm(g)
+        scale(g, norm: norm, maxNorm: maxNorm)
+        return norm
+    }
+
+    /// Scales `g`, whose global norm is `norm`, down to `maxNorm` when it is above it.
+    static func scale(_ g: FloatBuffer, norm: Double, maxNorm: Float) {
         let coef = Double(maxNorm) / (norm + 1e-6)
         if coef < 1 {
             let c = Float(coef), p = g.pointer
             Parallel.forRanges(g.count) { r in for i in r { p[i] *= c } }
         }
-        return norm
     }
 
     /// torch.nn.utils.clip_grad_value_: clamps every gradient to [-value, value].

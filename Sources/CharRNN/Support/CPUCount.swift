@@ -45,6 +45,15 @@ public enum CPUCount {
         return cpus.isEmpty ? nil : cpus
     }
 
+    /// The machine's physical cores, whatever this process's affinity (the cores that the ranks of a
+    /// data-parallel run on this machine share), within any cgroup quota.
+    public static let machine: Int = {
+        let online = ProcessInfo.processInfo.processorCount
+        var n = physicalCores(of: Array(0..<online)) ?? online
+        if let quota = cgroupQuota() { n = min(n, quota) }
+        return max(1, min(n, BLAS.maximumThreads))
+    }()
+
     /// How many physical cores the CPUs `cpus` belong to: CPUs that are hardware threads of one core
     /// (the same `topology/thread_siblings_list` under `sysfs`) count once. nil when a CPU's topology
     /// cannot be read.

@@ -15,6 +15,8 @@ public enum CharRNNError: Error, CustomStringConvertible, Equatable {
     case writeFailed(String, String)
     /// The GPU backend: a library not found, a call that failed, a kernel that did not compile.
     case cuda(String)
+    /// Data-parallel training over MPI: no library, a failed collective, a rank that stopped answering.
+    case dataParallel(String)
 
     public var description: String {
         switch self {
@@ -38,6 +40,7 @@ public enum CharRNNError: Error, CustomStringConvertible, Equatable {
         case .trainingDiverged(let why): return why
         case .writeFailed(let p, let why): return "\(p): cannot write: \(why)"
         case .cuda(let why): return "CUDA: \(why)"
+        case .dataParallel(let why): return "data-parallel training: \(why)"
         }
     }
 

@@ -73,9 +73,15 @@ public final class Trainer {
     var state: TrainState
     private var inputs: [Int32]
     private var targets: [Int32]
-    /// Held for as long as the trainer lives.
-    private let lock: DirectoryLock
-    private var checkpoints: CheckpointSet
+    /// Held for as long as the trainer lives (by rank 0 alone in a data-parallel run).
+    private let lock: DirectoryLock?
+    private var checkpoints: CheckpointSet?
+    /// A data-parallel run (mpirun): this rank's share of the batch; nil in one process.
+    let share: RankShare?
+    /// Rank 0 of a data-parallel run, or the only process: the one that validates, reports and saves.
+    public var isLeader: Bool { share?.ranks.isLeader ?? true }
+    private var localInputs: [Int32] = []
+    private var localTargets: [Int32] = []
     /// This run made the output folder (a run that fails before its first save removes it again).
     private let createdDirectory: Bool
     /// The length of the learning-rate schedule, from --max-steps or --max-epochs.
@@ -92,21 +98,23 @@ public final class Trainer {
 
     struct Resume {
         var loaded: TrainState.Loaded
-        var lock: DirectoryLock
-        var checkpoints: CheckpointSet
+        var lock: DirectoryLock?
+        var checkpoints: CheckpointSet?
     }
 
     /// A fresh run. `device` overrides options.device (the tests' emulated device). A folder that
     /// already holds a run is refused unless `replacing` (--overwrite): a new run never silently
     /// takes the place of one a user made. Files a run does not save are never touched.
-    public convenience init(options: TrainingOptions, device: ComputeDevice? = nil, replacing: Bool = false) throws {
+    public convenience init(options: TrainingOptions, device: ComputeDevice? = nil, replacing: Bool = false, ranks: RankGroup? = nil) throws {
         try options.validate()
-        try self.init(options: options, data: try TrainingData.load(options), resume: nil, device: device, replacing: replacing)
+        try self.init(options: options, data: try TrainingData.load(options), resume: nil, device: device, replacing: replacing,
+                      ranks: ranks)
     }
 
     /// A fresh run that starts from `fineTuning`'s weights (--init-from): the model's shape is the
     /// checkpoint's, whatever `options` says of it, and the vocabulary grows by the new text's characters.
-    public convenience init(options: TrainingOptions, fineTuning: FineTuning, device: ComputeDevice? = nil, replacing: Bool = false) throws {
+    public convenience init(options: TrainingOptions, fineTuning: FineTuning, device: ComputeDevice? = nil, replacing: Bool = false,
+                            ranks: RankGroup? = nil) throws {
         var options = options
         let c = fineTuning.config
         options.cell = c.cell; options.layers = c.layers; options.hidden = c.hidden; options.embed = c.embed
@@ -114,20 +122,22 @@ public final class Trainer {
         try options.validate()
         let vocabulary = try fineTuning.vocabulary(withTextAt: options.textPath)
         try self.init(options: options, data: try TrainingData.load(options, vocabulary: vocabulary), resume: nil, device: device,
-                      replacing: replacing, fineTuning: fineTuning)
+                      replacing: replacing, fineTuning: fineTuning, ranks: ranks)
     }
 
     /// Continues the run saved in `directory`. `override` may change how long it runs and how often it
-    /// reports; options that change the trajectory are kept as saved.
-    public convenience init(resumeFrom directory: String, device: ComputeDevice? = nil,
+    /// reports; options that change the trajectory are kept as saved. In a data-parallel run every rank
+    /// reads the same folder (on a file system they share); rank 0 alone takes its lock.
+    public convenience init(resumeFrom directory: String, device: ComputeDevice? = nil, ranks: RankGroup? = nil,
                             override: (inout TrainingOptions) throws -> Void = { _ in }) throws {
         let folder = FilePath(directory)
         let path = folder.appending("train-state.safetensors")
         let noState = CharRNNError.badCheckpoint(directory, "no train-state.safetensors to resume from")
         guard FileKind(folder, followingLinks: true) == .directory else { throw noState }
         // Under the lock, finish or forget a save that a kill interrupted, before reading the state.
-        let lock = try DirectoryLock(folder, command: "charrnn train")
-        let checkpoints = try CheckpointSet.open(folder, managing: Self.savedFiles, resuming: true)
+        let leader = ranks?.isLeader ?? true
+        let lock = leader ? try DirectoryLock(folder, command: "charrnn train") : nil
+        let checkpoints = leader ? try CheckpointSet.open(folder, managing: Self.savedFiles, resuming: true) : nil
         guard FileKind(path, followingLinks: true) == .regular else { throw noState }
         let loaded = try TrainState.load(path.string)
         var options = loaded.state.options
@@ -150,11 +160,11 @@ public final class Trainer {
             throw CharRNNError.invalidOption("\(options.textPath) is not the text this run was trained on; resume with the same file")
         }
         try self.init(options: options, data: data,
-                      resume: Resume(loaded: loaded, lock: lock, checkpoints: checkpoints), device: device)
+                      resume: Resume(loaded: loaded, lock: lock, checkpoints: checkpoints), device: device, ranks: ranks)
     }
 
     init(options: TrainingOptions, data: TrainingData, resume: Resume?, device: ComputeDevice?, replacing: Bool = false,
-         fineTuning: FineTuning? = nil) throws {
+         fineTuning: FineTuning? = nil, ranks: RankGroup? = nil) throws {
         var options = options
         if resume == nil { options.textPath = AbsolutePath.of(options.textPath) }
         self.options = options
@@ -166,7 +176,20 @@ public final class Trainer {
         try config.validate()
         // Before anything is written: a GPU that is not there leaves no folder behind.
         let computeDevice = try device ?? DeviceChoice(parsing: options.device ?? "cpu").open(precision: options.precision ?? "fp32")
-        let T = data.longestSequence, B = options.batchSize
+        if let ranks {
+            if data.names {
+                throw CharRNNError.invalidOption("names mode trains in one process (its batches are a few short lines); "
+                                                 + "data-parallel training is for a continuous text")
+            }
+            if computeDevice != nil {
+                throw CharRNNError.invalidOption("data-parallel training runs on the CPU for now (--device cpu); "
+                                                 + "between GPUs it needs NCCL, which charrnn does not use yet")
+            }
+            share = try RankShare(ranks: ranks, globalBatch: options.batchSize)
+        } else {
+            share = nil
+        }
+        let T = data.longestSequence, B = options.batchSize / (ranks?.size ?? 1)
         try MemoryEstimate.check(MemoryEstimate.training(config, T: T, B: B),
                                  what: "training a \(config.layers)x\(config.hidden) \(config.cell.rawValue) on \(B) x \(T) characters per step",
                                  on: computeDevice)
@@ -177,6 +200,10 @@ public final class Trainer {
         if let resume {
             lock = resume.lock
             checkpoints = resume.checkpoints
+            createdDirectory = false
+        } else if !(ranks?.isLeader ?? true) {
+            lock = nil
+            checkpoints = nil
             createdDirectory = false
         } else {
             let folder = FilePath(options.outputDirectory)
@@ -200,9 +227,13 @@ public final class Trainer {
         if let w = options.weightDecay { optimizer.weightDecay = Float(w) }
         let parameterCount = model.parameterCount
         average = options.ema.map { WeightAverage(decay: $0, count: parameterCount) }
-        hidden = model.hiddenState(batch: options.batchSize)
+        hidden = model.hiddenState(batch: B)
         inputs = [Int32](repeating: 0, count: options.batchSize * options.seqLength)
         targets = inputs
+        if share != nil {
+            localInputs = [Int32](repeating: 0, count: B * options.seqLength)
+            localTargets = localInputs
+        }
         rng = RandomGenerator(seed: options.seed)
         state = TrainState(options: options, step: 0, epoch: 0, position: 0, learningRate: options.learningRate,
                            rng: [], smoothLoss: nil, firstLoss: nil, windowLossSum: 0, windowSteps: 0,
@@ -267,10 +298,14 @@ public final class Trainer {
             a.values.withUnsafeBufferPointer { average.values.pointer.update(from: $0.baseAddress!, count: $0.count) }
             average.updates = s.averageUpdates ?? 0
         }
-        guard let h = loaded.tensors["hidden_state"], h.values.count == hidden.valueCount else {
+        guard let h = loaded.tensors["hidden_state"], h.values.count == hidden.valueCount * (share?.ranks.size ?? 1) else {
             throw bad("the carried hidden state is missing or has the wrong size")
         }
-        hidden.load(h.values)
+        if let share {
+            share.load(hidden, from: h.values, hidden: model.config.hidden, parts: model.config.cell.stateCount)
+        } else {
+            hidden.load(h.values)
+        }
         let words = s.rng.compactMap { UInt64($0) }
         guard words.count == 4 else { throw bad("the random generator state is malformed") }
         rng = RandomGenerator(words: words)
@@ -289,17 +324,27 @@ public final class Trainer {
         defer { stopRequested = { false } }
         do {
             return try train(report: report)
+        } catch CharRNNError.dataParallel(let why) where checkpoints?.manifest != nil {
+            throw CharRNNError.dataParallel(why + "; \(directory) keeps step \(checkpoints!.manifest!.step) "
+                                            + "(resume with: mpirun ... charrnn train --resume \(directory))")
         } catch {
             // A run that fails before its first save leaves no empty folder behind.
-            if createdDirectory && checkpoints.manifest == nil {
-                lock.remove()
-                rmdir(directory)
-            }
+            if createdDirectory && checkpoints?.manifest == nil { abandon() }
             throw error
         }
     }
 
-    private func train(report: (TrainingEvent) -> Void) throws -> TrainingResult {
+    /// Removes the folder this run made, before its first save (a data-parallel start that failed on
+    /// another rank).
+    public func abandon() {
+        guard createdDirectory, checkpoints?.manifest == nil else { return }
+        lock?.remove()
+        rmdir(directory)
+    }
+
+    private func train(report leaderReport: (TrainingEvent) -> Void) throws -> TrainingResult {
+        let leader = isLeader
+        func report(_ event: TrainingEvent) { if leader { leaderReport(event) } }
         BLAS.setThreads(options.threads)
         report(.started(parameters: model.parameterCount, vocabulary: data.vocabulary.count,
                         trainCharacters: data.trainCharacters, validationCharacters: data.validationCharacters,
@@ -308,7 +353,10 @@ public final class Trainer {
         let maxEpochs = Self.epochLimit(options)
         var rateWindowStart = monotonicSeconds(), rateWindowSteps = 0, rate = 0.0
         var runSteps = 0, runSeconds = 0.0, runCharacters = 0.0, windowCharacters = 0.0
-        var lastSavedStep: Int? = checkpoints.manifest != nil || AtomicFile.exists(statePath) ? state.step : nil
+        var lastSavedStep: Int? = checkpoints?.manifest != nil || AtomicFile.exists(statePath) ? state.step : nil
+        /// Data-parallel: a stop every rank agreed on at the last step, and rank 0's time since then
+        /// that its last agreement did not include (the update after it).
+        var agreedStop = false, leaderTail = 0.0
 
         let schedule = LearningRateSchedule(base: options.learningRate, kind: options.scheduleKind, decay: options.lrDecay,
                                             decayEvery: options.lrDecayEvery, warmup: options.warmup ?? 0, total: totalUpdates,
@@ -359,7 +407,7 @@ public final class Trainer {
             var validation: LossReport? = nil
             if evaluate {
                 SavePoints.validationStarts()
-                validation = try validate { if stopRequested() { throw Interrupted() } }
+                validation = try share.map(validateOnLeader) ?? validate { if stopRequested() { throw Interrupted() } }
             }
             if state.step % options.logEvery == 0 || evaluate {
                 state.history.append(LossRecord(step: state.step, epoch: data.progress,
@@ -382,7 +430,8 @@ public final class Trainer {
             let improved = try saveCheckpoint(validation: validation)
             lastSavedStep = state.step
             var sampleRNG = RandomGenerator(seed: options.seed &+ UInt64(state.step))
-            let sample = withAverageOnHost { sampleText(rng: &sampleRNG) }
+            let sample = isLeader ? withAverageOnHost { sampleText(rng: &sampleRNG) } : ""
+            
             report(.evaluated(step: state.step, validation: validation, sample: sample, improved: improved, reducedRate: reducedRate))
         }
 
@@ -400,7 +449,7 @@ public final class Trainer {
         }
 
         while !done() {
-            if stopRequested() {
+            if share != nil ? agreedStop : stopRequested() {
                 try readDeviceLosses()
                 try saveCheckpoint(validation: nil)
                 crn_clear_interrupt()
@@ -421,6 +470,17 @@ public final class Trainer {
                                        T: batch.T, B: batch.B, state: recurrent, rng: &rng,
                                        learningRate: Float(state.learningRate), clipNorm: options.clipNorm.map { Float($0) },
                                        clipValue: options.clipValue.map { Float($0) }, categories: batch.categories)
+            } else if let share {
+                let (loss, norm, agreement) = try dataParallelGradients(batch, share: share, startedAt: t0 - leaderTail)
+                agreedStop = agreement.stop
+                state.trainingSeconds = agreement.trainingSeconds
+                let agreedAt = monotonicSeconds()
+                try account(loss: loss, norm: norm, step: state.step + 1)
+                if let c = options.clipValue { GradientClipping.clipValue(model.gradients, value: Float(c)) }
+                optimizer.update(parameters: model.parameters, gradients: model.gradients, learningRate: Float(state.learningRate))
+                average?.update(from: model.parameters)
+                model.thaw()
+                leaderTail = monotonicSeconds() - agreedAt
             } else {
                 let loss: Double, norm: Double
                 // Names mode: every batch is fresh lines from the zero state, of its own size.
@@ -451,7 +511,8 @@ public final class Trainer {
                 try readDeviceLosses()
             }
             let dt = monotonicSeconds() - t0
-            state.trainingSeconds += dt
+            // Data-parallel: rank 0's clock, agreed in the step, so that every rank stops at the same step.
+            if share == nil { state.trainingSeconds += dt }
             runSeconds += dt
             runSteps += 1
             rateWindowSteps += 1
@@ -470,6 +531,54 @@ public final class Trainer {
             do { try record(evaluate: evaluateNow) } catch is Interrupted { return try stopDuringValidation() }
         }
         return result(.finished, rate: runSeconds > 0 ? runCharacters / runSeconds : 0, stoppedEarly: stoppedEarly())
+    }
+
+    /// What the ranks agree on in each step besides the gradient: the mean loss, rank 0's gradient
+    /// norm (so that every rank clips alike, whatever its thread count), a stop any rank was asked
+    /// for, and rank 0's training time.
+    struct Agreement { var stop: Bool; var trainingSeconds: Double }
+
+    /// This rank's share of the step: its streams' loss and gradient, then the average over all ranks'
+    /// (one all-reduce of the flat gradient), clipped by the global norm as one process would.
+    private func dataParallelGradients(_ batch: TrainingData.Batch, share: RankShare, startedAt: Double) throws
+        -> (loss: Double, norm: Double, Agreement) {
+        share.slice(batch.inputs, T: batch.T, into: &localInputs)
+        share.slice(batch.targets, T: batch.T, into: &localTargets)
+        if batch.reset { hidden.reset() }
+        // The same draw on every rank keeps the shared generator (the batches') in step; the rank mixed
+        // in gives each rank its own dropout masks.
+        var masks = RandomGenerator(seed: rng.next() ^ (UInt64(share.ranks.rank) &* 0x9E37_79B9_7F4A_7C15))
+        let local = localInputs.withUnsafeBufferPointer { x in
+            localTargets.withUnsafeBufferPointer { y in
+                model.lossAndGradients(x.baseAddress!, targets: y.baseAddress!, T: batch.T, B: share.batch, state: hidden, rng: &masks)
+            }
+        }
+        try share.average(model.gradients)
+        let leader = share.ranks.isLeader
+        let norm = leader ? GradientClipping.norm(model.gradients) : 0
+        let agreed = try share.ranks.sum([local / Double(share.ranks.size), norm, stopRequested() ? 1 : 0,
+                                          leader ? state.trainingSeconds + (monotonicSeconds() - startedAt) : 0])
+        if let c = options.clipNorm { GradientClipping.scale(model.gradients, norm: agreed[1], maxNorm: Float(c)) }
+        return (agreed[0], agreed[1], Agreement(stop: agreed[2] > 0, trainingSeconds: agreed[3]))
+    }
+
+    /// Data-parallel validation: rank 0 validates and the others learn its result (or that it was
+    /// interrupted, or failed), so that every rank takes the same decisions after it.
+    private func validateOnLeader(_ share: RankShare) throws -> LossReport? {
+        var found: LossReport? = nil, interrupted = false, failure: Error? = nil
+        if share.ranks.isLeader {
+            do { found = try validate { if stopRequested() { throw Interrupted() } } }
+            catch is Interrupted { interrupted = true }
+            catch { failure = error }
+        }
+        let agreed = try share.ranks.sum([found?.nats ?? 0, Double(found?.characters ?? 0), found == nil ? 0 : 1,
+                                          interrupted ? 1 : 0, failure == nil ? 0 : 1])
+        if let failure { throw failure }
+        if agreed[4] > 0 { throw RankGroup.Followed() }
+        if agreed[3] > 0 { throw Interrupted() }
+        guard agreed[2] > 0 else { return nil }
+        state.lastValidationLoss = agreed[0]
+        return LossReport(nats: agreed[0], characters: Int(agreed[1]))
     }
 
     /// The sample shown at each validation: text from the start character, or (names mode) a few names,
@@ -569,7 +678,15 @@ public final class Trainer {
         state.rng = rng.words.map { String($0) }
         state.optimizerStep = optimizer.step
         state.averageUpdates = average?.updates
-        let trainState = state.encode(model: model, optimizer: optimizer, hidden: hidden, average: average)
+        var savedHidden = hidden
+        if let share {
+            try share.checkAgreement(model.parameters, step: state.step)
+            let c = model.config
+            savedHidden = model.hiddenState(batch: share.globalBatch)
+            savedHidden.load(try share.gathered(hidden, hidden: c.hidden, parts: c.cell.stateCount))
+        }
+        guard checkpoints != nil else { return improved }
+        let trainState = state.encode(model: model, optimizer: optimizer, hidden: savedHidden, average: average)
         let summary = TrainingSummary(step: state.step, epoch: data.progress, trainLoss: state.smoothLoss ?? .nan,
                                       validationLoss: state.lastValidationLoss, corpus: options.textPath)
         var cp = Checkpoint(model: model, vocabulary: data.vocabulary, startCharacter: startCharacter, training: summary)
@@ -582,7 +699,7 @@ public final class Trainer {
         if improved { files.append(("best.safetensors", bytes)) }
         files.append(("loss.csv", Array(LossHistory.csv(state.history).utf8)))
         files.append(("loss.svg", Array(LossHistory.svg(state.history, title: title).utf8)))
-        try checkpoints.commit(step: state.step, files: files, keep: improved ? [] : ["best.safetensors"])
+        try checkpoints?.commit(step: state.step, files: files, keep: improved ? [] : ["best.safetensors"])
         return improved
     }
 }
