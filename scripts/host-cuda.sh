@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the host stand-in for the CUDA libraries (Tests/HostCUDA/: the driver API, NVRTC
-# and cuBLAS, run on the CPU) and prints the variables that point charrnn at it, so that the binary's
+# Builds the host stand-in for the CUDA libraries (Tests/HostCUDA/: the driver API, NVRTC,
+# cuBLAS and NCCL, run on the CPU) and prints the variables that point charrnn at it, so that the binary's
 # whole GPU path runs on a machine without a GPU:
 #     eval "$(scripts/host-cuda.sh)"; .build/release/charrnn devices --check
 # With --sanitize the kernels are compiled with AddressSanitizer, whose runtime is preloaded: a kernel
@@ -15,7 +15,7 @@ CXX="${CXX:-$(command -v clang++ || command -v g++ || command -v c++)}"
 mkdir -p "$OUT"
 "$CXX" -std=c++17 -O2 -fPIC -shared -o "$OUT/libhostcuda.so.tmp" "$ROOT"/Tests/HostCUDA/*.cpp -ldl -lpthread
 mv "$OUT/libhostcuda.so.tmp" "$OUT/libhostcuda.so"
-for variable in CHARRNN_LIBCUDA CHARRNN_NVRTC CHARRNN_CUBLAS; do echo "export $variable='$OUT/libhostcuda.so'"; done
+for variable in CHARRNN_LIBCUDA CHARRNN_NVRTC CHARRNN_CUBLAS CHARRNN_NCCL; do echo "export $variable='$OUT/libhostcuda.so'"; done
 if [ "$SANITIZE" = 0 ]; then
     echo "export CHARRNN_CACHE_DIR='$OUT/cache'"
     exit 0

@@ -30,6 +30,8 @@
 // paths. CHARRNN_HOST_CUDA_DEVICES, _NAME and _CC (e.g. 8.0) describe the devices.
 // CHARRNN_HOST_CUDA_THREAD_ORDER=reverse runs each launch's threads from the last to the first, so a
 // kernel that depends on the order of its threads (a race on a GPU) computes otherwise and its check fails.
+// - NCCL (nccl.cpp): a communicator of the ranks of the process's MPI job (Open MPI, which charrnn has
+//   loaded), whose all-reduce is MPI_Allreduce on the "device" memory, queued or captured like a launch;
 // CHARRNN_HOST_CUDA_STATS=1 prints at exit what the process asked of the "GPU": launches, products,
 // graph replays, copies each way, allocations and waits (how much of a step crosses to the host).
 //
@@ -99,9 +101,9 @@ bool capturingHere();
 // is invalidated.
 int refuseWhileCapturing(const char *what);
 // What each call queued on the stream, counted for CHARRNN_HOST_CUDA_STATS=1 (a line on stderr at exit).
-enum class Work { kernel, product, copy, memset };
+enum class Work { kernel, product, copy, memset, collective };
 struct Counts {
-    long queued[4] = {0, 0, 0, 0};  // by Work, run as they were queued
+    long queued[5] = {0, 0, 0, 0, 0};  // by Work, run as they were queued
     long captured = 0, graphLaunches = 0, replayedNodes = 0;
     long toDevice = 0, toHost = 0, allocations = 0, frees = 0, waits = 0;
     size_t toDeviceBytes = 0, toHostBytes = 0;

@@ -93,10 +93,10 @@ struct StatsAtExit {
         if (environmentNumber("CHARRNN_HOST_CUDA_STATS", 0) == 0) return;
         const Counts &c = counts;
         fprintf(stderr,
-                "host CUDA: %ld kernel launches, %ld products, %ld device copies, %ld memsets; %ld graph launches "
+                "host CUDA: %ld kernel launches, %ld products, %ld device copies, %ld memsets, %ld collectives; %ld graph launches "
                 "replaying %ld nodes (%ld captured); %ld copies to the device (%zu bytes), %ld to the host (%zu bytes); "
                 "%ld allocations, %ld frees, %ld waits\n",
-                c.queued[0], c.queued[1], c.queued[2], c.queued[3], c.graphLaunches, c.replayedNodes, c.captured, c.toDevice,
+                c.queued[0], c.queued[1], c.queued[2], c.queued[3], c.queued[4], c.graphLaunches, c.replayedNodes, c.captured, c.toDevice,
                 c.toDeviceBytes, c.toHost, c.toHostBytes, c.allocations, c.frees, c.waits);
     }
 } statsAtExit;

@@ -21,16 +21,16 @@ final class DataParallelCLITests: CLITestCase {
         throw XCTSkip("mpirun not found (apt install openmpi-bin); data-parallel tests skipped")
     }
 
-    private func launch(ranks: Int, _ args: [String]) throws -> Process {
+    private func launch(ranks: Int, _ args: [String], environment: [String: String] = [:]) throws -> Process {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try mpirunPath())
         p.arguments = ["-np", "\(ranks)", Self.binary.path] + args
-        p.environment = Self.environment(Self.launcherEnvironment)
+        p.environment = Self.environment(Self.launcherEnvironment.merging(environment) { $1 })
         return p
     }
 
-    private func mpirun(ranks: Int, _ args: [String]) throws -> Run {
-        let p = try launch(ranks: ranks, args)
+    private func mpirun(ranks: Int, _ args: [String], environment: [String: String] = [:]) throws -> Run {
+        let p = try launch(ranks: ranks, args, environment: environment)
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
         p.standardError = err
@@ -149,6 +149,37 @@ final class DataParallelCLITests: CLITestCase {
         let names = try mpirun(ranks: 2, ["train", text, "--names", "-o", dir + "/names", "--max-steps", "2"] + run)
         XCTAssertEqual(names.stderr.split(separator: "\n").filter { $0.hasPrefix("charrnn:") }.count, 1, names.stderr)
         XCTAssertTrue(names.stderr.contains("charrnn: error: names mode trains in one process"), names.stderr)
+    }
+
+    /// On GPUs (the host stand-in's two, one per rank): NCCL averages the gradients on the device, in
+    /// the step's captured graph, and the run is the one-GPU run with all the streams, to rounding.
+    func testTwoRanksOnTwoGPUsTrainAsOneGPUWithAllTheStreams() throws {
+        _ = try mpirunPath()
+        let cuda = try HostCUDA.environment().merging(["CHARRNN_HOST_CUDA_DEVICES": "2"]) { $1 }
+        let one = dir + "/gpu1", two = dir + "/gpu2"
+        let single = try charrnn(["train", text, "-o", one, "--max-steps", "40", "--device", "cuda"] + run, environment: cuda)
+        XCTAssertEqual(single.status, 0, single.stderr)
+        let pair = try mpirun(ranks: 2, ["train", text, "-o", two, "--max-steps", "40", "--device", "cuda"] + run,
+                              environment: cuda.merging(["CHARRNN_HOST_CUDA_STATS": "1"]) { $1 })
+        XCTAssertEqual(pair.status, 0, pair.stderr)
+        XCTAssertTrue(pair.stdout.contains("on charrnn host CUDA stand-in (cuda:0) on each of 2 ranks"), pair.stdout)
+        let a = try csv(one), b = try csv(two)
+        XCTAssertEqual(a.count, 40)
+        for (x, y) in zip(a, b) { XCTAssertEqual(x.train, y.train, accuracy: 1e-4, "train loss at step \(x.step)") }
+        // Each rank's stand-in: collectives queued before the capture, then replayed inside the graph.
+        let stats = pair.stderr.split(separator: "\n").filter { $0.hasPrefix("host CUDA: ") }
+        XCTAssertEqual(stats.count, 2, pair.stderr)
+        for line in stats {
+            XCTAssertTrue(line.contains(" collectives;") && !line.contains(" 0 collectives;"), String(line))
+            XCTAssertFalse(line.contains(" 0 graph launches"), String(line))
+        }
+        // One rank per GPU: with one GPU, rank 1 finds no cuda:1, says so, and nothing is left behind.
+        let crowded = try mpirun(ranks: 2, ["train", text, "-o", dir + "/crowded", "--max-steps", "2", "--device", "cuda"] + run,
+                                 environment: cuda.merging(["CHARRNN_HOST_CUDA_DEVICES": "1"]) { $1 })
+        XCTAssertNotEqual(crowded.status, 0)
+        XCTAssertEqual(crowded.stderr.split(separator: "\n").filter { $0.hasPrefix("charrnn:") },
+                       ["charrnn: error: CUDA: there is no cuda:1: the driver sees 1 GPU"], crowded.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir + "/crowded"))
     }
 
     // MARK: helpers

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "charrnn_pool.h"
+#include "charrnn_nccl.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -120,6 +120,13 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
         try driver.check(driver.cuCtxSetCurrent(context), "cuCtxSetCurrent")
     }
 
+    /// Runs `body` with this device's context current and its stream, for work of another library
+    /// that goes on the stream (NCCL's collectives), captured with the rest of a step.
+    func onStream<R>(_ body: (OpaquePointer?) throws -> R) throws -> R {
+        try makeCurrent()
+        return try body(stream)
+    }
+
     // MARK: ComputeDevice
 
     public func allocate(bytes: Int) throws -> DevicePointer {

@@ -18,6 +18,16 @@ public enum DeviceChoice: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// Under mpirun, one rank per GPU: the rank with local index `localRank` (among the ranks on its
+    /// machine) takes cuda:N+localRank for `cuda:N`, and `auto` takes cuda:localRank where there is a GPU.
+    public func forRank(localRank: Int) -> DeviceChoice {
+        switch self {
+        case .cpu: return .cpu
+        case .cuda(let n): return .cuda(n + localRank)
+        case .auto: return CUDAEnvironment.probe().unusableBecause == nil ? .cuda(localRank) : .cpu
+        }
+    }
+
     public var description: String {
         switch self {
         case .auto: return "auto"

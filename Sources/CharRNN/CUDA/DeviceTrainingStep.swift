@@ -35,6 +35,9 @@ public final class DeviceTrainingStep {
     /// `--ema`: the average of the parameters (WeightAverage's twin) and the next update's weight (a
     /// float written by each step's host part), with the decay and updates counted on the host.
     private var average: (values: DeviceBuffer, weight: DeviceBuffer, host: WeightAverage)?
+    /// Data-parallel over NCCL: each step's gradient is the mean of the ranks', and its loss their sum,
+    /// before the norm and the update (so every rank takes the same update).
+    var exchange: DeviceGradientExchange?
 
     /// What a captured step bakes in besides the buffers' addresses.
     private struct StepKey: Equatable {
@@ -103,12 +106,13 @@ public final class DeviceTrainingStep {
         let key = StepKey(T: T, B: B, state: ObjectIdentifier(state), clipNorm: clipNorm, clipValue: clipValue,
                           averaging: average != nil)
         try graphs.run(key, on: device) { try queueStep(key, state: state) }
-        unreadRows.append(T * B)
+        unreadRows.append(T * B * (exchange?.ranks.size ?? 1))
     }
 
     /// The device part of a step, after its host part: nothing from or to the host.
     private func queueStep(_ key: StepKey, state: DeviceHiddenState) throws {
         try model.queueLossAndGradients(T: key.T, B: key.B, state: state)
+        try exchange?.queue(gradients: model.gradients.pointer, count: model.parameterCount, lossSum: model.lastLossSumPointer)
         StepPhases.mark(.update)
         try optimizer.queue(parameters: model.parameters.pointer, gradients: model.gradients.pointer, clipNorm: key.clipNorm,
                             clipValue: key.clipValue, normSquared: normSquared.pointer)

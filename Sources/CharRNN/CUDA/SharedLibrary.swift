@@ -124,7 +124,7 @@ enum CUDASearchPaths {
         }
         folders += ["/usr/lib/x86_64-linux-gnu", "/usr/lib64", "/usr/lib"]
         for sitePackages in pythonSitePackages(env) {
-            for wheel in ["nvidia/cu13/lib", "nvidia/cuda_nvrtc/lib", "nvidia/cublas/lib"] {
+            for wheel in ["nvidia/cu13/lib", "nvidia/cuda_nvrtc/lib", "nvidia/cublas/lib", "nvidia/nccl/lib"] {
                 folders.append(sitePackages.appending(wheel))
             }
         }

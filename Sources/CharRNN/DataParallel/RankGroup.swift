@@ -15,8 +15,10 @@ import Darwin
 public final class RankGroup: @unchecked Sendable {
     public let rank: Int
     public let size: Int
-    /// The ranks on this machine, which share its cores.
+    /// The ranks on this machine, which share its cores (and its GPUs, one each).
     public let localSize: Int
+    /// This rank's index among them.
+    public let localRank: Int
     /// The MPI library, as it describes itself.
     public let library: String
     /// Seconds a collective may wait for the other ranks (CHARRNN_MPI_TIMEOUT, default 600: rank 0's
@@ -48,9 +50,12 @@ public final class RankGroup: @unchecked Sendable {
             throw CharRNNError.dataParallel("the launcher started \(launched) ranks but \(mpi.library.path) sees \(size): "
                                             + "is it the MPI library of the mpirun used? (CHARRNN_MPI names the file)")
         }
-        let local = ["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"].lazy.compactMap { environment[$0].flatMap { Int($0) } }.first
+        func number(_ variables: [String]) -> Int? { variables.lazy.compactMap { environment[$0].flatMap { Int($0) } }.first }
+        let local = number(["OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"])
+        let localRank = number(["OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID"])
         let timeout = environment["CHARRNN_MPI_TIMEOUT"].flatMap { Double($0) }.flatMap { $0 > 0 ? $0 : nil } ?? 600
-        return RankGroup(rank: rank, size: size, localSize: max(1, local ?? size), mpi: mpi, timeout: timeout)
+        return RankGroup(rank: rank, size: size, localSize: max(1, local ?? size), localRank: localRank ?? rank, mpi: mpi,
+                         timeout: timeout)
     }
 
     /// What `charrnn devices` prints: the MPI library found, or why none was.
@@ -63,8 +68,9 @@ public final class RankGroup: @unchecked Sendable {
         }
     }
 
-    init(rank: Int, size: Int, localSize: Int, mpi: MessagePassing, timeout: Double) {
-        self.rank = rank; self.size = size; self.localSize = localSize; self.mpi = mpi; self.timeout = timeout
+    init(rank: Int, size: Int, localSize: Int, localRank: Int, mpi: MessagePassing, timeout: Double) {
+        self.rank = rank; self.size = size; self.localSize = localSize; self.localRank = localRank; self.mpi = mpi
+        self.timeout = timeout
         library = mpi.version.split(separator: ",").first.map(String.init) ?? mpi.abi.rawValue
     }
 

@@ -175,15 +175,19 @@ public final class Trainer {
         config.categories = data.categoryNames?.count ?? 0
         try config.validate()
         // Before anything is written: a GPU that is not there leaves no folder behind.
-        let computeDevice = try device ?? DeviceChoice(parsing: options.device ?? "cpu").open(precision: options.precision ?? "fp32")
+        var choice = try DeviceChoice(parsing: options.device ?? "cpu")
+        if let ranks { choice = choice.forRank(localRank: ranks.localRank) }
+        let computeDevice = try device ?? choice.open(precision: options.precision ?? "fp32")
         if let ranks {
             if data.names {
                 throw CharRNNError.invalidOption("names mode trains in one process (its batches are a few short lines); "
                                                  + "data-parallel training is for a continuous text")
             }
-            if computeDevice != nil {
-                throw CharRNNError.invalidOption("data-parallel training runs on the CPU for now (--device cpu); "
-                                                 + "between GPUs it needs NCCL, which charrnn does not use yet")
+            if let computeDevice {
+                guard computeDevice is CUDADevice else {
+                    throw CharRNNError.invalidOption("data-parallel training runs on the CPU or on CUDA GPUs, not on \(computeDevice.name)")
+                }
+                _ = try NCCL.shared()  // found here, so that a missing NCCL is one line from rank 0
             }
             share = try RankShare(ranks: ranks, globalBatch: options.batchSize)
         } else {
@@ -252,7 +256,7 @@ public final class Trainer {
             let step = try DeviceTrainingStep(model: deviceModel, optimizer: optimizer)
             try step.upload(parameters: model.parameters, optimizer: optimizer)
             if let average { try step.average(average) }
-            let state = try deviceModel.hiddenState(batch: options.batchSize)
+            let state = try deviceModel.hiddenState(batch: B)
             try state.load(hidden.flattened)
             onDevice = (step, state)
         }
@@ -345,6 +349,10 @@ public final class Trainer {
     private func train(report leaderReport: (TrainingEvent) -> Void) throws -> TrainingResult {
         let leader = isLeader
         func report(_ event: TrainingEvent) { if leader { leaderReport(event) } }
+        if let share, let onDevice, onDevice.step.exchange == nil, let cuda = onDevice.step.model.device as? CUDADevice {
+            // After every rank has started (a collective: rank 0's NCCL id to the others).
+            onDevice.step.exchange = try DeviceGradientExchange(ranks: share.ranks, device: cuda)
+        }
         BLAS.setThreads(options.threads)
         report(.started(parameters: model.parameterCount, vocabulary: data.vocabulary.count,
                         trainCharacters: data.trainCharacters, validationCharacters: data.validationCharacters,
@@ -463,13 +471,25 @@ public final class Trainer {
             if let onDevice {
                 // The whole step, clipping and update included, queued on the device (DeviceTrainingStep);
                 // its loss and norm are read with the others when the loss is next recorded.
-                let recurrent = batch.B == onDevice.hidden.batch ? onDevice.hidden : try onDevice.step.model.hiddenState(batch: batch.B)
+                // Data-parallel: this rank's streams, its own dropout masks; NCCL averages the gradients in the step.
+                let B = share?.batch ?? batch.B, rows = batch.T * B
+                var masks = share.map(rankMasks)
+                if let share {
+                    share.slice(batch.inputs, T: batch.T, into: &localInputs)
+                    share.slice(batch.targets, T: batch.T, into: &localTargets)
+                }
+                let recurrent = B == onDevice.hidden.batch ? onDevice.hidden : try onDevice.step.model.hiddenState(batch: B)
                 if batch.reset { try recurrent.reset() }
-                let rows = batch.T * batch.B
-                try onDevice.step.step(Array(batch.inputs.prefix(rows)), targets: Array(batch.targets.prefix(rows)),
-                                       T: batch.T, B: batch.B, state: recurrent, rng: &rng,
-                                       learningRate: Float(state.learningRate), clipNorm: options.clipNorm.map { Float($0) },
-                                       clipValue: options.clipValue.map { Float($0) }, categories: batch.categories)
+                func step(_ x: [Int32], _ y: [Int32], _ generator: inout RandomGenerator) throws {
+                    try onDevice.step.step(x, targets: y, T: batch.T, B: B, state: recurrent, rng: &generator,
+                                           learningRate: Float(state.learningRate), clipNorm: options.clipNorm.map { Float($0) },
+                                           clipValue: options.clipValue.map { Float($0) }, categories: batch.categories)
+                }
+                if masks != nil {
+                    try step(localInputs, localTargets, &masks!)
+                } else {
+                    try step(Array(batch.inputs.prefix(rows)), Array(batch.targets.prefix(rows)), &rng)
+                }
             } else if let share {
                 let (loss, norm, agreement) = try dataParallelGradients(batch, share: share, startedAt: t0 - leaderTail)
                 agreedStop = agreement.stop
@@ -510,6 +530,12 @@ public final class Trainer {
                 // The wait for the queued steps is part of their time.
                 try readDeviceLosses()
             }
+            if let share, onDevice != nil {
+                let agreed = try share.ranks.sum([stopRequested() ? 1 : 0,
+                                                  leader ? state.trainingSeconds + (monotonicSeconds() - t0) : 0])
+                agreedStop = agreed[0] > 0
+                state.trainingSeconds = agreed[1]
+            }
             let dt = monotonicSeconds() - t0
             // Data-parallel: rank 0's clock, agreed in the step, so that every rank stops at the same step.
             if share == nil { state.trainingSeconds += dt }
@@ -545,9 +571,7 @@ public final class Trainer {
         share.slice(batch.inputs, T: batch.T, into: &localInputs)
         share.slice(batch.targets, T: batch.T, into: &localTargets)
         if batch.reset { hidden.reset() }
-        // The same draw on every rank keeps the shared generator (the batches') in step; the rank mixed
-        // in gives each rank its own dropout masks.
-        var masks = RandomGenerator(seed: rng.next() ^ (UInt64(share.ranks.rank) &* 0x9E37_79B9_7F4A_7C15))
+        var masks = rankMasks(share)
         let local = localInputs.withUnsafeBufferPointer { x in
             localTargets.withUnsafeBufferPointer { y in
                 model.lossAndGradients(x.baseAddress!, targets: y.baseAddress!, T: batch.T, B: share.batch, state: hidden, rng: &masks)
@@ -560,6 +584,12 @@ public final class Trainer {
                                           leader ? state.trainingSeconds + (monotonicSeconds() - startedAt) : 0])
         if let c = options.clipNorm { GradientClipping.scale(model.gradients, norm: agreed[1], maxNorm: Float(c)) }
         return (agreed[0], agreed[1], Agreement(stop: agreed[2] > 0, trainingSeconds: agreed[3]))
+    }
+
+    /// This rank's generator for the step's dropout masks. The same draw on every rank keeps the shared
+    /// generator (the batches') in step; the rank mixed in gives each rank its own masks.
+    private func rankMasks(_ share: RankShare) -> RandomGenerator {
+        RandomGenerator(seed: rng.next() ^ (UInt64(share.ranks.rank) &* 0x9E37_79B9_7F4A_7C15))
     }
 
     /// Data-parallel validation: rank 0 validates and the others learn its result (or that it was
