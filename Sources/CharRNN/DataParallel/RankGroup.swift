@@ -71,7 +71,8 @@ public final class RankGroup: @unchecked Sendable {
     init(rank: Int, size: Int, localSize: Int, localRank: Int, mpi: MessagePassing, timeout: Double) {
         self.rank = rank; self.size = size; self.localSize = localSize; self.localRank = localRank; self.mpi = mpi
         self.timeout = timeout
-        library = mpi.version.split(separator: ",").first.map(String.init) ?? mpi.abi.rawValue
+        let first = mpi.version.split(separator: ",").first.map(String.init) ?? mpi.abi.rawValue
+        library = first.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
     }
 
     public var isLeader: Bool { rank == 0 }
