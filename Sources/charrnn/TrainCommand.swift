@@ -80,7 +80,7 @@ struct Train: ParsableCommand {
     var maxSteps: Int?
     @Option(parsing: .unconditional, help: "Stop after this many epochs (default 50 when no other limit is given).")
     var maxEpochs: Double?
-    @Option(parsing: .unconditional, help: "Stop after this many seconds of training.")
+    @Option(parsing: .unconditional, help: "Stop after this many seconds of training, in all: a resumed run counts the seconds it trained before (its first line says how many are left).")
     var maxTime: Double?
     @Option(parsing: .unconditional, help: "Stop when validation has not improved for N evaluations; best.safetensors is the model to use (0: never, which turns off a preset's).")
     var earlyStop: Int?
@@ -211,6 +211,13 @@ struct Train: ParsableCommand {
         let reporter = ProgressReporter(printEvery: printEvery, threads: trainer.options.threads,
                                         device: trainer.deviceName.map { $0 + products },
                                         ranks: ranks.map { "\($0.size) ranks (\($0.library))" })
+        if resume != nil, let limit = trainer.options.maxTime {
+            let trained = trainer.trainingSeconds
+            reporter.resumeNote = trained < limit
+                ? "\(Terminal.duration(trained)) of training done; --max-time \(fmt(limit, 0)) is the run's total, so \(Terminal.duration(limit - trained)) more"
+                : "\(Terminal.duration(trained)) of training done, which --max-time \(fmt(limit, 0)) (the run's total) has reached: "
+                  + "give a larger one to train more"
+        }
         InterruptSignal.install()
         let result = try trainer.run(report: { reporter.handle($0) }, stop: { InterruptSignal.received })
         reporter.finish()
@@ -303,6 +310,8 @@ final class ProgressReporter {
 
     /// Data-parallel: how many ranks, on what MPI library.
     let ranks: String?
+    /// A resumed run's time limit against the time it has trained.
+    var resumeNote: String?
 
     init(printEvery: Int, threads: Int, device: String?, ranks: String? = nil) {
         self.printEvery = printEvery; self.threads = threads; self.device = device; self.ranks = ranks
@@ -311,7 +320,7 @@ final class ProgressReporter {
     func handle(_ event: TrainingEvent) {
         switch event {
         case .started(let params, let vocab, let train, let val, let resumedAt):
-            let what = resumedAt.map { "resuming at step \($0): " } ?? ""
+            let what = resumedAt.map { "resuming at step \($0)\(resumeNote.map { " (\($0))" } ?? ""): " } ?? ""
             Terminal.writeFlushed("\(what)\(params) parameters, vocabulary \(vocab), \(train) training and \(val) validation characters, \(device.map { "on \($0)" } ?? "\(threads) thread\(threads == 1 ? "" : "s")")\(ranks.map { " on each of \($0)" } ?? "")\n")
         case .progress(let p):
             var s = "step \(p.step)\(p.maxSteps.map { "/\($0)" } ?? "") | epoch \(fmt(p.epoch, 2)) | loss \(fmt(p.smoothedLoss, 4))"

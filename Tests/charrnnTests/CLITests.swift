@@ -366,3 +366,19 @@ extension CLITestCase {
 struct SetupFailure: Error, CustomStringConvertible {
     let description: String
 }
+
+extension CLITests {
+    /// --max-time is the run's total: a resumed run's first line says how much of it is left.
+    func testResumedRunSaysWhatItsTimeLimitLeaves() throws {
+        let out = dir + "/timed"
+        XCTAssertEqual(try charrnn(["train", text, "-o", out, "--max-time", "1"] + small).status, 0)
+        let more = try charrnn(["train", "--resume", out, "--max-time", "2"])
+        XCTAssertEqual(more.status, 0, more.stderr)
+        let first = String(more.stdout.split(separator: "\n").first ?? "")
+        XCTAssertTrue(first.hasPrefix("resuming at step "), first)
+        XCTAssertTrue(first.contains("s of training done; --max-time 2 is the run's total, so 1s more)"), first)
+        let none = try charrnn(["train", "--resume", out, "--max-time", "1"])
+        XCTAssertEqual(none.status, 0, none.stderr)
+        XCTAssertTrue(none.stdout.contains("which --max-time 1 (the run's total) has reached: give a larger one to train more"), none.stdout)
+    }
+}

@@ -95,6 +95,8 @@ public final class Trainer {
     public var bestPath: String { folder.appending("best.safetensors").string }
     public var statePath: String { folder.appending("train-state.safetensors").string }
     public var step: Int { state.step }
+    /// Seconds of training so far, those of the runs this one resumes included (what --max-time counts).
+    public var trainingSeconds: Double { state.trainingSeconds }
 
     struct Resume {
         var loaded: TrainState.Loaded
@@ -728,7 +730,8 @@ public final class Trainer {
         var files: [(name: String, bytes: [UInt8])] = [("train-state.safetensors", trainState), ("latest.safetensors", bytes)]
         if improved { files.append(("best.safetensors", bytes)) }
         files.append(("loss.csv", Array(LossHistory.csv(state.history).utf8)))
-        files.append(("loss.svg", Array(LossHistory.svg(state.history, title: title).utf8)))
+        let best = state.bestStep.flatMap { step in state.bestValidationLoss.map { (step: step, loss: $0) } }
+        files.append(("loss.svg", Array(LossHistory.svg(state.history, title: title, best: best).utf8)))
         try checkpoints?.commit(step: state.step, files: files, keep: improved ? [] : ["best.safetensors"])
         return improved
     }
