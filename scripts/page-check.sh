@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Loads the web page of `charrnn serve` in headless Chromium (Debian's chromium and chromium-driver),
-# types a prime, presses Generate, waits for the text and saves a screenshot.
-#   scripts/page-check.sh SCREENSHOT.png PRIME CHECKPOINT [CHECKPOINT...]
+# Uses the web page of `charrnn serve` in headless Chromium (Debian's chromium and chromium-driver) at a
+# desktop and a phone width, as scripts/serve/page_check.py says, and saves screenshots in OUT_DIR.
+#   scripts/page-check.sh OUT_DIR CHECKPOINT [CHECKPOINT...]   (a language model, and a classifier if any)
 source "$(dirname "$0")/common.sh"
-[ $# -ge 3 ] || { echo "usage: scripts/page-check.sh SCREENSHOT.png PRIME CHECKPOINT [CHECKPOINT...]" >&2; exit 64; }
-SHOT=$(realpath -m "$1"); PRIME=$2; shift 2
+[ $# -ge 2 ] || { echo "usage: scripts/page-check.sh OUT_DIR CHECKPOINT [CHECKPOINT...]" >&2; exit 64; }
+OUT=$(realpath -m "$1"); shift
+mkdir -p "$OUT"
 PORT=${PORT:-8090}
 ensure_system_packages chromium chromium-driver curl python3-venv
 ensure_venv .venv-web selenium
 build
 args=(); for c in "$@"; do args+=(--checkpoint "$c"); done
 start_server "$PORT" "${args[@]}"
-.venv-web/bin/python scripts/serve/page_check.py "http://127.0.0.1:$PORT/" "$PRIME" "$SHOT"
+.venv-web/bin/python scripts/serve/page_check.py "http://127.0.0.1:$PORT/" "$OUT"

@@ -12,3 +12,5 @@ build
 swift test --disable-swift-testing --disable-testable-imports "${BUILD_FLAGS[@]}" "$@"
 # The OpenAI-compatible API through the official openai client, and 64 concurrent streams (a whole run only).
 if [ $# -eq 0 ]; then bash scripts/test-openai.sh; fi
+# The web page in headless Chromium (a whole run only).
+if [ $# -eq 0 ]; then bash scripts/test-page.sh; fi
