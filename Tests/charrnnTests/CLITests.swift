@@ -382,3 +382,17 @@ extension CLITests {
         XCTAssertTrue(none.stdout.contains("which --max-time 1 (the run's total) has reached: give a larger one to train more"), none.stdout)
     }
 }
+
+extension CLITests {
+    /// Every name of an option counts on resume: `--lr` is refused exactly as `--learning-rate` is.
+    func testResumeTreatsEveryNameOfAnOptionAlike() throws {
+        let out = dir + "/aliases"
+        XCTAssertEqual(try train(out, steps: 3).status, 0)
+        let long = try charrnn(["train", "--resume", out, "--learning-rate", "0.5", "--max-steps", "4"])
+        let short = try charrnn(["train", "--resume", out, "--lr", "0.5", "--max-steps", "4"])
+        let attached = try charrnn(["train", "--resume", out, "--lr=0.5", "--max-steps", "4"])
+        assertCleanError(long, "--learning-rate 0.5 differs from the resumed run's 0.01")
+        XCTAssertEqual(short.stderr, long.stderr)
+        XCTAssertEqual(attached.stderr, long.stderr)
+    }
+}
