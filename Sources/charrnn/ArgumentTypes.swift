@@ -24,30 +24,28 @@ extension LRScheduleKind: ExpressibleByArgument {}
 enum Preset: String, ExpressibleByArgument, CaseIterable {
     case small, medium, large
 
-    func apply(to o: inout TrainingOptions, unlessGiven given: (String) -> Bool) {
-        func set<T>(_ flag: String, _ keyPath: WritableKeyPath<TrainingOptions, T>, _ value: T) {
-            if !given(flag) { o[keyPath: keyPath] = value }
-        }
+    /// The preset's settings; the options given on the command line are applied over them.
+    func apply(to o: inout TrainingOptions) {
         let (layers, hidden, embed, seq, batch, dropout): (Int, Int, Int, Int, Int, Double)
         switch self {
         case .small: (layers, hidden, embed, seq, batch, dropout) = (2, 256, 64, 100, 32, 0.2)
         case .medium: (layers, hidden, embed, seq, batch, dropout) = (3, 512, 64, 128, 64, 0.3)
         case .large: (layers, hidden, embed, seq, batch, dropout) = (3, 1024, 128, 128, 128, 0.4)
         }
-        set("--cell", \.cell, .lstm)
-        set("--layers", \.layers, layers)
-        set("--hidden", \.hidden, hidden)
-        set("--embed", \.embed, embed)
-        set("--seq-length", \.seqLength, seq)
-        set("--batch-size", \.batchSize, batch)
-        set("--dropout", \.dropout, dropout)
-        set("--variational-dropout", \.variationalDropout, true)
-        set("--weight-drop", \.weightDrop, dropout)
-        set("--embed-dropout", \.embedDropout, 0.05)
-        set("--optimizer", \.optimizer, .adamw)
-        set("--warmup", \.warmup, 200)
-        set("--early-stop", \.earlyStop, 8)
-        set("--eval-every", \.evalEvery, 250)
-        set("--lr-schedule", \.lrSchedule, .cosine)
+        o.cell = .lstm
+        o.layers = layers
+        o.hidden = hidden
+        o.embed = embed
+        o.seqLength = seq
+        o.batchSize = batch
+        o.dropout = dropout
+        o.variationalDropout = true
+        o.weightDrop = dropout
+        o.embedDropout = 0.05
+        o.optimizer = .adamw
+        o.warmup = 200
+        o.earlyStop = 8
+        o.evalEvery = 250
+        o.lrSchedule = .cosine
     }
 }

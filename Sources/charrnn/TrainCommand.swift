@@ -30,30 +30,30 @@ struct Train: ParsableCommand {
     @Option(help: "Fine-tune: start from this checkpoint's weights (a file or a training folder); the model's shape is its, and characters of the text it never saw get fresh rows.")
     var initFrom: String?
 
-    @Option(help: "Recurrent cell: lstm, gru, rnn (tanh) or rnn-relu.")
-    var cell: CellKind = .lstm
-    @Option(parsing: .unconditional, help: "Number of recurrent layers.")
-    var layers = 2
-    @Option(parsing: .unconditional, help: "Hidden size of each layer.")
-    var hidden = 128
-    @Option(parsing: .unconditional, help: "Embedding size; 0 feeds one-hot vectors instead.")
-    var embed = 64
-    @Option(parsing: .unconditional, help: "Dropout probability after each recurrent layer, during training.")
-    var dropout = 0.0
+    @Option(help: "Recurrent cell: lstm, gru, rnn (tanh) or rnn-relu (default: lstm).")
+    var cell: CellKind?
+    @Option(parsing: .unconditional, help: "Number of recurrent layers (default: 2).")
+    var layers: Int?
+    @Option(parsing: .unconditional, help: "Hidden size of each layer (default: 128).")
+    var hidden: Int?
+    @Option(parsing: .unconditional, help: "Embedding size; 0 feeds one-hot vectors instead (default: 64).")
+    var embed: Int?
+    @Option(parsing: .unconditional, help: "Dropout probability after each recurrent layer, during training (default: 0).")
+    var dropout: Double?
     @Flag(help: "Draw the --dropout masks once per sequence and reuse them at every step (locked dropout).")
     var variationalDropout = false
-    @Option(parsing: .unconditional, help: "DropConnect on each layer's recurrent weights W_hh, one mask per minibatch (AWD-LSTM's weight drop).")
-    var weightDrop = 0.0
-    @Option(parsing: .unconditional, help: "Drop whole characters' embeddings for a minibatch.")
-    var embedDropout = 0.0
-    @Option(parsing: .unconditional, help: "Steps of truncated backpropagation through time.")
-    var seqLength = 50
-    @Option(parsing: .unconditional, help: "Sequences per minibatch.")
-    var batchSize = 50
-    @Option(help: "sequential: B contiguous streams, hidden state carried across batches; random: random windows, state reset.")
-    var batching: BatchingMode = .sequential
-    @Option(help: "sgd, adam, adamw, rmsprop or adagrad (PyTorch's update rules).")
-    var optimizer: OptimizerKind = .adam
+    @Option(parsing: .unconditional, help: "DropConnect on each layer's recurrent weights W_hh, one mask per minibatch (AWD-LSTM's weight drop) (default: 0).")
+    var weightDrop: Double?
+    @Option(parsing: .unconditional, help: "Drop whole characters' embeddings for a minibatch (default: 0).")
+    var embedDropout: Double?
+    @Option(parsing: .unconditional, help: "Steps of truncated backpropagation through time (default: 50).")
+    var seqLength: Int?
+    @Option(parsing: .unconditional, help: "Sequences per minibatch (default: 50).")
+    var batchSize: Int?
+    @Option(help: "sequential: B contiguous streams, hidden state carried across batches; random: random windows, state reset (default: sequential).")
+    var batching: BatchingMode?
+    @Option(help: "sgd, adam, adamw, rmsprop or adagrad (PyTorch's update rules) (default: adam).")
+    var optimizer: OptimizerKind?
     @Option(parsing: .unconditional, help: "AdamW's decoupled weight decay (default 0.01, PyTorch's).")
     var weightDecay: Double?
     @Option(help: "constant, step (times --lr-decay every --lr-decay-every steps), cosine (to 0 over --max-steps or --max-epochs, or over the training seconds of --max-time when it is the only bound) or plateau (times --lr-decay when validation has not improved for more than --lr-patience evaluations, as PyTorch's ReduceLROnPlateau). Default: plateau with --lr-patience, else step when --lr-decay is below 1, else constant.")
@@ -62,20 +62,20 @@ struct Train: ParsableCommand {
     var lrPatience: Int?
     @Option(parsing: .unconditional, help: "Keep an exponential moving average of the weights with this decay (e.g. 0.999; PyTorch's AveragedModel with get_ema_multi_avg_fn): validation, samples, latest and best use it.")
     var ema: Double?
-    @Option(parsing: .unconditional, help: "Steps whose learning rate ramps up linearly (from 1/N of it) before the schedule starts.")
-    var warmup = 0
-    @Option(name: [.customLong("learning-rate"), .customLong("lr")], parsing: .unconditional, help: "Learning rate.")
-    var learningRate = 2e-3
-    @Option(parsing: .unconditional, help: "Multiply the learning rate by this every --lr-decay-every steps (step), or when validation stalls (plateau).")
-    var lrDecay = 1.0
-    @Option(parsing: .unconditional, help: "Steps between learning-rate decays.")
-    var lrDecayEvery = 1000
-    @Option(parsing: .unconditional, help: "Clip gradients to this global L2 norm (0 turns it off).")
-    var clipNorm = 5.0
+    @Option(parsing: .unconditional, help: "Steps whose learning rate ramps up linearly (from 1/N of it) before the schedule starts (default: 0).")
+    var warmup: Int?
+    @Option(name: [.customLong("learning-rate"), .customLong("lr")], parsing: .unconditional, help: "Learning rate (default: 0.002).")
+    var learningRate: Double?
+    @Option(parsing: .unconditional, help: "Multiply the learning rate by this every --lr-decay-every steps (step), or when validation stalls (plateau) (default: 1).")
+    var lrDecay: Double?
+    @Option(parsing: .unconditional, help: "Steps between learning-rate decays (default: 1000).")
+    var lrDecayEvery: Int?
+    @Option(parsing: .unconditional, help: "Clip gradients to this global L2 norm (0 turns it off) (default: 5).")
+    var clipNorm: Double?
     @Option(parsing: .unconditional, help: "Clip each gradient to [-v, v].")
     var clipValue: Double?
-    @Option(parsing: .unconditional, help: "Fraction of the text (its end) held out for validation.")
-    var valFraction = 0.1
+    @Option(parsing: .unconditional, help: "Fraction of the text (its end) held out for validation (default: 0.1).")
+    var valFraction: Double?
     @Option(parsing: .unconditional, help: "Stop after this many steps.")
     var maxSteps: Int?
     @Option(parsing: .unconditional, help: "Stop after this many epochs (default 50 when no other limit is given).")
@@ -86,30 +86,38 @@ struct Train: ParsableCommand {
     var earlyStop: Int?
     @Option(help: "small, medium or large: recommended model and regularisation settings (see the README); options given explicitly win.")
     var preset: Preset?
-    @Option(parsing: .unconditional, help: "Random seed (initialisation, batches, dropout).")
-    var seed: UInt64 = 1
+    @Option(parsing: .unconditional, help: "Random seed (initialisation, batches, dropout) (default: 1).")
+    var seed: UInt64?
     @Option(parsing: .unconditional, help: "Threads (default: the physical cores this process may use, from its CPU affinity and any cgroup quota; under mpirun, each rank's share of the machine's cores).")
-    var threads = CPUCount.usable
+    var threads: Int?
     @Option(help: DefaultDevice.help("; see 'charrnn devices'. A resumed run keeps its own unless given."))
-    var device = DefaultDevice.text
-    @Option(help: "On a GPU, the matrix products: fp32, tf32 (TensorFloat-32, about 1e-3 relative) or bf16 (bfloat16 operands, fp32 sums, about 1e-2 relative); faster on large models.")
-    var precision = "fp32"
-    @Option(parsing: .unconditional, help: "Validate, print a sample and save checkpoints every N steps.")
-    var evalEvery = 1000
-    @Option(parsing: .unconditional, help: "Add a row to loss.csv every N steps.")
-    var logEvery = 10
+    var device: String?
+    @Option(help: "On a GPU, the matrix products: fp32, tf32 (TensorFloat-32, about 1e-3 relative) or bf16 (bfloat16 operands, fp32 sums, about 1e-2 relative); faster on large models (default: fp32).")
+    var precision: String?
+    @Option(parsing: .unconditional, help: "Validate, print a sample and save checkpoints every N steps (default: 1000).")
+    var evalEvery: Int?
+    @Option(parsing: .unconditional, help: "Add a row to loss.csv every N steps (default: 10).")
+    var logEvery: Int?
     @Option(parsing: .unconditional, help: "Print a progress line every N steps when output is not a terminal.")
     var printEvery = 100
-    @Option(parsing: .unconditional, help: "Length of the sample printed at each validation (0: none).")
-    var sampleLength = 200
+    @Option(parsing: .unconditional, help: "Length of the sample printed at each validation (0: none) (default: 200).")
+    var sampleLength: Int?
 
-    /// Every name of the options that have more than one.
-    static let aliases: [String: [String]] = ["--learning-rate": ["--lr"], "--lr": ["--learning-rate"], "--output": ["-o"], "-o": ["--output"]]
-
-    /// Whether the command line names `flag`, by any of its names (ArgumentParser gives the default either way).
-    private func has(_ flag: String) -> Bool {
-        let names = [flag] + (Self.aliases[flag] ?? [])
-        return CommandLine.arguments.contains { arg in names.contains { arg == $0 || arg.hasPrefix($0 + "=") } }
+    /// What the command line gave, nil where it gave nothing (so a resume can tell a given value from a default).
+    private var choices: TrainingChoices {
+        var c = TrainingChoices()
+        c.cell = cell; c.layers = layers; c.hidden = hidden; c.embed = embed; c.dropout = dropout
+        c.variationalDropout = variationalDropout ? true : nil
+        c.weightDrop = weightDrop; c.embedDropout = embedDropout
+        c.seqLength = seqLength; c.batchSize = batchSize; c.batching = batching
+        c.optimizer = optimizer; c.weightDecay = weightDecay; c.lrSchedule = lrSchedule; c.lrPatience = lrPatience; c.ema = ema
+        c.warmup = warmup; c.learningRate = learningRate; c.lrDecay = lrDecay; c.lrDecayEvery = lrDecayEvery
+        c.clipNorm = clipNorm; c.clipValue = clipValue; c.validationFraction = valFraction; c.seed = seed
+        c.names = names ? true : nil; c.earlyStop = earlyStop
+        c.maxSteps = maxSteps; c.maxEpochs = maxEpochs; c.maxTime = maxTime; c.threads = threads
+        c.device = device; c.precision = precision
+        c.evalEvery = evalEvery; c.logEvery = logEvery; c.sampleLength = sampleLength
+        return c
     }
 
     func run() throws {
@@ -137,8 +145,8 @@ struct Train: ParsableCommand {
     }
 
     private func train(ranks: RankGroup?) throws {
-        var threads = threads
-        if let ranks, !has("--threads") { threads = ranks.threadShare(of: CPUCount.usable, machineCores: CPUCount.machine) }
+        var choices = choices
+        if let ranks, threads == nil { choices.threads = ranks.threadShare(of: CPUCount.usable, machineCores: CPUCount.machine) }
         let leader = ranks?.isLeader ?? true
         func started(_ make: () throws -> Trainer) throws -> Trainer {
             guard let ranks else { return try make() }
@@ -146,54 +154,29 @@ struct Train: ParsableCommand {
         }
         let trainer: Trainer
         if let dir = resume {
+            try refuseNewRunOptions(resumeDirectory: dir)
             trainer = try started { try Trainer(resumeFrom: dir, ranks: ranks) { o in
-                try refuseChanges(to: o, resumeDirectory: dir)
+                o = try choices.resume(o)
                 if let t = text { o.textPath = AbsolutePath.of(t) }
-                if has("--max-steps") { o.maxSteps = maxSteps }
-                if has("--max-epochs") { o.maxEpochs = maxEpochs }
-                if has("--max-time") { o.maxTime = maxTime }
-                if has("--threads") { o.threads = threads }
-                if has("--device") { o.device = device }
-                if has("--precision") { o.precision = precision }
-                if has("--eval-every") { o.evalEvery = evalEvery }
-                if has("--log-every") { o.logEvery = logEvery }
-                if has("--sample-length") { o.sampleLength = sampleLength }
-                if ranks != nil && !has("--threads") { o.threads = threads }
             } }
         } else {
             guard let text else { throw ValidationError("Missing the training text (or --resume DIR).") }
             var o = TrainingOptions(textPath: text, outputDirectory: output ?? "runs/" + stem(text))
-            o.cell = cell; o.layers = layers; o.hidden = hidden; o.embed = embed; o.dropout = dropout
-            o.seqLength = seqLength; o.batchSize = batchSize; o.batching = batching
-            o.optimizer = optimizer; o.learningRate = learningRate; o.lrDecay = lrDecay; o.lrDecayEvery = lrDecayEvery
-            guard clipNorm >= 0 else { throw CharRNNError.invalidOption("--clip-norm must be 0 (off) or more (got \(clipNorm))") }
-            o.clipNorm = clipNorm > 0 ? clipNorm : nil
-            o.clipValue = clipValue
-            o.validationFraction = valFraction
-            o.maxSteps = maxSteps; o.maxEpochs = maxEpochs; o.maxTime = maxTime
-            o.seed = seed; o.threads = threads; o.evalEvery = evalEvery; o.logEvery = logEvery
-            o.sampleLength = sampleLength
-            o.names = names
-            o.weightDrop = weightDrop != 0 ? weightDrop : nil
-            o.embedDropout = embedDropout != 0 ? embedDropout : nil
-            o.variationalDropout = variationalDropout ? true : nil
-            o.weightDecay = weightDecay
-            o.lrSchedule = lrSchedule
-            o.lrPatience = lrPatience
-            o.ema = ema
-            o.warmup = warmup != 0 ? warmup : nil
-            o.earlyStop = earlyStop == 0 ? nil : earlyStop
-            o.device = device == "cpu" ? nil : device
-            o.precision = precision == "fp32" ? nil : precision
-            if let preset { preset.apply(to: &o, unlessGiven: has) }
+            // A new run: the machine's cores and the default device unless given; a preset's settings
+            // under the options given.
+            o.threads = CPUCount.usable
+            o.device = DefaultDevice.text == "cpu" ? nil : DefaultDevice.text
+            preset?.apply(to: &o)
+            try choices.apply(to: &o)
             guard printEvery >= 1 else { throw CharRNNError.invalidOption("--print-every must be at least 1 (got \(printEvery))") }
             if let initFrom {
                 let start = try FineTuning(from: initFrom)
                 let c = start.config
-                for (flag, given, kept) in [("--cell", cell.rawValue, c.cell.rawValue), ("--layers", "\(layers)", "\(c.layers)"),
-                                            ("--hidden", "\(hidden)", "\(c.hidden)"), ("--embed", "\(embed)", "\(c.embed)")]
-                where has(flag) && given != kept {
-                    throw CharRNNError.invalidOption("\(flag) \(given) differs from the --init-from model's \(kept); fine-tuning keeps the model's shape")
+                for (flag, given, kept) in [("--cell", cell?.rawValue, c.cell.rawValue), ("--layers", layers.map { "\($0)" }, "\(c.layers)"),
+                                            ("--hidden", hidden.map { "\($0)" }, "\(c.hidden)"), ("--embed", embed.map { "\($0)" }, "\(c.embed)")] {
+                    if let given, given != kept {
+                        throw CharRNNError.invalidOption("\(flag) \(given) differs from the --init-from model's \(kept); fine-tuning keeps the model's shape")
+                    }
                 }
                 guard start.namesModel == names else {
                     throw CharRNNError.invalidOption(start.namesModel ? "--init-from a names model: add --names (the new text is a list of names too)"
@@ -244,51 +227,19 @@ struct Train: ParsableCommand {
         }
     }
 
-    /// A resumed run keeps its model and trajectory: an option that would change them is refused,
-    /// naming the value the run has, rather than silently ignored.
-    private func refuseChanges(to saved: TrainingOptions, resumeDirectory: String) throws {
-        func check(_ flag: String, _ value: String, _ kept: String) throws {
-            guard has(flag), value != kept else { return }
-            throw CharRNNError.invalidOption(
-                "\(flag) \(value) differs from the resumed run's \(kept); a resumed run keeps its model and training options (start a new run to change them)")
-        }
-        try check("--cell", cell.rawValue, saved.cell.rawValue)
-        try check("--layers", "\(layers)", "\(saved.layers)")
-        try check("--hidden", "\(hidden)", "\(saved.hidden)")
-        try check("--embed", "\(embed)", "\(saved.embed)")
-        try check("--dropout", "\(dropout)", "\(saved.dropout)")
-        try check("--seq-length", "\(seqLength)", "\(saved.seqLength)")
-        try check("--batch-size", "\(batchSize)", "\(saved.batchSize)")
-        try check("--batching", batching.rawValue, saved.batching.rawValue)
-        try check("--optimizer", optimizer.rawValue, saved.optimizer.rawValue)
-        try check("--learning-rate", "\(learningRate)", "\(saved.learningRate)")
-        try check("--lr-decay", "\(lrDecay)", "\(saved.lrDecay)")
-        try check("--lr-decay-every", "\(lrDecayEvery)", "\(saved.lrDecayEvery)")
-        try check("--clip-norm", "\(clipNorm)", "\(saved.clipNorm ?? 0)")
-        try check("--clip-value", clipValue.map { "\($0)" } ?? "none", saved.clipValue.map { "\($0)" } ?? "none")
-        try check("--val-fraction", "\(valFraction)", "\(saved.validationFraction)")
-        try check("--seed", "\(seed)", "\(saved.seed)")
-        try check("--names", "\(names)", "\(saved.names)")
-        try check("--weight-drop", "\(weightDrop)", "\(saved.weightDrop ?? 0)")
-        try check("--embed-dropout", "\(embedDropout)", "\(saved.embedDropout ?? 0)")
-        try check("--variational-dropout", "\(variationalDropout)", "\(saved.variationalDropout ?? false)")
-        try check("--weight-decay", weightDecay.map { "\($0)" } ?? "default", saved.weightDecay.map { "\($0)" } ?? "default")
-        try check("--lr-schedule", lrSchedule?.rawValue ?? "default", saved.lrSchedule?.rawValue ?? "default")
-        try check("--ema", ema.map { "\($0)" } ?? "none", saved.ema.map { "\($0)" } ?? "none")
-        try check("--lr-patience", lrPatience.map { "\($0)" } ?? "default", saved.lrPatience.map { "\($0)" } ?? "default")
-        try check("--warmup", "\(warmup)", "\(saved.warmup ?? 0)")
-        try check("--early-stop", earlyStop.flatMap { $0 == 0 ? nil : "\($0)" } ?? "none", saved.earlyStop.map { "\($0)" } ?? "none")
+    /// The options that start a new run have no place in a resume (the library refuses the rest:
+    /// TrainingChoices.resume).
+    private func refuseNewRunOptions(resumeDirectory: String) throws {
         if overwrite {
             throw CharRNNError.invalidOption("--overwrite starts a new run in place of an old one; a resumed run continues its own")
         }
         if initFrom != nil {
             throw CharRNNError.invalidOption("--init-from starts a new run from a model's weights; a resumed run continues from its own")
         }
-        if has("--preset") {
+        if preset != nil {
             throw CharRNNError.invalidOption("--preset sets up a new run; a resumed run keeps the settings it has")
         }
-        if let output, has("--output"),
-           FilePath(output).lexicallyNormalized() != FilePath(resumeDirectory).lexicallyNormalized() {
+        if let output, FilePath(output).lexicallyNormalized() != FilePath(resumeDirectory).lexicallyNormalized() {
             throw CharRNNError.invalidOption("--output \(output) differs from --resume \(resumeDirectory); a resumed run continues in its own folder")
         }
     }
