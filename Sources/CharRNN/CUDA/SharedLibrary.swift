@@ -11,10 +11,13 @@ import Darwin
 final class SharedLibrary: @unchecked Sendable {
     let path: String
     private let handle: UnsafeMutableRawPointer
+    /// The search's error kind, for a function the library lacks.
+    private let failure: @Sendable (String) -> CharRNNError
 
-    private init(path: String, handle: UnsafeMutableRawPointer) {
+    private init(path: String, handle: UnsafeMutableRawPointer, failure: @escaping @Sendable (String) -> CharRNNError) {
         self.path = path
         self.handle = handle
+        self.failure = failure
     }
 
     /// Where one library was looked for, for the message when none was found.
@@ -36,7 +39,7 @@ final class SharedLibrary: @unchecked Sendable {
     static func open(_ search: Search) throws -> SharedLibrary {
         let mode = RTLD_NOW | (search.global ? RTLD_GLOBAL : RTLD_LOCAL)
         if let named = ProcessInfo.processInfo.environment[search.variable], !named.isEmpty {
-            if let handle = dlopen(named, mode) { return SharedLibrary(path: named, handle: handle) }
+            if let handle = dlopen(named, mode) { return SharedLibrary(path: named, handle: handle, failure: search.failure) }
             throw search.failure("\(search.variable)=\(named): cannot load \(search.what): \(lastError())")
         }
         var candidates = search.names
@@ -46,7 +49,7 @@ final class SharedLibrary: @unchecked Sendable {
         for candidate in candidates {
             if candidate.hasPrefix("/") && !FileManager.default.fileExists(atPath: candidate) { continue }
             if let handle = dlopen(candidate, mode) {
-                return SharedLibrary(path: resolvedPath(handle, candidate), handle: handle)
+                return SharedLibrary(path: resolvedPath(handle, candidate), handle: handle, failure: search.failure)
             }
         }
         let places = (["the loader's path"] + search.folders.map(\.string)).joined(separator: ", ")
@@ -81,7 +84,7 @@ final class SharedLibrary: @unchecked Sendable {
     }
 
     /// A required function: its absence means the library is too old or not the one expected.
-    func function<T>(_ name: String, as type: T.Type = T.self, failure: (String) -> CharRNNError = CharRNNError.cuda) throws -> T {
+    func function<T>(_ name: String, as type: T.Type = T.self) throws -> T {
         guard let symbol = dlsym(handle, name) else {
             throw failure("\(path) has no \(name) (too old a version?)")
         }

@@ -54,17 +54,16 @@ final class MessagePassing: @unchecked Sendable {
     init(preferMPICH: Bool) throws {
         let lib = try SharedLibrary.open(Self.search(preferMPICH: preferMPICH))
         library = lib
-        func f<T>(_ name: String) throws -> T { try lib.function(name, failure: CharRNNError.dataParallel) }
-        mpiInitialized = try f("MPI_Initialized")
-        mpiInitThread = try f("MPI_Init_thread")
-        mpiCommRank = try f("MPI_Comm_rank")
-        mpiCommSize = try f("MPI_Comm_size")
-        mpiCommSetErrhandler = try f("MPI_Comm_set_errhandler")
-        mpiIallreduce = try f("MPI_Iallreduce")
-        mpiTest = try f("MPI_Test")
-        mpiFinalize = try f("MPI_Finalize")
-        mpiAbort = try f("MPI_Abort")
-        mpiErrorString = try f("MPI_Error_string")
+        mpiInitialized = try lib.function("MPI_Initialized")
+        mpiInitThread = try lib.function("MPI_Init_thread")
+        mpiCommRank = try lib.function("MPI_Comm_rank")
+        mpiCommSize = try lib.function("MPI_Comm_size")
+        mpiCommSetErrhandler = try lib.function("MPI_Comm_set_errhandler")
+        mpiIallreduce = try lib.function("MPI_Iallreduce")
+        mpiTest = try lib.function("MPI_Test")
+        mpiFinalize = try lib.function("MPI_Finalize")
+        mpiAbort = try lib.function("MPI_Abort")
+        mpiErrorString = try lib.function("MPI_Error_string")
         mpiGetLibraryVersion = lib.optionalFunction("MPI_Get_library_version")
         if let comm = lib.symbol("ompi_mpi_comm_world") {
             func variable(_ name: String) throws -> Handle {

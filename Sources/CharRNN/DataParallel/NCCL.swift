@@ -32,15 +32,14 @@ final class NCCL: @unchecked Sendable {
     private init() throws {
         let lib = try SharedLibrary.open(Self.search)
         library = lib
-        func f<T>(_ name: String) throws -> T { try lib.function(name, failure: { CharRNNError.dataParallel($0) }) }
-        ncclGetUniqueId = try f("ncclGetUniqueId")
-        ncclCommInitRank = try f("ncclCommInitRank")
-        ncclAllReduce = try f("ncclAllReduce")
-        ncclGroupStart = try f("ncclGroupStart")
-        ncclGroupEnd = try f("ncclGroupEnd")
-        ncclCommDestroy = try f("ncclCommDestroy")
-        ncclGetErrorString = try f("ncclGetErrorString")
-        let getVersion: @convention(c) (UnsafeMutablePointer<Int32>) -> Result = try f("ncclGetVersion")
+        ncclGetUniqueId = try lib.function("ncclGetUniqueId")
+        ncclCommInitRank = try lib.function("ncclCommInitRank")
+        ncclAllReduce = try lib.function("ncclAllReduce")
+        ncclGroupStart = try lib.function("ncclGroupStart")
+        ncclGroupEnd = try lib.function("ncclGroupEnd")
+        ncclCommDestroy = try lib.function("ncclCommDestroy")
+        ncclGetErrorString = try lib.function("ncclGetErrorString")
+        let getVersion: @convention(c) (UnsafeMutablePointer<Int32>) -> Result = try lib.function("ncclGetVersion")
         var v: Int32 = 0
         _ = getVersion(&v)
         version = Int(v)

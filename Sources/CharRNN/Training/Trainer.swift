@@ -335,7 +335,7 @@ public final class Trainer {
                                             + "(resume with: mpirun ... charrnn train --resume \(directory))")
         } catch {
             // A run that fails before its first save leaves no empty folder behind.
-            if createdDirectory && checkpoints?.manifest == nil { abandon() }
+            abandon()
             throw error
         }
     }
@@ -441,7 +441,6 @@ public final class Trainer {
             lastSavedStep = state.step
             var sampleRNG = RandomGenerator(seed: options.seed &+ UInt64(state.step))
             let sample = isLeader ? withAverageOnHost { sampleText(rng: &sampleRNG) } : ""
-            
             report(.evaluated(step: state.step, validation: validation, sample: sample, improved: improved, reducedRate: reducedRate))
         }
 
@@ -474,12 +473,7 @@ public final class Trainer {
                 // The whole step, clipping and update included, queued on the device (DeviceTrainingStep);
                 // its loss and norm are read with the others when the loss is next recorded.
                 // Data-parallel: this rank's streams, its own dropout masks; NCCL averages the gradients in the step.
-                let B = share?.batch ?? batch.B, rows = batch.T * B
-                var masks = share.map(rankMasks)
-                if let share {
-                    share.slice(batch.inputs, T: batch.T, into: &localInputs)
-                    share.slice(batch.targets, T: batch.T, into: &localTargets)
-                }
+                let B = share?.batch ?? batch.B
                 let recurrent = B == onDevice.hidden.batch ? onDevice.hidden : try onDevice.step.model.hiddenState(batch: B)
                 if batch.reset { try recurrent.reset() }
                 func step(_ x: [Int32], _ y: [Int32], _ generator: inout RandomGenerator) throws {
@@ -487,37 +481,39 @@ public final class Trainer {
                                            learningRate: Float(state.learningRate), clipNorm: options.clipNorm.map { Float($0) },
                                            clipValue: options.clipValue.map { Float($0) }, categories: batch.categories)
                 }
-                if masks != nil {
-                    try step(localInputs, localTargets, &masks!)
+                if let share {
+                    share.slice(batch.inputs, T: batch.T, into: &localInputs)
+                    share.slice(batch.targets, T: batch.T, into: &localTargets)
+                    var masks = rankMasks(share)
+                    try step(localInputs, localTargets, &masks)
                 } else {
+                    let rows = batch.T * B
                     try step(Array(batch.inputs.prefix(rows)), Array(batch.targets.prefix(rows)), &rng)
                 }
-            } else if let share {
-                let (loss, norm, agreement) = try dataParallelGradients(batch, share: share, startedAt: t0 - leaderTail)
-                agreedStop = agreement.stop
-                state.trainingSeconds = agreement.trainingSeconds
-                let agreedAt = monotonicSeconds()
-                try account(loss: loss, norm: norm, step: state.step + 1)
-                if let c = options.clipValue { GradientClipping.clipValue(model.gradients, value: Float(c)) }
-                optimizer.update(parameters: model.parameters, gradients: model.gradients, learningRate: Float(state.learningRate))
-                average?.update(from: model.parameters)
-                model.thaw()
-                leaderTail = monotonicSeconds() - agreedAt
             } else {
                 let loss: Double, norm: Double
-                // Names mode: every batch is fresh lines from the zero state, of its own size.
-                let recurrent = batch.B == hidden.batch ? hidden : model.hiddenState(batch: batch.B)
-                if batch.reset { recurrent.reset() }
-                loss = batch.inputs.withUnsafeBufferPointer { x in
-                    batch.targets.withUnsafeBufferPointer { y in
-                        model.lossAndGradients(x.baseAddress!, targets: y.baseAddress!, T: batch.T, B: batch.B,
-                                               state: recurrent, rng: &rng, categories: batch.categories)
-                    }
-                }
-                if let c = options.clipNorm {
-                    norm = GradientClipping.clipGlobalNorm(model.gradients, maxNorm: Float(c))
+                var agreedAt: Double? = nil
+                if let share {
+                    let agreement: Agreement
+                    (loss, norm, agreement) = try dataParallelGradients(batch, share: share, startedAt: t0 - leaderTail)
+                    agreedStop = agreement.stop
+                    state.trainingSeconds = agreement.trainingSeconds
+                    agreedAt = monotonicSeconds()
                 } else {
-                    norm = GradientClipping.norm(model.gradients)
+                    // Names mode: every batch is fresh lines from the zero state, of its own size.
+                    let recurrent = batch.B == hidden.batch ? hidden : model.hiddenState(batch: batch.B)
+                    if batch.reset { recurrent.reset() }
+                    loss = batch.inputs.withUnsafeBufferPointer { x in
+                        batch.targets.withUnsafeBufferPointer { y in
+                            model.lossAndGradients(x.baseAddress!, targets: y.baseAddress!, T: batch.T, B: batch.B,
+                                                   state: recurrent, rng: &rng, categories: batch.categories)
+                        }
+                    }
+                    if let c = options.clipNorm {
+                        norm = GradientClipping.clipGlobalNorm(model.gradients, maxNorm: Float(c))
+                    } else {
+                        norm = GradientClipping.norm(model.gradients)
+                    }
                 }
                 // A diverged step is refused before its update.
                 try account(loss: loss, norm: norm, step: state.step + 1)
@@ -525,6 +521,7 @@ public final class Trainer {
                 optimizer.update(parameters: model.parameters, gradients: model.gradients, learningRate: Float(state.learningRate))
                 average?.update(from: model.parameters)
                 model.thaw()
+                if let agreedAt { leaderTail = monotonicSeconds() - agreedAt }
             }
             state.step += 1
             if let onDevice, state.firstLoss == nil || state.step % options.logEvery == 0 || state.step % options.evalEvery == 0
