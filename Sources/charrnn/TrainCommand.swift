@@ -76,6 +76,8 @@ struct Train: ParsableCommand {
     var clipValue: Double?
     @Option(parsing: .unconditional, help: "Fraction of the text (its end) held out for validation (default: 0.1).")
     var valFraction: Double?
+    @Option(parsing: .unconditional, help: "Validate on the first N characters of the held-out part (default: all of it; the settings chosen for a large text bound it).")
+    var valCharacters: Int?
     @Option(parsing: .unconditional, help: "Stop after this many steps.")
     var maxSteps: Int?
     @Option(parsing: .unconditional, help: "Stop after this many epochs (default 50 when no other limit is given).")
@@ -84,7 +86,7 @@ struct Train: ParsableCommand {
     var maxTime: Double?
     @Option(parsing: .unconditional, help: "Stop when validation has not improved for N evaluations; best.safetensors is the model to use (0: never, which turns off a preset's).")
     var earlyStop: Int?
-    @Option(help: "small, medium or large: recommended model and regularisation settings (see the README); options given explicitly win.")
+    @Option(help: "small, medium or large (settings measured on tiny Shakespeare), or char-rnn (its defaults: LSTM 2x128, no dropout, no early stop), in place of the settings chosen from the text and the time; options given explicitly win.")
     var preset: Preset?
     @Option(parsing: .unconditional, help: "Random seed (initialisation, batches, dropout) (default: 1).")
     var seed: UInt64?
@@ -112,7 +114,7 @@ struct Train: ParsableCommand {
         c.seqLength = seqLength; c.batchSize = batchSize; c.batching = batching
         c.optimizer = optimizer; c.weightDecay = weightDecay; c.lrSchedule = lrSchedule; c.lrPatience = lrPatience; c.ema = ema
         c.warmup = warmup; c.learningRate = learningRate; c.lrDecay = lrDecay; c.lrDecayEvery = lrDecayEvery
-        c.clipNorm = clipNorm; c.clipValue = clipValue; c.validationFraction = valFraction; c.seed = seed
+        c.clipNorm = clipNorm; c.clipValue = clipValue; c.validationFraction = valFraction; c.validationLimit = valCharacters; c.seed = seed
         c.names = names ? true : nil; c.earlyStop = earlyStop
         c.maxSteps = maxSteps; c.maxEpochs = maxEpochs; c.maxTime = maxTime; c.threads = threads
         c.device = device; c.precision = precision
@@ -168,6 +170,9 @@ struct Train: ParsableCommand {
             o.device = DefaultDevice.text == "cpu" ? nil : DefaultDevice.text
             preset?.apply(to: &o)
             try choices.apply(to: &o)
+            if preset == nil, initFrom == nil {
+                try chooseSettings(&o, choices: choices, ranks: ranks)
+            }
             guard printEvery >= 1 else { throw CharRNNError.invalidOption("--print-every must be at least 1 (got \(printEvery))") }
             if let initFrom {
                 let start = try FineTuning(from: initFrom)
@@ -225,6 +230,26 @@ struct Train: ParsableCommand {
             line += ", \(fmt(result.charactersPerSecond, 0)) chars/s; checkpoints in \(result.directory)"
             Terminal.writeFlushed(line + "\n")
         }
+    }
+
+    /// With no model options, the settings are chosen from the text, the budget and the machine (and
+    /// printed with why); with some, early stopping is still turned on where validation can drive it.
+    private func chooseSettings(_ o: inout TrainingOptions, choices: TrainingChoices, ranks: RankGroup?) throws {
+        try o.validate()
+        let profile = try CorpusProfile.measure(path: o.textPath, names: o.names, validationFraction: o.validationFraction)
+        guard choices.leavesModelOpen else {
+            if choices.earlyStop == nil, profile.validationIsMeaningful { o.earlyStop = TrainingOptions.defaultEarlyStop }
+            return
+        }
+        let device = try DeviceChoice(parsing: o.device ?? "cpu").forRank(localRank: ranks?.localRank ?? 0)
+            .open(precision: o.precision ?? "fp32")
+        let choice = try AutomaticSettings.choose(
+            for: profile, options: o, given: choices,
+            throughput: AutomaticSettings.measuredThroughput(threads: o.threads, device: device, ranks: ranks))
+        o = choice.options
+        o.automaticChoice = choice.summary
+        try choices.apply(to: &o)
+        if ranks?.isLeader ?? true { Terminal.writeFlushed("settings: \(choice.summary)\n") }
     }
 
     /// The options that start a new run have no place in a resume (the library refuses the rest:

@@ -31,6 +31,7 @@ public struct TrainingChoices: Sendable, Equatable {
     public var clipNorm: Double?
     public var clipValue: Double?
     public var validationFraction: Double?
+    public var validationLimit: Int?
     public var seed: UInt64?
     public var names: Bool?
     public var earlyStop: Int?
@@ -46,6 +47,9 @@ public struct TrainingChoices: Sendable, Equatable {
     public var sampleLength: Int?
 
     public init() {}
+
+    /// No option of the model's shape was given: the automatic settings choose it (AutomaticSettings).
+    public var leavesModelOpen: Bool { cell == nil && layers == nil && hidden == nil && embed == nil }
 
     /// A new run: every given option over what `o` holds (the defaults, or a preset's).
     public func apply(to o: inout TrainingOptions) throws {
@@ -75,6 +79,7 @@ public struct TrainingChoices: Sendable, Equatable {
         if let v = clipNorm { o.clipNorm = v > 0 ? v : nil }
         if let v = clipValue { o.clipValue = v }
         if let v = validationFraction { o.validationFraction = v }
+        if let v = validationLimit { o.validationLimit = v }
         if let v = seed { o.seed = v }
         if let v = names { o.names = v }
         if let v = earlyStop { o.earlyStop = v != 0 ? v : nil }
@@ -105,6 +110,7 @@ public struct TrainingChoices: Sendable, Equatable {
         try check("--clip-norm", text(clipNorm), "\(saved.clipNorm ?? 0)")
         try check("--clip-value", text(clipValue), saved.clipValue.map { "\($0)" } ?? "none")
         try check("--val-fraction", text(validationFraction), "\(saved.validationFraction)")
+        try check("--val-characters", text(validationLimit), saved.validationLimit.map { "\($0)" } ?? "all")
         try check("--seed", text(seed), "\(saved.seed)")
         try check("--names", text(names), "\(saved.names)")
         try check("--weight-drop", text(weightDrop), "\(saved.weightDrop ?? 0)")

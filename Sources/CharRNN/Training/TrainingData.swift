@@ -41,10 +41,11 @@ public struct TrainingData {
             let corpus = try Corpus(text: text, vocabulary: saved, validationFraction: o.validationFraction)
             let source = try BatchSource(ids: corpus.train, batch: o.batchSize, steps: o.seqLength, mode: o.batching,
                                          name: o.textPath + " (training part)")
+            let validation = o.validationLimit.map { Array(corpus.validation.prefix($0)) } ?? corpus.validation
             return TrainingData(vocabulary: corpus.vocabulary, start: text.unicodeScalars.first!, fingerprint: corpus.fingerprint,
-                                trainCharacters: corpus.train.count, validationCharacters: corpus.validation.count,
+                                trainCharacters: corpus.train.count, validationCharacters: validation.count,
                                 categoryNames: nil, names: false, items: [], feed: .stream(source),
-                                validationIds: corpus.validation, validationLines: [])
+                                validationIds: validation, validationLines: [])
         }
         var raw: [(String, Int32)] = []
         var categories: [String]? = nil
@@ -65,7 +66,12 @@ public struct TrainingData {
         var rng = RandomGenerator(seed: o.seed ^ 0xA5A5_5A5A)
         lines.shuffle(using: &rng)
         let nVal = Int((Double(lines.count) * o.validationFraction).rounded())
-        let val = Array(lines.prefix(nVal)), train = Array(lines.dropFirst(nVal))
+        var val = Array(lines.prefix(nVal))
+        let train = Array(lines.dropFirst(nVal))
+        if let limit = o.validationLimit {
+            var filled = 0
+            val = Array(val.prefix { filled += $0.ids.count + 1; return filled <= limit })
+        }
         guard !train.isEmpty else { throw CharRNNError.invalidOption("\(o.textPath): no lines left for training") }
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         func mix(_ v: UInt64) { h = (h ^ v) &* 0x100_0000_01b3 }

@@ -60,6 +60,10 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var precision: String? = nil
     /// --init-from: the checkpoint the run's weights started from (its absolute path), for the record.
     public var initFrom: String? = nil
+    /// Validate on the first this many held-out characters (names mode: the items they fill); nil all.
+    public var validationLimit: Int? = nil
+    /// The automatic settings' line (what they chose and why) when they chose this run's; for the record.
+    public var automaticChoice: String? = nil
 
     public var regularization: CharRNNModel.Regularization {
         .init(weightDrop: weightDrop ?? 0, embedDropout: embedDropout ?? 0, variational: variationalDropout ?? false)
@@ -71,6 +75,9 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     public var reducesOnPlateau: Bool { scheduleKind == .plateau || lrPatience != nil }
 
     public static let defaultLRPatience = 2
+    /// Evaluations without a new best after which a run whose validation is meaningful stops, unless
+    /// --early-stop says otherwise.
+    public static let defaultEarlyStop = 10
 
     public init(textPath: String, outputDirectory: String) {
         self.textPath = textPath
@@ -98,6 +105,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
         guard validationFraction >= 0, validationFraction < 1 else {
             throw bad("--val-fraction must be in [0, 1) (got \(validationFraction))")
         }
+        if let l = validationLimit, l < 1 { throw bad("--val-characters must be at least 1 (got \(l))") }
         if let s = maxSteps, s < 1 { throw bad("--max-steps must be at least 1 (got \(s))") }
         if let e = maxEpochs { try CharRNNError.requirePositive(e, "--max-epochs") }
         if let t = maxTime { try CharRNNError.requirePositive(t, "--max-time", unit: " seconds") }
