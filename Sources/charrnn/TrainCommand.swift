@@ -244,7 +244,7 @@ struct Train: ParsableCommand {
         let device = try DeviceChoice(parsing: o.device ?? "cpu").forRank(localRank: ranks?.localRank ?? 0)
             .open(precision: o.precision ?? "fp32")
         let choice = try AutomaticSettings.choose(
-            for: profile, options: o, given: choices,
+            for: profile, options: o, given: choices, gpu: device?.name,
             throughput: AutomaticSettings.measuredThroughput(threads: o.threads, device: device, ranks: ranks))
         o = choice.options
         o.automaticChoice = choice.summary

@@ -58,6 +58,17 @@ final class AutomaticSettingsTests: XCTestCase {
         }
     }
 
+    func testOnAGPUTheBatchIsWiderAndTheLineNamesIt() throws {
+        let c = try AutomaticSettings.choose(for: text(1.1), options: options(seconds: 120), given: TrainingChoices(),
+                                             gpu: "NVIDIA H100 80GB HBM3", throughput: throughput)
+        XCTAssertEqual(c.options.batchSize, 128)
+        XCTAssertTrue(c.summary.contains("2 min on NVIDIA H100 80GB HBM3: LSTM"), c.summary)
+        var auto = options(seconds: 120)
+        auto.device = "auto"
+        let cpu = try AutomaticSettings.choose(for: text(1.1), options: auto, given: TrainingChoices(), throughput: throughput)
+        XCTAssertEqual(cpu.options.batchSize, 32, "a device option alone (auto, with no GPU found) is the CPU")
+    }
+
     func testASmallListIsHeldBackByItsSizeAndHeavilyRegularised() throws {
         let names = CorpusProfile(bytes: 19_909, trainingCharacters: 18_000, validationCharacters: 2_000, vocabulary: 53,
                                   trainingItems: 1_382, validationItems: 154, lines: 1_536, meanLineLength: 12)
