@@ -83,7 +83,7 @@ public enum AutomaticSettings {
             return c
         }
         // The budget in characters: the least of what the step, epoch and time limits allow.
-        let epochLimit = o.maxEpochs ?? ((o.maxSteps == nil && o.maxTime == nil) ? 50 : nil)
+        let epochLimit = Trainer.epochLimit(o)
         var fixed = Double.infinity
         if let s = o.maxSteps { fixed = min(fixed, Double(s) * charactersPerStep) }
         if let e = epochLimit { fixed = min(fixed, e * N) }
@@ -199,8 +199,8 @@ public enum AutomaticSettings {
             var c = BenchmarkConfig(.train, model.cell, layers: model.layers, hidden: model.hidden, batch: share, seq: steps, threads: threads)
             c.embed = model.embed
             c.vocab = model.vocabSize
-            guard let ranks else { return try Benchmark.run(c, seconds: 0.3, minSteps: 2, device: device as? CUDADevice).charactersPerSecond }
-            let mine = ranks.isLeader ? try Benchmark.run(c, seconds: 0.3, minSteps: 2, device: device as? CUDADevice).charactersPerSecond : 0
+            let mine = ranks?.isLeader ?? true ? try Benchmark.run(c, seconds: 0.3, minSteps: 2, device: device as? CUDADevice).charactersPerSecond : 0
+            guard let ranks else { return mine }
             return try ranks.sum([mine])[0] * Double(ranks.size)
         }
     }
