@@ -6,6 +6,8 @@ ensure_system_packages openmpi-bin
 ensure_nvrtc
 export CHARRNN_REQUIRE_NVRTC=1
 [ "$(uname -s)" = Linux ] && export CHARRNN_REQUIRE_MPI=1
+# Each kernel's Swift launcher is the one its CUDA signature gives, and every call site uses one.
+python3 scripts/kernel-launchers.py --check
 build
 # The tests use only the public API: without testable imports the test build reuses the release build
 # above instead of compiling every module again with testability (half of a fresh run's time).

@@ -209,7 +209,7 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
         guard precision == .bf16, count > 0 else { return try body() }
         if halfCopyBuffers.count == halfCopies.count { halfCopyBuffers.append(nil) }
         let copy = try buffer(&halfCopyBuffers[halfCopies.count], bytes: count * 2)
-        try launch("to_bf16", threads: count, [.long(count), .pointer(source), .pointer(copy)])
+        try toBf16(threads: count, n: count, x: source, y: copy)
         halfCopies.append((source.address, source.address + UInt64(count * 4), copy))
         defer { halfCopies.removeLast() }
         try body()
@@ -223,7 +223,7 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
             return DevicePointer(address: c.copy.address + (p.address - c.source) / 2)
         }
         let converted = try buffer(&halfScratch[slot], bytes: count * 2)
-        try launch("to_bf16", threads: count, [.long(count), .pointer(p), .pointer(converted)])
+        try toBf16(threads: count, n: count, x: p, y: converted)
         return converted
     }
 

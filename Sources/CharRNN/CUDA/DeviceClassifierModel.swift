@@ -90,7 +90,7 @@ public final class DeviceClassifierModel {
         let seed = maskSeeds[offset: seedSlot]
         try device.upload([rng.next()], to: seed)
         try device.drawDropoutMask(mask.pointer, count: count, p: droppingWith, period: count, seed: seed)
-        try device.launch("mul", threads: count, [.long(count), .pointer(x), .pointer(mask.pointer), .pointer(x)])
+        try device.mul(threads: count, n: count, x: x, m: mask.pointer, y: x)
     }
 
     // MARK: forward
@@ -115,26 +115,24 @@ public final class DeviceClassifierModel {
             try x.reserve(rows * I)
             if l == 0 {
                 let table = identity?.pointer ?? prm.advanced(byFloats: layout.offset("embedding.weight"))
-                try device.launch("embedding_forward", threads: rows * I, [.int(rows), .int(I), .pointer(ids.pointer), .pointer(table),
-                                                                          .pointer(nil), .pointer(x.pointer), .int(I)])
+                try device.embeddingForward(threads: rows * I, rows: rows, E: I, ids: ids.pointer, table: table, keep: nil,
+                                            out: x.pointer, ldo: I)
                 if p > 0 && E > 0 { try dropout(x.pointer, count: rows * E, mask: embeddingMask, seedSlot: 0, rng: &rng) }
             } else {
                 // Layer l reads both directions of layer l-1, each in original time order.
-                try device.launch("copy_columns", threads: rows * H, [.int(rows), .int(H), .pointer(outputs[l - 1][0]), .int(H),
-                                                                     .pointer(x.pointer), .int(I)])
+                try device.copyColumns(threads: rows * H, rows: rows, W: H, src: outputs[l - 1][0], lds: H, dst: x.pointer,
+                                       ldd: I)
                 if D == 2 {
-                    try device.launch("reverse_time", threads: rows * H, [.int(T), .int(B), .int(H), .pointer(outputs[l - 1][1]),
-                                                                         .pointer(reversedRows.pointer)])
-                    try device.launch("copy_columns", threads: rows * H, [.int(rows), .int(H), .pointer(reversedRows.pointer), .int(H),
-                                                                         .pointer(x.pointer.advanced(byFloats: H)), .int(I)])
+                    try device.reverseTime(threads: rows * H, T: T, B: B, W: H, src: outputs[l - 1][1], dst: reversedRows.pointer)
+                    try device.copyColumns(threads: rows * H, rows: rows, W: H, src: reversedRows.pointer, lds: H,
+                                           dst: x.pointer.advanced(byFloats: H), ldd: I)
                 }
             }
             var outs: [DevicePointer] = []
             for d in 0..<D {
                 if d == 1 {
                     try inputs[l][1].reserve(rows * I)
-                    try device.launch("reverse_time", threads: rows * I, [.int(T), .int(B), .int(I), .pointer(x.pointer),
-                                                                         .pointer(inputs[l][1].pointer)])
+                    try device.reverseTime(threads: rows * I, T: T, B: B, W: I, src: x.pointer, dst: inputs[l][1].pointer)
                 }
                 try zeroState.zero()
                 outs.append(try layers[l][d].forward(.rows(inputs[l][d].pointer), T: T, B: B, params: prm, state: zeroState.pointer))
@@ -144,14 +142,15 @@ public final class DeviceClassifierModel {
         // Features: each direction's output after its last step.
         try features.reserve(B * D * H)
         for d in 0..<D {
-            try device.launch("copy_columns", threads: B * H, [.int(B), .int(H), .pointer(outputs[config.layers - 1][d].advanced(byFloats: (T - 1) * B * H)),
-                                                              .int(H), .pointer(features.pointer.advanced(byFloats: d * H)), .int(D * H)])
+            try device.copyColumns(threads: B * H, rows: B, W: H,
+                                   src: outputs[config.layers - 1][d].advanced(byFloats: (T - 1) * B * H), lds: H,
+                                   dst: features.pointer.advanced(byFloats: d * H), ldd: D * H)
         }
         if p > 0 { try dropout(features.pointer, count: B * D * H, mask: featureMask, seedSlot: 1, rng: &rng) }
         let C = config.categories
         try logits.reserve(B * C)
-        try device.launch("fill_rows", threads: B * C, [.int(B), .int(C), .pointer(logits.pointer),
-                                                        .pointer(prm.advanced(byFloats: layout.offset("classifier.bias")))])
+        try device.fillRows(threads: B * C, rows: B, cols: C, out: logits.pointer,
+                            v: prm.advanced(byFloats: layout.offset("classifier.bias")))
         try device.gemm(transA: false, transB: true, m: B, n: C, k: D * H, alpha: 1, a: features.pointer, lda: D * H,
                         b: prm.advanced(byFloats: layout.offset("classifier.weight")), ldb: D * H, beta: 1, c: logits.pointer, ldc: C)
     }
@@ -175,8 +174,8 @@ public final class DeviceClassifierModel {
         try softmaxLoss.queue(rows: B, vocabulary: C, logits: logits.pointer, targets: labels.pointer, loss: lossRows.pointer,
                               gradient: true, scale: 0, rowScale: rowScales.pointer)
         // sum over items of w_b / sum(w) * loss_b, in double.
-        try device.launch("mul", threads: B, [.long(B), .pointer(lossRows.pointer), .pointer(rowScales.pointer), .pointer(lossRows.pointer)])
-        try device.launch("sum_floats", threads: 1, [.long(B), .pointer(lossRows.pointer), .int(0), .int(1), .pointer(lossOut)])
+        try device.mul(threads: B, n: B, x: lossRows.pointer, m: rowScales.pointer, y: lossRows.pointer)
+        try device.sumFloats(threads: 1, n: B, x: lossRows.pointer, square: 0, parts: 1, out: lossOut)
         try backward(ones: ones)
     }
 
@@ -195,15 +194,14 @@ public final class DeviceClassifierModel {
         try device.gemm(transA: false, transB: false, m: B, n: D * H, k: C, alpha: 1, a: logits.pointer, lda: C,
                         b: p.advanced(byFloats: wc), ldb: D * H, beta: 0, c: dFeatures.pointer, ldc: D * H)
         if droppingWith > 0 {
-            try device.launch("mul", threads: B * D * H, [.long(B * D * H), .pointer(dFeatures.pointer), .pointer(featureMask.pointer),
-                                                          .pointer(dFeatures.pointer)])
+            try device.mul(threads: B * D * H, n: B * D * H, x: dFeatures.pointer, m: featureMask.pointer, y: dFeatures.pointer)
         }
         // Only the last step of the top layer receives a gradient from the head.
         for d in 0..<D {
             try dOut[d].reserve(rows * H)
             try dOut[d].zero(rows * H)
-            try device.launch("copy_columns", threads: B * H, [.int(B), .int(H), .pointer(dFeatures.pointer.advanced(byFloats: d * H)),
-                                                              .int(D * H), .pointer(dOut[d].pointer.advanced(byFloats: (T - 1) * B * H)), .int(H)])
+            try device.copyColumns(threads: B * H, rows: B, W: H, src: dFeatures.pointer.advanced(byFloats: d * H), lds: D * H,
+                                   dst: dOut[d].pointer.advanced(byFloats: (T - 1) * B * H), ldd: H)
         }
         for l in stride(from: config.layers - 1, through: 0, by: -1) {
             let I = config.inputSize(layer: l)
@@ -219,20 +217,19 @@ public final class DeviceClassifierModel {
             let dx = dConcat.pointer, scratch = dConcat.pointer.advanced(byFloats: rows * I)
             try device.copy(from: dForward, to: dx, bytes: rows * I * 4)
             if D == 2, let dReverse = dIns[1] {
-                try device.launch("reverse_time", threads: rows * I, [.int(T), .int(B), .int(I), .pointer(dReverse), .pointer(scratch)])
-                try device.launch("add", threads: rows * I, [.long(rows * I), .pointer(dx), .pointer(scratch), .pointer(dx)])
+                try device.reverseTime(threads: rows * I, T: T, B: B, W: I, src: dReverse, dst: scratch)
+                try device.add(threads: rows * I, n: rows * I, a: dx, b: scratch, y: dx)
             }
             if l > 0 {
-                try device.launch("copy_columns", threads: rows * H, [.int(rows), .int(H), .pointer(dx), .int(I), .pointer(dOut[0].pointer), .int(H)])
+                try device.copyColumns(threads: rows * H, rows: rows, W: H, src: dx, lds: I, dst: dOut[0].pointer, ldd: H)
                 if D == 2 {
-                    try device.launch("copy_columns", threads: rows * H, [.int(rows), .int(H), .pointer(dx.advanced(byFloats: H)), .int(I),
-                                                                         .pointer(reversedRows.pointer), .int(H)])
-                    try device.launch("reverse_time", threads: rows * H, [.int(T), .int(B), .int(H), .pointer(reversedRows.pointer),
-                                                                         .pointer(dOut[1].pointer)])
+                    try device.copyColumns(threads: rows * H, rows: rows, W: H, src: dx.advanced(byFloats: H), lds: I,
+                                           dst: reversedRows.pointer, ldd: H)
+                    try device.reverseTime(threads: rows * H, T: T, B: B, W: H, src: reversedRows.pointer, dst: dOut[1].pointer)
                 }
             } else {
                 if droppingWith > 0 {
-                    try device.launch("mul", threads: rows * E, [.long(rows * E), .pointer(dx), .pointer(embeddingMask.pointer), .pointer(dx)])
+                    try device.mul(threads: rows * E, n: rows * E, x: dx, m: embeddingMask.pointer, y: dx)
                 }
                 try index.embeddingBackward(E: E, d: dx, ldd: E, keep: nil, into: g.advanced(byFloats: layout.offset("embedding.weight")))
             }

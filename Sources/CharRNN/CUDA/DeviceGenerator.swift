@@ -141,18 +141,16 @@ public final class DeviceGenerator {
         for k in 0..<steps {
             try model.forward(ids: tokens.pointer, T: 1, B: B, state: state, training: false, rng: &none, folded: folded)
             if key.penalizes {
-                try device.launch("penalize_logits", threads: B * V, [
-                    .int(B), .int(V), .pointer(model.logits.pointer), .pointer(drawCounts.pointer), .float(key.presencePenalty),
-                    .float(key.frequencyPenalty),
-                ])
+                try device.penalizeLogits(threads: B * V, B: B, V: V, logits: model.logits.pointer, counts: drawCounts.pointer,
+                                          presence: key.presencePenalty, frequency: key.frequencyPenalty)
             }
             try sampler.queue(streams: B, vocabulary: V, logits: model.logits.pointer, inverseTemperature: key.inverseTemperature,
                               topK: key.topK, topP: key.topP, greedy: key.greedy, draws: draws.pointer, offset: k, ids: tokens.pointer,
                               history: history[offset: k * B])
             if key.penalizes {
-                try device.launch("count_draws", threads: B, [.int(B), .int(V), .pointer(tokens.pointer), .pointer(drawCounts.pointer)])
+                try device.countDraws(threads: B, B: B, V: V, ids: tokens.pointer, counts: drawCounts.pointer)
             }
         }
-        try device.launch("advance_draws", threads: 1, [.pointer(draws.pointer), .int(steps)])
+        try device.advanceDraws(threads: 1, draws: draws.pointer, n: steps)
     }
 }

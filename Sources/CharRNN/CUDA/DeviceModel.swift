@@ -184,7 +184,7 @@ public final class DeviceModel {
                 try drawMask(weightMasks[l].pointer, count: slot.count, p: regularization.weightDrop, period: slot.count,
                              seed: MaskSeeds.weightDropSlot(layer: l))
                 let w = dropConnected[offset: slot.offset]
-                try device.launch("mul", threads: slot.count, [.long(slot.count), .pointer(w), .pointer(weightMasks[l].pointer), .pointer(w)])
+                try device.mul(threads: slot.count, n: slot.count, x: w, m: weightMasks[l].pointer, y: w)
             }
             p = dropConnected.pointer
         }
@@ -203,12 +203,11 @@ public final class DeviceModel {
             let I = config.inputSize(layer: 0), C = config.categories, width = I - C
             try embedded.reserve(rows * I)
             let table = identity?.pointer ?? p.advanced(byFloats: layout.offset("embedding.weight"))
-            try device.launch("embedding_forward", threads: rows * width,
-                              [.int(rows), .int(width), .pointer(idPointer), .pointer(table),
-                               .pointer(embedDrop ? embedMask.pointer : nil), .pointer(embedded.pointer), .int(I)])
+            try device.embeddingForward(threads: rows * width, rows: rows, E: width, ids: idPointer, table: table,
+                                        keep: embedDrop ? embedMask.pointer : nil, out: embedded.pointer, ldo: I)
             if C > 0 {
-                try device.launch("category_onehot", threads: rows * C, [.int(rows), .int(B), .int(C), .pointer(categoryIds.pointer),
-                                                                         .pointer(embedded.pointer), .int(I), .int(width)])
+                try device.categoryOnehot(threads: rows * C, rows: rows, B: B, C: C, categories: categoryIds.pointer,
+                                          out: embedded.pointer, ldo: I, base: width)
             }
             first = .rows(embedded.pointer)
         }
@@ -240,7 +239,7 @@ public final class DeviceModel {
                 try dropped[l].reserve(n)
                 try drawMask(masks[l].pointer, count: n, p: config.dropout, period: regularization.variational ? B * H : n,
                              seed: MaskSeeds.dropoutSlot(layer: l, layers: config.layers))
-                try device.launch("mul", threads: n, [.long(n), .pointer(out), .pointer(masks[l].pointer), .pointer(dropped[l].pointer)])
+                try device.mul(threads: n, n: n, x: out, m: masks[l].pointer, y: dropped[l].pointer)
                 out = dropped[l].pointer
             }
             input = out
@@ -248,8 +247,8 @@ public final class DeviceModel {
         top = input
         StepPhases.mark(.decoder)
         try logits.reserve(rows * V)
-        try device.launch("fill_rows", threads: rows * V,
-                          [.int(rows), .int(V), .pointer(logits.pointer), .pointer(p.advanced(byFloats: layout.offset("decoder.bias")))])
+        try device.fillRows(threads: rows * V, rows: rows, cols: V, out: logits.pointer,
+                            v: p.advanced(byFloats: layout.offset("decoder.bias")))
         try device.gemm(transA: false, transB: true, m: rows, n: V, k: H, alpha: 1, a: input, lda: H,
                         b: p.advanced(byFloats: layout.offset("decoder.weight")), ldb: H, beta: 1, c: logits.pointer, ldc: V)
     }
@@ -277,11 +276,10 @@ public final class DeviceModel {
         }
         let newTop = below!
         try logits.reserve(B * V)
-        try device.launch("decoder_step", threads: max(B * V * 32, bh), [
-            .int(B), .int(V), .int(H), .pointer(newTop.from), .pointer(p.advanced(byFloats: layout.offset("decoder.weight"))),
-            .pointer(p.advanced(byFloats: layout.offset("decoder.bias"))), .pointer(logits.pointer),
-            .pointer(newTop.from), .pointer(newTop.to), .long(bh),
-        ])
+        try device.decoderStep(threads: max(B * V * 32, bh), B: B, V: V, H: H, h: newTop.from,
+                               weight: p.advanced(byFloats: layout.offset("decoder.weight")),
+                               bias: p.advanced(byFloats: layout.offset("decoder.bias")), logits: logits.pointer,
+                               copyFrom: newTop.from, copyTo: newTop.to, copyCount: bh)
         top = newTop.to
         last = (1, B, false, false, false)
     }
@@ -308,9 +306,8 @@ public final class DeviceModel {
         try softmaxLoss.queue(rows: rows, vocabulary: V, logits: logits.pointer, targets: targets.pointer, loss: lossRows.pointer,
                               gradient: gradient, scale: scale)
         let parts = min(Self.sumParts, rows)
-        try device.launch("sum_floats", threads: parts, [.long(rows), .pointer(lossRows.pointer), .int(0), .int(parts),
-                                                         .pointer(lossPartial.pointer)])
-        try device.launch("sum_doubles", threads: 1, [.long(parts), .pointer(lossPartial.pointer), .int(1), .pointer(lossTotal.pointer)])
+        try device.sumFloats(threads: parts, n: rows, x: lossRows.pointer, square: 0, parts: parts, out: lossPartial.pointer)
+        try device.sumDoubles(threads: 1, n: parts, x: lossPartial.pointer, parts: 1, out: lossTotal.pointer)
     }
 
     /// The summed cross-entropy (nats) of the last loss computed: a copy from the device, so it waits.
@@ -393,7 +390,7 @@ public final class DeviceModel {
         for l in stride(from: layers.count - 1, through: 0, by: -1) {
             StepPhases.mark(.recurrentBackward)
             if last.dropping {
-                try device.launch("mul", threads: rows * H, [.long(rows * H), .pointer(dOut), .pointer(masks[l].pointer), .pointer(dOut)])
+                try device.mul(threads: rows * H, n: rows * H, x: dOut, m: masks[l].pointer, y: dOut)
             }
             let needInput = l > 0 || E > 0
             if let dIn = try layers[l].backward(inputs[l], T: T, B: B, params: p, grads: g, dOutput: dOut,
@@ -406,7 +403,7 @@ public final class DeviceModel {
             // W_hh_used = mask * W_hh, so dL/dW_hh = mask * dL/dW_hh_used.
             for l in 0..<layers.count {
                 let w = layout["rnn.weight_hh_l\(l)"]!, gw = g.advanced(byFloats: w.offset)
-                try device.launch("mul", threads: w.count, [.long(w.count), .pointer(gw), .pointer(weightMasks[l].pointer), .pointer(gw)])
+                try device.mul(threads: w.count, n: w.count, x: gw, m: weightMasks[l].pointer, y: gw)
             }
         }
         StepPhases.mark(.input)

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The optimizer on a device, the twin of Optimizers/Optimizer.swift with Optimizers/GradientClipping.swift:
 /// the global gradient norm (KernelSource.reduction), clipping by norm or value (KernelSource.clipping) and
 /// the update (KernelSource.optimizers), with the moments in device memory in the parameters' flat layout.
@@ -61,14 +67,59 @@ public final class DeviceOptimizer {
     public func queue(parameters: DevicePointer, gradients g: DevicePointer, clipNorm: Float?, clipValue: Float?,
                       normSquared: DevicePointer) throws {
         let n = count, parts = min(DeviceModel.sumParts, n)
-        try device.launch("sum_floats", threads: parts, [.long(n), .pointer(g), .int(1), .int(parts), .pointer(normPartial.pointer)])
-        try device.launch("sum_doubles", threads: 1, [.long(parts), .pointer(normPartial.pointer), .int(1), .pointer(normSquared)])
+        try device.sumFloats(threads: parts, n: n, x: g, square: 1, parts: parts, out: normPartial.pointer)
+        try device.sumDoubles(threads: 1, n: parts, x: normPartial.pointer, parts: 1, out: normSquared)
         if let clipNorm {
-            try device.launch("clip_norm", threads: n, [.long(n), .pointer(g), .pointer(normSquared), .float(clipNorm)])
+            try device.clipNorm(threads: n, n: n, g: g, sumSquares: normSquared, maxNorm: clipNorm)
         }
-        if let clipValue { try device.launch("clip_value", threads: n, [.long(n), .pointer(g), .float(clipValue)]) }
-        let (kernel, arguments) = update.launch(count: n, parameters: parameters, gradients: g, first: first.pointer,
-                                                second: second.pointer, scalars: scalars.pointer)
-        try device.launch(kernel, threads: n, arguments)
+        if let clipValue { try device.clipValue(threads: n, n: n, g: g, v: clipValue) }
+        try update.queue(on: device, count: n, parameters: parameters, gradients: g, first: first.pointer,
+                         second: second.pointer, scalars: scalars.pointer)
+    }
+}
+
+/// One optimizer step as a launch of the matching kernel of KernelSource.optimizers, with the scalars
+/// the CPU optimizer derives from its step number.
+public struct OptimizerUpdate: Sendable {
+    public let kind: OptimizerKind
+    public let momentum: Float, beta1: Float, beta2: Float, epsilon: Float, alpha: Float, weightDecay: Float
+
+    public init(optimizer o: Optimizer) {
+        kind = o.kind; momentum = o.momentum; beta1 = o.beta1; beta2 = o.beta2; epsilon = o.epsilon
+        alpha = o.alpha; weightDecay = o.weightDecay
+    }
+
+    static func kernelName(_ kind: OptimizerKind, momentum: Float) -> String {
+        switch kind {
+        case .sgd: return momentum == 0 ? "sgd_update" : "sgd_momentum_update"
+        case .adam, .adamw: return "adam_update"
+        case .rmsprop: return "rmsprop_update"
+        case .adagrad: return "adagrad_update"
+        }
+    }
+
+    /// The per-update values the update kernels read from device memory (KernelSource.optimizers) for
+    /// update number `step` (1 for the first): [lr, step_size, bc2_root, shrink, first].
+    public func scalars(step: Int, learningRate lr: Float) -> [Float] {
+        let bc1 = 1 - powf(beta1, Float(step)), bc2 = 1 - powf(beta2, Float(step))
+        let shrink: Float = kind == .adamw ? 1 - lr * weightDecay : 1
+        return [lr, lr / bc1, bc2.squareRoot(), shrink, step == 1 ? 1 : 0]
+    }
+
+    /// Queues the update of `n` parameters on `device`, its scalars read from `scalars` in device memory.
+    func queue(on device: ComputeDevice, count n: Int, parameters p: DevicePointer, gradients g: DevicePointer,
+               first m: DevicePointer, second v: DevicePointer, scalars s: DevicePointer) throws {
+        switch kind {
+        case .sgd where momentum == 0:
+            try device.sgdUpdate(threads: n, n: n, p: p, g: g, s: s)
+        case .sgd:
+            try device.sgdMomentumUpdate(threads: n, n: n, p: p, g: g, m: m, s: s, mu: momentum)
+        case .adam, .adamw:
+            try device.adamUpdate(threads: n, n: n, p: p, g: g, m: m, v: v, b1: beta1, b2: beta2, eps: epsilon, s: s)
+        case .rmsprop:
+            try device.rmspropUpdate(threads: n, n: n, p: p, g: g, m: m, s: s, alpha: alpha, eps: epsilon)
+        case .adagrad:
+            try device.adagradUpdate(threads: n, n: n, p: p, g: g, m: m, s: s, eps: epsilon)
+        }
     }
 }

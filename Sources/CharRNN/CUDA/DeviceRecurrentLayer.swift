@@ -91,21 +91,27 @@ class DeviceRecurrentLayer {
         fatalError("subclass")
     }
 
-    /// Launches KernelSource.step's `kernel` over B streams: (B, H, I, the input, the weights and biases),
-    /// then `own` (the cell's state and output), then the copy.
-    func launchStep(_ kernel: String, _ input: DeviceLayerInput, B: Int, params: DevicePointer,
-                    copy: (from: DevicePointer, to: DevicePointer, count: Int)?, _ own: [KernelArgument]) throws {
+    /// What every step kernel (KernelSource.step) takes besides the cell's state and output: the B streams'
+    /// input (rows, or ids into a folded table), the layer's weights and biases, and the copy.
+    struct StepOperands {
+        let threads: Int, B: Int, H: Int, I: Int
+        let x: DevicePointer?, ids: DevicePointer?, table: DevicePointer?
+        let wIh: DevicePointer, wHh: DevicePointer, biasIh: DevicePointer, biasHh: DevicePointer
+        let copyFrom: DevicePointer?, copyTo: DevicePointer?, copyCount: Int
+    }
+
+    func stepOperands(_ input: DeviceLayerInput, B: Int, params: DevicePointer,
+                      copy: (from: DevicePointer, to: DevicePointer, count: Int)?) -> StepOperands {
         var x: DevicePointer?, ids: DevicePointer?, table: DevicePointer?
         switch input {
         case .rows(let rows): x = rows
         case .folded(let i, let t): ids = i; table = t
         }
         let copyCount = copy?.count ?? 0
-        try launch(kernel, max(B * hidden * 32, copyCount), [
-            .int(B), .int(hidden), .int(inputSize), .pointer(x), .pointer(ids), .pointer(table),
-            .pointer(params.advanced(byFloats: wIh)), .pointer(params.advanced(byFloats: wHh)),
-            .pointer(params.advanced(byFloats: bIh)), .pointer(params.advanced(byFloats: bHh)),
-        ] + own + [.pointer(copy?.from), .pointer(copy?.to), .long(copyCount)])
+        return StepOperands(threads: max(B * hidden * 32, copyCount), B: B, H: hidden, I: inputSize, x: x, ids: ids, table: table,
+                            wIh: params.advanced(byFloats: wIh), wHh: params.advanced(byFloats: wHh),
+                            biasIh: params.advanced(byFloats: bIh), biasHh: params.advanced(byFloats: bHh),
+                            copyFrom: copy?.from, copyTo: copy?.to, copyCount: copyCount)
     }
 
     /// Backward through the last forward from dOutput [T*B, H]; accumulates into grads and, when asked,
@@ -125,8 +131,8 @@ class DeviceRecurrentLayer {
             try device.gemm(transA: false, transB: true, m: rows, n: gh, k: inputSize, alpha: 1, a: x, lda: inputSize,
                             b: params.advanced(byFloats: wIh), ldb: inputSize, beta: 0, c: out, ldc: gh)
         case .folded(let ids, let table):
-            try launch("embedding_forward", rows * gh, [.int(rows), .int(gh), .pointer(ids), .pointer(table), .pointer(nil),
-                                                       .pointer(out), .int(gh)])
+            try device.embeddingForward(threads: rows * gh, rows: rows, E: gh, ids: ids, table: table, keep: nil, out: out,
+                                        ldo: gh)
         }
     }
 
@@ -201,9 +207,6 @@ class DeviceRecurrentLayer {
         try device.copy(from: from, to: to, bytes: count * MemoryLayout<Float>.size)
     }
 
-    func launch(_ kernel: String, _ threads: Int, _ arguments: [KernelArgument]) throws {
-        try device.launch(kernel, threads: threads, arguments)
-    }
 }
 
 /// nn.LSTM's layer on a device (Layers/LSTMLayer.swift). Kept for backward: activated gates T*B*4H,
@@ -240,8 +243,7 @@ final class DeviceLSTMLayer: DeviceRecurrentLayer {
             let h = state, c = state.advanced(byFloats: bh)
             try projectInput(input, rows: B, params: params, out: g)
             try recurrentProduct(h, B: B, params: params, into: g)
-            try launch("lstm_forward", bh, [.int(B), .int(H), .pointer(g), .pointer(bi), .pointer(bhh), .pointer(c), .pointer(c),
-                                            .pointer(h)])
+            try device.lstmForward(threads: bh, B: B, H: H, gates: g, biasIh: bi, biasHh: bhh, cPrev: c, c: c, h: h)
             return h
         }
         try copy(state, to: hs, count: bh)
@@ -250,9 +252,9 @@ final class DeviceLSTMLayer: DeviceRecurrentLayer {
         for t in 0..<T {
             let gt = g.advanced(byFloats: t * B * G)
             try recurrentProduct(hs.advanced(byFloats: t * bh), B: B, params: params, into: gt)
-            try launch("lstm_forward", bh, [.int(B), .int(H), .pointer(gt), .pointer(bi), .pointer(bhh),
-                                            .pointer(cs.advanced(byFloats: t * bh)), .pointer(cs.advanced(byFloats: (t + 1) * bh)),
-                                            .pointer(hs.advanced(byFloats: (t + 1) * bh))])
+            try device.lstmForward(threads: bh, B: B, H: H, gates: gt, biasIh: bi, biasHh: bhh,
+                                   cPrev: cs.advanced(byFloats: t * bh), c: cs.advanced(byFloats: (t + 1) * bh),
+                                   h: hs.advanced(byFloats: (t + 1) * bh))
         }
         try copy(hs.advanced(byFloats: T * bh), to: state, count: bh)
         try copy(cs.advanced(byFloats: T * bh), to: state.advanced(byFloats: bh), count: bh)
@@ -261,8 +263,11 @@ final class DeviceLSTMLayer: DeviceRecurrentLayer {
 
     override func step(_ input: DeviceLayerInput, B: Int, params: DevicePointer, state: DevicePointer, out: DevicePointer,
                        copy: (from: DevicePointer, to: DevicePointer, count: Int)?) throws {
-        try launchStep("lstm_step", input, B: B, params: params, copy: copy,
-                       [.pointer(state), .pointer(state.advanced(byFloats: B * hidden)), .pointer(out)])
+        let s = stepOperands(input, B: B, params: params, copy: copy)
+        try device.lstmStep(threads: s.threads, B: s.B, H: s.H, I: s.I, x: s.x, ids: s.ids, table: s.table, wIh: s.wIh,
+                            wHh: s.wHh, 
+                            biasIh: s.biasIh, biasHh: s.biasHh, hPrev: state, c: state.advanced(byFloats: B * hidden), hOut: out,
+                            copyFrom: s.copyFrom, copyTo: s.copyTo, copyCount: s.copyCount)
     }
 
     override func backward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, grads: DevicePointer,
@@ -272,10 +277,10 @@ final class DeviceLSTMLayer: DeviceRecurrentLayer {
         try dCell.zero(bh)
         for t in stride(from: T - 1, through: 0, by: -1) {
             let dgt = dg.advanced(byFloats: t * B * G)
-            try launch("lstm_backward", bh, [.int(B), .int(H), .pointer(g.advanced(byFloats: t * B * G)),
-                                             .pointer(cs.advanced(byFloats: t * bh)), .pointer(cs.advanced(byFloats: (t + 1) * bh)),
-                                             .pointer(dOutput.advanced(byFloats: t * bh)), .pointer(t == T - 1 ? nil : dhRec),
-                                             .pointer(dCell.pointer), .pointer(dgt)])
+            try device.lstmBackward(threads: bh, B: B, H: H, gates: g.advanced(byFloats: t * B * G),
+                                    cPrev: cs.advanced(byFloats: t * bh), c: cs.advanced(byFloats: (t + 1) * bh),
+                                    dhOut: dOutput.advanced(byFloats: t * bh), dhRec: t == T - 1 ? nil : dhRec,
+                                    dc: dCell.pointer, dgates: dgt)
             if t > 0 { try recurrentGradient(dgt, B: B, params: params, into: dhRec, accumulate: false) }
         }
         return try finishBackward(input, rows: rows, dInputPre: dg, dHiddenPre: dg, params: params, grads: grads,
@@ -315,18 +320,16 @@ final class DeviceGRULayer: DeviceRecurrentLayer {
         if T == 1 && !keepForBackward {
             // Each thread reads h_prev[k] before it writes h[k]; the product read h_prev before.
             try recurrentProduct(state, B: B, params: params, into: hp, accumulate: false)
-            try launch("gru_forward", bh, [.int(B), .int(H), .pointer(xp), .pointer(bi), .pointer(hp), .pointer(bhh), .pointer(state),
-                                           .pointer(act), .pointer(state)])
+            try device.gruForward(threads: bh, B: B, H: H, xp: xp, bIh: bi, hp: hp, bHh: bhh, hPrev: state, act: act, h: state)
             return state
         }
         try copy(state, to: hs, count: bh)
         for t in 0..<T {
             let off = t * B * G
             try recurrentProduct(hs.advanced(byFloats: t * bh), B: B, params: params, into: hp.advanced(byFloats: off), accumulate: false)
-            try launch("gru_forward", bh, [.int(B), .int(H), .pointer(xp.advanced(byFloats: off)), .pointer(bi),
-                                           .pointer(hp.advanced(byFloats: off)), .pointer(bhh),
-                                           .pointer(hs.advanced(byFloats: t * bh)), .pointer(act.advanced(byFloats: off)),
-                                           .pointer(hs.advanced(byFloats: (t + 1) * bh))])
+            try device.gruForward(threads: bh, B: B, H: H, xp: xp.advanced(byFloats: off), bIh: bi,
+                                  hp: hp.advanced(byFloats: off), bHh: bhh, hPrev: hs.advanced(byFloats: t * bh),
+                                  act: act.advanced(byFloats: off), h: hs.advanced(byFloats: (t + 1) * bh))
         }
         try copy(hs.advanced(byFloats: T * bh), to: state, count: bh)
         return hs.advanced(byFloats: bh)
@@ -334,7 +337,10 @@ final class DeviceGRULayer: DeviceRecurrentLayer {
 
     override func step(_ input: DeviceLayerInput, B: Int, params: DevicePointer, state: DevicePointer, out: DevicePointer,
                        copy: (from: DevicePointer, to: DevicePointer, count: Int)?) throws {
-        try launchStep("gru_step", input, B: B, params: params, copy: copy, [.pointer(state), .pointer(out)])
+        let s = stepOperands(input, B: B, params: params, copy: copy)
+        try device.gruStep(threads: s.threads, B: s.B, H: s.H, I: s.I, x: s.x, ids: s.ids, table: s.table, wIh: s.wIh, wHh: s.wHh,
+                           biasIh: s.biasIh, biasHh: s.biasHh, hPrev: state, hOut: out,
+                           copyFrom: s.copyFrom, copyTo: s.copyTo, copyCount: s.copyCount)
     }
 
     override func backward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, grads: DevicePointer,
@@ -344,10 +350,10 @@ final class DeviceGRULayer: DeviceRecurrentLayer {
         let dxp = inputPre.pointer, dhp = sharedPre.pointer, dhRec = dhRecurrent.pointer, direct = dhDirect.pointer
         for t in stride(from: T - 1, through: 0, by: -1) {
             let off = t * B * G
-            try launch("gru_backward", bh, [.int(B), .int(H), .pointer(act.advanced(byFloats: off)), .pointer(hp.advanced(byFloats: off)),
-                                            .pointer(hs.advanced(byFloats: t * bh)), .pointer(dOutput.advanced(byFloats: t * bh)),
-                                            .pointer(t == T - 1 ? nil : dhRec), .pointer(dxp.advanced(byFloats: off)),
-                                            .pointer(dhp.advanced(byFloats: off)), .pointer(direct)])
+            try device.gruBackward(threads: bh, B: B, H: H, act: act.advanced(byFloats: off), hp: hp.advanced(byFloats: off),
+                                   hPrev: hs.advanced(byFloats: t * bh), dhOut: dOutput.advanced(byFloats: t * bh),
+                                   dhRec: t == T - 1 ? nil : dhRec, dxp: dxp.advanced(byFloats: off),
+                                   dhp: dhp.advanced(byFloats: off), dhPrev: direct)
             if t > 0 {
                 try copy(direct, to: dhRec, count: bh)
                 try recurrentGradient(dhp.advanced(byFloats: off), B: B, params: params, into: dhRec, accumulate: true)
@@ -383,15 +389,15 @@ final class DeviceRNNLayer: DeviceRecurrentLayer {
         try projectInput(input, rows: T * B, params: params, out: p)
         if T == 1 && !keepForBackward {
             try recurrentProduct(state, B: B, params: params, into: p)
-            try launch("rnn_forward", bh, [.int(B), .int(H), .pointer(p), .pointer(bi), .pointer(bhh), .pointer(state), .int(relu ? 1 : 0)])
+            try device.rnnForward(threads: bh, B: B, H: H, pre: p, biasIh: bi, biasHh: bhh, h: state, relu: relu ? 1 : 0)
             return state
         }
         try copy(state, to: hs, count: bh)
         for t in 0..<T {
             let pt = p.advanced(byFloats: t * bh)
             try recurrentProduct(hs.advanced(byFloats: t * bh), B: B, params: params, into: pt)
-            try launch("rnn_forward", bh, [.int(B), .int(H), .pointer(pt), .pointer(bi), .pointer(bhh),
-                                           .pointer(hs.advanced(byFloats: (t + 1) * bh)), .int(relu ? 1 : 0)])
+            try device.rnnForward(threads: bh, B: B, H: H, pre: pt, biasIh: bi, biasHh: bhh,
+                                  h: hs.advanced(byFloats: (t + 1) * bh), relu: relu ? 1 : 0)
         }
         try copy(hs.advanced(byFloats: T * bh), to: state, count: bh)
         return hs.advanced(byFloats: bh)
@@ -399,7 +405,10 @@ final class DeviceRNNLayer: DeviceRecurrentLayer {
 
     override func step(_ input: DeviceLayerInput, B: Int, params: DevicePointer, state: DevicePointer, out: DevicePointer,
                        copy: (from: DevicePointer, to: DevicePointer, count: Int)?) throws {
-        try launchStep("rnn_step", input, B: B, params: params, copy: copy, [.int(relu ? 1 : 0), .pointer(state), .pointer(out)])
+        let s = stepOperands(input, B: B, params: params, copy: copy)
+        try device.rnnStep(threads: s.threads, B: s.B, H: s.H, I: s.I, x: s.x, ids: s.ids, table: s.table, wIh: s.wIh, wHh: s.wHh,
+                           biasIh: s.biasIh, biasHh: s.biasHh, relu: relu ? 1 : 0, hPrev: state, hOut: out,
+                           copyFrom: s.copyFrom, copyTo: s.copyTo, copyCount: s.copyCount)
     }
 
     override func backward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, grads: DevicePointer,
@@ -408,9 +417,9 @@ final class DeviceRNNLayer: DeviceRecurrentLayer {
         let hs = hiddens.pointer, dp = pre.pointer, dhRec = dhRecurrent.pointer
         for t in stride(from: T - 1, through: 0, by: -1) {
             let dpt = dp.advanced(byFloats: t * bh)
-            try launch("rnn_backward", bh, [.int(B), .int(H), .pointer(hs.advanced(byFloats: (t + 1) * bh)),
-                                            .pointer(dOutput.advanced(byFloats: t * bh)), .pointer(t == T - 1 ? nil : dhRec),
-                                            .pointer(dpt), .int(relu ? 1 : 0)])
+            try device.rnnBackward(threads: bh, B: B, H: H, h: hs.advanced(byFloats: (t + 1) * bh),
+                                   dhOut: dOutput.advanced(byFloats: t * bh), dhRec: t == T - 1 ? nil : dhRec, dpre: dpt,
+                                   relu: relu ? 1 : 0)
             if t > 0 { try recurrentGradient(dpt, B: B, params: params, into: dhRec, accumulate: false) }
         }
         return try finishBackward(input, rows: rows, dInputPre: dp, dHiddenPre: dp, params: params, grads: grads,

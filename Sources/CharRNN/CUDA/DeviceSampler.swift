@@ -50,59 +50,51 @@ public final class DeviceSampler {
                       topP: Float = 1, greedy: Bool, draws: DevicePointer, offset: Int, ids: DevicePointer,
                       history: DevicePointer?) throws {
         guard usesSlices(vocabulary: V) else {
-            try device.launch("sample_next", threads: B * 32, [
-                .int(B), .int(V), .pointer(logits), .float(inverseTemperature), .int(topK), .float(topP), .int(greedy ? 1 : 0),
-                .pointer(draws), .int(offset), .pointer(ids), .pointer(history),
-            ])
+            try device.sampleNext(threads: B * 32, B: B, V: V, logits: logits, invTemperature: inverseTemperature, topK: topK,
+                                  topP: topP, greedy: greedy ? 1 : 0, draws: draws, offset: offset, ids: ids,
+                                  history: history)
             return
         }
         try reserve(streams: B, vocabulary: V)
         let slices = B * ((V + Self.slice - 1) / Self.slice)
         var ranked = !greedy && topK > 0 && topK < V
-        try device.launch("sample_slice_max", threads: slices, [.int(B), .int(V), .pointer(logits), .pointer(partMax.pointer)])
-        try device.launch("sample_select_begin", threads: B, [
-            .int(B), .int(V), .int(ranked ? topK : 0), .pointer(partMax.pointer), .pointer(select.pointer),
-        ])
+        try device.sampleSliceMax(threads: slices, B: B, V: V, logits: logits, partMax: partMax.pointer)
+        try device.sampleSelectBegin(threads: B, B: B, V: V, topK: ranked ? topK : 0, partMax: partMax.pointer,
+                                     select: select.pointer)
         if ranked {
             for shift in stride(from: 24, through: 0, by: -8) {
-                try device.launch("sample_radix_count", threads: slices, [
-                    .int(B), .int(V), .pointer(logits), .pointer(select.pointer), .int(shift), .pointer(partCounts.pointer),
-                ])
-                try device.launch("sample_radix_choose", threads: B, [
-                    .int(B), .int(V), .pointer(partCounts.pointer), .int(shift), .pointer(select.pointer),
-                ])
+                try device.sampleRadixCount(threads: slices, B: B, V: V, logits: logits, select: select.pointer, shift: shift,
+                                            partCounts: partCounts.pointer)
+                try device.sampleRadixChoose(threads: B, B: B, V: V, partCounts: partCounts.pointer, shift: shift,
+                                             select: select.pointer)
             }
         }
         func masses() throws {
-            try device.launch("sample_slice_mass", threads: slices, [
-                .int(B), .int(V), .pointer(logits), .float(inverseTemperature), .pointer(select.pointer), .int(ranked ? 1 : 0),
-                .pointer(partCounts.pointer), .pointer(partMass.pointer),
-            ])
+            try device.sampleSliceMass(threads: slices, B: B, V: V, logits: logits, invTemperature: inverseTemperature,
+                                       select: select.pointer, ranked: ranked ? 1 : 0, partCounts: partCounts.pointer,
+                                       partMass: partMass.pointer)
         }
         if !greedy {
             try masses()
             if topP < 1 {
-                try device.launch("sample_nucleus_begin", threads: B, [
-                    .int(B), .int(V), .float(topP), .pointer(partMass.pointer), .pointer(select.pointer), .pointer(nucleus.pointer),
-                ])
+                try device.sampleNucleusBegin(threads: B, B: B, V: V, topP: topP, partMass: partMass.pointer,
+                                              select: select.pointer, nucleus: nucleus.pointer)
                 for shift in stride(from: 24, through: 0, by: -8) {
-                    try device.launch("sample_nucleus_count", threads: slices, [
-                        .int(B), .int(V), .pointer(logits), .float(inverseTemperature), .pointer(select.pointer), .int(shift),
-                        .pointer(nucleusCounts.pointer), .pointer(nucleusMass.pointer),
-                    ])
-                    try device.launch("sample_nucleus_choose", threads: B, [
-                        .int(B), .int(V), .pointer(nucleusCounts.pointer), .pointer(nucleusMass.pointer), .int(shift),
-                        .float(inverseTemperature), .pointer(select.pointer), .pointer(nucleus.pointer), .pointer(partCounts.pointer),
-                    ])
+                    try device.sampleNucleusCount(threads: slices, B: B, V: V, logits: logits, invTemperature: inverseTemperature,
+                                                  select: select.pointer, shift: shift,
+                                                  partCounts: nucleusCounts.pointer, partHist: nucleusMass.pointer)
+                    try device.sampleNucleusChoose(threads: B, B: B, V: V, partCounts: nucleusCounts.pointer,
+                                                   partHist: nucleusMass.pointer, shift: shift,
+                                                   invTemperature: inverseTemperature, select: select.pointer,
+                                                   nucleus: nucleus.pointer, rankedCounts: partCounts.pointer)
                 }
                 ranked = true
                 try masses()
             }
         }
-        try device.launch("sample_pick", threads: B, [
-            .int(B), .int(V), .pointer(logits), .float(inverseTemperature), .int(greedy ? 1 : 0), .pointer(select.pointer),
-            .int(ranked ? 1 : 0), .pointer(partCounts.pointer), .pointer(partMax.pointer), .pointer(partMass.pointer),
-            .pointer(draws), .int(offset), .pointer(ids), .pointer(history),
-        ])
+        try device.samplePick(threads: B, B: B, V: V, logits: logits, invTemperature: inverseTemperature, greedy: greedy ? 1 : 0,
+                              select: select.pointer, ranked: ranked ? 1 : 0, partCounts: partCounts.pointer,
+                              partMax: partMax.pointer, partMass: partMass.pointer, draws: draws, offset: offset,
+                              ids: ids, history: history)
     }
 }

@@ -87,7 +87,7 @@ public final class DeviceTrainingStep {
     public func swapAverage() throws {
         guard let average else { return }
         let n = model.parameterCount
-        try device.launch("swap_floats", threads: n, [.long(n), .pointer(model.parameters.pointer), .pointer(average.values.pointer)])
+        try device.swapFloats(threads: n, n: n, a: model.parameters.pointer, b: average.values.pointer)
     }
 
     /// Forward, backward, clipping and one update, queued on the device without waiting for them. The
@@ -118,11 +118,11 @@ public final class DeviceTrainingStep {
                             clipValue: key.clipValue, normSquared: normSquared.pointer)
         if let average {
             let n = model.parameterCount
-            try device.launch("lerp_toward", threads: n, [.long(n), .pointer(average.values.pointer), .pointer(model.parameters.pointer),
-                                                          .pointer(average.weight.pointer)])
+            try device.lerpToward(threads: n, n: n, a: average.values.pointer, p: model.parameters.pointer,
+                                  weight: average.weight.pointer)
         }
-        try device.launch("log_step", threads: 1, [.pointer(model.lastLossSumPointer), .pointer(normSquared.pointer),
-                                                   .pointer(slot.pointer), .pointer(log.pointer)])
+        try device.logStep(threads: 1, loss: model.lastLossSumPointer, normSquared: normSquared.pointer, slot: slot.pointer,
+                           log: log.pointer)
         StepPhases.mark(.other)
     }
 

@@ -44,9 +44,8 @@ final class DeviceCSRIndex {
     /// grad[v, 0..<E] += keep[v] * (sum of d[r, 0..<E] over the uploaded rows r of character v); d has
     /// row stride ldd, keep may be nil.
     func embeddingBackward(E: Int, d: DevicePointer, ldd: Int, keep: DevicePointer?, into grad: DevicePointer) throws {
-        try device.launch("embedding_backward", threads: vocabulary * E,
-                          [.int(vocabulary), .int(E), .pointer(first.pointer), .pointer(rows.pointer), .pointer(d), .int(ldd),
-                           .pointer(keep), .pointer(grad)])
+        try device.embeddingBackward(threads: vocabulary * E, V: vocabulary, E: E, first: first.pointer, rowsById: rows.pointer,
+                                     d: d, ldd: ldd, keep: keep, grad: grad)
     }
 }
 
@@ -74,14 +73,12 @@ final class DeviceSoftmaxLoss {
     func queue(rows N: Int, vocabulary V: Int, logits: DevicePointer, targets: DevicePointer, loss: DevicePointer,
                gradient: Bool, scale: Float, rowScale: DevicePointer? = nil) throws {
         try reserve(rows: N)
-        try device.launch("softmax_lanes", threads: N * Self.lanes, [.int(N), .int(V), .pointer(logits), .pointer(partials.pointer)])
-        try device.launch("softmax_rows", threads: N, [
-            .int(N), .int(V), .pointer(logits), .pointer(targets), .pointer(partials.pointer), .pointer(loss), .pointer(rowStats.pointer),
-        ])
+        try device.softmaxLanes(threads: N * Self.lanes, N: N, V: V, logits: logits, partials: partials.pointer)
+        try device.softmaxRows(threads: N, N: N, V: V, logits: logits, targets: targets, partials: partials.pointer, loss: loss,
+                               rowStats: rowStats.pointer)
         guard gradient else { return }
-        try device.launch("softmax_gradient", threads: N * V, [
-            .long(N * V), .int(V), .pointer(logits), .pointer(targets), .pointer(rowStats.pointer), .float(scale), .pointer(rowScale),
-        ])
+        try device.softmaxGradient(threads: N * V, n: N * V, V: V, logits: logits, targets: targets, rowStats: rowStats.pointer,
+                                   scale: scale, rowScale: rowScale)
     }
 }
 
@@ -89,7 +86,6 @@ extension ComputeDevice {
     /// A dropout mask (KernelSource.dropout): 0 with probability p, else 1/(1-p), repeating every
     /// `period` elements, drawn from the counter-based generator seeded by the word at `seed`.
     func drawDropoutMask(_ mask: DevicePointer, count: Int, p: Double, period: Int, seed: DevicePointer) throws {
-        try launch("dropout_mask", threads: count,
-                   [.long(count), .pointer(mask), .float(Float(p)), .float(Float(1 / (1 - p))), .pointer(seed), .long(period)])
+        try dropoutMask(threads: count, n: count, mask: mask, p: Float(p), keep: Float(1 / (1 - p)), seed: seed, period: period)
     }
 }

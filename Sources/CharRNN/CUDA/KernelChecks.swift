@@ -113,8 +113,7 @@ public enum KernelChecks {
             var bias = zip(biasIh, biasHh).map { $0 + $1 }
             var c = [Float](repeating: 0, count: n), h = c
             let dg = try put(gates), dbi = try put(biasIh), dbh = try put(biasHh), dcp = try put(cPrev), dc = try put(c), dh = try put(h)
-            try device.launch("lstm_forward", threads: n, [.int(B), .int(H), .pointer(dg), .pointer(dbi), .pointer(dbh), .pointer(dcp),
-                                                           .pointer(dc), .pointer(dh)])
+            try device.lstmForward(threads: n, B: B, H: H, gates: dg, biasIh: dbi, biasHh: dbh, cPrev: dcp, c: dc, h: dh)
             crn_lstm_forward(Int32(B), Int32(H), &gates, &bias, &cPrev, &c, &h)
             record("lstm_forward", [(try get(dg, gates.count), gates), (try get(dc, n), c), (try get(dh, n), h)])
 
@@ -122,9 +121,8 @@ public enum KernelChecks {
                 let dhOut = random(n), dhRec = random(n)
                 var dcCarry = random(n), dGates = [Float](repeating: 0, count: B * 4 * H)
                 let pOut = try put(dhOut), pRec = try put(dhRec), pCarry = try put(dcCarry), pG = try put(dGates)
-                try device.launch("lstm_backward", threads: n,
-                                  [.int(B), .int(H), .pointer(dg), .pointer(dcp), .pointer(dc), .pointer(pOut),
-                                   .pointer(withRecurrent ? pRec : nil), .pointer(pCarry), .pointer(pG)])
+                try device.lstmBackward(threads: n, B: B, H: H, gates: dg, cPrev: dcp, c: dc, dhOut: pOut,
+                                        dhRec: withRecurrent ? pRec : nil, dc: pCarry, dgates: pG)
                 dhRec.withUnsafeBufferPointer { rec in
                     crn_lstm_backward(Int32(B), Int32(H), gates, cPrev, c, dhOut, withRecurrent ? rec.baseAddress : nil,
                                       &dcCarry, &dGates)
@@ -144,8 +142,7 @@ public enum KernelChecks {
             var act = [Float](repeating: 0, count: B * 3 * H), h = [Float](repeating: 0, count: n)
             let pxp = try put(xp), php = try put(hp), pIh = try put(biasIh), pHh = try put(biasHh)
             let pPrev = try put(hPrev), pAct = try put(act), ph = try put(h)
-            try device.launch("gru_forward", threads: n, [.int(B), .int(H), .pointer(pxp), .pointer(pIh), .pointer(php), .pointer(pHh),
-                                                          .pointer(pPrev), .pointer(pAct), .pointer(ph)])
+            try device.gruForward(threads: n, B: B, H: H, xp: pxp, bIh: pIh, hp: php, bHh: pHh, hPrev: pPrev, act: pAct, h: ph)
             crn_gru_forward(Int32(B), Int32(H), xpBiased, hpBiased, hPrev, &act, &h)
             // What backward reads of hp: its n third, now with b_hh.
             let hpKept = try get(php, hp.count), nThird = (0..<hp.count).filter { $0 % (3 * H) >= 2 * H }
@@ -155,9 +152,8 @@ public enum KernelChecks {
             let dhOut = random(n), dhRec = random(n)
             var dxp = [Float](repeating: 0, count: B * 3 * H), dhp = dxp, dhPrev = [Float](repeating: 0, count: n)
             let pOut = try put(dhOut), pRec = try put(dhRec), pdx = try put(dxp), pdh = try put(dhp), pdp = try put(dhPrev)
-            try device.launch("gru_backward", threads: n,
-                              [.int(B), .int(H), .pointer(pAct), .pointer(php), .pointer(pPrev), .pointer(pOut), .pointer(pRec),
-                               .pointer(pdx), .pointer(pdh), .pointer(pdp)])
+            try device.gruBackward(threads: n, B: B, H: H, act: pAct, hp: php, hPrev: pPrev, dhOut: pOut, dhRec: pRec, dxp: pdx,
+                                   dhp: pdh, dhPrev: pdp)
             crn_gru_backward(Int32(B), Int32(H), act, hpBiased, hPrev, dhOut, dhRec, &dxp, &dhp, &dhPrev)
             record("gru_backward", [(try get(pdx, dxp.count), dxp), (try get(pdh, dhp.count), dhp), (try get(pdp, n), dhPrev)])
         }
@@ -167,12 +163,12 @@ public enum KernelChecks {
             let pre = random(n, scale: 2), biasIh = random(H), biasHh = random(H), bias = zip(biasIh, biasHh).map { $0 + $1 }
             var h = [Float](repeating: 0, count: n)
             let pPre = try put(pre), pIh = try put(biasIh), pHh = try put(biasHh), ph = try put(h)
-            try device.launch("rnn_forward", threads: n, [.int(B), .int(H), .pointer(pPre), .pointer(pIh), .pointer(pHh), .pointer(ph), .int32(r)])
+            try device.rnnForward(threads: n, B: B, H: H, pre: pPre, biasIh: pIh, biasHh: pHh, h: ph, relu: Int(r))
             crn_rnn_forward(Int32(B), Int32(H), pre, bias, &h, r)
             let dhOut = random(n), dhRec = random(n)
             var dpre = [Float](repeating: 0, count: n)
             let pOut = try put(dhOut), pRec = try put(dhRec), pd = try put(dpre)
-            try device.launch("rnn_backward", threads: n, [.int(B), .int(H), .pointer(ph), .pointer(pOut), .pointer(pRec), .pointer(pd), .int32(r)])
+            try device.rnnBackward(threads: n, B: B, H: H, h: ph, dhOut: pOut, dhRec: pRec, dpre: pd, relu: Int(r))
             crn_rnn_backward(Int32(B), Int32(H), h, dhOut, dhRec, &dpre, r)
             record(relu ? "rnn_forward/rnn_backward (relu)" : "rnn_forward/rnn_backward (tanh)", [(try get(ph, n), h), (try get(pd, n), dpre)])
         }
@@ -185,8 +181,8 @@ public enum KernelChecks {
             let table = random(V * E), keep = (0..<V).map { _ in rng.nextFloat() < 0.3 ? Float(0) : 1.25 }
             let pIds = try put(ids), pTable = try put(table), pKeep = try put(keep)
             let pOut = try put([Float](repeating: 0, count: rows * ldo))
-            try device.launch("embedding_forward", threads: rows * E,
-                              [.int(rows), .int(E), .pointer(pIds), .pointer(pTable), .pointer(pKeep), .pointer(pOut), .int(ldo)])
+            try device.embeddingForward(threads: rows * E, rows: rows, E: E, ids: pIds, table: pTable, keep: pKeep, out: pOut,
+                                        ldo: ldo)
             var out = [Float](repeating: 0, count: rows * ldo)
             for r in 0..<rows { for e in 0..<E { out[r * ldo + e] = table[Int(ids[r]) * E + e] * keep[Int(ids[r])] } }
             record("embedding_forward", [(try get(pOut, out.count), out)])
@@ -194,16 +190,16 @@ public enum KernelChecks {
             // A conditional model's rows: the category of stream r % B one-hot after the character.
             let B = 4, C = ldo - E
             let categories = (0..<B).map { Int32(($0 + 1) % C) }  // every category, and streams that differ
-            try device.launch("category_onehot", threads: rows * C,
-                              [.int(rows), .int(B), .int(C), .pointer(try put(categories)), .pointer(pOut), .int(ldo), .int(E)])
+            try device.categoryOnehot(threads: rows * C, rows: rows, B: B, C: C, categories: try put(categories), out: pOut,
+                                      ldo: ldo, base: E)
             for r in 0..<rows { out[r * ldo + E + Int(categories[r % B])] = 1 }
             record("category_onehot", [(try get(pOut, out.count), out)])
 
             let d = random(rows * ldo), gradStart = random(V * E)
             let index = CSRIndex(ids: ids, vocabulary: V)
             let pFirst = try put(index.first), pRows = try put(index.rows), pd = try put(d), pGrad = try put(gradStart)
-            try device.launch("embedding_backward", threads: V * E,
-                              [.int(V), .int(E), .pointer(pFirst), .pointer(pRows), .pointer(pd), .int(ldo), .pointer(pKeep), .pointer(pGrad)])
+            try device.embeddingBackward(threads: V * E, V: V, E: E, first: pFirst, rowsById: pRows, d: pd, ldd: ldo, keep: pKeep,
+                                         grad: pGrad)
             var grad = gradStart
             for r in 0..<rows { for e in 0..<E { grad[Int(ids[r]) * E + e] += keep[Int(ids[r])] * d[r * ldo + e] } }
             record("embedding_backward", [(try get(pGrad, grad.count), grad)])
@@ -249,7 +245,7 @@ public enum KernelChecks {
             let T = 5, B = 3, W = 7
             let src = random(T * B * W)
             let pSrc = try put(src), pDst = try put([Float](repeating: 0, count: T * B * W))
-            try device.launch("reverse_time", threads: T * B * W, [.int(T), .int(B), .int(W), .pointer(pSrc), .pointer(pDst)])
+            try device.reverseTime(threads: T * B * W, T: T, B: B, W: W, src: pSrc, dst: pDst)
             var reversed = src
             for t in 0..<T { for j in 0..<(B * W) { reversed[t * B * W + j] = src[(T - 1 - t) * B * W + j] } }
             record("reverse_time", [(try get(pDst, src.count), reversed)])
@@ -257,8 +253,8 @@ public enum KernelChecks {
             let rows = 6, lds = 9, ldd = 11, width = 4
             let from = random(rows * lds), start = random(rows * ldd)
             let pFrom = try put(from), pTo = try put(start)
-            try device.launch("copy_columns", threads: rows * width,
-                              [.int(rows), .int(width), .pointer(pFrom.advanced(byFloats: 2)), .int(lds), .pointer(pTo.advanced(byFloats: 5)), .int(ldd)])
+            try device.copyColumns(threads: rows * width, rows: rows, W: width, src: pFrom.advanced(byFloats: 2), lds: lds,
+                                   dst: pTo.advanced(byFloats: 5), ldd: ldd)
             var to = start
             for r in 0..<rows { for j in 0..<width { to[r * ldd + 5 + j] = from[r * lds + 2 + j] } }
             record("copy_columns", [(try get(pTo, to.count), to)])
@@ -272,25 +268,25 @@ public enum KernelChecks {
             let pG = try put(g)
             let partial = try device.allocate(bytes: parts * 8), total = try device.allocate(bytes: 8)
             allocations += [partial, total]
-            try device.launch("sum_floats", threads: parts, [.long(n), .pointer(pG), .int(1), .int(parts), .pointer(partial)])
-            try device.launch("sum_doubles", threads: 1, [.long(parts), .pointer(partial), .int(1), .pointer(total)])
+            try device.sumFloats(threads: parts, n: n, x: pG, square: 1, parts: parts, out: partial)
+            try device.sumDoubles(threads: 1, n: parts, x: partial, parts: 1, out: total)
             let sumsq = try device.downloadDoubles(total, count: 1)[0]
             let cpuSumsq = g.withUnsafeBufferPointer { crn_sumsq($0.baseAddress!, n) }
             record("sum_floats/sum_doubles", [([Float(sumsq / cpuSumsq)], [1])])
             let log = try device.allocate(bytes: 6 * 8), slot = try put([Int32(2)])
             allocations.append(log)
             try device.zero(log, bytes: 6 * 8)
-            try device.launch("log_step", threads: 1, [.pointer(total), .pointer(partial), .pointer(slot), .pointer(log)])
+            try device.logStep(threads: 1, loss: total, normSquared: partial, slot: slot, log: log)
             let logged = try device.downloadDoubles(log, count: 6), firstPartial = try device.downloadDoubles(partial, count: 1)[0]
             record("log_step", [(logged.map { Float($0) }, [0, 0, 0, 0, Float(sumsq), Float(firstPartial)])])
 
-            try device.launch("clip_norm", threads: n, [.long(n), .pointer(pG), .pointer(total), .float(5)])
+            try device.clipNorm(threads: n, n: n, g: pG, sumSquares: total, maxNorm: 5)
             let clipped = FloatBuffer(g)
             GradientClipping.clipGlobalNorm(clipped, maxNorm: 5)
             record("clip_norm", [(try get(pG, n), clipped.array)])
 
             let pV = try put(g)
-            try device.launch("clip_value", threads: n, [.long(n), .pointer(pV), .float(0.5)])
+            try device.clipValue(threads: n, n: n, g: pV, v: 0.5)
             let byValue = FloatBuffer(g)
             GradientClipping.clipValue(byValue, value: 0.5)
             record("clip_value", [(try get(pV, n), byValue.array)])
@@ -307,8 +303,7 @@ public enum KernelChecks {
                 let pG = try put(grads.array)
                 let lr: Float = 0.01 * Float(step)
                 let pS = try put(update.scalars(step: step, learningRate: lr))
-                let (kernel, args) = update.launch(count: n, parameters: pP, gradients: pG, first: pM, second: pV, scalars: pS)
-                try device.launch(kernel, threads: n, args)
+                try update.queue(on: device, count: n, parameters: pP, gradients: pG, first: pM, second: pV, scalars: pS)
                 cpu.update(parameters: params, gradients: grads, learningRate: lr)
             }
             record("\(kernel(kind, momentum)) (\(kind.rawValue), 3 steps)", [(try get(pP, n), params.array), (try get(pM, n), cpu.m.array)])
@@ -322,11 +317,11 @@ public enum KernelChecks {
             let rows = 5, cols = 19, n = rows * cols
             let x = random(n), m = random(n), v = random(cols)
             let px = try put(x), pm = try put(m), pv = try put(v), py = try put([Float](repeating: 0, count: n))
-            try device.launch("mul", threads: n, [.long(n), .pointer(px), .pointer(pm), .pointer(py)])
+            try device.mul(threads: n, n: n, x: px, m: pm, y: py)
             record("mul", [(try get(py, n), zip(x, m).map { $0 * $1 })])
-            try device.launch("add", threads: n, [.long(n), .pointer(px), .pointer(pm), .pointer(py)])
+            try device.add(threads: n, n: n, a: px, b: pm, y: py)
             record("add", [(try get(py, n), zip(x, m).map { $0 + $1 })])
-            try device.launch("fill_rows", threads: n, [.int(rows), .int(cols), .pointer(py), .pointer(pv)])
+            try device.fillRows(threads: n, rows: rows, cols: cols, out: py, v: pv)
             record("fill_rows", [(try get(py, n), (0..<n).map { v[$0 % cols] })])
             // Three updates of WeightAverage, the first a copy; its exact floats (both sides fuse the
             // multiply-add), so the tolerance is none.
@@ -335,11 +330,11 @@ public enum KernelChecks {
             for step in 0..<3 {
                 let params = FloatBuffer(random(n).map { $0 + Float(step) })
                 try device.upload([average.nextWeight], to: pw)
-                try device.launch("lerp_toward", threads: n, [.long(n), .pointer(pa), .pointer(try put(params.array)), .pointer(pw)])
+                try device.lerpToward(threads: n, n: n, a: pa, p: try put(params.array), weight: pw)
                 average.update(from: params)
             }
             record("lerp_toward (3 updates)", [(try get(pa, n), average.values.array)], tolerance: 0)
-            try device.launch("swap_floats", threads: n, [.long(n), .pointer(px), .pointer(pa)])
+            try device.swapFloats(threads: n, n: n, a: px, b: pa)
             record("swap_floats", [(try get(px, n), average.values.array), (try get(pa, n), x)], tolerance: 0)
             // bfloat16 rounding, bit for bit: random values, ties both ways, the largest that rounds up to
             // infinity, infinities, a NaN, zeros and subnormals.
@@ -347,7 +342,7 @@ public enum KernelChecks {
                                      .infinity, -.infinity, .nan, 0, -0.0, Float(bitPattern: 0x0000_8001), -Float.leastNormalMagnitude / 3]
             let values = random(n - n % 2 - specials.count, scale: 1000) + specials
             let pb = try put([Int32](repeating: 0, count: values.count / 2))
-            try device.launch("to_bf16", threads: values.count, [.long(values.count), .pointer(try put(values)), .pointer(pb)])
+            try device.toBf16(threads: values.count, n: values.count, x: try put(values), y: pb)
             let words = try device.downloadInt32s(pb, count: values.count / 2)
             let bits = words.flatMap { [UInt16(truncatingIfNeeded: UInt32(bitPattern: $0)), UInt16(truncatingIfNeeded: UInt32(bitPattern: $0) >> 16)] }
             let wrong = zip(bits, values).filter { $0.0 != Precision.bfloat16Bits($0.1) }.count
@@ -360,7 +355,7 @@ public enum KernelChecks {
             let period = 1_000, n = 20 * period + 7, p: Float = 0.3, keep: Float = 1 / 0.7
             let pm = try put([Float](repeating: -1, count: n))
             let pSeed = try put([Int32]([12345, 0]))  // the seed, a 64-bit word in device memory
-            try device.launch("dropout_mask", threads: n, [.long(n), .pointer(pm), .float(p), .float(keep), .pointer(pSeed), .long(period)])
+            try device.dropoutMask(threads: n, n: n, mask: pm, p: p, keep: keep, seed: pSeed, period: period)
             let mask = try get(pm, n)
             var want = [Float](repeating: -1, count: n)
             crn_dropout_mask(0, Int64(n), &want, p, keep, 12345, Int64(period))
@@ -380,16 +375,16 @@ public enum KernelChecks {
             let row = random(V, scale: 2)
             let pL = try put((0..<B).flatMap { _ in row }), pIds = try put([Int32](repeating: -1, count: B))
             let pDraws = try put([Int32]([77, 0, 1, 0]))  // seed 77, base 1 (two little-endian 64-bit words)
-            try device.launch("advance_draws", threads: 1, [.pointer(pDraws), .int(1)])
+            try device.advanceDraws(threads: 1, draws: pDraws, n: 1)
             let draws = try device.downloadFloats(pDraws, count: 4).map(\.bitPattern)
             guard draws == [77, 0, 2, 0] else {
                 outcomes.append(Outcome(name: "advance_draws", relativeError: .infinity, passed: false))
                 return
             }
             func draw(_ temperature: Float, topK: Int, topP: Float = 1, greedy: Bool) throws -> [Int32] {
-                try device.launch("sample_next", threads: B * 32, [.int(B), .int(V), .pointer(pL), .float(1 / temperature), .int(topK),
-                                                              .float(topP), .int(greedy ? 1 : 0), .pointer(pDraws), .int(1),
-                                                              .pointer(pIds), .pointer(nil)])
+                try device.sampleNext(threads: B * 32, B: B, V: V, logits: pL, invTemperature: 1 / temperature, topK: topK,
+                                      topP: topP, greedy: greedy ? 1 : 0, draws: pDraws, offset: 1, ids: pIds,
+                                      history: nil)
                 return try device.downloadInt32s(pIds, count: B)
             }
             let best = Int32(row.indices.max { row[$0] < row[$1] }!)
@@ -409,9 +404,9 @@ public enum KernelChecks {
             var want = (0..<B).flatMap { _ in row }
             crn_penalize_logits(Int32(B), Int32(V), &want, counts, 0.3, 0.7)
             let pCounts = try put(counts)
-            try device.launch("penalize_logits", threads: B * V, [.int(B), .int(V), .pointer(pL), .pointer(pCounts), .float(0.3), .float(0.7)])
+            try device.penalizeLogits(threads: B * V, B: B, V: V, logits: pL, counts: pCounts, presence: 0.3, frequency: 0.7)
             let penaltiesOK = try get(pL, B * V).map(\.bitPattern) == want.map(\.bitPattern)
-            try device.launch("count_draws", threads: B, [.int(B), .int(V), .pointer(pIds), .pointer(pCounts)])
+            try device.countDraws(threads: B, B: B, V: V, ids: pIds, counts: pCounts)
             let drawn = try device.downloadInt32s(pIds, count: B), counted = try device.downloadInt32s(pCounts, count: B * V)
             let countOK = (0..<B).allSatisfy { b in counted[b * V + Int(drawn[b])] == counts[b * V + Int(drawn[b])] + 1 }
             let ok = greedyOK && topOK && x2 < 32.9 && nucleusX2 < 32.9 && penaltiesOK && countOK
@@ -543,15 +538,14 @@ public enum KernelChecks {
                             inputProduct: input, recurrentProduct: Self.productNT(hPrev, wHh, m: B, n: gh, k: H), pointers: pointers)
         }
 
-        /// Launches a step kernel on `c` as DeviceRecurrentLayer.launchStep does, with the cell's own
-        /// arguments in the middle; returns what its copy wrote.
-        mutating func launchStep(_ kernel: String, _ c: StepCase, _ own: [KernelArgument]) throws -> [Float] {
-            let p = c.pointers, n = StepCase.B * StepCase.H
-            try device.launch(kernel, threads: max(n * 32, StepCase.copyCount), [
-                .int(StepCase.B), .int(StepCase.H), .int(StepCase.I), .pointer(c.folded ? nil : p[0]), .pointer(c.folded ? p[1] : nil),
-                .pointer(c.folded ? p[2] : nil), .pointer(p[3]), .pointer(p[4]), .pointer(p[5]), .pointer(p[6]),
-            ] + own + [.pointer(p[7]), .pointer(p[8]), .long(StepCase.copyCount)])
-            return try get(p[8], StepCase.copyCount)
+        /// The operands every step kernel takes from `c`, as DeviceRecurrentLayer.stepOperands gives them.
+        func operands(_ c: StepCase) -> DeviceRecurrentLayer.StepOperands {
+            let p = c.pointers
+            return .init(threads: max(StepCase.B * StepCase.H * 32, StepCase.copyCount), B: StepCase.B, H: StepCase.H,
+                         I: StepCase.I, 
+                         x: c.folded ? nil : p[0], ids: c.folded ? p[1] : nil, table: c.folded ? p[2] : nil,
+                         wIh: p[3], wHh: p[4], biasIh: p[5], biasHh: p[6], copyFrom: p[7], copyTo: p[8],
+                         copyCount: StepCase.copyCount)
         }
 
         /// lstm_step against the products and crn_lstm_forward, with a dense input or a folded table.
@@ -562,7 +556,12 @@ public enum KernelChecks {
             var cOld = cPrev, cNew = [Float](repeating: 0, count: n), h = cNew
             crn_lstm_forward(Int32(StepCase.B), Int32(StepCase.H), &g, &bias, &cOld, &cNew, &h)
             let pState = try put(c.hPrev + cPrev), pOut = try put(random(n))
-            let copied = try launchStep("lstm_step", c, [.pointer(pState), .pointer(pState.advanced(byFloats: n)), .pointer(pOut)])
+            let s = operands(c)
+            try device.lstmStep(threads: s.threads, B: s.B, H: s.H, I: s.I, x: s.x, ids: s.ids, table: s.table, wIh: s.wIh,
+                                wHh: s.wHh, 
+                                biasIh: s.biasIh, biasHh: s.biasHh, hPrev: pState, c: pState.advanced(byFloats: n), hOut: pOut,
+                                copyFrom: s.copyFrom, copyTo: s.copyTo, copyCount: s.copyCount)
+            let copied = try get(c.pointers[8], StepCase.copyCount)
             let state = try get(pState, 2 * n)
             record("lstm_step (\(folded ? "folded input" : "input product"), a warp per unit)",
                    [(try get(pOut, n), h), (Array(state[n...]), cNew), (Array(state[..<n]), c.hPrev), (copied, c.copied)])
@@ -576,7 +575,12 @@ public enum KernelChecks {
             var act = [Float](repeating: 0, count: StepCase.B * G), h = [Float](repeating: 0, count: n)
             crn_gru_forward(Int32(StepCase.B), Int32(StepCase.H), xpBiased, hpBiased, c.hPrev, &act, &h)
             let pState = try put(c.hPrev), pOut = try put(random(n))
-            let copied = try launchStep("gru_step", c, [.pointer(pState), .pointer(pOut)])
+            let s = operands(c)
+            try device.gruStep(threads: s.threads, B: s.B, H: s.H, I: s.I, x: s.x, ids: s.ids, table: s.table, wIh: s.wIh,
+                               wHh: s.wHh, 
+                               biasIh: s.biasIh, biasHh: s.biasHh, hPrev: pState, hOut: pOut,
+                               copyFrom: s.copyFrom, copyTo: s.copyTo, copyCount: s.copyCount)
+            let copied = try get(c.pointers[8], StepCase.copyCount)
             record("gru_step (\(folded ? "folded input" : "input product"), a warp per unit)",
                    [(try get(pOut, n), h), (try get(pState, n), c.hPrev), (copied, c.copied)])
         }
@@ -588,7 +592,12 @@ public enum KernelChecks {
             var h = [Float](repeating: 0, count: n)
             crn_rnn_forward(Int32(StepCase.B), Int32(StepCase.H), pre, bias, &h, relu ? 1 : 0)
             let pState = try put(c.hPrev), pOut = try put(random(n))
-            let copied = try launchStep("rnn_step", c, [.int(relu ? 1 : 0), .pointer(pState), .pointer(pOut)])
+            let s = operands(c)
+            try device.rnnStep(threads: s.threads, B: s.B, H: s.H, I: s.I, x: s.x, ids: s.ids, table: s.table, wIh: s.wIh,
+                               wHh: s.wHh, 
+                               biasIh: s.biasIh, biasHh: s.biasHh, relu: relu ? 1 : 0, hPrev: pState, hOut: pOut,
+                               copyFrom: s.copyFrom, copyTo: s.copyTo, copyCount: s.copyCount)
+            let copied = try get(c.pointers[8], StepCase.copyCount)
             record("rnn_step (\(relu ? "relu" : "tanh"), a warp per unit)", [(try get(pOut, n), h), (copied, c.copied)])
         }
 
@@ -600,10 +609,8 @@ public enum KernelChecks {
             let logits = (0..<(B * V)).map { Float(product[$0] + Double(bias[$0 % V])) }
             let ph = try put(h), pw = try put(weight), pb = try put(bias), pl = try put(random(B * V))
             let pFrom = try put(copied), pTo = try put(random(copyCount))
-            try device.launch("decoder_step", threads: max(B * V * 32, copyCount), [
-                .int(B), .int(V), .int(H), .pointer(ph), .pointer(pw), .pointer(pb), .pointer(pl), .pointer(pFrom), .pointer(pTo),
-                .long(copyCount),
-            ])
+            try device.decoderStep(threads: max(B * V * 32, copyCount), B: B, V: V, H: H, h: ph, weight: pw, bias: pb, logits: pl,
+                                   copyFrom: pFrom, copyTo: pTo, copyCount: copyCount)
             record("decoder_step (a warp per logit)", [(try get(pl, B * V), logits), (try get(pTo, copyCount), copied)])
         }
 
@@ -642,52 +649,5 @@ public struct CSRIndex: Sendable {
         }
         first = counts
         self.rows = rows
-    }
-}
-
-/// One optimizer step as a launch of the matching kernel of KernelSource.optimizers, with the scalars
-/// the CPU optimizer derives from its step number.
-public struct OptimizerUpdate: Sendable {
-    public let kind: OptimizerKind
-    public let momentum: Float, beta1: Float, beta2: Float, epsilon: Float, alpha: Float, weightDecay: Float
-
-    public init(optimizer o: Optimizer) {
-        kind = o.kind; momentum = o.momentum; beta1 = o.beta1; beta2 = o.beta2; epsilon = o.epsilon
-        alpha = o.alpha; weightDecay = o.weightDecay
-    }
-
-    static func kernelName(_ kind: OptimizerKind, momentum: Float) -> String {
-        switch kind {
-        case .sgd: return momentum == 0 ? "sgd_update" : "sgd_momentum_update"
-        case .adam, .adamw: return "adam_update"
-        case .rmsprop: return "rmsprop_update"
-        case .adagrad: return "adagrad_update"
-        }
-    }
-
-    /// The per-update values the update kernels read from device memory (KernelSource.optimizers) for
-    /// update number `step` (1 for the first): [lr, step_size, bc2_root, shrink, first].
-    public func scalars(step: Int, learningRate lr: Float) -> [Float] {
-        let bc1 = 1 - powf(beta1, Float(step)), bc2 = 1 - powf(beta2, Float(step))
-        let shrink: Float = kind == .adamw ? 1 - lr * weightDecay : 1
-        return [lr, lr / bc1, bc2.squareRoot(), shrink, step == 1 ? 1 : 0]
-    }
-
-    /// The kernel and arguments of an update whose scalars are at `scalars` in device memory.
-    public func launch(count n: Int, parameters p: DevicePointer, gradients g: DevicePointer, first m: DevicePointer,
-                       second v: DevicePointer, scalars s: DevicePointer) -> (String, [KernelArgument]) {
-        let name = Self.kernelName(kind, momentum: momentum)
-        switch kind {
-        case .sgd:
-            if momentum == 0 { return (name, [.long(n), .pointer(p), .pointer(g), .pointer(s)]) }
-            return (name, [.long(n), .pointer(p), .pointer(g), .pointer(m), .pointer(s), .float(momentum)])
-        case .adam, .adamw:
-            return (name, [.long(n), .pointer(p), .pointer(g), .pointer(m), .pointer(v), .float(beta1), .float(beta2),
-                           .float(epsilon), .pointer(s)])
-        case .rmsprop:
-            return (name, [.long(n), .pointer(p), .pointer(g), .pointer(m), .pointer(s), .float(alpha), .float(epsilon)])
-        case .adagrad:
-            return (name, [.long(n), .pointer(p), .pointer(g), .pointer(m), .pointer(s), .float(epsilon)])
-        }
     }
 }

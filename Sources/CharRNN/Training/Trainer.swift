@@ -50,9 +50,6 @@ public struct TrainingResult: Sendable {
 /// loss), train-state.safetensors (for --resume), loss.csv and loss.svg, committed together as one
 /// CheckpointSet (checkpoint.json), under a DirectoryLock for as long as the trainer lives.
 public final class Trainer {
-    /// The files of one save.
-    public static let savedFiles: Set<String> = ["latest.safetensors", "best.safetensors", "train-state.safetensors",
-                                                  "loss.csv", "loss.svg"]
     public private(set) var options: TrainingOptions
     public private(set) var data: TrainingData
     public let model: CharRNNModel
@@ -60,30 +57,25 @@ public final class Trainer {
     /// --ema: the average of the parameters that validation, the samples and the saved models use.
     let average: WeightAverage?
     let hidden: HiddenState
-    /// The GPU path: model, optimizer moments and carried state on the device; nil on the CPU.
-    /// The CPU model, optimizer and state above then hold the device's values only while saving.
-    private(set) var onDevice: (step: DeviceTrainingStep, hidden: DeviceHiddenState)? = nil
+    /// Where the steps run. On a GPU, the model, optimizer and state above hold the device's values
+    /// only while saving.
+    let backend: TrainingBackend
     /// The device's name, or nil on the CPU.
-    public var deviceName: String? { onDevice?.step.model.device.name }
+    public var deviceName: String? { backend.deviceName }
     /// Why the GPU's steps could not be captured as a CUDA graph, if they could not (they were then
     /// launched one by one: the same numbers, more slowly).
-    public var graphFailure: String? { onDevice?.step.graphFailure }
+    public var graphFailure: String? { backend.graphFailure }
     var rng: RandomGenerator
     let startCharacter: Unicode.Scalar
     var state: TrainState
     private var inputs: [Int32]
     private var targets: [Int32]
-    /// Held for as long as the trainer lives (by rank 0 alone in a data-parallel run).
-    private let lock: DirectoryLock?
-    private var checkpoints: CheckpointSet?
+    /// Locked for as long as the trainer lives; rank 0 alone writes to it.
+    private let runFolder: TrainingRunFolder
     /// A data-parallel run (mpirun): this rank's share of the batch; nil in one process.
     let share: RankShare?
     /// Rank 0 of a data-parallel run, or the only process: the one that validates, reports and saves.
     public var isLeader: Bool { share?.ranks.isLeader ?? true }
-    private var localInputs: [Int32] = []
-    private var localTargets: [Int32] = []
-    /// This run made the output folder (a run that fails before its first save removes it again).
-    private let createdDirectory: Bool
     /// The length of the learning-rate schedule, from --max-steps or --max-epochs.
     private let totalUpdates: Int?
 
@@ -100,8 +92,8 @@ public final class Trainer {
 
     struct Resume {
         var loaded: TrainState.Loaded
-        var lock: DirectoryLock?
-        var checkpoints: CheckpointSet?
+        /// nil on a rank other than 0.
+        var folder: TrainingRunFolder?
     }
 
     /// A fresh run. `device` overrides options.device (the tests' emulated device). A folder that
@@ -137,9 +129,7 @@ public final class Trainer {
         let noState = CharRNNError.badCheckpoint(directory, "no train-state.safetensors to resume from")
         guard FileKind(folder, followingLinks: true) == .directory else { throw noState }
         // Under the lock, finish or forget a save that a kill interrupted, before reading the state.
-        let leader = ranks?.isLeader ?? true
-        let lock = leader ? try DirectoryLock(folder, command: "charrnn train") : nil
-        let checkpoints = leader ? try CheckpointSet.open(folder, managing: Self.savedFiles, resuming: true) : nil
+        let runFolder = (ranks?.isLeader ?? true) ? try TrainingRunFolder.resumed(folder) : nil
         guard FileKind(path, followingLinks: true) == .regular else { throw noState }
         let loaded = try TrainState.load(path.string)
         var options = loaded.state.options
@@ -162,7 +152,7 @@ public final class Trainer {
             throw CharRNNError.invalidOption("\(options.textPath) is not the text this run was trained on; resume with the same file")
         }
         try self.init(options: options, data: data,
-                      resume: Resume(loaded: loaded, lock: lock, checkpoints: checkpoints), device: device, ranks: ranks)
+                      resume: Resume(loaded: loaded, folder: runFolder), device: device, ranks: ranks)
     }
 
     init(options: TrainingOptions, data: TrainingData, resume: Resume?, device: ComputeDevice?, replacing: Bool = false,
@@ -172,7 +162,7 @@ public final class Trainer {
         self.options = options
         self.data = data
         startCharacter = data.start
-        totalUpdates = try Self.totalUpdates(options, batchesPerEpoch: data.batchesPerEpoch)
+        totalUpdates = try RunLimits.totalUpdates(options, batchesPerEpoch: data.batchesPerEpoch)
         var config = options.modelConfig(vocabSize: data.vocabulary.count)
         config.categories = data.categoryNames?.count ?? 0
         try config.validate()
@@ -201,32 +191,16 @@ public final class Trainer {
                                  on: computeDevice)
         // A start that fails once the folder exists (a GPU out of memory while the model is set up)
         // takes away the folder it made, as a run that fails before its first save does.
-        var abandonFolder: (() -> Void)? = nil
-        defer { abandonFolder?() }
+        let path = FilePath(options.outputDirectory)
+        let runFolder: TrainingRunFolder
         if let resume {
-            lock = resume.lock
-            checkpoints = resume.checkpoints
-            createdDirectory = false
-        } else if !(ranks?.isLeader ?? true) {
-            lock = nil
-            checkpoints = nil
-            createdDirectory = false
+            runFolder = resume.folder ?? .follower(path)
         } else {
-            let folder = FilePath(options.outputDirectory)
-            let created = FileKind(folder, followingLinks: true) == .missing
-            createdDirectory = created
-            try AtomicFile.makeDirectory(options.outputDirectory)
-            if created { abandonFolder = { rmdir(folder.string) } }
-            let lock = try DirectoryLock(folder, command: "charrnn train")
-            self.lock = lock
-            if created { abandonFolder = { lock.remove(); rmdir(folder.string) } }
-            if !created && !replacing, let what = try RunFolder.heldRun(in: folder, files: Self.savedFiles) {
-                throw CharRNNError.invalidOption(
-                    "\(options.outputDirectory) already holds \(what); continue it with 'charrnn train --resume \(options.outputDirectory)', "
-                    + "or give --overwrite to replace it")
-            }
-            checkpoints = try CheckpointSet.open(folder, managing: Self.savedFiles, resuming: false)
+            runFolder = (ranks?.isLeader ?? true) ? try TrainingRunFolder.fresh(path, replacing: replacing) : .follower(path)
         }
+        self.runFolder = runFolder
+        var started = false
+        defer { if !started { runFolder.abandon() } }
         model = CharRNNModel(config: config)
         model.regularization = options.regularization
         optimizer = Optimizer(kind: options.optimizer, count: model.parameterCount)
@@ -234,12 +208,15 @@ public final class Trainer {
         let parameterCount = model.parameterCount
         average = options.ema.map { WeightAverage(decay: $0, count: parameterCount) }
         hidden = model.hiddenState(batch: B)
+        if let device = computeDevice {
+            backend = try DeviceTrainingBackend(device: device, config: config, options: options, model: model, optimizer: optimizer,
+                                                average: average, hidden: hidden, share: share)
+        } else {
+            backend = CPUTrainingBackend(model: model, optimizer: optimizer, average: average, hidden: hidden, share: share,
+                                         options: options)
+        }
         inputs = [Int32](repeating: 0, count: options.batchSize * options.seqLength)
         targets = inputs
-        if share != nil {
-            localInputs = [Int32](repeating: 0, count: B * options.seqLength)
-            localTargets = localInputs
-        }
         rng = RandomGenerator(seed: options.seed)
         state = TrainState(options: options, step: 0, epoch: 0, position: 0, learningRate: options.learningRate,
                            rng: [], smoothLoss: nil, firstLoss: nil, windowLossSum: 0, windowSteps: 0,
@@ -252,35 +229,8 @@ public final class Trainer {
             model.initializeParameters(rng: &rng)
             fineTuning?.transplant(into: model, vocabulary: data.vocabulary)
         }
-        if let device = computeDevice {
-            let deviceModel = try DeviceModel(config: config, device: device)
-            deviceModel.regularization = options.regularization
-            let step = try DeviceTrainingStep(model: deviceModel, optimizer: optimizer)
-            try step.upload(parameters: model.parameters, optimizer: optimizer)
-            if let average { try step.average(average) }
-            let state = try deviceModel.hiddenState(batch: B)
-            try state.load(hidden.flattened)
-            onDevice = (step, state)
-        }
-        abandonFolder = nil
-    }
-
-    /// --max-epochs, or 50 when no limit at all is given.
-    static func epochLimit(_ o: TrainingOptions) -> Double? {
-        o.maxEpochs ?? ((o.maxSteps == nil && o.maxTime == nil) ? 50 : nil)
-    }
-
-    /// The updates the run will take when a step or epoch limit says (the schedule's length). An epoch
-    /// limit beyond what a step counter can hold is refused here, before the folder is touched.
-    static func totalUpdates(_ o: TrainingOptions, batchesPerEpoch: Int) throws -> Int? {
-        if let s = o.maxSteps { return s }
-        guard let e = epochLimit(o) else { return nil }
-        let steps = (e * Double(batchesPerEpoch)).rounded(.up)
-        guard steps < 1e15, let n = Int(exactly: steps) else {
-            throw CharRNNError.invalidOption(
-                "--max-epochs \(e) is about \(steps) steps (\(batchesPerEpoch) an epoch), more than a run can take; give fewer epochs, or --max-time")
-        }
-        return n
+        try backend.loadFromHost()
+        started = true
     }
 
     private func restore(_ loaded: TrainState.Loaded) throws {
@@ -330,8 +280,8 @@ public final class Trainer {
         defer { stopRequested = { false } }
         do {
             return try train(report: report)
-        } catch CharRNNError.dataParallel(let why) where checkpoints?.manifest != nil {
-            throw CharRNNError.dataParallel(why + "; \(directory) keeps step \(checkpoints!.manifest!.step) "
+        } catch CharRNNError.dataParallel(let why) where runFolder.savedStep != nil {
+            throw CharRNNError.dataParallel(why + "; \(directory) keeps step \(runFolder.savedStep ?? 0) "
                                             + "(resume with: mpirun ... charrnn train --resume \(directory))")
         } catch {
             // A run that fails before its first save leaves no empty folder behind.
@@ -343,27 +293,21 @@ public final class Trainer {
     /// Removes the folder this run made, before its first save (a data-parallel start that failed on
     /// another rank).
     public func abandon() {
-        guard createdDirectory, checkpoints?.manifest == nil else { return }
-        lock?.remove()
-        rmdir(directory)
+        runFolder.abandon()
     }
 
     private func train(report leaderReport: (TrainingEvent) -> Void) throws -> TrainingResult {
         let leader = isLeader
         func report(_ event: TrainingEvent) { if leader { leaderReport(event) } }
-        if let share, let onDevice, onDevice.step.exchange == nil, let cuda = onDevice.step.model.device as? CUDADevice {
-            // After every rank has started (a collective: rank 0's NCCL id to the others).
-            onDevice.step.exchange = try DeviceGradientExchange(ranks: share.ranks, device: cuda)
-        }
+        try backend.prepareRun()
         BLAS.setThreads(options.threads)
         report(.started(parameters: model.parameterCount, vocabulary: data.vocabulary.count,
                         trainCharacters: data.trainCharacters, validationCharacters: data.validationCharacters,
                         resumedAt: state.step > 0 ? state.step : nil))
-        var stepCharacters = 0.0, charsPerStep = Double(options.batchSize * options.seqLength)
-        let maxEpochs = Self.epochLimit(options)
-        var rateWindowStart = monotonicSeconds(), rateWindowSteps = 0, rate = 0.0
-        var runSteps = 0, runSeconds = 0.0, runCharacters = 0.0, windowCharacters = 0.0
-        var lastSavedStep: Int? = checkpoints?.manifest != nil || AtomicFile.exists(statePath) ? state.step : nil
+        var meter = ThroughputMeter(fullBatch: options.batchSize * options.seqLength)
+        let limits = RunLimits(options)
+        var divergence = DivergenceGuard(directory: directory,
+                                         lastSavedStep: runFolder.savedStep != nil || AtomicFile.exists(statePath) ? state.step : nil)
         /// Data-parallel: a stop every rank agreed on at the last step, and rank 0's time since then
         /// that its last agreement did not include (the update after it).
         var agreedStop = false, leaderTail = 0.0
@@ -372,38 +316,20 @@ public final class Trainer {
                                             decayEvery: options.lrDecayEvery, warmup: options.warmup ?? 0, total: totalUpdates,
                                             totalSeconds: options.maxTime, reducesOnPlateau: options.reducesOnPlateau)
 
-        func stoppedEarly() -> Bool {
-            guard let n = options.earlyStop else { return false }
-            return (state.evaluationsWithoutImprovement ?? 0) >= n
-        }
-
-        func done() -> Bool {
-            if stoppedEarly() { return true }
-            if let s = options.maxSteps, state.step >= s { return true }
-            if let e = maxEpochs, data.progress >= e { return true }
-            if let t = options.maxTime, state.trainingSeconds >= t { return true }
-            return false
-        }
+        func done() -> Bool { limits.reached(state, epochs: data.progress) }
 
         /// One step's loss and gradient norm into the running figures, after the divergence check.
         func account(loss: Double, norm: Double, step: Int) throws {
-            if !loss.isFinite || !norm.isFinite || loss > 3 * (state.firstLoss ?? .infinity) {
-                let what = loss.isFinite ? (norm.isFinite ? "exploded to \(fmt(loss, 3)) (3 times the first loss)" : "has a non-finite gradient") : "is \(loss)"
-                let kept = lastSavedStep.map { "the last good checkpoint (step \($0)) is kept in \(directory)" }
-                    ?? "no checkpoint was written"
-                throw CharRNNError.trainingDiverged(
-                    "training diverged at step \(step): the loss \(what); stopped, \(kept); try a lower --learning-rate")
-            }
+            try divergence.check(loss: loss, norm: norm, firstLoss: state.firstLoss, step: step)
             if state.firstLoss == nil { state.firstLoss = loss }
             state.smoothLoss = state.smoothLoss.map { 0.98 * $0 + 0.02 * loss } ?? loss
             state.windowLossSum += loss
             state.windowSteps += 1
         }
 
-        /// Accounts the device's steps whose losses are still in its log (they end at state.step).
-        func readDeviceLosses() throws {
-            guard let onDevice, onDevice.step.unreadSteps > 0 else { return }
-            let entries = try onDevice.step.readLog()
+        /// Accounts the steps whose losses are still in the device's log (they end at state.step).
+        func readLosses() throws {
+            let entries = try backend.unreadLosses()
             for (k, entry) in entries.enumerated() {
                 try account(loss: entry.loss, norm: entry.norm, step: state.step - entries.count + 1 + k)
             }
@@ -413,7 +339,7 @@ public final class Trainer {
         /// just taken. Validation and the sample use their own state and random numbers, so the training
         /// trajectory is the same whether or not they run. Throws Interrupted on Ctrl-C during validation.
         func record(evaluate: Bool) throws {
-            if state.step % options.logEvery == 0 || evaluate { try readDeviceLosses() }
+            if state.step % options.logEvery == 0 || evaluate { try readLosses() }
             var validation: LossReport? = nil
             if evaluate {
                 SavePoints.validationStarts()
@@ -426,8 +352,7 @@ public final class Trainer {
                 state.windowLossSum = 0
                 state.windowSteps = 0
             }
-            report(.progress(progress(rate: rate > 0 ? rate : runCharacters / max(runSeconds, 1e-9),
-                                      charsPerStep: charsPerStep, maxEpochs: maxEpochs)))
+            report(.progress(progress(meter, limits)))
             guard evaluate else { return }
             var reducedRate: Double? = nil
             if let v = validation?.nats, schedule.reducesOnPlateau {
@@ -438,9 +363,9 @@ public final class Trainer {
                 state.plateau = plateau
             }
             let improved = try saveCheckpoint(validation: validation)
-            lastSavedStep = state.step
+            divergence.lastSavedStep = state.step
             var sampleRNG = RandomGenerator(seed: options.seed &+ UInt64(state.step))
-            let sample = isLeader ? withAverageOnHost { sampleText(rng: &sampleRNG) } : ""
+            let sample = isLeader ? model.withParameters(averagedBy: average) { sampleText(rng: &sampleRNG) } : ""
             report(.evaluated(step: state.step, validation: validation, sample: sample, improved: improved, reducedRate: reducedRate))
         }
 
@@ -449,7 +374,7 @@ public final class Trainer {
             state.pendingEvaluation = true
             try saveCheckpoint(validation: nil)
             crn_clear_interrupt()
-            return result(.interrupted, rate: runSeconds > 0 ? runCharacters / runSeconds : 0)
+            return result(.interrupted, rate: meter.overallRate)
         }
 
         if state.pendingEvaluation == true {
@@ -459,136 +384,42 @@ public final class Trainer {
 
         while !done() {
             if share != nil ? agreedStop : stopRequested() {
-                try readDeviceLosses()
+                try readLosses()
                 try saveCheckpoint(validation: nil)
                 crn_clear_interrupt()
-                return result(.interrupted, rate: runSeconds > 0 ? runCharacters / runSeconds : 0)
+                return result(.interrupted, rate: meter.overallRate)
             }
             let t0 = monotonicSeconds()
             let batch = data.next(rng: &rng, inputs: &inputs, targets: &targets)
-            stepCharacters = Double(batch.T * batch.B)
             state.learningRate = schedule.rate(update: state.step, seconds: state.trainingSeconds,
                                                reductions: state.plateau?.reductions ?? 0)
-            if let onDevice {
-                // The whole step, clipping and update included, queued on the device (DeviceTrainingStep);
-                // its loss and norm are read with the others when the loss is next recorded.
-                // Data-parallel: this rank's streams, its own dropout masks; NCCL averages the gradients in the step.
-                let B = share?.batch ?? batch.B
-                let recurrent = B == onDevice.hidden.batch ? onDevice.hidden : try onDevice.step.model.hiddenState(batch: B)
-                if batch.reset { try recurrent.reset() }
-                func step(_ x: [Int32], _ y: [Int32], _ generator: inout RandomGenerator) throws {
-                    try onDevice.step.step(x, targets: y, T: batch.T, B: B, state: recurrent, rng: &generator,
-                                           learningRate: Float(state.learningRate), clipNorm: options.clipNorm.map { Float($0) },
-                                           clipValue: options.clipValue.map { Float($0) }, categories: batch.categories)
-                }
-                if let share {
-                    share.slice(batch.inputs, T: batch.T, into: &localInputs)
-                    share.slice(batch.targets, T: batch.T, into: &localTargets)
-                    var masks = rankMasks(share)
-                    try step(localInputs, localTargets, &masks)
-                } else {
-                    let rows = batch.T * B
-                    try step(Array(batch.inputs.prefix(rows)), Array(batch.targets.prefix(rows)), &rng)
-                }
-            } else {
-                let loss: Double, norm: Double
-                var agreedAt: Double? = nil
-                if let share {
-                    let agreement: Agreement
-                    (loss, norm, agreement) = try dataParallelGradients(batch, share: share, startedAt: t0 - leaderTail)
-                    agreedStop = agreement.stop
-                    state.trainingSeconds = agreement.trainingSeconds
-                    agreedAt = monotonicSeconds()
-                } else {
-                    // Names mode: every batch is fresh lines from the zero state, of its own size.
-                    let recurrent = batch.B == hidden.batch ? hidden : model.hiddenState(batch: batch.B)
-                    if batch.reset { recurrent.reset() }
-                    loss = batch.inputs.withUnsafeBufferPointer { x in
-                        batch.targets.withUnsafeBufferPointer { y in
-                            model.lossAndGradients(x.baseAddress!, targets: y.baseAddress!, T: batch.T, B: batch.B,
-                                                   state: recurrent, rng: &rng, categories: batch.categories)
-                        }
-                    }
-                    if let c = options.clipNorm {
-                        norm = GradientClipping.clipGlobalNorm(model.gradients, maxNorm: Float(c))
-                    } else {
-                        norm = GradientClipping.norm(model.gradients)
-                    }
-                }
-                // A diverged step is refused before its update.
-                try account(loss: loss, norm: norm, step: state.step + 1)
-                if let c = options.clipValue { GradientClipping.clipValue(model.gradients, value: Float(c)) }
-                optimizer.update(parameters: model.parameters, gradients: model.gradients, learningRate: Float(state.learningRate))
-                average?.update(from: model.parameters)
-                model.thaw()
-                if let agreedAt { leaderTail = monotonicSeconds() - agreedAt }
+            var agreedAt = t0
+            let agreement: (() -> [Double])? = share == nil ? nil : {
+                // Data-parallel: a stop any rank was asked for, and rank 0's training time.
+                agreedAt = monotonicSeconds()
+                return [self.stopRequested() ? 1 : 0, leader ? self.state.trainingSeconds + (agreedAt - t0 + leaderTail) : 0]
             }
-            state.step += 1
-            if let onDevice, state.firstLoss == nil || state.step % options.logEvery == 0 || state.step % options.evalEvery == 0
-                || onDevice.step.logIsFull {
-                // The wait for the queued steps is part of their time.
-                try readDeviceLosses()
-            }
-            if let share, onDevice != nil {
-                let agreed = try share.ranks.sum([stopRequested() ? 1 : 0,
-                                                  leader ? state.trainingSeconds + (monotonicSeconds() - t0) : 0])
+            let stepNumber = state.step + 1
+            if let agreed = try backend.step(batch, learningRate: state.learningRate, rng: &rng,
+                                            beforeUpdate: { try account(loss: $0, norm: $1, step: stepNumber) }, agreement: agreement) {
                 agreedStop = agreed[0] > 0
                 state.trainingSeconds = agreed[1]
+                leaderTail = monotonicSeconds() - agreedAt
+            }
+            state.step += 1
+            if state.firstLoss == nil || state.step % options.logEvery == 0 || state.step % options.evalEvery == 0
+                || backend.mustReadLosses {
+                // The wait for a device's queued steps is part of their time.
+                try readLosses()
             }
             let dt = monotonicSeconds() - t0
             // Data-parallel: rank 0's clock, agreed in the step, so that every rank stops at the same step.
             if share == nil { state.trainingSeconds += dt }
-            runSeconds += dt
-            runSteps += 1
-            rateWindowSteps += 1
-            runCharacters += stepCharacters
-            windowCharacters += stepCharacters
-            charsPerStep = runCharacters / Double(runSteps)
-
-            let now = monotonicSeconds()
-            if now - rateWindowStart >= 1 || rateWindowSteps >= 50 {
-                rate = windowCharacters / (now - rateWindowStart)
-                rateWindowStart = now
-                rateWindowSteps = 0
-                windowCharacters = 0
-            }
+            meter.record(seconds: dt, characters: Double(batch.T * batch.B))
             let evaluateNow = state.step % options.evalEvery == 0 || done()
             do { try record(evaluate: evaluateNow) } catch is Interrupted { return try stopDuringValidation() }
         }
-        return result(.finished, rate: runSeconds > 0 ? runCharacters / runSeconds : 0, stoppedEarly: stoppedEarly())
-    }
-
-    /// What the ranks agree on in each step besides the gradient: the mean loss, rank 0's gradient
-    /// norm (so that every rank clips alike, whatever its thread count), a stop any rank was asked
-    /// for, and rank 0's training time.
-    struct Agreement { var stop: Bool; var trainingSeconds: Double }
-
-    /// This rank's share of the step: its streams' loss and gradient, then the average over all ranks'
-    /// (one all-reduce of the flat gradient), clipped by the global norm as one process would.
-    private func dataParallelGradients(_ batch: TrainingData.Batch, share: RankShare, startedAt: Double) throws
-        -> (loss: Double, norm: Double, Agreement) {
-        share.slice(batch.inputs, T: batch.T, into: &localInputs)
-        share.slice(batch.targets, T: batch.T, into: &localTargets)
-        if batch.reset { hidden.reset() }
-        var masks = rankMasks(share)
-        let local = localInputs.withUnsafeBufferPointer { x in
-            localTargets.withUnsafeBufferPointer { y in
-                model.lossAndGradients(x.baseAddress!, targets: y.baseAddress!, T: batch.T, B: share.batch, state: hidden, rng: &masks)
-            }
-        }
-        try share.average(model.gradients)
-        let leader = share.ranks.isLeader
-        let norm = leader ? GradientClipping.norm(model.gradients) : 0
-        let agreed = try share.ranks.sum([local / Double(share.ranks.size), norm, stopRequested() ? 1 : 0,
-                                          leader ? state.trainingSeconds + (monotonicSeconds() - startedAt) : 0])
-        if let c = options.clipNorm { GradientClipping.scale(model.gradients, norm: agreed[1], maxNorm: Float(c)) }
-        return (agreed[0], agreed[1], Agreement(stop: agreed[2] > 0, trainingSeconds: agreed[3]))
-    }
-
-    /// This rank's generator for the step's dropout masks. The same draw on every rank keeps the shared
-    /// generator (the batches') in step; the rank mixed in gives each rank its own masks.
-    private func rankMasks(_ share: RankShare) -> RandomGenerator {
-        RandomGenerator(seed: rng.next() ^ (UInt64(share.ranks.rank) &* 0x9E37_79B9_7F4A_7C15))
+        return result(.finished, rate: meter.overallRate, stoppedEarly: limits.stoppedEarly(state))
     }
 
     /// Data-parallel validation: rank 0 validates and the others learn its result (or that it was
@@ -639,15 +470,10 @@ public final class Trainer {
                        charactersPerSecond: rate, directory: directory)
     }
 
-    private func progress(rate: Double, charsPerStep: Double, maxEpochs: Double?) -> TrainingProgress {
-        var eta: Double? = nil
-        let secondsPerStep = charsPerStep / max(rate, 1e-9)
-        if let s = options.maxSteps { eta = Double(max(0, s - state.step)) * secondsPerStep }
-        if let e = maxEpochs {
-            let left = (e - data.progress) * Double(data.batchesPerEpoch) * secondsPerStep
-            eta = min(eta ?? left, left)
-        }
-        if let t = options.maxTime { eta = min(eta ?? .infinity, max(0, t - state.trainingSeconds)) }
+    private func progress(_ meter: ThroughputMeter, _ limits: RunLimits) -> TrainingProgress {
+        let rate = meter.recent
+        let eta = limits.secondsLeft(state, epochs: data.progress, batchesPerEpoch: data.batchesPerEpoch,
+                                     secondsPerStep: meter.charactersPerStep / max(rate, 1e-9))
         return TrainingProgress(step: state.step, maxSteps: options.maxSteps, epoch: data.progress,
                                 smoothedLoss: state.smoothLoss ?? .nan, lastValidationLoss: state.lastValidationLoss,
                                 learningRate: state.learningRate, charactersPerSecond: rate, etaSeconds: eta)
@@ -656,33 +482,11 @@ public final class Trainer {
     /// Loss on the validation part, streams as wide as the training batch, state carried through.
     /// With --ema, the loss of the average.
     public func validate(check: () throws -> Void = {}) throws -> LossReport? {
-        let found: LossReport?
-        if let onDevice {
-            // The parameters are swapped back even when validation stops (Ctrl-C), before its error.
-            try onDevice.step.swapAverage()
-            let outcome = Result {
-                try data.validationLoss(model: onDevice.step.model, batch: options.batchSize, chunk: options.seqLength, check: check)
-            }
-            try onDevice.step.swapAverage()
-            found = try outcome.get()
-        } else {
-            found = try withAverageOnHost {
-                try data.validationLoss(model: model, batch: options.batchSize, chunk: options.seqLength, check: check)
-            }
+        guard let report = try backend.validationLoss(data, batch: options.batchSize, chunk: options.seqLength, check: check) else {
+            return nil
         }
-        guard let report = found else { return nil }
         state.lastValidationLoss = report.nats
         return report
-    }
-
-    /// Runs `body` with the host model's parameters exchanged for their average (--ema; on a device, as
-    /// last downloaded), then exchanges them back.
-    private func withAverageOnHost<R>(_ body: () throws -> R) rethrows -> R {
-        guard let average else { return try body() }
-        average.swap(with: model.parameters)
-        model.thaw()
-        defer { average.swap(with: model.parameters); model.thaw() }
-        return try body()
     }
 
     /// Commits the training state, latest (and best when validation improved) and the loss history as
@@ -696,12 +500,8 @@ public final class Trainer {
             improved = true
         }
         if validation != nil { state.evaluationsWithoutImprovement = improved ? 0 : (state.evaluationsWithoutImprovement ?? 0) + 1 }
-        if let onDevice {
-            // The device's values into the host's buffers, which are what the files are made of.
-            try onDevice.step.download(parameters: model.parameters, optimizer: optimizer)
-            hidden.load(try onDevice.hidden.flattened())
-            model.thaw()
-        }
+        // A device's values into the host's buffers, which are what the files are made of.
+        try backend.storeToHost()
         state.epoch = data.epoch
         state.position = data.position
         state.rng = rng.words.map { String($0) }
@@ -714,14 +514,14 @@ public final class Trainer {
             savedHidden = model.hiddenState(batch: share.globalBatch)
             savedHidden.load(try share.gathered(hidden, hidden: c.hidden, parts: c.cell.stateCount))
         }
-        guard checkpoints != nil else { return improved }
+        guard runFolder.writes else { return improved }
         let trainState = state.encode(model: model, optimizer: optimizer, hidden: savedHidden, average: average)
         let summary = TrainingSummary(step: state.step, epoch: data.progress, trainLoss: state.smoothLoss ?? .nan,
                                       validationLoss: state.lastValidationLoss, corpus: options.textPath)
         var cp = Checkpoint(model: model, vocabulary: data.vocabulary, startCharacter: startCharacter, training: summary)
         if data.names { cp.info.names = true }
         cp.info.categoryNames = data.categoryNames
-        let bytes = withAverageOnHost { cp.encode() }
+        let bytes = model.withParameters(averagedBy: average) { cp.encode() }
         let c = model.config
         let title = "\(c.cell.rawValue) \(c.layers)x\(c.hidden) on \(FilePath(options.textPath).lastComponent?.string ?? "")"
         var files: [(name: String, bytes: [UInt8])] = [("train-state.safetensors", trainState), ("latest.safetensors", bytes)]
@@ -729,7 +529,7 @@ public final class Trainer {
         files.append(("loss.csv", Array(LossHistory.csv(state.history).utf8)))
         let best = state.bestStep.flatMap { step in state.bestValidationLoss.map { (step: step, loss: $0) } }
         files.append(("loss.svg", Array(LossHistory.svg(state.history, title: title, best: best).utf8)))
-        try checkpoints?.commit(step: state.step, files: files, keep: improved ? [] : ["best.safetensors"])
+        try runFolder.commit(step: state.step, files: files, keep: improved ? [] : ["best.safetensors"])
         return improved
     }
 }

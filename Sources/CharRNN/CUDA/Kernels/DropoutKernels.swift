@@ -6,7 +6,7 @@ extension KernelSource {
     /// twin: the same hash and comparison, so CharRNNModel draws the same masks from the same seeds.
     /// The seed is read from device memory, so a captured training step draws new masks each time it is
     /// replayed (the host writes the step's seeds first).
-    static let dropout = KernelSource(name: "dropout", kernels: ["dropout_mask"], code: """
+    static let dropout = KernelSource(name: "dropout", code: """
     __device__ __forceinline__ float crn_uniform(unsigned long long seed, unsigned long long i) {
         unsigned long long z = seed + 0x9E3779B97F4A7C15ULL * (i + 1ULL);
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
@@ -22,4 +22,14 @@ extension KernelSource {
         mask[i] = crn_uniform(*seed, (unsigned long long)(i % period)) < p ? 0.0f : keep;
     }
     """)
+}
+
+// MARK: Launchers, written by scripts/kernel-launchers.py from the kernels above: do not edit
+
+extension ComputeDevice {
+    func dropoutMask(threads: Int, n: Int, mask: DevicePointer?, p: Float, keep: Float, seed: DevicePointer?,
+        period: Int) throws {
+        try launch("dropout_mask", threads: threads, [.long(n), .pointer(mask), .float(p), .float(keep), .pointer(seed),
+            .long(period)])
+    }
 }

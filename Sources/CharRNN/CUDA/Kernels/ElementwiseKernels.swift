@@ -7,8 +7,7 @@ extension KernelSource {
     /// update, w read from device memory so that a captured step takes each step's); swap_floats: a <-> b.
     /// to_bf16: y = x rounded to bfloat16 (to nearest, ties to even; a NaN stays a NaN), the operands of
     /// --precision bf16's products (Precision.bfloat16Bits).
-    static let elementwise = KernelSource(name: "elementwise",
-                                          kernels: ["mul", "add", "fill_rows", "lerp_toward", "swap_floats", "to_bf16"], code: """
+    static let elementwise = KernelSource(name: "elementwise", code: """
     extern "C" __global__ void mul(long n, const float *x, const float *m, float *y) {
         const long i = CRN_THREAD;
         if (i >= n) return;
@@ -50,4 +49,32 @@ extension KernelSource {
         y[i] = (unsigned short)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
     }
     """)
+}
+
+// MARK: Launchers, written by scripts/kernel-launchers.py from the kernels above: do not edit
+
+extension ComputeDevice {
+    func mul(threads: Int, n: Int, x: DevicePointer?, m: DevicePointer?, y: DevicePointer?) throws {
+        try launch("mul", threads: threads, [.long(n), .pointer(x), .pointer(m), .pointer(y)])
+    }
+
+    func add(threads: Int, n: Int, a: DevicePointer?, b: DevicePointer?, y: DevicePointer?) throws {
+        try launch("add", threads: threads, [.long(n), .pointer(a), .pointer(b), .pointer(y)])
+    }
+
+    func fillRows(threads: Int, rows: Int, cols: Int, out: DevicePointer?, v: DevicePointer?) throws {
+        try launch("fill_rows", threads: threads, [.int(rows), .int(cols), .pointer(out), .pointer(v)])
+    }
+
+    func lerpToward(threads: Int, n: Int, a: DevicePointer?, p: DevicePointer?, weight: DevicePointer?) throws {
+        try launch("lerp_toward", threads: threads, [.long(n), .pointer(a), .pointer(p), .pointer(weight)])
+    }
+
+    func swapFloats(threads: Int, n: Int, a: DevicePointer?, b: DevicePointer?) throws {
+        try launch("swap_floats", threads: threads, [.long(n), .pointer(a), .pointer(b)])
+    }
+
+    func toBf16(threads: Int, n: Int, x: DevicePointer?, y: DevicePointer?) throws {
+        try launch("to_bf16", threads: threads, [.long(n), .pointer(x), .pointer(y)])
+    }
 }

@@ -8,8 +8,7 @@ extension KernelSource {
     ///          same on every run: no atomics. One thread per (v, e) of V*E.
     /// category_onehot: out[r, base + c] (row stride ldo) = 1 if c is row r's category (that of stream
     ///          r % B) else 0, the conditional model's input after the character (=). One thread per (r, c).
-    static let embedding = KernelSource(name: "embedding", kernels: ["embedding_forward", "embedding_backward", "category_onehot"],
-                                        code: """
+    static let embedding = KernelSource(name: "embedding", code: """
     extern "C" __global__ void embedding_forward(int rows, int E, const int *ids, const float *table,
                                                  const float *keep, float *out, int ldo) {
         const long k = CRN_THREAD;
@@ -37,4 +36,26 @@ extension KernelSource {
         out[r * ldo + base + c] = categories[r % B] == c ? 1.0f : 0.0f;
     }
     """)
+}
+
+// MARK: Launchers, written by scripts/kernel-launchers.py from the kernels above: do not edit
+
+extension ComputeDevice {
+    func embeddingForward(threads: Int, rows: Int, E: Int, ids: DevicePointer?, table: DevicePointer?,
+        keep: DevicePointer?, out: DevicePointer?, ldo: Int) throws {
+        try launch("embedding_forward", threads: threads, [.int(rows), .int(E), .pointer(ids), .pointer(table),
+            .pointer(keep), .pointer(out), .int(ldo)])
+    }
+
+    func embeddingBackward(threads: Int, V: Int, E: Int, first: DevicePointer?, rowsById: DevicePointer?,
+        d: DevicePointer?, ldd: Int, keep: DevicePointer?, grad: DevicePointer?) throws {
+        try launch("embedding_backward", threads: threads, [.int(V), .int(E), .pointer(first), .pointer(rowsById),
+            .pointer(d), .int(ldd), .pointer(keep), .pointer(grad)])
+    }
+
+    func categoryOnehot(threads: Int, rows: Int, B: Int, C: Int, categories: DevicePointer?, out: DevicePointer?,
+        ldo: Int, base: Int) throws {
+        try launch("category_onehot", threads: threads, [.int(rows), .int(B), .int(C), .pointer(categories),
+            .pointer(out), .int(ldo), .int(base)])
+    }
 }

@@ -5,7 +5,7 @@ extension KernelSource {
     ///          of their own); act[B,3H] = r, z, n (=); h = (1-z)*n + z*h_prev (=); hp's n third becomes
     ///          h W_hh^T + b_hh there, which backward reads (the CPU's hp holds its bias throughout).
     /// backward: dxp, dhp [B,3H] (=), the gradients of xp and hp; dh_prev[B,H] = dh*z (=).
-    static let gru = KernelSource(name: "gru", kernels: ["gru_forward", "gru_backward"], code: """
+    static let gru = KernelSource(name: "gru", code: """
     extern "C" __global__ void gru_forward(int B, int H, const float *xp, const float *b_ih, float *hp, const float *b_hh,
                                            const float *h_prev, float *act, float *h) {
         const long k = CRN_THREAD;
@@ -36,4 +36,21 @@ extension KernelSource {
         dh_prev[k] = dh * z;
     }
     """)
+}
+
+// MARK: Launchers, written by scripts/kernel-launchers.py from the kernels above: do not edit
+
+extension ComputeDevice {
+    func gruForward(threads: Int, B: Int, H: Int, xp: DevicePointer?, bIh: DevicePointer?, hp: DevicePointer?,
+        bHh: DevicePointer?, hPrev: DevicePointer?, act: DevicePointer?, h: DevicePointer?) throws {
+        try launch("gru_forward", threads: threads, [.int(B), .int(H), .pointer(xp), .pointer(bIh), .pointer(hp),
+            .pointer(bHh), .pointer(hPrev), .pointer(act), .pointer(h)])
+    }
+
+    func gruBackward(threads: Int, B: Int, H: Int, act: DevicePointer?, hp: DevicePointer?, hPrev: DevicePointer?,
+        dhOut: DevicePointer?, dhRec: DevicePointer?, dxp: DevicePointer?, dhp: DevicePointer?,
+        dhPrev: DevicePointer?) throws {
+        try launch("gru_backward", threads: threads, [.int(B), .int(H), .pointer(act), .pointer(hp), .pointer(hPrev),
+            .pointer(dhOut), .pointer(dhRec), .pointer(dxp), .pointer(dhp), .pointer(dhPrev)])
+    }
 }

@@ -11,9 +11,16 @@
 public struct KernelSource: Sendable {
     /// The file-like name of this part ("lstm"), for messages.
     public let name: String
-    /// The kernels it defines (extern "C" names).
+    /// The kernels it defines (extern "C" names), in the order of the code.
     public let kernels: [String]
     public let code: String
+
+    init(name: String, code: String) {
+        self.name = name
+        self.code = code
+        let opening = "extern \"C\" __global__ void "
+        kernels = code.components(separatedBy: opening).dropFirst().map { String($0.prefix { $0 != "(" }) }
+    }
 
     /// Threads per block for the element-wise launches.
     public static let blockSize = 256

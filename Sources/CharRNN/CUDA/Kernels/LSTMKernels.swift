@@ -6,7 +6,7 @@ extension KernelSource {
     ///          c = f*c_prev + i*g (=), h = o*tanh(c) (=).
     /// backward: dh = dh_out + dh_rec (dh_rec may be null); dc[B,H] carries dc from step t+1 in and
     ///           the dc for step t-1 out; writes dgates[B,4H] (=).
-    static let lstm = KernelSource(name: "lstm", kernels: ["lstm_forward", "lstm_backward"], code: """
+    static let lstm = KernelSource(name: "lstm", code: """
     extern "C" __global__ void lstm_forward(int B, int H, float *gates, const float *bias_ih, const float *bias_hh,
                                             const float *c_prev, float *c, float *h) {
         const long k = CRN_THREAD;
@@ -41,4 +41,20 @@ extension KernelSource {
         dc[k] = dcj * f;
     }
     """)
+}
+
+// MARK: Launchers, written by scripts/kernel-launchers.py from the kernels above: do not edit
+
+extension ComputeDevice {
+    func lstmForward(threads: Int, B: Int, H: Int, gates: DevicePointer?, biasIh: DevicePointer?,
+        biasHh: DevicePointer?, cPrev: DevicePointer?, c: DevicePointer?, h: DevicePointer?) throws {
+        try launch("lstm_forward", threads: threads, [.int(B), .int(H), .pointer(gates), .pointer(biasIh),
+            .pointer(biasHh), .pointer(cPrev), .pointer(c), .pointer(h)])
+    }
+
+    func lstmBackward(threads: Int, B: Int, H: Int, gates: DevicePointer?, cPrev: DevicePointer?, c: DevicePointer?,
+        dhOut: DevicePointer?, dhRec: DevicePointer?, dc: DevicePointer?, dgates: DevicePointer?) throws {
+        try launch("lstm_backward", threads: threads, [.int(B), .int(H), .pointer(gates), .pointer(cPrev), .pointer(c),
+            .pointer(dhOut), .pointer(dhRec), .pointer(dc), .pointer(dgates)])
+    }
 }

@@ -11,7 +11,7 @@ extension KernelSource {
     /// softmax_gradient, N * V threads (with gradient only): logits[r, j] = w * (softmax_j - [j = target])
     ///   (=), dL/dlogits of the loss scaled by w = scale, or row_scale[r] when row_scale is not null (the
     ///   classifier's weighted loss).
-    static let loss = KernelSource(name: "loss", kernels: ["softmax_lanes", "softmax_rows", "softmax_gradient"], code: """
+    static let loss = KernelSource(name: "loss", code: """
     #define CRN_SOFTMAX_LANES 32
 
     extern "C" __global__ void softmax_lanes(int N, int V, const float *logits, float *partials) {
@@ -51,4 +51,24 @@ extension KernelSource {
         logits[i] = (int)(i % V) == targets[r] ? g - w : g;
     }
     """)
+}
+
+// MARK: Launchers, written by scripts/kernel-launchers.py from the kernels above: do not edit
+
+extension ComputeDevice {
+    func softmaxLanes(threads: Int, N: Int, V: Int, logits: DevicePointer?, partials: DevicePointer?) throws {
+        try launch("softmax_lanes", threads: threads, [.int(N), .int(V), .pointer(logits), .pointer(partials)])
+    }
+
+    func softmaxRows(threads: Int, N: Int, V: Int, logits: DevicePointer?, targets: DevicePointer?,
+        partials: DevicePointer?, loss: DevicePointer?, rowStats: DevicePointer?) throws {
+        try launch("softmax_rows", threads: threads, [.int(N), .int(V), .pointer(logits), .pointer(targets),
+            .pointer(partials), .pointer(loss), .pointer(rowStats)])
+    }
+
+    func softmaxGradient(threads: Int, n: Int, V: Int, logits: DevicePointer?, targets: DevicePointer?,
+        rowStats: DevicePointer?, scale: Float, rowScale: DevicePointer?) throws {
+        try launch("softmax_gradient", threads: threads, [.long(n), .int(V), .pointer(logits), .pointer(targets),
+            .pointer(rowStats), .float(scale), .pointer(rowScale)])
+    }
 }

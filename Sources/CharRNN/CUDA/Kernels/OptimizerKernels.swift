@@ -5,9 +5,7 @@ extension KernelSource {
     /// device and a captured step takes each update's own values:
     /// s[0] = lr; s[1] = step_size = lr / (1 - b1^t); s[2] = bc2_root = sqrt(1 - b2^t);
     /// s[3] = shrink = 1 - lr * weight_decay for AdamW (1 otherwise); s[4] = 1 on the first update, else 0.
-    static let optimizers = KernelSource(name: "optimizers",
-                                         kernels: ["sgd_update", "sgd_momentum_update", "adam_update",
-                                                   "rmsprop_update", "adagrad_update"], code: """
+    static let optimizers = KernelSource(name: "optimizers", code: """
     extern "C" __global__ void sgd_update(long n, float *p, const float *g, const float *s) {
         const long i = CRN_THREAD;
         if (i >= n) return;
@@ -50,4 +48,36 @@ extension KernelSource {
         p[i] -= s[0] * gi / (sqrtf(m[i]) + eps);
     }
     """)
+}
+
+// MARK: Launchers, written by scripts/kernel-launchers.py from the kernels above: do not edit
+
+extension ComputeDevice {
+    func sgdUpdate(threads: Int, n: Int, p: DevicePointer?, g: DevicePointer?, s: DevicePointer?) throws {
+        try launch("sgd_update", threads: threads, [.long(n), .pointer(p), .pointer(g), .pointer(s)])
+    }
+
+    func sgdMomentumUpdate(threads: Int, n: Int, p: DevicePointer?, g: DevicePointer?, m: DevicePointer?,
+        s: DevicePointer?, mu: Float) throws {
+        try launch("sgd_momentum_update", threads: threads, [.long(n), .pointer(p), .pointer(g), .pointer(m),
+            .pointer(s), .float(mu)])
+    }
+
+    func adamUpdate(threads: Int, n: Int, p: DevicePointer?, g: DevicePointer?, m: DevicePointer?, v: DevicePointer?,
+        b1: Float, b2: Float, eps: Float, s: DevicePointer?) throws {
+        try launch("adam_update", threads: threads, [.long(n), .pointer(p), .pointer(g), .pointer(m), .pointer(v),
+            .float(b1), .float(b2), .float(eps), .pointer(s)])
+    }
+
+    func rmspropUpdate(threads: Int, n: Int, p: DevicePointer?, g: DevicePointer?, m: DevicePointer?, s: DevicePointer?,
+        alpha: Float, eps: Float) throws {
+        try launch("rmsprop_update", threads: threads, [.long(n), .pointer(p), .pointer(g), .pointer(m), .pointer(s),
+            .float(alpha), .float(eps)])
+    }
+
+    func adagradUpdate(threads: Int, n: Int, p: DevicePointer?, g: DevicePointer?, m: DevicePointer?, s: DevicePointer?,
+        eps: Float) throws {
+        try launch("adagrad_update", threads: threads, [.long(n), .pointer(p), .pointer(g), .pointer(m), .pointer(s),
+            .float(eps)])
+    }
 }

@@ -3,7 +3,7 @@ extension KernelSource {
     /// One thread per element of B*H; relu != 0 selects ReLU, else tanh.
     /// forward: h = act(pre + (bias_ih + bias_hh)) (=), pre[B,H] = x W_ih^T + h W_hh^T.
     /// backward: dpre = (dh_out + dh_rec) * act'(h) (=); dh_rec may be null.
-    static let rnn = KernelSource(name: "rnn", kernels: ["rnn_forward", "rnn_backward"], code: """
+    static let rnn = KernelSource(name: "rnn", code: """
     extern "C" __global__ void rnn_forward(int B, int H, const float *pre, const float *bias_ih, const float *bias_hh, float *h,
                                            int relu) {
         const long k = CRN_THREAD;
@@ -20,4 +20,20 @@ extension KernelSource {
         dpre[k] = relu ? (h[k] > 0.0f ? dh : 0.0f) : dh * (1.0f - h[k] * h[k]);
     }
     """)
+}
+
+// MARK: Launchers, written by scripts/kernel-launchers.py from the kernels above: do not edit
+
+extension ComputeDevice {
+    func rnnForward(threads: Int, B: Int, H: Int, pre: DevicePointer?, biasIh: DevicePointer?, biasHh: DevicePointer?,
+        h: DevicePointer?, relu: Int) throws {
+        try launch("rnn_forward", threads: threads, [.int(B), .int(H), .pointer(pre), .pointer(biasIh),
+            .pointer(biasHh), .pointer(h), .int(relu)])
+    }
+
+    func rnnBackward(threads: Int, B: Int, H: Int, h: DevicePointer?, dhOut: DevicePointer?, dhRec: DevicePointer?,
+        dpre: DevicePointer?, relu: Int) throws {
+        try launch("rnn_backward", threads: threads, [.int(B), .int(H), .pointer(h), .pointer(dhOut), .pointer(dhRec),
+            .pointer(dpre), .int(relu)])
+    }
 }

@@ -5,7 +5,7 @@ extension KernelSource {
     /// out[k] = partial sum k (=).
     /// log_step copies a step's summed loss and squared gradient norm into row *slot of the training
     /// log (the slot read from device memory, so a captured step writes where the host says).
-    static let reduction = KernelSource(name: "reduction", kernels: ["sum_floats", "sum_doubles", "log_step"], code: """
+    static let reduction = KernelSource(name: "reduction", code: """
     extern "C" __global__ void sum_floats(long n, const float *x, int square, int parts, double *out) {
         const long k = CRN_THREAD;
         if (k >= parts) return;
@@ -31,4 +31,21 @@ extension KernelSource {
         log[2 * *slot + 1] = *norm_squared;
     }
     """)
+}
+
+// MARK: Launchers, written by scripts/kernel-launchers.py from the kernels above: do not edit
+
+extension ComputeDevice {
+    func sumFloats(threads: Int, n: Int, x: DevicePointer?, square: Int, parts: Int, out: DevicePointer?) throws {
+        try launch("sum_floats", threads: threads, [.long(n), .pointer(x), .int(square), .int(parts), .pointer(out)])
+    }
+
+    func sumDoubles(threads: Int, n: Int, x: DevicePointer?, parts: Int, out: DevicePointer?) throws {
+        try launch("sum_doubles", threads: threads, [.long(n), .pointer(x), .int(parts), .pointer(out)])
+    }
+
+    func logStep(threads: Int, loss: DevicePointer?, normSquared: DevicePointer?, slot: DevicePointer?,
+        log: DevicePointer?) throws {
+        try launch("log_step", threads: threads, [.pointer(loss), .pointer(normSquared), .pointer(slot), .pointer(log)])
+    }
 }

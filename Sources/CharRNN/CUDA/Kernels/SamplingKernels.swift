@@ -39,11 +39,7 @@ extension KernelSource {
     /// largest logit's, 0 when every logit stays), how many logits equal to it stay (the first ones in
     /// id order), the largest logit's bits, unused.
     /// part_max, part_mass [B, P] and part_counts [B, P, 256] are per slice (P = ceil(V / SLICE)).
-    static let sampling = KernelSource(name: "sampling", kernels: [
-        "sample_next", "advance_draws", "sample_slice_max", "sample_select_begin", "sample_radix_count",
-        "sample_radix_choose", "sample_slice_mass", "sample_pick", "sample_nucleus_begin", "sample_nucleus_count",
-        "sample_nucleus_choose", "penalize_logits", "count_draws",
-    ], code: """
+    static let sampling = KernelSource(name: "sampling", code: """
     #define CRN_SAMPLE_SLICE 256
 
     extern "C" __global__ void advance_draws(unsigned long long *draws, int n) {
@@ -497,4 +493,85 @@ extension KernelSource {
         if (history) history[b] = chosen;
     }
     """)
+}
+
+// MARK: Launchers, written by scripts/kernel-launchers.py from the kernels above: do not edit
+
+extension ComputeDevice {
+    func advanceDraws(threads: Int, draws: DevicePointer?, n: Int) throws {
+        try launch("advance_draws", threads: threads, [.pointer(draws), .int(n)])
+    }
+
+    func penalizeLogits(threads: Int, B: Int, V: Int, logits: DevicePointer?, counts: DevicePointer?, presence: Float,
+        frequency: Float) throws {
+        try launch("penalize_logits", threads: threads, [.int(B), .int(V), .pointer(logits), .pointer(counts),
+            .float(presence), .float(frequency)])
+    }
+
+    func countDraws(threads: Int, B: Int, V: Int, ids: DevicePointer?, counts: DevicePointer?) throws {
+        try launch("count_draws", threads: threads, [.int(B), .int(V), .pointer(ids), .pointer(counts)])
+    }
+
+    func sampleNext(threads: Int, B: Int, V: Int, logits: DevicePointer?, invTemperature: Float, topK: Int, topP: Float,
+        greedy: Int, draws: DevicePointer?, offset: Int, ids: DevicePointer?, history: DevicePointer?) throws {
+        try launch("sample_next", threads: threads, [.int(B), .int(V), .pointer(logits), .float(invTemperature),
+            .int(topK), .float(topP), .int(greedy), .pointer(draws), .int(offset), .pointer(ids), .pointer(history)])
+    }
+
+    func sampleNucleusBegin(threads: Int, B: Int, V: Int, topP: Float, partMass: DevicePointer?, select: DevicePointer?,
+        nucleus: DevicePointer?) throws {
+        try launch("sample_nucleus_begin", threads: threads, [.int(B), .int(V), .float(topP), .pointer(partMass),
+            .pointer(select), .pointer(nucleus)])
+    }
+
+    func sampleNucleusCount(threads: Int, B: Int, V: Int, logits: DevicePointer?, invTemperature: Float,
+        select: DevicePointer?, shift: Int, partCounts: DevicePointer?, partHist: DevicePointer?) throws {
+        try launch("sample_nucleus_count", threads: threads, [.int(B), .int(V), .pointer(logits),
+            .float(invTemperature), .pointer(select), .int(shift), .pointer(partCounts), .pointer(partHist)])
+    }
+
+    func sampleNucleusChoose(threads: Int, B: Int, V: Int, partCounts: DevicePointer?, partHist: DevicePointer?,
+        shift: Int, invTemperature: Float, select: DevicePointer?, nucleus: DevicePointer?,
+        rankedCounts: DevicePointer?) throws {
+        try launch("sample_nucleus_choose", threads: threads, [.int(B), .int(V), .pointer(partCounts),
+            .pointer(partHist), .int(shift), .float(invTemperature), .pointer(select), .pointer(nucleus),
+            .pointer(rankedCounts)])
+    }
+
+    func sampleSliceMax(threads: Int, B: Int, V: Int, logits: DevicePointer?, partMax: DevicePointer?) throws {
+        try launch("sample_slice_max", threads: threads, [.int(B), .int(V), .pointer(logits), .pointer(partMax)])
+    }
+
+    func sampleSelectBegin(threads: Int, B: Int, V: Int, topK: Int, partMax: DevicePointer?,
+        select: DevicePointer?) throws {
+        try launch("sample_select_begin", threads: threads, [.int(B), .int(V), .int(topK), .pointer(partMax),
+            .pointer(select)])
+    }
+
+    func sampleRadixCount(threads: Int, B: Int, V: Int, logits: DevicePointer?, select: DevicePointer?, shift: Int,
+        partCounts: DevicePointer?) throws {
+        try launch("sample_radix_count", threads: threads, [.int(B), .int(V), .pointer(logits), .pointer(select),
+            .int(shift), .pointer(partCounts)])
+    }
+
+    func sampleRadixChoose(threads: Int, B: Int, V: Int, partCounts: DevicePointer?, shift: Int,
+        select: DevicePointer?) throws {
+        try launch("sample_radix_choose", threads: threads, [.int(B), .int(V), .pointer(partCounts), .int(shift),
+            .pointer(select)])
+    }
+
+    func sampleSliceMass(threads: Int, B: Int, V: Int, logits: DevicePointer?, invTemperature: Float,
+        select: DevicePointer?, ranked: Int, partCounts: DevicePointer?, partMass: DevicePointer?) throws {
+        try launch("sample_slice_mass", threads: threads, [.int(B), .int(V), .pointer(logits), .float(invTemperature),
+            .pointer(select), .int(ranked), .pointer(partCounts), .pointer(partMass)])
+    }
+
+    func samplePick(threads: Int, B: Int, V: Int, logits: DevicePointer?, invTemperature: Float, greedy: Int,
+        select: DevicePointer?, ranked: Int, partCounts: DevicePointer?, partMax: DevicePointer?,
+        partMass: DevicePointer?, draws: DevicePointer?, offset: Int, ids: DevicePointer?,
+        history: DevicePointer?) throws {
+        try launch("sample_pick", threads: threads, [.int(B), .int(V), .pointer(logits), .float(invTemperature),
+            .int(greedy), .pointer(select), .int(ranked), .pointer(partCounts), .pointer(partMax), .pointer(partMass),
+            .pointer(draws), .int(offset), .pointer(ids), .pointer(history)])
+    }
 }

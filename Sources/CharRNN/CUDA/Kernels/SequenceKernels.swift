@@ -4,7 +4,7 @@ extension KernelSource {
     /// reverse_time: dst[t, b, :] = src[T-1-t, b, :] (=) over [T*B, W]; src and dst must differ.
     /// copy_columns: dst[r * ldd + j] = src[r * lds + j] (=) for r < rows, j < W (a direction's half of
     ///               a [rows, D*H] matrix, or the last step's rows as features).
-    static let sequence = KernelSource(name: "sequence", kernels: ["reverse_time", "copy_columns"], code: """
+    static let sequence = KernelSource(name: "sequence", code: """
     extern "C" __global__ void reverse_time(int T, int B, int W, const float *src, float *dst) {
         const long k = CRN_THREAD;
         const long block = (long)B * W;
@@ -20,4 +20,18 @@ extension KernelSource {
         dst[r * ldd + j] = src[r * lds + j];
     }
     """)
+}
+
+// MARK: Launchers, written by scripts/kernel-launchers.py from the kernels above: do not edit
+
+extension ComputeDevice {
+    func reverseTime(threads: Int, T: Int, B: Int, W: Int, src: DevicePointer?, dst: DevicePointer?) throws {
+        try launch("reverse_time", threads: threads, [.int(T), .int(B), .int(W), .pointer(src), .pointer(dst)])
+    }
+
+    func copyColumns(threads: Int, rows: Int, W: Int, src: DevicePointer?, lds: Int, dst: DevicePointer?,
+        ldd: Int) throws {
+        try launch("copy_columns", threads: threads, [.int(rows), .int(W), .pointer(src), .int(lds), .pointer(dst),
+            .int(ldd)])
+    }
 }

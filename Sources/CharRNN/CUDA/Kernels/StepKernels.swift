@@ -22,7 +22,7 @@ extension KernelSource {
     ///           Threads as lstm_step's.
     /// decoder_step: logits[b, v] = h[b] W[v]^T + bias[v] (=). Threads: 32 per (b, v) of B*V, and at
     ///               least copy_count.
-    static let step = KernelSource(name: "step", kernels: ["lstm_step", "gru_step", "rnn_step", "decoder_step"], code: """
+    static let step = KernelSource(name: "step", code: """
     #ifdef __CUDACC_RTC__
     #define CRN_WARP 32
     __device__ __forceinline__ float crn_warp_sum(float v) {
@@ -160,4 +160,41 @@ extension KernelSource {
         if (lane == 0) logits[b * V + v] = s + bias[v];
     }
     """)
+}
+
+// MARK: Launchers, written by scripts/kernel-launchers.py from the kernels above: do not edit
+
+extension ComputeDevice {
+    func lstmStep(threads: Int, B: Int, H: Int, I: Int, x: DevicePointer?, ids: DevicePointer?, table: DevicePointer?,
+        wIh: DevicePointer?, wHh: DevicePointer?, biasIh: DevicePointer?, biasHh: DevicePointer?, hPrev: DevicePointer?,
+        c: DevicePointer?, hOut: DevicePointer?, copyFrom: DevicePointer?, copyTo: DevicePointer?,
+        copyCount: Int) throws {
+        try launch("lstm_step", threads: threads, [.int(B), .int(H), .int(I), .pointer(x), .pointer(ids),
+            .pointer(table), .pointer(wIh), .pointer(wHh), .pointer(biasIh), .pointer(biasHh), .pointer(hPrev),
+            .pointer(c), .pointer(hOut), .pointer(copyFrom), .pointer(copyTo), .long(copyCount)])
+    }
+
+    func gruStep(threads: Int, B: Int, H: Int, I: Int, x: DevicePointer?, ids: DevicePointer?, table: DevicePointer?,
+        wIh: DevicePointer?, wHh: DevicePointer?, biasIh: DevicePointer?, biasHh: DevicePointer?, hPrev: DevicePointer?,
+        hOut: DevicePointer?, copyFrom: DevicePointer?, copyTo: DevicePointer?, copyCount: Int) throws {
+        try launch("gru_step", threads: threads, [.int(B), .int(H), .int(I), .pointer(x), .pointer(ids),
+            .pointer(table), .pointer(wIh), .pointer(wHh), .pointer(biasIh), .pointer(biasHh), .pointer(hPrev),
+            .pointer(hOut), .pointer(copyFrom), .pointer(copyTo), .long(copyCount)])
+    }
+
+    func rnnStep(threads: Int, B: Int, H: Int, I: Int, x: DevicePointer?, ids: DevicePointer?, table: DevicePointer?,
+        wIh: DevicePointer?, wHh: DevicePointer?, biasIh: DevicePointer?, biasHh: DevicePointer?, relu: Int,
+        hPrev: DevicePointer?, hOut: DevicePointer?, copyFrom: DevicePointer?, copyTo: DevicePointer?,
+        copyCount: Int) throws {
+        try launch("rnn_step", threads: threads, [.int(B), .int(H), .int(I), .pointer(x), .pointer(ids),
+            .pointer(table), .pointer(wIh), .pointer(wHh), .pointer(biasIh), .pointer(biasHh), .int(relu),
+            .pointer(hPrev), .pointer(hOut), .pointer(copyFrom), .pointer(copyTo), .long(copyCount)])
+    }
+
+    func decoderStep(threads: Int, B: Int, V: Int, H: Int, h: DevicePointer?, weight: DevicePointer?,
+        bias: DevicePointer?, logits: DevicePointer?, copyFrom: DevicePointer?, copyTo: DevicePointer?,
+        copyCount: Int) throws {
+        try launch("decoder_step", threads: threads, [.int(B), .int(V), .int(H), .pointer(h), .pointer(weight),
+            .pointer(bias), .pointer(logits), .pointer(copyFrom), .pointer(copyTo), .long(copyCount)])
+    }
 }
