@@ -139,6 +139,22 @@ final class DataParallelCLITests: CLITestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 30)
     }
 
+    /// With no model option, rank 0 times the machine and every rank takes its figure: one settings line,
+    /// and ranks that chose alike (a model of another size on one rank would fail the gradient's
+    /// all-reduce, whose length is the parameter count).
+    func testSettingsChosenUnderMpirunAreRankZerosForEveryRank() throws {
+        let r = try mpirun(ranks: 2, ["train", text, "-o", dir + "/chosen", "--max-time", "4", "--sample-length", "0",
+                                      "--batch-size", "8"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let settings = r.stdout.split(separator: "\n").filter { $0.hasPrefix("settings: ") }
+        XCTAssertEqual(settings.count, 1, r.stdout)
+        XCTAssertTrue(settings.first?.contains(": LSTM 2x") == true, r.stdout)
+        XCTAssertTrue(r.stdout.contains("on each of 2 ranks"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("done: step "), r.stdout)
+        let state = try String(decoding: Data(contentsOf: URL(fileURLWithPath: dir + "/chosen/train-state.safetensors")), as: UTF8.self)
+        XCTAssertTrue(state.contains("automaticChoice"), "the choice is saved with the run")
+    }
+
     func testMisfitOptionsAreOneLineFromRankZero() throws {
         let odd = try mpirun(ranks: 2, ["train", text, "-o", dir + "/odd", "--max-steps", "2"] + run + ["--batch-size", "9"])
         XCTAssertNotEqual(odd.status, 0)

@@ -19,9 +19,13 @@ public struct CorpusProfile: Sendable, Equatable {
     /// Lines of the text (or items), and their mean length in characters.
     public var lines: Int
     public var meanLineLength: Double
+    /// The characters in common use: e to the entropy of the characters' frequencies (27 for tiny
+    /// Shakespeare's 65, 508 for the Tang poems' 2,574). nil: not measured, taken as few.
+    public var characterPerplexity: Double?
 
     public init(bytes: Int, trainingCharacters: Int, validationCharacters: Int, vocabulary: Int, trainingItems: Int? = nil,
-                validationItems: Int? = nil, categories: Int = 0, lines: Int, meanLineLength: Double) {
+                validationItems: Int? = nil, categories: Int = 0, lines: Int, meanLineLength: Double,
+                characterPerplexity: Double? = nil) {
         self.bytes = bytes
         self.trainingCharacters = trainingCharacters
         self.validationCharacters = validationCharacters
@@ -31,9 +35,11 @@ public struct CorpusProfile: Sendable, Equatable {
         self.categories = categories
         self.lines = lines
         self.meanLineLength = meanLineLength
+        self.characterPerplexity = characterPerplexity
     }
 
     public var names: Bool { trainingItems != nil }
+
 
     /// A text that reads as a list of short items (a name a line) though names mode was not asked for.
     public var looksLikeList: Bool { !names && lines >= 200 && meanLineLength <= 16 }
@@ -67,21 +73,35 @@ public struct CorpusProfile: Sendable, Equatable {
         let count = text.unicodeScalars.count
         let held = Int((Double(count) * validationFraction).rounded())
         let lineCharacters = lines.reduce(0) { $0 + $1.unicodeScalars.count }
+        var counts: [Unicode.Scalar: Int] = [:]
+        for c in text.unicodeScalars { counts[c, default: 0] += 1 }
         return CorpusProfile(bytes: bytes, trainingCharacters: count - held, validationCharacters: held,
-                             vocabulary: Set(text.unicodeScalars).count, lines: lines.count,
-                             meanLineLength: Double(lineCharacters) / Double(max(1, lines.count)))
+                             vocabulary: counts.count, lines: lines.count,
+                             meanLineLength: Double(lineCharacters) / Double(max(1, lines.count)),
+                             characterPerplexity: perplexity(counts.values))
     }
 
     private static func items(_ list: [String], bytes: Int, categories: Int, validationFraction: Double) -> CorpusProfile {
-        var scalars = Set<Unicode.Scalar>(["\n"])
-        for item in list { scalars.formUnion(item.unicodeScalars) }
+        var counts: [Unicode.Scalar: Int] = ["\n": list.count]
+        for item in list { for c in item.unicodeScalars { counts[c, default: 0] += 1 } }
         let held = Int((Double(list.count) * validationFraction).rounded())
         let characters = list.reduce(0) { $0 + $1.unicodeScalars.count + 1 }
         // Items are shuffled before the split: the held-out part is the mean's share.
         let heldCharacters = Int((Double(characters) * Double(held) / Double(max(1, list.count))).rounded())
         return CorpusProfile(bytes: bytes, trainingCharacters: characters - heldCharacters, validationCharacters: heldCharacters,
-                             vocabulary: scalars.count, trainingItems: list.count - held, validationItems: held,
+                             vocabulary: counts.count, trainingItems: list.count - held, validationItems: held,
                              categories: categories, lines: list.count,
-                             meanLineLength: Double(characters - list.count) / Double(max(1, list.count)))
+                             meanLineLength: Double(characters - list.count) / Double(max(1, list.count)),
+                             characterPerplexity: perplexity(counts.values))
+    }
+
+    private static func perplexity(_ counts: Dictionary<Unicode.Scalar, Int>.Values) -> Double {
+        let total = Double(counts.reduce(0, +))
+        guard total > 0 else { return 1 }
+        let entropy = counts.reduce(0.0) { h, n in
+            let p = Double(n) / total
+            return h - p * log(p)
+        }
+        return exp(entropy)
     }
 }
