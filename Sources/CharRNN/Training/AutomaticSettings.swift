@@ -46,13 +46,20 @@ public enum AutomaticSettings {
     }
 
     /// A text whose characters in common use (CorpusProfile.characterPerplexity) are more than this
-    /// many is learnt more slowly, character by character, each of them seen fewer times an epoch: its
-    /// pressure and the characters per weight it needs are scaled by the cube of this over their number.
+    /// many is learnt slowly, character by character, each of them seen few times an epoch: the
+    /// characters per weight a size needs are scaled by the cube of this over their number, and the run
+    /// is regularised by its passes over the text, not by the pressure (`largeAlphabetEpochs`).
     /// Calibrated on the one large alphabet measured, the Tang poems (508 characters in common use:
-    /// scaled by 0.0020): at 140 epochs an unregularised 2x128 was still improving (4.71 against 5.05
-    /// with dropout and weight drop 0.2), by 300 it had learnt them by heart. Texts in the Latin
-    /// alphabet use fewer (tiny Shakespeare 27, the Linux source 36) and are not scaled.
+    /// scaled by 0.0020). Texts in the Latin alphabet use fewer (tiny Shakespeare 27, the Linux source
+    /// 36) and are not scaled.
     public static let familiarAlphabet = 64.0
+
+    /// A large alphabet's text is regularised only when a run reads it more often than this, and then
+    /// as heavily as the rules go. The Tang poems: at 140 epochs an unregularised 2x128 was still
+    /// improving (4.71 and 4.63 against 5.05 with dropout and weight drop 0.2); by 300 char-rnn's 2x128
+    /// had learnt them by heart; at 770, dropout 0.25 alone reached 4.87 and dropout and weight drop 0.3
+    /// 4.59.
+    public static let largeAlphabetEpochs = 200.0
 
     /// The scale `familiarAlphabet` gives a text: 1 for a small alphabet.
     public static func familiarity(_ profile: CorpusProfile) -> Double {
@@ -142,8 +149,10 @@ public enum AutomaticSettings {
         let D = planned(hidden, rate: speed)
         let epochs = D / N
         let press = pressure(hidden, D)
-        let (dropout, weightDrop) = regularisation(pressure: press)
-        let regularised = press >= pressureToRegularise
+        let largeAlphabet = familiar < 1
+        let regularised = largeAlphabet ? epochs > largeAlphabetEpochs : press >= pressureToRegularise
+        let (dropout, weightDrop) = largeAlphabet ? (regularised ? regularisation(pressure: .infinity) : (0, 0))
+                                                  : regularisation(pressure: press)
 
         o.cell = .lstm
         o.layers = 2
@@ -200,12 +209,15 @@ public enum AutomaticSettings {
         let perWeight = (regularised ? charactersPerWeightRegularised : charactersPerWeight) * familiar
         s += "): the largest LSTM with \(Int(minimumUpdates)) updates, \(fmt(perWeight, perWeight < 10 ? 2 : 0)) "
         s += "characters per recurrent weight and at most \(Int(weightsPerCharacter)) recurrent weights per training character; "
-        if familiar < 1 {
-            s += "a large alphabet (\(fmt(profile.characterPerplexity ?? 0, 0)) characters in common use) is learnt slowly: "
-                + "these and the pressure are scaled by \(fmt(familiar, familiar < 0.01 ? 4 : 2)); "
+        if largeAlphabet {
+            s += "a large alphabet (\(fmt(profile.characterPerplexity ?? 0, 0)) characters in common use) is learnt slowly: the "
+                + "characters per weight are scaled by \(fmt(familiar, familiar < 0.01 ? 4 : 2)), and "
+                + (regularised ? "regularised, as \(fmt(epochs, 0)) epochs would learn it by heart (over \(Int(largeAlphabetEpochs)))"
+                               : "not regularised, as \(fmt(epochs, 0)) epochs would not learn it by heart (\(Int(largeAlphabetEpochs)) would)")
+        } else {
+            s += regularised ? "regularised, as it would learn the text by heart (pressure \(fmt(press, 0)))"
+                             : "not regularised, as the budget limits it more than the text (pressure \(fmt(press, 1)))"
         }
-        s += regularised ? "regularised, as it would learn the text by heart (pressure \(fmt(press, 0)))"
-                         : "not regularised, as the budget limits it more than the text (pressure \(fmt(press, 1)))"
         s += "; options given win"
         if profile.looksLikeList { s += " (short lines: if each is an item, such as a name, --names trains on one at a time)" }
         return Choice(options: o, plannedCharacters: D, epochs: epochs, summary: s)

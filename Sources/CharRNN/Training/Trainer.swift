@@ -309,7 +309,7 @@ public final class Trainer {
         var divergence = DivergenceGuard(directory: directory,
                                          lastSavedStep: runFolder.savedStep != nil || AtomicFile.exists(statePath) ? state.step : nil)
         /// Data-parallel: a stop every rank agreed on at the last step, and rank 0's time since then
-        /// that its last agreement did not include (the update after it).
+        /// that its last agreement did not include (the update after it, a device's wait).
         var agreedStop = false, leaderTail = 0.0
 
         let schedule = LearningRateSchedule(base: options.learningRate, kind: options.scheduleKind, decay: options.lrDecay,
@@ -393,18 +393,18 @@ public final class Trainer {
             let batch = data.next(rng: &rng, inputs: &inputs, targets: &targets)
             state.learningRate = schedule.rate(update: state.step, seconds: state.trainingSeconds,
                                                reductions: state.plateau?.reductions ?? 0)
-            var agreedAt = t0
+            var agreedAt: Double? = nil
             let agreement: (() -> [Double])? = share == nil ? nil : {
                 // Data-parallel: a stop any rank was asked for, and rank 0's training time.
-                agreedAt = monotonicSeconds()
-                return [self.stopRequested() ? 1 : 0, leader ? self.state.trainingSeconds + (agreedAt - t0 + leaderTail) : 0]
+                let now = monotonicSeconds()
+                agreedAt = now
+                return [self.stopRequested() ? 1 : 0, leader ? self.state.trainingSeconds + (now - t0 + leaderTail) : 0]
             }
             let stepNumber = state.step + 1
             if let agreed = try backend.step(batch, learningRate: state.learningRate, rng: &rng,
                                             beforeUpdate: { try account(loss: $0, norm: $1, step: stepNumber) }, agreement: agreement) {
                 agreedStop = agreed[0] > 0
                 state.trainingSeconds = agreed[1]
-                leaderTail = monotonicSeconds() - agreedAt
             }
             state.step += 1
             if state.firstLoss == nil || state.step % options.logEvery == 0 || state.step % options.evalEvery == 0
@@ -412,6 +412,8 @@ public final class Trainer {
                 // The wait for a device's queued steps is part of their time.
                 try readLosses()
             }
+            // Data-parallel: what rank 0 did after the agreement (the update, a device's wait) goes into the next one.
+            if let agreedAt { leaderTail = monotonicSeconds() - agreedAt }
             let dt = monotonicSeconds() - t0
             // Data-parallel: rank 0's clock, agreed in the step, so that every rank stops at the same step.
             if share == nil { state.trainingSeconds += dt }
