@@ -127,14 +127,19 @@ public enum AutomaticSettings {
             flopsRate = try rate(reference) * Double(config(reference).forwardFlopsPerCharacter)
         }
         let familiar = familiarity(profile)
+        let largeAlphabet = familiar < 1
         func pressure(_ h: Int, _ D: Double) -> Double {
-            memorisation(epochs: D / N, weights: Double(recurrentWeights(config(h))), characters: N) * familiar
+            memorisation(epochs: D / N, weights: Double(recurrentWeights(config(h))), characters: N)
+        }
+        // A large alphabet goes by its passes over the text, any other by the pressure.
+        func regularises(_ h: Int, _ D: Double) -> Bool {
+            largeAlphabet ? D / N > largeAlphabetEpochs : pressure(h, D) >= pressureToRegularise
         }
         // A size fits when the data can hold it, the budget gives it enough updates (a step or epoch
         // limit gives every size the same), and enough characters per weight for its regime.
         func fits(_ h: Int, _ D: Double) -> Bool {
             let weights = Double(recurrentWeights(config(h)))
-            let needed = (pressure(h, D) < pressureToRegularise ? charactersPerWeight : charactersPerWeightRegularised) * familiar
+            let needed = (regularises(h, D) ? charactersPerWeightRegularised : charactersPerWeight) * familiar
             return weights <= weightsPerCharacter * N && D / charactersPerStep >= min(minimumUpdates, fixed / charactersPerStep)
                 && D / weights >= needed
         }
@@ -149,8 +154,7 @@ public enum AutomaticSettings {
         let D = planned(hidden, rate: speed)
         let epochs = D / N
         let press = pressure(hidden, D)
-        let largeAlphabet = familiar < 1
-        let regularised = largeAlphabet ? epochs > largeAlphabetEpochs : press >= pressureToRegularise
+        let regularised = regularises(hidden, D)
         let (dropout, weightDrop) = largeAlphabet ? (regularised ? regularisation(pressure: .infinity) : (0, 0))
                                                   : regularisation(pressure: press)
 
