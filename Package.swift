@@ -68,7 +68,9 @@ let package = Package(
             ]
         ),
         .testTarget(name: "CharRNNTests", dependencies: ["CharRNN", "CCharRNNKernels", .product(name: "SystemPackage", package: "swift-system")], resources: [.copy("Fixtures")]),
-        .testTarget(name: "charrnnTests", dependencies: ["charrnn", "CharRNN"]),
+        // The README's "From Swift" program, compiled with everything else and run by a test.
+        .executableTarget(name: "from-swift", dependencies: ["CharRNN"], path: "Examples/FromSwift"),
+        .testTarget(name: "charrnnTests", dependencies: ["charrnn", "from-swift", "CharRNN"]),
         .testTarget(
             name: "CharRNNServerTests",
             dependencies: [

@@ -128,67 +128,26 @@ struct Sample: ParsableCommand {
             Terminal.writeFlushed(prime + found.text + ((prime + found.text).hasSuffix("\n") ? "" : "\n"))
             return
         }
-        if let gpu = try deviceOption.device.openSayingWhere() {
+        let gpu = try deviceOption.device.openSayingWhere()
+        if let gpu {
             if logprobs != nil { throw CharRNNError.invalidOption("--logprobs is computed on the CPU: add --device cpu") }
-            return try sampleOnDevice(gpu, cp, options: options, length: length, category: categoryIndex, opening: opening,
-                                      stopStrings: stopStrings)
+            try MemoryEstimate.check(MemoryEstimate.inference(cp.model.config, T: 1, B: count), what: "drawing \(count) samples together", on: gpu)
+        } else {
+            // One stream's step is split by gate units: about 64 hidden units a thread pay for their share
+            // from 256 units up (2x256: 1.4 times faster on 2 threads than on 1). Below that one thread: the
+            // 2x128 LSTM drew 45.6k-54.1k characters/s on 1 thread of a 16-core Xeon against 42.2k-46.1k on 2
+            // (three alternating rounds, 2026-11-24), and the same on 1 and 2 threads of a 2-core Zen 5.
+            let hidden = cp.model.config.hidden
+            BLAS.setThreads(threads ?? min(CPUCount.usable, hidden >= 256 ? hidden / 64 : 1))
         }
-        // One stream's step is split by gate units: about 64 hidden units a thread pay for their share
-        // from 256 units up (2x256: 1.4 times faster on 2 threads than on 1). Below that one thread: the
-        // 2x128 LSTM drew 45.6k-54.1k characters/s on 1 thread of a 16-core Xeon against 42.2k-46.1k on 2
-        // (three alternating rounds, 2026-11-24), and the same on 1 and 2 threads of a 2-core Zen 5.
-        let hidden = cp.model.config.hidden
-        BLAS.setThreads(threads ?? min(CPUCount.usable, hidden >= 256 ? hidden / 64 : 1))
-        let sampler = Sampler(checkpoint: cp)
-        var rng = RandomGenerator(seed: seed ?? UInt64(monotonicSeconds() * 1e6))
-        if interactive {
-            try runInteractive(options: options, length: length, rng: &rng, opening: opening, stopStrings: stopStrings) {
-                prime, options, length, rng, emit in
-                try sampler.generate(prime: prime, length: length, options: options, rng: &rng, category: categoryIndex, emit: emit)
-            }
-            return
+        if count > 1 {
+            try MemoryEstimate.check(MemoryEstimate.product([count, length, 8]), what: "keeping \(count) samples of \(length) characters")
         }
-        _ = try cp.vocabulary.encode(prime, what: "the prime text")
-        if unique || novel {
-            // One at a time, so each is printed as soon as it is found.
-            try distinctSamples(cp, rng: &rng) { _, rng in
-                [StopStrings.cut(try sampler.generate(prime: prime, length: length, options: options, rng: &rng, category: categoryIndex),
-                                 at: stopStrings).text]
-            }
-            return
-        }
-        for i in 0..<count {
-            var filter = StopStrings(stopStrings)
-            if let k = logprobs {
-                // JSON lines: each character with its score; offsets count characters of the text after the prime.
-                var offset = 0, pending: CharacterScore? = nil
-                func print(_ pieces: [StopStrings.Piece]) {
-                    for p in pieces {
-                        guard let s = p.score else { continue }
-                        Terminal.writeFlushed(ScoredCharacterLine(sample: i, offset: offset, score: s, alternatives: k).json + "\n")
-                        offset += 1
-                    }
-                }
-                try sampler.generate(prime: prime, length: length, options: options, rng: &rng, category: categoryIndex, keep: false,
-                                     alternatives: k, emit: { ch in
-                                         print(filter.feed([(ch, pending)]))
-                                         return !filter.stopped
-                                     }, score: { pending = $0 })
-                print(filter.flush())
-                continue
-            }
-            if i > 0 && options.stop == nil { Terminal.writeFlushed("\n") }
-            Terminal.writeFlushed(prime)
-            var last: Unicode.Scalar? = prime.unicodeScalars.last
-            func print(_ pieces: [StopStrings.Piece]) { if let end = write(pieces) { last = end } }
-            try sampler.generate(prime: prime, length: length, options: options, rng: &rng, category: categoryIndex,
-                                 keep: false) { ch in
-                print(filter.feed([(ch, nil)]))
-                return !filter.stopped
-            }
-            print(filter.flush())
-            if last != "\n" { Terminal.writeFlushed("\n") }
-        }
+        let generator = try TextGenerator(checkpoint: cp, device: gpu)
+        try draw(with: generator, cp, options: options, length: length, category: categoryIndex, opening: opening, stopStrings: stopStrings)
+        // The text is right either way; only the speed is not what it should be. (Not said after an
+        // error, whose own line says what went wrong.)
+        if let why = generator.graphFailure { Terminal.error("charrnn: note: generating step by step, as a CUDA graph failed: \(why)") }
     }
 
     /// Dynamic evaluation over the prime: the checkpoint's model keeps the adapted weights, and every
@@ -234,34 +193,18 @@ struct Sample: ParsableCommand {
         return out
     }
 
-    /// The --count samples as one batch of streams on a GPU (DeviceGenerator); one sample streams as it
-    /// is drawn, several are printed when done. --unique and --novel draw batches until enough differ;
-    /// --interactive draws one stream per prompt. Each draw's seed comes from the --seed generator.
-    private func sampleOnDevice(_ gpu: ComputeDevice, _ cp: Checkpoint, options: SamplingOptions, length: Int,
-                                category: Int32?, opening: (String) -> String, stopStrings: [String]) throws {
-        try MemoryEstimate.check(MemoryEstimate.inference(cp.model.config, T: 1, B: count), what: "drawing \(count) samples together", on: gpu)
-        if count > 1 {
-            try MemoryEstimate.check(MemoryEstimate.product([count, length, 8]), what: "keeping \(count) samples of \(length) characters")
-        }
-        let model = try DeviceModel(config: cp.model.config, device: gpu)
-        try model.setParameters(cp.model.parameters)
-        let generator = try DeviceGenerator(model: model, vocabulary: cp.vocabulary, startCharacter: cp.startCharacter)
-        generator.namesMode = cp.info.names ?? false
-        try draw(on: generator, cp, options: options, length: length, category: category, opening: opening, stopStrings: stopStrings)
-        // The text is right either way; only the speed is not what it should be. (Not said after an
-        // error, whose own line says what went wrong.)
-        if let why = generator.graphFailure { Terminal.error("charrnn: note: generating step by step, as a CUDA graph failed: \(why)") }
-    }
-
-    private func draw(on generator: DeviceGenerator, _ cp: Checkpoint, options: SamplingOptions, length: Int,
+    /// The --count samples are streams 0 to count-1 of the seed (TextGenerator), on the CPU one after
+    /// another and on a GPU as one batch; one sample streams as it is drawn, several are printed when
+    /// done. --unique and --novel draw until enough differ; --interactive draws one stream per prompt.
+    /// Each of those draws' seeds comes from the --seed generator.
+    private func draw(with generator: TextGenerator, _ cp: Checkpoint, options: SamplingOptions, length: Int,
                       category: Int32?, opening: (String) -> String, stopStrings: [String]) throws {
         let seed = self.seed ?? UInt64(monotonicSeconds() * 1e6)
         if interactive {
             var rng = RandomGenerator(seed: seed)
             try runInteractive(options: options, length: length, rng: &rng, opening: opening, stopStrings: stopStrings) {
                 prime, options, length, rng, emit in
-                try generator.generate(prime: prime, streams: 1, length: length, options: options, seed: rng.next(),
-                                       category: category, chunk: 16) { fresh in
+                try generator.generate(prime: prime, length: length, options: options, seed: rng.next(), category: category) { fresh in
                     fresh[0].unicodeScalars.allSatisfy { emit($0) }
                 }[0]
             }
@@ -270,10 +213,26 @@ struct Sample: ParsableCommand {
         _ = try cp.vocabulary.encode(prime, what: "the prime text")
         if unique || novel {
             var rng = RandomGenerator(seed: seed)
+            // The CPU draws one sample at a time, so each is printed as soon as it is found; a GPU draws many together.
+            let most = generator.device == nil ? 1 : 256
             try distinctSamples(cp, rng: &rng) { n, rng in
-                try generator.generate(prime: prime, streams: min(n, 256), length: length, options: options, seed: rng.next(),
+                try generator.generate(prime: prime, streams: min(n, most), length: length, options: options, seed: rng.next(),
                                        category: category, chunk: 256).map { StopStrings.cut($0, at: stopStrings).text }
             }
+            return
+        }
+        if let k = logprobs {
+            // JSON lines: each character with its score; offsets count characters of the text after the prime.
+            var filters = [StopStrings](repeating: StopStrings(stopStrings), count: count)
+            var offsets = [Int](repeating: 0, count: count), pending = [CharacterScore?](repeating: nil, count: count)
+            try generator.generate(prime: prime, streams: count, length: length, options: options, seed: seed, category: category,
+                                   keep: false, emit: { fresh in
+                for (i, piece) in fresh.enumerated() where !piece.isEmpty {
+                    printScores(filters[i].feed(piece.unicodeScalars.map { ($0, pending[i]) }), sample: i, offset: &offsets[i], alternatives: k)
+                }
+                return true
+            }, alternatives: k, score: { pending[$0] = $1 })
+            for i in 0..<count { printScores(filters[i].flush(), sample: i, offset: &offsets[i], alternatives: k) }
             return
         }
         if count == 1 { Terminal.writeFlushed(prime) }
@@ -298,6 +257,14 @@ struct Sample: ParsableCommand {
             if i > 0 && options.stop == nil { Terminal.writeFlushed("\n") }
             let sample = prime + text
             Terminal.writeFlushed(sample + (sample.hasSuffix("\n") ? "" : "\n"))
+        }
+    }
+
+    private func printScores(_ pieces: [StopStrings.Piece], sample: Int, offset: inout Int, alternatives: Int) {
+        for p in pieces {
+            guard let s = p.score else { continue }
+            Terminal.writeFlushed(ScoredCharacterLine(sample: sample, offset: offset, score: s, alternatives: alternatives).json + "\n")
+            offset += 1
         }
     }
 

@@ -53,8 +53,7 @@ final class ServerHardeningTests: XCTestCase {
             for seed in 1...8 {
                 let reply = try jsonObject(try await client.execute(uri: "/v1/generate", method: .post,
                                                                     body: body(["model": "dinos", "seed": seed])).body)
-                var rng = RandomGenerator(seed: UInt64(seed))
-                let expected = try sampler.generate(prime: "", length: 200, options: SamplingOptions(), rng: &rng)
+                let expected = try sampler.generate(prime: "", length: 200, options: SamplingOptions(), seed: UInt64(seed))
                 XCTAssertEqual(reply["text"] as? String, expected, "seed \(seed)")
                 XCTAssertEqual(reply["finish_reason"] as? String, "stop", "seed \(seed): one name, ended at its line break")
             }

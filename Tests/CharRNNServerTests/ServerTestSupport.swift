@@ -47,8 +47,7 @@ struct ServerFixture {
     /// What the library's Sampler gives for the same request.
     func expectedText(prompt: String, length: Int, options: SamplingOptions, seed: UInt64) throws -> String {
         let sampler = Sampler(checkpoint: try Checkpoint.load(generatorPath))
-        var rng = RandomGenerator(seed: seed)
-        return try sampler.generate(prime: prompt, length: length, options: options, rng: &rng)
+        return try sampler.generate(prime: prompt, length: length, options: options, seed: seed)
     }
 
     func remove() { try? FileManager.default.removeItem(atPath: directory) }

@@ -40,7 +40,7 @@ final class GenerationOptionsTests: XCTestCase {
             var counts = [Int](repeating: 0, count: vocab.count)
             let draws = 40_000
             c.logits.withUnsafeBufferPointer { logits in
-                for _ in 0..<draws { counts[Int(sampler.choose(logits: logits.baseAddress!, options: options, rng: &rng))] += 1 }
+                for _ in 0..<draws { counts[Int(sampler.choose(logits: logits.baseAddress!, options: options, draw: rng.nextFloat()))] += 1 }
             }
             for j in 0..<vocab.count where c.probabilities[j] == 0 { XCTAssertEqual(counts[j], 0, "case \(k): character \(j) is outside the nucleus") }
             let kept = c.probabilities.filter { $0 > 0 }.count
@@ -82,9 +82,8 @@ final class GenerationOptionsTests: XCTestCase {
         let vocab = Vocabulary(scalarsOf: "abcdefgh \n".unicodeScalars)
         let model = randomModel(ModelConfig(cell: .gru, layers: 2, hidden: 12, embed: 4, vocabSize: vocab.count), seed: 8)
         let sampler = Sampler(model: model, vocabulary: vocab, startCharacter: "\n")
-        var rng = RandomGenerator(seed: 3)
         var scores: [CharacterScore] = []
-        let text = try sampler.generate(prime: "ab", length: 300, options: SamplingOptions(), rng: &rng, alternatives: 3,
+        let text = try sampler.generate(prime: "ab", length: 300, options: SamplingOptions(), seed: 3, alternatives: 3,
                                         emit: { _ in true }, score: { scores.append($0) })
         XCTAssertEqual(scores.count, 300)
         XCTAssertEqual(String(String.UnicodeScalarView(scores.map(\.character))), text)
@@ -127,8 +126,7 @@ final class BeamSearchTests: XCTestCase {
             XCTAssertEqual(exhaustive.logprob, best.score, accuracy: 1e-4)
             // One beam is greedy decoding.
             let sampler = Sampler(model: model, vocabulary: vocab, startCharacter: "\n")
-            var rng = RandomGenerator(seed: 0)
-            let greedy = try sampler.generate(prime: "ab", length: L, options: SamplingOptions(greedy: true), rng: &rng)
+            let greedy = try sampler.generate(prime: "ab", length: L, options: SamplingOptions(greedy: true), seed: 0)
             XCTAssertEqual(try search.search(prime: "ab", beams: 1, length: L).text, greedy, "\(cell)")
             // More beams never find a less likely text; the same search gives the same text.
             var previous = -Double.infinity
@@ -178,7 +176,7 @@ final class PenaltyTests: XCTestCase {
                 c.logits.withUnsafeBufferPointer { logits in
                     (counts ?? []).withUnsafeBufferPointer { seen in
                         for _ in 0..<draws {
-                            h[Int(sampler.choose(logits: logits.baseAddress!, options: options, rng: &rng, counts: counts == nil ? nil : seen.baseAddress))] += 1
+                            h[Int(sampler.choose(logits: logits.baseAddress!, options: options, draw: rng.nextFloat(), counts: counts == nil ? nil : seen.baseAddress))] += 1
                         }
                     }
                 }

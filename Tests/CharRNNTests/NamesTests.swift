@@ -24,7 +24,7 @@ final class NamesTests: XCTestCase {
         var generated: [String] = []
         for seed in 0..<40 {
             var r = RandomGenerator(seed: UInt64(seed))
-            let s = try sampler.generate(prime: "", length: 40, options: SamplingOptions(temperature: 0.8, stop: "\n"), rng: &r)
+            let s = try sampler.generate(prime: "", length: 40, options: SamplingOptions(temperature: 0.8, stop: "\n"), seed: r.next())
             XCTAssertFalse(s.contains("\n"))
             generated.append(s)
         }
@@ -61,12 +61,12 @@ final class NamesTests: XCTestCase {
         var r = RandomGenerator(seed: 1)
         let options = SamplingOptions(temperature: 0.7, stop: "\n")
         for _ in 0..<10 {
-            let v = try sampler.generate(prime: "", length: 20, options: options, rng: &r, category: 1)
-            let s = try sampler.generate(prime: "", length: 20, options: options, rng: &r, category: 0)
+            let v = try sampler.generate(prime: "", length: 20, options: options, seed: r.next(), category: 1)
+            let s = try sampler.generate(prime: "", length: 20, options: options, seed: r.next(), category: 0)
             XCTAssertTrue(v.allSatisfy { "aeiou".contains($0) }, v)
             XCTAssertTrue(s.allSatisfy { "kptsz".contains($0) }, s)
         }
-        XCTAssertThrowsError(try sampler.generate(prime: "", length: 5, options: options, rng: &r))
+        XCTAssertThrowsError(try sampler.generate(prime: "", length: 5, options: options, seed: r.next()))
     }
 
     /// Gradient check of the category input path (layer 0 reads [embedding | one-hot category]).

@@ -212,8 +212,7 @@ final class NamesModeTests: XCTestCase {
             }
             XCTAssertEqual(last, .stopped, "seed \(seed): the name ends at its line break, not at the length")
             XCTAssertFalse(text.contains("\n"))
-            var rng = RandomGenerator(seed: seed)
-            XCTAssertEqual(try sampler.generate(prime: "", length: 500, options: SamplingOptions(), rng: &rng), text,
+            XCTAssertEqual(try sampler.generate(prime: "", length: 500, options: SamplingOptions(), seed: seed), text,
                            "seed \(seed): the server's batch and the CLI's sampler give the same name")
         }
         // A stop the caller chose wins.

@@ -12,9 +12,9 @@ final class SamplingTests: XCTestCase {
     func testSameSeedSameText() throws {
         let s = sampler()
         var r1 = RandomGenerator(seed: 42), r2 = RandomGenerator(seed: 42), r3 = RandomGenerator(seed: 43)
-        let a = try s.generate(prime: "abc", length: 200, options: SamplingOptions(temperature: 0.9), rng: &r1)
-        let b = try s.generate(prime: "abc", length: 200, options: SamplingOptions(temperature: 0.9), rng: &r2)
-        let c = try s.generate(prime: "abc", length: 200, options: SamplingOptions(temperature: 0.9), rng: &r3)
+        let a = try s.generate(prime: "abc", length: 200, options: SamplingOptions(temperature: 0.9), seed: r1.next())
+        let b = try s.generate(prime: "abc", length: 200, options: SamplingOptions(temperature: 0.9), seed: r2.next())
+        let c = try s.generate(prime: "abc", length: 200, options: SamplingOptions(temperature: 0.9), seed: r3.next())
         XCTAssertEqual(a, b)
         XCTAssertNotEqual(a, c)
         XCTAssertEqual(a.unicodeScalars.count, 200)
@@ -23,8 +23,8 @@ final class SamplingTests: XCTestCase {
     func testTopOneIsGreedy() throws {
         let s = sampler()
         var r1 = RandomGenerator(seed: 1), r2 = RandomGenerator(seed: 2)
-        let greedy = try s.generate(prime: "", length: 50, options: SamplingOptions(greedy: true), rng: &r1)
-        let top1 = try s.generate(prime: "", length: 50, options: SamplingOptions(temperature: 1.5, topK: 1), rng: &r2)
+        let greedy = try s.generate(prime: "", length: 50, options: SamplingOptions(greedy: true), seed: r1.next())
+        let top1 = try s.generate(prime: "", length: 50, options: SamplingOptions(temperature: 1.5, topK: 1), seed: r2.next())
         XCTAssertEqual(greedy, top1)
     }
 
@@ -34,14 +34,14 @@ final class SamplingTests: XCTestCase {
         // one of which is the greedy choice.
         for prefix in ["ab", "hg", "c d"] {
             var g = RandomGenerator(seed: 0)
-            let best = try s.generate(prime: prefix, length: 1, options: SamplingOptions(greedy: true), rng: &g)
+            let best = try s.generate(prime: prefix, length: 1, options: SamplingOptions(greedy: true), seed: g.next())
             var seen = Set<Unicode.Scalar>()
             var unrestricted = Set<Unicode.Scalar>()
             for seed in 0..<60 {
                 var r = RandomGenerator(seed: UInt64(seed))
-                seen.formUnion(try s.generate(prime: prefix, length: 1, options: SamplingOptions(temperature: 3, topK: 2), rng: &r).unicodeScalars)
+                seen.formUnion(try s.generate(prime: prefix, length: 1, options: SamplingOptions(temperature: 3, topK: 2), seed: r.next()).unicodeScalars)
                 var r2 = RandomGenerator(seed: UInt64(seed))
-                unrestricted.formUnion(try s.generate(prime: prefix, length: 1, options: SamplingOptions(temperature: 3), rng: &r2).unicodeScalars)
+                unrestricted.formUnion(try s.generate(prime: prefix, length: 1, options: SamplingOptions(temperature: 3), seed: r2.next()).unicodeScalars)
             }
             XCTAssertEqual(seen.count, 2, prefix)
             XCTAssertTrue(seen.contains(best.unicodeScalars.first!), prefix)
@@ -73,20 +73,18 @@ final class SamplingTests: XCTestCase {
 
     func testStopCharacterEndsTheSample() throws {
         let s = sampler()
-        var rng = RandomGenerator(seed: 9)
-        let text = try s.generate(prime: "", length: 500, options: SamplingOptions(temperature: 1, stop: " "), rng: &rng)
+        let text = try s.generate(prime: "", length: 500, options: SamplingOptions(temperature: 1, stop: " "), seed: 9)
         XCTAssertFalse(text.contains(" "))
         XCTAssertLessThan(text.count, 500)
     }
 
     func testUnknownPrimeAndBadOptionsAreErrors() {
         let s = sampler()
-        var rng = RandomGenerator(seed: 1)
-        XCTAssertThrowsError(try s.generate(prime: "abz", length: 5, options: SamplingOptions(), rng: &rng)) {
+        XCTAssertThrowsError(try s.generate(prime: "abz", length: 5, options: SamplingOptions(), seed: 1)) {
             XCTAssertEqual("\($0)", "the prime text has characters the model never saw: 'z'")
         }
-        XCTAssertThrowsError(try s.generate(prime: "a", length: 5, options: SamplingOptions(temperature: 0), rng: &rng))
-        XCTAssertThrowsError(try s.generate(prime: "a", length: 5, options: SamplingOptions(topK: 0), rng: &rng))
+        XCTAssertThrowsError(try s.generate(prime: "a", length: 5, options: SamplingOptions(temperature: 0), seed: 1))
+        XCTAssertThrowsError(try s.generate(prime: "a", length: 5, options: SamplingOptions(topK: 0), seed: 1))
     }
 
     /// Frozen inference steps (weights packed once, one kernel whatever the batch) give each row exactly

@@ -62,6 +62,12 @@ void crn_mul(const float *x, const float *m, float *y, size_t n);
 // Dropout mask elements [begin, end): mask[i] = 0 where a hash of (seed, i % period) drawn uniform in
 // [0, 1) is below p, else keep. The GPU's dropout_mask kernel draws the same (dropout.c); period = the
 // count for an ordinary mask, B*H over T*B*H for one mask repeated at every step.
+// The counter-based generator: the j-th draw of `seed`, uniform in [0, 1) with 24 bits (SplitMix64's
+// finaliser of seed + golden * (j + 1)); and the seed of stream `stream` of a generation seeded `seed`.
+// Generated text draws its k-th character of stream b with crn_uniform(crn_stream_seed(seed, b), k) on
+// the CPU and the GPU alike.
+float crn_uniform(uint64_t seed, uint64_t j);
+uint64_t crn_stream_seed(uint64_t seed, uint64_t stream);
 void crn_dropout_mask(int64_t begin, int64_t end, float *mask, float p, float keep, uint64_t seed, int64_t period);
 // y[i] += x[i]
 void crn_add(const float *x, float *y, size_t n);

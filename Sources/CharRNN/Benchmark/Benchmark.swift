@@ -137,11 +137,15 @@ public enum Benchmark {
             var tokens = [Int32](repeating: 0, count: B)
             let options = SamplingOptions(temperature: 0.8)
             var noDropout = RandomGenerator(seed: 0)
+            var draws = (0..<B).map { StreamDraws(seed: 1, stream: $0) }
             func step() {
                 let logits = tokens.withUnsafeBufferPointer {
                     model.forward($0.baseAddress!, T: 1, B: B, state: state, training: false, rng: &noDropout)
                 }
-                for b in 0..<B { tokens[b] = sampler.choose(logits: logits + b * V, options: options, rng: &rng) }
+                for b in 0..<B {
+                    tokens[b] = sampler.choose(logits: logits + b * V, options: options, draw: draws[b].current)
+                    draws[b].advance()
+                }
             }
             for _ in 0..<20 { step() }
             let (n, dt) = timed(seconds: seconds, minSteps: max(minSteps, 50), step)

@@ -1,9 +1,8 @@
 import Foundation
 
 /// A trained language model, ready to generate and evaluate text, on the CPU or a GPU: the one type an
-/// app needs. It wraps a checkpoint with the CPU's Sampler or the GPU's DeviceGenerator and Evaluation,
-/// so the calls are the same on either device (the texts are not: the two devices draw differently, and
-/// each gives the same text for the same seed and options).
+/// app needs. It wraps a checkpoint with a TextGenerator and Evaluation, so the calls are the same on
+/// either device, and so is a seed's text (up to rounding at a draw's edge: TextGenerator).
 ///
 ///     let model = try LanguageModel(contentsOf: "runs/mine")
 ///     for try await piece in model.generate(prompt: "ROMEO:", length: 200) { print(piece, terminator: "") }
@@ -15,9 +14,7 @@ public final class LanguageModel: @unchecked Sendable {
     public let checkpoint: Checkpoint
     /// The GPU it runs on; nil for the CPU.
     public let device: ComputeDevice?
-    private let sampler: Sampler?
-    private let generator: DeviceGenerator?
-    private let deviceModel: DeviceModel?
+    private let generator: TextGenerator
     private let lock = NSLock()
 
     /// Loads a checkpoint file or a training folder (its best, else latest, checkpoint). `device` nil
@@ -25,19 +22,7 @@ public final class LanguageModel: @unchecked Sendable {
     public init(contentsOf path: String, device: ComputeDevice? = nil) throws {
         checkpoint = try Checkpoint.load(path)
         self.device = device
-        if let device {
-            let model = try DeviceModel(config: checkpoint.model.config, device: device)
-            try model.setParameters(checkpoint.model.parameters)
-            let generator = try DeviceGenerator(model: model, vocabulary: checkpoint.vocabulary, startCharacter: checkpoint.startCharacter)
-            generator.namesMode = checkpoint.info.names ?? false
-            self.generator = generator
-            deviceModel = model
-            sampler = nil
-        } else {
-            sampler = Sampler(checkpoint: checkpoint)
-            generator = nil
-            deviceModel = nil
-        }
+        generator = try TextGenerator(checkpoint: checkpoint, device: device)
     }
 
     /// The categories a model trained by category generates in (nil for any other model).
@@ -71,18 +56,12 @@ public final class LanguageModel: @unchecked Sendable {
     @discardableResult
     public func generateText(prompt: String, length: Int, options: SamplingOptions = SamplingOptions(), seed: UInt64,
                              category: String? = nil, emit: ((String) -> Bool)? = nil) throws -> String {
-        guard length >= 0 else { throw CharRNNError.invalidOption("length must be 0 or more (got \(length))") }
-        let index = try categoryIndex(category)
+        let index = try generator.categoryIndex(category)
         lock.lock()
         defer { lock.unlock() }
-        if let generator {
-            return try generator.generate(prime: prompt, streams: 1, length: length, options: options, seed: seed, category: index,
-                                          chunk: 16) { pieces in emit?(pieces[0]) ?? true }[0]
-        }
-        var rng = RandomGenerator(seed: seed)
-        return try sampler!.generate(prime: prompt, length: length, options: options, rng: &rng, category: index) { ch in
-            emit?(String(ch)) ?? true
-        }
+        return try generator.generate(prime: prompt, length: length, options: options, seed: seed, category: index) { pieces in
+            emit?(pieces[0]) ?? true
+        }[0]
     }
 
     /// How well the model predicts `text`: its mean cross-entropy, perplexity and bits per character,
@@ -95,17 +74,8 @@ public final class LanguageModel: @unchecked Sendable {
         guard ids.count >= 2 else { throw CharRNNError.invalidOption("the text needs at least 2 characters to evaluate") }
         lock.lock()
         defer { lock.unlock() }
-        if let deviceModel { return try Evaluation.loss(of: deviceModel, ids: ids, streams: 1, chunk: 256) }
+        if let deviceModel = generator.deviceModel { return try Evaluation.loss(of: deviceModel, ids: ids, streams: 1, chunk: 256) }
         return try Evaluation.loss(of: checkpoint.model, ids: ids, streams: 1, chunk: 256)
-    }
-
-    private func categoryIndex(_ category: String?) throws -> Int32? {
-        guard let category else { return nil }
-        guard let names = categories else { throw CharRNNError.invalidOption("this model was not trained with categories") }
-        guard let i = names.firstIndex(of: category) else {
-            throw CharRNNError.invalidOption("unknown category '\(category)'; the model knows: \(names.joined(separator: ", "))")
-        }
-        return Int32(i)
     }
 }
 

@@ -11,15 +11,15 @@ public final class GenerationStream {
     public internal(set) var lastScore: CharacterScore?
     /// Times each character was generated, for the penalties (empty without them).
     var counts: [Int32] = []
-    var rng: RandomGenerator
+    var draws: StreamDraws
     let category: Int32?
     /// Per layer, per state vector (h, and c for an LSTM), H values: the stream's row of HiddenState.
     var state: [Float]
     var token: Int32
 
-    init(options: SamplingOptions, length: Int, rng: RandomGenerator, category: Int32?, state: [Float], token: Int32,
+    init(options: SamplingOptions, length: Int, draws: StreamDraws, category: Int32?, state: [Float], token: Int32,
          scoring: Int? = nil) {
-        self.options = options; self.length = length; self.rng = rng; self.scoring = scoring
+        self.options = options; self.length = length; self.draws = draws; self.scoring = scoring
         self.category = category; self.state = state; self.token = token
         finished = length == 0
     }
@@ -114,7 +114,7 @@ public final class GenerationBatch {
         state.reset()
         // All but the last prime character, a chunk of input products at a time.
         model.read(Array(context.dropLast()), state: state, categories: categoryIndex.map { [$0] })
-        let stream = GenerationStream(options: options, length: length, rng: RandomGenerator(seed: seed),
+        let stream = GenerationStream(options: options, length: length, draws: StreamDraws(seed: seed),
                                       category: categoryIndex, state: state.flattened, token: context[context.count - 1], scoring: scoring)
         if options.penalizes { stream.counts = [Int32](repeating: 0, count: vocabulary.count) }
         return stream
@@ -218,8 +218,9 @@ public final class GenerationBatch {
         outcomes.reserveCapacity(B)
         for (b, s) in streams.enumerated() {
             let next = s.counts.withUnsafeBufferPointer {
-                sampler.choose(logits: logits + b * V, options: s.options, rng: &s.rng, counts: $0.baseAddress)
+                sampler.choose(logits: logits + b * V, options: s.options, draw: s.draws.current, counts: $0.baseAddress)
             }
+            s.draws.advance()
             if s.options.penalizes { s.counts[Int(next)] += 1 }
             if let top = s.scoring {
                 s.lastScore = CharacterScore(chosen: Int(next), logprobs: Sampler.logProbabilities(logits: logits + b * V, count: V),

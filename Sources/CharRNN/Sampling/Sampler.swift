@@ -93,14 +93,15 @@ public final class Sampler {
     }
 
     /// Feeds the prime text (or the start character when it is empty) from the zero state, then draws up
-    /// to `length` characters, calling `emit` with each; `emit` returns false to stop early.
-    /// Returns the generated text (without the prime), or "" with `keep: false`, for a caller that takes
-    /// it all from `emit` (an endless --length then runs in constant memory).
-    @discardableResult
+    /// to `length` characters with stream `stream` of `seed` (StreamDraws), calling `emit` with each;
+    /// `emit` returns false to stop early. Returns the generated text (without the prime), or "" with
+    /// `keep: false`, for a caller that takes it all from `emit` (an endless --length then runs in
+    /// constant memory).
     ///
     /// `score`, when given, gets each character's score (its log-probability under the model at
     /// temperature 1 and the `alternatives` most likely characters) before `emit` gets the character.
-    public func generate(prime: String, length: Int, options: SamplingOptions, rng: inout RandomGenerator,
+    @discardableResult
+    public func generate(prime: String, length: Int, options: SamplingOptions, seed: UInt64, stream: Int = 0,
                          category: Int32? = nil, keep: Bool = true, alternatives: Int = 0,
                          emit: (Unicode.Scalar) -> Bool = { _ in true }, score: ((CharacterScore) -> Void)? = nil) throws -> String {
         let options = options.endingNames(namesMode)
@@ -122,11 +123,13 @@ public final class Sampler {
         var token = context[context.count - 1]
         var out = String.UnicodeScalarView()
         var counts = [Int32](repeating: 0, count: options.penalizes ? vocabulary.count : 0)
+        var draws = StreamDraws(seed: seed, stream: stream)
         for _ in 0..<length {
             let logits = withUnsafePointer(to: &token) {
                 model.forward($0, T: 1, B: 1, state: state, training: false, rng: &noDropout, categories: categories)
             }
-            token = counts.withUnsafeBufferPointer { choose(logits: logits, options: options, rng: &rng, counts: $0.baseAddress) }
+            token = counts.withUnsafeBufferPointer { choose(logits: logits, options: options, draw: draws.current, counts: $0.baseAddress) }
+            draws.advance()
             if options.penalizes { counts[Int(token)] += 1 }
             let ch = vocabulary.decode(token)
             if let score, ch != options.stop {
@@ -165,9 +168,9 @@ public final class Sampler {
         return (0..<V).map { logits[$0] - shift }
     }
 
-    /// Picks the next id from logits [V]; `counts` [V], how often each character was generated so far,
-    /// for the penalties.
-    public func choose(logits raw: UnsafePointer<Float>, options: SamplingOptions, rng: inout RandomGenerator,
+    /// Picks the next id from logits [V] with the draw `u` in [0, 1) (StreamDraws.current; greedy needs
+    /// none); `counts` [V], how often each character was generated so far, for the penalties.
+    public func choose(logits raw: UnsafePointer<Float>, options: SamplingOptions, draw u: Float,
                        counts: UnsafePointer<Int32>? = nil) -> Int32 {
         let V = vocabulary.count
         var logits = raw
@@ -189,11 +192,11 @@ public final class Sampler {
         if let nucleus = options.topP, nucleus < 1 { Self.keepNucleus(p, count: V, mass: nucleus) }
         var total: Float = 0
         for j in 0..<V { total += p[j] }
-        let u = Float(rng.nextDouble()) * total
+        let target = u * total
         var acc: Float = 0
         for j in 0..<V {
             acc += p[j]
-            if u < acc { return Int32(j) }
+            if target < acc { return Int32(j) }
         }
         for j in stride(from: V - 1, through: 0, by: -1) where p[j] > 0 { return Int32(j) }
         return Int32(V - 1)

@@ -364,8 +364,8 @@ public final class Trainer {
             }
             let improved = try saveCheckpoint(validation: validation)
             divergence.lastSavedStep = state.step
-            var sampleRNG = RandomGenerator(seed: options.seed &+ UInt64(state.step))
-            let sample = isLeader ? model.withParameters(averagedBy: average) { sampleText(rng: &sampleRNG) } : ""
+            let sampleSeed = options.seed &+ UInt64(state.step)
+            let sample = isLeader ? model.withParameters(averagedBy: average) { sampleText(seed: sampleSeed) } : ""
             report(.evaluated(step: state.step, validation: validation, sample: sample, improved: improved, reducedRate: reducedRate))
         }
 
@@ -444,24 +444,24 @@ public final class Trainer {
     }
 
     /// The sample shown at each validation: text from the start character, or (names mode) a few names,
-    /// one per category for a conditional model.
-    private func sampleText(rng: inout RandomGenerator) -> String {
+    /// one per category for a conditional model (stream i of `seed` for the i-th).
+    private func sampleText(seed: UInt64) -> String {
         let sampler = Sampler(model: model, vocabulary: data.vocabulary, startCharacter: startCharacter)
         sampler.namesMode = data.names
         guard data.names else {
             guard options.sampleLength > 0 else { return "" }
             // Ctrl-C ends the sample early; the loop then saves and stops.
             let text = (try? sampler.generate(prime: "", length: options.sampleLength, options: SamplingOptions(temperature: 0.8),
-                                              rng: &rng, emit: { _ in !self.stopRequested() })) ?? ""
+                                              seed: seed, emit: { _ in !self.stopRequested() })) ?? ""
             return Sampler.opening(prime: "", startCharacter: startCharacter, namesMode: false) + text
         }
         let stop = SamplingOptions(temperature: 0.8, stop: "\n")
         if let names = data.categoryNames {
             return names.indices.prefix(8).map { c in
-                names[c] + ": " + ((try? sampler.generate(prime: "", length: 30, options: stop, rng: &rng, category: Int32(c))) ?? "")
+                names[c] + ": " + ((try? sampler.generate(prime: "", length: 30, options: stop, seed: seed, stream: c, category: Int32(c))) ?? "")
             }.joined(separator: "\n")
         }
-        return (0..<5).map { _ in (try? sampler.generate(prime: "", length: 30, options: stop, rng: &rng)) ?? "" }
+        return (0..<5).map { i in (try? sampler.generate(prime: "", length: 30, options: stop, seed: seed, stream: i)) ?? "" }
             .joined(separator: "\n")
     }
 

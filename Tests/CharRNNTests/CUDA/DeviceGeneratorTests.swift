@@ -101,14 +101,35 @@ final class DeviceGeneratorTests: XCTestCase {
         let (cpu, gpu) = try model()
         let generator = try DeviceGenerator(model: gpu, vocabulary: Self.vocabulary, startCharacter: "a")
         let sampler = Sampler(model: cpu, vocabulary: Self.vocabulary, startCharacter: "a")
-        var rng = RandomGenerator(seed: 1)
-        let plain = try sampler.generate(prime: "abc", length: 60, options: SamplingOptions(greedy: true), rng: &rng)
+        let plain = try sampler.generate(prime: "abc", length: 60, options: SamplingOptions(greedy: true), seed: 1)
         for (presence, frequency) in [(Float(1.5), Float(0)), (0, 0.4), (-0.5, 0.8)] {
             let options = SamplingOptions(greedy: true, presencePenalty: presence, frequencyPenalty: frequency)
-            let want = try sampler.generate(prime: "abc", length: 60, options: options, rng: &rng)
+            let want = try sampler.generate(prime: "abc", length: 60, options: options, seed: 1)
             XCTAssertNotEqual(want, plain, "\(presence), \(frequency)")
             let texts = try generator.generate(prime: "abc", streams: 2, length: 60, options: options, seed: 1, chunk: 16)
             XCTAssertEqual(texts, [want, want], "\(presence), \(frequency)")
+        }
+    }
+
+    /// The one seed rule: stream b of a seed draws the same numbers on the CPU and the device, and on the
+    /// device whatever the number of streams beside it, so the texts are the same (sampled, with top-k,
+    /// top-p and penalties), and stream 0 is what the server's batch and a one-stream call give.
+    func testASeedGivesTheSameTextsOnTheCPUAndTheDeviceWhateverTheStreams() throws {
+        let (cpu, _) = try model()
+        let onCPU = try TextGenerator(model: cpu, vocabulary: Self.vocabulary, startCharacter: "a")
+        let onDevice = try TextGenerator(model: cpu, vocabulary: Self.vocabulary, startCharacter: "a", device: DeviceTrainerTests.device)
+        XCTAssertNil(onCPU.device)
+        XCTAssertNotNil(onDevice.device)
+        for options in [SamplingOptions(temperature: 1), SamplingOptions(temperature: 0.7, topK: 4, topP: 0.9, frequencyPenalty: 0.5)] {
+            let want = try onCPU.generate(prime: "abc", streams: 4, length: 50, options: options, seed: 21)
+            XCTAssertEqual(Set(want).count, 4, "four streams, four texts")
+            XCTAssertEqual(try onDevice.generate(prime: "abc", streams: 4, length: 50, options: options, seed: 21, chunk: 16), want, "\(options)")
+            XCTAssertEqual(try onDevice.generate(prime: "abc", streams: 2, length: 50, options: options, seed: 21), Array(want.prefix(2)))
+            XCTAssertEqual(try onCPU.generate(prime: "abc", length: 50, options: options, seed: 21), [want[0]])
+            XCTAssertNotEqual(try onCPU.generate(prime: "abc", length: 50, options: options, seed: 22), [want[0]])
+        }
+        XCTAssertThrowsError(try onDevice.generate(prime: "abc", length: 5, options: SamplingOptions(), seed: 1, score: { _, _ in })) {
+            XCTAssertEqual("\($0)", "each character's score is computed on the CPU")
         }
     }
 
@@ -119,9 +140,8 @@ final class DeviceGeneratorTests: XCTestCase {
         let texts = try generator.generate(prime: "abc", streams: 2, length: 60, options: SamplingOptions(greedy: true),
                                            seed: 1, chunk: 16) { _ in chunks += 1; return true }
         XCTAssertEqual(chunks, 4)
-        var rng = RandomGenerator(seed: 1)
         let sampler = Sampler(model: cpu, vocabulary: Self.vocabulary, startCharacter: "a")
-        let want = try sampler.generate(prime: "abc", length: 60, options: SamplingOptions(greedy: true), rng: &rng)
+        let want = try sampler.generate(prime: "abc", length: 60, options: SamplingOptions(greedy: true), seed: 1)
         XCTAssertEqual(texts, [want, want])
 
         let options = SamplingOptions(temperature: 1, stop: "\n")
@@ -205,9 +225,8 @@ final class DeviceLargeVocabularyTests: XCTestCase {
             XCTAssertEqual(Set(want).count, options.greedy ? 1 : 3, "\(options)")
         }
         XCTAssertGreaterThan(slices.replayedChunks, 0)
-        var rng = RandomGenerator(seed: 0)
         let greedy = try Sampler(model: cpu, vocabulary: vocabulary, startCharacter: "\u{4E00}")
-            .generate(prime: prime, length: 20, options: SamplingOptions(greedy: true), rng: &rng)
+            .generate(prime: prime, length: 20, options: SamplingOptions(greedy: true), seed: 0)
         XCTAssertEqual(try slices.generate(prime: prime, streams: 1, length: 20, options: SamplingOptions(greedy: true), seed: 1),
                        [greedy])
     }

@@ -41,8 +41,7 @@ final class InferenceEngineLibraryTests: XCTestCase {
         }
         let sampler = Sampler(checkpoint: try Checkpoint.load(dir + "/run"))
         for seed: UInt64 in 1...3 {
-            var rng = RandomGenerator(seed: seed)
-            XCTAssertEqual(texts[seed], try sampler.generate(prime: "the", length: 30, options: options, rng: &rng), "seed \(seed)")
+            XCTAssertEqual(texts[seed], try sampler.generate(prime: "the", length: 30, options: options, seed: seed), "seed \(seed)")
         }
         XCTAssertEqual(counts.seen.characters, 90)
         XCTAssertEqual(counts.seen.inFlight.last, 0)

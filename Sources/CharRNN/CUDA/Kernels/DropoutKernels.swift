@@ -1,5 +1,6 @@
 extension KernelSource {
-    /// Dropout masks from a counter-based generator: element i's draw is a hash of (seed, i % period), so
+    /// The counter-based generator (crn_uniform, crn_stream_seed; their CPU twins are in dropout.c) and
+    /// dropout masks drawn from it: element i's draw is a hash of (seed, i % period), so
     /// a mask needs no generator state on the device and any launch can be replayed. period = n gives an
     /// ordinary mask; period = B*H over T*B*H elements repeats one mask at every step (variational dropout).
     /// mask[i] = 0 with probability p, else keep (= 1/(1-p)) (=). crn_dropout_mask (dropout.c) is its CPU
@@ -13,6 +14,15 @@ extension KernelSource {
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
         z ^= z >> 31;
         return (float)(z >> 40) * (1.0f / 16777216.0f);
+    }
+
+    // The seed of one stream of a generation (KernelSource.sampling): stream b's k-th draw is
+    // crn_uniform(crn_stream_seed(seed, b), k), whatever the number of streams, as on the CPU.
+    __device__ __forceinline__ unsigned long long crn_stream_seed(unsigned long long seed, unsigned long long stream) {
+        unsigned long long z = seed ^ (0xD1B54A32D192ED03ULL * (stream + 1ULL));
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        return z ^ (z >> 31);
     }
 
     extern "C" __global__ void dropout_mask(long n, float *mask, float p, float keep, const unsigned long long *seed,

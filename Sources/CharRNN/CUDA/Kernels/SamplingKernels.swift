@@ -5,8 +5,9 @@ extension KernelSource {
     ///
     /// greedy: the first largest logit. Otherwise softmax(logits / temperature) over the top_k largest
     /// (top_k <= 0 or >= V: all; of equal logits at the k-th place, the lowest ids, as on the CPU) and a
-    /// draw u = uniform(seed, draw*B + b) by inverse CDF in id order. The seed and the draw's base are
-    /// read from device memory (draws[0], draws[1]; draw = base + offset) and advance_draws moves the
+    /// draw u = crn_uniform(crn_stream_seed(seed, b), draw) by inverse CDF in id order: the CPU's rule
+    /// (StreamDraws), so stream b's draws do not depend on B. The seed and the draw's base are read from
+    /// device memory (draws[0], draws[1]; draw = base + offset) and advance_draws moves the
     /// base on, so a recorded chunk of steps (a CUDA graph, whose arguments are fixed when it is
     /// recorded) draws new characters each time it is replayed.
     ///
@@ -218,7 +219,7 @@ extension KernelSource {
         for (int p = 0; p < P; p++)
             total += crn_warp_slice_mass(x, p * CRN_SAMPLE_SLICE, crn_slice_end(p, V), m, inv_temperature, lane);
         const unsigned long long seed = draws[0], draw = draws[1] + (unsigned long long)offset;
-        const float u = __fmul_rn(crn_uniform(seed, draw * (unsigned long long)B + (unsigned long long)b), total);
+        const float u = __fmul_rn(crn_uniform(crn_stream_seed(seed, (unsigned long long)b), draw), total);
         float before = 0.0f;
         for (int p = 0; p < P; p++) {
             const int begin = p * CRN_SAMPLE_SLICE, end = crn_slice_end(p, V);
@@ -297,7 +298,7 @@ extension KernelSource {
                 }
             }
             const unsigned long long seed = draws[0], draw = draws[1] + (unsigned long long)offset;
-            const float u = __fmul_rn(crn_uniform(seed, draw * (unsigned long long)B + (unsigned long long)b), total);
+            const float u = __fmul_rn(crn_uniform(crn_stream_seed(seed, (unsigned long long)b), draw), total);
             float before = 0.0f;
             ties = 0;
             for (int p = 0; p < P; p++) {
@@ -475,7 +476,7 @@ extension KernelSource {
             float total = 0.0f;
             for (int p = 0; p < P; p++) total += part_mass[b * P + p];
             const unsigned long long seed = draws[0], draw = draws[1] + (unsigned long long)offset;
-            const float u = __fmul_rn(crn_uniform(seed, draw * (unsigned long long)B + (unsigned long long)b), total);
+            const float u = __fmul_rn(crn_uniform(crn_stream_seed(seed, (unsigned long long)b), draw), total);
             float before = 0.0f;
             for (int p = 0; p < P; p++) {
                 const float mass = part_mass[b * P + p];
