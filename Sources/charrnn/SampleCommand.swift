@@ -201,10 +201,9 @@ struct Sample: ParsableCommand {
                       category: Int32?, opening: (String) -> String, stopStrings: [String]) throws {
         let seed = self.seed ?? UInt64(monotonicSeconds() * 1e6)
         if interactive {
-            var rng = RandomGenerator(seed: seed)
-            try runInteractive(options: options, length: length, rng: &rng, opening: opening, stopStrings: stopStrings) {
-                prime, options, length, rng, emit in
-                try generator.generate(prime: prime, length: length, options: options, seed: rng.next(), category: category) { fresh in
+            try runInteractive(options: options, length: length, seed: seed, opening: opening, stopStrings: stopStrings) {
+                prime, options, length, seed, emit in
+                try generator.generate(prime: prime, length: length, options: options, seed: seed, category: category) { fresh in
                     fresh[0].unicodeScalars.allSatisfy { emit($0) }
                 }[0]
             }
@@ -212,11 +211,10 @@ struct Sample: ParsableCommand {
         }
         _ = try cp.vocabulary.encode(prime, what: "the prime text")
         if unique || novel {
-            var rng = RandomGenerator(seed: seed)
             // The CPU draws one sample at a time, so each is printed as soon as it is found; a GPU draws many together.
             let most = generator.device == nil ? 1 : 256
-            try distinctSamples(cp, rng: &rng) { n, rng in
-                try generator.generate(prime: prime, streams: min(n, most), length: length, options: options, seed: rng.next(),
+            try distinctSamples(cp, seed: seed) { n, seed in
+                try generator.generate(prime: prime, streams: min(n, most), length: length, options: options, seed: seed,
                                        category: category, chunk: 256).map { StopStrings.cut($0, at: stopStrings).text }
             }
             return
@@ -270,9 +268,8 @@ struct Sample: ParsableCommand {
 
     /// `count` samples that differ from each other (and, with --novel, from every training item),
     /// each printed on its own line as soon as it is found.
-    /// `draw(n, rng)` returns up to n new samples (without the prime).
-    private func distinctSamples(_ cp: Checkpoint, rng: inout RandomGenerator,
-                                 draw: (Int, inout RandomGenerator) throws -> [String]) throws {
+    /// `draw(n, seed)` returns up to n new samples (without the prime); the j-th draw's seed is --seed + j.
+    private func distinctSamples(_ cp: Checkpoint, seed: UInt64, draw: (Int, UInt64) throws -> [String]) throws {
         var known = Set<String>()
         if novel {
             guard let path = cp.info.training?.corpus else {
@@ -285,10 +282,11 @@ struct Sample: ParsableCommand {
                 throw CharRNNError.invalidOption("--novel needs the training data at \(path): \(error)")
             }
         }
-        var seen = Set<String>(), found = 0, attempts = 0
+        var seen = Set<String>(), found = 0, attempts = 0, draws: UInt64 = 0
         let tries = count.multipliedReportingOverflow(by: 200).overflow ? Int.max : 200 * count
         while found < count && attempts < tries {
-            for sample in try draw(min(count - found, tries - attempts), &rng) where found < count {
+            defer { draws += 1 }
+            for sample in try draw(min(count - found, tries - attempts), seed &+ draws) where found < count {
                 attempts += 1
                 let s = prime + sample
                 if s.isEmpty || seen.contains(s) || known.contains(s) { continue }
@@ -302,20 +300,23 @@ struct Sample: ParsableCommand {
         }
     }
 
-    /// `generate(prime, options, length, rng, emit)` draws one sample after `prime`, giving each character to
+    /// `generate(prime, options, length, seed, emit)` draws one sample after `prime`, giving each character to
     /// `emit` as it comes (false stops it). An empty line starts from `opening("")`, which is printed first.
-    private func runInteractive(options start: SamplingOptions, length: Int, rng: inout RandomGenerator,
+    /// The j-th prompt (from 0) draws with seed + j, so the first is `sample --seed` with that prime;
+    /// ':seed S' starts again from S.
+    private func runInteractive(options start: SamplingOptions, length: Int, seed first: UInt64,
                                 opening: (String) -> String, stopStrings: [String],
-                                generate: (String, SamplingOptions, Int, inout RandomGenerator, (Unicode.Scalar) -> Bool) throws -> String)
+                                generate: (String, SamplingOptions, Int, UInt64, (Unicode.Scalar) -> Bool) throws -> String)
         throws {
         var options = start
         var length = length
+        var seed = first, prompts: UInt64 = 0
         let prompt = Terminal.stdinIsTerminal
         while true {
             if prompt { Terminal.writeFlushed("> ") }
             guard let line = readLine(strippingNewline: true) else { break }
             if line.hasPrefix(":") {
-                if let message = apply(command: line, options: &options, length: &length, rng: &rng) {
+                if let message = apply(command: line, options: &options, length: &length, seed: &seed, prompts: &prompts) {
                     Terminal.error(message)
                 }
                 continue
@@ -326,7 +327,8 @@ struct Sample: ParsableCommand {
                 var last: Unicode.Scalar? = prime == line ? nil : prime.unicodeScalars.last
                 var filter = StopStrings(stopStrings)
                 func print(_ pieces: [StopStrings.Piece]) { if let end = write(pieces) { last = end } }
-                _ = try generate(prime, options, length, &rng) { ch in
+                defer { prompts += 1 }
+                _ = try generate(prime, options, length, seed &+ prompts) { ch in
                     print(filter.feed([(ch, nil)]))
                     return !filter.stopped
                 }
@@ -341,7 +343,7 @@ struct Sample: ParsableCommand {
 
     /// Applies a ':name value' line; returns a message for the user when it is not understood.
     private func apply(command line: String, options: inout SamplingOptions, length: inout Int,
-                       rng: inout RandomGenerator) -> String? {
+                       seed: inout UInt64, prompts: inout UInt64) -> String? {
         let parts = line.dropFirst().split(separator: " ", maxSplits: 1).map(String.init)
         guard let name = parts.first else { return "commands: :temp T, :top-k K, :top-p P, :length N, :seed S, :greedy on|off" }
         let value = parts.count > 1 ? parts[1].trimmingCharacters() : ""
@@ -358,7 +360,8 @@ struct Sample: ParsableCommand {
             length = n
         case "seed":
             guard let s = UInt64(value) else { return "seed must be a whole number" }
-            rng = RandomGenerator(seed: s)
+            seed = s
+            prompts = 0
         case "top-p", "topp", "top_p":
             if value == "off" || value == "1" { options.topP = nil; return nil }
             guard let p = Float(value), p > 0, p <= 1 else { return "top-p must be above 0 and at most 1 (or off)" }
