@@ -10,26 +10,26 @@ import CCharRNNKernels
 ///     decay = min(1, lambda * rms / mean(rms))
 /// where rms is each parameter's gradient RMS on training text (GradientStatistics). Epsilon is
 /// relative to the mean RMS, so no setting depends on the scale of the loss.
-public struct DynamicEvaluation {
-    public struct Settings: Sendable, Equatable {
+package struct DynamicEvaluation {
+    package struct Settings: Sendable, Equatable {
         /// Characters per segment: the model steps after each.
-        public var segment: Int
+        package var segment: Int
         /// lr: the step size, in units of the gradient's RMS.
-        public var learningRate: Double
+        package var learningRate: Double
         /// lambda: how strongly each step pulls the weights back toward the trained ones.
-        public var decay: Double
+        package var decay: Double
         /// Added to each RMS, as a fraction of the mean RMS (rarely seen parameters do not step wildly).
-        public var epsilon: Double
+        package var epsilon: Double
 
         /// Tuned on the first half of tiny Shakespeare's validation split with the small preset's model
         /// (docs/adaptation.md has the grid).
-        public static let standard = Settings(segment: 50, learningRate: 1e-3, decay: 1e-2, epsilon: 0.02)
+        package static let standard = Settings(segment: 50, learningRate: 1e-3, decay: 1e-2, epsilon: 0.02)
 
-        public init(segment: Int, learningRate: Double, decay: Double, epsilon: Double) {
+        package init(segment: Int, learningRate: Double, decay: Double, epsilon: Double) {
             self.segment = segment; self.learningRate = learningRate; self.decay = decay; self.epsilon = epsilon
         }
 
-        public func validate() throws {
+        package func validate() throws {
             guard segment >= 1 else { throw CharRNNError.invalidOption("the dynamic evaluation segment must be at least 1 character (got \(segment))") }
             guard learningRate.isFinite, learningRate > 0 else {
                 throw CharRNNError.invalidOption("the dynamic evaluation learning rate must be above 0 (got \(learningRate))")
@@ -39,10 +39,10 @@ public struct DynamicEvaluation {
         }
     }
 
-    public let statistics: GradientStatistics
-    public let settings: Settings
+    package let statistics: GradientStatistics
+    package let settings: Settings
 
-    public init(statistics: GradientStatistics, settings: Settings = .standard) throws {
+    package init(statistics: GradientStatistics, settings: Settings = .standard) throws {
         try settings.validate()
         self.statistics = statistics
         self.settings = settings
@@ -51,7 +51,7 @@ public struct DynamicEvaluation {
     /// The loss of predicting ids[i+1] from ids[...i] over the whole text, adapting as it reads; with
     /// `characterLogprobs`, each of those characters' log-probabilities too (as Evaluation's). The
     /// model's parameters are the trained ones again afterwards.
-    public func evaluate(_ model: CharRNNModel, ids: [Int32], characterLogprobs: Bool = false,
+    package func evaluate(_ model: CharRNNModel, ids: [Int32], characterLogprobs: Bool = false,
                          check: () throws -> Void = {}) throws -> (report: LossReport, logprobs: [Float]) {
         let trained = model.parameters.array
         defer {
@@ -66,7 +66,7 @@ public struct DynamicEvaluation {
     /// Reads `ids` from `state` and leaves the model adapted to them and the state after them (`sample
     /// --adapt`: the prime shapes the weights that then generate). Returns the prime's mean loss.
     @discardableResult
-    public func adapt(_ model: CharRNNModel, to ids: [Int32], state: HiddenState, check: () throws -> Void = {}) throws -> LossReport {
+    package func adapt(_ model: CharRNNModel, to ids: [Int32], state: HiddenState, check: () throws -> Void = {}) throws -> LossReport {
         let trained = model.parameters.array
         return try read(ids, into: model, state: state, from: trained, characterLogprobs: false,
                         check: check).report

@@ -4,13 +4,13 @@ import SystemPackage
 /// vocabulary is the checkpoint's and the new text's together; the rows of the characters the model
 /// knew keep their weights (embedding and decoder rows, or layer 0's input columns for one-hot input),
 /// and the new characters' rows start as a fresh model's would.
-public struct FineTuning {
-    public let source: String
+package struct FineTuning {
+    package let source: String
     let checkpoint: Checkpoint
 
     /// Loads the starting checkpoint; a model trained by category is refused (its category inputs
     /// would have to be matched to the new data's).
-    public init(from path: String) throws {
+    package init(from path: String) throws {
         checkpoint = try Checkpoint.load(path)
         source = AbsolutePath.of(path)
         guard checkpoint.model.config.categories == 0 else {
@@ -18,11 +18,11 @@ public struct FineTuning {
         }
     }
 
-    public var config: ModelConfig { checkpoint.model.config }
-    public var namesModel: Bool { checkpoint.info.names ?? false }
+    package var config: ModelConfig { checkpoint.model.config }
+    package var namesModel: Bool { checkpoint.info.names ?? false }
 
     /// The checkpoint's characters and those of the text at `path` (a folder of categories is refused).
-    public func vocabulary(withTextAt path: String) throws -> Vocabulary {
+    package func vocabulary(withTextAt path: String) throws -> Vocabulary {
         guard FileKind(FilePath(path), followingLinks: true) != .directory else {
             throw CharRNNError.invalidOption("--init-from takes a text or a file of names, not a folder of categories")
         }
@@ -31,7 +31,7 @@ public struct FineTuning {
     }
 
     /// How many characters of `vocabulary` the checkpoint did not know.
-    public func added(in vocabulary: Vocabulary) -> Int { vocabulary.count - checkpoint.vocabulary.count }
+    package func added(in vocabulary: Vocabulary) -> Int { vocabulary.count - checkpoint.vocabulary.count }
 
     /// Copies the checkpoint's weights into `model` (already initialised as a fresh model over
     /// `vocabulary`): every tensor as it is, and the vocabulary's rows and columns to their new places.

@@ -6,14 +6,14 @@ import CCharRNNKernels
 ///
 /// A gradient is that of one segment's mean loss, one stream (batch 1), without dropout: the same kind
 /// of gradient dynamic evaluation then steps with, so its learning rate is in units of this RMS.
-public struct GradientStatistics: Sendable {
-    public let rms: [Float]
+package struct GradientStatistics: Sendable {
+    package let rms: [Float]
     /// Segments whose gradients were averaged.
-    public let segments: Int
+    package let segments: Int
     /// The mean of `rms` over every parameter.
-    public let meanRMS: Float
+    package let meanRMS: Float
 
-    public init(rms: [Float], segments: Int) {
+    package init(rms: [Float], segments: Int) {
         self.rms = rms
         self.segments = segments
         meanRMS = Float(rms.reduce(0.0) { $0 + Double($1) } / Double(max(rms.count, 1)))
@@ -22,7 +22,7 @@ public struct GradientStatistics: Sendable {
     /// Reads `streams` stretches spread evenly over `ids`, each from the zero state, `segmentsPerStream`
     /// segments of `segment` characters in a row, and averages the squared gradient of every segment.
     /// The model's parameters are left as they were.
-    public static func measure(_ model: CharRNNModel, ids: [Int32], segment: Int, streams: Int = 8,
+    package static func measure(_ model: CharRNNModel, ids: [Int32], segment: Int, streams: Int = 8,
                                segmentsPerStream: Int = 64, check: () throws -> Void = {}) throws -> GradientStatistics {
         guard segment >= 1, streams >= 1, segmentsPerStream >= 1 else {
             throw CharRNNError.invalidOption("gradient statistics need a segment, a stream and a segment per stream")

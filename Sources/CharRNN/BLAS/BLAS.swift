@@ -7,11 +7,11 @@ import COpenBLAS
 
 /// The one place charrnn talks to BLAS: row-major single-precision products.
 /// OpenBLAS on Linux, Accelerate on Apple platforms.
-public enum BLAS {
+package enum BLAS {
     /// C[m,n] = alpha * op(A)[m,k] * op(B)[k,n] + beta * C, all row-major.
     /// lda/ldb/ldc are the row strides of A, B and C as stored.
     @inline(__always)
-    public static func gemm(
+    package static func gemm(
         transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int
@@ -29,7 +29,7 @@ public enum BLAS {
 
     /// y = alpha * op(A) x + beta * y, A row-major [rows, cols]; trans selects A^T.
     @inline(__always)
-    public static func gemv(
+    package static func gemv(
         trans: Bool, rows: Int, cols: Int, alpha: Float = 1, a: UnsafePointer<Float>, lda: Int,
         x: UnsafePointer<Float>, beta: Float = 0, y: UnsafeMutablePointer<Float>
     ) {
@@ -38,12 +38,12 @@ public enum BLAS {
     }
 
     /// Threads for charrnn's products: each product is split over the worker pool by `pgemm`.
-    public static func setThreads(_ n: Int) { Parallel.setThreads(n) }
+    package static func setThreads(_ n: Int) { Parallel.setThreads(n) }
 
-    public static let maximumThreads = 256
+    package static let maximumThreads = 256
 
     /// Refuses a thread count outside 1...maximumThreads.
-    public static func checkThreads(_ n: Int) throws {
+    package static func checkThreads(_ n: Int) throws {
         guard (1...maximumThreads).contains(n) else {
             throw CharRNNError.invalidOption("--threads must be between 1 and \(maximumThreads) (got \(n))")
         }
@@ -52,7 +52,7 @@ public enum BLAS {
     /// The library and the CPU its kernels were chosen for: "OpenBLAS 0.3.21, SkylakeX kernels", or
     /// "Accelerate". OpenBLAS chooses when it is loaded, from OPENBLAS_CORETYPE where that is set: the
     /// Haswell kernels on an AVX-512 CPU run its products at about half the speed of its own AVX-512 ones.
-    public static var libraryDescription: String {
+    package static var libraryDescription: String {
         #if canImport(Accelerate)
         return "Accelerate"
         #else
@@ -62,17 +62,17 @@ public enum BLAS {
     }
 
     /// The kernel of the per-step products (PackedMatrix): "AVX-512" or "8-lane".
-    public static var packedKernelDescription: String { crn_kernel_width() == 16 ? "AVX-512" : "8-lane" }
+    package static var packedKernelDescription: String { crn_kernel_width() == 16 ? "AVX-512" : "8-lane" }
 
     /// Threads OpenBLAS may use inside one call (Accelerate decides for itself).
-    public static func setLibraryThreads(_ n: Int) {
+    package static func setLibraryThreads(_ n: Int) {
         #if !canImport(Accelerate)
         openblas_set_num_threads(Int32(max(1, n)))
         #endif
     }
 
     /// out[cols] += sum over rows of m[rows, cols] (ones: at least `rows` ones), split by columns.
-    public static func columnSums(_ m: UnsafePointer<Float>, rows: Int, cols: Int, ones: UnsafePointer<Float>,
+    package static func columnSums(_ m: UnsafePointer<Float>, rows: Int, cols: Int, ones: UnsafePointer<Float>,
                                   into out: UnsafeMutablePointer<Float>) {
         let parts = Parallel.parts(floats: rows * cols)
         Parallel.run(parts) { p in
@@ -84,7 +84,7 @@ public enum BLAS {
 
     /// gemm split over the worker pool: by rows of C when there are enough, else by columns.
     /// Each part is an ordinary single-threaded product, so results do not depend on timing.
-    public static func pgemm(
+    package static func pgemm(
         transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
         alpha: Float = 1, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int

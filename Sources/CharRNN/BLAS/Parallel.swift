@@ -2,13 +2,13 @@ import CCharRNNKernels
 
 /// Splits work over the persistent worker pool (see charrnn_pool.h). With one thread everything runs
 /// on the caller, in order.
-public enum Parallel {
+package enum Parallel {
     /// Threads taking part, the caller included.
-    public static var threads: Int { Int(crn_pool_threads()) }
+    package static var threads: Int { Int(crn_pool_threads()) }
 
     /// Sets the threads for charrnn's own splits; BLAS itself stays single-threaded, since charrnn
     /// splits every product it makes (OpenBLAS's threads spin between the many small products).
-    public static func setThreads(_ n: Int) {
+    package static func setThreads(_ n: Int) {
         crn_pool_set_threads(Int32(max(1, n)))
         BLAS.setLibraryThreads(1)
     }
@@ -30,7 +30,7 @@ public enum Parallel {
     }
 
     /// Runs body(0..<count), spread over the pool; returns when every part is done.
-    public static func run(_ count: Int, _ body: (Int) -> Void) {
+    package static func run(_ count: Int, _ body: (Int) -> Void) {
         if count <= 1 || threads <= 1 {
             for i in 0..<count { body(i) }
             return
@@ -42,7 +42,7 @@ public enum Parallel {
     /// fewer), each on its own thread at the same time, so that the parts may wait for each other at
     /// `barrier()`: work with a sequential dependency (the steps of a recurrence, the blocks of a product)
     /// split over threads without a pool job per step.
-    public static func together(parts: Int = threads, _ body: (Int) -> Void) {
+    package static func together(parts: Int = threads, _ body: (Int) -> Void) {
         if parts <= 1 {
             body(0)
             return
@@ -56,11 +56,11 @@ public enum Parallel {
     /// Inside `together`: returns when every part has reached it; what each part wrote before it is
     /// visible to every part after it. Outside `together` (or with one thread) it returns at once.
     @inline(__always)
-    public static func barrier() { crn_pool_barrier() }
+    package static func barrier() { crn_pool_barrier() }
 
     /// The half-open range of part `part` when `total` items are cut into `parts` nearly equal parts.
     @inline(__always)
-    public static func range(part: Int, of parts: Int, total: Int) -> Range<Int> {
+    package static func range(part: Int, of parts: Int, total: Int) -> Range<Int> {
         let base = total / parts, extra = total % parts
         let start = part * base + min(part, extra)
         return start..<(start + base + (part < extra ? 1 : 0))
@@ -79,7 +79,7 @@ public enum Parallel {
     nonisolated(unsafe) public static var minimumFloatsPerPart = 1 << 14
 
     /// Runs body with every size shared among all the threads (for tests of the split paths).
-    public static func sharingEverything<R>(_ body: () throws -> R) rethrows -> R {
+    package static func sharingEverything<R>(_ body: () throws -> R) rethrows -> R {
         let saved = (minimumMACsPerPart, minimumFloatsPerPart)
         (minimumMACsPerPart, minimumFloatsPerPart) = (0, 0)
         defer { (minimumMACsPerPart, minimumFloatsPerPart) = saved }
@@ -88,11 +88,11 @@ public enum Parallel {
 
     /// Parts for a product of `macs` multiply-adds: one per minimumMACsPerPart, at least 1, at most the threads.
     @inline(__always)
-    public static func parts(macs: Int) -> Int { parts(work: macs, perPart: minimumMACsPerPart) }
+    package static func parts(macs: Int) -> Int { parts(work: macs, perPart: minimumMACsPerPart) }
 
     /// Parts for memory-bound work (copies, adds, sums, updates) over `floats` floats: one per minimumFloatsPerPart.
     @inline(__always)
-    public static func parts(floats: Int) -> Int { parts(work: floats, perPart: minimumFloatsPerPart) }
+    package static func parts(floats: Int) -> Int { parts(work: floats, perPart: minimumFloatsPerPart) }
 
     @inline(__always)
     private static func parts(work: Int, perPart: Int) -> Int {
@@ -101,13 +101,13 @@ public enum Parallel {
 
     /// body(r) for every row of `rowLength` floats, rows cut into one part per thread (serial when small).
     @inline(__always)
-    public static func forRows(_ rows: Int, rowLength: Int, _ body: (Int) -> Void) {
+    package static func forRows(_ rows: Int, rowLength: Int, _ body: (Int) -> Void) {
         let parts = min(parts(floats: rows * rowLength), max(rows, 1))
         run(parts) { p in for r in range(part: p, of: parts, total: rows) { body(r) } }
     }
 
     /// Zeroes a buffer, split over the threads.
-    public static func zero(_ b: FloatBuffer) {
+    package static func zero(_ b: FloatBuffer) {
         let parts = parts(floats: b.count), ptr = b.pointer, n = b.count
         run(parts) { p in
             let r = range(part: p, of: parts, total: n)
@@ -116,7 +116,7 @@ public enum Parallel {
     }
 
     /// body(range) over 0..<n cut into one part per thread (serial when n is small).
-    public static func forRanges(_ n: Int, _ body: (Range<Int>) -> Void) {
+    package static func forRanges(_ n: Int, _ body: (Range<Int>) -> Void) {
         let parts = parts(floats: n)
         run(parts) { p in body(range(part: p, of: parts, total: n)) }
     }
@@ -124,9 +124,9 @@ public enum Parallel {
     /// One thread's share of a product split in two dimensions: a block of rows times a run of column
     /// panels. A thread that keeps its tile from one product to the next reads only its panels of the
     /// weights, which stay in its own cache.
-    public struct Tile: Sendable {
-        public let rows: Range<Int>
-        public let panels: Range<Int>
+    package struct Tile: Sendable {
+        package let rows: Range<Int>
+        package let panels: Range<Int>
     }
 
     /// The tile of part `part` when a [rows, columns] product is cut into at most `parts` tiles: as many
@@ -135,7 +135,7 @@ public enum Parallel {
     /// Two panels, because the packed kernel's tiles hold two panels' accumulators: a one-panel run went
     /// at two thirds of the speed on a Zen 5 core (64 rows by one panel over k = 1024, as 16 threads cut
     /// a 2x256 LSTM's backward steps: 172 GFLOP/s; 32 rows by two panels: 239; 64 by two: 257).
-    public static func tile(part: Int, of parts: Int, rows: Int, columns: Int, panelWidth: Int) -> Tile {
+    package static func tile(part: Int, of parts: Int, rows: Int, columns: Int, panelWidth: Int) -> Tile {
         let panels = (columns + panelWidth - 1) / panelWidth
         var best = (used: 0, rowBlocks: 1, groups: 1)
         for groups in stride(from: min(parts, max(1, panels / 2)), through: 1, by: -1) {

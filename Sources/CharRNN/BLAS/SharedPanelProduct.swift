@@ -17,15 +17,15 @@ import Foundation
 ///
 /// Each element of C gains one chain of fused multiply-adds per block, added in block order, whoever
 /// computes it: the result does not depend on the number of threads.
-public final class SharedPanelProduct {
-    public static let kBlock = 512
+package final class SharedPanelProduct {
+    package static let kBlock = 512
 
     /// Linux on x86-64, where its speed against OpenBLAS was measured (equal on one thread, with the
     /// AVX-512 and the 8-lane kernels alike), when the kernel in use is one of those two: the AVX-512
     /// build, or a build for a CPU with FMA (scripts/build.sh's haswell); a build for the baseline x86-64
     /// (SSE2) leaves the products to BLAS, as do Accelerate and OpenBLAS elsewhere.
     /// CHARRNN_SHARED_PANELS=0 gives them back to pgemm, to compare the two.
-    public static let enabled: Bool = {
+    package static let enabled: Bool = {
         #if arch(x86_64) && os(Linux)
         guard crn_kernel_width() == 16 || crn_built_with_fma() == 1 else { return false }
         return ProcessInfo.processInfo.environment["CHARRNN_SHARED_PANELS"] != "0"
@@ -39,10 +39,10 @@ public final class SharedPanelProduct {
     /// Each part's rows of A for one block, [kBlock, stride].
     private let rowsOfA = FloatBuffer(count: 0)
 
-    public init() {}
+    package init() {}
 
     /// C[m, n] += A^T B: sharing the panels where `enabled`, else by BLAS.pgemm.
-    public func accumulate(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    package func accumulate(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
                            into c: UnsafeMutablePointer<Float>, ldc: Int) {
         if Self.enabled {
             accumulateSharingPanels(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, into: c, ldc: ldc)
@@ -52,7 +52,7 @@ public final class SharedPanelProduct {
     }
 
     /// C[m, n] += A^T B, split over the threads by rows of C (a part per Parallel.minimumMACsPerPart).
-    public func accumulateSharingPanels(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
+    package func accumulateSharingPanels(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>,
                                         ldb: Int, into c: UnsafeMutablePointer<Float>, ldc: Int) {
         guard m > 0, n > 0, k > 0 else { return }
         let parts = min(Parallel.parts(macs: m * n * k), m)

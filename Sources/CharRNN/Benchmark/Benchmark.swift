@@ -1,25 +1,25 @@
 import CCharRNNKernels
 
 /// One benchmark configuration: a model shape and a workload (training steps or sampling).
-public struct BenchmarkConfig: Sendable, Equatable {
-    public enum Kind: String, Sendable { case train, sample }
-    public var kind: Kind
-    public var cell: CellKind
-    public var layers: Int
-    public var hidden: Int
-    public var embed = 64
-    public var vocab = 65
-    public var batch: Int
-    public var seq: Int
-    public var threads: Int
+package struct BenchmarkConfig: Sendable, Equatable {
+    package enum Kind: String, Sendable { case train, sample }
+    package var kind: Kind
+    package var cell: CellKind
+    package var layers: Int
+    package var hidden: Int
+    package var embed = 64
+    package var vocab = 65
+    package var batch: Int
+    package var seq: Int
+    package var threads: Int
 
-    public init(_ kind: Kind, _ cell: CellKind, layers: Int, hidden: Int, batch: Int, seq: Int = 1, threads: Int,
+    package init(_ kind: Kind, _ cell: CellKind, layers: Int, hidden: Int, batch: Int, seq: Int = 1, threads: Int,
                 embed: Int = 64) {
         self.kind = kind; self.cell = cell; self.layers = layers; self.hidden = hidden
         self.batch = batch; self.seq = seq; self.threads = threads; self.embed = embed
     }
 
-    public var name: String {
+    package var name: String {
         let c = cell == .rnnTanh ? "RNN" : cell == .rnnRelu ? "RNN-relu" : cell.rawValue.uppercased()
         switch kind {
         case .train: return "train \(c) \(layers)x\(hidden) E\(embed) b\(batch) s\(seq)"
@@ -27,12 +27,12 @@ public struct BenchmarkConfig: Sendable, Equatable {
         }
     }
 
-    public var model: ModelConfig {
+    package var model: ModelConfig {
         ModelConfig(cell: cell, layers: layers, hidden: hidden, embed: embed, vocabSize: vocab)
     }
 
     /// The table: char-rnn's defaults up to a 3x512 LSTM, a GRU, a one-sample RNN, and sampling.
-    public static func standard(threads: Int) -> [BenchmarkConfig] {
+    package static func standard(threads: Int) -> [BenchmarkConfig] {
         [
             .init(.train, .lstm, layers: 2, hidden: 128, batch: 50, seq: 50, threads: threads),
             .init(.train, .lstm, layers: 2, hidden: 256, batch: 64, seq: 100, threads: threads),
@@ -48,7 +48,7 @@ public struct BenchmarkConfig: Sendable, Equatable {
 
     /// On a GPU: the standard table plus the two large rows of the PyTorch GPU anchor
     /// (../shared/gpu/bench_torch_gpu.py), in its order.
-    public static func gpu(threads: Int) -> [BenchmarkConfig] {
+    package static func gpu(threads: Int) -> [BenchmarkConfig] {
         let standard = Self.standard(threads: threads)
         return standard.filter { $0.kind == .train } + [
             .init(.train, .lstm, layers: 2, hidden: 1024, batch: 128, seq: 128, threads: threads),
@@ -57,40 +57,40 @@ public struct BenchmarkConfig: Sendable, Equatable {
     }
 }
 
-public struct BenchmarkResult: Sendable {
-    public var config: BenchmarkConfig
-    public var charactersPerSecond: Double
-    public var millisecondsPerStep: Double
-    public var gflops: Double
-    public var peakRSSBytes: Int
-    public var finalLoss: Double?
+package struct BenchmarkResult: Sendable {
+    package var config: BenchmarkConfig
+    package var charactersPerSecond: Double
+    package var millisecondsPerStep: Double
+    package var gflops: Double
+    package var peakRSSBytes: Int
+    package var finalLoss: Double?
     /// Floats of activations a training step must keep (see CharRNNModel's header), in bytes.
-    public var activationBytes: Int
+    package var activationBytes: Int
     /// Peak device memory charrnn allocated (as torch.cuda.max_memory_allocated), on a GPU.
-    public var peakDeviceBytes: Int? = nil
+    package var peakDeviceBytes: Int? = nil
     /// Milliseconds per step in each phase (StepPhases), for a training row run with `phases`.
-    public var phaseMilliseconds: [StepPhases.Phase: Double]? = nil
+    package var phaseMilliseconds: [StepPhases.Phase: Double]? = nil
     /// On a GPU with `phases`: each operation's calls and GPU milliseconds per step.
-    public var operations: [OperationTime]? = nil
+    package var operations: [OperationTime]? = nil
 }
 
 /// One kind of operation of a training step on a GPU (`bench --phases --device cuda`).
-public struct OperationTime: Sendable {
-    public var name: String
-    public var callsPerStep: Double
-    public var millisecondsPerStep: Double
+package struct OperationTime: Sendable {
+    package var name: String
+    package var callsPerStep: Double
+    package var millisecondsPerStep: Double
     /// Floating-point operations per call (a product's; 0 for the rest).
-    public var flopsPerCall: Double
+    package var flopsPerCall: Double
 }
 
-public enum Benchmark {
+package enum Benchmark {
     /// Trains (Adam, clip 5, sequential batches of random ids, state carried) or samples (temperature 0.8)
     /// after a few untimed warm-up steps, for at least `seconds` and `minSteps` steps.
     /// With `device`, a training row runs its whole step there (DeviceTrainingStep) and a sampling row
     /// generates there (DeviceGenerator).
     /// `phases`: a training row also times each phase of its steps (StepPhases) and, on a GPU, each
     /// operation; the GPU's step is then launched operation by operation, not replayed from a graph.
-    public static func run(_ c: BenchmarkConfig, seconds: Double = 3, minSteps: Int = 5, text: [Int32]? = nil,
+    package static func run(_ c: BenchmarkConfig, seconds: Double = 3, minSteps: Int = 5, text: [Int32]? = nil,
                            device: CUDADevice? = nil, phases: Bool = false) throws -> BenchmarkResult {
         BLAS.setThreads(c.threads)
         var config = c.model
@@ -256,7 +256,7 @@ public enum Benchmark {
     }
 
     /// GFLOP/s of a 2048 x 2048 float32 product: the machine's BLAS ceiling with this many threads.
-    public static func blasCeiling(threads: Int, seconds: Double = 1) -> Double {
+    package static func blasCeiling(threads: Int, seconds: Double = 1) -> Double {
         BLAS.setThreads(threads)
         // OpenBLAS's own threads for this one big product: the ceiling of the library itself.
         BLAS.setLibraryThreads(threads)
@@ -275,7 +275,7 @@ public enum Benchmark {
 
     /// Activations a training step keeps for backward (floats), as in CharRNNModel's header:
     /// per layer (T+1)*B*H hidden states plus the cell's own, T*B*E embedded inputs and T*B*V logits.
-    public static func activationFloats(_ c: ModelConfig, T: Int, B: Int) -> Int {
+    package static func activationFloats(_ c: ModelConfig, T: Int, B: Int) -> Int {
         let H = c.hidden, TB = T * B
         let cell: Int
         switch c.cell {

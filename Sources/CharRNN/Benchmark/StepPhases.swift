@@ -3,8 +3,8 @@
 /// calling thread (which waits for the workers of every split); for a step queued on a GPU it records
 /// an event on the device's stream (CUDAPhaseClock), so the time is the GPU's. Off unless a benchmark
 /// turns it on: a mark is then one branch.
-public enum StepPhases {
-    public enum Phase: Int, CaseIterable, Sendable {
+package enum StepPhases {
+    package enum Phase: Int, CaseIterable, Sendable {
         /// The embedding (or one-hot) input and, in the backward pass, the embedding's gradient.
         case input
         /// Every layer's forward steps, and dropout after each layer.
@@ -22,7 +22,7 @@ public enum StepPhases {
         /// Everything else: batches, bookkeeping.
         case other
 
-        public var name: String {
+        package var name: String {
             switch self {
             case .input: return "input"
             case .recurrentForward: return "forward"
@@ -37,7 +37,7 @@ public enum StepPhases {
     }
 
     /// What marks are timed on.
-    public protocol Clock: AnyObject {
+    package protocol Clock: AnyObject {
         /// `phase`, current since the last mark, ends now.
         func end(_ phase: Phase)
         /// The seconds of each phase ended so far (on a device, once the work before the last mark has run).
@@ -60,27 +60,27 @@ public enum StepPhases {
         }
     }
 
-    nonisolated(unsafe) public private(set) static var enabled = false
+    nonisolated(unsafe) package private(set) static var enabled = false
     nonisolated(unsafe) private static var clock: Clock = HostClock()
     nonisolated(unsafe) private static var current = Phase.other
 
     /// The time since the last mark was the current phase's; `phase` starts now.
     @inline(__always)
-    public static func mark(_ phase: Phase) {
+    package static func mark(_ phase: Phase) {
         guard enabled else { return }
         clock.end(current)
         current = phase
     }
 
     /// Starts timing from zero, in phase `other`, on `clock` (nil: the host's).
-    public static func start(clock: Clock? = nil) {
+    package static func start(clock: Clock? = nil) {
         self.clock = clock ?? HostClock()
         current = .other
         enabled = true
     }
 
     /// Stops timing; the seconds of each phase since `start`.
-    public static func stop() throws -> [Phase: Double] {
+    package static func stop() throws -> [Phase: Double] {
         mark(.other)
         enabled = false
         return try clock.seconds()

@@ -5,15 +5,15 @@ import Darwin
 #endif
 
 /// What the driver reports about one GPU.
-public struct CUDADeviceInfo: Sendable {
-    public let ordinal: Int
-    public let name: String
-    public let totalMemory: Int
-    public let computeCapability: (major: Int, minor: Int)
-    public let multiprocessors: Int
+package struct CUDADeviceInfo: Sendable {
+    package let ordinal: Int
+    package let name: String
+    package let totalMemory: Int
+    package let computeCapability: (major: Int, minor: Int)
+    package let multiprocessors: Int
 
     /// The architecture NVRTC compiles for: 90 for compute capability 9.0.
-    public var architecture: Int { computeCapability.major * 10 + computeCapability.minor }
+    package var architecture: Int { computeCapability.major * 10 + computeCapability.minor }
 }
 
 /// One GPU through the driver API, NVRTC and cuBLAS: the ComputeDevice the GPU path runs on. It uses the
@@ -21,10 +21,10 @@ public struct CUDADeviceInfo: Sendable {
 /// which every launch, product, copy and zeroing is queued in order, so that a run of them can be
 /// captured as a CUDA graph. The stream is a blocking one: it also stays ordered with the legacy default
 /// stream of any other code in the process.
-public final class CUDADevice: ComputeDevice, @unchecked Sendable {
-    public let info: CUDADeviceInfo
-    public var name: String { "\(info.name) (cuda:\(info.ordinal))" }
-    public let precision: Precision
+package final class CUDADevice: ComputeDevice, @unchecked Sendable {
+    package let info: CUDADeviceInfo
+    package var name: String { "\(info.name) (cuda:\(info.ordinal))" }
+    package let precision: Precision
     private let driver: CUDADriver
     private let blas: CUBLAS
     private let context: OpaquePointer?
@@ -34,9 +34,9 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
     private var blasWorkspace: DevicePointer?
     private var functions: [String: OpaquePointer?] = [:]
     /// Whether the module came from the disk cache (for `charrnn devices`).
-    public private(set) var moduleWasCached = false
+    package private(set) var moduleWasCached = false
     /// Bytes charrnn holds now, and the most it held since resetPeak (torch.cuda.max_memory_allocated's sense).
-    public private(set) var allocatedBytes = 0, peakAllocatedBytes = 0
+    package private(set) var allocatedBytes = 0, peakAllocatedBytes = 0
     private var sizes: [UInt64: Int] = [:]
     /// --precision bf16: withHalfCopy's copies in force (innermost last), each covering the fp32
     /// addresses source..<end; the buffers they are made in, by depth (scopes nest, so one buffer
@@ -47,10 +47,10 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
     private var halfScratch: [(pointer: DevicePointer, bytes: Int)?] = [nil, nil]
 
     /// Starts the peak from what is held now.
-    public func resetPeak() { peakAllocatedBytes = allocatedBytes }
+    package func resetPeak() { peakAllocatedBytes = allocatedBytes }
 
     /// Opens GPU `ordinal`, compiles (or finds in the cache) and loads charrnn's kernels.
-    public init(ordinal: Int = 0, precision: Precision = .fp32) throws {
+    package init(ordinal: Int = 0, precision: Precision = .fp32) throws {
         driver = try CUDADriver.shared()
         let all = try Self.devices()
         guard all.indices.contains(ordinal) else {
@@ -73,7 +73,7 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
     }
 
     /// The GPUs the driver sees.
-    public static func devices() throws -> [CUDADeviceInfo] {
+    package static func devices() throws -> [CUDADeviceInfo] {
         let d = try CUDADriver.shared()
         var count: Int32 = 0
         try d.check(d.cuDeviceGetCount(&count), "cuDeviceGetCount")
@@ -129,7 +129,7 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
 
     // MARK: ComputeDevice
 
-    public func allocate(bytes: Int) throws -> DevicePointer {
+    package func allocate(bytes: Int) throws -> DevicePointer {
         try makeCurrent()
         var address: UInt64 = 0
         let status = driver.cuMemAlloc(&address, max(bytes, 4))
@@ -147,38 +147,38 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
         return DevicePointer(address: address)
     }
 
-    public func free(_ pointer: DevicePointer) {
+    package func free(_ pointer: DevicePointer) {
         _ = try? makeCurrent()
         _ = driver.cuMemFree(pointer.address)
         freeCount += 1
         allocatedBytes -= sizes.removeValue(forKey: pointer.address) ?? 0
     }
 
-    public func copy(to destination: DevicePointer, from source: UnsafeRawPointer, bytes: Int) throws {
+    package func copy(to destination: DevicePointer, from source: UnsafeRawPointer, bytes: Int) throws {
         try makeCurrent()
         // From pageable memory this returns once the bytes are staged, so the caller may reuse them.
         try timed(.upload) { try driver.check(driver.cuMemcpyHtoDAsync(destination.address, source, bytes, stream), "cuMemcpyHtoD") }
     }
 
-    public func copy(from source: DevicePointer, to destination: UnsafeMutableRawPointer, bytes: Int) throws {
+    package func copy(from source: DevicePointer, to destination: UnsafeMutableRawPointer, bytes: Int) throws {
         try makeCurrent()
         try driver.check(driver.cuMemcpyDtoHAsync(destination, source.address, bytes, stream), "cuMemcpyDtoH")
         try driver.check(driver.cuStreamSynchronize(stream), "cuStreamSynchronize")
     }
 
-    public func copy(from source: DevicePointer, to destination: DevicePointer, bytes: Int) throws {
+    package func copy(from source: DevicePointer, to destination: DevicePointer, bytes: Int) throws {
         try makeCurrent()
         try timed(.copy) {
             try driver.check(driver.cuMemcpyDtoDAsync(destination.address, source.address, bytes, stream), "cuMemcpyDtoD")
         }
     }
 
-    public func zero(_ pointer: DevicePointer, bytes: Int) throws {
+    package func zero(_ pointer: DevicePointer, bytes: Int) throws {
         try makeCurrent()
         try timed(.zero) { try driver.check(driver.cuMemsetD32Async(pointer.address, 0, bytes / 4, stream), "cuMemsetD32") }
     }
 
-    public func launch(_ kernel: String, threads: Int, _ arguments: [KernelArgument]) throws {
+    package func launch(_ kernel: String, threads: Int, _ arguments: [KernelArgument]) throws {
         guard threads > 0 else { return }
         guard let function = functions[kernel] else { throw CharRNNError.cuda("no kernel named \(kernel)") }
         try makeCurrent()
@@ -191,7 +191,7 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
         }
     }
 
-    public func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: DevicePointer, lda: Int,
+    package func gemm(transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float, a: DevicePointer, lda: Int,
                      b: DevicePointer, ldb: Int, beta: Float, c: DevicePointer, ldc: Int) throws {
         try makeCurrent()
         var a = a, b = b
@@ -205,7 +205,7 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
         }
     }
 
-    public func withHalfCopy(of source: DevicePointer, count: Int, _ body: () throws -> Void) throws {
+    package func withHalfCopy(of source: DevicePointer, count: Int, _ body: () throws -> Void) throws {
         guard precision == .bf16, count > 0 else { return try body() }
         if halfCopyBuffers.count == halfCopies.count { halfCopyBuffers.append(nil) }
         let copy = try buffer(&halfCopyBuffers[halfCopies.count], bytes: count * 2)
@@ -236,20 +236,20 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
         return p
     }
 
-    public var memory: (free: Int, total: Int)? {
+    package var memory: (free: Int, total: Int)? {
         var free = 0, total = 0
         guard (try? makeCurrent()) != nil, driver.cuMemGetInfo(&free, &total) == 0 else { return nil }
         return (free, total)
     }
 
-    public private(set) var freeCount = 0
+    package private(set) var freeCount = 0
 
     /// CUDA graphs are used unless CHARRNN_CUDA_GRAPHS=0 (to compare, or to rule them out).
-    public let capturesWork = getenv("CHARRNN_CUDA_GRAPHS").map { String(cString: $0) != "0" } ?? true
+    package let capturesWork = getenv("CHARRNN_CUDA_GRAPHS").map { String(cString: $0) != "0" } ?? true
 
     /// The work `body` queues, captured from the stream into a graph and instantiated. A failure inside
     /// `body` (anything a capture may not contain) ends the capture, discards it and is rethrown.
-    public func capture(_ body: () throws -> Void) throws -> CapturedWork? {
+    package func capture(_ body: () throws -> Void) throws -> CapturedWork? {
         guard capturesWork else { return nil }
         try makeCurrent()
         if blasWorkspace == nil {
@@ -278,7 +278,7 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
         return CUDAGraph(exec: exec, driver: driver)
     }
 
-    public func replay(_ work: CapturedWork) throws {
+    package func replay(_ work: CapturedWork) throws {
         guard let graph = work as? CUDAGraph else { throw CharRNNError.cuda("\(name) cannot replay work captured elsewhere") }
         try makeCurrent()
         try driver.check(driver.cuGraphLaunch(graph.exec, stream), "cuGraphLaunch")
@@ -309,7 +309,7 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
     }
 
     /// While set, every launch, product, copy and zeroing is timed on the GPU, by operation.
-    public var operationTimes: CUDAIntervals<DeviceOperation>?
+    package var operationTimes: CUDAIntervals<DeviceOperation>?
 
     /// Runs `body`, which queues `operation`, between two events when operations are timed.
     private func timed(_ operation: @autoclosure () -> DeviceOperation, _ body: () throws -> Void) throws {
@@ -319,7 +319,7 @@ public final class CUDADevice: ComputeDevice, @unchecked Sendable {
         try times.add(operation(), from: start, to: try recordEvent())
     }
 
-    public func synchronize() throws {
+    package func synchronize() throws {
         try makeCurrent()
         try driver.check(driver.cuCtxSynchronize(), "cuCtxSynchronize")
     }

@@ -1,20 +1,20 @@
 /// What this machine offers the GPU path, each part found or not with the reason: what
 /// `charrnn devices` prints and what `--device auto` decides from.
-public struct CUDAEnvironment: Sendable {
+package struct CUDAEnvironment: Sendable {
     /// A library that was found (its file and version) or the one-line reason it was not.
-    public enum Part: Sendable {
+    package enum Part: Sendable {
         case found(path: String, version: String)
         case missing(String)
     }
 
-    public let driver: Part
-    public let nvrtc: Part
-    public let cublas: Part
+    package let driver: Part
+    package let nvrtc: Part
+    package let cublas: Part
     /// The GPUs the driver sees (empty without a driver), or why they could not be listed.
-    public let devices: Swift.Result<[CUDADeviceInfo], CharRNNError>
+    package let devices: Swift.Result<[CUDADeviceInfo], CharRNNError>
 
     /// Looks everything up once; loading is cached by each library, so this is cheap after the first call.
-    public static func probe() -> CUDAEnvironment {
+    package static func probe() -> CUDAEnvironment {
         func part<L>(_ load: () throws -> L, _ describe: (L) -> (String, String)) -> Part {
             do {
                 let (path, version) = describe(try load())
@@ -37,7 +37,7 @@ public struct CUDAEnvironment: Sendable {
     }
 
     /// Why the GPU path cannot run here, or nil when it can (a GPU, NVRTC and cuBLAS all found).
-    public var unusableBecause: String? {
+    package var unusableBecause: String? {
         switch devices {
         case .failure(let e): return e.description.replacingOccurrences(of: "CUDA: ", with: "")
         case .success(let list) where list.isEmpty: return "the driver sees no GPU"

@@ -93,46 +93,46 @@ public enum KernelArgument: Sendable {
 }
 
 extension ComputeDevice {
-    public func withHalfCopy(of source: DevicePointer, count: Int, _ body: () throws -> Void) throws { try body() }
+    package func withHalfCopy(of source: DevicePointer, count: Int, _ body: () throws -> Void) throws { try body() }
     public var memory: (free: Int, total: Int)? { nil }
     public var precision: Precision { .fp32 }
-    public func capture(_ body: () throws -> Void) throws -> CapturedWork? { nil }
+    package func capture(_ body: () throws -> Void) throws -> CapturedWork? { nil }
     public var capturesWork: Bool { false }
-    public func replay(_ work: CapturedWork) throws {
+    package func replay(_ work: CapturedWork) throws {
         throw CharRNNError.cuda("\(name) cannot replay captured work")
     }
     public var freeCount: Int { 0 }
 
     /// Allocates room for `count` floats.
-    public func allocate(floats count: Int) throws -> DevicePointer {
+    package func allocate(floats count: Int) throws -> DevicePointer {
         try allocate(bytes: max(1, count) * MemoryLayout<Float>.size)
     }
 
-    public func upload(_ values: [Float], to destination: DevicePointer) throws {
+    package func upload(_ values: [Float], to destination: DevicePointer) throws {
         try values.withUnsafeBytes { try copy(to: destination, from: $0.baseAddress!, bytes: $0.count) }
     }
 
-    public func upload(_ values: [Int32], to destination: DevicePointer) throws {
+    package func upload(_ values: [Int32], to destination: DevicePointer) throws {
         try values.withUnsafeBytes { try copy(to: destination, from: $0.baseAddress!, bytes: $0.count) }
     }
 
-    public func upload(_ values: [UInt64], to destination: DevicePointer) throws {
+    package func upload(_ values: [UInt64], to destination: DevicePointer) throws {
         try values.withUnsafeBytes { try copy(to: destination, from: $0.baseAddress!, bytes: $0.count) }
     }
 
-    public func downloadFloats(_ source: DevicePointer, count: Int) throws -> [Float] {
+    package func downloadFloats(_ source: DevicePointer, count: Int) throws -> [Float] {
         var out = [Float](repeating: 0, count: count)
         try out.withUnsafeMutableBytes { try copy(from: source, to: $0.baseAddress!, bytes: $0.count) }
         return out
     }
 
-    public func downloadDoubles(_ source: DevicePointer, count: Int) throws -> [Double] {
+    package func downloadDoubles(_ source: DevicePointer, count: Int) throws -> [Double] {
         var out = [Double](repeating: 0, count: count)
         try out.withUnsafeMutableBytes { try copy(from: source, to: $0.baseAddress!, bytes: $0.count) }
         return out
     }
 
-    public func downloadInt32s(_ source: DevicePointer, count: Int) throws -> [Int32] {
+    package func downloadInt32s(_ source: DevicePointer, count: Int) throws -> [Int32] {
         var out = [Int32](repeating: 0, count: count)
         try out.withUnsafeMutableBytes { try copy(from: source, to: $0.baseAddress!, bytes: $0.count) }
         return out

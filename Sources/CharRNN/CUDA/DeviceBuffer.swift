@@ -1,13 +1,13 @@
 /// A growable array in a device's memory (the twin of FloatBuffer): workspaces grow with `reserve` and
 /// are never shrunk, so a training loop allocates nothing per step once the first step has run.
-public final class DeviceBuffer {
-    public let device: ComputeDevice
-    public private(set) var pointer: DevicePointer
+package final class DeviceBuffer {
+    package let device: ComputeDevice
+    package private(set) var pointer: DevicePointer
     /// Capacity in elements of `elementSize` bytes.
-    public private(set) var count: Int
+    package private(set) var count: Int
     private let elementSize: Int
 
-    public init(_ device: ComputeDevice, count: Int, elementSize: Int = MemoryLayout<Float>.size) throws {
+    package init(_ device: ComputeDevice, count: Int, elementSize: Int = MemoryLayout<Float>.size) throws {
         self.device = device
         self.elementSize = elementSize
         self.count = count
@@ -17,7 +17,7 @@ public final class DeviceBuffer {
     deinit { device.free(pointer) }
 
     /// Makes room for at least `n` elements; contents are undefined after growing.
-    public func reserve(_ n: Int) throws {
+    package func reserve(_ n: Int) throws {
         guard n > count else { return }
         device.free(pointer)
         pointer = try device.allocate(bytes: n * elementSize)
@@ -25,11 +25,11 @@ public final class DeviceBuffer {
     }
 
     /// The address of element `i` (floats, or elements of this buffer's size).
-    public subscript(offset i: Int) -> DevicePointer {
+    package subscript(offset i: Int) -> DevicePointer {
         DevicePointer(address: pointer.address &+ UInt64(i * elementSize))
     }
 
-    public func zero(_ n: Int? = nil) throws { try device.zero(pointer, bytes: (n ?? count) * elementSize) }
+    package func zero(_ n: Int? = nil) throws { try device.zero(pointer, bytes: (n ?? count) * elementSize) }
 
     /// The identity [size, size]: one-hot input rows, looked up as an embedding table.
     static func identity(_ device: ComputeDevice, size: Int) throws -> DeviceBuffer {

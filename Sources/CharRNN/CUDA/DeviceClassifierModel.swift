@@ -9,14 +9,14 @@
 /// embedded characters and on the features uses the counter-based masks of KernelSource.dropout.
 /// Device memory for B items of T characters: per layer and direction the recurrent layer's own
 /// activations, plus inputs and their reversed copies [T*B, I], and [B, D*H] features.
-public final class DeviceClassifierModel {
-    public let config: ClassifierConfig
-    public let layout: ParameterLayout
-    public let device: ComputeDevice
-    public let parameters: DeviceBuffer
-    public let gradients: DeviceBuffer
+package final class DeviceClassifierModel {
+    package let config: ClassifierConfig
+    package let layout: ParameterLayout
+    package let device: ComputeDevice
+    package let parameters: DeviceBuffer
+    package let gradients: DeviceBuffer
     /// [B, C] after a forward; dLoss/dlogits after lossAndGradients.
-    public let logits: DeviceBuffer
+    package let logits: DeviceBuffer
     /// layers[l][d]: layer l, direction d (0 forward, 1 reverse).
     private let layers: [[DeviceRecurrentLayer]]
     /// inputs[l][d]: what layer l direction d read (time-reversed for d = 1).
@@ -35,7 +35,7 @@ public final class DeviceClassifierModel {
     private var shape = (T: 0, B: 0)
     private var droppingWith = 0.0
 
-    public init(config: ClassifierConfig, device: ComputeDevice) throws {
+    package init(config: ClassifierConfig, device: ComputeDevice) throws {
         self.config = config
         self.device = device
         let layout = config.layout
@@ -70,18 +70,18 @@ public final class DeviceClassifierModel {
         rowScales = try DeviceBuffer(device, count: 0)
     }
 
-    public var parameterCount: Int { layout.count }
+    package var parameterCount: Int { layout.count }
 
-    public func setParameters(_ values: FloatBuffer) throws {
+    package func setParameters(_ values: FloatBuffer) throws {
         try device.copy(to: parameters.pointer, from: values.pointer, bytes: layout.count * 4)
     }
 
     /// The device's parameters into `values` (the host model, to validate or save it).
-    public func copyParameters(into values: FloatBuffer) throws {
+    package func copyParameters(into values: FloatBuffer) throws {
         try device.copy(from: parameters.pointer, to: values.pointer, bytes: layout.count * 4)
     }
 
-    public func gradientValues() throws -> [Float] { try device.downloadFloats(gradients.pointer, count: layout.count) }
+    package func gradientValues() throws -> [Float] { try device.downloadFloats(gradients.pointer, count: layout.count) }
 
     /// mask = 0 with probability p, else 1/(1-p); x *= mask. One seed from `rng` per mask, as
     /// ClassifierModel takes it: the same masks as on the CPU.
@@ -98,7 +98,7 @@ public final class DeviceClassifierModel {
     /// Logits [B, C] for B sequences of equal length T (ids time-major, row t*B + b) into `logits`. With
     /// `dropout` above 0 (training), the embedded characters and the features are dropped with that
     /// probability, masks seeded from `rng`.
-    public func forward(_ inputIds: [Int32], T: Int, B: Int, dropout p: Double = 0, rng: inout RandomGenerator) throws {
+    package func forward(_ inputIds: [Int32], T: Int, B: Int, dropout p: Double = 0, rng: inout RandomGenerator) throws {
         precondition(inputIds.count == T * B && T >= 1 && B >= 1, "batch shape does not match")
         droppingWith = p
         shape = (T, B)
@@ -160,7 +160,7 @@ public final class DeviceClassifierModel {
     /// The weighted mean cross-entropy of the last forward (PyTorch's CrossEntropyLoss(weight=w); nil
     /// weights are all 1) into `lossOut` (one double in device memory, nothing read back), and its
     /// gradients in `gradients` (overwritten).
-    public func lossAndGradients(labels itemLabels: [Int32], weights: [Float]?, lossOut: DevicePointer) throws {
+    package func lossAndGradients(labels itemLabels: [Int32], weights: [Float]?, lossOut: DevicePointer) throws {
         let B = shape.B, C = config.categories
         precondition(itemLabels.count == B, "one label per item")
         let w = itemLabels.map { weights?[Int($0)] ?? 1 }

@@ -9,10 +9,10 @@
 /// graph holds the addresses of the buffers it uses, so the generator keeps its state and workspaces
 /// from call to call and captures again whenever a buffer has moved or the options it baked in change
 /// (CapturedWorkCache). Text is the same with or without the graph.
-public final class DeviceGenerator {
-    public let model: DeviceModel
-    public let vocabulary: Vocabulary
-    public let startCharacter: Unicode.Scalar
+package final class DeviceGenerator {
+    package let model: DeviceModel
+    package let vocabulary: Vocabulary
+    package let startCharacter: Unicode.Scalar
     private let tokens: DeviceBuffer, history: DeviceBuffer
     /// How often each stream drew each character, [B, V] (the penalties).
     private let drawCounts: DeviceBuffer
@@ -22,19 +22,19 @@ public final class DeviceGenerator {
     /// The seed and the draw counter's base, two 64-bit words read by the sampling kernels.
     private let draws: DeviceBuffer
     /// Picks each step's characters (a warp per stream, or by slices for a large vocabulary).
-    public let sampler: DeviceSampler
+    package let sampler: DeviceSampler
     private var state: DeviceHiddenState?
     /// Names mode: every sample starts after the start symbol, also when a prime is given (as Sampler).
-    public var namesMode = false
+    package var namesMode = false
     /// Replay full chunks from a captured graph where the device can capture (false: launch each step).
-    public var useGraphs: Bool {
+    package var useGraphs: Bool {
         get { graphs.enabled }
         set { graphs.enabled = newValue }
     }
     /// Why capturing a chunk failed, if it did; the generator then launches step by step.
-    public var graphFailure: String? { graphs.failure }
+    package var graphFailure: String? { graphs.failure }
     /// Chunks run from a captured graph so far.
-    public var replayedChunks: Int { graphs.replays }
+    package var replayedChunks: Int { graphs.replays }
     private var graphs = CapturedWorkCache<GraphKey>()
 
     /// What a captured chunk bakes in besides addresses.
@@ -44,7 +44,7 @@ public final class DeviceGenerator {
         var penalizes: Bool { presencePenalty != 0 || frequencyPenalty != 0 }
     }
 
-    public init(model: DeviceModel, vocabulary: Vocabulary, startCharacter: Unicode.Scalar) throws {
+    package init(model: DeviceModel, vocabulary: Vocabulary, startCharacter: Unicode.Scalar) throws {
         self.model = model
         self.vocabulary = vocabulary
         self.startCharacter = startCharacter
@@ -62,7 +62,7 @@ public final class DeviceGenerator {
     /// generates in `category` (every stream the same), as Sampler.generate. `keep: false` returns empty
     /// texts, for a caller that takes them from `emit`.
     @discardableResult
-    public func generate(prime: String, streams B: Int, length: Int, options: SamplingOptions, seed: UInt64,
+    package func generate(prime: String, streams B: Int, length: Int, options: SamplingOptions, seed: UInt64,
                          category: Int32? = nil, chunk: Int = 64, keep: Bool = true,
                          emit: ([String]) -> Bool = { _ in true }) throws -> [String] {
         let options = options.endingNames(namesMode)

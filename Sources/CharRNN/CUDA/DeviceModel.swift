@@ -14,15 +14,15 @@ import Foundation
 /// captured once and replayed (DeviceTrainingStep).
 /// Device memory for T steps of B streams: the CPU model's activation formula, plus the parameters,
 /// gradients and (in the trainer) the optimizer's moments.
-public final class DeviceModel {
-    public let config: ModelConfig
-    public var regularization = CharRNNModel.Regularization()
-    public let layout: ParameterLayout
-    public let device: ComputeDevice
-    public let parameters: DeviceBuffer
-    public let gradients: DeviceBuffer
+package final class DeviceModel {
+    package let config: ModelConfig
+    package var regularization = CharRNNModel.Regularization()
+    package let layout: ParameterLayout
+    package let device: ComputeDevice
+    package let parameters: DeviceBuffer
+    package let gradients: DeviceBuffer
     /// [T*B, V] after a forward; dLoss/dlogits after lossAndGradients.
-    public let logits: DeviceBuffer
+    package let logits: DeviceBuffer
     let layers: [DeviceRecurrentLayer]
 
     private let ids: DeviceBuffer, targets: DeviceBuffer, index: DeviceCSRIndex
@@ -45,7 +45,7 @@ public final class DeviceModel {
     private var top: DevicePointer?
     private var lastIds: [Int32] = []
 
-    public init(config: ModelConfig, device: ComputeDevice) throws {
+    package init(config: ModelConfig, device: ComputeDevice) throws {
         self.config = config
         self.device = device
         let layout = ParameterLayout(config)
@@ -82,16 +82,16 @@ public final class DeviceModel {
     /// Threads of the first pass of a sum (KernelSource.reduction).
     static let sumParts = 1024
 
-    public var parameterCount: Int { layout.count }
+    package var parameterCount: Int { layout.count }
 
-    public func setParameters(_ values: FloatBuffer) throws {
+    package func setParameters(_ values: FloatBuffer) throws {
         try device.copy(to: parameters.pointer, from: values.pointer, bytes: layout.count * 4)
     }
 
-    public func parameterValues() throws -> [Float] { try device.downloadFloats(parameters.pointer, count: layout.count) }
-    public func gradientValues() throws -> [Float] { try device.downloadFloats(gradients.pointer, count: layout.count) }
+    package func parameterValues() throws -> [Float] { try device.downloadFloats(parameters.pointer, count: layout.count) }
+    package func gradientValues() throws -> [Float] { try device.downloadFloats(gradients.pointer, count: layout.count) }
 
-    public func hiddenState(batch: Int) throws -> DeviceHiddenState {
+    package func hiddenState(batch: Int) throws -> DeviceHiddenState {
         try DeviceHiddenState(config: config, batch: batch, device: device)
     }
 
@@ -99,7 +99,7 @@ public final class DeviceModel {
 
     /// A conditional model's category of each of B streams (ids below config.categories), read by every
     /// forward of B streams until set again.
-    public func setCategories(_ categories: [Int32]) throws {
+    package func setCategories(_ categories: [Int32]) throws {
         precondition(config.categories > 0, "only a conditional model has categories")
         precondition(categories.allSatisfy { (0..<Int32(config.categories)).contains($0) }, "category out of range")
         try categoryIds.reserve(categories.count)
@@ -112,7 +112,7 @@ public final class DeviceModel {
     /// A conditional model takes each stream's category (or those of the last setCategories).
     /// In inference, `folded` (foldInputProjection's table for the current parameters) replaces layer 0's
     /// input product with a lookup.
-    public func forward(_ inputIds: [Int32], T: Int, B: Int, state: DeviceHiddenState, training: Bool,
+    package func forward(_ inputIds: [Int32], T: Int, B: Int, state: DeviceHiddenState, training: Bool,
                         rng: inout RandomGenerator, categories: [Int32]? = nil, folded: DeviceBuffer? = nil) throws {
         precondition(inputIds.count == T * B, "batch shape does not match")
         try ids.reserve(T * B)
@@ -124,7 +124,7 @@ public final class DeviceModel {
 
     /// The same, reading the ids [T*B] from device memory (generation feeds each step's draws back
     /// without a copy to the host). A training step's backward needs the host ids: use the other form.
-    public func forward(ids idPointer: DevicePointer, T: Int, B: Int, state: DeviceHiddenState, training: Bool,
+    package func forward(ids idPointer: DevicePointer, T: Int, B: Int, state: DeviceHiddenState, training: Bool,
                         rng: inout RandomGenerator, folded: DeviceBuffer? = nil) throws {
         try prepareMasks(training: training, rng: &rng)
         try queueForward(ids: idPointer, T: T, B: B, state: state, training: training, folded: folded?.pointer)
@@ -132,13 +132,13 @@ public final class DeviceModel {
 
     /// Whether foldInputProjection applies: not to a conditional model, whose layer-0 input also
     /// carries the stream's category.
-    public var foldsInputProjection: Bool { config.categories == 0 }
+    package var foldsInputProjection: Bool { config.categories == 0 }
 
     /// Fills `table` [V, G*H] with layer 0's input product of every character: the embedding (or, with
     /// one-hot input, the identity) times W_ih^T. Inference then looks each step's rows up instead of
     /// multiplying: one product less per step, which at one step per character is one of the five
     /// products of a 2-layer generation step. The table holds for the parameters it was made from.
-    public func foldInputProjection(into table: DeviceBuffer) throws {
+    package func foldInputProjection(into table: DeviceBuffer) throws {
         precondition(foldsInputProjection, "a conditional model's input product depends on the category")
         let V = config.vocabSize, I = config.inputSize(layer: 0), gh = config.cell.gateCount * config.hidden
         try table.reserve(V * gh)
@@ -149,7 +149,7 @@ public final class DeviceModel {
     }
 
     /// A new table of foldInputProjection for the current parameters; nil for a conditional model.
-    public func foldedInputProjection() throws -> DeviceBuffer? {
+    package func foldedInputProjection() throws -> DeviceBuffer? {
         guard foldsInputProjection else { return nil }
         let table = try DeviceBuffer(device, count: 0)
         try foldInputProjection(into: table)
@@ -259,7 +259,7 @@ public final class DeviceModel {
     static let fusedStepStreams = 4
 
     /// Whether such steps are fused (CHARRNN_FUSED_STEP=0: the products, to compare the two).
-    public var fusesSmallSteps = ProcessInfo.processInfo.environment["CHARRNN_FUSED_STEP"] != "0"
+    package var fusesSmallSteps = ProcessInfo.processInfo.environment["CHARRNN_FUSED_STEP"] != "0"
 
     /// One step of B streams: each layer's launch writes its new h to stepHiddens[l] and moves the layer
     /// below's into its state; the decoder's launch moves the top one's. Logits [B, V] as queueForward's.
@@ -311,13 +311,13 @@ public final class DeviceModel {
     }
 
     /// The summed cross-entropy (nats) of the last loss computed: a copy from the device, so it waits.
-    public func lastLossSum() throws -> Double { try device.downloadDoubles(lossTotal.pointer, count: 1)[0] }
+    package func lastLossSum() throws -> Double { try device.downloadDoubles(lossTotal.pointer, count: 1)[0] }
 
     /// Where that sum is in device memory (one double), for a copy that does not wait.
     var lastLossSumPointer: DevicePointer { lossTotal.pointer }
 
     /// Summed cross-entropy of the targets under the last forward's logits; no gradient.
-    public func lossOfLastForward(targets targetIds: [Int32]) throws -> Double {
+    package func lossOfLastForward(targets targetIds: [Int32]) throws -> Double {
         try softmaxCrossEntropy(targetIds, scale: 0, gradient: false)
         return try lastLossSum()
     }
@@ -329,7 +329,7 @@ public final class DeviceModel {
     /// Everything the step needs from the host (ids, targets, the embedding gradient's index and the
     /// dropout seeds) is copied before the first launch (prepareStep), so the launches that follow
     /// (queueLossAndGradients) can be captured and replayed.
-    public func lossAndGradients(_ inputIds: [Int32], targets targetIds: [Int32], T: Int, B: Int, state: DeviceHiddenState,
+    package func lossAndGradients(_ inputIds: [Int32], targets targetIds: [Int32], T: Int, B: Int, state: DeviceHiddenState,
                                  rng: inout RandomGenerator, categories: [Int32]? = nil) throws {
         try prepareStep(inputIds, targets: targetIds, rng: &rng, categories: categories)
         try queueLossAndGradients(T: T, B: B, state: state)
@@ -361,7 +361,7 @@ public final class DeviceModel {
 
     /// Backward from dL/dlogits held in `logits`; overwrites `gradients`. The embedding gradient's index
     /// is built from the last forward's host ids unless it was uploaded with the batch.
-    public func backwardFromLogitGradients(indexUploaded: Bool = false) throws {
+    package func backwardFromLogitGradients(indexUploaded: Bool = false) throws {
         let p = last.weightDrop ? dropConnected.pointer : parameters.pointer
         try device.withHalfCopy(of: p, count: layout.count) { try queueBackward(params: p, indexUploaded: indexUploaded) }
     }
@@ -416,12 +416,12 @@ public final class DeviceModel {
 }
 
 /// The recurrent state of every layer for B streams on a device, laid out as HiddenState's.
-public final class DeviceHiddenState {
-    public let batch: Int
-    public let blocks: [DeviceBuffer]
+package final class DeviceHiddenState {
+    package let batch: Int
+    package let blocks: [DeviceBuffer]
     private let device: ComputeDevice
 
-    public init(config: ModelConfig, batch: Int, device: ComputeDevice) throws {
+    package init(config: ModelConfig, batch: Int, device: ComputeDevice) throws {
         self.batch = batch
         self.device = device
         blocks = try (0..<config.layers).map { _ in
@@ -431,16 +431,16 @@ public final class DeviceHiddenState {
         }
     }
 
-    public func reset() throws { for b in blocks { try b.zero() } }
+    package func reset() throws { for b in blocks { try b.zero() } }
 
-    public var valueCount: Int { blocks.reduce(0) { $0 + $1.count } }
+    package var valueCount: Int { blocks.reduce(0) { $0 + $1.count } }
 
     /// All values, layer by layer, as HiddenState.flattened.
-    public func flattened() throws -> [Float] {
+    package func flattened() throws -> [Float] {
         try blocks.flatMap { try device.downloadFloats($0.pointer, count: $0.count) }
     }
 
-    public func load(_ values: [Float]) throws {
+    package func load(_ values: [Float]) throws {
         var i = 0
         for b in blocks {
             try device.upload(Array(values[i..<(i + b.count)]), to: b.pointer)

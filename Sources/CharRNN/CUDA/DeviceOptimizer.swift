@@ -8,19 +8,19 @@ import Darwin
 /// the global gradient norm (KernelSource.reduction), clipping by norm or value (KernelSource.clipping) and
 /// the update (KernelSource.optimizers), with the moments in device memory in the parameters' flat layout.
 /// Shared by the language model's training step and the classifier's.
-public final class DeviceOptimizer {
-    public let update: OptimizerUpdate
-    public let count: Int
+package final class DeviceOptimizer {
+    package let update: OptimizerUpdate
+    package let count: Int
     private let device: ComputeDevice
     private let first: DeviceBuffer, second: DeviceBuffer
     private let normPartial: DeviceBuffer
     /// The next update's learning rate and bias corrections (OptimizerUpdate.scalars), written by prepare.
     private let scalars: DeviceBuffer
     /// Updates applied so far (Adam's bias correction), as Optimizer.step.
-    public private(set) var updates = 0
+    package private(set) var updates = 0
 
     /// `optimizer` gives the rule and its hyperparameters; the moments start at zero (see `upload`).
-    public init(_ device: ComputeDevice, count: Int, optimizer: Optimizer) throws {
+    package init(_ device: ComputeDevice, count: Int, optimizer: Optimizer) throws {
         self.device = device
         self.count = count
         update = OptimizerUpdate(optimizer: optimizer)
@@ -33,7 +33,7 @@ public final class DeviceOptimizer {
     }
 
     /// The host optimizer's moments and step count onto the device (a fresh run or a resume).
-    public func upload(_ optimizer: Optimizer) throws {
+    package func upload(_ optimizer: Optimizer) throws {
         try device.copy(to: first.pointer, from: optimizer.m.pointer, bytes: count * 4)
         if optimizer.kind.hasSecondMoment {
             try device.copy(to: second.pointer, from: optimizer.v.pointer, bytes: count * 4)
@@ -42,7 +42,7 @@ public final class DeviceOptimizer {
     }
 
     /// The device's moments and step count into the host optimizer, to save them.
-    public func download(into optimizer: Optimizer) throws {
+    package func download(into optimizer: Optimizer) throws {
         let m = try device.downloadFloats(first.pointer, count: count)
         let v = optimizer.kind.hasSecondMoment ? try device.downloadFloats(second.pointer, count: count) : nil
         optimizer.restore(step: updates, m: m, v: v)
@@ -50,21 +50,21 @@ public final class DeviceOptimizer {
 
     /// The squared norm of `gradients` into `normSquared` (one double in device memory), clipping, and
     /// one update of `parameters`; all queued, nothing read back.
-    public func apply(parameters: DevicePointer, gradients g: DevicePointer, learningRate: Float, clipNorm: Float?,
+    package func apply(parameters: DevicePointer, gradients g: DevicePointer, learningRate: Float, clipNorm: Float?,
                       clipValue: Float?, normSquared: DevicePointer) throws {
         try prepare(learningRate: learningRate)
         try queue(parameters: parameters, gradients: g, clipNorm: clipNorm, clipValue: clipValue, normSquared: normSquared)
     }
 
     /// The host's part of the next update: its learning rate and bias corrections copied to the device.
-    public func prepare(learningRate: Float) throws {
+    package func prepare(learningRate: Float) throws {
         updates += 1
         try device.upload(update.scalars(step: updates, learningRate: learningRate), to: scalars.pointer)
     }
 
     /// The device's part, after prepare: the norm, clipping and the update, with nothing from the host,
     /// so it can be captured and replayed.
-    public func queue(parameters: DevicePointer, gradients g: DevicePointer, clipNorm: Float?, clipValue: Float?,
+    package func queue(parameters: DevicePointer, gradients g: DevicePointer, clipNorm: Float?, clipValue: Float?,
                       normSquared: DevicePointer) throws {
         let n = count, parts = min(DeviceModel.sumParts, n)
         try device.sumFloats(threads: parts, n: n, x: g, square: 1, parts: parts, out: normPartial.pointer)
@@ -80,11 +80,11 @@ public final class DeviceOptimizer {
 
 /// One optimizer step as a launch of the matching kernel of KernelSource.optimizers, with the scalars
 /// the CPU optimizer derives from its step number.
-public struct OptimizerUpdate: Sendable {
-    public let kind: OptimizerKind
-    public let momentum: Float, beta1: Float, beta2: Float, epsilon: Float, alpha: Float, weightDecay: Float
+package struct OptimizerUpdate: Sendable {
+    package let kind: OptimizerKind
+    package let momentum: Float, beta1: Float, beta2: Float, epsilon: Float, alpha: Float, weightDecay: Float
 
-    public init(optimizer o: Optimizer) {
+    package init(optimizer o: Optimizer) {
         kind = o.kind; momentum = o.momentum; beta1 = o.beta1; beta2 = o.beta2; epsilon = o.epsilon
         alpha = o.alpha; weightDecay = o.weightDecay
     }
@@ -100,7 +100,7 @@ public struct OptimizerUpdate: Sendable {
 
     /// The per-update values the update kernels read from device memory (KernelSource.optimizers) for
     /// update number `step` (1 for the first): [lr, step_size, bc2_root, shrink, first].
-    public func scalars(step: Int, learningRate lr: Float) -> [Float] {
+    package func scalars(step: Int, learningRate lr: Float) -> [Float] {
         let bc1 = 1 - powf(beta1, Float(step)), bc2 = 1 - powf(beta2, Float(step))
         let shrink: Float = kind == .adamw ? 1 - lr * weightDecay : 1
         return [lr, lr / bc1, bc2.squareRoot(), shrink, step == 1 ? 1 : 0]

@@ -5,19 +5,19 @@ import Foundation
 /// lane 0 alone); a large one, where a thread would walk thousands of logits several times (a few
 /// hundred microseconds per character with top-k), takes a thread per slice of 256 logits in a chain
 /// of small kernels. Both give the same ids bit for bit, so which one runs changes no text.
-public final class DeviceSampler {
-    public let device: ComputeDevice
+package final class DeviceSampler {
+    package let device: ComputeDevice
     /// Logits per slice (CRN_SAMPLE_SLICE in the kernels).
-    public static let slice = 256
+    package static let slice = 256
     /// Vocabularies larger than this draw by slices. Below it, one launch of a warp per stream costs
     /// less than the chain's launches. 1,024 unless CHARRNN_SAMPLE_SLICED_ABOVE says otherwise (to compare
     /// the two ways on a GPU).
-    public var slicedAbove = ProcessInfo.processInfo.environment["CHARRNN_SAMPLE_SLICED_ABOVE"].flatMap { Int($0) } ?? 1024
+    package var slicedAbove = ProcessInfo.processInfo.environment["CHARRNN_SAMPLE_SLICED_ABOVE"].flatMap { Int($0) } ?? 1024
     private let select: DeviceBuffer, partMax: DeviceBuffer, partMass: DeviceBuffer, partCounts: DeviceBuffer
     /// The nucleus's walk by slices: per stream [B, 4], and each slice's counts and masses per byte.
     private let nucleus: DeviceBuffer, nucleusCounts: DeviceBuffer, nucleusMass: DeviceBuffer
 
-    public init(device: ComputeDevice) throws {
+    package init(device: ComputeDevice) throws {
         self.device = device
         select = try DeviceBuffer(device, count: 0)
         partMax = try DeviceBuffer(device, count: 0)
@@ -28,10 +28,10 @@ public final class DeviceSampler {
         nucleusMass = try DeviceBuffer(device, count: 0)
     }
 
-    public func usesSlices(vocabulary V: Int) -> Bool { V > slicedAbove }
+    package func usesSlices(vocabulary V: Int) -> Bool { V > slicedAbove }
 
     /// Makes room for B streams over V characters, before a capture (which may not allocate).
-    public func reserve(streams B: Int, vocabulary V: Int) throws {
+    package func reserve(streams B: Int, vocabulary V: Int) throws {
         guard usesSlices(vocabulary: V) else { return }
         let P = (V + Self.slice - 1) / Self.slice
         try select.reserve(B * 4)
@@ -46,7 +46,7 @@ public final class DeviceSampler {
     /// Queues the draw: ids[b] (and history[b], when given) from logits [B, V], with the seed and the draw
     /// counter's base read from `draws` and `offset` added to the base. topP 1 keeps every character top-k
     /// keeps.
-    public func queue(streams B: Int, vocabulary V: Int, logits: DevicePointer, inverseTemperature: Float, topK: Int,
+    package func queue(streams B: Int, vocabulary V: Int, logits: DevicePointer, inverseTemperature: Float, topK: Int,
                       topP: Float = 1, greedy: Bool, draws: DevicePointer, offset: Int, ids: DevicePointer,
                       history: DevicePointer?) throws {
         guard usesSlices(vocabulary: V) else {

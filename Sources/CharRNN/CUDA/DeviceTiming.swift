@@ -1,5 +1,5 @@
 /// What `bench --phases --device cuda` times on the GPU: one operation queued on the stream.
-public enum DeviceOperation: Hashable, Sendable {
+package enum DeviceOperation: Hashable, Sendable {
     /// C[m, n] = op(A)[m, k] op(B)[k, n], row-major as ComputeDevice.gemm takes it.
     case product(m: Int, n: Int, k: Int, transA: Bool, transB: Bool)
     case kernel(String)
@@ -7,7 +7,7 @@ public enum DeviceOperation: Hashable, Sendable {
     case copy, zero, upload
 
     /// "product 256x8192x2048 N T" (A as stored, B transposed), "kernel lstm_forward", "copy".
-    public var name: String {
+    package var name: String {
         switch self {
         case .product(let m, let n, let k, let ta, let tb): return "product \(m)x\(n)x\(k) \(ta ? "T" : "N") \(tb ? "T" : "N")"
         case .kernel(let name): return "kernel \(name)"
@@ -18,7 +18,7 @@ public enum DeviceOperation: Hashable, Sendable {
     }
 
     /// Floating-point operations of one call (a product's 2mnk; 0 for the rest).
-    public var flops: Double {
+    package var flops: Double {
         if case .product(let m, let n, let k, _, _) = self { return 2 * Double(m) * Double(n) * Double(k) }
         return 0
     }
@@ -28,14 +28,14 @@ public enum DeviceOperation: Hashable, Sendable {
 /// and are read once the GPU has passed the newest (at `totals`, or when the list is full), so that
 /// timing does not wait for the GPU at every event. Each interval is the GPU's time from the first
 /// event to the second: it includes any time the GPU sat idle waiting for the host to queue the work.
-public final class CUDAIntervals<Key: Hashable> {
+package final class CUDAIntervals<Key: Hashable> {
     private let device: CUDADevice
     private var pending: [(key: Key, start: CUDAEvent, end: CUDAEvent)] = []
     private var sums: [Key: (seconds: Double, count: Int)] = [:]
     /// Pairs held before they are read (each an event pair of the driver's).
     private let capacity = 4096
 
-    public init(device: CUDADevice) { self.device = device }
+    package init(device: CUDADevice) { self.device = device }
 
     func add(_ key: Key, from start: CUDAEvent, to end: CUDAEvent) throws {
         pending.append((key, start, end))
@@ -43,7 +43,7 @@ public final class CUDAIntervals<Key: Hashable> {
     }
 
     /// Seconds and intervals of each key so far; waits for the GPU to finish the work they time.
-    public func totals() throws -> [Key: (seconds: Double, count: Int)] {
+    package func totals() throws -> [Key: (seconds: Double, count: Int)] {
         try read()
         return sums
     }
@@ -63,20 +63,20 @@ public final class CUDAIntervals<Key: Hashable> {
 /// StepPhases' clock for a step queued on a CUDADevice: each mark records an event on its stream, and
 /// a phase's time is the GPU's between the event that opens it and the one that closes it. With the
 /// step launched operation by operation (not replayed from a graph), as `bench --phases` runs it.
-public final class CUDAPhaseClock: StepPhases.Clock {
+package final class CUDAPhaseClock: StepPhases.Clock {
     private let device: CUDADevice
     private let intervals: CUDAIntervals<StepPhases.Phase>
     private var last: CUDAEvent?
     /// The first failure of a mark (which cannot throw), thrown by `seconds`.
     private var failure: Error?
 
-    public init(device: CUDADevice) throws {
+    package init(device: CUDADevice) throws {
         self.device = device
         intervals = CUDAIntervals(device: device)
         last = try device.recordEvent()
     }
 
-    public func end(_ phase: StepPhases.Phase) {
+    package func end(_ phase: StepPhases.Phase) {
         guard failure == nil else { return }
         do {
             let now = try device.recordEvent()
@@ -87,7 +87,7 @@ public final class CUDAPhaseClock: StepPhases.Clock {
         }
     }
 
-    public func seconds() throws -> [StepPhases.Phase: Double] {
+    package func seconds() throws -> [StepPhases.Phase: Double] {
         if let failure { throw failure }
         let totals = try intervals.totals()
         return Dictionary(uniqueKeysWithValues: StepPhases.Phase.allCases.map { ($0, totals[$0]?.seconds ?? 0) })

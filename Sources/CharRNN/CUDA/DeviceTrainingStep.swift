@@ -13,9 +13,9 @@
 /// captured once as a CUDA graph and then replayed with one launch per step, as DeviceGenerator does
 /// for generation: captured after a step of the same shape has run step by step (so every workspace
 /// has its size), again when a buffer has moved, and never again once a capture fails.
-public final class DeviceTrainingStep {
-    public let model: DeviceModel
-    public let optimizer: DeviceOptimizer
+package final class DeviceTrainingStep {
+    package let model: DeviceModel
+    package let optimizer: DeviceOptimizer
     private let device: ComputeDevice
     /// [summed loss, squared norm] of each unread step, in order (doubles).
     private let log: DeviceBuffer
@@ -23,14 +23,14 @@ public final class DeviceTrainingStep {
     private let slot: DeviceBuffer, normSquared: DeviceBuffer
     private var unreadRows: [Int] = []
     /// Replay captured steps where the device can capture (false: launch everything every step).
-    public var useGraphs: Bool {
+    package var useGraphs: Bool {
         get { graphs.enabled }
         set { graphs.enabled = newValue }
     }
     /// Why capturing a step failed, if it did.
-    public var graphFailure: String? { graphs.failure }
+    package var graphFailure: String? { graphs.failure }
     /// Steps run from a captured graph so far.
-    public var replayedSteps: Int { graphs.replays }
+    package var replayedSteps: Int { graphs.replays }
     private var graphs = CapturedWorkCache<StepKey>()
     /// `--ema`: the average of the parameters (WeightAverage's twin) and the next update's weight (a
     /// float written by each step's host part), with the decay and updates counted on the host.
@@ -45,13 +45,13 @@ public final class DeviceTrainingStep {
     }
 
     /// Steps whose loss and norm `readLog` can hold before it must be called.
-    public static let logCapacity = 64
+    package static let logCapacity = 64
     /// Steps taken since the last readLog.
-    public var unreadSteps: Int { unreadRows.count }
-    public var logIsFull: Bool { unreadRows.count == Self.logCapacity }
+    package var unreadSteps: Int { unreadRows.count }
+    package var logIsFull: Bool { unreadRows.count == Self.logCapacity }
 
     /// `optimizer` gives the rule and its hyperparameters (its moments are uploaded by `upload`).
-    public init(model: DeviceModel, optimizer: Optimizer) throws {
+    package init(model: DeviceModel, optimizer: Optimizer) throws {
         self.model = model
         device = model.device
         self.optimizer = try DeviceOptimizer(device, count: model.parameterCount, optimizer: optimizer)
@@ -61,13 +61,13 @@ public final class DeviceTrainingStep {
     }
 
     /// The host's parameters, optimizer moments and step count onto the device (a fresh run or a resume).
-    public func upload(parameters: FloatBuffer, optimizer host: Optimizer) throws {
+    package func upload(parameters: FloatBuffer, optimizer host: Optimizer) throws {
         try model.setParameters(parameters)
         try optimizer.upload(host)
     }
 
     /// The device's parameters and moments into the host's buffers, to save them.
-    public func download(parameters: FloatBuffer, optimizer host: Optimizer) throws {
+    package func download(parameters: FloatBuffer, optimizer host: Optimizer) throws {
         try device.copy(from: model.parameters.pointer, to: parameters.pointer, bytes: model.parameterCount * 4)
         try optimizer.download(into: host)
         if let average {
@@ -77,14 +77,14 @@ public final class DeviceTrainingStep {
 
     /// From now on each step also updates `host`'s average, kept on the device (its values uploaded
     /// now, its updates counted on the host) and brought back by `download`.
-    public func average(_ host: WeightAverage) throws {
+    package func average(_ host: WeightAverage) throws {
         let values = try DeviceBuffer(device, count: model.parameterCount)
         try device.copy(to: values.pointer, from: host.values.pointer, bytes: model.parameterCount * 4)
         average = (values, try DeviceBuffer(device, count: 1), host)
     }
 
     /// Exchanges the parameters with their average (and back, called twice): validation runs on the average.
-    public func swapAverage() throws {
+    package func swapAverage() throws {
         guard let average else { return }
         let n = model.parameterCount
         try device.swapFloats(threads: n, n: n, a: model.parameters.pointer, b: average.values.pointer)
@@ -92,7 +92,7 @@ public final class DeviceTrainingStep {
 
     /// Forward, backward, clipping and one update, queued on the device without waiting for them. The
     /// step's loss and gradient norm (before clipping) go to the log: call readLog before the log is full.
-    public func step(_ inputs: [Int32], targets: [Int32], T: Int, B: Int, state: DeviceHiddenState, rng: inout RandomGenerator,
+    package func step(_ inputs: [Int32], targets: [Int32], T: Int, B: Int, state: DeviceHiddenState, rng: inout RandomGenerator,
                      learningRate: Float, clipNorm: Float?, clipValue: Float?, categories: [Int32]? = nil) throws {
         precondition(!logIsFull, "readLog must be called before the log of losses is full")
         precondition(inputs.count == T * B, "batch shape does not match")
@@ -128,7 +128,7 @@ public final class DeviceTrainingStep {
 
     /// The mean loss and the gradient norm before clipping of every step since the last call, oldest
     /// first: one copy from the device, which waits for those steps to finish.
-    public func readLog() throws -> [(loss: Double, norm: Double)] {
+    package func readLog() throws -> [(loss: Double, norm: Double)] {
         guard !unreadRows.isEmpty else { return [] }
         let values = try device.downloadDoubles(log.pointer, count: 2 * unreadRows.count)
         defer { unreadRows.removeAll(keepingCapacity: true) }

@@ -7,16 +7,16 @@ import Darwin
 
 /// Each GPU kernel against its CPU twin on random inputs of awkward sizes (odd H, a batch of 3): the
 /// same check runs on the emulated device of the tests and, through `charrnn devices --check`, on a GPU.
-public enum KernelChecks {
-    public struct Outcome: Sendable {
-        public let name: String
+package enum KernelChecks {
+    package struct Outcome: Sendable {
+        package let name: String
         /// Largest |device - cpu| over the largest |cpu| (at least 1) of any compared tensor.
-        public let relativeError: Double
-        public let passed: Bool
+        package let relativeError: Double
+        package let passed: Bool
     }
 
     /// fp32 agreement asked of every kernel (issue: 1e-4 relative).
-    public static let tolerance = 1e-4
+    package static let tolerance = 1e-4
 
     /// Largest |got - want| over the largest |want| (at least `floor`); a NaN anywhere is infinitely wrong.
     static func relativeError(_ got: [Float], _ want: [Float], floor: Double = 1) -> Double {
@@ -31,14 +31,14 @@ public enum KernelChecks {
         return diff / scale
     }
 
-    public static func run(on device: ComputeDevice, seed: UInt64 = 7) throws -> [Outcome] {
+    package static func run(on device: ComputeDevice, seed: UInt64 = 7) throws -> [Outcome] {
         var checker = Checker(device: device, rng: RandomGenerator(seed: seed))
         return try checker.all()
     }
 
     /// The matrix product alone (each transpose), against the CPU's BLAS within the device's precision's
     /// tolerance: what `devices --check` runs again at tf32 and bf16.
-    public static func products(on device: ComputeDevice, seed: UInt64 = 7) throws -> [Outcome] {
+    package static func products(on device: ComputeDevice, seed: UInt64 = 7) throws -> [Outcome] {
         var checker = Checker(device: device, rng: RandomGenerator(seed: seed))
         return try checker.products()
     }
@@ -633,12 +633,12 @@ public enum KernelChecks {
 
 /// For embedding_backward: the rows of a batch grouped by character, built on the host where the ids
 /// are, so the device sums each character's rows in a fixed order.
-public struct CSRIndex: Sendable {
+package struct CSRIndex: Sendable {
     /// first[v] ..< first[v + 1] are the positions in `rows` of character v's rows; V + 1 entries.
-    public let first: [Int32]
-    public let rows: [Int32]
+    package let first: [Int32]
+    package let rows: [Int32]
 
-    public init(ids: [Int32], vocabulary V: Int) {
+    package init(ids: [Int32], vocabulary V: Int) {
         var counts = [Int32](repeating: 0, count: V + 1)
         for id in ids { counts[Int(id) + 1] += 1 }
         for v in 0..<V { counts[v + 1] += counts[v] }

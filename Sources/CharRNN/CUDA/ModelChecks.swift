@@ -7,8 +7,8 @@
 /// with clipping, and the classifier (one and two directions, and with dropout). The tests run
 /// it on the emulated device; `charrnn devices --check` on a GPU. Each outcome passes within the tolerance
 /// of the device's precision (1e-4 relative in fp32).
-public enum ModelChecks {
-    public static func run(on device: ComputeDevice, large: Bool = true) throws -> [KernelChecks.Outcome] {
+package enum ModelChecks {
+    package static func run(on device: ComputeDevice, large: Bool = true) throws -> [KernelChecks.Outcome] {
         var outcomes: [KernelChecks.Outcome] = []
         for cell in CellKind.allCases {
             for embed in [6, 0] {

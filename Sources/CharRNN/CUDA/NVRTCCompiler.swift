@@ -4,14 +4,14 @@ import SystemPackage
 /// NVRTC, CUDA's run-time compiler, loaded with dlopen: turns KernelSource's text into a CUBIN for the
 /// device's own architecture, so an NVRTC newer than the driver still works (no PTX for the driver to
 /// compile) and a machine with only the driver can take NVRTC from PyPI's nvidia-cuda-nvrtc.
-public final class NVRTCCompiler: @unchecked Sendable {
+package final class NVRTCCompiler: @unchecked Sendable {
     typealias Result = Int32
     typealias Program = OpaquePointer?
 
     let library: SharedLibrary
     /// (major, minor), e.g. (13, 0).
-    public let version: (major: Int, minor: Int)
-    public var path: String { library.path }
+    package let version: (major: Int, minor: Int)
+    package var path: String { library.path }
 
     private let nvrtcCreateProgram: @convention(c) (UnsafeMutablePointer<Program>, UnsafePointer<CChar>, UnsafePointer<CChar>?,
                                                     Int32, UnsafePointer<UnsafePointer<CChar>?>?,
@@ -30,7 +30,7 @@ public final class NVRTCCompiler: @unchecked Sendable {
         folders: CUDASearchPaths.toolkitFolders)
 
     /// Loaded once per process; the outcome, failure included, is kept.
-    public static func shared() throws -> NVRTCCompiler { try loaded.get() }
+    package static func shared() throws -> NVRTCCompiler { try loaded.get() }
     private static let loaded: Swift.Result<NVRTCCompiler, Error> = Swift.Result { try NVRTCCompiler() }
 
     private init() throws {
@@ -51,7 +51,7 @@ public final class NVRTCCompiler: @unchecked Sendable {
         version = (Int(major), Int(minor))
     }
 
-    public var versionString: String { "\(version.major).\(version.minor)" }
+    package var versionString: String { "\(version.major).\(version.minor)" }
 
     /// The options every compile uses besides the architecture: exact fp32 math (no fast-math
     /// approximations), so the kernels agree with the CPU's.
@@ -59,7 +59,7 @@ public final class NVRTCCompiler: @unchecked Sendable {
 
     /// Compiles `source` to a CUBIN for sm_<architecture> (e.g. 90 for an H100), or throws with the
     /// compiler's log.
-    public func compile(_ source: String, name: String = "charrnn_kernels.cu", architecture: Int) throws -> [UInt8] {
+    package func compile(_ source: String, name: String = "charrnn_kernels.cu", architecture: Int) throws -> [UInt8] {
         var program: Program = nil
         try check(source.withCString { src in name.withCString { nvrtcCreateProgram(&program, src, $0, 0, nil, nil) } },
                   "nvrtcCreateProgram")
@@ -109,7 +109,7 @@ func withCStrings<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<C
 /// Compiled modules on disk, so a run after the first skips NVRTC (a second or more for the whole
 /// module). The key is a hash of everything that changes the CUBIN: the source, the architecture, the
 /// compile options and NVRTC's version. A damaged file fails to load and is compiled and written again.
-public enum KernelCache {
+package enum KernelCache {
     /// $CHARRNN_CACHE_DIR, else $XDG_CACHE_HOME/charrnn, else ~/.cache/charrnn; nil when none is usable.
     static var folder: FilePath? {
         let env = ProcessInfo.processInfo.environment

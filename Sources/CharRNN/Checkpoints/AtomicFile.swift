@@ -10,11 +10,11 @@ import Darwin
 /// to disk, and the temporary file is renamed over the target. A crash leaves the old file intact.
 /// Targets must be regular files or absent: a rename over a device node, a FIFO, a folder or a
 /// symbolic link would replace it with a regular file.
-public enum AtomicFile {
+package enum AtomicFile {
     /// The suffix of a temporary file; a trainer that holds its folder's lock removes stale ones.
-    public static let temporaryMarker = ".tmp-"
+    package static let temporaryMarker = ".tmp-"
 
-    public static func write(_ bytes: [UInt8], to path: String) throws {
+    package static func write(_ bytes: [UInt8], to path: String) throws {
         let target = FilePath(path)
         guard let name = target.lastComponent, name.kind == .regular else {
             throw CharRNNError.writeFailed(path.isEmpty ? "''" : path, "not a file name")
@@ -33,7 +33,7 @@ public enum AtomicFile {
         syncDirectory(folder)
     }
 
-    public static func write(_ text: String, to path: String) throws {
+    package static func write(_ text: String, to path: String) throws {
         try write(Array(text.utf8), to: path)
     }
 
@@ -82,13 +82,13 @@ public enum AtomicFile {
     }
 
     /// The folder a path's file is in ("." for a bare name).
-    public static func directory(of path: FilePath) -> FilePath {
+    package static func directory(of path: FilePath) -> FilePath {
         let d = path.removingLastComponent()
         return d.isEmpty ? "." : d
     }
 
     /// Refuses a target that exists and is not a regular file.
-    public static func requireRegularOrAbsent(_ path: FilePath) throws {
+    package static func requireRegularOrAbsent(_ path: FilePath) throws {
         switch FileKind(path) {
         case .missing, .regular: return
         case .directory: throw CharRNNError.writeFailed(path.string, "it is a folder")
@@ -98,7 +98,7 @@ public enum AtomicFile {
     }
 
     /// Creates the folder (and its parents) if missing.
-    public static func makeDirectory(_ path: String) throws {
+    package static func makeDirectory(_ path: String) throws {
         guard !path.isEmpty else { throw CharRNNError.writeFailed("''", "an output folder needs a name") }
         var current = FilePath(path).root.map { FilePath(root: $0) } ?? FilePath(".")
         for part in FilePath(path).components {
@@ -112,18 +112,18 @@ public enum AtomicFile {
         }
     }
 
-    public static func exists(_ path: String) -> Bool {
+    package static func exists(_ path: String) -> Bool {
         FileKind(FilePath(path)) != .missing
     }
 }
 
 /// What is at a path, from lstat (or stat when following links).
-public enum FileKind: Equatable {
+package enum FileKind: Equatable {
     case missing, regular, directory
     /// A symbolic link, device node, FIFO or socket, named for messages.
     case other(String)
 
-    public init(_ path: FilePath, followingLinks: Bool = false) {
+    package init(_ path: FilePath, followingLinks: Bool = false) {
         var st = stat()
         let r = followingLinks ? stat(path.string, &st) : lstat(path.string, &st)
         guard r == 0 else { self = .missing; return }
@@ -143,7 +143,7 @@ public enum FileKind: Equatable {
 /// CHARRNN_TEST_KILL_AT_SAVE_POINT=N sends SIGKILL at the N-th numbered point inside a save (a kill at
 /// any instant of a save loses nothing); CHARRNN_TEST_SIGINT_AT_VALIDATION=N sends SIGINT as the N-th
 /// validation starts (Ctrl-C in the middle of one).
-public enum SavePoints {
+package enum SavePoints {
     private static func setting(_ name: String) -> Int? { getenv(name).flatMap { Int(String(cString: $0)) } }
     private static let killAt = setting("CHARRNN_TEST_KILL_AT_SAVE_POINT")
     private static let interruptAt = setting("CHARRNN_TEST_SIGINT_AT_VALIDATION")

@@ -11,7 +11,7 @@ public struct CheckpointInfo: Codable, Sendable, Equatable {
     public var vocabulary: [String]
     /// The character fed first when sampling starts with no prime.
     public var startCharacter: String
-    public var training: TrainingSummary?
+    package var training: TrainingSummary?
     /// Names mode: trained on one item per line; sampling starts after and stops at a newline.
     public var names: Bool?
     /// Category names for a conditional model (config.categories of them), in input order.
@@ -24,7 +24,7 @@ public struct CheckpointInfo: Codable, Sendable, Equatable {
     }
 }
 
-public struct TrainingSummary: Codable, Sendable, Equatable {
+package struct TrainingSummary: Codable, Sendable, Equatable {
     public var step: Int
     public var epoch: Double
     public var trainLoss: Double
@@ -52,11 +52,11 @@ extension ModelConfig {
 /// A trained model as one safetensors file, loadable by `safetensors.torch.load_file` into
 /// Embedding -> nn.LSTM/GRU/RNN -> Linear (see ParameterLayout for the names).
 public struct Checkpoint {
-    public let model: CharRNNModel
+    package let model: CharRNNModel
     public let vocabulary: Vocabulary
     public var info: CheckpointInfo
 
-    public init(model: CharRNNModel, vocabulary: Vocabulary, startCharacter: Unicode.Scalar, training: TrainingSummary?) {
+    package init(model: CharRNNModel, vocabulary: Vocabulary, startCharacter: Unicode.Scalar, training: TrainingSummary?) {
         self.model = model
         self.vocabulary = vocabulary
         info = CheckpointInfo(formatVersion: CheckpointInfo.currentVersion, config: model.config,

@@ -15,38 +15,38 @@ import Darwin
 /// rolls a committed save forward and forgets an uncommitted one, so a kill at any instant leaves the
 /// previous set or the new one, never a mix. Readers that do not hold the lock (sample, eval, serve
 /// on a folder that a run is writing) read the committed content without changing anything.
-public struct CheckpointSet {
-    public static let manifestName = "checkpoint.json"
+package struct CheckpointSet {
+    package static let manifestName = "checkpoint.json"
     static let pendingPrefix = ".pending-"
 
-    public struct Entry: Codable, Equatable, Sendable {
-        public var bytes: Int
-        public var crc32: String
+    package struct Entry: Codable, Equatable, Sendable {
+        package var bytes: Int
+        package var crc32: String
 
         init(of content: [UInt8]) { bytes = content.count; crc32 = CRC32.hex(CRC32.checksum(content)) }
 
         func matches(_ content: [UInt8]) -> Bool { content.count == bytes && CRC32.hex(CRC32.checksum(content)) == crc32 }
     }
 
-    public struct Manifest: Codable, Equatable, Sendable {
-        public var formatVersion = 1
-        public var step: Int
-        public var files: [String: Entry]
+    package struct Manifest: Codable, Equatable, Sendable {
+        package var formatVersion = 1
+        package var step: Int
+        package var files: [String: Entry]
 
         enum CodingKeys: String, CodingKey { case formatVersion = "format_version", step, files }
     }
 
-    public let directory: FilePath
+    package let directory: FilePath
     /// Every name a save may write; a committed set removes those it no longer lists.
     let managed: Set<String>
-    public private(set) var manifest: Manifest?
+    package private(set) var manifest: Manifest?
     /// Resuming a run saved before manifests: its files are the set, taken as they are.
     private var adopting = false
 
     /// The set in `directory` for its one writer (who holds its DirectoryLock): finishes or forgets
     /// an interrupted save and removes temporaries. `resuming` keeps the committed set; a fresh run
     /// starts from none (its first save replaces whatever an earlier run left).
-    public static func open(_ directory: FilePath, managing names: Set<String>, resuming: Bool) throws -> CheckpointSet {
+    package static func open(_ directory: FilePath, managing names: Set<String>, resuming: Bool) throws -> CheckpointSet {
         var set = CheckpointSet(directory: directory, managed: names, manifest: try readManifest(directory))
         // A run folder may come from elsewhere: a manifest that names anything but the files a save
         // writes (a path, "..", another file of the folder) is refused before any rename.
@@ -72,7 +72,7 @@ public struct CheckpointSet {
 
     /// Commits one save: `files` are written, `keep` names files of the committed set that stay as
     /// they are (best.safetensors when validation did not improve).
-    public mutating func commit(step: Int, files: [(name: String, bytes: [UInt8])], keep: [String]) throws {
+    package mutating func commit(step: Int, files: [(name: String, bytes: [UInt8])], keep: [String]) throws {
         var next = Manifest(step: step, files: [:])
         for name in keep {
             if let entry = manifest?.files[name] {
@@ -108,7 +108,7 @@ public struct CheckpointSet {
     /// A save may commit a newer manifest between the reader's reads of the manifest and of the file;
     /// the reader then reads the manifest again and the files it names. Only a file that matches no
     /// manifest while the manifest stays the same is damaged.
-    public static func committedBytes(of name: String, in directory: FilePath) throws -> [UInt8]? {
+    package static func committedBytes(of name: String, in directory: FilePath) throws -> [UInt8]? {
         let final = directory.appending(name)
         var previous: Manifest? = nil, unchanged = 0
         for attempt in 0..<200 {
@@ -177,13 +177,13 @@ public struct CheckpointSet {
 
 /// An exclusive lock on an output folder (flock on DIR/.lock), held while a run writes there, so two
 /// runs never interleave their saves and recovery may remove what it finds half-done.
-public final class DirectoryLock {
+package final class DirectoryLock {
     private let fd: Int32
     /// The lock file, DIR/.lock.
-    public let path: FilePath
+    package let path: FilePath
 
     /// `command` names the kind of run that writes there, for the message when the lock is held.
-    public init(_ directory: FilePath, command: String = "charrnn train") throws {
+    package init(_ directory: FilePath, command: String = "charrnn train") throws {
         path = directory.appending(".lock")
         try AtomicFile.requireRegularOrAbsent(path)
         fd = open(path.string, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -198,7 +198,7 @@ public final class DirectoryLock {
     }
 
     /// Deletes the lock file, of a folder about to be removed; the lock itself goes with the last reference.
-    public func remove() { unlink(path.string) }
+    package func remove() { unlink(path.string) }
 
     deinit { close(fd) }
 }

@@ -2,10 +2,10 @@ import SystemPackage
 
 /// What a folder a new run is told to write into already holds: a new run refuses a folder that
 /// holds another run's files unless told to replace them, and never touches the files it does not save.
-public enum RunFolder {
+package enum RunFolder {
     /// Words for the run `folder` holds ("a training run saved at step 1385"), or nil when none of
     /// `files` (nor their pending copies, nor a manifest) is there.
-    public static func heldRun(in folder: FilePath, files: Set<String>) throws -> String? {
+    package static func heldRun(in folder: FilePath, files: Set<String>) throws -> String? {
         if let manifest = try? CheckpointSet.readManifest(folder) {
             return "a training run saved at step \(manifest.step)"
         }

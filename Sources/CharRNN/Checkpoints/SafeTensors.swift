@@ -5,26 +5,26 @@ import Foundation
 /// Every file written here also carries, under the metadata key "charrnn_crc32", the CRC-32 of each
 /// tensor's bytes and of each metadata value ("@key"), verified on load, so bytes that changed on
 /// disk are an error instead of a different model (PyTorch ignores the extra metadata).
-public enum SafeTensors {
+package enum SafeTensors {
     static let checksumKey = "charrnn_crc32"
 
-    public struct Tensor: Equatable {
-        public var name: String
-        public var shape: [Int]
-        public var values: [Float]
-        public init(name: String, shape: [Int], values: [Float]) {
+    package struct Tensor: Equatable {
+        package var name: String
+        package var shape: [Int]
+        package var values: [Float]
+        package init(name: String, shape: [Int], values: [Float]) {
             self.name = name; self.shape = shape; self.values = values
         }
     }
 
     /// A metadata value: the value as JSON with sorted keys.
-    public static func json<T: Encodable>(_ value: T) -> String {
+    package static func json<T: Encodable>(_ value: T) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self)
     }
 
-    public static func encode(_ tensors: [Tensor], metadata: [String: String]) -> [UInt8] {
+    package static func encode(_ tensors: [Tensor], metadata: [String: String]) -> [UInt8] {
         var header: [String: Any] = [:]
         var offset = 0
         for t in tensors {
@@ -54,14 +54,14 @@ public enum SafeTensors {
         return out
     }
 
-    public struct File {
-        public var tensors: [String: Tensor]
-        public var metadata: [String: String]
+    package struct File {
+        package var tensors: [String: Tensor]
+        package var metadata: [String: String]
     }
 
     /// Parses a safetensors file; `path` is only used in error messages. Checksums are verified when the
     /// file has them (files from PyTorch or an earlier charrnn have none).
-    public static func decode(_ bytes: [UInt8], path: String) throws -> File {
+    package static func decode(_ bytes: [UInt8], path: String) throws -> File {
         func bad(_ why: String) -> CharRNNError { .badCheckpoint(path, why) }
         guard bytes.count >= 8 else { throw bad("the file is too short to be a safetensors file") }
         var n: UInt64 = 0

@@ -1,39 +1,39 @@
 import Foundation
 
 /// Accuracy, balanced accuracy, per-category precision and recall, and the confusion matrix.
-public struct ClassificationReport: Sendable {
-    public let categories: [String]
+package struct ClassificationReport: Sendable {
+    package let categories: [String]
     /// confusion[true][predicted]
-    public let confusion: [[Int]]
+    package let confusion: [[Int]]
 
-    public init(categories: [String], truth: [Int], predicted: [Int]) {
+    package init(categories: [String], truth: [Int], predicted: [Int]) {
         self.categories = categories
         var m = [[Int]](repeating: [Int](repeating: 0, count: categories.count), count: categories.count)
         for (t, p) in zip(truth, predicted) { m[t][p] += 1 }
         confusion = m
     }
 
-    public var total: Int { confusion.reduce(0) { $0 + $1.reduce(0, +) } }
-    public var correct: Int { confusion.indices.reduce(0) { $0 + confusion[$1][$1] } }
-    public var accuracy: Double { Double(correct) / Double(max(total, 1)) }
+    package var total: Int { confusion.reduce(0) { $0 + $1.reduce(0, +) } }
+    package var correct: Int { confusion.indices.reduce(0) { $0 + confusion[$1][$1] } }
+    package var accuracy: Double { Double(correct) / Double(max(total, 1)) }
 
-    public func recall(_ c: Int) -> Double? {
+    package func recall(_ c: Int) -> Double? {
         let n = confusion[c].reduce(0, +)
         return n > 0 ? Double(confusion[c][c]) / Double(n) : nil
     }
 
-    public func precision(_ c: Int) -> Double? {
+    package func precision(_ c: Int) -> Double? {
         let n = confusion.reduce(0) { $0 + $1[c] }
         return n > 0 ? Double(confusion[c][c]) / Double(n) : nil
     }
 
     /// Mean recall over the categories present (macro-averaged accuracy).
-    public var balancedAccuracy: Double {
+    package var balancedAccuracy: Double {
         let r = categories.indices.compactMap { recall($0) }
         return r.isEmpty ? 0 : r.reduce(0, +) / Double(r.count)
     }
 
-    public var text: String {
+    package var text: String {
         var s = "accuracy: \(fmt(accuracy, 4)) (\(correct) of \(total))\nbalanced accuracy: \(fmt(balancedAccuracy, 4))\n\n"
         let w = max(10, (categories.map(\.count).max() ?? 0) + 2)
         func pad(_ x: String, _ n: Int) -> String { x.count >= n ? x : x + String(repeating: " ", count: n - x.count) }
@@ -55,7 +55,7 @@ public struct ClassificationReport: Sendable {
     /// The confusion matrix as an SVG heat map, each row normalised by its total, as the tutorial draws
     /// it, with each cell's share of its row written in it. The picture is sized to hold its labels
     /// (the column labels lean at 60 degrees, so the last one reaches right of the grid).
-    public var svg: String {
+    package var svg: String {
         let n = categories.count, cell = 30.0
         let longest = categories.map(Self.labelWidth).max() ?? 0
         let left = longest + 16, top = 34 + longest * 0.87 + 10

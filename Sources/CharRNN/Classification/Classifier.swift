@@ -2,7 +2,7 @@ import Foundation
 
 /// What predictions need from a classifier: one checkpoint, or an ensemble of checkpoints trained on
 /// the same split. Prior correction, ranking and decisions are written once, here.
-public protocol Classifier {
+package protocol Classifier {
     var info: ClassifierInfo { get }
     /// log p(c | x) for each item, before any prior correction.
     func modelLogProbabilities(_ items: [String]) throws -> [[Float]]
@@ -12,7 +12,7 @@ extension Classifier {
     /// Bytes the forward passes of one classification of `items` hold at their peak: items of one
     /// length go through together, up to `ClassifierCheckpoint.itemsPerPass` at a time, and the longest
     /// such pass decides (passes run one after another). nil when it is beyond counting.
-    public func classificationBytes(_ items: [String]) -> Int? {
+    package func classificationBytes(_ items: [String]) -> Int? {
         var itemsOfLength: [Int: Int] = [:]
         var total = 0, longest = 0
         for item in items {
@@ -35,7 +35,7 @@ extension Classifier {
     /// Refuses, in one sentence naming the cost, a classification that would need more than `limit`
     /// bytes (nil: this machine's memory). Returns the estimate.
     @discardableResult
-    public func checkClassificationMemory(_ items: [String], limit: Int? = nil, limitName: String? = nil) throws -> Int? {
+    package func checkClassificationMemory(_ items: [String], limit: Int? = nil, limitName: String? = nil) throws -> Int? {
         let bytes = classificationBytes(items)
         let longest = items.map { $0.unicodeScalars.count }.max() ?? 0
         let what = items.count == 1 ? "classifying an item of \(longest) characters"
@@ -53,7 +53,7 @@ extension Classifier {
 
     /// The prior correction τ to use: the one given, else the checkpoint's default, else 0. Checks
     /// that it lies in [0, 1] and that the classifier records the training counts it needs.
-    public func priorCorrection(_ given: Double?) throws -> Double {
+    package func priorCorrection(_ given: Double?) throws -> Double {
         let tau = given ?? info.priorCorrection ?? 0
         try ClassifierInfo.checkPriorCorrection(tau)
         guard tau == 0 || info.trainingCounts != nil else {
@@ -63,7 +63,7 @@ extension Classifier {
     }
 
     /// log π(c) of the training split (counts smoothed by 1); nil when the checkpoint does not record them.
-    public var logPriors: [Float]? {
+    package var logPriors: [Float]? {
         info.trainingCounts.map { counts in
             let total = Float(counts.reduce(0, +) + counts.count)
             return counts.map { log((Float($0) + 1) / total) }
@@ -75,7 +75,7 @@ extension Classifier {
     /// τ = 1 divides the priors out, as if every category were equally common, the choice with the
     /// highest expected balanced accuracy ("logit adjustment"); values between trade one for the
     /// other. `priorCorrection` nil uses the checkpoint's default.
-    public func logProbabilities(_ items: [String], priorCorrection: Double? = nil) throws -> [[Float]] {
+    package func logProbabilities(_ items: [String], priorCorrection: Double? = nil) throws -> [[Float]] {
         let tau = try self.priorCorrection(priorCorrection)
         let rows = try modelLogProbabilities(items)
         guard tau > 0, let priors = logPriors else { return rows }
@@ -83,20 +83,20 @@ extension Classifier {
     }
 
     /// Top-k categories with probabilities for each item.
-    public func predict(_ items: [String], top k: Int, priorCorrection: Double? = nil) throws -> [[(category: String, probability: Float)]] {
+    package func predict(_ items: [String], top k: Int, priorCorrection: Double? = nil) throws -> [[(category: String, probability: Float)]] {
         try logProbabilities(items, priorCorrection: priorCorrection).map { row in
             row.enumerated().sorted { $0.element > $1.element }.prefix(k).map { (info.categories[$0.offset], exp($0.element)) }
         }
     }
 
     /// Predicted category of each item.
-    public func classify(_ items: [LabelledData.Item], priorCorrection: Double? = nil) throws -> [Int] {
+    package func classify(_ items: [LabelledData.Item], priorCorrection: Double? = nil) throws -> [Int] {
         try logProbabilities(items.map(\.text), priorCorrection: priorCorrection).map { decide($0, priorCorrection: 0) }
     }
 
     /// The category chosen from uncorrected log-probabilities under prior correction τ, as
     /// `logProbabilities(_:priorCorrection: τ)` would rank it first; lets one forward pass serve many τ.
-    public func decide(_ logProbabilities: [Float], priorCorrection tau: Double) -> Int {
+    package func decide(_ logProbabilities: [Float], priorCorrection tau: Double) -> Int {
         let priors = tau > 0 ? logPriors : nil
         var best = 0, bestScore = -Float.infinity
         for (c, lp) in logProbabilities.enumerated() {

@@ -2,32 +2,32 @@ import Foundation
 import SystemPackage
 
 /// What a classifier checkpoint says about itself (metadata key "charrnn", with "kind": "classifier").
-public struct ClassifierInfo: Codable, Sendable, Equatable {
-    public var formatVersion: Int = CheckpointInfo.currentVersion
-    public var kind = "classifier"
-    public var config: ClassifierConfig
-    public var vocabulary: [String]
-    public var categories: [String]
-    public var normalization: TextNormalization
+package struct ClassifierInfo: Codable, Sendable, Equatable {
+    package var formatVersion: Int = CheckpointInfo.currentVersion
+    package var kind = "classifier"
+    package var config: ClassifierConfig
+    package var vocabulary: [String]
+    package var categories: [String]
+    package var normalization: TextNormalization
     /// Where the data came from and how it was split, so `classify eval` can rebuild the test split.
-    public var data: DataSplit?
+    package var data: DataSplit?
     /// Items per category in the training split: the class priors that prior correction divides out.
-    public var trainingCounts: [Int]?
+    package var trainingCounts: [Int]?
     /// The default prior correction τ of predictions (see `ClassifierCheckpoint.logProbabilities`); nil is 0.
-    public var priorCorrection: Double?
+    package var priorCorrection: Double?
 
-    public init(config: ClassifierConfig, vocabulary: [String], categories: [String],
+    package init(config: ClassifierConfig, vocabulary: [String], categories: [String],
                 normalization: TextNormalization, data: DataSplit? = nil) {
         self.config = config; self.vocabulary = vocabulary; self.categories = categories
         self.normalization = normalization; self.data = data
     }
 
-    public struct DataSplit: Codable, Sendable, Equatable {
-        public var directory: String
-        public var deduplicate: Bool
-        public var validationFraction: Double
-        public var testFraction: Double
-        public var seed: UInt64
+    package struct DataSplit: Codable, Sendable, Equatable {
+        package var directory: String
+        package var deduplicate: Bool
+        package var validationFraction: Double
+        package var testFraction: Double
+        package var seed: UInt64
         enum CodingKeys: String, CodingKey {
             case directory, deduplicate, seed
             case validationFraction = "validation_fraction", testFraction = "test_fraction"
@@ -35,7 +35,7 @@ public struct ClassifierInfo: Codable, Sendable, Equatable {
     }
 
     /// A prior correction τ must lie in [0, 1].
-    public static func checkPriorCorrection(_ tau: Double) throws {
+    package static func checkPriorCorrection(_ tau: Double) throws {
         guard (0...1).contains(tau) else {
             throw CharRNNError.invalidOption("--prior-correction must be between 0 and 1 (got \(tau))")
         }
@@ -47,20 +47,20 @@ public struct ClassifierInfo: Codable, Sendable, Equatable {
     }
 }
 
-public struct ClassifierCheckpoint {
-    public let model: ClassifierModel
-    public let vocabulary: Vocabulary
-    public var info: ClassifierInfo
+package struct ClassifierCheckpoint {
+    package let model: ClassifierModel
+    package let vocabulary: Vocabulary
+    package var info: ClassifierInfo
     /// Where predictions run when not on the CPU (`placed(on:)`).
-    public private(set) var onDevice: DeviceClassifierModel? = nil
+    package private(set) var onDevice: DeviceClassifierModel? = nil
 
-    public init(model: ClassifierModel, vocabulary: Vocabulary, info: ClassifierInfo) {
+    package init(model: ClassifierModel, vocabulary: Vocabulary, info: ClassifierInfo) {
         self.model = model; self.vocabulary = vocabulary; self.info = info
     }
 
     /// This classifier with its predictions' forward passes on `device` (nil: the CPU); the logits
     /// come back to the host, where the rest of a prediction is computed as on the CPU.
-    public func placed(on device: ComputeDevice?) throws -> ClassifierCheckpoint {
+    package func placed(on device: ComputeDevice?) throws -> ClassifierCheckpoint {
         var placed = self
         placed.onDevice = nil
         if let device {
@@ -71,15 +71,15 @@ public struct ClassifierCheckpoint {
         return placed
     }
 
-    public func encode() -> [UInt8] {
+    package func encode() -> [UInt8] {
         SafeTensors.encode(model.layout.tensors(of: model.parameters),
                            metadata: ["charrnn": SafeTensors.json(info), "format": "pt"])
     }
 
-    public func save(to path: String) throws { try AtomicFile.write(encode(), to: path) }
+    package func save(to path: String) throws { try AtomicFile.write(encode(), to: path) }
 
     /// A checkpoint file, or a folder holding classifier.safetensors.
-    public static func load(_ path: String) throws -> ClassifierCheckpoint {
+    package static func load(_ path: String) throws -> ClassifierCheckpoint {
         var file = path
         if FileKind(FilePath(path), followingLinks: true) == .directory {
             file = FilePath(path).appending(ClassifierEnsemble.memberFile(1)).string
@@ -121,7 +121,7 @@ public struct ClassifierCheckpoint {
     }
 
     /// Items of one length that go through the model together.
-    public static let itemsPerPass = 256
+    package static let itemsPerPass = 256
     /// A pass whose workspaces would be larger than this runs on a copy of the model that is freed
     /// afterwards, and the memory goes back to the system: one long item does not keep the process
     /// (a server) large for good.
@@ -138,7 +138,7 @@ public struct ClassifierCheckpoint {
     }
 
     /// log p(c | x) of the model as trained, for each item (normalised as in training).
-    public func modelLogProbabilities(_ items: [String]) throws -> [[Float]] {
+    package func modelLogProbabilities(_ items: [String]) throws -> [[Float]] {
         let bytes = onDevice == nil ? try checkClassificationMemory(items) : classificationBytes(items)
         let encoded = try items.map { raw -> [Int32] in
             let ids = try vocabulary.encode(info.normalization.apply(raw), what: "'\(raw)'")

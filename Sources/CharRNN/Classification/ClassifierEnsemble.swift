@@ -4,12 +4,12 @@ import SystemPackage
 /// Classifiers trained on the same split from different initialisations, predicting together: the
 /// probabilities of the members are averaged. A training folder holds its members as
 /// classifier.safetensors, classifier-2.safetensors, ...; each file is a whole classifier on its own.
-public struct ClassifierEnsemble: Classifier {
-    public let members: [ClassifierCheckpoint]
+package struct ClassifierEnsemble: Classifier {
+    package let members: [ClassifierCheckpoint]
 
-    public var info: ClassifierInfo { members[0].info }
+    package var info: ClassifierInfo { members[0].info }
 
-    public init(_ members: [ClassifierCheckpoint]) throws {
+    package init(_ members: [ClassifierCheckpoint]) throws {
         guard let first = members.first else { throw CharRNNError.invalidOption("an ensemble needs at least one classifier") }
         for m in members.dropFirst() {
             guard m.info.categories == first.info.categories, m.info.normalization == first.info.normalization,
@@ -22,15 +22,15 @@ public struct ClassifierEnsemble: Classifier {
     }
 
     /// Every member with its forward passes on `device` (nil: the CPU).
-    public func placed(on device: ComputeDevice?) throws -> ClassifierEnsemble {
+    package func placed(on device: ComputeDevice?) throws -> ClassifierEnsemble {
         try ClassifierEnsemble(members.map { try $0.placed(on: device) })
     }
 
     /// The file name of member k (1-based) in a training folder.
-    public static func memberFile(_ k: Int) -> String { k == 1 ? "classifier.safetensors" : "classifier-\(k).safetensors" }
+    package static func memberFile(_ k: Int) -> String { k == 1 ? "classifier.safetensors" : "classifier-\(k).safetensors" }
 
     /// A checkpoint file (one member), or a training folder (all its members, in order).
-    public static func load(_ path: String) throws -> ClassifierEnsemble {
+    package static func load(_ path: String) throws -> ClassifierEnsemble {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else {
             return try ClassifierEnsemble([ClassifierCheckpoint.load(path)])
@@ -44,7 +44,7 @@ public struct ClassifierEnsemble: Classifier {
     }
 
     /// log of the members' mean probability.
-    public func modelLogProbabilities(_ items: [String]) throws -> [[Float]] {
+    package func modelLogProbabilities(_ items: [String]) throws -> [[Float]] {
         guard members.count > 1 else { return try members[0].modelLogProbabilities(items) }
         var sum = try members[0].modelLogProbabilities(items).map { $0.map { exp($0) } }
         for m in members.dropFirst() {

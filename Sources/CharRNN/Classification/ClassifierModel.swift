@@ -2,16 +2,16 @@ import CCharRNNKernels
 
 /// A sequence classifier: Embedding (or one-hot) -> L recurrent layers, optionally bidirectional ->
 /// the final state (both directions' final states, concatenated) -> Linear(D*H, C).
-public struct ClassifierConfig: Codable, Sendable, Equatable {
-    public var cell: CellKind
-    public var layers: Int
-    public var hidden: Int
-    public var embed: Int
-    public var bidirectional: Bool
-    public var vocabSize: Int
-    public var categories: Int
+package struct ClassifierConfig: Codable, Sendable, Equatable {
+    package var cell: CellKind
+    package var layers: Int
+    package var hidden: Int
+    package var embed: Int
+    package var bidirectional: Bool
+    package var vocabSize: Int
+    package var categories: Int
 
-    public init(cell: CellKind, layers: Int, hidden: Int, embed: Int, bidirectional: Bool, vocabSize: Int, categories: Int) {
+    package init(cell: CellKind, layers: Int, hidden: Int, embed: Int, bidirectional: Bool, vocabSize: Int, categories: Int) {
         self.cell = cell; self.layers = layers; self.hidden = hidden; self.embed = embed
         self.bidirectional = bidirectional; self.vocabSize = vocabSize; self.categories = categories
     }
@@ -21,17 +21,17 @@ public struct ClassifierConfig: Codable, Sendable, Equatable {
         case vocabSize = "vocab_size"
     }
 
-    public var directions: Int { bidirectional ? 2 : 1 }
+    package var directions: Int { bidirectional ? 2 : 1 }
 
-    public func inputSize(layer l: Int) -> Int { l == 0 ? (embed > 0 ? embed : vocabSize) : directions * hidden }
+    package func inputSize(layer l: Int) -> Int { l == 0 ? (embed > 0 ? embed : vocabSize) : directions * hidden }
 
-    public func validate() throws {
+    package func validate() throws {
         try ModelConfig(cell: cell, layers: layers, hidden: hidden, embed: embed, vocabSize: max(vocabSize, 1)).validate()
         guard categories >= 2 else { throw CharRNNError.invalidOption("a classifier needs at least two categories") }
     }
 
     /// PyTorch's names: nn.RNN/LSTM/GRU(bidirectional=...) as `rnn`, the head as `classifier`.
-    public var layout: ParameterLayout {
+    package var layout: ParameterLayout {
         var slots: [(String, [Int])] = []
         if embed > 0 { slots.append(("embedding.weight", [vocabSize, embed])) }
         let gh = cell.gateCount * hidden
@@ -49,11 +49,11 @@ public struct ClassifierConfig: Codable, Sendable, Equatable {
     }
 }
 
-public final class ClassifierModel {
-    public let config: ClassifierConfig
-    public let layout: ParameterLayout
-    public let parameters: FloatBuffer
-    public let gradients: FloatBuffer
+package final class ClassifierModel {
+    package let config: ClassifierConfig
+    package let layout: ParameterLayout
+    package let parameters: FloatBuffer
+    package let gradients: FloatBuffer
     /// layers[l][d]: layer l, direction d (0 forward, 1 reverse).
     private let layers: [[RecurrentLayer]]
     /// inputs[l][d]: what layer l direction d read (time-reversed for d = 1).
@@ -62,8 +62,8 @@ public final class ClassifierModel {
     private let reversedIds = IdBuffer()
     private let zeroState = FloatBuffer(count: 0)
     private var outputs: [[UnsafeMutablePointer<Float>]] = []
-    public let features = FloatBuffer(count: 0)
-    public let logits = FloatBuffer(count: 0)
+    package let features = FloatBuffer(count: 0)
+    package let logits = FloatBuffer(count: 0)
     private let dFeatures = FloatBuffer(count: 0)
     private let dOut: [FloatBuffer]
     private let dConcat = FloatBuffer(count: 0)
@@ -72,7 +72,7 @@ public final class ClassifierModel {
     private let embeddingMask = FloatBuffer(count: 0), featureMask = FloatBuffer(count: 0)
     private var ids: [Int32] = []
 
-    public init(config: ClassifierConfig) {
+    package init(config: ClassifierConfig) {
         self.config = config
         layout = config.layout
         parameters = FloatBuffer(count: layout.count)
@@ -89,10 +89,10 @@ public final class ClassifierModel {
         dOut = (0..<config.directions).map { _ in FloatBuffer(count: 0) }
     }
 
-    public var parameterCount: Int { layout.count }
+    package var parameterCount: Int { layout.count }
 
     /// PyTorch's initialisation (see CharRNNModel), with the LSTM forget-gate input bias at 1.
-    public func initializeParameters(rng: inout RandomGenerator) {
+    package func initializeParameters(rng: inout RandomGenerator) {
         let p = parameters.pointer, k = 1 / Float(config.hidden).squareRoot()
         for slot in layout.slots {
             for j in 0..<slot.count {
@@ -112,7 +112,7 @@ public final class ClassifierModel {
 
     /// Logits [B, C] for B sequences of equal length T, ids time-major (row t*B + b); no dropout.
     @discardableResult
-    public func forward(_ ids: [Int32], T: Int, B: Int) -> UnsafeMutablePointer<Float> {
+    package func forward(_ ids: [Int32], T: Int, B: Int) -> UnsafeMutablePointer<Float> {
         var unused = RandomGenerator(seed: 0)
         return forward(ids, T: T, B: B, dropout: 0, rng: &unused)
     }
@@ -120,7 +120,7 @@ public final class ClassifierModel {
     @discardableResult
     /// With `dropout` above 0 (training), the embedded characters and the final features are dropped
     /// with that probability and the rest scaled by 1/(1-p), masks drawn from `rng`.
-    public func forward(_ ids: [Int32], T: Int, B: Int, dropout: Double = 0,
+    package func forward(_ ids: [Int32], T: Int, B: Int, dropout: Double = 0,
                         rng: inout RandomGenerator) -> UnsafeMutablePointer<Float> {
         precondition(ids.count == T * B)
         droppingWith = dropout
@@ -188,7 +188,7 @@ public final class ClassifierModel {
 
     /// Weighted mean cross-entropy of the last forward (PyTorch's CrossEntropyLoss(weight=w)), and its
     /// gradients in `gradients` (overwritten). `weights` nil means all 1.
-    public func lossAndGradients(labels: [Int32], weights: [Float]?) -> Double {
+    package func lossAndGradients(labels: [Int32], weights: [Float]?) -> Double {
         let B = shape.B, C = config.categories
         var total = 0.0, weightSum: Float = 0
         for b in 0..<B { weightSum += weights?[Int(labels[b])] ?? 1 }
@@ -268,7 +268,7 @@ public final class ClassifierModel {
     }
 
     /// Class probabilities [B][C] of the last forward.
-    public func probabilities() -> [[Float]] {
+    package func probabilities() -> [[Float]] {
         let C = config.categories
         return (0..<shape.B).map { b in
             var probs = [Float](repeating: 0, count: C)

@@ -7,41 +7,41 @@ import Darwin
 #endif
 
 /// Options of `charrnn classify train`.
-public struct ClassifierOptions: Codable, Sendable, Equatable {
-    public var dataDirectory: String
-    public var outputDirectory: String
-    public var cell: CellKind = .gru
-    public var layers = 1
-    public var hidden = 256
-    public var embed = 64
-    public var bidirectional = true
-    public var normalization = TextNormalization(foldToASCII: true, lowercase: false)
-    public var deduplicate = true
-    public var batchSize = 64
-    public var optimizer: OptimizerKind = .adam
-    public var learningRate = 3e-3
-    public var clipNorm: Double? = 5
-    public var epochs = 12
-    public var maxTime: Double? = nil
+package struct ClassifierOptions: Codable, Sendable, Equatable {
+    package var dataDirectory: String
+    package var outputDirectory: String
+    package var cell: CellKind = .gru
+    package var layers = 1
+    package var hidden = 256
+    package var embed = 64
+    package var bidirectional = true
+    package var normalization = TextNormalization(foldToASCII: true, lowercase: false)
+    package var deduplicate = true
+    package var batchSize = 64
+    package var optimizer: OptimizerKind = .adam
+    package var learningRate = 3e-3
+    package var clipNorm: Double? = 5
+    package var epochs = 12
+    package var maxTime: Double? = nil
     /// Weight each category by N / (C * n_c), so rare categories count as much as common ones.
-    public var balanceClasses = false
+    package var balanceClasses = false
     /// Dropout on the embedded characters and on the final features (training only).
-    public var dropout = 0.0
+    package var dropout = 0.0
     /// The checkpoint's default prior correction τ in [0, 1] (0: most accurate; 1: most balanced).
-    public var priorCorrection = 0.0
+    package var priorCorrection = 0.0
     /// Classifiers trained on the same split from different initialisations, predicting together.
-    public var ensemble = 1
-    public var validationFraction = 0.1
-    public var testFraction = 0.1
-    public var seed: UInt64 = 1
-    public var threads = 2
+    package var ensemble = 1
+    package var validationFraction = 0.1
+    package var testFraction = 0.1
+    package var seed: UInt64 = 1
+    package var threads = 2
 
-    public init(dataDirectory: String, outputDirectory: String) {
+    package init(dataDirectory: String, outputDirectory: String) {
         self.dataDirectory = dataDirectory
         self.outputDirectory = outputDirectory
     }
 
-    public func validate() throws {
+    package func validate() throws {
         func bad(_ s: String) -> CharRNNError { .invalidOption(s) }
         guard batchSize >= 1 else { throw bad("--batch-size must be at least 1 (got \(batchSize))") }
         try CharRNNError.requirePositive(learningRate, "--learning-rate")
@@ -59,7 +59,7 @@ public struct ClassifierOptions: Codable, Sendable, Equatable {
     }
 }
 
-public enum ClassifierEvent {
+package enum ClassifierEvent {
     case loaded(data: LabelledData, train: Int, validation: Int, test: Int)
     /// Training of ensemble member `member` (1-based) of `of` begins.
     case member(Int, of: Int)
@@ -74,11 +74,11 @@ public enum ClassifierEvent {
 /// the same split from other initialisations, as classifier-2.safetensors, ...
 /// On a `device` (DeviceClassifierModel) each batch's forward, backward and update run there; the
 /// parameters come to the host once per epoch, for validation and saving (the same file either way).
-public enum ClassifierTrainer {
+package enum ClassifierTrainer {
     /// A folder that already holds a classifier is refused unless `replacing` (--overwrite), which
     /// removes every member of the old ensemble first, so the folder never mixes two runs' members.
     /// The folder is locked for the whole run; files other than the members are never touched.
-    public static func train(_ o: ClassifierOptions, device: ComputeDevice? = nil, replacing: Bool = false,
+    package static func train(_ o: ClassifierOptions, device: ComputeDevice? = nil, replacing: Bool = false,
                              report: (ClassifierEvent) -> Void = { _ in }) throws -> ClassifierEnsemble {
         try o.validate()
         BLAS.setThreads(o.threads)

@@ -2,19 +2,19 @@ import Foundation
 import SystemPackage
 
 /// How item text is normalised before it is encoded (stored in the checkpoint, applied again at prediction).
-public struct TextNormalization: Codable, Sendable, Equatable {
+package struct TextNormalization: Codable, Sendable, Equatable {
     /// Unicode to ASCII folding as the PyTorch tutorial's unicode_to_ascii: decompose, drop combining marks.
-    public var foldToASCII = false
-    public var lowercase = false
+    package var foldToASCII = false
+    package var lowercase = false
 
-    public init(foldToASCII: Bool = false, lowercase: Bool = false) {
+    package init(foldToASCII: Bool = false, lowercase: Bool = false) {
         self.foldToASCII = foldToASCII
         self.lowercase = lowercase
     }
 
     enum CodingKeys: String, CodingKey { case foldToASCII = "fold_to_ascii", lowercase }
 
-    public func apply(_ s: String) -> String {
+    package func apply(_ s: String) -> String {
         var t = s
         if foldToASCII {
             var out = String.UnicodeScalarView()
@@ -31,22 +31,22 @@ public struct TextNormalization: Codable, Sendable, Equatable {
 
 /// A labelled data set: a folder of UTF-8 text files, one per category (the file name without its
 /// extension), one item per line, as the PyTorch tutorial's data/names/*.txt.
-public struct LabelledData: Sendable {
-    public struct Item: Sendable, Equatable, Hashable {
-        public var text: String
-        public var label: Int
-        public init(text: String, label: Int) { self.text = text; self.label = label }
+package struct LabelledData: Sendable {
+    package struct Item: Sendable, Equatable, Hashable {
+        package var text: String
+        package var label: Int
+        package init(text: String, label: Int) { self.text = text; self.label = label }
     }
 
-    public let categories: [String]
-    public let items: [Item]
+    package let categories: [String]
+    package let items: [Item]
     /// Repeated items (same text, same category) dropped by deduplication, or kept when it is off.
-    public let duplicates: Int
+    package let duplicates: Int
     /// Items that occur in more than one category.
-    public let ambiguous: [String]
+    package let ambiguous: [String]
 
     /// `minimumCategories`: 2 to train a classifier; evaluating a model of names by category takes 1.
-    public static func load(directory: String, normalization: TextNormalization, deduplicate: Bool,
+    package static func load(directory: String, normalization: TextNormalization, deduplicate: Bool,
                             minimumCategories: Int = 2) throws -> LabelledData {
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir) else {
@@ -88,17 +88,17 @@ public struct LabelledData: Sendable {
         return LabelledData(categories: categories, items: items, duplicates: duplicates, ambiguous: ambiguous)
     }
 
-    public init(categories: [String], items: [Item], duplicates: Int = 0, ambiguous: [String] = []) {
+    package init(categories: [String], items: [Item], duplicates: Int = 0, ambiguous: [String] = []) {
         self.categories = categories
         self.items = items
         self.duplicates = duplicates
         self.ambiguous = ambiguous
     }
 
-    public func count(of label: Int) -> Int { items.reduce(0) { $0 + ($1.label == label ? 1 : 0) } }
+    package func count(of label: Int) -> Int { items.reduce(0) { $0 + ($1.label == label ? 1 : 0) } }
 
     /// A stratified split: in every category, the given fractions (rounded) go to validation and test.
-    public func split(validation: Double, test: Double, seed: UInt64) -> (train: [Item], validation: [Item], test: [Item]) {
+    package func split(validation: Double, test: Double, seed: UInt64) -> (train: [Item], validation: [Item], test: [Item]) {
         var rng = RandomGenerator(seed: seed)
         var train: [Item] = [], val: [Item] = [], tst: [Item] = []
         for label in categories.indices {

@@ -12,28 +12,28 @@ import Darwin
 /// Every wait for the other ranks has a deadline (`timeout`), and ends early when the caller's stop
 /// condition holds (mpirun sends SIGTERM to the survivors when a rank dies), so a rank that died
 /// ends the run with one line instead of a hang.
-public final class RankGroup: @unchecked Sendable {
-    public let rank: Int
-    public let size: Int
+package final class RankGroup: @unchecked Sendable {
+    package let rank: Int
+    package let size: Int
     /// The ranks on this machine, which share its cores (and its GPUs, one each).
-    public let localSize: Int
+    package let localSize: Int
     /// This rank's index among them.
-    public let localRank: Int
+    package let localRank: Int
     /// The MPI library, as it describes itself.
-    public let library: String
+    package let library: String
     /// Seconds a collective may wait for the other ranks (CHARRNN_MPI_TIMEOUT, default 600: rank 0's
     /// validation of a large text is the longest wait of a healthy run).
-    public var timeout: Double
+    package var timeout: Double
     /// Seconds a collective goes on waiting once `stopRequested` holds: Open MPI's mpirun follows the
     /// SIGTERM it sends the survivors of a dead rank with SIGKILL one second later.
-    public var stopGrace = 0.5
+    package var stopGrace = 0.5
     /// Checked while waiting for the other ranks.
-    public var stopRequested: @Sendable () -> Bool = { false }
+    package var stopRequested: @Sendable () -> Bool = { false }
     let mpi: MessagePassing
 
     /// Whether this process was started by an MPI launcher with more than one rank (from the
     /// variables Open MPI's mpirun and MPICH's Hydra set), and how many.
-    public static func launchedRanks(environment: [String: String] = ProcessInfo.processInfo.environment) -> Int? {
+    package static func launchedRanks(environment: [String: String] = ProcessInfo.processInfo.environment) -> Int? {
         for variable in ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"] {
             if let n = environment[variable].flatMap({ Int($0) }), n > 1 { return n }
         }
@@ -42,7 +42,7 @@ public final class RankGroup: @unchecked Sendable {
 
     /// The group this process belongs to, or nil when it was not started by an MPI launcher with two
     /// or more ranks. Throws when it was, but no MPI library can be loaded or started.
-    public static func fromLauncher(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> RankGroup? {
+    package static func fromLauncher(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> RankGroup? {
         guard let launched = launchedRanks(environment: environment) else { return nil }
         let mpi = try MessagePassing(preferMPICH: environment["OMPI_COMM_WORLD_SIZE"] == nil)
         let (rank, size) = try mpi.start()
@@ -59,7 +59,7 @@ public final class RankGroup: @unchecked Sendable {
     }
 
     /// What `charrnn devices` prints: the MPI library found, or why none was.
-    public static func probe() -> String {
+    package static func probe() -> String {
         do {
             let lib = try SharedLibrary.open(MessagePassing.search(preferMPICH: false))
             return "\(lib.path) (data-parallel training: mpirun -np N charrnn train ...)"
@@ -75,10 +75,10 @@ public final class RankGroup: @unchecked Sendable {
         library = first.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
     }
 
-    public var isLeader: Bool { rank == 0 }
+    package var isLeader: Bool { rank == 0 }
 
     /// Threads for each rank: the machine's share of the usable cores, at least one.
-    public func threadShare(of usable: Int, machineCores: Int) -> Int {
+    package func threadShare(of usable: Int, machineCores: Int) -> Int {
         max(1, min(usable, machineCores / localSize))
     }
 
@@ -101,7 +101,7 @@ public final class RankGroup: @unchecked Sendable {
     /// Makes a run's part on every rank: rank 0's first (it takes the folder and finishes a save a kill
     /// interrupted), then the others'. Throws on every rank when one fails: its own error on that rank,
     /// a quiet `RankGroup.Followed` on the others (the failing rank says why).
-    public func start<T>(_ make: () throws -> T, abandon: (T) -> Void = { _ in }) throws -> T {
+    package func start<T>(_ make: () throws -> T, abandon: (T) -> Void = { _ in }) throws -> T {
         var made: Result<T, Error>? = isLeader ? Result { try make() } : nil
         var leaderStarted = true
         if case .failure? = made { leaderStarted = false }
@@ -121,13 +121,13 @@ public final class RankGroup: @unchecked Sendable {
     }
 
     /// Another rank failed and said why; this one ends quietly.
-    public struct Followed: Error {}
+    package struct Followed: Error {}
 
     /// MPI_Finalize, after the run's last collective.
-    public func finish() { mpi.finalize() }
+    package func finish() { mpi.finalize() }
 
     /// Ends every rank of the job at once (for a failure after which the ranks cannot agree).
-    public func abort() -> Never {
+    package func abort() -> Never {
         mpi.abort(code: 1)
         exit(1)
     }

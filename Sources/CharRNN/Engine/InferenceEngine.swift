@@ -163,7 +163,7 @@ public final class InferenceEngine: @unchecked Sendable {
     }
 
     /// Beam search for the most likely continuation of `prompt`, on the compute thread between steps.
-    public func beamSearch(model name: String, prompt: String, beams: Int, length: Int, stop: Unicode.Scalar?,
+    package func beamSearch(model name: String, prompt: String, beams: Int, length: Int, stop: Unicode.Scalar?,
                            category: String?) async throws -> BeamSearch.Result {
         guard case .generator(let batch)? = models[name] else {
             throw CharRNNError.invalidOption("'\(name)' is not a language model")

@@ -2,7 +2,7 @@ import CCharRNNKernels
 
 /// What a recurrent layer reads: dense rows [T*B, I], or token ids [T*B] standing for one-hot rows
 /// (layer 0 when the model has no embedding, as in min-char-rnn and d2l).
-public enum LayerInput {
+package enum LayerInput {
     case dense(UnsafePointer<Float>)
     case oneHot(UnsafePointer<Int32>)
     /// Layer 0 over an embedding, folded: row r of the input product is row ids[r] of `table`, the
@@ -15,10 +15,10 @@ public enum LayerInput {
 /// gradients for all T steps as one product each.
 ///
 /// Activations kept for backward, per layer: hidden states (T+1)*B*H plus the cell's own (see subclasses).
-public class RecurrentLayer {
-    public let inputSize: Int
-    public let hidden: Int
-    public let gates: Int
+package class RecurrentLayer {
+    package let inputSize: Int
+    package let hidden: Int
+    package let gates: Int
     let wIh: Int, wHh: Int, bIh: Int, bHh: Int
     /// Row capacity (T*B) the workspaces are sized for.
     private(set) var capacity = 0
@@ -258,7 +258,7 @@ public class RecurrentLayer {
     /// streams only its share of the weights (a small batch is bound by reading them, not by arithmetic).
     /// Every frozen step of up to this many rows goes through the same kernel, whose result for a row
     /// does not depend on the other rows: a generation gives the same text alone or batched.
-    public static let panelSplitRows = 256
+    package static let panelSplitRows = 256
 
     /// Whether this forward is an inference step that takes the panel-split path.
     func stepsByPanels(T: Int, B: Int) -> Bool { frozen && T == 1 && B <= Self.panelSplitRows }
@@ -284,7 +284,7 @@ public class RecurrentLayer {
     /// the cell, meets once a step and moves no pre-activations between cores; on 2 cores it ran 2-8%
     /// slower than tiles, the backward cell reading its rows' gates in pieces of 64-256 floats, and was
     /// not kept.)
-    public enum RecurrenceSplit: String, Sendable, CaseIterable {
+    package enum RecurrenceSplit: String, Sendable, CaseIterable {
         case automatic = "auto", rows, tiles
     }
 
@@ -292,7 +292,7 @@ public class RecurrentLayer {
     nonisolated(unsafe) public static var recurrenceSplit = RecurrenceSplit.automatic
     /// How many forward or backward passes have run tiled on more than one thread (tests use it to know
     /// which split ran).
-    nonisolated(unsafe) public private(set) static var tiledRuns = 0
+    nonisolated(unsafe) package private(set) static var tiledRuns = 0
 
     /// Whether a call of T steps of B rows runs tiled. One-step calls keep their own paths (sampling).
     func stepsTiled(T: Int, B: Int) -> Bool {

@@ -14,28 +14,28 @@ import Darwin
 /// cell's own (LSTM: 4*T*B*H gates + (T+1)*B*H cells; GRU: 6*T*B*H; RNN: T*B*H), with dropout another
 /// 2*T*B*H per layer, plus T*B*E for the embedding and T*B*V logits; backward reuses workspaces of
 /// the same sizes.
-public final class CharRNNModel {
+package final class CharRNNModel {
     /// Training-only regularisers of AWD-LSTM (Merity et al. 2017, "Regularizing and optimizing LSTM
     /// language models"). They change how a training step sees the weights, never the weights a model
     /// keeps: inference and checkpoints are the same with or without them.
-    public struct Regularization: Sendable, Equatable {
+    package struct Regularization: Sendable, Equatable {
         /// DropConnect on each layer's W_hh: one mask per minibatch, shared by every time step.
-        public var weightDrop = 0.0
+        package var weightDrop = 0.0
         /// Drops whole characters: each embedding row is kept or zeroed for the minibatch.
-        public var embedDropout = 0.0
+        package var embedDropout = 0.0
         /// The dropout masks after each layer are drawn once per sequence and reused at every step.
-        public var variational = false
+        package var variational = false
 
-        public init(weightDrop: Double = 0, embedDropout: Double = 0, variational: Bool = false) {
+        package init(weightDrop: Double = 0, embedDropout: Double = 0, variational: Bool = false) {
             self.weightDrop = weightDrop; self.embedDropout = embedDropout; self.variational = variational
         }
     }
 
-    public let config: ModelConfig
-    public var regularization = Regularization()
-    public let layout: ParameterLayout
-    public let parameters: FloatBuffer
-    public let gradients: FloatBuffer
+    package let config: ModelConfig
+    package var regularization = Regularization()
+    package let layout: ParameterLayout
+    package let parameters: FloatBuffer
+    package let gradients: FloatBuffer
     let layers: [RecurrentLayer]
 
     private let embedded = FloatBuffer(count: 0)
@@ -46,7 +46,7 @@ public final class CharRNNModel {
     private let categoryIds = IdBuffer()
     private let masks: [FloatBuffer]
     private let dropped: [FloatBuffer]
-    public let logits = FloatBuffer(count: 0)
+    package let logits = FloatBuffer(count: 0)
     /// decoder.weight packed by freezeForInference.
     private let packedDecoder = PackedMatrix()
     private var decoderFrozen = false
@@ -66,7 +66,7 @@ public final class CharRNNModel {
     /// The parameters the last forward used (dropConnected under weight drop).
     private var lastParameters: UnsafeMutablePointer<Float>?
 
-    public init(config: ModelConfig) {
+    package init(config: ModelConfig) {
         self.config = config
         layout = ParameterLayout(config)
         parameters = FloatBuffer(count: layout.count)
@@ -83,11 +83,11 @@ public final class CharRNNModel {
         weightMasks = (0..<config.layers).map { _ in FloatBuffer(count: 0) }
     }
 
-    public var parameterCount: Int { layout.count }
+    package var parameterCount: Int { layout.count }
 
     /// PyTorch's initialisation: recurrent weights and biases U(-1/sqrt(H), 1/sqrt(H)); embedding N(0, 1);
     /// decoder U(-1/sqrt(H), 1/sqrt(H)). The LSTM forget-gate input bias starts at 1 (torch-rnn's choice).
-    public func initializeParameters(rng: inout RandomGenerator) {
+    package func initializeParameters(rng: inout RandomGenerator) {
         let p = parameters.pointer
         for slot in layout.slots {
             let k: Float = 1 / Float(config.hidden).squareRoot()
@@ -109,10 +109,10 @@ public final class CharRNNModel {
 
     /// Characters read per forward pass when a prime is fed: a long prime then needs no more memory
     /// than a short one (the workspaces keep their largest size).
-    public static let primeChunk = 256
+    package static let primeChunk = 256
 
     /// Feeds `ids` from `state` (inference, no dropout), primeChunk characters a pass.
-    public func read(_ ids: [Int32], state: HiddenState, categories: [Int32]?) {
+    package func read(_ ids: [Int32], state: HiddenState, categories: [Int32]?) {
         var noDropout = RandomGenerator(seed: 0)
         ids.withUnsafeBufferPointer { p in
             for start in stride(from: 0, to: ids.count, by: Self.primeChunk) {
@@ -124,7 +124,7 @@ public final class CharRNNModel {
 
     /// Packs the recurrent weights once for many inference calls (sampling, serving) instead of once per
     /// call. A training forward undoes it; after changing `parameters` any other way, call it again.
-    public func freezeForInference() {
+    package func freezeForInference() {
         for layer in layers { layer.freeze(parameters.pointer) }
         // An inference step then copies its characters' rows of the input product instead of
         // multiplying: the embedding times W_ih^T, or W_ih's columns (one-hot input). A conditional
@@ -156,13 +156,13 @@ public final class CharRNNModel {
     }
 
     /// Drops the frozen packing: each forward packs the current weights again.
-    public func thaw() {
+    package func thaw() {
         for layer in layers { layer.frozen = false }
         tableFrozen = false
         decoderFrozen = false
     }
 
-    public func hiddenState(batch: Int) -> HiddenState { HiddenState(config: config, batch: batch) }
+    package func hiddenState(batch: Int) -> HiddenState { HiddenState(config: config, batch: batch) }
 
     /// Weight drop: the parameters with each layer's W_hh times a fresh mask (0 or 1/(1-p), as
     /// F.dropout on the raw weight in AWD-LSTM's WeightDrop), drawn once for this minibatch.
@@ -197,7 +197,7 @@ public final class CharRNNModel {
     /// Runs the model over T steps of B streams and leaves the logits [T*B, V] in `logits`.
     /// With training on, dropout masks are drawn from `rng`. The state advances to the last step.
     @discardableResult
-    public func forward(_ inputs: UnsafePointer<Int32>, T: Int, B: Int, state: HiddenState, training: Bool,
+    package func forward(_ inputs: UnsafePointer<Int32>, T: Int, B: Int, state: HiddenState, training: Bool,
                         rng: inout RandomGenerator, categories: [Int32]? = nil) -> UnsafeMutablePointer<Float> {
         precondition(state.batch == B, "hidden state batch does not match")
         StepPhases.mark(.input)
@@ -284,7 +284,7 @@ public final class CharRNNModel {
     }
 
     /// Summed cross-entropy (nats) of the targets under the logits of the last forward; no gradient.
-    public func lossOfLastForward(targets: UnsafePointer<Int32>) -> Double {
+    package func lossOfLastForward(targets: UnsafePointer<Int32>) -> Double {
         softmaxCrossEntropy(rows: lastShape.T * lastShape.B, targets: targets, scale: 0, gradient: false)
     }
 
@@ -309,7 +309,7 @@ public final class CharRNNModel {
 
     /// Forward, mean cross-entropy and backward: gradients of the mean loss over T*B characters land in
     /// `gradients` (overwritten). Returns the mean loss in nats.
-    public func lossAndGradients(_ inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, T: Int, B: Int,
+    package func lossAndGradients(_ inputs: UnsafePointer<Int32>, targets: UnsafePointer<Int32>, T: Int, B: Int,
                                  state: HiddenState, rng: inout RandomGenerator, training: Bool = true,
                                  categories: [Int32]? = nil) -> Double {
         forward(inputs, T: T, B: B, state: state, training: training, rng: &rng, categories: categories)
@@ -321,7 +321,7 @@ public final class CharRNNModel {
     }
 
     /// Backward from dL/dlogits held in `logits` (as left by the loss kernel); overwrites `gradients`.
-    public func backwardFromLogitGradients(_ inputs: UnsafePointer<Int32>, T: Int, B: Int) {
+    package func backwardFromLogitGradients(_ inputs: UnsafePointer<Int32>, T: Int, B: Int) {
         let rows = T * B, V = config.vocabSize, H = config.hidden, E = config.embed
         let p = lastParameters ?? parameters.pointer, g = gradients.pointer
         StepPhases.mark(.decoder)

@@ -4,10 +4,10 @@ import CCharRNNKernels
 /// dropout_mask kernel): each mask takes one seed from the run's generator, and element i is a hash of
 /// (seed, i % period). The threads share out a mask's elements, and a seed gives the same mask on
 /// either device, so a run with dropout draws the same masks on the CPU and on a GPU.
-public enum DropoutMask {
+package enum DropoutMask {
     /// mask[0..<count] = 0 with probability p, else 1/(1-p) (as F.dropout scales), from `seed`; the
     /// values repeat every `period` elements (one mask for every step of variational dropout).
-    public static func draw(_ mask: UnsafeMutablePointer<Float>, count: Int, p: Double, seed: UInt64, period: Int? = nil) {
+    package static func draw(_ mask: UnsafeMutablePointer<Float>, count: Int, p: Double, seed: UInt64, period: Int? = nil) {
         let p32 = Float(p), keep = Float(1 / (1 - p)), period = min(period ?? count, count)
         Parallel.forRanges(period) { r in
             crn_dropout_mask(Int64(r.lowerBound), Int64(r.upperBound), mask, p32, keep, seed, Int64(period))
@@ -26,7 +26,7 @@ public enum DropoutMask {
     }
 
     /// y = x * mask, elementwise (y may be x), split over the threads.
-    public static func apply(_ x: UnsafePointer<Float>, _ mask: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
+    package static func apply(_ x: UnsafePointer<Float>, _ mask: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>, count: Int) {
         Parallel.forRanges(count) { r in crn_mul(x + r.lowerBound, mask + r.lowerBound, y + r.lowerBound, r.count) }
     }
 }

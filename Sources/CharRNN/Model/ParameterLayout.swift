@@ -1,19 +1,19 @@
 /// One named tensor inside the flat parameter buffer.
-public struct TensorSlot: Sendable, Equatable {
-    public let name: String
-    public let shape: [Int]
-    public let offset: Int
-    public var count: Int { shape.reduce(1, *) }
+package struct TensorSlot: Sendable, Equatable {
+    package let name: String
+    package let shape: [Int]
+    package let offset: Int
+    package var count: Int { shape.reduce(1, *) }
 }
 
 /// Where each tensor lives in the one flat parameter buffer (and the gradient buffer beside it).
 /// Names, shapes and order are PyTorch's state_dict for Embedding -> nn.LSTM/GRU/RNN -> Linear,
 /// so a checkpoint loads into that module unchanged.
-public struct ParameterLayout: Sendable {
-    public let slots: [TensorSlot]
-    public let count: Int
+package struct ParameterLayout: Sendable {
+    package let slots: [TensorSlot]
+    package let count: Int
 
-    public init(_ c: ModelConfig) {
+    package init(_ c: ModelConfig) {
         var slots: [TensorSlot] = []
         var offset = 0
         func add(_ name: String, _ shape: [Int]) {
@@ -35,7 +35,7 @@ public struct ParameterLayout: Sendable {
     }
 
     /// A layout of the given tensors, in order.
-    public init(slots named: [(String, [Int])]) {
+    package init(slots named: [(String, [Int])]) {
         var slots: [TensorSlot] = []
         var offset = 0
         for (name, shape) in named {
@@ -46,7 +46,7 @@ public struct ParameterLayout: Sendable {
         self.count = offset
     }
 
-    public subscript(name: String) -> TensorSlot? { slots.first { $0.name == name } }
+    package subscript(name: String) -> TensorSlot? { slots.first { $0.name == name } }
 
     func offset(_ name: String) -> Int { self[name]!.offset }
 
@@ -58,7 +58,7 @@ public struct ParameterLayout: Sendable {
     }
 
     /// Every slot of `buffer` as a named tensor (names prefixed by `prefix`), for saving.
-    public func tensors(of buffer: FloatBuffer, prefix: String = "") -> [SafeTensors.Tensor] {
+    package func tensors(of buffer: FloatBuffer, prefix: String = "") -> [SafeTensors.Tensor] {
         slots.map { s in
             SafeTensors.Tensor(name: prefix + s.name, shape: s.shape,
                                values: Array(UnsafeBufferPointer(start: buffer.pointer + s.offset, count: s.count)))
@@ -66,7 +66,7 @@ public struct ParameterLayout: Sendable {
     }
 
     /// Checks that each slot is present among saved tensors, of its shape and finite.
-    public func check(_ tensors: [String: SafeTensors.Tensor], prefix: String = "", path: String) throws {
+    package func check(_ tensors: [String: SafeTensors.Tensor], prefix: String = "", path: String) throws {
         for slot in slots {
             let name = prefix + slot.name
             guard let t = tensors[name] else { throw CharRNNError.badCheckpoint(path, "tensor '\(name)' is missing") }
@@ -80,7 +80,7 @@ public struct ParameterLayout: Sendable {
     }
 
     /// Fills `buffer` from saved tensors, after `check`.
-    public func load(_ tensors: [String: SafeTensors.Tensor], into buffer: FloatBuffer, prefix: String = "",
+    package func load(_ tensors: [String: SafeTensors.Tensor], into buffer: FloatBuffer, prefix: String = "",
                      path: String) throws {
         try check(tensors, prefix: prefix, path: path)
         for slot in slots {

@@ -1,10 +1,10 @@
 import CCharRNNKernels
 
-public enum GradientClipping {
+package enum GradientClipping {
     /// torch.nn.utils.clip_grad_norm_: scales all gradients by maxNorm / (norm + 1e-6) when the global
     /// L2 norm exceeds maxNorm. Returns the norm before clipping.
     @discardableResult
-    public static func clipGlobalNorm(_ g: FloatBuffer, maxNorm: Float) -> Double {
+    package static func clipGlobalNorm(_ g: FloatBuffer, maxNorm: Float) -> Double {
         let norm = Self.norm(g)
         scale(g, norm: norm, maxNorm: maxNorm)
         return norm
@@ -20,13 +20,13 @@ public enum GradientClipping {
     }
 
     /// torch.nn.utils.clip_grad_value_: clamps every gradient to [-value, value].
-    public static func clipValue(_ g: FloatBuffer, value: Float) {
+    package static func clipValue(_ g: FloatBuffer, value: Float) {
         let p = g.pointer
         for i in 0..<g.count { p[i] = min(max(p[i], -value), value) }
     }
 
     /// The global L2 norm; partial sums are added in a fixed order, so it does not depend on timing.
-    public static func norm(_ g: FloatBuffer) -> Double {
+    package static func norm(_ g: FloatBuffer) -> Double {
         let parts = Parallel.parts(floats: g.count), p = g.pointer
         var partial = [Double](repeating: 0, count: parts)
         partial.withUnsafeMutableBufferPointer { sums in

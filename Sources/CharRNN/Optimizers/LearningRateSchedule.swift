@@ -26,7 +26,7 @@ public enum LRScheduleKind: String, Codable, Sendable, CaseIterable {
 /// ends near 0 when the time is up however fast the machine is. And plateau, whose rate is the base
 /// times --lr-decay to the number of reductions validation has called for so far (PlateauState, kept
 /// in the train state); warmup, or a cosine given --lr-patience too, then scales that rate.
-public struct LearningRateSchedule: Sendable, Equatable {
+package struct LearningRateSchedule: Sendable, Equatable {
     public var base: Double
     public var kind: LRScheduleKind
     public var decay: Double = 1
@@ -81,7 +81,7 @@ public struct LearningRateSchedule: Sendable, Equatable {
 /// starts the count again; a reduction smaller than 1e-8 is not made. Kept in the train state, so a
 /// resumed run reduces where an uninterrupted one would. Its best is its own: the early stop's is any
 /// decrease at all.
-public struct PlateauState: Codable, Sendable, Equatable {
+package struct PlateauState: Codable, Sendable, Equatable {
     public var best: Double? = nil
     public var evaluationsWithoutImprovement = 0
     public var reductions = 0

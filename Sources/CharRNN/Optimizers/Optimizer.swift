@@ -14,7 +14,7 @@ public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
     var hasSecondMoment: Bool { self == .adam || self == .adamw }
 }
 
-public final class Optimizer {
+package final class Optimizer {
     public let kind: OptimizerKind
     public let count: Int
     /// SGD momentum (0 = plain SGD).

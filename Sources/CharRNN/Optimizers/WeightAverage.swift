@@ -5,25 +5,25 @@
 /// Validation, the samples and the saved models (latest, best) are the average's; training goes on
 /// from the raw parameters, and the train state keeps both. A running average of the weights smooths
 /// the noise a high learning rate leaves in them, which a held-out loss pays for.
-public final class WeightAverage {
-    public let decay: Double
+package final class WeightAverage {
+    package let decay: Double
     /// The average, in the parameters' flat layout.
-    public let values: FloatBuffer
+    package let values: FloatBuffer
     /// Updates averaged so far (AveragedModel's n_averaged).
-    public var updates: Int
+    package var updates: Int
 
-    public init(decay: Double, count: Int, updates: Int = 0) {
+    package init(decay: Double, count: Int, updates: Int = 0) {
         self.decay = decay
         values = FloatBuffer(count: count)
         self.updates = updates
     }
 
     /// The weight of the next update: 1 for the first (a copy), then 1 - decay.
-    public var nextWeight: Float { updates == 0 ? 1 : Float(1 - decay) }
+    package var nextWeight: Float { updates == 0 ? 1 : Float(1 - decay) }
 
     /// One update from the parameters after an optimizer step, split over the threads as the optimizer's
     /// update is (it runs every step, over every parameter).
-    public func update(from parameters: FloatBuffer) {
+    package func update(from parameters: FloatBuffer) {
         precondition(parameters.count >= values.count, "the average and the parameters differ in size")
         let w = nextWeight, v = values.pointer, p = parameters.pointer
         Parallel.forRanges(values.count) { r in
@@ -37,7 +37,7 @@ public final class WeightAverage {
     }
 
     /// Exchanges the average's values with the parameters' (and back again, called twice).
-    public func swap(with parameters: FloatBuffer) {
+    package func swap(with parameters: FloatBuffer) {
         precondition(parameters.count >= values.count, "the average and the parameters differ in size")
         let v = values.pointer, p = parameters.pointer
         for i in 0..<values.count { let t = v[i]; v[i] = p[i]; p[i] = t }

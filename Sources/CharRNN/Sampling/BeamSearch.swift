@@ -5,13 +5,13 @@
 /// every beam ended, and the most likely of the ended and full-length beams wins. Ties go to the
 /// earlier beam, then the character first in vocabulary order, so the search is deterministic.
 /// With `beams` at least V^(length-1) it is exhaustive; with 1 it is greedy decoding.
-public struct BeamSearch {
-    public let model: CharRNNModel
-    public let vocabulary: Vocabulary
-    public let startCharacter: Unicode.Scalar
-    public let namesMode: Bool
+package struct BeamSearch {
+    package let model: CharRNNModel
+    package let vocabulary: Vocabulary
+    package let startCharacter: Unicode.Scalar
+    package let namesMode: Bool
 
-    public init(checkpoint: Checkpoint) {
+    package init(checkpoint: Checkpoint) {
         model = checkpoint.model
         vocabulary = checkpoint.vocabulary
         startCharacter = checkpoint.startCharacter
@@ -19,16 +19,16 @@ public struct BeamSearch {
         model.freezeForInference()
     }
 
-    public init(model: CharRNNModel, vocabulary: Vocabulary, startCharacter: Unicode.Scalar, namesMode: Bool = false) {
+    package init(model: CharRNNModel, vocabulary: Vocabulary, startCharacter: Unicode.Scalar, namesMode: Bool = false) {
         self.model = model; self.vocabulary = vocabulary; self.startCharacter = startCharacter; self.namesMode = namesMode
         model.freezeForInference()
     }
 
-    public struct Result: Sendable, Equatable {
-        public var text: String
+    package struct Result: Sendable, Equatable {
+        package var text: String
         /// The sum of the generated characters' log-probabilities (the stop's included when it ended one).
-        public var logprob: Double
-        public var stopped: Bool
+        package var logprob: Double
+        package var stopped: Bool
     }
 
     private struct Beam {
@@ -37,7 +37,7 @@ public struct BeamSearch {
         var stopped: Bool
     }
 
-    public func search(prime: String, beams: Int, length: Int, stop: Unicode.Scalar? = nil, category: Int32? = nil) throws -> Result {
+    package func search(prime: String, beams: Int, length: Int, stop: Unicode.Scalar? = nil, category: Int32? = nil) throws -> Result {
         guard beams >= 1 else { throw CharRNNError.invalidOption("--beam must be at least 1 (got \(beams))") }
         guard length >= 0 else { throw CharRNNError.invalidOption("--length must be 0 or more (got \(length))") }
         let stopId = try stop.map { s -> Int32 in

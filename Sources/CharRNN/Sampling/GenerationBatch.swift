@@ -1,14 +1,14 @@
 /// One generation in progress. It carries its own recurrent state, options and random stream, so that
 /// generations that started at different times can share one batched forward step (continuous batching).
-public final class GenerationStream {
-    public let options: SamplingOptions
+package final class GenerationStream {
+    package let options: SamplingOptions
     /// Most characters it may produce.
-    public let length: Int
-    public private(set) var produced = 0
-    public private(set) var finished = false
+    package let length: Int
+    package private(set) var produced = 0
+    package private(set) var finished = false
     /// With `scoring` (the number of alternatives), each step's character is scored into `lastScore`.
-    public let scoring: Int?
-    public internal(set) var lastScore: CharacterScore?
+    package let scoring: Int?
+    package internal(set) var lastScore: CharacterScore?
     /// Times each character was generated, for the penalties (empty without them).
     var counts: [Int32] = []
     var draws: StreamDraws
@@ -25,7 +25,7 @@ public final class GenerationStream {
     }
 
     /// What one step did for a stream.
-    public enum Outcome: Equatable, Sendable {
+    package enum Outcome: Equatable, Sendable {
         case character(Unicode.Scalar)
         /// The model produced the stop character (not emitted).
         case stopped
@@ -43,12 +43,12 @@ public final class GenerationStream {
 /// streams (a [B, H] product per layer instead of B matrix-vector products), then each stream draws its
 /// next character with its own options. A stream alone gives exactly what `Sampler` gives for the same
 /// seed, because a one-row step takes the same path.
-public final class GenerationBatch {
-    public let model: CharRNNModel
-    public let vocabulary: Vocabulary
-    public let startCharacter: Unicode.Scalar
-    public let namesMode: Bool
-    public let categoryNames: [String]?
+package final class GenerationBatch {
+    package let model: CharRNNModel
+    package let vocabulary: Vocabulary
+    package let startCharacter: Unicode.Scalar
+    package let namesMode: Bool
+    package let categoryNames: [String]?
     private let sampler: Sampler
     private var statesByBatch: [Int: HiddenState] = [:]
     private var inputs: [Int32] = []
@@ -69,14 +69,14 @@ public final class GenerationBatch {
     private let hostLogits = FloatBuffer(count: 0)
 
     /// Most streams one step may carry and still give each exactly the text it gets alone.
-    public static var largestBatch: Int { RecurrentLayer.panelSplitRows }
+    package static var largestBatch: Int { RecurrentLayer.panelSplitRows }
 
-    public convenience init(checkpoint: Checkpoint) {
+    package convenience init(checkpoint: Checkpoint) {
         self.init(checkpoint: checkpoint, deviceModel: nil)
     }
 
     /// Steps run on `device` (DeviceModel); nil is the CPU.
-    public convenience init(checkpoint: Checkpoint, device: ComputeDevice?) throws {
+    package convenience init(checkpoint: Checkpoint, device: ComputeDevice?) throws {
         var deviceModel: DeviceModel? = nil, folded: DeviceBuffer? = nil
         if let device {
             let model = try DeviceModel(config: checkpoint.model.config, device: device)
@@ -102,7 +102,7 @@ public final class GenerationBatch {
     /// Checks the request, feeds the prompt (all but its last character in one pass) and returns a stream
     /// ready for `step`. Errors name the problem in words a client can act on.
     /// `scoring`: score every character the stream produces, with that many alternatives (logprobs).
-    public func start(prompt: String, length: Int, options: SamplingOptions, seed: UInt64,
+    package func start(prompt: String, length: Int, options: SamplingOptions, seed: UInt64,
                       category: String? = nil, scoring: Int? = nil) throws -> GenerationStream {
         let options = options.endingNames(namesMode)
         try options.validate(for: vocabulary)
@@ -138,7 +138,7 @@ public final class GenerationBatch {
     }
 
     /// Beam search (BeamSearch) over this batch's model: the most likely continuation of `prompt`.
-    public func beamSearch(prompt: String, beams: Int, length: Int, stop: Unicode.Scalar?, category: String? = nil) throws -> BeamSearch.Result {
+    package func beamSearch(prompt: String, beams: Int, length: Int, stop: Unicode.Scalar?, category: String? = nil) throws -> BeamSearch.Result {
         let categoryIndex = try self.categoryIndex(category)
         return try BeamSearch(model: model, vocabulary: vocabulary, startCharacter: startCharacter, namesMode: namesMode)
             .search(prime: prompt, beams: beams, length: length, stop: stop, category: categoryIndex)
@@ -147,7 +147,7 @@ public final class GenerationBatch {
     /// The score of every character of `prompt` as the model reads it from the zero state (the first
     /// has none unless the model starts from its start character, as with an empty prompt or a names
     /// model): what an echoed prompt's logprobs report.
-    public func score(prompt: String, category: String? = nil, alternatives top: Int) throws -> [CharacterScore] {
+    package func score(prompt: String, category: String? = nil, alternatives top: Int) throws -> [CharacterScore] {
         let categoryIndex = try self.categoryIndex(category)
         let ids = try vocabulary.encode(prompt, what: "the prompt")
         guard !ids.isEmpty else { return [] }
@@ -171,7 +171,7 @@ public final class GenerationBatch {
     }
 
     /// One character for each unfinished stream, in the order given. Throws only on a device.
-    public func step(_ streams: [GenerationStream]) throws -> [GenerationStream.Outcome] {
+    package func step(_ streams: [GenerationStream]) throws -> [GenerationStream.Outcome] {
         let B = streams.count
         guard B > 0 else { return [] }
         precondition(B <= Self.largestBatch, "at most \(Self.largestBatch) streams per step")

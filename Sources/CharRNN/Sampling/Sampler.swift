@@ -59,7 +59,7 @@ public struct SamplingOptions: Sendable, Equatable {
 }
 
 /// Generates text one character at a time from a trained model, batch 1, with no allocation per step.
-public final class Sampler {
+package final class Sampler {
     public let model: CharRNNModel
     public let vocabulary: Vocabulary
     public let startCharacter: Unicode.Scalar

@@ -21,7 +21,7 @@ public final class TextGenerator {
     }
 
     /// On a GPU the model's parameters are copied there once: later changes to `model` are not seen.
-    public init(model: CharRNNModel, vocabulary: Vocabulary, startCharacter: Unicode.Scalar, namesMode: Bool = false,
+    package init(model: CharRNNModel, vocabulary: Vocabulary, startCharacter: Unicode.Scalar, namesMode: Bool = false,
                 categoryNames: [String]? = nil, device: ComputeDevice? = nil) throws {
         self.vocabulary = vocabulary
         self.startCharacter = startCharacter

@@ -3,9 +3,9 @@ import SystemPackage
 
 /// Paths a run stores (its text, a classifier's data folder) are absolute, so that the run reads
 /// them from whatever folder it is later resumed, evaluated or sampled from.
-public enum AbsolutePath {
+package enum AbsolutePath {
     /// `path` resolved against the current folder, with "." and ".." removed lexically.
-    public static func of(_ path: String) -> String {
+    package static func of(_ path: String) -> String {
         let given = FilePath(path)
         guard !given.isAbsolute else { return given.lexicallyNormalized().string }
         return FilePath(FileManager.default.currentDirectoryPath).pushing(given).lexicallyNormalized().string

@@ -2,18 +2,18 @@ import Foundation
 
 /// Tick marks a reader can read at a glance: multiples of 1, 2 or 5 times a power of ten, about
 /// `target` of them over a range.
-public struct AxisTicks: Sendable, Equatable {
+package struct AxisTicks: Sendable, Equatable {
     /// The range snapped out to whole steps (the axis's ends are ticks).
-    public let lower: Double, upper: Double
-    public let step: Double
-    public var values: [Double] {
+    package let lower: Double, upper: Double
+    package let step: Double
+    package var values: [Double] {
         let n = Int(((upper - lower) / step).rounded())
         return (0...max(n, 0)).map { lower + Double($0) * step }
     }
     /// Digits after the point that show every tick exactly (0 for steps of 1 and up).
-    public var decimals: Int { max(0, Int(-log10(step).rounded(.down))) }
+    package var decimals: Int { max(0, Int(-log10(step).rounded(.down))) }
 
-    public init(from low: Double, to high: Double, target: Int = 5) {
+    package init(from low: Double, to high: Double, target: Int = 5) {
         // A single value gets a little room on each side.
         let pad = high > low ? 0 : Swift.max(abs(low), 1) * 0.05
         let low = low - pad, high = high + pad
@@ -33,5 +33,5 @@ public struct AxisTicks: Sendable, Equatable {
         upper = Swift.max(((high / step) - 1e-9).rounded(.up) * step, lower + step)
     }
 
-    public func label(_ value: Double) -> String { fmt(value, decimals) }
+    package func label(_ value: Double) -> String { fmt(value, decimals) }
 }

@@ -7,8 +7,8 @@ import SystemPackage
 /// performance cores. The two hardware threads of a core share its vector units, which one thread of
 /// charrnn's kernels keeps busy, so a second thread per core only adds work to share (as PyTorch,
 /// which also takes one thread per physical core).
-public enum CPUCount {
-    public static let usable: Int = {
+package enum CPUCount {
+    package static let usable: Int = {
         var n = ProcessInfo.processInfo.activeProcessorCount
         #if os(Linux)
         if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
@@ -28,7 +28,7 @@ public enum CPUCount {
     }()
 
     /// The CPUs of a list such as "0-3,8,10-11" (Linux's cpuset format), in the list's order.
-    public static func cpuList(_ list: String) -> [Int]? {
+    package static func cpuList(_ list: String) -> [Int]? {
         var cpus: [Int] = []
         for part in list.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",") {
             let ends = part.split(separator: "-", omittingEmptySubsequences: false).map { Int($0.trimmingCharacters(in: .whitespaces)) }
@@ -47,7 +47,7 @@ public enum CPUCount {
 
     /// The machine's physical cores, whatever this process's affinity (the cores that the ranks of a
     /// data-parallel run on this machine share), within any cgroup quota.
-    public static let machine: Int = {
+    package static let machine: Int = {
         let online = ProcessInfo.processInfo.processorCount
         var n = physicalCores(of: Array(0..<online)) ?? online
         if let quota = cgroupQuota() { n = min(n, quota) }
@@ -57,7 +57,7 @@ public enum CPUCount {
     /// How many physical cores the CPUs `cpus` belong to: CPUs that are hardware threads of one core
     /// (the same `topology/thread_siblings_list` under `sysfs`) count once. nil when a CPU's topology
     /// cannot be read.
-    public static func physicalCores(of cpus: [Int], sysfs: FilePath = "/sys/devices/system/cpu") -> Int? {
+    package static func physicalCores(of cpus: [Int], sysfs: FilePath = "/sys/devices/system/cpu") -> Int? {
         var cores = Set<[Int]>()
         for cpu in Set(cpus) {
             let path = sysfs.appending("cpu\(cpu)").appending("topology").appending("thread_siblings_list")
@@ -70,12 +70,12 @@ public enum CPUCount {
 
     /// CPUs a quota allows: cgroup v2's cpu.max ("200000 100000", or "max 100000") or v1's quota and
     /// period in microseconds (quota -1: none), rounded up.
-    public static func quotaCPUs(quota: Int, period: Int) -> Int? {
+    package static func quotaCPUs(quota: Int, period: Int) -> Int? {
         guard quota > 0, period > 0 else { return nil }
         return (quota + period - 1) / period
     }
 
-    public static func parseCPUMax(_ text: String) -> Int? {
+    package static func parseCPUMax(_ text: String) -> Int? {
         let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
         guard fields.count == 2, let quota = Int(fields[0]), let period = Int(fields[1]) else { return nil }
         return quotaCPUs(quota: quota, period: period)
@@ -83,7 +83,7 @@ public enum CPUCount {
 
     /// The tightest quota on this process's cgroup and its ancestors (v2), or the v1 cpu controller's.
     /// `cgroups` is /proc/self/cgroup's text; `root` where the hierarchies are mounted.
-    public static func cgroupQuota(cgroups: FilePath = "/proc/self/cgroup", root: FilePath = "/sys/fs/cgroup") -> Int? {
+    package static func cgroupQuota(cgroups: FilePath = "/proc/self/cgroup", root: FilePath = "/sys/fs/cgroup") -> Int? {
         func read(_ path: FilePath) -> String? { try? String(contentsOfFile: path.string, encoding: .utf8) }
         func number(_ path: FilePath) -> Int? { read(path).flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } }
         guard let groups = read(cgroups) else { return nil }

@@ -1,6 +1,6 @@
 /// CRC-32 (IEEE 802.3, the polynomial of zlib, gzip and PNG), to tell a file or tensor that changed on
 /// disk from the one that was written. Eight bytes a step with eight tables ("slicing by 8").
-public enum CRC32 {
+package enum CRC32 {
     private static let tables: [[UInt32]] = {
         var t = [[UInt32]](repeating: [UInt32](repeating: 0, count: 256), count: 8)
         for i in 0..<256 {
@@ -14,7 +14,7 @@ public enum CRC32 {
         return t
     }()
 
-    public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    package static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var c: UInt32 = 0xFFFF_FFFF
         let n = bytes.count
         var i = 0
@@ -34,12 +34,12 @@ public enum CRC32 {
         return c ^ 0xFFFF_FFFF
     }
 
-    public static func checksum(_ bytes: [UInt8]) -> UInt32 {
+    package static func checksum(_ bytes: [UInt8]) -> UInt32 {
         bytes.withUnsafeBytes { checksum($0) }
     }
 
     /// Eight lowercase hex digits, as stored in checkpoint metadata and manifests.
-    public static func hex(_ value: UInt32) -> String {
+    package static func hex(_ value: UInt32) -> String {
         let s = String(value, radix: 16)
         return String(repeating: "0", count: 8 - s.count) + s
     }

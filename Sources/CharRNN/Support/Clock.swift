@@ -5,14 +5,14 @@ import Darwin
 #endif
 
 /// Seconds on the monotonic clock.
-public func monotonicSeconds() -> Double {
+package func monotonicSeconds() -> Double {
     var ts = timespec()
     clock_gettime(CLOCK_MONOTONIC, &ts)
     return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
 }
 
 /// Peak resident set size of this process in bytes.
-public func peakResidentBytes() -> Int {
+package func peakResidentBytes() -> Int {
     var usage = rusage()
     #if canImport(Darwin)
     getrusage(RUSAGE_SELF, &usage)

@@ -1,16 +1,16 @@
 /// A heap array of Float32 with a stable address, for BLAS and the C kernels.
 /// Workspaces grow with `reserve` and are never shrunk, so a training loop allocates nothing per step.
-public final class FloatBuffer {
-    public private(set) var pointer: UnsafeMutablePointer<Float>
-    public private(set) var count: Int
+package final class FloatBuffer {
+    package private(set) var pointer: UnsafeMutablePointer<Float>
+    package private(set) var count: Int
 
-    public init(count: Int) {
+    package init(count: Int) {
         self.count = count
         pointer = .allocate(capacity: max(count, 1))
         pointer.initialize(repeating: 0, count: max(count, 1))
     }
 
-    public convenience init(_ values: [Float]) {
+    package convenience init(_ values: [Float]) {
         self.init(count: values.count)
         values.withUnsafeBufferPointer { pointer.update(from: $0.baseAddress!, count: values.count) }
     }
@@ -18,7 +18,7 @@ public final class FloatBuffer {
     deinit { pointer.deallocate() }
 
     /// Makes room for at least `n` floats; contents are undefined after growing.
-    public func reserve(_ n: Int) {
+    package func reserve(_ n: Int) {
         guard n > count else { return }
         pointer.deallocate()
         pointer = .allocate(capacity: n)
@@ -26,29 +26,29 @@ public final class FloatBuffer {
         count = n
     }
 
-    public func zero() { pointer.update(repeating: 0, count: count) }
+    package func zero() { pointer.update(repeating: 0, count: count) }
 
-    public var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+    package var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 
-    public subscript(i: Int) -> Float {
+    package subscript(i: Int) -> Float {
         get { pointer[i] }
         set { pointer[i] = newValue }
     }
 }
 
 /// A heap array of token ids with a stable address (for layers that keep a pointer until backward).
-public final class IdBuffer {
-    public private(set) var pointer: UnsafeMutablePointer<Int32>
-    public private(set) var count: Int
+package final class IdBuffer {
+    package private(set) var pointer: UnsafeMutablePointer<Int32>
+    package private(set) var count: Int
 
-    public init() {
+    package init() {
         count = 0
         pointer = .allocate(capacity: 1)
     }
 
     deinit { pointer.deallocate() }
 
-    public func set(_ ids: [Int32]) {
+    package func set(_ ids: [Int32]) {
         if ids.count > count {
             pointer.deallocate()
             pointer = .allocate(capacity: ids.count)

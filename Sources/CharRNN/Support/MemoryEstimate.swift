@@ -7,22 +7,22 @@ import Darwin
 
 /// How much memory a model needs, from the activation formula in CharRNNModel, in overflow-checked
 /// arithmetic, so a size a user or a file gives is refused with a sentence before anything is allocated.
-public enum MemoryEstimate {
+package enum MemoryEstimate {
     /// Bytes to train `config` on T steps of B streams: parameters, gradients and two optimizer moments,
     /// the forward activations, and backward workspaces of the same size. nil when it overflows.
-    public static func training(_ config: ModelConfig, T: Int, B: Int) -> Int? {
+    package static func training(_ config: ModelConfig, T: Int, B: Int) -> Int? {
         guard let parameters = parameterCount(config), let activations = activationFloats(config, T: T, B: B) else { return nil }
         return sum([product([4, parameters]), product([2, activations])]).flatMap { product([4, $0]) }
     }
 
     /// Bytes to run `config` forward on T steps of B streams (sampling, evaluation, serving).
-    public static func inference(_ config: ModelConfig, T: Int, B: Int) -> Int? {
+    package static func inference(_ config: ModelConfig, T: Int, B: Int) -> Int? {
         guard let parameters = parameterCount(config), let activations = activationFloats(config, T: T, B: B) else { return nil }
         return sum([product([2, parameters]), activations]).flatMap { product([4, $0]) }
     }
 
     /// Floats in the one parameter buffer.
-    public static func parameterCount(_ c: ModelConfig) -> Int? {
+    package static func parameterCount(_ c: ModelConfig) -> Int? {
         var terms: [Int?] = [product([c.vocabSize, c.embed]), product([c.vocabSize, c.hidden]), c.vocabSize]
         for l in 0..<c.layers {
             terms.append(sum([c.inputSize(layer: l), c.hidden, 2]).flatMap { product([c.cell.gateCount, c.hidden, $0]) })
@@ -48,7 +48,7 @@ public enum MemoryEstimate {
 
     /// Refuses `bytes` (nil: beyond counting) when it is more than this machine's memory, or, for a run
     /// on `device`, more than the device has free (the host then holds little more than the parameters).
-    public static func check(_ bytes: Int?, what: String, on device: ComputeDevice? = nil) throws {
+    package static func check(_ bytes: Int?, what: String, on device: ComputeDevice? = nil) throws {
         let available = physicalBytes
         guard let bytes else {
             throw CharRNNError.invalidOption("\(what) would need more memory than can be counted; choose smaller sizes")
@@ -67,21 +67,21 @@ public enum MemoryEstimate {
     }
 
     /// Physical memory, or nil where the system does not say.
-    public static var physicalBytes: Int? {
+    package static var physicalBytes: Int? {
         let pages = sysconf(Int32(_SC_PHYS_PAGES)), size = sysconf(Int32(_SC_PAGESIZE))
         guard pages > 0, size > 0 else { return nil }
         return product([pages, size])
     }
 
     /// Hands memory that was freed back to the system (crn_return_freed_memory).
-    public static func returnFreedMemory() { crn_return_freed_memory() }
+    package static func returnFreedMemory() { crn_return_freed_memory() }
 
-    public static func describe(_ bytes: Int) -> String {
+    package static func describe(_ bytes: Int) -> String {
         let gb = Double(bytes) / 1_073_741_824
         return gb >= 1 ? fmt(gb, 1) + " GB" : fmt(Double(bytes) / 1_048_576, 0) + " MB"
     }
 
-    public static func product(_ xs: [Int]) -> Int? {
+    package static func product(_ xs: [Int]) -> Int? {
         var p = 1
         for x in xs {
             guard x >= 0 else { return nil }
@@ -92,7 +92,7 @@ public enum MemoryEstimate {
         return p
     }
 
-    public static func sum(_ xs: [Int?]) -> Int? {
+    package static func sum(_ xs: [Int?]) -> Int? {
         var s = 0
         for x in xs {
             guard let x else { return nil }

@@ -1,9 +1,9 @@
 /// xoshiro256** seeded through SplitMix64. Its whole state is four words, which a checkpoint
 /// stores, so a resumed run draws the same numbers as an uninterrupted one.
-public struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
-    public var state: (UInt64, UInt64, UInt64, UInt64)
+package struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
+    package var state: (UInt64, UInt64, UInt64, UInt64)
 
-    public init(seed: UInt64) {
+    package init(seed: UInt64) {
         var x = seed
         func splitmix() -> UInt64 {
             x &+= 0x9E37_79B9_7F4A_7C15
@@ -15,14 +15,14 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
         state = (splitmix(), splitmix(), splitmix(), splitmix())
     }
 
-    public init(words: [UInt64]) {
+    package init(words: [UInt64]) {
         precondition(words.count == 4)
         state = (words[0], words[1], words[2], words[3])
     }
 
-    public var words: [UInt64] { [state.0, state.1, state.2, state.3] }
+    package var words: [UInt64] { [state.0, state.1, state.2, state.3] }
 
-    public mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         let result = rotl(state.1 &* 5, 7) &* 9
         let t = state.1 << 17
         state.2 ^= state.0
@@ -35,21 +35,21 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Equatable {
     }
 
     /// Uniform in [0, 1) with 24 bits of resolution.
-    public mutating func nextFloat() -> Float {
+    package mutating func nextFloat() -> Float {
         Float(next() >> 40) * (1.0 / 16_777_216.0)
     }
 
     /// Uniform in [0, 1) with 53 bits of resolution.
-    public mutating func nextDouble() -> Double {
+    package mutating func nextDouble() -> Double {
         Double(next() >> 11) * (1.0 / 9_007_199_254_740_992.0)
     }
 
     /// Uniform integer in 0..<bound (bound > 0), without modulo bias.
-    public mutating func nextInt(below bound: Int) -> Int {
+    package mutating func nextInt(below bound: Int) -> Int {
         Int(next(upperBound: UInt64(bound)))
     }
 
-    public static func == (a: RandomGenerator, b: RandomGenerator) -> Bool { a.words == b.words }
+    package static func == (a: RandomGenerator, b: RandomGenerator) -> Bool { a.words == b.words }
 
     private func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
 }

@@ -10,7 +10,7 @@ public enum BatchingMode: String, Codable, Sendable, CaseIterable {
 }
 
 /// Produces time-major batches (row t*B + b) of inputs and next-character targets.
-public struct BatchSource: Sendable {
+package struct BatchSource: Sendable {
     public let mode: BatchingMode
     public let ids: [Int32]
     public let batch: Int

@@ -2,27 +2,27 @@
 /// target line + "\n" (the newline is both the start and the end-of-name symbol). Lines of equal
 /// length are batched together, so there is no padding. With categories (a labelled folder), each line
 /// carries its category, fed to the model at every step.
-public struct LineBatches: Sendable {
-    public struct Line: Sendable, Equatable {
-        public var ids: [Int32]
-        public var category: Int32
+package struct LineBatches: Sendable {
+    package struct Line: Sendable, Equatable {
+        package var ids: [Int32]
+        package var category: Int32
 
-        public init(ids: [Int32], category: Int32) {
+        package init(ids: [Int32], category: Int32) {
             self.ids = ids
             self.category = category
         }
     }
 
-    public let lines: [Line]
-    public let batch: Int
-    public let separator: Int32
+    package let lines: [Line]
+    package let batch: Int
+    package let separator: Int32
     /// Batches of one epoch: indices into `lines`, all of one length.
     private var order: [[Int]] = []
-    public var position = 0
-    public var epoch = 0
+    package var position = 0
+    package var epoch = 0
     private let seed: UInt64
 
-    public init(lines: [Line], batch: Int, separator: Int32, seed: UInt64) throws {
+    package init(lines: [Line], batch: Int, separator: Int32, seed: UInt64) throws {
         guard !lines.isEmpty else { throw CharRNNError.invalidOption("there are no lines to train on") }
         self.lines = lines
         self.batch = batch
@@ -31,8 +31,8 @@ public struct LineBatches: Sendable {
         order = makeOrder(epoch: 0)
     }
 
-    public var batchesPerEpoch: Int { order.count }
-    public var progress: Double { Double(epoch) + Double(position) / Double(max(1, order.count)) }
+    package var batchesPerEpoch: Int { order.count }
+    package var progress: Double { Double(epoch) + Double(position) / Double(max(1, order.count)) }
 
     /// Each epoch's batch order depends only on the seed and the epoch number, so a resumed run
     /// rebuilds it without saving it.
@@ -51,14 +51,14 @@ public struct LineBatches: Sendable {
     }
 
     /// Moves to a saved position (epoch, batch index).
-    public mutating func seek(epoch: Int, position: Int) {
+    package mutating func seek(epoch: Int, position: Int) {
         self.epoch = epoch
         order = makeOrder(epoch: epoch)
         self.position = min(position, order.count - 1)
     }
 
     /// The next batch, time-major: inputs, targets [T * B] and categories [B].
-    public mutating func next() -> (inputs: [Int32], targets: [Int32], categories: [Int32], T: Int, B: Int) {
+    package mutating func next() -> (inputs: [Int32], targets: [Int32], categories: [Int32], T: Int, B: Int) {
         let group = order[position]
         let r = Self.assemble(group.map { lines[$0] }, separator: separator)
         position += 1
@@ -71,7 +71,7 @@ public struct LineBatches: Sendable {
     }
 
     /// Time-major inputs and targets of equal-length lines.
-    public static func assemble(_ group: [Line], separator: Int32) -> (inputs: [Int32], targets: [Int32], categories: [Int32], T: Int, B: Int) {
+    package static func assemble(_ group: [Line], separator: Int32) -> (inputs: [Int32], targets: [Int32], categories: [Int32], T: Int, B: Int) {
         let B = group.count, T = group[0].ids.count + 1
         var x = [Int32](repeating: separator, count: T * B), y = x
         for (b, line) in group.enumerated() {

@@ -7,18 +7,18 @@ import Darwin
 
 /// Reads files with one clear error for each way they can be unusable, and a bound on how much is read
 /// (a pipe or a device such as /dev/zero never ends).
-public enum TextFile {
+package enum TextFile {
     /// The largest text charrnn trains on or evaluates.
-    public static let maximumTextBytes = 1 << 30
+    package static let maximumTextBytes = 1 << 30
     /// The largest checkpoint or training state it loads.
-    public static let maximumFileBytes = 1 << 34
+    package static let maximumFileBytes = 1 << 34
 
-    public static func readBytes(_ path: String, limit: Int = maximumFileBytes) throws -> [UInt8] {
+    package static func readBytes(_ path: String, limit: Int = maximumFileBytes) throws -> [UInt8] {
         try read(path, limit: limit, text: false)
     }
 
     /// The file's text; rejects missing, empty, binary (NUL bytes), UTF-16 and invalid UTF-8 files.
-    public static func read(_ path: String) throws -> String {
+    package static func read(_ path: String) throws -> String {
         let bytes = try read(path, limit: maximumTextBytes, text: true)
         if bytes.isEmpty { throw CharRNNError.emptyFile(path) }
         return try decode(bytes, path: path)
@@ -70,7 +70,7 @@ public enum TextFile {
         return (oddZero * 10 >= half * 8 && evenZero * 10 <= half) || (evenZero * 10 >= half * 8 && oddZero * 10 <= half)
     }
 
-    public static func decode(_ bytes: [UInt8], path: String) throws -> String {
+    package static func decode(_ bytes: [UInt8], path: String) throws -> String {
         if looksLikeUTF16(bytes[...]) { throw CharRNNError.utf16File(path) }
         if bytes.contains(0) { throw CharRNNError.binaryFile(path) }
         var it = bytes.makeIterator()

@@ -3,45 +3,45 @@ import Foundation
 /// Settings for a new run chosen from its text, its budget (time, steps or epochs) and the machine,
 /// for a user who gives no model options. The rules and the measurements behind them are in
 /// docs/training.md ("Settings chosen for you"); options a user gives are applied over the choice.
-public enum AutomaticSettings {
+package enum AutomaticSettings {
     /// Training characters per second of a model trained on batches of `batch` sequences of `steps`
     /// characters, on the run's device.
-    public typealias Throughput = (_ model: ModelConfig, _ batch: Int, _ steps: Int) throws -> Double
+    package typealias Throughput = (_ model: ModelConfig, _ batch: Int, _ steps: Int) throws -> Double
 
     /// The hidden sizes tried, largest first, each as a 2-layer LSTM with 64-wide embeddings.
-    public static let hiddenSizes = [1024, 768, 512, 384, 256, 192, 128, 96, 64]
+    package static let hiddenSizes = [1024, 768, 512, 384, 256, 192, 128, 96, 64]
     /// The fewest characters the budget must train on per recurrent weight where the text is
     /// plentiful (a run too short to learn it by heart): below it, a smaller model that read more of
     /// the text in the same time did better.
-    public static let charactersPerWeight = 50.0
+    package static let charactersPerWeight = 50.0
     /// The same where the run reads a small text many times and is regularised: there a model can
     /// be larger for its budget, since each pass over the text is another chance to learn it.
-    public static let charactersPerWeightRegularised = 10.0
+    package static let charactersPerWeightRegularised = 10.0
     /// The fewest updates a time budget must allow: fewer, and a smaller, faster model did better.
-    public static let minimumUpdates = 3000.0
+    package static let minimumUpdates = 3000.0
     /// The most recurrent weights per training character.
-    public static let weightsPerCharacter = 16.0
+    package static let weightsPerCharacter = 16.0
     /// Evaluations a run aims at, so its best checkpoint is near its best moment.
-    public static let evaluationsPerRun = 30.0
+    package static let evaluationsPerRun = 30.0
 
-    public struct Choice: Sendable {
-        public var options: TrainingOptions
+    package struct Choice: Sendable {
+        package var options: TrainingOptions
         /// Characters the budget trains on, and that in passes over the training part.
-        public var plannedCharacters: Double
-        public var epochs: Double
+        package var plannedCharacters: Double
+        package var epochs: Double
         /// The choice and why, in one line.
-        public var summary: String
+        package var summary: String
     }
 
     /// Weights in the recurrent layers, the part of a model whose size the budget and the data bound
     /// (the embedding and decoder rows of rare characters are seldom trained and seldom overfit).
-    public static func recurrentWeights(_ c: ModelConfig) -> Int {
+    package static func recurrentWeights(_ c: ModelConfig) -> Int {
         (0..<c.layers).reduce(0) { $0 + c.cell.gateCount * c.hidden * (c.inputSize(layer: $1) + c.hidden) }
     }
 
     /// How hard a run will press its model to learn the text by heart: the passes over the text times
     /// the recurrent weights per training character.
-    public static func memorisation(epochs: Double, weights: Double, characters: Double) -> Double {
+    package static func memorisation(epochs: Double, weights: Double, characters: Double) -> Double {
         epochs * weights / characters
     }
 
@@ -52,26 +52,26 @@ public enum AutomaticSettings {
     /// Calibrated on the one large alphabet measured, the Tang poems (508 characters in common use:
     /// scaled by 0.0020). Texts in the Latin alphabet use fewer (tiny Shakespeare 27, the Linux source
     /// 36) and are not scaled.
-    public static let familiarAlphabet = 64.0
+    package static let familiarAlphabet = 64.0
 
     /// A large alphabet's text is regularised only when a run reads it more often than this, and then
     /// as heavily as the rules go. The Tang poems: at 140 epochs an unregularised 2x128 was still
     /// improving (4.71 and 4.63 against 5.05 with dropout and weight drop 0.2); by 300 char-rnn's 2x128
     /// had learnt them by heart; at 770, dropout 0.25 alone reached 4.87 and dropout and weight drop 0.3
     /// 4.59.
-    public static let largeAlphabetEpochs = 200.0
+    package static let largeAlphabetEpochs = 200.0
 
     /// The scale `familiarAlphabet` gives a text: 1 for a small alphabet.
-    public static func familiarity(_ profile: CorpusProfile) -> Double {
+    package static func familiarity(_ profile: CorpusProfile) -> Double {
         let share = min(1, familiarAlphabet / max(1, profile.characterPerplexity ?? 1))
         return share * share * share
     }
 
     /// Below this pressure a run is limited by its budget, not its data: no dropout, a constant rate.
-    public static let pressureToRegularise = 5.0
+    package static let pressureToRegularise = 5.0
 
     /// Dropout (between layers) and weight drop (on W_hh) for a run under this pressure.
-    public static func regularisation(pressure: Double) -> (dropout: Double, weightDrop: Double) {
+    package static func regularisation(pressure: Double) -> (dropout: Double, weightDrop: Double) {
         switch pressure {
         case ..<pressureToRegularise: return (0, 0)
         case ..<30: return (0.25, 0)
@@ -83,7 +83,7 @@ public enum AutomaticSettings {
     /// `options` holds the run's text, folder, limits and threads (and anything given); `given` says
     /// which options the user gave (the choice plans with those, and they are applied over it
     /// afterwards); `gpu` names the GPU the run will train on, nil for the CPU.
-    public static func choose(for profile: CorpusProfile, options: TrainingOptions, given: TrainingChoices,
+    package static func choose(for profile: CorpusProfile, options: TrainingOptions, given: TrainingChoices,
                               gpu: String? = nil, throughput: Throughput) throws -> Choice {
         var o = options
         let onGPU = gpu != nil
@@ -230,7 +230,7 @@ public enum AutomaticSettings {
     /// The measured training speed of a model on the run's CPU threads or GPU. Under mpirun, rank 0
     /// measures its share of a batch and every rank takes its figure times the ranks, so that all
     /// choose alike.
-    public static func measuredThroughput(threads: Int, device: ComputeDevice?, ranks: RankGroup? = nil) -> Throughput {
+    package static func measuredThroughput(threads: Int, device: ComputeDevice?, ranks: RankGroup? = nil) -> Throughput {
         { model, batch, steps in
             let share = max(1, batch / (ranks?.size ?? 1))
             var c = BenchmarkConfig(.train, model.cell, layers: model.layers, hidden: model.hidden, batch: share, seq: steps, threads: threads)

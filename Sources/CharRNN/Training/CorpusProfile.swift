@@ -2,28 +2,28 @@ import Foundation
 
 /// What the automatic settings need to know of a training text: how much there is to learn from, how
 /// many characters it uses, and whether it is read as one text or as a list of items (names mode).
-public struct CorpusProfile: Sendable, Equatable {
+package struct CorpusProfile: Sendable, Equatable {
     /// Bytes on disk (a folder: its .txt files together).
-    public var bytes: Int
+    package var bytes: Int
     /// Characters in the training part (names mode: each item's characters and its end).
-    public var trainingCharacters: Int
+    package var trainingCharacters: Int
     /// Characters in the held-out part.
-    public var validationCharacters: Int
-    public var vocabulary: Int
+    package var validationCharacters: Int
+    package var vocabulary: Int
     /// Names mode: the items in the training part; nil for a text.
-    public var trainingItems: Int?
+    package var trainingItems: Int?
     /// Names mode: the items held out.
-    public var validationItems: Int?
+    package var validationItems: Int?
     /// A folder of one file per category: how many; 0 for a single file.
-    public var categories: Int
+    package var categories: Int
     /// Lines of the text (or items), and their mean length in characters.
-    public var lines: Int
-    public var meanLineLength: Double
+    package var lines: Int
+    package var meanLineLength: Double
     /// The characters in common use: e to the entropy of the characters' frequencies (27 for tiny
     /// Shakespeare's 65, 508 for the Tang poems' 2,574). nil: not measured, taken as few.
-    public var characterPerplexity: Double?
+    package var characterPerplexity: Double?
 
-    public init(bytes: Int, trainingCharacters: Int, validationCharacters: Int, vocabulary: Int, trainingItems: Int? = nil,
+    package init(bytes: Int, trainingCharacters: Int, validationCharacters: Int, vocabulary: Int, trainingItems: Int? = nil,
                 validationItems: Int? = nil, categories: Int = 0, lines: Int, meanLineLength: Double,
                 characterPerplexity: Double? = nil) {
         self.bytes = bytes
@@ -38,22 +38,22 @@ public struct CorpusProfile: Sendable, Equatable {
         self.characterPerplexity = characterPerplexity
     }
 
-    public var names: Bool { trainingItems != nil }
+    package var names: Bool { trainingItems != nil }
 
 
     /// A text that reads as a list of short items (a name a line) though names mode was not asked for.
-    public var looksLikeList: Bool { !names && lines >= 200 && meanLineLength <= 16 }
+    package var looksLikeList: Bool { !names && lines >= 200 && meanLineLength <= 16 }
 
     /// Whether the held-out part says enough for early stopping to act on: in a few thousand
     /// characters, or a hundred items, one evaluation's noise is about a model's gain in many steps.
-    public var validationIsMeaningful: Bool {
+    package var validationIsMeaningful: Bool {
         if let items = validationItems { return items >= 100 }
         return validationCharacters >= 10_000
     }
 
     /// Reads the run's text as TrainingData will: a folder means items by category, `names` a file
     /// of items, else one text whose end (`validationFraction` of it) is held out.
-    public static func measure(path: String, names: Bool, validationFraction: Double) throws -> CorpusProfile {
+    package static func measure(path: String, names: Bool, validationFraction: Double) throws -> CorpusProfile {
         var isDirectory: ObjCBool = false
         let isFolder = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
         if isFolder {

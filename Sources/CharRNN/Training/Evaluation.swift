@@ -14,7 +14,7 @@ import Darwin
 
 /// What evaluation needs of a model, on whichever device it lives: a state for B streams, and the
 /// summed cross-entropy of T steps read from it (the state advances).
-public protocol EvaluatedModel {
+package protocol EvaluatedModel {
     associatedtype State
     func evaluationState(batch: Int) throws -> State
     func summedLoss(_ inputs: [Int32], targets: [Int32], T: Int, B: Int, state: State, categories: [Int32]?) throws -> Double
@@ -44,7 +44,7 @@ extension DeviceModel: EvaluatedModel {
     }
 }
 
-public enum Evaluation {
+package enum Evaluation {
     /// Cross-entropy of predicting ids[i+1] from ids[0...i], the text split into `streams` contiguous
     /// streams whose hidden state is carried from start to end (streams = 1: through the whole text).
     /// Each stream is processed `chunk` steps at a time, so the input projection is one product per chunk.

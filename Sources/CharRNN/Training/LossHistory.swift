@@ -2,21 +2,21 @@ import Foundation
 
 /// One row of the loss history: the mean training loss over the steps since the previous row, and the
 /// validation loss where one was measured at this step.
-public struct LossRecord: Codable, Sendable, Equatable {
-    public var step: Int
-    public var epoch: Double
-    public var trainLoss: Double
-    public var validationLoss: Double?
-    public var learningRate: Double
+package struct LossRecord: Codable, Sendable, Equatable {
+    package var step: Int
+    package var epoch: Double
+    package var trainLoss: Double
+    package var validationLoss: Double?
+    package var learningRate: Double
 
-    public init(step: Int, epoch: Double, trainLoss: Double, validationLoss: Double?, learningRate: Double) {
+    package init(step: Int, epoch: Double, trainLoss: Double, validationLoss: Double?, learningRate: Double) {
         self.step = step; self.epoch = epoch; self.trainLoss = trainLoss; self.validationLoss = validationLoss
         self.learningRate = learningRate
     }
 }
 
-public enum LossHistory {
-    public static func csv(_ rows: [LossRecord]) -> String {
+package enum LossHistory {
+    package static func csv(_ rows: [LossRecord]) -> String {
         var s = "step,epoch,train_loss,val_loss,learning_rate\n"
         for r in rows {
             s += "\(r.step),\(fmt(r.epoch, 4)),\(fmt(r.trainLoss, 5)),\(r.validationLoss.map { fmt($0, 5) } ?? ""),\(r.learningRate)\n"
@@ -26,7 +26,7 @@ public enum LossHistory {
 
     /// Training and validation loss against step, as a self-contained SVG, with the checkpoint that
     /// best.safetensors holds marked (`best`: its step and validation loss).
-    public static func svg(_ rows: [LossRecord], title: String, best: (step: Int, loss: Double)? = nil) -> String {
+    package static func svg(_ rows: [LossRecord], title: String, best: (step: Int, loss: Double)? = nil) -> String {
         let w = 720.0, h = 420.0, left = 64.0, right = 20.0, top = 40.0, bottom = 48.0
         let pw = w - left - right, ph = h - top - bottom
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(w))\" height=\"\(Int(h))\" viewBox=\"0 0 \(Int(w)) \(Int(h))\" font-family=\"sans-serif\" font-size=\"12\">\n"
@@ -94,7 +94,7 @@ public enum LossHistory {
 
 /// Fixed-point formatting without Foundation's String(format:). Total: a value too large for fixed
 /// point (1e15 and beyond, where Int would overflow) is written in Swift's shortest exponent form.
-public func fmt(_ v: Double, _ digits: Int) -> String {
+package func fmt(_ v: Double, _ digits: Int) -> String {
     guard v.isFinite else { return v.isNaN ? "nan" : (v > 0 ? "inf" : "-inf") }
     let digits = min(max(digits, 0), 9)
     guard abs(v) < 1e15 else { return "\(v)" }

@@ -3,38 +3,38 @@ import Foundation
 /// Everything a resumed run needs to continue exactly: saved as one safetensors file (parameters,
 /// optimizer moments, carried hidden state) whose metadata holds this JSON. One file, written
 /// atomically, so the parameters and the optimizer state can never disagree.
-public struct TrainState: Codable, Sendable {
-    public static let currentVersion = 1
-    public var formatVersion = TrainState.currentVersion
-    public var options: TrainingOptions
-    public var step: Int
-    public var epoch: Int
-    public var position: Int
-    public var learningRate: Double
+package struct TrainState: Codable, Sendable {
+    package static let currentVersion = 1
+    package var formatVersion = TrainState.currentVersion
+    package var options: TrainingOptions
+    package var step: Int
+    package var epoch: Int
+    package var position: Int
+    package var learningRate: Double
     /// The training RNG's four words, as decimal strings (JSON numbers lose 64-bit precision).
-    public var rng: [String]
-    public var smoothLoss: Double?
-    public var firstLoss: Double?
-    public var windowLossSum: Double
-    public var windowSteps: Int
-    public var bestValidationLoss: Double?
-    public var lastValidationLoss: Double?
-    public var history: [LossRecord]
-    public var corpusFingerprint: String
-    public var optimizerStep: Int
-    public var trainingSeconds: Double
-    public var vocabulary: [String]
-    public var startCharacter: String
+    package var rng: [String]
+    package var smoothLoss: Double?
+    package var firstLoss: Double?
+    package var windowLossSum: Double
+    package var windowSteps: Int
+    package var bestValidationLoss: Double?
+    package var lastValidationLoss: Double?
+    package var history: [LossRecord]
+    package var corpusFingerprint: String
+    package var optimizerStep: Int
+    package var trainingSeconds: Double
+    package var vocabulary: [String]
+    package var startCharacter: String
     /// Ctrl-C came during this step's validation: a resumed run validates and saves this step first,
     /// so its files are those of a run never interrupted.
-    public var pendingEvaluation: Bool? = nil
+    package var pendingEvaluation: Bool? = nil
     /// Evaluations since validation last improved (--early-stop), and the step of the best one.
-    public var evaluationsWithoutImprovement: Int? = nil
-    public var bestStep: Int? = nil
+    package var evaluationsWithoutImprovement: Int? = nil
+    package var bestStep: Int? = nil
     /// --lr-schedule plateau's count of evaluations and reductions.
-    public var plateau: PlateauState? = nil
+    package var plateau: PlateauState? = nil
     /// --ema: updates averaged so far (the average itself is the tensor average.parameters).
-    public var averageUpdates: Int? = nil
+    package var averageUpdates: Int? = nil
 
     static let metadataKey = "charrnn_train_state"
 

@@ -51,8 +51,8 @@ public struct TrainingResult: Sendable {
 /// CheckpointSet (checkpoint.json), under a DirectoryLock for as long as the trainer lives.
 public final class Trainer {
     public private(set) var options: TrainingOptions
-    public private(set) var data: TrainingData
-    public let model: CharRNNModel
+    package private(set) var data: TrainingData
+    package let model: CharRNNModel
     let optimizer: Optimizer
     /// --ema: the average of the parameters that validation, the samples and the saved models use.
     let average: WeightAverage?
@@ -99,7 +99,7 @@ public final class Trainer {
     /// A fresh run. `device` overrides options.device (the tests' emulated device). A folder that
     /// already holds a run is refused unless `replacing` (--overwrite): a new run never silently
     /// takes the place of one a user made. Files a run does not save are never touched.
-    public convenience init(options: TrainingOptions, device: ComputeDevice? = nil, replacing: Bool = false, ranks: RankGroup? = nil) throws {
+    package convenience init(options: TrainingOptions, device: ComputeDevice? = nil, replacing: Bool = false, ranks: RankGroup? = nil) throws {
         try options.validate()
         try self.init(options: options, data: try TrainingData.load(options), resume: nil, device: device, replacing: replacing,
                       ranks: ranks)
@@ -107,7 +107,7 @@ public final class Trainer {
 
     /// A fresh run that starts from `fineTuning`'s weights (--init-from): the model's shape is the
     /// checkpoint's, whatever `options` says of it, and the vocabulary grows by the new text's characters.
-    public convenience init(options: TrainingOptions, fineTuning: FineTuning, device: ComputeDevice? = nil, replacing: Bool = false,
+    package convenience init(options: TrainingOptions, fineTuning: FineTuning, device: ComputeDevice? = nil, replacing: Bool = false,
                             ranks: RankGroup? = nil) throws {
         var options = options
         let c = fineTuning.config
@@ -122,7 +122,7 @@ public final class Trainer {
     /// Continues the run saved in `directory`. `override` may change how long it runs and how often it
     /// reports; options that change the trajectory are kept as saved. In a data-parallel run every rank
     /// reads the same folder (on a file system they share); rank 0 alone takes its lock.
-    public convenience init(resumeFrom directory: String, device: ComputeDevice? = nil, ranks: RankGroup? = nil,
+    package convenience init(resumeFrom directory: String, device: ComputeDevice? = nil, ranks: RankGroup? = nil,
                             override: (inout TrainingOptions) throws -> Void = { _ in }) throws {
         let folder = FilePath(directory)
         let path = folder.appending("train-state.safetensors")

@@ -6,53 +6,53 @@
 /// the run has, and takes only the options a resume may change (when it stops, how often it reports,
 /// its threads and device). Every spelling of an option (`--lr`, `--learning-rate`) is one field here,
 /// so all are treated alike.
-public struct TrainingChoices: Sendable, Equatable {
+package struct TrainingChoices: Sendable, Equatable {
     // The model and its trajectory: fixed once a run has started.
-    public var cell: CellKind?
-    public var layers: Int?
-    public var hidden: Int?
-    public var embed: Int?
-    public var dropout: Double?
-    public var variationalDropout: Bool?
-    public var weightDrop: Double?
-    public var embedDropout: Double?
-    public var seqLength: Int?
-    public var batchSize: Int?
-    public var batching: BatchingMode?
-    public var optimizer: OptimizerKind?
-    public var weightDecay: Double?
-    public var lrSchedule: LRScheduleKind?
-    public var lrPatience: Int?
-    public var ema: Double?
-    public var warmup: Int?
-    public var learningRate: Double?
-    public var lrDecay: Double?
-    public var lrDecayEvery: Int?
-    public var clipNorm: Double?
-    public var clipValue: Double?
-    public var validationFraction: Double?
-    public var validationLimit: Int?
-    public var seed: UInt64?
-    public var names: Bool?
-    public var earlyStop: Int?
+    package var cell: CellKind?
+    package var layers: Int?
+    package var hidden: Int?
+    package var embed: Int?
+    package var dropout: Double?
+    package var variationalDropout: Bool?
+    package var weightDrop: Double?
+    package var embedDropout: Double?
+    package var seqLength: Int?
+    package var batchSize: Int?
+    package var batching: BatchingMode?
+    package var optimizer: OptimizerKind?
+    package var weightDecay: Double?
+    package var lrSchedule: LRScheduleKind?
+    package var lrPatience: Int?
+    package var ema: Double?
+    package var warmup: Int?
+    package var learningRate: Double?
+    package var lrDecay: Double?
+    package var lrDecayEvery: Int?
+    package var clipNorm: Double?
+    package var clipValue: Double?
+    package var validationFraction: Double?
+    package var validationLimit: Int?
+    package var seed: UInt64?
+    package var names: Bool?
+    package var earlyStop: Int?
     // What a resume may change.
-    public var maxSteps: Int?
-    public var maxEpochs: Double?
-    public var maxTime: Double?
-    public var threads: Int?
-    public var device: String?
-    public var precision: String?
-    public var evalEvery: Int?
-    public var logEvery: Int?
-    public var sampleLength: Int?
+    package var maxSteps: Int?
+    package var maxEpochs: Double?
+    package var maxTime: Double?
+    package var threads: Int?
+    package var device: String?
+    package var precision: String?
+    package var evalEvery: Int?
+    package var logEvery: Int?
+    package var sampleLength: Int?
 
-    public init() {}
+    package init() {}
 
     /// No option of the model's shape was given: the automatic settings choose it (AutomaticSettings).
-    public var leavesModelOpen: Bool { cell == nil && layers == nil && hidden == nil && embed == nil }
+    package var leavesModelOpen: Bool { cell == nil && layers == nil && hidden == nil && embed == nil }
 
     /// A new run: every given option over what `o` holds (the defaults, or a preset's).
-    public func apply(to o: inout TrainingOptions) throws {
+    package func apply(to o: inout TrainingOptions) throws {
         if let clipNorm, !(clipNorm >= 0) {
             throw CharRNNError.invalidOption("--clip-norm must be 0 (off) or more (got \(clipNorm))")
         }
@@ -88,7 +88,7 @@ public struct TrainingChoices: Sendable, Equatable {
 
     /// A resumed run's options: refuses a given option whose value differs from the run's, then takes
     /// the stopping, reporting, thread and device options given.
-    public func resume(_ saved: TrainingOptions) throws -> TrainingOptions {
+    package func resume(_ saved: TrainingOptions) throws -> TrainingOptions {
         func check(_ flag: String, _ value: String?, _ kept: String) throws {
             guard let value, value != kept else { return }
             throw CharRNNError.invalidOption(

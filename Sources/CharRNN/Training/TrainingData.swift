@@ -2,38 +2,38 @@ import Foundation
 
 /// What a run trains on: a continuous text read as B streams, or (names mode) one item per line,
 /// optionally labelled by category when the input is a folder of one file per category.
-public struct TrainingData {
-    public enum Feed {
+package struct TrainingData {
+    package enum Feed {
         case stream(BatchSource)
         case lines(LineBatches)
     }
 
-    public let vocabulary: Vocabulary
-    public let start: Unicode.Scalar
-    public let fingerprint: UInt64
-    public let trainCharacters: Int
-    public let validationCharacters: Int
+    package let vocabulary: Vocabulary
+    package let start: Unicode.Scalar
+    package let fingerprint: UInt64
+    package let trainCharacters: Int
+    package let validationCharacters: Int
     /// Category names for a conditional model (a labelled folder), else nil.
-    public let categoryNames: [String]?
-    public let names: Bool
+    package let categoryNames: [String]?
+    package let names: Bool
     /// The training items (names mode), to tell generated names that are new from ones in the data.
-    public let items: Set<String>
+    package let items: Set<String>
     var feed: Feed
     let validationIds: [Int32]
     let validationLines: [LineBatches.Line]
 
-    public struct Batch {
-        public var inputs: [Int32]
-        public var targets: [Int32]
-        public var categories: [Int32]?
-        public var T: Int
-        public var B: Int
-        public var reset: Bool
+    package struct Batch {
+        package var inputs: [Int32]
+        package var targets: [Int32]
+        package var categories: [Int32]?
+        package var T: Int
+        package var B: Int
+        package var reset: Bool
     }
 
     /// Reads options.textPath: a folder means labelled names, options.names a file of names, else a text.
     /// `vocabulary` is given when resuming (the saved one).
-    public static func load(_ o: TrainingOptions, vocabulary saved: Vocabulary? = nil) throws -> TrainingData {
+    package static func load(_ o: TrainingOptions, vocabulary saved: Vocabulary? = nil) throws -> TrainingData {
         var isDir: ObjCBool = false
         let isFolder = FileManager.default.fileExists(atPath: o.textPath, isDirectory: &isDir) && isDir.boolValue
         if !isFolder && !o.names {
@@ -85,23 +85,23 @@ public struct TrainingData {
                             validationIds: [], validationLines: val)
     }
 
-    public var progress: Double {
+    package var progress: Double {
         switch feed { case .stream(let s): return s.progress; case .lines(let l): return l.progress }
     }
-    public var epoch: Int {
+    package var epoch: Int {
         switch feed { case .stream(let s): return s.epoch; case .lines(let l): return l.epoch }
     }
-    public var position: Int {
+    package var position: Int {
         switch feed { case .stream(let s): return s.position; case .lines(let l): return l.position }
     }
     /// The most steps one batch runs (the sequence length, or the longest line and its end symbol).
-    public var longestSequence: Int {
+    package var longestSequence: Int {
         switch feed {
         case .stream(let s): return s.steps
         case .lines(let l): return (l.lines.map(\.ids.count).max() ?? 0) + 1
         }
     }
-    public var batchesPerEpoch: Int {
+    package var batchesPerEpoch: Int {
         switch feed { case .stream(let s): return s.batchesPerEpoch; case .lines(let l): return l.batchesPerEpoch }
     }
 

@@ -65,7 +65,7 @@ public struct TrainingOptions: Codable, Sendable, Equatable {
     /// The automatic settings' line (what they chose and why) when they chose this run's; for the record.
     public var automaticChoice: String? = nil
 
-    public var regularization: CharRNNModel.Regularization {
+    package var regularization: CharRNNModel.Regularization {
         .init(weightDrop: weightDrop ?? 0, embedDropout: embedDropout ?? 0, variational: variationalDropout ?? false)
     }
 

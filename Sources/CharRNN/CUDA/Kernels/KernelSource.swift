@@ -8,12 +8,12 @@
 ///
 /// Conventions, as in charrnn_kernels.h: row-major matrices, time-major rows (t*B + b), PyTorch's gate
 /// order; a launch covers `count` threads in 1-D blocks of `KernelSource.blockSize`.
-public struct KernelSource: Sendable {
+package struct KernelSource: Sendable {
     /// The file-like name of this part ("lstm"), for messages.
-    public let name: String
+    package let name: String
     /// The kernels it defines (extern "C" names), in the order of the code.
-    public let kernels: [String]
-    public let code: String
+    package let kernels: [String]
+    package let code: String
 
     init(name: String, code: String) {
         self.name = name
@@ -23,7 +23,7 @@ public struct KernelSource: Sendable {
     }
 
     /// Threads per block for the element-wise launches.
-    public static let blockSize = 256
+    package static let blockSize = 256
 
     /// Definitions both compilers read first.
     static let common = """
@@ -34,7 +34,7 @@ public struct KernelSource: Sendable {
 
     /// What a host C++ compiler needs to read the kernels: CUDA's qualifiers as nothing, the thread
     /// coordinates as globals the emulator sets before each call.
-    public static let hostPrelude = """
+    package static let hostPrelude = """
     #include <math.h>
     #include <stdint.h>
     #define __global__
@@ -50,15 +50,15 @@ public struct KernelSource: Sendable {
     """
 
     /// Every part, in the order they are concatenated into one module.
-    public static let all: [KernelSource] = [
+    package static let all: [KernelSource] = [
         .lstm, .gru, .rnn, .embedding, .loss, .dropout, .reduction, .clipping, .optimizers, .elementwise, .sampling, .sequence, .step,
     ]
 
     /// The module as NVRTC compiles it.
-    public static var moduleSource: String { common + all.map(\.code).joined(separator: "\n") }
+    package static var moduleSource: String { common + all.map(\.code).joined(separator: "\n") }
 
     /// The module as a host C++ compiler reads it (the emulated device of the tests).
-    public static var hostSource: String { hostPrelude + moduleSource }
+    package static var hostSource: String { hostPrelude + moduleSource }
 
-    public static var kernelNames: [String] { all.flatMap(\.kernels) }
+    package static var kernelNames: [String] { all.flatMap(\.kernels) }
 }
