@@ -9,7 +9,7 @@ export CHARRNN_REQUIRE_NVRTC=1
 # Each kernel's Swift launcher is the one its CUDA signature gives, and every call site uses one.
 python3 scripts/kernel-launchers.py --check
 build
-# The tests use only the public API: without testable imports the test build reuses the release build
+# The tests reach the library through its package API: without testable imports the test build reuses the release build
 # above instead of compiling every module again with testability (half of a fresh run's time).
 swift test --disable-swift-testing --disable-testable-imports "${BUILD_FLAGS[@]}" "$@"
 # The OpenAI-compatible API through the official openai client, and 64 concurrent streams (a whole run only).

@@ -3,15 +3,10 @@ import CharRNN
 
 extension CellKind: ExpressibleByArgument {
     public init?(argument: String) {
-        switch argument.lowercased() {
-        case "lstm": self = .lstm
-        case "gru": self = .gru
-        case "rnn", "rnn_tanh", "rnn-tanh", "tanh": self = .rnnTanh
-        case "rnn_relu", "rnn-relu", "relu": self = .rnnRelu
-        default: return nil
-        }
+        guard let cell = CellKind.names[argument.lowercased()] else { return nil }
+        self = cell
     }
-    public static var allValueStrings: [String] { ["lstm", "gru", "rnn", "rnn-relu"] }
+    public static var allValueStrings: [String] { shownNames }
 }
 
 extension OptimizerKind: ExpressibleByArgument {}

@@ -273,16 +273,8 @@ package enum Benchmark {
         return Double(count) * 2 * Double(n * n * n) / dt / 1e9
     }
 
-    /// Activations a training step keeps for backward (floats), as in CharRNNModel's header:
-    /// per layer (T+1)*B*H hidden states plus the cell's own, T*B*E embedded inputs and T*B*V logits.
+    /// Activations a training step keeps for backward (floats): the memory check's estimate.
     package static func activationFloats(_ c: ModelConfig, T: Int, B: Int) -> Int {
-        let H = c.hidden, TB = T * B
-        let cell: Int
-        switch c.cell {
-        case .lstm: cell = 4 * TB * H + (T + 1) * B * H
-        case .gru: cell = 6 * TB * H
-        case .rnnTanh, .rnnRelu: cell = TB * H
-        }
-        return c.layers * ((T + 1) * B * H + cell) + TB * c.embed + TB * c.vocabSize
+        MemoryEstimate.activationFloats(c, T: T, B: B) ?? 0
     }
 }

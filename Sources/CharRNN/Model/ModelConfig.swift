@@ -16,6 +16,25 @@ public enum CellKind: String, Codable, Sendable, CaseIterable {
 
     /// Hidden-state tensors per layer: LSTM keeps h and c.
     public var stateCount: Int { self == .lstm ? 2 : 1 }
+
+    /// Values per hidden unit a layer keeps at each step for its backward pass, beside h: the LSTM's
+    /// four gates and c, the GRU's three gates, their input parts and r's product, the RNN's
+    /// pre-activation. The memory estimate and the benchmark's activation column read it.
+    var keptPerStep: Int {
+        switch self {
+        case .lstm: return 5
+        case .gru: return 6
+        case .rnnTanh, .rnnRelu: return 1
+        }
+    }
+
+    /// The names the command line takes for each cell, PyTorch's first.
+    public static let names: [String: CellKind] = [
+        "lstm": .lstm, "gru": .gru, "rnn": .rnnTanh, "rnn_tanh": .rnnTanh, "rnn-tanh": .rnnTanh, "tanh": .rnnTanh,
+        "rnn_relu": .rnnRelu, "rnn-relu": .rnnRelu, "relu": .rnnRelu,
+    ]
+    /// The names --help shows.
+    public static let shownNames = ["lstm", "gru", "rnn", "rnn-relu"]
 }
 
 /// The shape of a model: Embedding(V, E) (or one-hot when E = 0) -> L recurrent layers of H -> Linear(H, V).

@@ -33,12 +33,7 @@ package enum MemoryEstimate {
     /// Per layer: hidden states (T+1)*B*H, the cell's own activations, dropout masks; then the
     /// embedded inputs T*B*E, the logits T*B*V and layer 0's folded table V*G*H.
     static func activationFloats(_ c: ModelConfig, T: Int, B: Int) -> Int? {
-        let cellFloats: Int
-        switch c.cell {
-        case .lstm: cellFloats = 4 + 1
-        case .gru: cellFloats = 6
-        case .rnnTanh, .rnnRelu: cellFloats = 1
-        }
+        let cellFloats = c.cell.keptPerStep
         guard let states = sum([T, 1]) else { return nil }
         let perLayer = sum([product([states, B, c.hidden]), product([cellFloats + 1, T, B, c.hidden]),
                             c.dropout > 0 ? product([2, T, B, c.hidden]) : 0])
