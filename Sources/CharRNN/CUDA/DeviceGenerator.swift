@@ -68,17 +68,9 @@ package final class DeviceGenerator {
         let options = options.endingNames(namesMode)
         try options.validate(for: vocabulary)
         precondition(B >= 1 && chunk >= 1)
-        let C = model.config.categories
-        if C > 0 {
-            guard let category, (0..<Int32(C)).contains(category) else {
-                throw CharRNNError.invalidOption("this model generates by category: give a category from 0 to \(C - 1)")
-            }
-            try model.setCategories([Int32](repeating: category, count: B))
-        } else if category != nil {
-            throw CharRNNError.invalidOption("this model was not trained with categories")
-        }
-        var context = try vocabulary.encode(prime, what: "the prime text")
-        if context.isEmpty || namesMode { context.insert(vocabulary.id(of: startCharacter) ?? 0, at: 0) }
+        try model.config.checkCategory(category)
+        if let category { try model.setCategories([Int32](repeating: category, count: B)) }
+        let context = try vocabulary.generationContext(prime, startCharacter: startCharacter, namesMode: namesMode)
         if state?.batch != B { state = nil; state = try model.hiddenState(batch: B) }
         let state = state!
         try state.reset()

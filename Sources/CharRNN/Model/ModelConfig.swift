@@ -37,6 +37,20 @@ public enum CellKind: String, Codable, Sendable, CaseIterable {
     public static let shownNames = ["lstm", "gru", "rnn", "rnn-relu"]
 }
 
+extension ModelConfig {
+    /// Checks a generation's category: one of this model's for a model trained by category, none for
+    /// another.
+    package func checkCategory(_ category: Int32?) throws {
+        guard categories > 0 else {
+            guard category == nil else { throw CharRNNError.invalidOption("this model was not trained with categories") }
+            return
+        }
+        guard let category, (0..<Int32(categories)).contains(category) else {
+            throw CharRNNError.invalidOption("this model generates by category: give a category from 0 to \(categories - 1)")
+        }
+    }
+}
+
 /// The shape of a model: Embedding(V, E) (or one-hot when E = 0) -> L recurrent layers of H -> Linear(H, V).
 public struct ModelConfig: Codable, Sendable, Equatable {
     public var cell: CellKind

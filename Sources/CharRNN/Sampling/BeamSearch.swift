@@ -46,14 +46,8 @@ package struct BeamSearch {
             }
             return id
         }
-        let C = model.config.categories
-        if C > 0 {
-            guard let c = category, c >= 0 && Int(c) < C else { throw CharRNNError.invalidOption("this model generates by category: give --category") }
-        } else if category != nil {
-            throw CharRNNError.invalidOption("this model was not trained with categories")
-        }
-        var context = try vocabulary.encode(prime, what: "the prime text")
-        if context.isEmpty || namesMode { context.insert(vocabulary.id(of: startCharacter) ?? 0, at: 0) }
+        try model.config.checkCategory(category)
+        let context = try vocabulary.generationContext(prime, startCharacter: startCharacter, namesMode: namesMode)
         let V = vocabulary.count, H = model.config.hidden, S = model.config.cell.stateCount
         var state = model.hiddenState(batch: 1)
         state.reset()

@@ -108,8 +108,7 @@ package final class GenerationBatch {
         try options.validate(for: vocabulary)
         guard length >= 0 else { throw CharRNNError.invalidOption("length must not be negative (got \(length))") }
         let categoryIndex = try self.categoryIndex(category)
-        var context = try vocabulary.encode(prompt, what: "the prompt")
-        if context.isEmpty || namesMode { context.insert(vocabulary.id(of: startCharacter) ?? 0, at: 0) }
+        let context = try vocabulary.generationContext(prompt, startCharacter: startCharacter, namesMode: namesMode, what: "the prompt")
         let state = hiddenState(batch: 1)
         state.reset()
         // All but the last prime character, a chunk of input products at a time.
@@ -122,19 +121,7 @@ package final class GenerationBatch {
 
     /// The index of `category` for a model trained by category; nil for one that is not.
     private func categoryIndex(_ category: String?) throws -> Int32? {
-        var categoryIndex: Int32? = nil
-        if let names = categoryNames {
-            guard let category else {
-                throw CharRNNError.invalidOption("this model generates by category: give a category (one of \(names.joined(separator: ", ")))")
-            }
-            guard let i = names.firstIndex(of: category) else {
-                throw CharRNNError.invalidOption("unknown category '\(category)'; the model knows: \(names.joined(separator: ", "))")
-            }
-            categoryIndex = Int32(i)
-        } else if category != nil {
-            throw CharRNNError.invalidOption("this model was not trained with categories; drop the category")
-        }
-        return categoryIndex
+        try TextGenerator.categoryIndex(category, of: categoryNames)
     }
 
     /// Beam search (BeamSearch) over this batch's model: the most likely continuation of `prompt`.

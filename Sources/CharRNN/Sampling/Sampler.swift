@@ -106,17 +106,9 @@ package final class Sampler {
                          emit: (Unicode.Scalar) -> Bool = { _ in true }, score: ((CharacterScore) -> Void)? = nil) throws -> String {
         let options = options.endingNames(namesMode)
         try options.validate(for: vocabulary)
-        let C = model.config.categories
-        if C > 0 {
-            guard let c = category else { throw CharRNNError.invalidOption("this model generates by category: give --category") }
-            guard c >= 0 && Int(c) < C else { throw CharRNNError.invalidOption("category index \(c) is out of range") }
-        } else if category != nil {
-            throw CharRNNError.invalidOption("this model was not trained with categories")
-        }
+        try model.config.checkCategory(category)
         let categories = category.map { [$0] }
-        var context = try vocabulary.encode(prime, what: "the prime text")
-        let start = vocabulary.id(of: startCharacter) ?? 0
-        if context.isEmpty || namesMode { context.insert(start, at: 0) }
+        let context = try vocabulary.generationContext(prime, startCharacter: startCharacter, namesMode: namesMode)
         state.reset()
         // All but the last prime character, a chunk of input products at a time.
         model.read(Array(context.dropLast()), state: state, categories: categories)

@@ -52,12 +52,17 @@ public final class TextGenerator {
     /// The index of `category` for a model trained by category (which needs one); nil for another model
     /// (which takes none).
     public func categoryIndex(_ category: String?) throws -> Int32? {
-        guard let names = categoryNames else {
-            guard category == nil else { throw CharRNNError.invalidOption("this model was not trained with categories") }
+        try Self.categoryIndex(category, of: categoryNames)
+    }
+
+    /// The same for any model whose categories (nil: none) are `names`: the server's batch asks too.
+    static func categoryIndex(_ category: String?, of names: [String]?) throws -> Int32? {
+        guard let names else {
+            guard category == nil else { throw CharRNNError.invalidOption("this model was not trained with categories; drop the category") }
             return nil
         }
         guard let category else {
-            throw CharRNNError.invalidOption("this model generates by category: give one of \(names.joined(separator: ", "))")
+            throw CharRNNError.invalidOption("this model generates by category: give a category (one of \(names.joined(separator: ", ")))")
         }
         guard let i = names.firstIndex(of: category) else {
             throw CharRNNError.invalidOption("unknown category '\(category)'; the model knows: \(names.joined(separator: ", "))")

@@ -54,4 +54,13 @@ public struct Vocabulary: Sendable, Equatable {
     }
 
     public static func == (a: Vocabulary, b: Vocabulary) -> Bool { a.scalars == b.scalars }
+
+    /// The ids a generation reads before its first draw: `prime`, after the start character when the
+    /// prime is empty or the model reads names (each name starts after it).
+    package func generationContext(_ prime: String, startCharacter: Unicode.Scalar, namesMode: Bool,
+                                   what: String = "the prime text") throws -> [Int32] {
+        var context = try encode(prime, what: what)
+        if context.isEmpty || namesMode { context.insert(id(of: startCharacter) ?? 0, at: 0) }
+        return context
+    }
 }
