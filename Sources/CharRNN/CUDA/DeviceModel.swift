@@ -79,6 +79,9 @@ package final class DeviceModel {
         stepHiddens = try (0..<config.layers).map { _ in try DeviceBuffer(device, count: 0) }
     }
 
+    /// The graph's steps shared with the CPU (ModelGraph), queued on this device.
+    private var graph: DeviceGraphOperations { DeviceGraphOperations(device: device, seeds: seeds) }
+
     /// Threads of the first pass of a sum (KernelSource.reduction).
     static let sumParts = 1024
 
@@ -177,21 +180,15 @@ package final class DeviceModel {
         var p = parameters.pointer
         if weightDrop {
             try dropConnected.reserve(layout.count)
-            try device.copy(from: parameters.pointer, to: dropConnected.pointer, bytes: layout.count * 4)
-            for l in 0..<config.layers {
-                let slot = layout["rnn.weight_hh_l\(l)"]!
-                try weightMasks[l].reserve(slot.count)
-                try drawMask(weightMasks[l].pointer, count: slot.count, p: regularization.weightDrop, period: slot.count,
-                             seed: MaskSeeds.weightDropSlot(layer: l))
-                let w = dropConnected[offset: slot.offset]
-                try device.mul(threads: slot.count, n: slot.count, x: w, m: weightMasks[l].pointer, y: w)
-            }
+            for (l, mask) in weightMasks.enumerated() { try mask.reserve(layout["rnn.weight_hh_l\(l)"]!.count) }
+            try graph.dropConnect(parameters.pointer, into: dropConnected.pointer, masks: weightMasks.map(\.pointer), layout: layout,
+                                  p: regularization.weightDrop)
             p = dropConnected.pointer
         }
         let embedDrop = training && regularization.embedDropout > 0 && config.embed > 0
         if embedDrop {
-            try drawMask(embedMask.pointer, count: V, p: regularization.embedDropout, period: V,
-                         seed: MaskSeeds.embeddingSlot(layers: config.layers))
+            try graph.drawMask(embedMask.pointer, count: V, p: regularization.embedDropout, period: V,
+                               seed: MaskSeeds.embeddingSlot(layers: config.layers))
         }
 
         // The input rows [T*B, I]: embedding rows, or one-hot rows from the identity, then (a conditional
@@ -237,9 +234,8 @@ package final class DeviceModel {
                 let n = rows * H
                 try masks[l].reserve(n)
                 try dropped[l].reserve(n)
-                try drawMask(masks[l].pointer, count: n, p: config.dropout, period: regularization.variational ? B * H : n,
-                             seed: MaskSeeds.dropoutSlot(layer: l, layers: config.layers))
-                try device.mul(threads: n, n: n, x: out, m: masks[l].pointer, y: dropped[l].pointer)
+                try graph.dropout(out, mask: masks[l].pointer, into: dropped[l].pointer, count: n, p: config.dropout,
+                                  period: regularization.variational ? B * H : n, layer: l, layers: config.layers)
                 out = dropped[l].pointer
             }
             input = out
@@ -247,10 +243,7 @@ package final class DeviceModel {
         top = input
         StepPhases.mark(.decoder)
         try logits.reserve(rows * V)
-        try device.fillRows(threads: rows * V, rows: rows, cols: V, out: logits.pointer,
-                            v: p.advanced(byFloats: layout.offset("decoder.bias")))
-        try device.gemm(transA: false, transB: true, m: rows, n: V, k: H, alpha: 1, a: input, lda: H,
-                        b: p.advanced(byFloats: layout.offset("decoder.weight")), ldb: H, beta: 1, c: logits.pointer, ldc: V)
+        try graph.decode(input, rows: rows, parameters: p, layout: layout, hidden: H, vocabulary: V, into: logits.pointer)
     }
 
     /// Streams up to which a step of inference is one launch per layer and one for the decoder
@@ -282,12 +275,6 @@ package final class DeviceModel {
                                copyFrom: newTop.from, copyTo: newTop.to, copyCount: bh)
         top = newTop.to
         last = (1, B, false, false, false)
-    }
-
-    /// mask = 0 with probability p, else 1/(1-p), repeating every `period` elements, drawn with the
-    /// prepared seed number `seed`.
-    private func drawMask(_ mask: DevicePointer, count: Int, p: Double, period: Int, seed: Int) throws {
-        try device.drawDropoutMask(mask, count: count, p: p, period: period, seed: seeds[offset: seed])
     }
 
     // MARK: loss
@@ -389,9 +376,7 @@ package final class DeviceModel {
         }
         for l in stride(from: layers.count - 1, through: 0, by: -1) {
             StepPhases.mark(.recurrentBackward)
-            if last.dropping {
-                try device.mul(threads: rows * H, n: rows * H, x: dOut, m: masks[l].pointer, y: dOut)
-            }
+            if last.dropping { try graph.multiply(dOut, by: masks[l].pointer, into: dOut, count: rows * H) }
             let needInput = l > 0 || E > 0
             if let dIn = try layers[l].backward(inputs[l], T: T, B: B, params: p, grads: g, dOutput: dOut,
                                                 needInputGradient: needInput) {
@@ -399,13 +384,7 @@ package final class DeviceModel {
             }
         }
         StepPhases.mark(.weightGradients)
-        if last.weightDrop {
-            // W_hh_used = mask * W_hh, so dL/dW_hh = mask * dL/dW_hh_used.
-            for l in 0..<layers.count {
-                let w = layout["rnn.weight_hh_l\(l)"]!, gw = g.advanced(byFloats: w.offset)
-                try device.mul(threads: w.count, n: w.count, x: gw, m: weightMasks[l].pointer, y: gw)
-            }
-        }
+        if last.weightDrop { try graph.maskWeightDropGradients(g, masks: weightMasks.map(\.pointer), layout: layout) }
         StepPhases.mark(.input)
         if E > 0 {
             if !indexUploaded { try index.upload(ids: lastIds) }

@@ -164,22 +164,6 @@ package final class CharRNNModel {
 
     package func hiddenState(batch: Int) -> HiddenState { HiddenState(config: config, batch: batch) }
 
-    /// Weight drop: the parameters with each layer's W_hh times a fresh mask (0 or 1/(1-p), as
-    /// F.dropout on the raw weight in AWD-LSTM's WeightDrop), drawn once for this minibatch.
-    private func dropConnectedParameters(_ seeds: MaskSeeds) -> UnsafeMutablePointer<Float> {
-        dropConnected.reserve(layout.count)
-        let from = parameters.pointer, to = dropConnected.pointer
-        Parallel.forRanges(layout.count) { r in (to + r.lowerBound).update(from: from + r.lowerBound, count: r.count) }
-        for l in 0..<config.layers {
-            let slot = layout["rnn.weight_hh_l\(l)"]!
-            weightMasks[l].reserve(slot.count)
-            let m = weightMasks[l].pointer, w = to + slot.offset
-            DropoutMask.draw(m, count: slot.count, p: regularization.weightDrop, seed: seeds.weightDrop(layer: l))
-            DropoutMask.apply(w, m, into: w, count: slot.count)
-        }
-        return to
-    }
-
     /// Embedding dropout: a factor per character, 0 (dropped for this minibatch) or 1/(1-p).
     private func drawEmbedMask(_ seeds: MaskSeeds) -> UnsafeMutablePointer<Float> {
         embedMask.reserve(config.vocabSize)
@@ -205,7 +189,15 @@ package final class CharRNNModel {
         let rows = T * B, H = config.hidden, V = config.vocabSize, E = config.embed
         // Every mask's seed is drawn here, before any mask, in the order the GPU's forward draws them.
         let seeds = training ? MaskSeeds(config: config, regularization: regularization, rng: &rng) : nil
-        let p = training && regularization.weightDrop > 0 ? dropConnectedParameters(seeds!) : parameters.pointer
+        let graph = CPUGraphOperations(seeds: seeds)
+        var p = parameters.pointer
+        if training && regularization.weightDrop > 0 {
+            dropConnected.reserve(layout.count)
+            for (l, mask) in weightMasks.enumerated() { mask.reserve(layout["rnn.weight_hh_l\(l)"]!.count) }
+            graph.dropConnect(parameters.pointer, into: dropConnected.pointer, masks: weightMasks.map(\.pointer), layout: layout,
+                              p: regularization.weightDrop)
+            p = dropConnected.pointer
+        }
         lastParameters = p
         lastEmbedMask = training && regularization.embedDropout > 0 && E > 0 ? drawEmbedMask(seeds!) : nil
         let em = lastEmbedMask
@@ -259,25 +251,21 @@ package final class CharRNNModel {
                 let n = rows * H
                 masks[l].reserve(n)
                 dropped[l].reserve(n)
-                let m = masks[l].pointer
-                // Variational: one mask per stream, the same at every step ("locked" dropout).
-                DropoutMask.draw(m, count: n, p: config.dropout, seed: seeds!.dropout(layer: l),
-                                 period: regularization.variational ? B * H : n)
-                DropoutMask.apply(out, m, into: dropped[l].pointer, count: n)
+                graph.dropout(out, mask: masks[l].pointer, into: dropped[l].pointer, count: n, p: config.dropout,
+                              period: regularization.variational ? B * H : n, layer: l, layers: config.layers)
                 out = dropped[l].pointer
             }
             input = .dense(out)
         }
         top = out
         StepPhases.mark(.decoder)
-        let dec = layout.offset("decoder.weight"), bias = layout.offset("decoder.bias")
         let lg = logits.pointer
-        Parallel.forRows(rows, rowLength: V) { r in (lg + r * V).update(from: p + bias, count: V) }
         if decoderFrozen && rows <= RecurrentLayer.panelSplitRows {
             // The same kernel for every small inference step, so a row's logits do not depend on the batch.
+            graph.fillRows(lg, rows: rows, count: V, with: p + layout.offset("decoder.bias"))
             packedDecoder.multiplyByPanels(rows: rows, out, into: lg, accumulate: true)
         } else {
-            BLAS.pgemm(transB: true, m: rows, n: V, k: H, a: out, lda: H, b: p + dec, ldb: H, beta: 1, c: lg, ldc: V)
+            graph.decode(out, rows: rows, parameters: p, layout: layout, hidden: H, vocabulary: V, into: lg)
         }
         lastShape = (T, B, dropping)
         return logits.pointer
@@ -324,6 +312,7 @@ package final class CharRNNModel {
     package func backwardFromLogitGradients(_ inputs: UnsafePointer<Int32>, T: Int, B: Int) {
         let rows = T * B, V = config.vocabSize, H = config.hidden, E = config.embed
         let p = lastParameters ?? parameters.pointer, g = gradients.pointer
+        let graph = CPUGraphOperations(seeds: nil)
         StepPhases.mark(.decoder)
         Parallel.zero(gradients)
         if ones.count < rows {
@@ -341,20 +330,14 @@ package final class CharRNNModel {
         if case .projected = layerInputs[0] { folded = true }
         for l in stride(from: layers.count - 1, through: 0, by: -1) {
             StepPhases.mark(.recurrentBackward)
-            if lastShape.training { DropoutMask.apply(dOut, masks[l].pointer, into: dOut, count: rows * H) }
+            if lastShape.training { graph.multiply(dOut, by: masks[l].pointer, into: dOut, count: rows * H) }
             let needInput = l > 0 || (E > 0 && !folded)
             let dIn = layers[l].backward(layerInputs[l], T: T, B: B, params: p, grads: g, dOutput: dOut,
                                          needInputGradient: needInput)
             if let dIn { dOut = dIn }
         }
         StepPhases.mark(.weightGradients)
-        if p != parameters.pointer {
-            // Weight drop: W_hh_used = mask * W_hh, so dL/dW_hh = mask * dL/dW_hh_used.
-            for l in 0..<layers.count {
-                let w = layout["rnn.weight_hh_l\(l)"]!
-                DropoutMask.apply(g + w.offset, weightMasks[l].pointer, into: g + w.offset, count: w.count)
-            }
-        }
+        if p != parameters.pointer { graph.maskWeightDropGradients(g, masks: weightMasks.map(\.pointer), layout: layout) }
         StepPhases.mark(.input)
         let em = lastEmbedMask
         if folded {

@@ -1,0 +1,31 @@
+/// A GPU's GraphOperations: cuBLAS and the CUDA kernels, queued on the device; each mask's seed is
+/// read from the forward's seeds in device memory (DeviceModel.prepareMasks), so a captured step draws
+/// new masks each time it is replayed.
+struct DeviceGraphOperations: GraphOperations {
+    typealias Failure = any Error
+    let device: ComputeDevice
+    let seeds: DeviceBuffer
+
+    func advanced(_ values: DevicePointer, byFloats count: Int) -> DevicePointer { values.advanced(byFloats: count) }
+
+    func copy(_ source: DevicePointer, to destination: DevicePointer, count: Int) throws {
+        try device.copy(from: source, to: destination, bytes: count * 4)
+    }
+
+    func drawMask(_ mask: DevicePointer, count: Int, p: Double, period: Int, seed: Int) throws {
+        try device.drawDropoutMask(mask, count: count, p: p, period: period, seed: seeds[offset: seed])
+    }
+
+    func multiply(_ x: DevicePointer, by mask: DevicePointer, into y: DevicePointer, count: Int) throws {
+        try device.mul(threads: count, n: count, x: x, m: mask, y: y)
+    }
+
+    func fillRows(_ out: DevicePointer, rows: Int, count: Int, with row: DevicePointer) throws {
+        try device.fillRows(threads: rows * count, rows: rows, cols: count, out: out, v: row)
+    }
+
+    func addProductTransposed(m: Int, n: Int, k: Int, a: DevicePointer, lda: Int, b: DevicePointer, ldb: Int,
+                              c: DevicePointer, ldc: Int) throws {
+        try device.gemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: 1, c: c, ldc: ldc)
+    }
+}
