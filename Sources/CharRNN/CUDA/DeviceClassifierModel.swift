@@ -46,7 +46,7 @@ package final class DeviceClassifierModel {
         let sharedPre = try DeviceBuffer(device, count: 0)
         layers = try (0..<config.layers).map { l in
             try (0..<config.directions).map { d in
-                try DeviceRecurrentLayer.make(device, config.cell, inputSize: config.inputSize(layer: l), hidden: config.hidden,
+                try config.cell.makeDeviceLayer(device, inputSize: config.inputSize(layer: l), hidden: config.hidden,
                                               layout: layout, layer: l, suffix: d == 0 ? "" : "_reverse", sharedPre: sharedPre)
             }
         }

@@ -55,7 +55,7 @@ package final class DeviceModel {
         logits = try DeviceBuffer(device, count: 0)
         let sharedPre = try DeviceBuffer(device, count: 0)
         layers = try (0..<config.layers).map {
-            try DeviceRecurrentLayer.make(device, config.cell, inputSize: config.inputSize(layer: $0), hidden: config.hidden,
+            try config.cell.makeDeviceLayer(device, inputSize: config.inputSize(layer: $0), hidden: config.hidden,
                                           layout: layout, layer: $0, sharedPre: sharedPre)
         }
         ids = try DeviceBuffer(device, count: 0, elementSize: 4)

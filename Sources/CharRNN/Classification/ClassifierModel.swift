@@ -79,7 +79,7 @@ package final class ClassifierModel {
         gradients = FloatBuffer(count: layout.count)
         layers = (0..<config.layers).map { l in
             (0..<config.directions).map { d in
-                RecurrentLayer.make(config.cell, inputSize: config.inputSize(layer: l), hidden: config.hidden,
+                config.cell.makeLayer(inputSize: config.inputSize(layer: l), hidden: config.hidden,
                                     layout: config.layout, layer: l, suffix: d == 0 ? "" : "_reverse")
             }
         }

@@ -51,18 +51,6 @@ package class RecurrentLayer {
         (wIh, wHh, bIh, bHh) = layout.recurrentOffsets(layer: l, suffix: suffix)
     }
 
-    /// The layer for `cell` reading its weights from `layout`.
-    static func make(_ cell: CellKind, inputSize: Int, hidden: Int, layout: ParameterLayout, layer: Int,
-                     suffix: String = "") -> RecurrentLayer {
-        switch cell {
-        case .lstm: return LSTMLayer(inputSize: inputSize, hidden: hidden, layout: layout, layer: layer, suffix: suffix)
-        case .gru: return GRULayer(inputSize: inputSize, hidden: hidden, layout: layout, layer: layer, suffix: suffix)
-        case .rnnTanh, .rnnRelu:
-            return SimpleRNNLayer(inputSize: inputSize, hidden: hidden, relu: cell == .rnnRelu, layout: layout,
-                                  layer: layer, suffix: suffix)
-        }
-    }
-
     var stateCount: Int { 1 }
 
     /// Sizes the workspaces for T steps of B rows.

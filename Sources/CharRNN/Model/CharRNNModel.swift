@@ -73,7 +73,7 @@ package final class CharRNNModel {
         gradients = FloatBuffer(count: layout.count)
         var layers: [RecurrentLayer] = []
         for l in 0..<config.layers {
-            layers.append(RecurrentLayer.make(config.cell, inputSize: config.inputSize(layer: l), hidden: config.hidden,
+            layers.append(config.cell.makeLayer(inputSize: config.inputSize(layer: l), hidden: config.hidden,
                                               layout: layout, layer: l))
         }
         for layer in layers { layer.weightGradients = weightGradients }

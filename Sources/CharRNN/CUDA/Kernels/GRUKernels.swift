@@ -5,6 +5,9 @@ extension KernelSource {
     ///          of their own); act[B,3H] = r, z, n (=); h = (1-z)*n + z*h_prev (=); hp's n third becomes
     ///          h W_hh^T + b_hh there, which backward reads (the CPU's hp holds its bias throughout).
     /// backward: dxp, dhp [B,3H] (=), the gradients of xp and hp; dh_prev[B,H] = dh*z (=).
+    /// gru_step (KernelSource.step: one launch for a layer's inference step): gru_forward's cell on r, z,
+    /// n from x W_ih^T (or the folded row) and h_prev W_hh^T, each with its bias; h_out [B,H] (=).
+    /// Threads: 32 per (b, j) of B*H, and at least copy_count.
     static let gru = KernelSource(name: "gru", code: """
     extern "C" __global__ void gru_forward(int B, int H, const float *xp, const float *b_ih, float *hp, const float *b_hh,
                                            const float *h_prev, float *act, float *h) {
@@ -35,7 +38,121 @@ extension KernelSource {
         dhp[row + j] = dpr; dhp[row + H + j] = dpz; dhp[row + 2 * H + j] = dpn * r;
         dh_prev[k] = dh * z;
     }
+
+    extern "C" __global__ void gru_step(int B, int H, int I, const float *x, const int *ids, const float *table,
+                                        const float *w_ih, const float *w_hh, const float *bias_ih, const float *bias_hh,
+                                        const float *h_prev, float *h_out,
+                                        const float *copy_from, float *copy_to, long copy_count) {
+        int lane;
+        const long w = crn_step_output((long)B * H, copy_from, copy_to, copy_count, &lane);
+        if (w < 0) return;
+        const long b = w / H, j = w % H;
+        const int first = CRN_WARP == 1 ? 0 : lane;
+        float xr = 0.0f, xz = 0.0f, xn = 0.0f, hr = 0.0f, hz = 0.0f, hn = 0.0f;
+        if (x) {
+            const float *xb = x + b * I;
+            const float *r0 = w_ih + j * I, *r1 = w_ih + (H + j) * I, *r2 = w_ih + (2 * H + j) * I;
+            for (int k = first; k < I; k += CRN_WARP) {
+                const float v = xb[k];
+                xr += r0[k] * v; xz += r1[k] * v; xn += r2[k] * v;
+            }
+        }
+        const float *hb = h_prev + b * H;
+        const float *q0 = w_hh + j * H, *q1 = w_hh + (H + j) * H, *q2 = w_hh + (2 * H + j) * H;
+        for (int k = first; k < H; k += CRN_WARP) {
+            const float v = hb[k];
+            hr += q0[k] * v; hz += q1[k] * v; hn += q2[k] * v;
+        }
+        xr = crn_warp_sum(xr); xz = crn_warp_sum(xz); xn = crn_warp_sum(xn);
+        hr = crn_warp_sum(hr); hz = crn_warp_sum(hz); hn = crn_warp_sum(hn);
+        if (lane != 0) return;
+        if (table) {
+            const float *row = table + (long)ids[b] * 3 * H;
+            xr += row[j]; xz += row[H + j]; xn += row[2 * H + j];
+        }
+        const float r = crn_sigmoidf((xr + bias_ih[j]) + (hr + bias_hh[j]));
+        const float z = crn_sigmoidf((xz + bias_ih[H + j]) + (hz + bias_hh[H + j]));
+        const float n = tanhf((xn + bias_ih[2 * H + j]) + r * (hn + bias_hh[2 * H + j]));
+        const long k = b * H + j;
+        h_out[k] = (1.0f - z) * n + z * h_prev[k];
+    }
     """)
+}
+
+/// nn.GRU's layer on a device (Layers/GRULayer.swift). Kept for backward: r, z, n T*B*3H;
+/// h W_hh^T T*B*3H (its n third with b_hh added, by gru_forward); hiddens (T+1)*B*H. Backward writes
+/// the gradient of x W_ih^T over x W_ih^T itself (gru_backward reads the activations, not it) and
+/// that of h W_hh^T into the shared workspace.
+final class DeviceGRULayer: DeviceRecurrentLayer {
+    private let inputPre: DeviceBuffer, hiddenPre: DeviceBuffer, activations: DeviceBuffer, dhDirect: DeviceBuffer
+
+    init(_ device: ComputeDevice, inputSize: Int, hidden: Int, layout: ParameterLayout, layer: Int, suffix: String,
+         sharedPre: DeviceBuffer) throws {
+        inputPre = try DeviceBuffer(device, count: 0)
+        hiddenPre = try DeviceBuffer(device, count: 0)
+        activations = try DeviceBuffer(device, count: 0)
+        dhDirect = try DeviceBuffer(device, count: 0)
+        try super.init(device, inputSize: inputSize, hidden: hidden, gates: 3, layout: layout, layer: layer, suffix: suffix,
+                       sharedPre: sharedPre)
+    }
+
+    override func reserveCell(rows: Int, B: Int) throws {
+        for b in [inputPre, hiddenPre, activations, sharedPre] { try b.reserve(rows * 3 * hidden) }
+        try dhDirect.reserve(B * hidden)
+    }
+
+    override func forward(_ input: DeviceLayerInput, T: Int, B: Int, params: DevicePointer, state: DevicePointer,
+                          keepForBackward: Bool = true) throws -> DevicePointer {
+        try reserve(T: T, B: B)
+        let H = hidden, G = 3 * H, bh = B * H, rows = T * B
+        let hs = hiddens.pointer, xp = inputPre.pointer, hp = hiddenPre.pointer, act = activations.pointer
+        let bi = params.advanced(byFloats: bIh), bhh = params.advanced(byFloats: bHh)
+        try projectInput(input, rows: rows, params: params, out: xp)
+        if T == 1 && !keepForBackward {
+            // Each thread reads h_prev[k] before it writes h[k]; the product read h_prev before.
+            try recurrentProduct(state, B: B, params: params, into: hp, accumulate: false)
+            try device.gruForward(threads: bh, B: B, H: H, xp: xp, bIh: bi, hp: hp, bHh: bhh, hPrev: state, act: act, h: state)
+            return state
+        }
+        try copy(state, to: hs, count: bh)
+        for t in 0..<T {
+            let off = t * B * G
+            try recurrentProduct(hs.advanced(byFloats: t * bh), B: B, params: params, into: hp.advanced(byFloats: off), accumulate: false)
+            try device.gruForward(threads: bh, B: B, H: H, xp: xp.advanced(byFloats: off), bIh: bi,
+                                  hp: hp.advanced(byFloats: off), bHh: bhh, hPrev: hs.advanced(byFloats: t * bh),
+                                  act: act.advanced(byFloats: off), h: hs.advanced(byFloats: (t + 1) * bh))
+        }
+        try copy(hs.advanced(byFloats: T * bh), to: state, count: bh)
+        return hs.advanced(byFloats: bh)
+    }
+
+    override func step(_ input: DeviceLayerInput, B: Int, params: DevicePointer, state: DevicePointer, out: DevicePointer,
+                       copy: (from: DevicePointer, to: DevicePointer, count: Int)?) throws {
+        let s = stepOperands(input, B: B, params: params, copy: copy)
+        try device.gruStep(threads: s.threads, B: s.B, H: s.H, I: s.I, x: s.x, ids: s.ids, table: s.table, wIh: s.wIh, wHh: s.wHh,
+                           biasIh: s.biasIh, biasHh: s.biasHh, hPrev: state, hOut: out,
+                           copyFrom: s.copyFrom, copyTo: s.copyTo, copyCount: s.copyCount)
+    }
+
+    override func backward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, grads: DevicePointer,
+                           dOutput: DevicePointer, needInputGradient: Bool) throws -> DevicePointer? {
+        let H = hidden, G = 3 * H, bh = B * H, rows = T * B
+        let hs = hiddens.pointer, hp = hiddenPre.pointer, act = activations.pointer
+        let dxp = inputPre.pointer, dhp = sharedPre.pointer, dhRec = dhRecurrent.pointer, direct = dhDirect.pointer
+        for t in stride(from: T - 1, through: 0, by: -1) {
+            let off = t * B * G
+            try device.gruBackward(threads: bh, B: B, H: H, act: act.advanced(byFloats: off), hp: hp.advanced(byFloats: off),
+                                   hPrev: hs.advanced(byFloats: t * bh), dhOut: dOutput.advanced(byFloats: t * bh),
+                                   dhRec: t == T - 1 ? nil : dhRec, dxp: dxp.advanced(byFloats: off),
+                                   dhp: dhp.advanced(byFloats: off), dhPrev: direct)
+            if t > 0 {
+                try copy(direct, to: dhRec, count: bh)
+                try recurrentGradient(dhp.advanced(byFloats: off), B: B, params: params, into: dhRec, accumulate: true)
+            }
+        }
+        return try finishBackward(input, rows: rows, dInputPre: dxp, dHiddenPre: dhp, params: params, grads: grads,
+                                  needInputGradient: needInputGradient)
+    }
 }
 
 // MARK: Launchers, written by scripts/kernel-launchers.py from the kernels above: do not edit
@@ -52,5 +169,13 @@ extension ComputeDevice {
         dhPrev: DevicePointer?) throws {
         try launch("gru_backward", threads: threads, [.int(B), .int(H), .pointer(act), .pointer(hp), .pointer(hPrev),
             .pointer(dhOut), .pointer(dhRec), .pointer(dxp), .pointer(dhp), .pointer(dhPrev)])
+    }
+
+    func gruStep(threads: Int, B: Int, H: Int, I: Int, x: DevicePointer?, ids: DevicePointer?, table: DevicePointer?,
+        wIh: DevicePointer?, wHh: DevicePointer?, biasIh: DevicePointer?, biasHh: DevicePointer?, hPrev: DevicePointer?,
+        hOut: DevicePointer?, copyFrom: DevicePointer?, copyTo: DevicePointer?, copyCount: Int) throws {
+        try launch("gru_step", threads: threads, [.int(B), .int(H), .int(I), .pointer(x), .pointer(ids),
+            .pointer(table), .pointer(wIh), .pointer(wHh), .pointer(biasIh), .pointer(biasHh), .pointer(hPrev),
+            .pointer(hOut), .pointer(copyFrom), .pointer(copyTo), .long(copyCount)])
     }
 }

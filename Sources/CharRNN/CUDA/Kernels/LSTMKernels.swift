@@ -6,6 +6,10 @@ extension KernelSource {
     ///          c = f*c_prev + i*g (=), h = o*tanh(c) (=).
     /// backward: dh = dh_out + dh_rec (dh_rec may be null); dc[B,H] carries dc from step t+1 in and
     ///           the dc for step t-1 out; writes dgates[B,4H] (=).
+    /// lstm_step (KernelSource.step: one launch for a layer's inference step): gates[q] = x W_ih[q*H + j]^T
+    /// (or, folded, table[ids[b], q*H + j]) + h_prev W_hh[q*H + j]^T + bias_ih + bias_hh, then
+    /// lstm_forward's cell: c (in place, [B,H]), h_out [B,H] (=). Threads: 32 per (b, j) of B*H, and at
+    /// least copy_count.
     static let lstm = KernelSource(name: "lstm", code: """
     extern "C" __global__ void lstm_forward(int B, int H, float *gates, const float *bias_ih, const float *bias_hh,
                                             const float *c_prev, float *c, float *h) {
@@ -40,7 +44,126 @@ extension KernelSource {
         d[3 * H + j] = dh * tc * o * (1.0f - o);
         dc[k] = dcj * f;
     }
+
+    extern "C" __global__ void lstm_step(int B, int H, int I, const float *x, const int *ids, const float *table,
+                                         const float *w_ih, const float *w_hh, const float *bias_ih, const float *bias_hh,
+                                         const float *h_prev, float *c, float *h_out,
+                                         const float *copy_from, float *copy_to, long copy_count) {
+        int lane;
+        const long w = crn_step_output((long)B * H, copy_from, copy_to, copy_count, &lane);
+        if (w < 0) return;
+        const long b = w / H, j = w % H;
+        const int first = CRN_WARP == 1 ? 0 : lane;
+        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
+        if (x) {
+            const float *xb = x + b * I;
+            const float *r0 = w_ih + j * I, *r1 = w_ih + (H + j) * I, *r2 = w_ih + (2 * H + j) * I, *r3 = w_ih + (3 * H + j) * I;
+            for (int k = first; k < I; k += CRN_WARP) {
+                const float v = xb[k];
+                s0 += r0[k] * v; s1 += r1[k] * v; s2 += r2[k] * v; s3 += r3[k] * v;
+            }
+        }
+        const float *hb = h_prev + b * H;
+        const float *q0 = w_hh + j * H, *q1 = w_hh + (H + j) * H, *q2 = w_hh + (2 * H + j) * H, *q3 = w_hh + (3 * H + j) * H;
+        for (int k = first; k < H; k += CRN_WARP) {
+            const float v = hb[k];
+            s0 += q0[k] * v; s1 += q1[k] * v; s2 += q2[k] * v; s3 += q3[k] * v;
+        }
+        s0 = crn_warp_sum(s0); s1 = crn_warp_sum(s1); s2 = crn_warp_sum(s2); s3 = crn_warp_sum(s3);
+        if (lane != 0) return;
+        if (table) {
+            const float *row = table + (long)ids[b] * 4 * H;
+            s0 += row[j]; s1 += row[H + j]; s2 += row[2 * H + j]; s3 += row[3 * H + j];
+        }
+        const float i = crn_sigmoidf(s0 + (bias_ih[j] + bias_hh[j]));
+        const float f = crn_sigmoidf(s1 + (bias_ih[H + j] + bias_hh[H + j]));
+        const float gg = tanhf(s2 + (bias_ih[2 * H + j] + bias_hh[2 * H + j]));
+        const float o = crn_sigmoidf(s3 + (bias_ih[3 * H + j] + bias_hh[3 * H + j]));
+        const long k = b * H + j;
+        const float cn = f * c[k] + i * gg;
+        c[k] = cn;
+        h_out[k] = o * tanhf(cn);
+    }
     """)
+}
+
+/// nn.LSTM's layer on a device (Layers/LSTMLayer.swift). Kept for backward: activated gates T*B*4H,
+/// cells (T+1)*B*H, hiddens (T+1)*B*H; workspaces dGates T*B*4H (the shared one), dCell B*H.
+final class DeviceLSTMLayer: DeviceRecurrentLayer {
+    private let gateValues: DeviceBuffer, cells: DeviceBuffer, dCell: DeviceBuffer
+
+    init(_ device: ComputeDevice, inputSize: Int, hidden: Int, layout: ParameterLayout, layer: Int, suffix: String,
+         sharedPre: DeviceBuffer) throws {
+        gateValues = try DeviceBuffer(device, count: 0)
+        cells = try DeviceBuffer(device, count: 0)
+        dCell = try DeviceBuffer(device, count: 0)
+        try super.init(device, inputSize: inputSize, hidden: hidden, gates: 4, layout: layout, layer: layer, suffix: suffix,
+                       sharedPre: sharedPre)
+    }
+
+    override var stateCount: Int { 2 }
+
+    override func reserveCell(rows: Int, B: Int) throws {
+        try gateValues.reserve(rows * 4 * hidden)
+        try sharedPre.reserve(rows * 4 * hidden)
+        try cells.reserve((rows + B) * hidden)
+        try dCell.reserve(B * hidden)
+    }
+
+    override func forward(_ input: DeviceLayerInput, T: Int, B: Int, params: DevicePointer, state: DevicePointer,
+                          keepForBackward: Bool = true) throws -> DevicePointer {
+        try reserve(T: T, B: B)
+        let H = hidden, G = 4 * H, bh = B * H
+        let hs = hiddens.pointer, cs = cells.pointer, g = gateValues.pointer
+        let bi = params.advanced(byFloats: bIh), bhh = params.advanced(byFloats: bHh)
+        if T == 1 && !keepForBackward {
+            // Each thread reads c_prev[k] before it writes c[k]; h_prev was read by the product before.
+            let h = state, c = state.advanced(byFloats: bh)
+            try projectInput(input, rows: B, params: params, out: g)
+            try recurrentProduct(h, B: B, params: params, into: g)
+            try device.lstmForward(threads: bh, B: B, H: H, gates: g, biasIh: bi, biasHh: bhh, cPrev: c, c: c, h: h)
+            return h
+        }
+        try copy(state, to: hs, count: bh)
+        try copy(state.advanced(byFloats: bh), to: cs, count: bh)
+        try projectInput(input, rows: T * B, params: params, out: g)
+        for t in 0..<T {
+            let gt = g.advanced(byFloats: t * B * G)
+            try recurrentProduct(hs.advanced(byFloats: t * bh), B: B, params: params, into: gt)
+            try device.lstmForward(threads: bh, B: B, H: H, gates: gt, biasIh: bi, biasHh: bhh,
+                                   cPrev: cs.advanced(byFloats: t * bh), c: cs.advanced(byFloats: (t + 1) * bh),
+                                   h: hs.advanced(byFloats: (t + 1) * bh))
+        }
+        try copy(hs.advanced(byFloats: T * bh), to: state, count: bh)
+        try copy(cs.advanced(byFloats: T * bh), to: state.advanced(byFloats: bh), count: bh)
+        return hs.advanced(byFloats: bh)
+    }
+
+    override func step(_ input: DeviceLayerInput, B: Int, params: DevicePointer, state: DevicePointer, out: DevicePointer,
+                       copy: (from: DevicePointer, to: DevicePointer, count: Int)?) throws {
+        let s = stepOperands(input, B: B, params: params, copy: copy)
+        try device.lstmStep(threads: s.threads, B: s.B, H: s.H, I: s.I, x: s.x, ids: s.ids, table: s.table, wIh: s.wIh,
+                            wHh: s.wHh, 
+                            biasIh: s.biasIh, biasHh: s.biasHh, hPrev: state, c: state.advanced(byFloats: B * hidden), hOut: out,
+                            copyFrom: s.copyFrom, copyTo: s.copyTo, copyCount: s.copyCount)
+    }
+
+    override func backward(_ input: DevicePointer, T: Int, B: Int, params: DevicePointer, grads: DevicePointer,
+                           dOutput: DevicePointer, needInputGradient: Bool) throws -> DevicePointer? {
+        let H = hidden, G = 4 * H, bh = B * H, rows = T * B
+        let cs = cells.pointer, g = gateValues.pointer, dg = sharedPre.pointer, dhRec = dhRecurrent.pointer
+        try dCell.zero(bh)
+        for t in stride(from: T - 1, through: 0, by: -1) {
+            let dgt = dg.advanced(byFloats: t * B * G)
+            try device.lstmBackward(threads: bh, B: B, H: H, gates: g.advanced(byFloats: t * B * G),
+                                    cPrev: cs.advanced(byFloats: t * bh), c: cs.advanced(byFloats: (t + 1) * bh),
+                                    dhOut: dOutput.advanced(byFloats: t * bh), dhRec: t == T - 1 ? nil : dhRec,
+                                    dc: dCell.pointer, dgates: dgt)
+            if t > 0 { try recurrentGradient(dgt, B: B, params: params, into: dhRec, accumulate: false) }
+        }
+        return try finishBackward(input, rows: rows, dInputPre: dg, dHiddenPre: dg, params: params, grads: grads,
+                                  needInputGradient: needInputGradient)
+    }
 }
 
 // MARK: Launchers, written by scripts/kernel-launchers.py from the kernels above: do not edit
@@ -56,5 +179,14 @@ extension ComputeDevice {
         dhOut: DevicePointer?, dhRec: DevicePointer?, dc: DevicePointer?, dgates: DevicePointer?) throws {
         try launch("lstm_backward", threads: threads, [.int(B), .int(H), .pointer(gates), .pointer(cPrev), .pointer(c),
             .pointer(dhOut), .pointer(dhRec), .pointer(dc), .pointer(dgates)])
+    }
+
+    func lstmStep(threads: Int, B: Int, H: Int, I: Int, x: DevicePointer?, ids: DevicePointer?, table: DevicePointer?,
+        wIh: DevicePointer?, wHh: DevicePointer?, biasIh: DevicePointer?, biasHh: DevicePointer?, hPrev: DevicePointer?,
+        c: DevicePointer?, hOut: DevicePointer?, copyFrom: DevicePointer?, copyTo: DevicePointer?,
+        copyCount: Int) throws {
+        try launch("lstm_step", threads: threads, [.int(B), .int(H), .int(I), .pointer(x), .pointer(ids),
+            .pointer(table), .pointer(wIh), .pointer(wHh), .pointer(biasIh), .pointer(biasHh), .pointer(hPrev),
+            .pointer(c), .pointer(hOut), .pointer(copyFrom), .pointer(copyTo), .long(copyCount)])
     }
 }

@@ -14,12 +14,8 @@ extension KernelSource {
     /// h_prev; the next launch (the layer above, or the decoder) copies it into the state (copy_from ->
     /// copy_to, copy_count floats, one per thread), once nothing reads the old one.
     ///
-    /// lstm_step: gates[q] = x W_ih[q*H + j]^T (or, folded, table[ids[b], q*H + j]) + h_prev W_hh[q*H + j]^T
-    ///            + bias_ih + bias_hh, then lstm_forward's cell: c (in place, [B,H]), h_out [B,H] (=).
-    ///            Threads: 32 per (b, j) of B*H, and at least copy_count.
-    /// gru_step: gru_forward's cell on r, z, n from x W_ih^T (or the folded row) and h_prev W_hh^T, each
-    ///           with its bias; h_out [B,H] (=). rnn_step: rnn_forward's on x W_ih^T + h_prev W_hh^T.
-    ///           Threads as lstm_step's.
+    /// Each cell's step kernel (<cell>_step) is in its own file, beside its forward and backward; it
+    /// starts with crn_step_output and sums with crn_warp_sum, from here (this part comes first).
     /// decoder_step: logits[b, v] = h[b] W[v]^T + bias[v] (=). Threads: 32 per (b, v) of B*V, and at
     ///               least copy_count.
     static let step = KernelSource(name: "step", code: """
@@ -46,107 +42,6 @@ extension KernelSource {
         return w >= outputs || (CRN_WARP == 1 && *lane != 0) ? -1 : w;
     }
 
-    extern "C" __global__ void lstm_step(int B, int H, int I, const float *x, const int *ids, const float *table,
-                                         const float *w_ih, const float *w_hh, const float *bias_ih, const float *bias_hh,
-                                         const float *h_prev, float *c, float *h_out,
-                                         const float *copy_from, float *copy_to, long copy_count) {
-        int lane;
-        const long w = crn_step_output((long)B * H, copy_from, copy_to, copy_count, &lane);
-        if (w < 0) return;
-        const long b = w / H, j = w % H;
-        const int first = CRN_WARP == 1 ? 0 : lane;
-        float s0 = 0.0f, s1 = 0.0f, s2 = 0.0f, s3 = 0.0f;
-        if (x) {
-            const float *xb = x + b * I;
-            const float *r0 = w_ih + j * I, *r1 = w_ih + (H + j) * I, *r2 = w_ih + (2 * H + j) * I, *r3 = w_ih + (3 * H + j) * I;
-            for (int k = first; k < I; k += CRN_WARP) {
-                const float v = xb[k];
-                s0 += r0[k] * v; s1 += r1[k] * v; s2 += r2[k] * v; s3 += r3[k] * v;
-            }
-        }
-        const float *hb = h_prev + b * H;
-        const float *q0 = w_hh + j * H, *q1 = w_hh + (H + j) * H, *q2 = w_hh + (2 * H + j) * H, *q3 = w_hh + (3 * H + j) * H;
-        for (int k = first; k < H; k += CRN_WARP) {
-            const float v = hb[k];
-            s0 += q0[k] * v; s1 += q1[k] * v; s2 += q2[k] * v; s3 += q3[k] * v;
-        }
-        s0 = crn_warp_sum(s0); s1 = crn_warp_sum(s1); s2 = crn_warp_sum(s2); s3 = crn_warp_sum(s3);
-        if (lane != 0) return;
-        if (table) {
-            const float *row = table + (long)ids[b] * 4 * H;
-            s0 += row[j]; s1 += row[H + j]; s2 += row[2 * H + j]; s3 += row[3 * H + j];
-        }
-        const float i = crn_sigmoidf(s0 + (bias_ih[j] + bias_hh[j]));
-        const float f = crn_sigmoidf(s1 + (bias_ih[H + j] + bias_hh[H + j]));
-        const float gg = tanhf(s2 + (bias_ih[2 * H + j] + bias_hh[2 * H + j]));
-        const float o = crn_sigmoidf(s3 + (bias_ih[3 * H + j] + bias_hh[3 * H + j]));
-        const long k = b * H + j;
-        const float cn = f * c[k] + i * gg;
-        c[k] = cn;
-        h_out[k] = o * tanhf(cn);
-    }
-
-    extern "C" __global__ void gru_step(int B, int H, int I, const float *x, const int *ids, const float *table,
-                                        const float *w_ih, const float *w_hh, const float *bias_ih, const float *bias_hh,
-                                        const float *h_prev, float *h_out,
-                                        const float *copy_from, float *copy_to, long copy_count) {
-        int lane;
-        const long w = crn_step_output((long)B * H, copy_from, copy_to, copy_count, &lane);
-        if (w < 0) return;
-        const long b = w / H, j = w % H;
-        const int first = CRN_WARP == 1 ? 0 : lane;
-        float xr = 0.0f, xz = 0.0f, xn = 0.0f, hr = 0.0f, hz = 0.0f, hn = 0.0f;
-        if (x) {
-            const float *xb = x + b * I;
-            const float *r0 = w_ih + j * I, *r1 = w_ih + (H + j) * I, *r2 = w_ih + (2 * H + j) * I;
-            for (int k = first; k < I; k += CRN_WARP) {
-                const float v = xb[k];
-                xr += r0[k] * v; xz += r1[k] * v; xn += r2[k] * v;
-            }
-        }
-        const float *hb = h_prev + b * H;
-        const float *q0 = w_hh + j * H, *q1 = w_hh + (H + j) * H, *q2 = w_hh + (2 * H + j) * H;
-        for (int k = first; k < H; k += CRN_WARP) {
-            const float v = hb[k];
-            hr += q0[k] * v; hz += q1[k] * v; hn += q2[k] * v;
-        }
-        xr = crn_warp_sum(xr); xz = crn_warp_sum(xz); xn = crn_warp_sum(xn);
-        hr = crn_warp_sum(hr); hz = crn_warp_sum(hz); hn = crn_warp_sum(hn);
-        if (lane != 0) return;
-        if (table) {
-            const float *row = table + (long)ids[b] * 3 * H;
-            xr += row[j]; xz += row[H + j]; xn += row[2 * H + j];
-        }
-        const float r = crn_sigmoidf((xr + bias_ih[j]) + (hr + bias_hh[j]));
-        const float z = crn_sigmoidf((xz + bias_ih[H + j]) + (hz + bias_hh[H + j]));
-        const float n = tanhf((xn + bias_ih[2 * H + j]) + r * (hn + bias_hh[2 * H + j]));
-        const long k = b * H + j;
-        h_out[k] = (1.0f - z) * n + z * h_prev[k];
-    }
-
-    extern "C" __global__ void rnn_step(int B, int H, int I, const float *x, const int *ids, const float *table,
-                                        const float *w_ih, const float *w_hh, const float *bias_ih, const float *bias_hh,
-                                        int relu, const float *h_prev, float *h_out,
-                                        const float *copy_from, float *copy_to, long copy_count) {
-        int lane;
-        const long w = crn_step_output((long)B * H, copy_from, copy_to, copy_count, &lane);
-        if (w < 0) return;
-        const long b = w / H, j = w % H;
-        const int first = CRN_WARP == 1 ? 0 : lane;
-        float s = 0.0f;
-        if (x) {
-            const float *xb = x + b * I, *row = w_ih + j * I;
-            for (int k = first; k < I; k += CRN_WARP) s += row[k] * xb[k];
-        }
-        const float *hb = h_prev + b * H, *row = w_hh + j * H;
-        for (int k = first; k < H; k += CRN_WARP) s += row[k] * hb[k];
-        s = crn_warp_sum(s);
-        if (lane != 0) return;
-        if (table) s += table[(long)ids[b] * H + j];
-        const float v = s + (bias_ih[j] + bias_hh[j]);
-        h_out[b * H + j] = relu ? fmaxf(v, 0.0f) : tanhf(v);
-    }
-
     extern "C" __global__ void decoder_step(int B, int V, int H, const float *h, const float *weight, const float *bias,
                                             float *logits, const float *copy_from, float *copy_to, long copy_count) {
         int lane;
@@ -165,32 +60,6 @@ extension KernelSource {
 // MARK: Launchers, written by scripts/kernel-launchers.py from the kernels above: do not edit
 
 extension ComputeDevice {
-    func lstmStep(threads: Int, B: Int, H: Int, I: Int, x: DevicePointer?, ids: DevicePointer?, table: DevicePointer?,
-        wIh: DevicePointer?, wHh: DevicePointer?, biasIh: DevicePointer?, biasHh: DevicePointer?, hPrev: DevicePointer?,
-        c: DevicePointer?, hOut: DevicePointer?, copyFrom: DevicePointer?, copyTo: DevicePointer?,
-        copyCount: Int) throws {
-        try launch("lstm_step", threads: threads, [.int(B), .int(H), .int(I), .pointer(x), .pointer(ids),
-            .pointer(table), .pointer(wIh), .pointer(wHh), .pointer(biasIh), .pointer(biasHh), .pointer(hPrev),
-            .pointer(c), .pointer(hOut), .pointer(copyFrom), .pointer(copyTo), .long(copyCount)])
-    }
-
-    func gruStep(threads: Int, B: Int, H: Int, I: Int, x: DevicePointer?, ids: DevicePointer?, table: DevicePointer?,
-        wIh: DevicePointer?, wHh: DevicePointer?, biasIh: DevicePointer?, biasHh: DevicePointer?, hPrev: DevicePointer?,
-        hOut: DevicePointer?, copyFrom: DevicePointer?, copyTo: DevicePointer?, copyCount: Int) throws {
-        try launch("gru_step", threads: threads, [.int(B), .int(H), .int(I), .pointer(x), .pointer(ids),
-            .pointer(table), .pointer(wIh), .pointer(wHh), .pointer(biasIh), .pointer(biasHh), .pointer(hPrev),
-            .pointer(hOut), .pointer(copyFrom), .pointer(copyTo), .long(copyCount)])
-    }
-
-    func rnnStep(threads: Int, B: Int, H: Int, I: Int, x: DevicePointer?, ids: DevicePointer?, table: DevicePointer?,
-        wIh: DevicePointer?, wHh: DevicePointer?, biasIh: DevicePointer?, biasHh: DevicePointer?, relu: Int,
-        hPrev: DevicePointer?, hOut: DevicePointer?, copyFrom: DevicePointer?, copyTo: DevicePointer?,
-        copyCount: Int) throws {
-        try launch("rnn_step", threads: threads, [.int(B), .int(H), .int(I), .pointer(x), .pointer(ids),
-            .pointer(table), .pointer(wIh), .pointer(wHh), .pointer(biasIh), .pointer(biasHh), .int(relu),
-            .pointer(hPrev), .pointer(hOut), .pointer(copyFrom), .pointer(copyTo), .long(copyCount)])
-    }
-
     func decoderStep(threads: Int, B: Int, V: Int, H: Int, h: DevicePointer?, weight: DevicePointer?,
         bias: DevicePointer?, logits: DevicePointer?, copyFrom: DevicePointer?, copyTo: DevicePointer?,
         copyCount: Int) throws {
