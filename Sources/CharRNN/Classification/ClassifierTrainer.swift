@@ -155,13 +155,9 @@ package enum ClassifierTrainer {
                                     report: (ClassifierEvent) -> Void) throws {
         let model = checkpoint.model, categories = checkpoint.info.categories
         let optimizer = Optimizer(kind: o.optimizer, count: model.parameterCount)
-        var onDevice: (model: DeviceClassifierModel, optimizer: DeviceOptimizer, losses: DeviceBuffer, norm: DeviceBuffer)? = nil
-        if let device {
-            let deviceModel = try DeviceClassifierModel(config: model.config, device: device)
-            try deviceModel.setParameters(model.parameters)
-            onDevice = (deviceModel, try DeviceOptimizer(device, count: model.parameterCount, optimizer: optimizer),
-                        try DeviceBuffer(device, count: 0, elementSize: 8), try DeviceBuffer(device, count: 1, elementSize: 8))
-        }
+        let step: ClassifierStep = try device.map {
+            try DeviceClassifierStep($0, model: model, optimizer: optimizer, options: o, weights: weights)
+        } ?? CPUClassifierStep(model: model, optimizer: optimizer, options: o, weights: weights)
         var byLength: [Int: [Int]] = [:]
         for (i, e) in encoded.enumerated() { byLength[e.ids.count, default: []].append(i) }
         var best = -1.0
@@ -178,41 +174,20 @@ package enum ClassifierTrainer {
             }
             batches.shuffle(using: &rng)
             var lossSum = 0.0, seen = 0
-            try onDevice?.losses.reserve(batches.count)
+            try step.startEpoch(batches: batches.count)
             for (k, batch) in batches.enumerated() {
                 let T = encoded[batch[0]].ids.count, B = batch.count
                 var ids = [Int32](repeating: 0, count: T * B)
                 for (b, i) in batch.enumerated() { for t in 0..<T { ids[t * B + b] = encoded[i].ids[t] } }
-                if let onDevice {
-                    // Each batch's loss stays in device memory until the epoch ends.
-                    try onDevice.model.forward(ids, T: T, B: B, dropout: o.dropout, rng: &rng)
-                    try onDevice.model.lossAndGradients(labels: batch.map { encoded[$0].label }, weights: weights,
-                                                        lossOut: onDevice.losses[offset: k])
-                    try onDevice.optimizer.apply(parameters: onDevice.model.parameters.pointer, gradients: onDevice.model.gradients.pointer,
-                                                 learningRate: Float(o.learningRate), clipNorm: o.clipNorm.map { Float($0) },
-                                                 clipValue: nil, normSquared: onDevice.norm.pointer)
-                    seen += B
-                    continue
+                if let loss = try step.step(ids: ids, T: T, B: B, labels: batch.map { encoded[$0].label }, batch: k, rng: &rng) {
+                    guard loss.isFinite else { throw diverged(epoch: epoch, loss: loss) }
+                    lossSum += loss * Double(B)
                 }
-                model.forward(ids, T: T, B: B, dropout: o.dropout, rng: &rng)
-                let loss = model.lossAndGradients(labels: batch.map { encoded[$0].label }, weights: weights)
-                guard loss.isFinite else {
-                    throw diverged(epoch: epoch, loss: loss)
-                }
-                if let c = o.clipNorm { GradientClipping.clipGlobalNorm(model.gradients, maxNorm: Float(c)) }
-                optimizer.update(parameters: model.parameters, gradients: model.gradients, learningRate: Float(o.learningRate))
-                lossSum += loss * Double(B)
                 seen += B
             }
-            if let onDevice {
-                let losses = try onDevice.model.device.downloadDoubles(onDevice.losses.pointer, count: batches.count)
-                for (loss, batch) in zip(losses, batches) {
-                    guard loss.isFinite else {
-                        throw diverged(epoch: epoch, loss: loss)
-                    }
-                    lossSum += loss * Double(batch.count)
-                }
-                try onDevice.model.copyParameters(into: model.parameters)
+            for (loss, batch) in zip(try step.finishEpoch(batches: batches.count), batches) {
+                guard loss.isFinite else { throw diverged(epoch: epoch, loss: loss) }
+                lossSum += loss * Double(batch.count)
             }
             var validation: ClassificationReport? = nil
             var score = -lossSum / Double(seen)
