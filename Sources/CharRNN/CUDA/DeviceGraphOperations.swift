@@ -5,6 +5,7 @@ struct DeviceGraphOperations: GraphOperations {
     typealias Failure = any Error
     let device: ComputeDevice
     let seeds: DeviceBuffer
+    let ones: DeviceOnes
 
     func advanced(_ values: DevicePointer, byFloats count: Int) -> DevicePointer { values.advanced(byFloats: count) }
 
@@ -27,5 +28,19 @@ struct DeviceGraphOperations: GraphOperations {
     func addProductTransposed(m: Int, n: Int, k: Int, a: DevicePointer, lda: Int, b: DevicePointer, ldb: Int,
                               c: DevicePointer, ldc: Int) throws {
         try device.gemm(transA: false, transB: true, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: 1, c: c, ldc: ldc)
+    }
+
+    func addWeightGradient(m: Int, n: Int, k: Int, a: DevicePointer, lda: Int, b: DevicePointer, ldb: Int,
+                           c: DevicePointer, ldc: Int) throws {
+        try device.gemm(transA: true, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: 1, c: c, ldc: ldc)
+    }
+
+    func addColumnSums(_ x: DevicePointer, rows: Int, cols: Int, into out: DevicePointer) throws {
+        try device.gemm(transA: false, transB: false, m: 1, n: cols, k: rows, alpha: 1, a: try ones.pointer(count: rows), lda: rows,
+                        b: x, ldb: cols, beta: 1, c: out, ldc: cols)
+    }
+
+    func product(m: Int, n: Int, k: Int, a: DevicePointer, lda: Int, b: DevicePointer, ldb: Int, c: DevicePointer, ldc: Int) throws {
+        try device.gemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: c, ldc: ldc)
     }
 }

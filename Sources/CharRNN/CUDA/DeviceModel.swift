@@ -80,7 +80,7 @@ package final class DeviceModel {
     }
 
     /// The graph's steps shared with the CPU (ModelGraph), queued on this device.
-    private var graph: DeviceGraphOperations { DeviceGraphOperations(device: device, seeds: seeds) }
+    private var graph: DeviceGraphOperations { DeviceGraphOperations(device: device, seeds: seeds, ones: ones) }
 
     /// Threads of the first pass of a sum (KernelSource.reduction).
     static let sumParts = 1024
@@ -360,13 +360,8 @@ package final class DeviceModel {
         StepPhases.mark(.decoder)
         try gradients.zero(layout.count)
         try dTop.reserve(rows * H)
-        let dec = layout.offset("decoder.weight"), bias = layout.offset("decoder.bias"), dl = logits.pointer
-        try device.gemm(transA: true, transB: false, m: V, n: H, k: rows, alpha: 1, a: dl, lda: V, b: top!, ldb: H, beta: 1,
-                        c: g.advanced(byFloats: dec), ldc: H)
-        try device.gemm(transA: false, transB: false, m: 1, n: V, k: rows, alpha: 1, a: try ones.pointer(count: rows), lda: rows, b: dl, ldb: V,
-                        beta: 1, c: g.advanced(byFloats: bias), ldc: V)
-        try device.gemm(transA: false, transB: false, m: rows, n: H, k: V, alpha: 1, a: dl, lda: V, b: p.advanced(byFloats: dec),
-                        ldb: H, beta: 0, c: dTop.pointer, ldc: H)
+        try graph.decoderBackward(logits.pointer, top: top!, rows: rows, parameters: p, gradients: g, layout: layout, hidden: H,
+                                  vocabulary: V, into: dTop.pointer)
         var dOut = dTop.pointer
         var input = embedded.pointer
         var inputs = [input]

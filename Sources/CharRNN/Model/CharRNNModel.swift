@@ -312,7 +312,6 @@ package final class CharRNNModel {
     package func backwardFromLogitGradients(_ inputs: UnsafePointer<Int32>, T: Int, B: Int) {
         let rows = T * B, V = config.vocabSize, H = config.hidden, E = config.embed
         let p = lastParameters ?? parameters.pointer, g = gradients.pointer
-        let graph = CPUGraphOperations(seeds: nil)
         StepPhases.mark(.decoder)
         Parallel.zero(gradients)
         if ones.count < rows {
@@ -320,11 +319,9 @@ package final class CharRNNModel {
             ones.pointer.update(repeating: 1, count: rows)
         }
         dTop.reserve(rows * H)
-        let dec = layout.offset("decoder.weight"), bias = layout.offset("decoder.bias")
-        let dl = logits.pointer
-        weightGradients.accumulate(m: V, n: H, k: rows, a: dl, lda: V, b: top!, ldb: H, into: g + dec, ldc: H)
-        BLAS.columnSums(dl, rows: rows, cols: V, ones: ones.pointer, into: g + bias)
-        BLAS.pgemm(m: rows, n: H, k: V, a: dl, lda: V, b: p + dec, ldb: H, c: dTop.pointer, ldc: H)
+        let graph = CPUGraphOperations(seeds: nil, weightGradients: weightGradients, ones: ones.pointer)
+        graph.decoderBackward(logits.pointer, top: top!, rows: rows, parameters: p, gradients: g, layout: layout, hidden: H,
+                              vocabulary: V, into: dTop.pointer)
         var dOut = dTop.pointer
         var folded = false
         if case .projected = layerInputs[0] { folded = true }

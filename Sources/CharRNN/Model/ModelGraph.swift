@@ -1,10 +1,10 @@
 /// The steps of the model graph that both devices take alike, written once over the few operations
 /// they need: AWD-LSTM's weight drop and its gradient, dropout after a layer (and its backward), and
-/// the decoder's forward. CharRNNModel runs them with CPUGraphOperations (pointers, BLAS, the C
+/// the decoder's forward and backward. CharRNNModel runs them with CPUGraphOperations (pointers, BLAS, the C
 /// kernels), DeviceModel with DeviceGraphOperations (device pointers, cuBLAS, the CUDA kernels).
 /// What differs between the devices stays with each model: how layer 0's input is built (the CPU folds
 /// the embedding into a table, a GPU gathers rows), a GPU's fused inference step, the CPU's packed
-/// decoder for small steps, and the decoder's and embedding's gradients.
+/// decoder for small steps, and the embedding's gradient.
 protocol GraphOperations {
     associatedtype Values
     /// What an operation can throw: Never on the CPU, so the shared steps need no `try` there.
@@ -20,6 +20,12 @@ protocol GraphOperations {
     func fillRows(_ out: Values, rows: Int, count: Int, with row: Values) throws(Failure)
     /// c = a [m, k] times b^T (b is [n, k]) plus c.
     func addProductTransposed(m: Int, n: Int, k: Int, a: Values, lda: Int, b: Values, ldb: Int, c: Values, ldc: Int) throws(Failure)
+    /// c [m, n] += a^T b, a [k, m] and b [k, n]: a weight's gradient from its outputs' gradients and its inputs.
+    func addWeightGradient(m: Int, n: Int, k: Int, a: Values, lda: Int, b: Values, ldb: Int, c: Values, ldc: Int) throws(Failure)
+    /// out[cols] += the sums of the columns of x [rows, cols]: a bias's gradient.
+    func addColumnSums(_ x: Values, rows: Int, cols: Int, into out: Values) throws(Failure)
+    /// c = a [m, k] times b [k, n].
+    func product(m: Int, n: Int, k: Int, a: Values, lda: Int, b: Values, ldb: Int, c: Values, ldc: Int) throws(Failure)
 }
 
 extension GraphOperations {
@@ -58,12 +64,26 @@ extension GraphOperations {
         try addProductTransposed(m: rows, n: V, k: H, a: top, lda: H, b: advanced(p, byFloats: layout.offset("decoder.weight")),
                                  ldb: H, c: logits, ldc: V)
     }
+
+    /// The decoder's backward from dL/dlogits [rows, V]: its weight's and bias's gradients added into
+    /// `g`, and dL/dtop [rows, H] into `dTop`.
+    func decoderBackward(_ dLogits: Values, top: Values, rows: Int, parameters p: Values, gradients g: Values,
+                         layout: ParameterLayout, hidden H: Int, vocabulary V: Int, into dTop: Values) throws(Failure) {
+        let weight = layout.offset("decoder.weight")
+        try addWeightGradient(m: V, n: H, k: rows, a: dLogits, lda: V, b: top, ldb: H, c: advanced(g, byFloats: weight), ldc: H)
+        try addColumnSums(dLogits, rows: rows, cols: V, into: advanced(g, byFloats: layout.offset("decoder.bias")))
+        try product(m: rows, n: H, k: V, a: dLogits, lda: V, b: advanced(p, byFloats: weight), ldb: H, c: dTop, ldc: H)
+    }
 }
 
 /// The CPU's: BLAS and the C kernels, split among the threads; the masks from the forward's seeds.
 struct CPUGraphOperations: GraphOperations {
     typealias Failure = Never
     let seeds: MaskSeeds?
+    /// The weight gradients' products, which share one workspace (nil: BLAS's own).
+    var weightGradients: SharedPanelProduct? = nil
+    /// At least as many ones as a column sum has rows.
+    var ones: UnsafeMutablePointer<Float>? = nil
 
     func advanced(_ values: UnsafeMutablePointer<Float>, byFloats count: Int) -> UnsafeMutablePointer<Float> { values + count }
 
@@ -86,5 +106,23 @@ struct CPUGraphOperations: GraphOperations {
     func addProductTransposed(m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Float>, lda: Int, b: UnsafeMutablePointer<Float>,
                               ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
         BLAS.pgemm(transB: true, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: 1, c: c, ldc: ldc)
+    }
+
+    func addWeightGradient(m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Float>, lda: Int, b: UnsafeMutablePointer<Float>,
+                           ldb: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        if let weightGradients {
+            weightGradients.accumulate(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, into: c, ldc: ldc)
+        } else {
+            BLAS.pgemm(transA: true, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, beta: 1, c: c, ldc: ldc)
+        }
+    }
+
+    func addColumnSums(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, into out: UnsafeMutablePointer<Float>) {
+        BLAS.columnSums(x, rows: rows, cols: cols, ones: ones!, into: out)
+    }
+
+    func product(m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Float>, lda: Int, b: UnsafeMutablePointer<Float>, ldb: Int,
+                 c: UnsafeMutablePointer<Float>, ldc: Int) {
+        BLAS.pgemm(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
     }
 }
