@@ -100,18 +100,7 @@ struct Sample: ParsableCommand {
             try MemoryEstimate.check(MemoryEstimate.product([count, length + prime.utf8.count + 64, 8]),
                                      what: "keeping \(count) distinct samples of up to \(length) characters")
         }
-        var categoryIndex: Int32? = nil
-        if let category {
-            guard let names = cp.info.categoryNames else {
-                throw CharRNNError.invalidOption("this model was not trained with categories; drop --category")
-            }
-            guard let i = names.firstIndex(of: category) else {
-                throw CharRNNError.invalidOption("unknown category '\(category)'; the model knows: \(names.joined(separator: ", "))")
-            }
-            categoryIndex = Int32(i)
-        } else if let names = cp.info.categoryNames {
-            throw CharRNNError.invalidOption("this model generates by category: give --category (one of \(names.joined(separator: ", ")))")
-        }
+        let categoryIndex = try TextGenerator.categoryIndex(category, of: cp.info.categoryNames, option: "--category")
         if adapt { try adaptToPrime(cp) }
         if let beams = beam {
             guard beams >= 1 else { throw CharRNNError.invalidOption("--beam must be at least 1 (got \(beams))") }

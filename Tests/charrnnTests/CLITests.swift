@@ -26,9 +26,16 @@ class CLITestCase: XCTestCase {
 
     @discardableResult
     func charrnn(_ args: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> Run {
+        try run(Self.binary, args, stdin: stdin, environment: environment)
+    }
+
+    /// Runs a built program of this package (`charrnn`, or another beside it) in `directory` (nil: here).
+    func run(_ program: URL, _ args: [String] = [], in directory: String? = nil, stdin: String? = nil,
+             environment: [String: String] = [:]) throws -> Run {
         let p = Process()
-        p.executableURL = Self.binary
+        p.executableURL = program
         p.arguments = args
+        if let directory { p.currentDirectoryURL = URL(fileURLWithPath: directory) }
         p.environment = Self.environment(environment)
         let out = Pipe(), err = Pipe(), inp = Pipe()
         p.standardOutput = out

@@ -25,26 +25,17 @@ final class SwiftExampleTests: CLITestCase {
                                    "--sample-length", "0"])
         XCTAssertEqual(trained.status, 0, trained.stderr)
 
-        let p = Process()
-        p.executableURL = Self.binary.deletingLastPathComponent().appendingPathComponent("from-swift")
-        p.currentDirectoryURL = URL(fileURLWithPath: dir)
-        p.environment = Self.environment([:])
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        try p.run()
-        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        XCTAssertEqual(p.terminationStatus, 0, String(decoding: e, as: UTF8.self))
+        let example = try run(Self.binary.deletingLastPathComponent().appendingPathComponent("from-swift"), in: dir)
+        XCTAssertEqual(example.status, 0, example.stderr)
 
-        let lines = String(decoding: o, as: UTF8.self).components(separatedBy: "\n")
+        let lines = example.stdout.components(separatedBy: "\n")
         let scoreLine = try XCTUnwrap(lines.last { !$0.isEmpty })
         let bits = try XCTUnwrap(Double(scoreLine.replacingOccurrences(of: " bits per character", with: "")), scoreLine)
         XCTAssertTrue(scoreLine.hasSuffix(" bits per character"))
         // 30 steps of this text: far better than a guess among its characters, far from perfect.
         XCTAssertGreaterThan(bits, 0.1)
         XCTAssertLessThan(bits, 4.5)
-        let continuation = String(decoding: o, as: UTF8.self).dropLast(scoreLine.count + 2)
+        let continuation = example.stdout.dropLast(scoreLine.count + 2)
         XCTAssertEqual(continuation.unicodeScalars.count, 200, "the program prints 200 generated characters, then its score")
     }
 }

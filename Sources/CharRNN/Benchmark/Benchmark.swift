@@ -128,7 +128,7 @@ package enum Benchmark {
             return BenchmarkResult(config: c, charactersPerSecond: cps, millisecondsPerStep: 1000 * dt / Double(n),
                                    gflops: cps * Double(3 * config.forwardFlopsPerCharacter) / 1e9,
                                    peakRSSBytes: peakResidentBytes(), finalLoss: loss,
-                                   activationBytes: 4 * activationFloats(config, T: T, B: B),
+                                   activationBytes: 4 * (MemoryEstimate.activationFloats(config, T: T, B: B) ?? 0),
                                    phaseMilliseconds: phaseMilliseconds)
         case .sample:
             let B = c.batch
@@ -195,7 +195,7 @@ package enum Benchmark {
         var result = BenchmarkResult(config: c, charactersPerSecond: cps, millisecondsPerStep: 1000 * dt / Double(n),
                                      gflops: cps * Double(3 * config.forwardFlopsPerCharacter) / 1e9,
                                      peakRSSBytes: peakResidentBytes(), finalLoss: loss,
-                                     activationBytes: 4 * activationFloats(config, T: T, B: B), peakDeviceBytes: device.peakAllocatedBytes)
+                                     activationBytes: 4 * (MemoryEstimate.activationFloats(config, T: T, B: B) ?? 0), peakDeviceBytes: device.peakAllocatedBytes)
         if let operations {
             let steps = Double(n)
             result.phaseMilliseconds = try StepPhases.stop().mapValues { 1000 * $0 / steps }
@@ -271,10 +271,5 @@ package enum Benchmark {
         product()
         let (count, dt) = timed(seconds: seconds, minSteps: 3, product)
         return Double(count) * 2 * Double(n * n * n) / dt / 1e9
-    }
-
-    /// Activations a training step keeps for backward (floats): the memory check's estimate.
-    package static func activationFloats(_ c: ModelConfig, T: Int, B: Int) -> Int {
-        MemoryEstimate.activationFloats(c, T: T, B: B) ?? 0
     }
 }

@@ -187,8 +187,7 @@ package final class DeviceModel {
         }
         let embedDrop = training && regularization.embedDropout > 0 && config.embed > 0
         if embedDrop {
-            try graph.drawMask(embedMask.pointer, count: V, p: regularization.embedDropout, period: V,
-                               seed: MaskSeeds.embeddingSlot(layers: config.layers))
+            try graph.drawEmbeddingMask(embedMask.pointer, vocabulary: V, p: regularization.embedDropout, layers: config.layers)
         }
 
         // The input rows [T*B, I]: embedding rows, or one-hot rows from the identity, then (a conditional

@@ -164,13 +164,6 @@ package final class CharRNNModel {
 
     package func hiddenState(batch: Int) -> HiddenState { HiddenState(config: config, batch: batch) }
 
-    /// Embedding dropout: a factor per character, 0 (dropped for this minibatch) or 1/(1-p).
-    private func drawEmbedMask(_ seeds: MaskSeeds) -> UnsafeMutablePointer<Float> {
-        embedMask.reserve(config.vocabSize)
-        DropoutMask.draw(embedMask.pointer, count: config.vocabSize, p: regularization.embedDropout, seed: seeds.embedding)
-        return embedMask.pointer
-    }
-
     @inline(__always)
     static func scale(_ x: UnsafeMutablePointer<Float>, _ n: Int, by f: Float) {
         if f != 1 { for k in 0..<n { x[k] *= f } }
@@ -199,7 +192,12 @@ package final class CharRNNModel {
             p = dropConnected.pointer
         }
         lastParameters = p
-        lastEmbedMask = training && regularization.embedDropout > 0 && E > 0 ? drawEmbedMask(seeds!) : nil
+        lastEmbedMask = nil
+        if training && regularization.embedDropout > 0 && E > 0 {
+            embedMask.reserve(V)
+            graph.drawEmbeddingMask(embedMask.pointer, vocabulary: V, p: regularization.embedDropout, layers: config.layers)
+            lastEmbedMask = embedMask.pointer
+        }
         let em = lastEmbedMask
         logits.reserve(rows * V)
         var input: LayerInput

@@ -37,7 +37,6 @@ package enum DropoutMask {
 struct MaskSeeds {
     /// 2L + 1 words in that order; 0 where a mask is off.
     let words: [UInt64]
-    private let layers: Int
 
     /// nil when nothing drops (and nothing is drawn).
     init?(config: ModelConfig, regularization: CharRNNModel.Regularization, rng: inout RandomGenerator) {
@@ -57,12 +56,7 @@ struct MaskSeeds {
         }
         guard drawn else { return nil }
         self.words = words
-        layers = L
     }
-
-    func weightDrop(layer l: Int) -> UInt64 { words[Self.weightDropSlot(layer: l)] }
-    var embedding: UInt64 { words[Self.embeddingSlot(layers: layers)] }
-    func dropout(layer l: Int) -> UInt64 { words[Self.dropoutSlot(layer: l, layers: layers)] }
 
     /// Where each seed sits in `words` (the GPU reads them from device memory there).
     static func weightDropSlot(layer l: Int) -> Int { l }

@@ -49,6 +49,11 @@ extension GraphOperations {
         }
     }
 
+    /// Embedding dropout: a factor per character of the V, 0 (dropped for this minibatch) or 1/(1-p).
+    func drawEmbeddingMask(_ mask: Values, vocabulary V: Int, p: Double, layers: Int) throws(Failure) {
+        try drawMask(mask, count: V, p: p, period: V, seed: MaskSeeds.embeddingSlot(layers: layers))
+    }
+
     /// Dropout after layer `l` of `layers`, in training: `dropped` = out times a fresh mask, one per
     /// stream repeated at every step (B*H values) when variational ("locked" dropout).
     func dropout(_ out: Values, mask: Values, into dropped: Values, count: Int, p: Double, period: Int,

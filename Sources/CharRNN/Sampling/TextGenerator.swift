@@ -43,26 +43,24 @@ public final class TextGenerator {
         }
     }
 
-    /// The text a sample visibly begins with: the prime, or with none the start character the model is
-    /// fed (Sampler.opening).
-    public func opening(prime: String) -> String {
-        Sampler.opening(prime: prime, startCharacter: startCharacter, namesMode: namesMode)
-    }
-
     /// The index of `category` for a model trained by category (which needs one); nil for another model
     /// (which takes none).
     public func categoryIndex(_ category: String?) throws -> Int32? {
         try Self.categoryIndex(category, of: categoryNames)
     }
 
-    /// The same for any model whose categories (nil: none) are `names`: the server's batch asks too.
-    static func categoryIndex(_ category: String?, of names: [String]?) throws -> Int32? {
+    /// The same for any model whose categories (nil: none) are `names`: the server's batch and the CLI
+    /// ask too. `option`, where given, is how the caller's user names the category (the CLI's
+    /// "--category") in the messages.
+    package static func categoryIndex(_ category: String?, of names: [String]?, option: String? = nil) throws -> Int32? {
         guard let names else {
-            guard category == nil else { throw CharRNNError.invalidOption("this model was not trained with categories; drop the category") }
+            guard category == nil else {
+                throw CharRNNError.invalidOption("this model was not trained with categories; drop \(option ?? "the category")")
+            }
             return nil
         }
         guard let category else {
-            throw CharRNNError.invalidOption("this model generates by category: give a category (one of \(names.joined(separator: ", ")))")
+            throw CharRNNError.invalidOption("this model generates by category: give \(option ?? "a category") (one of \(names.joined(separator: ", ")))")
         }
         guard let i = names.firstIndex(of: category) else {
             throw CharRNNError.invalidOption("unknown category '\(category)'; the model knows: \(names.joined(separator: ", "))")
