@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """Writes each CUDA kernel's typed Swift launcher next to its source.
 
-Every file in Sources/CharRNN/CUDA/Kernels/ that holds kernels (`extern "C" __global__ void name(...)`
-in a KernelSource's code) ends in a part this script writes from those signatures: one method of
+Every file of Sources/CharRNN that holds kernels (`extern "C" __global__ void name(...)` in a
+KernelSource's code: CUDA/Kernels/ and each cell's file in Cells/) ends in a part this script writes from those signatures: one method of
 `ComputeDevice` a kernel, whose parameters are the kernel's, in its order and with Swift types of the
 same width (int: Int as a 32-bit argument, long: Int as 64 bits, float: Float, unsigned long long:
 UInt64, any pointer: DevicePointer?). A call site therefore cannot pass a wrong argument list: the
 compiler refuses it. `--check` changes nothing and fails when a file's launchers are not the ones its
-kernels give, or when code outside Kernels/ launches a kernel by its name (scripts/test.sh runs it).
+kernels give, or when code in a file without kernels launches one by its name (scripts/test.sh runs it).
 
 Usage: scripts/kernel-launchers.py [--check]
 """
@@ -16,7 +16,7 @@ import re
 import sys
 
 SOURCES = pathlib.Path(__file__).resolve().parent.parent / "Sources"
-KERNELS = SOURCES / "CharRNN/CUDA/Kernels"
+LIBRARY = SOURCES / "CharRNN"
 MARK = "// MARK: Launchers, written by scripts/kernel-launchers.py from the kernels above: do not edit"
 SIGNATURE = re.compile(r'extern "C" __global__ void (\w+)\(([^)]*)\)')
 SCALARS = {  # C type: (Swift type, KernelArgument case)
@@ -81,7 +81,8 @@ def main():
     if sys.argv[1:] and not check:
         sys.exit(__doc__.strip().splitlines()[-1])
     stale = []
-    for path in sorted(KERNELS.glob("*.swift")):
+    holders = [path for path in sorted(LIBRARY.rglob("*.swift")) if SIGNATURE.search(path.read_text())]
+    for path in holders:
         text = path.read_text()
         want = expected(text)
         if want == text:
@@ -90,7 +91,7 @@ def main():
         if not check:
             path.write_text(want)
     by_name = [f"{path.relative_to(SOURCES)}:{number}"
-               for path in sorted(SOURCES.rglob("*.swift")) if KERNELS not in path.parents
+               for path in sorted(SOURCES.rglob("*.swift")) if path not in holders
                for number, line in enumerate(path.read_text().splitlines(), 1) if re.search(r'\blaunch\("', line)]
     if by_name:
         sys.exit(f"kernel-launchers: {', '.join(by_name)} launch a kernel by its name; call its launcher instead")

@@ -44,3 +44,18 @@ struct DeviceGraphOperations: GraphOperations {
         try device.gemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: c, ldc: ldc)
     }
 }
+
+extension DeviceRecurrentLayer: GraphLayer {
+    static func rows(_ values: DevicePointer) -> DeviceLayerInput { .rows(values) }
+
+    /// Outside training, a step (T = 1) keeps nothing for a backward (see forward).
+    func run(_ input: DeviceLayerInput, T: Int, B: Int, params: DevicePointer, state: DevicePointer, training: Bool) throws -> DevicePointer {
+        try forward(input, T: T, B: B, params: params, state: state, keepForBackward: training)
+    }
+
+    func runBackward(_ input: DeviceLayerInput, T: Int, B: Int, params: DevicePointer, grads: DevicePointer, dOutput: DevicePointer,
+                     needInputGradient: Bool) throws -> DevicePointer? {
+        guard case .rows(let x) = input else { preconditionFailure("a training forward reads layer 0's input as rows") }
+        return try backward(x, T: T, B: B, params: params, grads: grads, dOutput: dOutput, needInputGradient: needInputGradient)
+    }
+}

@@ -43,6 +43,8 @@ package final class DeviceModel {
     private let seeds: DeviceBuffer
     private var last = (T: 0, B: 0, dropping: false, weightDrop: false, embedDrop: false)
     private var top: DevicePointer?
+    /// Each layer's input in the last forward, for its backward.
+    private var layerInputs: [DeviceLayerInput] = []
     private var lastIds: [Int32] = []
 
     package init(config: ModelConfig, device: ComputeDevice) throws {
@@ -219,30 +221,21 @@ package final class DeviceModel {
         last = (T, B, training && config.dropout > 0, weightDrop, embedDrop)
     }
 
-    /// queueForward's recurrent layers, with dropout after each in training, and the decoder.
+    /// queueForward's recurrent layers, with dropout after each in training (ModelGraph), and the decoder.
     private func queueLayersAndDecoder(_ first: DeviceLayerInput, T: Int, B: Int, params p: DevicePointer, state: DeviceHiddenState,
                                        training: Bool) throws {
         let rows = T * B, H = config.hidden, V = config.vocabSize
         let dropping = training && config.dropout > 0
-        var input = embedded.pointer
-        StepPhases.mark(.recurrentForward)
-        for (l, layer) in layers.enumerated() {
-            var out = try layer.forward(l == 0 ? first : .rows(input), T: T, B: B, params: p, state: state.blocks[l].pointer,
-                                        keepForBackward: training)
-            if dropping {
-                let n = rows * H
-                try masks[l].reserve(n)
-                try dropped[l].reserve(n)
-                try graph.dropout(out, mask: masks[l].pointer, into: dropped[l].pointer, count: n, p: config.dropout,
-                                  period: regularization.variational ? B * H : n, layer: l, layers: config.layers)
-                out = dropped[l].pointer
-            }
-            input = out
-        }
-        top = input
+        if dropping { for l in 0..<config.layers { try masks[l].reserve(rows * H); try dropped[l].reserve(rows * H) } }
+        let dropout = dropping ? LayerDropout(p: config.dropout, variational: regularization.variational, masks: masks.map(\.pointer),
+                                              dropped: dropped.map(\.pointer)) : nil
+        let out: DevicePointer
+        (out, layerInputs) = try graph.layers(layers, first: first, T: T, B: B, hidden: H, params: p, states: state.blocks.map(\.pointer),
+                                              training: training, dropout: dropout)
+        top = out
         StepPhases.mark(.decoder)
         try logits.reserve(rows * V)
-        try graph.decode(input, rows: rows, parameters: p, layout: layout, hidden: H, vocabulary: V, into: logits.pointer)
+        try graph.decode(out, rows: rows, parameters: p, layout: layout, hidden: H, vocabulary: V, into: logits.pointer)
     }
 
     /// Streams up to which a step of inference is one launch per layer and one for the decoder
@@ -361,28 +354,15 @@ package final class DeviceModel {
         try dTop.reserve(rows * H)
         try graph.decoderBackward(logits.pointer, top: top!, rows: rows, parameters: p, gradients: g, layout: layout, hidden: H,
                                   vocabulary: V, into: dTop.pointer)
-        var dOut = dTop.pointer
-        var input = embedded.pointer
-        var inputs = [input]
-        for l in 0..<(layers.count - 1) {
-            input = last.dropping ? dropped[l].pointer : layers[l].hiddens.pointer.advanced(byFloats: B * H)
-            inputs.append(input)
-        }
-        for l in stride(from: layers.count - 1, through: 0, by: -1) {
-            StepPhases.mark(.recurrentBackward)
-            if last.dropping { try graph.multiply(dOut, by: masks[l].pointer, into: dOut, count: rows * H) }
-            let needInput = l > 0 || E > 0
-            if let dIn = try layers[l].backward(inputs[l], T: T, B: B, params: p, grads: g, dOutput: dOut,
-                                                needInputGradient: needInput) {
-                dOut = dIn
-            }
-        }
+        let dFirst = try graph.layersBackward(layers, inputs: layerInputs, dTop: dTop.pointer, T: T, B: B, hidden: H, params: p,
+                                              gradients: g, dropoutMasks: last.dropping ? masks.map(\.pointer) : nil,
+                                              firstInputGradient: E > 0)
         StepPhases.mark(.weightGradients)
         if last.weightDrop { try graph.maskWeightDropGradients(g, masks: weightMasks.map(\.pointer), layout: layout) }
         StepPhases.mark(.input)
         if E > 0 {
             if !indexUploaded { try index.upload(ids: lastIds) }
-            try index.embeddingBackward(E: E, d: dOut, ldd: config.inputSize(layer: 0), keep: last.embedDrop ? embedMask.pointer : nil,
+            try index.embeddingBackward(E: E, d: dFirst!, ldd: config.inputSize(layer: 0), keep: last.embedDrop ? embedMask.pointer : nil,
                                         into: g.advanced(byFloats: layout.offset("embedding.weight")))
         }
     }

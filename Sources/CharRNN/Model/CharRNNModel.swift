@@ -200,7 +200,7 @@ package final class CharRNNModel {
         }
         let em = lastEmbedMask
         logits.reserve(rows * V)
-        var input: LayerInput
+        let input: LayerInput
         let C = config.categories
         if C > 0 {
             // [character (embedded or one-hot) | category one-hot] per row; the category is stream b's.
@@ -238,23 +238,13 @@ package final class CharRNNModel {
         } else {
             input = .oneHot(inputs)
         }
-        layerInputs.removeAll(keepingCapacity: true)
-        StepPhases.mark(.recurrentForward)
         let dropping = training && config.dropout > 0
-        var out: UnsafeMutablePointer<Float>! = nil
-        for (l, layer) in layers.enumerated() {
-            layerInputs.append(input)
-            out = layer.forward(input, T: T, B: B, params: p, state: state.blocks[l].pointer)
-            if dropping {
-                let n = rows * H
-                masks[l].reserve(n)
-                dropped[l].reserve(n)
-                graph.dropout(out, mask: masks[l].pointer, into: dropped[l].pointer, count: n, p: config.dropout,
-                              period: regularization.variational ? B * H : n, layer: l, layers: config.layers)
-                out = dropped[l].pointer
-            }
-            input = .dense(out)
-        }
+        if dropping { for l in 0..<config.layers { masks[l].reserve(rows * H); dropped[l].reserve(rows * H) } }
+        let dropout = dropping ? LayerDropout(p: config.dropout, variational: regularization.variational, masks: masks.map(\.pointer),
+                                              dropped: dropped.map(\.pointer)) : nil
+        let out: UnsafeMutablePointer<Float>
+        (out, layerInputs) = graph.layers(layers, first: input, T: T, B: B, hidden: H, params: p, states: state.blocks.map(\.pointer),
+                                          training: training, dropout: dropout)
         top = out
         StepPhases.mark(.decoder)
         let lg = logits.pointer
@@ -320,17 +310,10 @@ package final class CharRNNModel {
         let graph = CPUGraphOperations(seeds: nil, weightGradients: weightGradients, ones: ones.pointer)
         graph.decoderBackward(logits.pointer, top: top!, rows: rows, parameters: p, gradients: g, layout: layout, hidden: H,
                               vocabulary: V, into: dTop.pointer)
-        var dOut = dTop.pointer
         var folded = false
         if case .projected = layerInputs[0] { folded = true }
-        for l in stride(from: layers.count - 1, through: 0, by: -1) {
-            StepPhases.mark(.recurrentBackward)
-            if lastShape.training { graph.multiply(dOut, by: masks[l].pointer, into: dOut, count: rows * H) }
-            let needInput = l > 0 || (E > 0 && !folded)
-            let dIn = layers[l].backward(layerInputs[l], T: T, B: B, params: p, grads: g, dOutput: dOut,
-                                         needInputGradient: needInput)
-            if let dIn { dOut = dIn }
-        }
+        let dFirst = graph.layersBackward(layers, inputs: layerInputs, dTop: dTop.pointer, T: T, B: B, hidden: H, params: p, gradients: g,
+                                          dropoutMasks: lastShape.training ? masks.map(\.pointer) : nil, firstInputGradient: E > 0 && !folded)
         StepPhases.mark(.weightGradients)
         if p != parameters.pointer { graph.maskWeightDropGradients(g, masks: weightMasks.map(\.pointer), layout: layout) }
         StepPhases.mark(.input)
@@ -344,7 +327,7 @@ package final class CharRNNModel {
             BLAS.pgemm(m: V, n: E, k: gh, a: dTable, lda: gh, b: p + wih, ldb: E, beta: 1, c: g + emb, ldc: E)
         } else if E > 0 {
             // Rows with the same id add into the same table row: parts own disjoint columns instead.
-            let table = g + layout.offset("embedding.weight"), d = dOut, I = config.inputSize(layer: 0)
+            let table = g + layout.offset("embedding.weight"), d = dFirst!, I = config.inputSize(layer: 0)
             let parts = Parallel.parts(floats: rows * E)
             Parallel.run(parts) { p in
                 let cols = Parallel.range(part: p, of: parts, total: E)

@@ -1,10 +1,11 @@
-/// The steps of the model graph that both devices take alike, written once over the few operations
-/// they need: AWD-LSTM's weight drop and its gradient, dropout after a layer (and its backward), and
-/// the decoder's forward and backward. CharRNNModel runs them with CPUGraphOperations (pointers, BLAS, the C
-/// kernels), DeviceModel with DeviceGraphOperations (device pointers, cuBLAS, the CUDA kernels).
-/// What differs between the devices stays with each model: how layer 0's input is built (the CPU folds
-/// the embedding into a table, a GPU gathers rows), a GPU's fused inference step, the CPU's packed
-/// decoder for small steps, and the embedding's gradient.
+/// The model graph, written once over the few operations the devices need: AWD-LSTM's weight drop and
+/// its gradient, the recurrent layers with dropout after each (and their backward), and the decoder's
+/// forward and backward. CharRNNModel runs it with CPUGraphOperations (pointers, BLAS, the C kernels)
+/// and its RecurrentLayers, DeviceModel with DeviceGraphOperations (device pointers, cuBLAS, the CUDA
+/// kernels) and its DeviceRecurrentLayers.
+/// What differs between the devices stays with each model, as a speed-up of one of them: how layer 0's
+/// input is built (the CPU folds the embedding into a table, a GPU gathers rows), a GPU's fused
+/// inference step, the CPU's packed decoder for small steps, and the embedding's gradient.
 protocol GraphOperations {
     associatedtype Values
     /// What an operation can throw: Never on the CPU, so the shared steps need no `try` there.
@@ -78,6 +79,89 @@ extension GraphOperations {
         try addWeightGradient(m: V, n: H, k: rows, a: dLogits, lda: V, b: top, ldb: H, c: advanced(g, byFloats: weight), ldc: H)
         try addColumnSums(dLogits, rows: rows, cols: V, into: advanced(g, byFloats: layout.offset("decoder.bias")))
         try product(m: rows, n: H, k: V, a: dLogits, lda: V, b: advanced(p, byFloats: weight), ldb: H, c: dTop, ldc: H)
+    }
+}
+
+/// A recurrent layer as the graph runs it: the CPU's RecurrentLayer, a GPU's DeviceRecurrentLayer.
+protocol GraphLayer: AnyObject {
+    associatedtype Values
+    /// What the layer reads: dense rows, or layer 0's device-specific forms (LayerInput, DeviceLayerInput).
+    associatedtype Input
+    associatedtype Failure: Error
+    static func rows(_ values: Values) -> Input
+    /// T steps of B streams from `state` (overwritten with the last step's); returns the outputs [T*B, H].
+    func run(_ input: Input, T: Int, B: Int, params: Values, state: Values, training: Bool) throws(Failure) -> Values
+    /// Backward through the last run from dOutput [T*B, H]: the weight gradients added into `grads` and,
+    /// when asked, dInput [T*B, I] returned.
+    func runBackward(_ input: Input, T: Int, B: Int, params: Values, grads: Values, dOutput: Values,
+                     needInputGradient: Bool) throws(Failure) -> Values?
+}
+
+/// Dropout after each layer, in training: per layer a mask and the dropped output, reserved for T*B*H.
+struct LayerDropout<Values> {
+    let p: Double
+    /// One mask per sequence, repeated at every step ("locked" dropout), instead of one per value.
+    let variational: Bool
+    let masks: [Values]
+    let dropped: [Values]
+}
+
+extension GraphOperations {
+    /// The recurrent layers (hidden size H) over T steps of B streams, from layer 0's input `first`;
+    /// each layer's output, after dropout in training, is the next one's input. Returns the top's output
+    /// and each layer's input, which `layersBackward` reads.
+    func layers<Layer: GraphLayer>(_ layers: [Layer], first: Layer.Input, T: Int, B: Int, hidden H: Int, params p: Values,
+                                   states: [Values], training: Bool, dropout: LayerDropout<Values>?)
+    throws(Failure) -> (top: Values, inputs: [Layer.Input]) where Layer.Values == Values, Layer.Failure == Failure {
+        StepPhases.mark(.recurrentForward)
+        let n = T * B * H
+        var input = first, inputs: [Layer.Input] = [], out: Values? = nil
+        for (l, layer) in layers.enumerated() {
+            inputs.append(input)
+            var o = try layer.run(input, T: T, B: B, params: p, state: states[l], training: training)
+            if let dropout {
+                try self.dropout(o, mask: dropout.masks[l], into: dropout.dropped[l], count: n, p: dropout.p,
+                                 period: dropout.variational ? B * H : n, layer: l, layers: layers.count)
+                o = dropout.dropped[l]
+            }
+            out = o
+            input = Layer.rows(o)
+        }
+        return (out!, inputs)
+    }
+
+    /// Backward through `layers` from dL/d(top output) `dTop` [T*B, H], top layer first: through each
+    /// layer's dropout, then the layer. Returns dL/d(layer 0's input) when `firstInputGradient` (the
+    /// embedding's rows need it), else nil.
+    func layersBackward<Layer: GraphLayer>(_ layers: [Layer], inputs: [Layer.Input], dTop: Values, T: Int, B: Int, hidden H: Int,
+                                           params p: Values, gradients g: Values, dropoutMasks: [Values]?,
+                                           firstInputGradient: Bool) throws(Failure) -> Values?
+    where Layer.Values == Values, Layer.Failure == Failure {
+        var dOut = dTop
+        for l in stride(from: layers.count - 1, through: 0, by: -1) {
+            StepPhases.mark(.recurrentBackward)
+            if let dropoutMasks { try multiply(dOut, by: dropoutMasks[l], into: dOut, count: T * B * H) }
+            let dIn = try layers[l].runBackward(inputs[l], T: T, B: B, params: p, grads: g, dOutput: dOut,
+                                                needInputGradient: l > 0 || firstInputGradient)
+            if l == 0 { return dIn }
+            dOut = dIn!
+        }
+        return nil
+    }
+}
+
+extension RecurrentLayer: GraphLayer {
+    typealias Failure = Never
+    static func rows(_ values: UnsafeMutablePointer<Float>) -> LayerInput { .dense(values) }
+
+    func run(_ input: LayerInput, T: Int, B: Int, params: UnsafeMutablePointer<Float>, state: UnsafeMutablePointer<Float>,
+             training: Bool) -> UnsafeMutablePointer<Float> {
+        forward(input, T: T, B: B, params: params, state: state)
+    }
+
+    func runBackward(_ input: LayerInput, T: Int, B: Int, params: UnsafeMutablePointer<Float>, grads: UnsafeMutablePointer<Float>,
+                     dOutput: UnsafeMutablePointer<Float>, needInputGradient: Bool) -> UnsafeMutablePointer<Float>? {
+        backward(input, T: T, B: B, params: params, grads: grads, dOutput: dOutput, needInputGradient: needInputGradient)
     }
 }
 

@@ -50,7 +50,7 @@ package struct KernelSource: Sendable {
     """
 
     /// Every part, in the order they are concatenated into one module: the step kernels' helpers first
-    /// (each cell's fused step uses them), then each cell's part (Layers/Cells.swift), then the rest.
+    /// (each cell's fused step uses them), then each cell's part (Cells/Cells.swift), then the rest.
     package static let all: [KernelSource] = [.step] + CellKind.allCases.map(\.kernels).reduce(into: []) { cells, part in
         if !cells.contains(where: { $0.name == part.name }) { cells.append(part) }
     } + [.embedding, .loss, .dropout, .reduction, .clipping, .optimizers, .elementwise, .sampling, .sequence]

@@ -6,7 +6,7 @@ enum DeviceLayerInput {
     case folded(ids: DevicePointer, table: DevicePointer)
 }
 
-/// A recurrent layer on a ComputeDevice, the twin of Layers/RecurrentLayer.swift: the fused weights
+/// A recurrent layer on a ComputeDevice, the twin of RecurrentLayer.swift: the fused weights
 /// W_ih [G*H, I], W_hh [G*H, H], b_ih, b_hh [G*H] at the same offsets of the same flat layout; the input
 /// projection of all T steps as one product, one product and one cell kernel per step, and the weight
 /// gradients of all steps as one product each.

@@ -1,8 +1,8 @@
 /// The one place a recurrent cell is registered. A cell is this enum's case with its properties and
-/// the three switches below (its CPU layer, its GPU layer, its CUDA source), its CPU layer
-/// (Layers/<Cell>Layer.swift), its C kernels (Sources/CCharRNNKernels/, with their declarations in
-/// include/charrnn_kernels.h) and its CUDA file (CUDA/Kernels/<Cell>Kernels.swift: the kernels, the
-/// fused inference step, the GPU layer, the launchers): five files.
+/// the three switches below (its CPU layer, its GPU layer, its CUDA source); its own file, Cells/<Cell>.swift
+/// (the CPU layer, then the CUDA kernels with the fused inference step, the GPU layer and the launchers);
+/// and its C kernels (a source file in Sources/CCharRNNKernels/ and their declarations in
+/// include/charrnn_kernels.h): four files.
 
 /// The recurrent cell, named as in PyTorch (nn.LSTM, nn.GRU, nn.RNN with nonlinearity tanh or relu).
 public enum CellKind: String, Codable, Sendable, CaseIterable {
