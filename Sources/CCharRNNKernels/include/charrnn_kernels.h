@@ -82,13 +82,12 @@ void crn_dynamic_update(size_t n, float *p, const float *g, const float *p0, con
 void crn_add_squares(size_t n, float *sum, const float *g);
 
 // The optimizers' updates of n parameters p from their gradients g, with their moments m (and v), as
-// Optimizers/Optimizer.swift describes. Adam's step_size is lr / (1 - beta1^t) and bias2_root
-// sqrt(1 - beta2^t); shrink is AdamW's 1 - lr * weight_decay (1 for Adam).
-void crn_sgd_update(size_t n, float *p, const float *g, float *m, float lr, float momentum, int first_step);
-void crn_adam_update(size_t n, float *p, const float *g, float *m, float *v, float beta1, float beta2,
-                     float step_size, float bias2_root, float eps, float shrink);
-void crn_rmsprop_update(size_t n, float *p, const float *g, float *m, float lr, float alpha, float eps);
-void crn_adagrad_update(size_t n, float *p, const float *g, float *m, float lr, float eps);
+// Optimizers/<Rule>.swift describes; s holds the update's scalars (UpdateScalars, as in optimizer.c).
+void crn_sgd_update(size_t n, float *p, const float *g, const float *s);
+void crn_sgd_momentum_update(size_t n, float *p, const float *g, float *m, const float *s, float mu);
+void crn_adam_update(size_t n, float *p, const float *g, float *m, float *v, float b1, float b2, float eps, const float *s);
+void crn_rmsprop_update(size_t n, float *p, const float *g, float *m, const float *s, float alpha, float eps);
+void crn_adagrad_update(size_t n, float *p, const float *g, float *m, const float *s, float eps);
 
 // Ctrl-C: after crn_install_interrupt_handler, the first SIGINT/SIGTERM sets a flag instead of
 // killing the process, so training can save a checkpoint; a second one exits at once.

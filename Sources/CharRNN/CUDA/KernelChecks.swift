@@ -297,20 +297,16 @@ package enum KernelChecks {
             let params = FloatBuffer(random(n)), cpu = Optimizer(kind: kind, count: n)
             cpu.momentum = momentum
             let pP = try put(params.array), pM = try put([Float](repeating: 0, count: n)), pV = try put([Float](repeating: 0, count: n))
-            let update = OptimizerUpdate(optimizer: cpu)
+            let rule = kind.rule.init(cpu), scalars = UpdateScalars(cpu)
             for step in 1...3 {
                 let grads = FloatBuffer(random(n))
                 let pG = try put(grads.array)
                 let lr: Float = 0.01 * Float(step)
-                let pS = try put(update.scalars(step: step, learningRate: lr))
-                try update.queue(on: device, count: n, parameters: pP, gradients: pG, first: pM, second: pV, scalars: pS)
+                let pS = try put(scalars.values(step: step, learningRate: lr))
+                try rule.queue(on: device, count: n, p: pP, g: pG, m: pM, v: pV, scalars: pS)
                 cpu.update(parameters: params, gradients: grads, learningRate: lr)
             }
-            record("\(kernel(kind, momentum)) (\(kind.rawValue), 3 steps)", [(try get(pP, n), params.array), (try get(pM, n), cpu.m.array)])
-        }
-
-        func kernel(_ kind: OptimizerKind, _ momentum: Float) -> String {
-            OptimizerUpdate.kernelName(kind, momentum: momentum)
+            record("\(rule.kernelName) (\(kind.rawValue), 3 steps)", [(try get(pP, n), params.array), (try get(pM, n), cpu.m.array)])
         }
 
         mutating func elementwise() throws {

@@ -1,17 +1,27 @@
-import CCharRNNKernels
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// The update rules, each exactly as PyTorch's torch.optim defines it (default hyperparameters),
-/// over the flat parameter and gradient buffers.
+/// over the flat parameter and gradient buffers. An optimizer is registered here: its case and its rule.
 public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
     case sgd, adam, adamw, rmsprop, adagrad
 
+    /// Its rule (Optimizers/<Rule>.swift): the C kernel, its CUDA twin and the hyperparameters they take.
+    var rule: any UpdateRule.Type {
+        switch self {
+        case .sgd: return SGD.self
+        case .adam, .adamw: return Adam.self
+        case .rmsprop: return RMSProp.self
+        case .adagrad: return Adagrad.self
+        }
+    }
+
     /// Keeps a second moment (Adam and AdamW).
-    var hasSecondMoment: Bool { self == .adam || self == .adamw }
+    var hasSecondMoment: Bool { rule.keepsSecondMoment }
+
+    /// The rules' parts of the CUDA module, each once.
+    static var kernelSources: [KernelSource] {
+        allCases.map { $0.rule.kernels }.reduce(into: []) { parts, part in
+            if !parts.contains(where: { $0.name == part.name }) { parts.append(part) }
+        }
+    }
 }
 
 package final class Optimizer {
@@ -56,27 +66,13 @@ package final class Optimizer {
 
     public func update(parameters: FloatBuffer, gradients: FloatBuffer, learningRate lr: Float) {
         step += 1
-        Parallel.forRanges(count) { range in
-            self.update(range, parameters.pointer, gradients.pointer, lr)
-        }
-    }
-
-    /// The rule over one thread's range (the loops are C kernels: see optimizer.c).
-    private func update(_ range: Range<Int>, _ p: UnsafeMutablePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ lr: Float) {
-        let n = range.count, p = p + range.lowerBound, g = g + range.lowerBound, m = self.m.pointer + range.lowerBound
-        switch kind {
-        case .sgd:
-            crn_sgd_update(n, p, g, m, lr, momentum, step == 1 ? 1 : 0)
-        case .adam, .adamw:
-            // AdamW: decoupled, the weights shrink by lr * weight_decay before the Adam step.
-            let shrink: Float = kind == .adamw ? 1 - lr * weightDecay : 1
-            let bc1 = 1 - powf(beta1, Float(step)), bc2 = 1 - powf(beta2, Float(step))
-            crn_adam_update(n, p, g, m, self.v.pointer + range.lowerBound, beta1, beta2, lr / bc1, bc2.squareRoot(),
-                            epsilon, shrink)
-        case .rmsprop:
-            crn_rmsprop_update(n, p, g, m, lr, alpha, epsilon)
-        case .adagrad:
-            crn_adagrad_update(n, p, g, m, lr, epsilon)
+        let rule = kind.rule.init(self), scalars = UpdateScalars(self).values(step: step, learningRate: lr)
+        let p = parameters.pointer, g = gradients.pointer, m = self.m.pointer, v = kind.hasSecondMoment ? self.v.pointer : nil
+        scalars.withUnsafeBufferPointer { s in
+            Parallel.forRanges(count) { r in
+                rule.update(count: r.count, p: p + r.lowerBound, g: g + r.lowerBound, m: m + r.lowerBound,
+                            v: v.map { $0 + r.lowerBound }, scalars: s.baseAddress!)
+            }
         }
     }
 }

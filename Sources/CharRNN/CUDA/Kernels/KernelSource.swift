@@ -50,10 +50,10 @@ package struct KernelSource: Sendable {
     """
 
     /// Every part, in the order they are concatenated into one module: the step kernels' helpers first
-    /// (each cell's fused step uses them), then each cell's part (Cells/Cells.swift), then the rest.
+    /// (each cell's fused step uses them), then each cell's part (Cells/Cells.swift), then the rest, with each optimizer's (OptimizerKind).
     package static let all: [KernelSource] = [.step] + CellKind.allCases.map(\.kernels).reduce(into: []) { cells, part in
         if !cells.contains(where: { $0.name == part.name }) { cells.append(part) }
-    } + [.embedding, .loss, .dropout, .reduction, .clipping, .optimizers, .elementwise, .sampling, .sequence]
+    } + [.embedding, .loss, .dropout, .reduction, .clipping] + OptimizerKind.kernelSources + [.elementwise, .sampling, .sequence]
 
     /// The module as NVRTC compiles it.
     package static var moduleSource: String { common + all.map(\.code).joined(separator: "\n") }
