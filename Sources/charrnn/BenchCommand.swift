@@ -12,8 +12,7 @@ struct Bench: ParsableCommand {
         """
     )
 
-    @Option(parsing: .unconditional, help: "Threads (default: the physical cores this process may use, from its CPU affinity and any cgroup quota).")
-    var threads = CPUCount.usable
+    @OptionGroup var threads: ThreadsOption
     @Option(parsing: .unconditional, help: "Seconds to time each configuration.")
     var seconds = 3.0
     @Option(parsing: .unconditional, help: "Run only configuration N of the table (1-based; of the --rows chosen), printing one JSON line.")
@@ -30,19 +29,21 @@ struct Bench: ParsableCommand {
     var batch: Int?
     @Flag(help: "Also time each phase of the training rows' steps (input, forward, decoder, loss, backward, weight gradients, update) and print milliseconds per step; with --threads-sweep, at each thread count. With --device cuda, also the GPU's time in each kind of operation (each product's shape, each kernel), the step launched operation by operation instead of replayed from a CUDA graph.")
     var phases = false
-    @Option(help: "cpu, or cuda / cuda:N: every row (and the large rows of the PyTorch GPU table) on a GPU, with its peak memory.")
-    var device = "cpu"
-    @Option(help: "With --device cuda, the matrix products: fp32, tf32 or bf16 (bfloat16 operands, fp32 sums).")
-    var precision = "fp32"
+    @Option(help: "cpu, or cuda / cuda:N: every row (and the large rows of the PyTorch GPU table) on a GPU, with its peak memory.",
+            transform: { try DeviceChoice(parsing: $0) })
+    var device = DeviceChoice.cpu
+    @Option(help: "With --device cuda, the matrix products: fp32, tf32 or bf16 (bfloat16 operands, fp32 sums).",
+            transform: { try Precision(parsing: $0) })
+    var precision = Precision.fp32
 
     func run() throws {
-        try BLAS.checkThreads(threads)
+        let threads = self.threads.count
         try CharRNNError.requirePositive(seconds, "--seconds")
         guard seconds <= 3600 else { throw CharRNNError.invalidOption("--seconds must be at most 3600 per configuration (got \(seconds))") }
-        let choice = try DeviceChoice(parsing: device)
+        let choice = device
         guard choice != .auto else { throw CharRNNError.invalidOption("bench takes --device cpu or cuda[:N], not auto") }
         let gpu = choice != .cpu
-        if !gpu { _ = try choice.open(precision: precision) }  // refuses tf32 and bf16 on the CPU
+        if !gpu { _ = try choice.open(precision: precision.rawValue) }  // refuses tf32 and bf16 on the CPU
         guard let recurrenceSplit = RecurrentLayer.RecurrenceSplit(rawValue: split) else {
             throw CharRNNError.invalidOption("--split must be auto, rows or tiles (got \(split))")
         }
@@ -69,7 +70,7 @@ struct Bench: ParsableCommand {
                 throw CharRNNError.invalidOption("--only must be between 1 and \(chosen.count)")
             }
             let r = try Benchmark.run(chosen[only - 1], seconds: seconds, text: ids,
-                                      device: try choice.open(precision: precision) as? CUDADevice, phases: phases)
+                                      device: try choice.open(precision: precision.rawValue) as? CUDADevice, phases: phases)
             Terminal.write(json(r) + "\n")
             return
         }
@@ -116,14 +117,13 @@ struct Bench: ParsableCommand {
 
     /// The rows on a GPU: chars/s, time per step (per character for sampling) and charrnn's peak device memory.
     private func deviceTable(_ configs: [BenchmarkConfig]) throws {
-        let choice = try DeviceChoice(parsing: device)
-        guard let opened = try choice.open(precision: precision) else { return }
+        guard let opened = try device.open(precision: precision.rawValue) else { return }
         Terminal.write("device: \(opened.name), \(precision)\n\n")
         Terminal.write(pad("config", 34) + lpad("chars/s", 11) + lpad("ms/step", 9) + lpad("GPU MB", 8) + lpad("TFLOP/s", 9)
                        + lpad("loss", 8) + "\n")
         var phaseLines: [String] = [], operationBlocks: [String] = []
         for (i, c) in configs.enumerated() where rows == "all" || c.kind.rawValue == rows {
-            guard let row = try measureRow(index: i + 1, threads: threads, name: c.name) else { continue }
+            guard let row = try measureRow(index: i + 1, threads: threads.count, name: c.name) else { continue }
             let num = row.number
             Terminal.write(pad(c.name, 34) + lpad(fmt(num("chars_per_sec"), 0), 11) + lpad(fmt(num("ms_per_step"), 3), 9)
                            + lpad(fmt(num("peak_device_mb"), 0), 8) + lpad(fmt(num("achieved_gflops") / 1000, 2), 9)
@@ -224,7 +224,7 @@ struct Bench: ParsableCommand {
         if !CommandLine.arguments[0].contains("/") {
             p.executableURL = URL(fileURLWithPath: try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
         }
-        var args = ["bench", "--only", "\(index)", "--threads", "\(threads)", "--seconds", "\(seconds)", "--device", device, "--precision", precision]
+        var args = ["bench", "--only", "\(index)", "--threads", "\(threads)", "--seconds", "\(seconds)", "--device", device.description, "--precision", precision.rawValue]
         if let text { args += ["--text", text] }
         args += ["--split", split] + (batch.map { ["--batch", "\($0)"] } ?? []) + (phases ? ["--phases"] : [])
         p.arguments = args

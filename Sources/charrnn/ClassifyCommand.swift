@@ -23,14 +23,7 @@ struct ClassifyTrain: ParsableCommand {
     var data: String
     @Option(name: [.short, .long], help: "Output folder (default: runs/<folder name>-classifier).")
     var output: String?
-    @Option(help: "Recurrent cell: lstm, gru, rnn or rnn-relu.")
-    var cell: CellKind = .gru
-    @Option(parsing: .unconditional, help: "Recurrent layers.")
-    var layers = 1
-    @Option(parsing: .unconditional, help: "Hidden size.")
-    var hidden = 256
-    @Option(parsing: .unconditional, help: "Embedding size (0: one-hot).")
-    var embed = 64
+    @OptionGroup var shape: ModelShapeOptions<ClassifierDefaults>
     @Flag(inversion: .prefixedNo, help: "Read each item in both directions and use both final states.")
     var bidirectional = true
     @Flag(inversion: .prefixedNo, help: "Fold to ASCII (drop accents and other combining marks).")
@@ -64,8 +57,7 @@ struct ClassifyTrain: ParsableCommand {
     var testFraction = 0.1
     @Option(parsing: .unconditional, help: "Seed for the split, initialisation and batch order.")
     var seed: UInt64 = 1
-    @Option(parsing: .unconditional, help: "Threads (default: the physical cores this process may use, from its CPU affinity and any cgroup quota).")
-    var threads = CPUCount.usable
+    @OptionGroup var threads: ThreadsOption
     @OptionGroup var deviceOption: DeviceOption
     @Flag(help: "Replace the classifier the output folder already holds (every member of its ensemble).")
     var overwrite = false
@@ -74,11 +66,12 @@ struct ClassifyTrain: ParsableCommand {
         let gpu = try deviceOption.device.open()
         let name = FilePath(data).lastComponent?.string ?? "data"
         var o = ClassifierOptions(dataDirectory: data, outputDirectory: output ?? "runs/\(name)-classifier")
-        o.cell = cell; o.layers = layers; o.hidden = hidden; o.embed = embed; o.bidirectional = bidirectional
+        shape.apply(to: &o)
+        o.bidirectional = bidirectional
         o.normalization = TextNormalization(foldToASCII: ascii, lowercase: lowercase)
         o.deduplicate = dedupe; o.balanceClasses = balanceClasses; o.dropout = dropout; o.priorCorrection = priorCorrection; o.batchSize = batchSize
         o.optimizer = optimizer; o.learningRate = learningRate; o.epochs = epochs; o.maxTime = maxTime; o.ensemble = ensemble
-        o.validationFraction = valFraction; o.testFraction = testFraction; o.seed = seed; o.threads = threads
+        o.validationFraction = valFraction; o.testFraction = testFraction; o.seed = seed; o.threads = threads.count
         let start = monotonicSeconds()
         var tested: ClassificationReport? = nil
         if let gpu { Terminal.write("training on \(gpu.name)\n") }
@@ -108,6 +101,15 @@ struct ClassifyTrain: ParsableCommand {
             Terminal.write("test split: accuracy \(fmt(r.accuracy, 4)), balanced accuracy \(fmt(r.balancedAccuracy, 4)) (\(r.total) items)\n")
         }
     }
+}
+
+/// A classifier's shape unless given: ClassifierOptions' defaults.
+enum ClassifierDefaults: ModelShapeDefaults {
+    private static let options = ClassifierOptions(dataDirectory: "", outputDirectory: "")
+    static var cell: CellKind { options.cell }
+    static var layers: Int { options.layers }
+    static var hidden: Int { options.hidden }
+    static var embed: Int { options.embed }
 }
 
 struct ClassifyEval: ParsableCommand {

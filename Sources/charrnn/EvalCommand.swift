@@ -19,8 +19,7 @@ struct Eval: ParsableCommand {
     var skipUnknown = false
     @Option(parsing: .unconditional, help: "Characters fed per forward pass (does not change the result).")
     var chunk = 256
-    @Option(parsing: .unconditional, help: "Threads (default: the physical cores this process may use, from its CPU affinity and any cgroup quota).")
-    var threads = CPUCount.usable
+    @OptionGroup var threads: ThreadsOption
     @OptionGroup var deviceOption: DeviceOption
     @Flag(help: "Print every predicted character's log-probability as a table (offset, character, nats, bits), to find the surprising parts of a text; the summary goes to stderr. On the CPU.")
     var perChar = false
@@ -30,7 +29,6 @@ struct Eval: ParsableCommand {
 
     func run() throws {
         guard chunk >= 1 else { throw CharRNNError.invalidOption("--chunk must be at least 1 (got \(chunk))") }
-        try BLAS.checkThreads(threads)
         let choice = deviceOption.device
         if adaptation.given && !dynamic { throw CharRNNError.invalidOption("--adapt-segment, --adapt-lr, --adapt-decay and --statistics-text set --dynamic; add it") }
         let cp = try Checkpoint.load(checkpoint)
@@ -43,7 +41,7 @@ struct Eval: ParsableCommand {
         if cp.info.names == true { return try evaluateNames(cp, choice) }
         if category != nil { throw CharRNNError.invalidOption("--category is for a model trained by category; this one reads text") }
         let text = try TextFile.read(file)
-        BLAS.setThreads(threads)
+        BLAS.setThreads(threads.count)
         var ids: [Int32]
         var skipped = 0
         if skipUnknown {
@@ -183,7 +181,7 @@ struct Eval: ParsableCommand {
             lines.append(LineBatches.Line(ids: try vocabulary.encode(text, what: file), category: category))
         }
         guard !lines.isEmpty else { throw CharRNNError.invalidOption("\(file): no names to evaluate") }
-        BLAS.setThreads(threads)
+        BLAS.setThreads(threads.count)
         let batch = 64, longest = (lines.map(\.ids.count).max() ?? 0) + 1
         let gpu = try choice.openSayingWhere()
         try MemoryEstimate.check(MemoryEstimate.inference(cp.model.config, T: longest, B: batch),

@@ -49,12 +49,10 @@ struct Serve: AsyncParsableCommand {
     var maxQueue = 1024
     @Option(help: "trace, debug, info (a line per request: method, path, status, ms, characters; never the text), notice, warning, error or critical.")
     var logLevel = "warning"
-    @Option(parsing: .unconditional, help: "Threads (default: the physical cores this process may use, from its CPU affinity and any cgroup quota).")
-    var threads = CPUCount.usable
+    @OptionGroup var threads: ThreadsOption
     @OptionGroup var deviceOption: DeviceOption
 
     func run() async throws {
-        try BLAS.checkThreads(threads)
         let gpu = try deviceOption.device.open()
         var configuration = ServerConfiguration()
         configuration.host = host
@@ -77,8 +75,8 @@ struct Serve: AsyncParsableCommand {
             throw CharRNNError.invalidOption("--log-level must be trace, debug, info, notice, warning, error or critical (got \(logLevel))")
         }
         configuration.logLevel = level
-        BLAS.setThreads(threads)
-        let on = gpu.map { "on \($0.name)" } ?? "\(threads) threads"
+        BLAS.setThreads(threads.count)
+        let on = gpu.map { "on \($0.name)" } ?? "\(threads.count) threads"
         try await ModelServer.run(checkpoints: checkpoint, configuration: configuration, device: gpu) { [host] port in
             Terminal.error("charrnn: serving on http://\(host):\(port)/ (\(on))")
         }

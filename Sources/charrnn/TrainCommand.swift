@@ -30,14 +30,7 @@ struct Train: ParsableCommand {
     @Option(help: "Fine-tune: start from this checkpoint's weights (a file or a training folder); the model's shape is its, and characters of the text it never saw get fresh rows.")
     var initFrom: String?
 
-    @Option(help: "Recurrent cell: lstm, gru, rnn (tanh) or rnn-relu (default: lstm).")
-    var cell: CellKind?
-    @Option(parsing: .unconditional, help: "Number of recurrent layers (default: 2).")
-    var layers: Int?
-    @Option(parsing: .unconditional, help: "Hidden size of each layer (default: 128).")
-    var hidden: Int?
-    @Option(parsing: .unconditional, help: "Embedding size; 0 feeds one-hot vectors instead (default: 64).")
-    var embed: Int?
+    @OptionGroup var shape: ModelShapeOptions<LanguageModelDefaults>
     @Option(parsing: .unconditional, help: "Dropout probability after each recurrent layer, during training (default: 0).")
     var dropout: Double?
     @Flag(help: "Draw the --dropout masks once per sequence and reuse them at every step (locked dropout).")
@@ -92,10 +85,7 @@ struct Train: ParsableCommand {
     var seed: UInt64?
     @Option(parsing: .unconditional, help: "Threads (default: the physical cores this process may use, from its CPU affinity and any cgroup quota; under mpirun, each rank's share of the machine's cores).")
     var threads: Int?
-    @Option(help: DefaultDevice.help("; see 'charrnn devices'. A resumed run keeps its own unless given."))
-    var device: String?
-    @Option(help: "On a GPU, the matrix products: fp32, tf32 (TensorFloat-32, about 1e-3 relative) or bf16 (bfloat16 operands, fp32 sums, about 1e-2 relative); faster on large models (default: fp32).")
-    var precision: String?
+    @OptionGroup var placement: TrainingDeviceOptions
     @Option(parsing: .unconditional, help: "Validate, print a sample and save checkpoints every N steps (default: 1000).")
     var evalEvery: Int?
     @Option(parsing: .unconditional, help: "Add a row to loss.csv every N steps (default: 10).")
@@ -108,7 +98,7 @@ struct Train: ParsableCommand {
     /// What the command line gave, nil where it gave nothing (so a resume can tell a given value from a default).
     private var choices: TrainingChoices {
         var c = TrainingChoices()
-        c.cell = cell; c.layers = layers; c.hidden = hidden; c.embed = embed; c.dropout = dropout
+        c.cell = shape.cell; c.layers = shape.layers; c.hidden = shape.hidden; c.embed = shape.embed; c.dropout = dropout
         c.variationalDropout = variationalDropout ? true : nil
         c.weightDrop = weightDrop; c.embedDropout = embedDropout
         c.seqLength = seqLength; c.batchSize = batchSize; c.batching = batching
@@ -117,7 +107,7 @@ struct Train: ParsableCommand {
         c.clipNorm = clipNorm; c.clipValue = clipValue; c.validationFraction = valFraction; c.validationLimit = valCharacters; c.seed = seed
         c.names = names ? true : nil; c.earlyStop = earlyStop
         c.maxSteps = maxSteps; c.maxEpochs = maxEpochs; c.maxTime = maxTime; c.threads = threads
-        c.device = device; c.precision = precision
+        c.device = placement.device?.description; c.precision = placement.precision?.rawValue
         c.evalEvery = evalEvery; c.logEvery = logEvery; c.sampleLength = sampleLength
         return c
     }
@@ -177,8 +167,8 @@ struct Train: ParsableCommand {
             if let initFrom {
                 let start = try FineTuning(from: initFrom)
                 let c = start.config
-                for (flag, given, kept) in [("--cell", cell?.rawValue, c.cell.rawValue), ("--layers", layers.map { "\($0)" }, "\(c.layers)"),
-                                            ("--hidden", hidden.map { "\($0)" }, "\(c.hidden)"), ("--embed", embed.map { "\($0)" }, "\(c.embed)")] {
+                for (flag, given, kept) in [("--cell", shape.cell?.rawValue, c.cell.rawValue), ("--layers", shape.layers.map { "\($0)" }, "\(c.layers)"),
+                                            ("--hidden", shape.hidden.map { "\($0)" }, "\(c.hidden)"), ("--embed", shape.embed.map { "\($0)" }, "\(c.embed)")] {
                     if let given, given != kept {
                         throw CharRNNError.invalidOption("\(flag) \(given) differs from the --init-from model's \(kept); fine-tuning keeps the model's shape")
                     }
@@ -272,6 +262,15 @@ struct Train: ParsableCommand {
     private func stem(_ path: String) -> String {
         FilePath(path).stem ?? "model"
     }
+}
+
+/// A language model's shape when none is chosen from the text: char-rnn's.
+enum LanguageModelDefaults: ModelShapeDefaults {
+    private static let options = TrainingOptions(textPath: "", outputDirectory: "")
+    static var cell: CellKind { options.cell }
+    static var layers: Int { options.layers }
+    static var hidden: Int { options.hidden }
+    static var embed: Int { options.embed }
 }
 
 /// Prints training progress: one line updated in place on a terminal, plain lines otherwise.

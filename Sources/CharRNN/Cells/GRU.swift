@@ -108,7 +108,7 @@ final class GRULayer: RecurrentLayer {
     }
 }
 
-// MARK: On a GPU: the CPU kernels' CUDA twins, the fused inference step and the layer
+// MARK: nn.GRU on a GPU
 
 extension KernelSource {
     /// nn.GRU's cell, the GPU twin of crn_gru_forward / crn_gru_backward (above).

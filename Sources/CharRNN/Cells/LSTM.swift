@@ -122,7 +122,7 @@ final class LSTMLayer: RecurrentLayer {
     }
 }
 
-// MARK: On a GPU: the CPU kernels' CUDA twins, the fused inference step and the layer
+// MARK: nn.LSTM on a GPU
 
 extension KernelSource {
     /// nn.LSTM's cell, the GPU twin of crn_lstm_forward / crn_lstm_backward (above).

@@ -82,7 +82,7 @@ final class SimpleRNNLayer: RecurrentLayer {
     }
 }
 
-// MARK: On a GPU: the CPU kernels' CUDA twins, the fused inference step and the layer
+// MARK: nn.RNN on a GPU
 
 extension KernelSource {
     /// nn.RNN's cell, the GPU twin of crn_rnn_forward / crn_rnn_backward (above).
