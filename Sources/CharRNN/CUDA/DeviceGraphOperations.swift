@@ -6,6 +6,8 @@ struct DeviceGraphOperations: GraphOperations {
     let device: ComputeDevice
     let seeds: DeviceBuffer
     let ones: DeviceOnes
+    /// For copyRows and addRows that reverse rows with strides (the classifier's): at least their size.
+    var scratch: DevicePointer? = nil
 
     func advanced(_ values: DevicePointer, byFloats count: Int) -> DevicePointer { values.advanced(byFloats: count) }
 
@@ -42,6 +44,33 @@ struct DeviceGraphOperations: GraphOperations {
 
     func product(m: Int, n: Int, k: Int, a: DevicePointer, lda: Int, b: DevicePointer, ldb: Int, c: DevicePointer, ldc: Int) throws {
         try device.gemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: c, ldc: ldc)
+    }
+
+    func zero(_ x: DevicePointer, count: Int) throws { try device.zero(x, bytes: count * 4) }
+
+    /// The reverse_time kernel reads and writes packed rows: with strides, through `scratch`.
+    func copyRows(T: Int, B: Int, width: Int, from source: DevicePointer, lds: Int, to destination: DevicePointer, ldd: Int,
+                  reversed: Bool) throws {
+        let rows = T * B, n = rows * width
+        guard reversed else {
+            return try device.copyColumns(threads: n, rows: rows, W: width, src: source, lds: lds, dst: destination, ldd: ldd)
+        }
+        if lds == width && ldd == width {
+            try device.reverseTime(threads: n, T: T, B: B, W: width, src: source, dst: destination)
+        } else if lds == width {
+            try device.reverseTime(threads: n, T: T, B: B, W: width, src: source, dst: scratch!)
+            try device.copyColumns(threads: n, rows: rows, W: width, src: scratch!, lds: width, dst: destination, ldd: ldd)
+        } else {
+            precondition(ldd == width, "a reversed copy has packed rows on one side")
+            try device.copyColumns(threads: n, rows: rows, W: width, src: source, lds: lds, dst: scratch!, ldd: width)
+            try device.reverseTime(threads: n, T: T, B: B, W: width, src: scratch!, dst: destination)
+        }
+    }
+
+    func addRows(T: Int, B: Int, width: Int, from x: DevicePointer, into y: DevicePointer, reversed: Bool) throws {
+        let n = T * B * width
+        if reversed { try device.reverseTime(threads: n, T: T, B: B, W: width, src: x, dst: scratch!) }
+        try device.add(threads: n, n: n, a: y, b: reversed ? scratch! : x, y: y)
     }
 }
 

@@ -38,6 +38,8 @@ struct MaskSeeds {
     /// 2L + 1 words in that order; 0 where a mask is off.
     let words: [UInt64]
 
+    init(words: [UInt64]) { self.words = words }
+
     /// nil when nothing drops (and nothing is drawn).
     init?(config: ModelConfig, regularization: CharRNNModel.Regularization, rng: inout RandomGenerator) {
         let L = config.layers

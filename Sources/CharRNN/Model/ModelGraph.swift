@@ -1,3 +1,5 @@
+import CCharRNNKernels
+
 /// The model graph, written once over the few operations the devices need: AWD-LSTM's weight drop and
 /// its gradient, the recurrent layers with dropout after each (and their backward), and the decoder's
 /// forward and backward. CharRNNModel runs it with CPUGraphOperations (pointers, BLAS, the C kernels)
@@ -27,6 +29,13 @@ protocol GraphOperations {
     func addColumnSums(_ x: Values, rows: Int, cols: Int, into out: Values) throws(Failure)
     /// c = a [m, k] times b [k, n].
     func product(m: Int, n: Int, k: Int, a: Values, lda: Int, b: Values, ldb: Int, c: Values, ldc: Int) throws(Failure)
+    func zero(_ x: Values, count: Int) throws(Failure)
+    /// T steps of B rows, `width` values each, `lds` apart in `source` and `ldd` apart in `destination`;
+    /// reversed, step t comes from step T-1-t (a reverse direction's time order).
+    func copyRows(T: Int, B: Int, width: Int, from source: Values, lds: Int, to destination: Values, ldd: Int,
+                  reversed: Bool) throws(Failure)
+    /// y += x, T steps of B packed rows of `width`; reversed, step t of y gets step T-1-t of x.
+    func addRows(T: Int, B: Int, width: Int, from x: Values, into y: Values, reversed: Bool) throws(Failure)
 }
 
 extension GraphOperations {
@@ -63,21 +72,23 @@ extension GraphOperations {
         try multiply(out, by: mask, into: dropped, count: count)
     }
 
-    /// The decoder: logits [rows, V] = top [rows, H] times decoder.weight^T plus decoder.bias.
+    /// The decoder: logits [rows, V] = top [rows, H] times decoder.weight^T plus decoder.bias (or
+    /// another linear `head`'s, as the classifier's).
     func decode(_ top: Values, rows: Int, parameters p: Values, layout: ParameterLayout, hidden H: Int, vocabulary V: Int,
-                into logits: Values) throws(Failure) {
-        try fillRows(logits, rows: rows, count: V, with: advanced(p, byFloats: layout.offset("decoder.bias")))
-        try addProductTransposed(m: rows, n: V, k: H, a: top, lda: H, b: advanced(p, byFloats: layout.offset("decoder.weight")),
+                into logits: Values, head: String = "decoder") throws(Failure) {
+        try fillRows(logits, rows: rows, count: V, with: advanced(p, byFloats: layout.offset(head + ".bias")))
+        try addProductTransposed(m: rows, n: V, k: H, a: top, lda: H, b: advanced(p, byFloats: layout.offset(head + ".weight")),
                                  ldb: H, c: logits, ldc: V)
     }
 
     /// The decoder's backward from dL/dlogits [rows, V]: its weight's and bias's gradients added into
     /// `g`, and dL/dtop [rows, H] into `dTop`.
     func decoderBackward(_ dLogits: Values, top: Values, rows: Int, parameters p: Values, gradients g: Values,
-                         layout: ParameterLayout, hidden H: Int, vocabulary V: Int, into dTop: Values) throws(Failure) {
-        let weight = layout.offset("decoder.weight")
+                         layout: ParameterLayout, hidden H: Int, vocabulary V: Int, into dTop: Values,
+                         head: String = "decoder") throws(Failure) {
+        let weight = layout.offset(head + ".weight")
         try addWeightGradient(m: V, n: H, k: rows, a: dLogits, lda: V, b: top, ldb: H, c: advanced(g, byFloats: weight), ldc: H)
-        try addColumnSums(dLogits, rows: rows, cols: V, into: advanced(g, byFloats: layout.offset("decoder.bias")))
+        try addColumnSums(dLogits, rows: rows, cols: V, into: advanced(g, byFloats: layout.offset(head + ".bias")))
         try product(m: rows, n: H, k: V, a: dLogits, lda: V, b: advanced(p, byFloats: weight), ldb: H, c: dTop, ldc: H)
     }
 }
@@ -213,5 +224,20 @@ struct CPUGraphOperations: GraphOperations {
     func product(m: Int, n: Int, k: Int, a: UnsafeMutablePointer<Float>, lda: Int, b: UnsafeMutablePointer<Float>, ldb: Int,
                  c: UnsafeMutablePointer<Float>, ldc: Int) {
         BLAS.pgemm(m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc)
+    }
+
+    func zero(_ x: UnsafeMutablePointer<Float>, count: Int) { x.update(repeating: 0, count: count) }
+
+    func copyRows(T: Int, B: Int, width: Int, from source: UnsafeMutablePointer<Float>, lds: Int, to destination: UnsafeMutablePointer<Float>,
+                  ldd: Int, reversed: Bool) {
+        for t in 0..<T {
+            let from = source + (reversed ? T - 1 - t : t) * B * lds, to = destination + t * B * ldd
+            for b in 0..<B { (to + b * ldd).update(from: from + b * lds, count: width) }
+        }
+    }
+
+    func addRows(T: Int, B: Int, width: Int, from x: UnsafeMutablePointer<Float>, into y: UnsafeMutablePointer<Float>, reversed: Bool) {
+        let block = B * width
+        for t in 0..<T { crn_add(x + (reversed ? T - 1 - t : t) * block, y + t * block, block) }
     }
 }
