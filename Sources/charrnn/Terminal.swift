@@ -90,22 +90,6 @@ enum Terminal {
     private static func pad(_ v: Int) -> String { v < 10 ? "0\(v)" : "\(v)" }
 }
 
-/// Parses an option value that names one character, allowing escapes such as \n and \t.
-func parseCharacter(_ s: String, option: String) throws -> Unicode.Scalar {
-    let unescaped: String
-    switch s {
-    case "\\n", "newline": unescaped = "\n"
-    case "\\t", "tab": unescaped = "\t"
-    case "\\r": unescaped = "\r"
-    case "space": unescaped = " "
-    default: unescaped = s
-    }
-    guard unescaped.unicodeScalars.count == 1, let c = unescaped.unicodeScalars.first else {
-        throw CharRNNError.invalidOption("\(option) takes one character (or \\n, \\t), got '\(s)'")
-    }
-    return c
-}
-
 @inline(__always)
 private func Glibc_write(_ fd: Int32, _ p: UnsafePointer<CChar>, _ n: Int) -> Int {
     #if canImport(Glibc)

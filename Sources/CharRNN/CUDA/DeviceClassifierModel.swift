@@ -4,7 +4,7 @@
 /// as an embedding's; the embedding's gradient reads the batch's index (DeviceCSRIndex).
 /// Device memory for B items of T characters: per layer and direction the recurrent layer's own
 /// activations, plus inputs and their reversed copies [T*B, I], and [B, D*H] features.
-package final class DeviceClassifierModel: ClassifierGraph {
+package final class DeviceClassifierModel: ClassifierGraph, ClassifierLogits {
     typealias Operations = DeviceGraphOperations
     typealias Layer = DeviceRecurrentLayer
     package let config: ClassifierConfig
@@ -110,6 +110,12 @@ package final class DeviceClassifierModel: ClassifierGraph {
         let buffers = ClassifierBuffers(inputs: inputs.map { $0.map(\.pointer) }, zeroState: zeroState.pointer, features: features.pointer,
                                         logits: logits.pointer, embeddingMask: embeddingMask.pointer, featureMask: featureMask.pointer)
         lastPass = try forward(graph, T: T, B: B, dropout: p, parameters: parameters.pointer, buffers: buffers)
+    }
+
+    func logits(_ ids: [Int32], T: Int, B: Int) throws -> [Float] {
+        var noDropout = RandomGenerator(seed: 0)
+        try forward(ids, T: T, B: B, rng: &noDropout)
+        return try device.downloadFloats(logits.pointer, count: B * config.categories)
     }
 
     func idInput(direction d: Int) -> DeviceLayerInput? { nil }

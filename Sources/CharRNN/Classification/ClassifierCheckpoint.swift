@@ -159,18 +159,14 @@ package struct ClassifierCheckpoint {
                 let B = group.count
                 var ids = [Int32](repeating: 0, count: T * B)
                 for (b, i) in group.enumerated() { for t in 0..<T { ids[t * B + b] = encoded[i][t] } }
-                let logits: [Float]
-                if let onDevice {
-                    var none = RandomGenerator(seed: 0)
-                    try onDevice.forward(ids, T: T, B: B, rng: &none)
-                    logits = try onDevice.device.downloadFloats(onDevice.logits.pointer, count: B * C)
-                } else if (Self.passBytes(info.config, T: T, B: B) ?? .max) > Self.largePassBytes {
+                // On the CPU, a large pass runs on a copy of the model that is freed after it.
+                var runner: any ClassifierLogits = onDevice ?? model
+                if onDevice == nil, (Self.passBytes(info.config, T: T, B: B) ?? .max) > Self.largePassBytes {
                     let scratch = ClassifierModel(config: model.config)
                     scratch.parameters.pointer.update(from: model.parameters.pointer, count: model.parameterCount)
-                    logits = Array(UnsafeBufferPointer(start: scratch.forward(ids, T: T, B: B), count: B * C))
-                } else {
-                    logits = Array(UnsafeBufferPointer(start: model.forward(ids, T: T, B: B), count: B * C))
+                    runner = scratch
                 }
+                let logits = try runner.logits(ids, T: T, B: B)
                 for (b, i) in group.enumerated() {
                     out[i] = Self.logSoftmax((0..<C).map { logits[b * C + $0] })
                 }

@@ -21,6 +21,12 @@ protocol ClassifierGraph: AnyObject {
     func addEmbeddingGradient(_ d: Operations.Values, rows: Int, into table: Operations.Values) throws(Operations.Failure)
 }
 
+/// A classifier's logits [B, C] of B items of T characters (ids time-major) on the host, no dropout,
+/// whichever device ran them.
+protocol ClassifierLogits {
+    func logits(_ ids: [Int32], T: Int, B: Int) throws -> [Float]
+}
+
 /// A forward's buffers, reserved by the model for T*B rows.
 struct ClassifierBuffers<Values> {
     /// inputs[l][d]: what direction d of layer l reads (time-reversed for d = 1), [T*B, I_l].

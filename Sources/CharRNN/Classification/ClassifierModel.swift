@@ -50,7 +50,7 @@ package struct ClassifierConfig: Codable, Sendable, Equatable {
 }
 
 /// The classifier on the CPU: ClassifierGraph over CPUGraphOperations and the CPU's layers.
-package final class ClassifierModel: ClassifierGraph {
+package final class ClassifierModel: ClassifierGraph, ClassifierLogits {
     typealias Operations = CPUGraphOperations
     typealias Layer = RecurrentLayer
     package let config: ClassifierConfig
@@ -182,6 +182,10 @@ package final class ClassifierModel: ClassifierGraph {
         backward(CPUGraphOperations(seeds: seeds, ones: ones.pointer), pass, parameters: parameters.pointer, gradients: gradients.pointer,
                  buffers: ClassifierGradientBuffers(dFeatures: dFeatures.pointer, dOutputs: dOut.map(\.pointer), dInput: dConcat.pointer))
         return total / Double(weightSum)
+    }
+
+    func logits(_ ids: [Int32], T: Int, B: Int) -> [Float] {
+        Array(UnsafeBufferPointer(start: forward(ids, T: T, B: B), count: B * config.categories))
     }
 
     /// Class probabilities [B][C] of the last forward.

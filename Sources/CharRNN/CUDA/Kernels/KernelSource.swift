@@ -58,8 +58,5 @@ package struct KernelSource: Sendable {
     /// The module as NVRTC compiles it.
     package static var moduleSource: String { common + all.map(\.code).joined(separator: "\n") }
 
-    /// The module as a host C++ compiler reads it (the emulated device of the tests).
-    package static var hostSource: String { hostPrelude + moduleSource }
-
     package static var kernelNames: [String] { all.flatMap(\.kernels) }
 }
