@@ -105,11 +105,7 @@ struct ClassifyTrain: ParsableCommand {
 
 /// A classifier's shape unless given: ClassifierOptions' defaults.
 enum ClassifierDefaults: ModelShapeDefaults {
-    private static let options = ClassifierOptions(dataDirectory: "", outputDirectory: "")
-    static var cell: CellKind { options.cell }
-    static var layers: Int { options.layers }
-    static var hidden: Int { options.hidden }
-    static var embed: Int { options.embed }
+    static var shape: any ModelShaped { ClassifierOptions(dataDirectory: "", outputDirectory: "") }
 }
 
 struct ClassifyEval: ParsableCommand {

@@ -1,25 +1,22 @@
 import ArgumentParser
 import CharRNN
 
-/// Each command's defaults for the model's shape (ModelShapeOptions).
+/// Each command's defaults for the model's shape (ModelShapeOptions): its options' own.
 protocol ModelShapeDefaults {
-    static var cell: CellKind { get }
-    static var layers: Int { get }
-    static var hidden: Int { get }
-    static var embed: Int { get }
+    static var shape: any ModelShaped { get }
 }
 
 /// The model's shape, declared once for `train` and `classify train`: nil where not given, so each
 /// command applies its own defaults (and `train` can choose the shape from the text, or refuse a
 /// different one on resume).
 struct ModelShapeOptions<Defaults: ModelShapeDefaults>: ParsableArguments {
-    @Option(help: "Recurrent cell: lstm, gru, rnn (tanh) or rnn-relu (default: \(Defaults.cell.rawValue)).")
+    @Option(help: "Recurrent cell: lstm, gru, rnn (tanh) or rnn-relu (default: \(Defaults.shape.cell.rawValue)).")
     var cell: CellKind?
-    @Option(parsing: .unconditional, help: "Number of recurrent layers (default: \(Defaults.layers)).")
+    @Option(parsing: .unconditional, help: "Number of recurrent layers (default: \(Defaults.shape.layers)).")
     var layers: Int?
-    @Option(parsing: .unconditional, help: "Hidden size of each layer (default: \(Defaults.hidden)).")
+    @Option(parsing: .unconditional, help: "Hidden size of each layer (default: \(Defaults.shape.hidden)).")
     var hidden: Int?
-    @Option(parsing: .unconditional, help: "Embedding size; 0 feeds one-hot vectors instead (default: \(Defaults.embed)).")
+    @Option(parsing: .unconditional, help: "Embedding size; 0 feeds one-hot vectors instead (default: \(Defaults.shape.embed)).")
     var embed: Int?
 
     /// The options given, over `shape`'s values.

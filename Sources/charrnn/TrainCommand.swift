@@ -266,11 +266,7 @@ struct Train: ParsableCommand {
 
 /// A language model's shape when none is chosen from the text: char-rnn's.
 enum LanguageModelDefaults: ModelShapeDefaults {
-    private static let options = TrainingOptions(textPath: "", outputDirectory: "")
-    static var cell: CellKind { options.cell }
-    static var layers: Int { options.layers }
-    static var hidden: Int { options.hidden }
-    static var embed: Int { options.embed }
+    static var shape: any ModelShaped { TrainingOptions(textPath: "", outputDirectory: "") }
 }
 
 /// Prints training progress: one line updated in place on a terminal, plain lines otherwise.
