@@ -91,34 +91,15 @@ final class LSTMLayer: RecurrentLayer {
     override func backward(_ input: LayerInput, T: Int, B: Int, params: UnsafePointer<Float>,
                            grads: UnsafeMutablePointer<Float>, dOutput: UnsafePointer<Float>,
                            needInputGradient: Bool) -> UnsafeMutablePointer<Float>? {
-        let H = hidden, G = 4 * hidden, bh = B * H, rows = T * B
+        let H = hidden, G = 4 * hidden, bh = B * H
         let cs = cells.pointer, g = gateValues.pointer, dg = dGates.pointer, dhRec = dhRecurrent.pointer
         dCell.zero()
-        let dc = dCell.pointer, packed = recurrentWeightsBackward(params)
-        let wantInput = beginInputGradient(needInputGradient, params: params)
-        if stepsTiled(T: T, B: B) {
-            backwardTiled(T: T, B: B, packed: packed, dPre: dg, accumulate: false, dPreInput: wantInput ? dg : nil) { t, b0, nb in
-                let row = b0 * H
-                crn_lstm_backward(Int32(nb), Int32(H), g + t * B * G + b0 * G, cs + t * bh + row, cs + (t + 1) * bh + row,
-                                  dOutput + t * bh + row, t == T - 1 ? nil : UnsafePointer(dhRec + row), dc + row,
-                                  dg + t * B * G + b0 * G)
-            }
-        } else {
-            splitBatch(B) { b0, nb in
-                let row = b0 * H
-                for t in stride(from: T - 1, through: 0, by: -1) {
-                    let dgt = dg + t * B * G + b0 * G
-                    crn_lstm_backward(Int32(nb), Int32(H), g + t * B * G + b0 * G, cs + t * bh + row, cs + (t + 1) * bh + row,
-                                      dOutput + t * bh + row, t == T - 1 ? nil : UnsafePointer(dhRec + row), dc + row, dgt)
-                    if wantInput { inputGradientRows(t: t, B: B, b0: b0, nb: nb, dPre: dgt) }
-                    if t > 0 {
-                        packed.multiply(rows: nb, dgt, into: dhRec + row, accumulate: false)
-                    }
-                }
-            }
+        let dc = dCell.pointer
+        return backwardSteps(input, T: T, B: B, params: params, grads: grads, dPre: dg, needInputGradient: needInputGradient) { t, b0, nb in
+            let row = b0 * H
+            crn_lstm_backward(Int32(nb), Int32(H), g + t * B * G + b0 * G, cs + t * bh + row, cs + (t + 1) * bh + row,
+                              dOutput + t * bh + row, t == T - 1 ? nil : UnsafePointer(dhRec + row), dc + row, dg + t * B * G + b0 * G)
         }
-        accumulateWeightGradients(input, rows: rows, dPreInput: dg, dPreRecurrent: dg, grads: grads)
-        return wantInput ? dInput.pointer : nil
     }
 }
 

@@ -53,32 +53,13 @@ final class SimpleRNNLayer: RecurrentLayer {
     override func backward(_ input: LayerInput, T: Int, B: Int, params: UnsafePointer<Float>,
                            grads: UnsafeMutablePointer<Float>, dOutput: UnsafePointer<Float>,
                            needInputGradient: Bool) -> UnsafeMutablePointer<Float>? {
-        let H = hidden, bh = B * H, rows = T * B
-        let hs = hiddens.pointer, dp = pre.pointer, dhRec = dhRecurrent.pointer
-        let packed = recurrentWeightsBackward(params), relu: Int32 = self.relu ? 1 : 0
-        let wantInput = beginInputGradient(needInputGradient, params: params)
-        if stepsTiled(T: T, B: B) {
-            backwardTiled(T: T, B: B, packed: packed, dPre: dp, accumulate: false, dPreInput: wantInput ? dp : nil) { t, b0, nb in
-                let row = b0 * H
-                crn_rnn_backward(Int32(nb), Int32(H), hs + (t + 1) * bh + row, dOutput + t * bh + row,
-                                 t == T - 1 ? nil : UnsafePointer(dhRec + row), dp + t * bh + row, relu)
-            }
-        } else {
-            splitBatch(B) { b0, nb in
-                let row = b0 * H
-                for t in stride(from: T - 1, through: 0, by: -1) {
-                    let dpt = dp + t * bh + row
-                    crn_rnn_backward(Int32(nb), Int32(H), hs + (t + 1) * bh + row, dOutput + t * bh + row,
-                                     t == T - 1 ? nil : UnsafePointer(dhRec + row), dpt, relu)
-                    if wantInput { inputGradientRows(t: t, B: B, b0: b0, nb: nb, dPre: dpt) }
-                    if t > 0 {
-                        packed.multiply(rows: nb, dpt, into: dhRec + row, accumulate: false)
-                    }
-                }
-            }
+        let H = hidden, bh = B * H, hs = hiddens.pointer, dp = pre.pointer, dhRec = dhRecurrent.pointer
+        let relu: Int32 = self.relu ? 1 : 0
+        return backwardSteps(input, T: T, B: B, params: params, grads: grads, dPre: dp, needInputGradient: needInputGradient) { t, b0, nb in
+            let row = b0 * H
+            crn_rnn_backward(Int32(nb), Int32(H), hs + (t + 1) * bh + row, dOutput + t * bh + row,
+                             t == T - 1 ? nil : UnsafePointer(dhRec + row), dp + t * bh + row, relu)
         }
-        accumulateWeightGradients(input, rows: rows, dPreInput: dp, dPreRecurrent: dp, grads: grads)
-        return wantInput ? dInput.pointer : nil
     }
 }
 

@@ -324,6 +324,32 @@ package class RecurrentLayer {
         }
     }
 
+    /// Backward through T steps for a cell whose input and recurrent products share one pre-activation
+    /// gradient dPre [T*B, G*H] (LSTM, RNN; the GRU keeps two): `cell(t, b0, nb)` writes rows b0..<b0+nb
+    /// of step t of dPre from the step's gradients (dh_rec of the step above, nil at the last); the rest
+    /// (the dh_rec of the step below, dInput, the weight gradients) is every such cell's.
+    func backwardSteps(_ input: LayerInput, T: Int, B: Int, params: UnsafePointer<Float>, grads: UnsafeMutablePointer<Float>,
+                       dPre: UnsafeMutablePointer<Float>, needInputGradient: Bool,
+                       cell: (Int, Int, Int) -> Void) -> UnsafeMutablePointer<Float>? {
+        let gh = gates * hidden, dhRec = dhRecurrent.pointer
+        let packed = recurrentWeightsBackward(params)
+        let wantInput = beginInputGradient(needInputGradient, params: params)
+        if stepsTiled(T: T, B: B) {
+            backwardTiled(T: T, B: B, packed: packed, dPre: dPre, accumulate: false, dPreInput: wantInput ? dPre : nil, cell: cell)
+        } else {
+            splitBatch(B) { b0, nb in
+                for t in stride(from: T - 1, through: 0, by: -1) {
+                    cell(t, b0, nb)
+                    let dpt = dPre + (t * B + b0) * gh
+                    if wantInput { inputGradientRows(t: t, B: B, b0: b0, nb: nb, dPre: dpt) }
+                    if t > 0 { packed.multiply(rows: nb, dpt, into: dhRec + b0 * hidden, accumulate: false) }
+                }
+            }
+        }
+        accumulateWeightGradients(input, rows: T * B, dPreInput: dPre, dPreRecurrent: dPre, grads: grads)
+        return wantInput ? dInput.pointer : nil
+    }
+
     /// The backward steps tiled, last first: `cell(t, first row, rows)` on the thread's own batch rows
     /// writes dPre's rows of step t ([B, G*H] at dPre + t*B*G*H); then, once every row is in, each
     /// thread makes its tile of step t of dInput = dPreInput_t W_ih (when `dPreInput`, [T*B, G*H], is
