@@ -129,10 +129,13 @@ struct ClassifyEval: ParsableCommand {
     var priorCorrection: Double?
     @OptionGroup var deviceOption: DeviceOption
 
-    func run() throws {
+    func validate() throws {
         guard ["test", "validation", "train", "all"].contains(split) else {
             throw CharRNNError.invalidOption("--split must be test, validation, train or all (got \(split))")
         }
+    }
+
+    func run() throws {
         let gpu = try deviceOption.device.openSayingWhere()
         let cp = try ClassifierEnsemble.load(checkpoint).placed(on: gpu)
         guard let dir = data ?? cp.info.data?.directory else {
@@ -193,9 +196,12 @@ struct ClassifyPredict: ParsableCommand {
     var items: [String] = []
     @OptionGroup var deviceOption: DeviceOption
 
+    func validate() throws {
+        guard top >= 1 else { throw CharRNNError.invalidOption("--top must be at least 1 (got \(top))") }
+    }
+
     func run() throws {
         let gpu = try deviceOption.device.openSayingWhere()
-        guard top >= 1 else { throw CharRNNError.invalidOption("--top must be at least 1 (got \(top))") }
         let cp = try ClassifierEnsemble.load(checkpoint).placed(on: gpu)
         _ = try cp.priorCorrection(priorCorrection)  // refused before any item is read
         var list = items

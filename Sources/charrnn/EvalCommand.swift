@@ -27,10 +27,14 @@ struct Eval: ParsableCommand {
     var dynamic = false
     @OptionGroup var adaptation: AdaptationOptions
 
-    func run() throws {
+    /// The checks that need nothing but the options, before any file is read.
+    func validate() throws {
         guard chunk >= 1 else { throw CharRNNError.invalidOption("--chunk must be at least 1 (got \(chunk))") }
-        let choice = deviceOption.device
         if adaptation.given && !dynamic { throw CharRNNError.invalidOption("--adapt-segment, --adapt-lr, --adapt-decay and --statistics-text set --dynamic; add it") }
+    }
+
+    func run() throws {
+        let choice = deviceOption.device
         let cp = try Checkpoint.load(checkpoint)
         if dynamic && cp.info.names == true {
             throw CharRNNError.invalidOption("--dynamic reads a text; a names model reads each name from its start (evaluate it without --dynamic)")

@@ -56,10 +56,24 @@ struct Sample: ParsableCommand {
     var threads: Int?
     @OptionGroup var deviceOption: DeviceOption
 
-    mutating func run() throws {
+    /// The checks that need nothing but the options, before any file is read.
+    func validate() throws {
         if let length, length < 0 { throw CharRNNError.invalidOption("--length must be 0 or more (got \(length))") }
         guard count >= 1 else { throw CharRNNError.invalidOption("--count must be at least 1 (got \(count))") }
         if let threads { try BLAS.checkThreads(threads) }
+        if let k = logprobs {
+            guard (0...20).contains(k) else { throw CharRNNError.invalidOption("--logprobs must be between 0 and 20 (got \(k))") }
+            guard !interactive && !unique && !novel else {
+                throw CharRNNError.invalidOption("--logprobs prints scored samples; it does not go with --interactive, --unique or --novel")
+            }
+        }
+        if primeFile != nil && !prime.isEmpty { throw CharRNNError.invalidOption("give --prime or --prime-file, not both") }
+        if adaptation.given && !adapt { throw CharRNNError.invalidOption("--adapt-segment, --adapt-lr, --adapt-decay and --statistics-text set --adapt; add it") }
+        if adapt && interactive { throw CharRNNError.invalidOption("--adapt adapts the model to --prime or --prime-file; it does not go with --interactive") }
+        if let beams = beam, beams < 1 { throw CharRNNError.invalidOption("--beam must be at least 1 (got \(beams))") }
+    }
+
+    mutating func run() throws {
         var options = SamplingOptions(temperature: temperature, topK: topK, greedy: greedy, topP: topP,
                                       presencePenalty: presencePenalty, frequencyPenalty: frequencyPenalty)
         let stops = try stop.map { try parseStop($0) }
@@ -71,18 +85,7 @@ struct Sample: ParsableCommand {
             stopStrings = stops
         }
         try options.validate()
-        if let k = logprobs {
-            guard (0...20).contains(k) else { throw CharRNNError.invalidOption("--logprobs must be between 0 and 20 (got \(k))") }
-            guard !interactive && !unique && !novel else {
-                throw CharRNNError.invalidOption("--logprobs prints scored samples; it does not go with --interactive, --unique or --novel")
-            }
-        }
-        if let primeFile {
-            guard prime.isEmpty else { throw CharRNNError.invalidOption("give --prime or --prime-file, not both") }
-            prime = try TextFile.read(primeFile)
-        }
-        if adaptation.given && !adapt { throw CharRNNError.invalidOption("--adapt-segment, --adapt-lr, --adapt-decay and --statistics-text set --adapt; add it") }
-        if adapt && interactive { throw CharRNNError.invalidOption("--adapt adapts the model to --prime or --prime-file; it does not go with --interactive") }
+        if let primeFile { prime = try TextFile.read(primeFile) }
         let cp = try Checkpoint.load(checkpoint)
         for s in stopStrings {
             let unknown = s.unicodeScalars.filter { cp.vocabulary.id(of: $0) == nil }
@@ -103,7 +106,6 @@ struct Sample: ParsableCommand {
         let categoryIndex = try TextGenerator.categoryIndex(category, of: cp.info.categoryNames, option: "--category")
         if adapt { try adaptToPrime(cp) }
         if let beams = beam {
-            guard beams >= 1 else { throw CharRNNError.invalidOption("--beam must be at least 1 (got \(beams))") }
             guard temperature == 1, topK == nil, topP == nil, !greedy, !options.penalizes, count == 1, !unique, !novel, !interactive, logprobs == nil,
                   stopStrings.isEmpty else {
                 throw CharRNNError.invalidOption("--beam searches the model's own probabilities for one text: --temperature, --top-k, --top-p, "

@@ -292,6 +292,31 @@ final class CLITests: CLITestCase {
         assertCleanError(try charrnn(["sample", "-c", future]), "version 99 is not supported")
     }
 
+    /// A mistake in the options alone is a usage error (status 64), said before any file is read: here
+    /// the checkpoint does not exist, and the option is what the line names.
+    func testOptionMistakesAreUsageErrorsBeforeAnyFileIsRead() throws {
+        let missing = dir + "/missing"
+        for (arguments, fragment) in [
+            (["sample", "-c", missing, "--count", "0"], "--count must be at least 1"),
+            (["sample", "-c", missing, "--logprobs", "21"], "--logprobs must be between 0 and 20"),
+            (["sample", "-c", missing, "--beam", "0"], "--beam must be at least 1"),
+            (["sample", "-c", missing, "--prime", "a", "--prime-file", missing], "not both"),
+            (["eval", "-c", missing, missing, "--chunk", "0"], "--chunk must be at least 1"),
+            (["eval", "-c", missing, missing, "--threads", "0"], "--threads must be between 1"),
+            (["classify", "predict", "-c", missing, "--top", "0", "x"], "--top must be at least 1"),
+            (["classify", "eval", "-c", missing, "--split", "dev"], "--split must be test, validation, train or all"),
+            (["train", missing, "--precision", "fp16"], "--precision must be fp32, tf32 or bf16"),
+        ] {
+            let r = try charrnn(arguments)
+            assertCleanError(r, fragment)
+            XCTAssertEqual(r.status, 64, arguments.joined(separator: " "))
+        }
+        // A mistake that needs the file is the file's: status 1.
+        let r = try charrnn(["sample", "-c", missing, "--count", "2"])
+        assertCleanError(r, "no such file")
+        XCTAssertEqual(r.status, 1)
+    }
+
     func testServeAnswersOverHTTPAndStopsOnSIGTERM() throws {
         let out = dir + "/run"
         XCTAssertEqual(try train(out, steps: 20).status, 0)
