@@ -1,7 +1,8 @@
 // The optimizers' elementwise updates over a range of the flat parameter buffer, the twins of the CUDA
-// kernels of Optimizers/<Rule>.swift (same names without the prefix, same arguments). `restrict` lets the compiler vectorise the square roots and divisions,
-// which a Swift loop over four pointers that might alias did one at a time; the square root is the
-// builtin without errno (sqrtf's errno kept the loops scalar). Contraction is off, so each update rounds
+// kernels of Optimizers/<Rule>.swift (same names without the prefix, same arguments). `restrict` lets
+// the compiler vectorise the square roots and divisions, which a Swift loop over four pointers that
+// might alias did one at a time; the square root is the builtin without errno (sqrtf's errno kept the
+// loops scalar). Contraction is off, so each update rounds
 // exactly as the Swift expressions it replaced, and runs give the same bits as before.
 #include "charrnn_kernels.h"
 

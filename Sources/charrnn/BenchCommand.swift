@@ -40,10 +40,9 @@ struct Bench: ParsableCommand {
         let threads = self.threads.count
         try CharRNNError.requirePositive(seconds, "--seconds")
         guard seconds <= 3600 else { throw CharRNNError.invalidOption("--seconds must be at most 3600 per configuration (got \(seconds))") }
-        let choice = device
-        guard choice != .auto else { throw CharRNNError.invalidOption("bench takes --device cpu or cuda[:N], not auto") }
-        let gpu = choice != .cpu
-        if !gpu { _ = try choice.open(precision: precision.rawValue) }  // refuses tf32 and bf16 on the CPU
+        guard device != .auto else { throw CharRNNError.invalidOption("bench takes --device cpu or cuda[:N], not auto") }
+        let gpu = device != .cpu
+        if !gpu { _ = try device.open(precision: precision) }  // refuses tf32 and bf16 on the CPU
         guard let recurrenceSplit = RecurrentLayer.RecurrenceSplit(rawValue: split) else {
             throw CharRNNError.invalidOption("--split must be auto, rows or tiles (got \(split))")
         }
@@ -70,7 +69,7 @@ struct Bench: ParsableCommand {
                 throw CharRNNError.invalidOption("--only must be between 1 and \(chosen.count)")
             }
             let r = try Benchmark.run(chosen[only - 1], seconds: seconds, text: ids,
-                                      device: try choice.open(precision: precision.rawValue) as? CUDADevice, phases: phases)
+                                      device: try device.open(precision: precision) as? CUDADevice, phases: phases)
             Terminal.write(json(r) + "\n")
             return
         }
@@ -117,7 +116,7 @@ struct Bench: ParsableCommand {
 
     /// The rows on a GPU: chars/s, time per step (per character for sampling) and charrnn's peak device memory.
     private func deviceTable(_ configs: [BenchmarkConfig]) throws {
-        guard let opened = try device.open(precision: precision.rawValue) else { return }
+        guard let opened = try device.open(precision: precision) else { return }
         Terminal.write("device: \(opened.name), \(precision)\n\n")
         Terminal.write(pad("config", 34) + lpad("chars/s", 11) + lpad("ms/step", 9) + lpad("GPU MB", 8) + lpad("TFLOP/s", 9)
                        + lpad("loss", 8) + "\n")

@@ -40,7 +40,11 @@ public enum DeviceChoice: Equatable, Sendable, CustomStringConvertible {
     /// `auto` without one returns nil. `precision` is --precision: fp32, or tf32 or bf16 for the GPU's
     /// products; `auto` that falls back to the CPU computes in fp32.
     public func open(precision text: String = "fp32") throws -> ComputeDevice? {
-        let precision = try Precision(parsing: text)
+        try open(precision: try Precision(parsing: text))
+    }
+
+    /// The same, with the precision already parsed.
+    public func open(precision: Precision) throws -> ComputeDevice? {
         switch self {
         case .cpu:
             if precision != .fp32 {

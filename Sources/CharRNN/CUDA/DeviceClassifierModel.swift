@@ -97,10 +97,9 @@ package final class DeviceClassifierModel: ClassifierGraph, ClassifierLogits {
         try device.upload(inputIds, to: ids.pointer)
         if E > 0 { try index.upload(ids: inputIds) }
         if let seeds = ClassifierMaskSeeds.draw(dropout: p, embed: E, rng: &rng) { try device.upload(seeds.words, to: maskSeeds.pointer) }
-        let widest = (0..<config.layers).map { config.inputSize(layer: $0) }.max()!
         for l in 0..<config.layers { for d in 0..<D { try inputs[l][d].reserve(rows * config.inputSize(layer: l)) } }
         try zeroState.reserve(config.cell.stateCount * B * H)
-        try scratch.reserve(rows * widest)
+        try scratch.reserve(rows * config.widestInput)
         try features.reserve(B * D * H)
         try logits.reserve(B * config.categories)
         if p > 0 {
@@ -146,10 +145,10 @@ package final class DeviceClassifierModel: ClassifierGraph, ClassifierLogits {
         try device.upload(itemLabels, to: labels.pointer)
         try device.upload(w.map { $0 / weightSum }, to: rowScales.pointer)
         let rows = pass.T * B, H = config.hidden, D = config.directions
-        _ = try ones.pointer(count: B)
+        _ = try ones.pointer(count: B)  // copied before the launches (the head's bias gradient reads them)
         try dFeatures.reserve(B * D * H)
         for d in 0..<D { try dOut[d].reserve(rows * H) }
-        try dConcat.reserve(rows * (0..<config.layers).map { config.inputSize(layer: $0) }.max()!)
+        try dConcat.reserve(rows * config.widestInput)
         try softmaxLoss.queue(rows: B, vocabulary: C, logits: logits.pointer, targets: labels.pointer, loss: lossRows.pointer,
                               gradient: true, scale: 0, rowScale: rowScales.pointer)
         // sum over items of w_b / sum(w) * loss_b, in double.

@@ -25,6 +25,9 @@ package struct ClassifierConfig: Codable, Sendable, Equatable {
 
     package func inputSize(layer l: Int) -> Int { l == 0 ? (embed > 0 ? embed : vocabSize) : directions * hidden }
 
+    /// The widest layer input: what one layer's input gradient (or reversed input) needs per row.
+    var widestInput: Int { (0..<layers).map(inputSize(layer:)).max()! }
+
     package func validate() throws {
         try ModelConfig(cell: cell, layers: layers, hidden: hidden, embed: embed, vocabSize: max(vocabSize, 1)).validate()
         guard categories >= 2 else { throw CharRNNError.invalidOption("a classifier needs at least two categories") }
@@ -173,7 +176,7 @@ package final class ClassifierModel: ClassifierGraph, ClassifierLogits {
         let rows = pass.T * B, H = config.hidden, D = config.directions
         dFeatures.reserve(B * D * H)
         for d in 0..<D { dOut[d].reserve(rows * H) }
-        dConcat.reserve(rows * (0..<config.layers).map { config.inputSize(layer: $0) }.max()!)
+        dConcat.reserve(rows * config.widestInput)
         if ones.count < B {
             ones.reserve(B)
             ones.pointer.update(repeating: 1, count: B)

@@ -15,13 +15,6 @@ public enum OptimizerKind: String, Codable, Sendable, CaseIterable {
 
     /// Keeps a second moment (Adam and AdamW).
     var hasSecondMoment: Bool { rule.keepsSecondMoment }
-
-    /// The rules' parts of the CUDA module, each once.
-    static var kernelSources: [KernelSource] {
-        allCases.map { $0.rule.kernels }.reduce(into: []) { parts, part in
-            if !parts.contains(where: { $0.name == part.name }) { parts.append(part) }
-        }
-    }
 }
 
 package final class Optimizer {

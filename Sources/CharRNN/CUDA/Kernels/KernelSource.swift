@@ -50,10 +50,19 @@ package struct KernelSource: Sendable {
     """
 
     /// Every part, in the order they are concatenated into one module: the step kernels' helpers first
-    /// (each cell's fused step uses them), then each cell's part (Cells/Cells.swift), then the rest, with each optimizer's (OptimizerKind).
-    package static let all: [KernelSource] = [.step] + CellKind.allCases.map(\.kernels).reduce(into: []) { cells, part in
-        if !cells.contains(where: { $0.name == part.name }) { cells.append(part) }
-    } + [.embedding, .loss, .dropout, .reduction, .clipping] + OptimizerKind.kernelSources + [.elementwise, .sampling, .sequence]
+    /// (each cell's fused step uses them), then each cell's part (Cells/Cells.swift), then the rest, with
+    /// each optimizer's (OptimizerKind). Cases that share a part (rnn_tanh and rnn_relu, Adam and AdamW)
+    /// give it once.
+    package static let all: [KernelSource] = [.step] + once(CellKind.allCases.map(\.kernels))
+        + [.embedding, .loss, .dropout, .reduction, .clipping] + once(OptimizerKind.allCases.map { $0.rule.kernels })
+        + [.elementwise, .sampling, .sequence]
+
+    /// `parts` with each name once, in their first order.
+    private static func once(_ parts: [KernelSource]) -> [KernelSource] {
+        parts.reduce(into: []) { kept, part in
+            if !kept.contains(where: { $0.name == part.name }) { kept.append(part) }
+        }
+    }
 
     /// The module as NVRTC compiles it.
     package static var moduleSource: String { common + all.map(\.code).joined(separator: "\n") }
